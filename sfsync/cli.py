@@ -1,0 +1,88 @@
+"""The ``sfsync`` command line: a thin click layer over the library.
+
+Each command lives in ``sfsync/commands/<name>.py`` and exposes ``commands``, a list of click
+commands added to the root group here. Library errors (:class:`sfsync.errors.SfsyncError`)
+become ``Error: <message>`` with the error's exit code; usage errors exit 2.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from sfsync import __version__
+from sfsync.errors import ExitCode, SfsyncError
+
+COMMAND_MODULES = [
+    "sfsync.commands.validate",
+    "sfsync.commands.run",
+    "sfsync.commands.plan",
+    "sfsync.commands.score",
+    "sfsync.commands.sandbox",
+    "sfsync.commands.kpi",
+    "sfsync.commands.backfill",
+    "sfsync.commands.calibrate",
+    "sfsync.commands.doctor",
+    "sfsync.commands.demo",
+]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="sfsync")
+@click.option(
+    "--log-format",
+    type=click.Choice(["console", "json"]),
+    default=None,
+    help="Log format: 'console' for people, 'json' (one event per line) for cron/CI. "
+    "Default: console on a terminal, json otherwise.",
+)
+@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    envvar="SFSYNC_CONFIG",
+    help="Path to sfsync.yaml (default: ./sfsync.yaml). jobs/ and mappings/ are found beside it.",
+)
+@click.pass_context
+def cli(ctx: click.Context, log_format: str | None, verbose: int, config_path: str | None) -> None:
+    """sfsync: score customer health from product usage and write it into Salesforce.
+
+    \b
+    Quick start (no Salesforce org needed):
+      sfsync demo                      run the nightly job against the local sandbox
+      sfsync run nightly --dry-run     show what a run would write, write nothing
+    """
+    from sfsync.log import configure_logging
+
+    ctx.ensure_object(dict)
+    ctx.obj["config_path"] = config_path
+    ctx.obj["log_format"] = configure_logging(log_format, verbose)
+
+
+for _module_name in COMMAND_MODULES:
+    for _command in importlib.import_module(_module_name).commands:
+        cli.add_command(_command)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``sfsync`` console script."""
+    try:
+        cli.main(args=argv, prog_name="sfsync", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(ExitCode.FAILURE)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except SfsyncError as exc:
+        from sfsync.log import redact_text
+
+        click.echo(f"Error: {redact_text(str(exc))}", err=True)
+        sys.exit(exc.exit_code)
+    sys.exit(ExitCode.OK)
