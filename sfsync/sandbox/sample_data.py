@@ -47,7 +47,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from sfsync.sandbox.ids import make_id
+from sfsync.sandbox.ids import KEY_PREFIXES, make_id
 
 __all__ = ["ARCHETYPES", "INDUSTRY_BENCHMARKS", "SampleData", "generate"]
 
@@ -208,6 +208,26 @@ def _add_months(days: np.ndarray, months: np.ndarray | int) -> np.ndarray:
         np.int64
     )
     return new_ym.astype("datetime64[D]") + np.minimum(day, month_len - 1)
+
+
+_BASE62 = np.frombuffer(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", np.uint8)
+_SUFFIX_ALPHABET = np.frombuffer(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ012345", np.uint8)
+
+
+def make_ids(sobject: str, count: int, pod: str = "5g") -> np.ndarray:
+    """``[make_id(sobject, 1), ..., make_id(sobject, count)]`` as an object array, vectorised."""
+    head = np.frombuffer((KEY_PREFIXES.get(sobject, "a0Z") + pod).encode(), np.uint8)
+    numbers = np.arange(1, count + 1, dtype=np.int64)
+    digits = np.empty((count, 10), dtype=np.int64)
+    for pos in range(9, -1, -1):
+        numbers, digits[:, pos] = np.divmod(numbers, 62)
+    body = _BASE62[digits]
+    id15 = np.concatenate([np.broadcast_to(head, (count, 5)), body], axis=1)
+    upper = (id15 >= ord("A")) & (id15 <= ord("Z"))
+    weights = 1 << np.arange(5)
+    bits = (upper.reshape(count, 3, 5) * weights).sum(axis=2)
+    full = np.ascontiguousarray(np.concatenate([id15, _SUFFIX_ALPHABET[bits]], axis=1))
+    return full.view("S18").ravel().astype(str).astype(object)
 
 
 def _pick(rng: np.random.Generator, options: tuple[str, ...], n: int) -> np.ndarray:
@@ -468,7 +488,7 @@ def _usage(
     frame = pd.DataFrame(
         {
             "tenant_id": pd.array(tenant_ids[ti], dtype="str"),
-            "month": pd.array(np.datetime_as_string(months[mi], unit="M"), dtype="str"),
+            "month": pd.array(np.datetime_as_string(months, unit="M")[mi], dtype="str"),
             "deliveries": deliveries[ti, mi],
             "login_days": login[ti, mi],
             "last_login_date": pd.to_datetime(last_login[ti, mi]),
@@ -568,8 +588,8 @@ def _activities(
             "Priority": np.where(rng.random(len(tk) + len(open_acc)) < 0.15, "High", "Normal"),
         }
     )
-    tasks.insert(0, "Id", [make_id("Task", i + 1) for i in range(len(tasks))])
-    events.insert(0, "Id", [make_id("Event", i + 1) for i in range(len(events))])
+    tasks.insert(0, "Id", make_ids("Task", len(tasks)))
+    events.insert(0, "Id", make_ids("Event", len(events)))
     for frame in (tasks, events):
         frame["ActivityDate"] = pd.to_datetime(frame["ActivityDate"])
     return tasks, events
@@ -602,7 +622,7 @@ def generate(accounts: int = 150, seed: int = 7, as_of: date | None = None) -> S
 
     users, owner_of = _owner_plan(accounts)
     n = accounts
-    account_ids = np.asarray([make_id("Account", i + 1) for i in range(n)], dtype=object)
+    account_ids = make_ids("Account", n)
     tier = _tiers(rng, owner_of, users)
     archetype = np.asarray(ARCHETYPES, dtype=object)[rng.choice(len(ARCHETYPES), n, p=_ARCHETYPE_P)]
     phase = np.asarray(_PHASES, dtype=object)[rng.choice(len(_PHASES), n, p=_PHASE_P)]

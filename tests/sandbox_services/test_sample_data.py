@@ -221,3 +221,12 @@ def test_hundred_thousand_accounts():
     assert len(big.usage) > 900_000
     shares = big.profiles["archetype"].value_counts(normalize=True)
     assert 0.03 < shares["idle"] < 0.1 and 0.3 < shares["healthy"] < 0.55
+
+
+def test_vectorised_ids_match_make_id():
+    from sfsync.sandbox.ids import make_id
+    from sfsync.sandbox.sample_data import make_ids
+
+    ids = make_ids("Task", 250_000)
+    for number in (1, 61, 62, 63, 3_843, 3_844, 99_999, 238_327, 250_000):
+        assert ids[number - 1] == make_id("Task", number)

@@ -78,6 +78,7 @@ class MetabaseSandbox:
                 Rule("/api/session", endpoint="login", methods=["POST"]),
                 Rule("/api/session", endpoint="logout", methods=["DELETE"]),
                 Rule("/api/user/current", endpoint="current_user", methods=["GET"]),
+                Rule("/api/database", endpoint="list_databases", methods=["GET"]),
                 Rule("/api/card", endpoint="list_cards", methods=["GET"]),
                 Rule("/api/card/", endpoint="list_cards", methods=["GET"]),
                 Rule("/api/card/<int:card_id>", endpoint="get_card", methods=["GET"]),
@@ -188,6 +189,10 @@ class MetabaseSandbox:
         return _json(
             {"id": 1, "email": self._username, "common_name": "Sandbox Admin", "is_superuser": True}
         )
+
+    def list_databases(self, request: Request) -> Response:
+        database = {"id": DATABASE_ID, "name": "Product warehouse (sandbox)", "engine": "sqlite"}
+        return _json({"data": [database], "total": 1})
 
     def list_cards(self, request: Request) -> Response:
         return _json([self._card_json(card) for card in self.cards.values()])
