@@ -9,7 +9,8 @@ user id; ``text``, ``blocks``, ``thread_ts``), ``users.lookupByEmail`` (``users_
 ``users.info``, ``conversations.info`` (``channel_not_found``), ``conversations.list``
 (cursor pagination). Posting to a channel the bot is not in answers ``not_in_channel``.
 Every posted message is recorded (ts, channel, channel_name, text, blocks, thread_ts) and
-persisted as JSON at ``state_path`` so that it survives restarts.
+appended as one JSON object per line (JSON Lines) to ``state_path``, so that it survives
+restarts and a long run does not rewrite the file for every message.
 
 Sandbox-only admin endpoints (no authentication) under ``/_sandbox/``:
 ``GET messages`` / ``DELETE messages``, ``GET counters`` / ``POST counters/reset``,
@@ -174,7 +175,7 @@ class SlackSandbox:
                 "bot_id": BOT_ID,
             }
             self.messages.append(message)
-            self._save()
+            self._append(message)
         echoed = {
             "type": "message",
             "text": text or "",
@@ -298,20 +299,34 @@ class SlackSandbox:
     def _load(self) -> list[dict]:
         if not self.state_path.exists():
             return []
-        try:
-            data = json.loads(self.state_path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ValueError(
-                f"{self.state_path}: unreadable Slack sandbox state ({exc}); delete the file "
-                "or run `sfsync sandbox reset`"
-            ) from None
-        return list(data.get("messages", []))
+        messages = []
+        lines = self.state_path.read_text(encoding="utf-8").splitlines()
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            try:
+                messages.append(json.loads(line))
+            except json.JSONDecodeError:
+                if number == len(lines):  # a write torn by a crash: that message never got "ok"
+                    self.messages = messages
+                    self._save()  # drop the torn line so that appends start on a clean line
+                    break
+                raise ValueError(
+                    f"{self.state_path}, line {number}: unreadable Slack sandbox message; "
+                    "delete the file or run `sfsync sandbox reset`"
+                ) from None
+        return messages
+
+    def _append(self, message: dict) -> None:
+        self.state_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.state_path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(message, ensure_ascii=False) + "\n")
 
     def _save(self) -> None:
         self.state_path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.state_path.parent, prefix=".slack-", suffix=".json")
+        fd, tmp = tempfile.mkstemp(dir=self.state_path.parent, prefix=".slack-", suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump({"messages": self.messages}, handle, ensure_ascii=False, indent=1)
+            handle.writelines(json.dumps(m, ensure_ascii=False) + "\n" for m in self.messages)
         os.replace(tmp, self.state_path)
 
 

@@ -54,7 +54,8 @@ def test_post_message_is_recorded_and_persisted(slack, tmp_path, book):
     # a new app over the same state file still has the messages
     again = create_app(TOKEN, state, book.slack_users())
     assert [m["ts"] for m in again.messages] == [first["ts"], reply["ts"]]
-    assert json.loads(state.read_text(encoding="utf-8"))["messages"][1]["text"] == "詳細"
+    lines = state.read_text(encoding="utf-8").splitlines()
+    assert [json.loads(line)["text"] for line in lines] == ["新しいリスク", "詳細"]
     requests.delete(f"{url}/_sandbox/messages")
     assert requests.get(f"{url}/_sandbox/messages").json() == []
     assert create_app(TOKEN, state, []).messages == []
@@ -150,3 +151,16 @@ def test_outage_dropped_connection(slack):
         requests.post(f"{url}/api/auth.test", headers={"Authorization": f"Bearer {TOKEN}"})
     requests.delete(f"{url}/_sandbox/faults")
     assert client(url).auth_test()["ok"]
+
+
+def test_torn_last_line_is_ignored_but_corruption_is_reported(tmp_path):
+    state = tmp_path / "slack.json"
+    good = json.dumps({"ts": "1.000001", "channel": "C0CSALERTS", "text": "a"})
+    state.write_text(good + "\n" + '{"ts": "2.0', encoding="utf-8")
+    app = create_app(TOKEN, state, [])
+    assert [m["text"] for m in app.messages] == ["a"]
+    app._append({"ts": "3.000001", "channel": "C0CSALERTS", "text": "b"})
+    assert [m["text"] for m in create_app(TOKEN, state, []).messages] == ["a", "b"]
+    state.write_text("garbage\n" + good + "\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="line 1"):
+        create_app(TOKEN, state, [])
