@@ -302,7 +302,8 @@ _FIELDS = (
 _NOTHING_SET_HINT = (
     "set one of: SFSYNC_SF_INSTANCE_URL + SFSYNC_SF_ACCESS_TOKEN (an existing session); "
     "SFSYNC_SF_CONSUMER_KEY + SFSYNC_SF_PRIVATE_KEY_FILE + SFSYNC_SF_USERNAME [+ SFSYNC_SF_DOMAIN] "
-    "(JWT bearer); salesforce.client_id + client_secret with a My Domain in SFSYNC_SF_DOMAIN "
+    "(JWT bearer); SFSYNC_SF_CLIENT_ID + SFSYNC_SF_CLIENT_SECRET with a My Domain in "
+    "SFSYNC_SF_DOMAIN "
     "(client credentials); SFSYNC_SF_USERNAME + SFSYNC_SF_PASSWORD + SFSYNC_SF_SECURITY_TOKEN"
 )
 

@@ -217,13 +217,16 @@ def connect(
     timezone: str | None = None,
     policy: RetryPolicy | None = None,
     verify: str | bool | None = None,
-    timeout: float | tuple[float, float] = (15.0, 300.0),
+    timeout: float | tuple[float, float] | None = None,
 ) -> SalesforceClient:
     """Authenticate with the first usable flow of the ``salesforce`` settings block.
 
     ``settings`` is ``Settings.salesforce`` (or any object/dict with the same field names).
     ``verify`` overrides the CA bundle (default: REQUESTS_CA_BUNDLE, else the system bundle).
+    ``timeout`` defaults to (15 s connect, ``timeout_seconds`` or 300 s read) per attempt.
     """
+    if timeout is None:
+        timeout = (15.0, float(setting(settings, "timeout_seconds") or 300.0))
     api_version = str(setting(settings, "api_version") or DEFAULT_API_VERSION)
     flows = plan_auth_flows(settings, api_version=api_version)
     session = SalesforceSession(policy or _policy_from(settings), timeout=timeout)
