@@ -44,3 +44,33 @@ def account_describe(
             continue
         out.append({**f, **override.get(f["name"], {})})
     return {"name": "Account", "fields": out}
+
+
+class PlainClient:
+    """The slice of SalesforceClient the writer uses, over plain requests (for `responses`)."""
+
+    instance_url = "https://org.example.com"
+    base_url = "https://org.example.com/services/data/v62.0/"
+    bulk_threshold = 2000
+
+    def __init__(self) -> None:
+        import requests
+
+        self.session = requests.Session()
+        self.api_calls = 0
+
+    def request(self, method, path, *, raise_for_status=True, **kw):
+        from sfsync.errors import SfsyncError
+
+        url = (
+            path
+            if path.startswith("http")
+            else (self.instance_url + path if path.startswith("/") else self.base_url + path)
+        )
+        self.api_calls += 1
+        response = self.session.request(method, url, **kw)
+        if raise_for_status and response.status_code >= 300:
+            error = SfsyncError(f"HTTP {response.status_code} on {method} {path}")
+            error.error_code = response.json()[0]["errorCode"]
+            raise error
+        return response
