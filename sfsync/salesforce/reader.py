@@ -113,3 +113,28 @@ def integration_user_id(client: Any) -> str | None:
         return response.json().get("user_id")
     except ValueError:
         return None
+
+
+def read_owner_frames(
+    client: Any, account_ids: Iterable[str], *, in_list_max: int = IN_LIST_MAX
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Canonical ``accounts`` (account_id, name, owner_id) and ``users`` frames for Tasks."""
+    ids = list(dict.fromkeys(str(k) for k in account_ids))
+    raw = _read(client, "Account", ["Id", "Name", "OwnerId"], "Id", ids, in_list_max=in_list_max)
+    accounts = raw.rename(columns={"Id": "account_id", "Name": "name", "OwnerId": "owner_id"})
+    fields = ["Id", "Name", "Email", "ManagerId", "IsActive"]
+    users = client.query_frame(f"SELECT {', '.join(fields)} FROM User")
+    users = users.rename(
+        columns={
+            "Id": "user_id",
+            "Name": "name",
+            "Email": "email",
+            "ManagerId": "manager_id",
+            "IsActive": "is_active",
+        }
+    )
+    if "is_active" in users:
+        users["is_active"] = users["is_active"].map(
+            lambda v: v if isinstance(v, bool) else str(v).strip().lower() == "true"
+        )
+    return accounts, users

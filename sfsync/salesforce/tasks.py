@@ -51,6 +51,31 @@ TEMPLATE_PLACEHOLDERS = (
 )
 
 
+# Severity of each signal code (SPEC §10); upsell signals are informational ("low").
+SIGNAL_SEVERITY = {
+    "no_login_60d": "high",
+    "deliveries_drop": "medium",
+    "tickets_rising": "medium",
+    "competitor": "high",
+    "red_band": "high",
+    "score_drop": "medium",
+    "near_plan_limit": "low",
+    "deliveries_rising": "low",
+}
+
+
+def signals_from_codes(scores: pd.DataFrame, column: str = "signals") -> pd.DataFrame:
+    """The long signals frame from a ``;``-joined codes column (``sfsync score`` CSV)."""
+    rows = []
+    for account_id, codes in zip(scores["account_id"], scores[column], strict=True):
+        if not isinstance(codes, str):
+            continue
+        for code in filter(None, (c.strip() for c in codes.split(";"))):
+            kind = "churn" if code in CHURN_CODES else "upsell"
+            rows.append((str(account_id), code, kind, SIGNAL_SEVERITY.get(code, "low")))
+    return pd.DataFrame(rows, columns=["account_id", "code", "kind", "severity"])
+
+
 class TaskSettings(StrictModel):
     """``mappings/tasks.yaml``: how signal Tasks are made."""
 
@@ -129,6 +154,26 @@ def task_problems(settings: TaskSettings, templates: TemplateSet) -> list[Config
             problems.append(
                 ConfigProblem(file, f"severities.{i}", f"unknown severity {severity!r}")
             )
+    return problems
+
+
+def task_key_problems(describe: dict[str, Any], *, file: str = "org") -> list[ConfigProblem]:
+    """The org's Task has the external-ID key field, long enough for signal keys."""
+    fields = {f["name"].lower(): f for f in describe.get("fields", [])}
+    info = fields.get("sync_key__c")
+    where = "Task.Sync_Key__c"
+    if info is None:
+        return [ConfigProblem(file, where, "the field does not exist; deploy deploy/salesforce")]
+    problems = []
+    if not info.get("externalId"):
+        problems.append(ConfigProblem(file, where, "the field must be marked External ID"))
+    if not info.get("updateable", True) or not info.get("createable", True):
+        problems.append(ConfigProblem(file, where, "the integration user cannot write the field"))
+    longest = len("signal::") + max(len(c) for c in CHURN_CODES) + 18 + len(":YYYY-MM")
+    if info.get("length") and int(info["length"]) < longest:
+        problems.append(
+            ConfigProblem(file, where, f"holds {info['length']} characters; keys need {longest}")
+        )
     return problems
 
 

@@ -34,7 +34,7 @@ def account_describe(
         ),
         _picklist("CS_Segment__c", ["S", "A", "B", "C"]),
         _picklist("Churn_Signals__c", list(CHURN_CODES), type_="multipicklist"),
-        _field("Health_Scored_At__c", "date"),
+        _field("Health_Scored_At__c", "datetime"),
         _field("Health_Explanation__c", "textarea", length=32768),
     ]
     override = override or {}

@@ -84,7 +84,7 @@ def test_org_validation_names_missing_readonly_and_incompatible_fields():
         "(check field-level security)",
         f"{DEFAULT}: fields.health_trend.field: Account.Health_Trend__c does not exist in the org",
         f"{DEFAULT}: fields.scored_at.type: Account.Health_Scored_At__c is a boolean field; "
-        "a date value cannot be written to it",
+        "a datetime value cannot be written to it",
     ]
 
 

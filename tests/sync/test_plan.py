@@ -53,7 +53,7 @@ def current_matching():
             "Lifecycle_Phase__c": ["Maturity", "Renewal"],
             "CS_Segment__c": ["A", "S"],
             "Churn_Signals__c": [None, "competitor;red_band"],
-            "Health_Scored_At__c": ["2025-03-15", "2025-03-15"],
+            "Health_Scored_At__c": ["2025-03-14T15:00:00.000+0000"] * 2,
             "Health_Explanation__c": ["ok", "old text"],
         }
     )
@@ -93,7 +93,7 @@ def test_first_write_uses_org_picklist_spelling():
     assert values[A2]["Health_Band__c"] == "Red"
     assert values[A2]["Churn_Signals__c"] == "competitor;red_band"
     assert values[A2]["Lifecycle_Phase__c"] == "Renewal"
-    assert values[A1]["Health_Scored_At__c"] == "2025-03-15"
+    assert values[A1]["Health_Scored_At__c"] == "2025-03-15T00:00:00+09:00"
     assert "Churn_Signals__c" not in values[A1]  # empty and empty: no change
     assert plan.totals()["fields"]["Health_Score__c"] == 2
 
