@@ -331,13 +331,14 @@ def _is_closed(existing: dict[str, Any]) -> bool:
 
 
 def _edited_by_someone_else(existing: dict[str, Any], integration_user_id: str | None) -> bool:
+    """Last modified by neither the integration user nor the Task's creator (sfsync)."""
     editor = existing.get("LastModifiedById")
     if is_null(editor):
         return False
-    reference = integration_user_id or existing.get("CreatedById")
-    if is_null(reference):
-        return False
-    return str(editor)[:15] != str(reference)[:15]
+    ours = {
+        str(v)[:15] for v in (integration_user_id, existing.get("CreatedById")) if not is_null(v)
+    }
+    return bool(ours) and str(editor)[:15] not in ours
 
 
 def diff_tasks(

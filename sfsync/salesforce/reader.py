@@ -116,10 +116,13 @@ def integration_user_id(client: Any) -> str | None:
 
 
 def read_owner_frames(
-    client: Any, account_ids: Iterable[str], *, in_list_max: int = IN_LIST_MAX
+    client: Any, account_ids: Iterable[str] | None = None, *, in_list_max: int = IN_LIST_MAX
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Canonical ``accounts`` (account_id, name, owner_id) and ``users`` frames for Tasks."""
-    ids = list(dict.fromkeys(str(k) for k in account_ids))
+    """Canonical ``accounts`` (account_id, name, owner_id) and ``users`` frames for Tasks.
+
+    ``account_ids`` None reads every account.
+    """
+    ids = None if account_ids is None else list(dict.fromkeys(str(k) for k in account_ids))
     raw = _read(client, "Account", ["Id", "Name", "OwnerId"], "Id", ids, in_list_max=in_list_max)
     accounts = raw.rename(columns={"Id": "account_id", "Name": "name", "OwnerId": "owner_id"})
     fields = ["Id", "Name", "Email", "ManagerId", "IsActive"]
