@@ -346,7 +346,7 @@ def _write_bulk_once(
             row.get("sf__Id") or None,
             False,
             code or None,
-            message.strip(": ") or text,
+            message.strip().removesuffix(":--").strip() or text,
         )
     if info.get("state") != "JobComplete":
         message = info.get("errorMessage") or f"job {info.get('state')}"

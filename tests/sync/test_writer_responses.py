@@ -145,3 +145,57 @@ def test_after_a_request_failure_the_remaining_chunks_are_not_sent():
     result = apply_plan(PlainClient(), account_plan(ids(450)), lock_retry=NO_SLEEP)
     assert len(responses.calls) == 1
     assert len(result.failed) == 450
+
+
+@responses.activate
+def test_bulk_ingest_above_the_threshold_with_locked_rows_retried():
+    keys = ids(6)
+    uploaded = {}
+    responses.add(responses.POST, BASE + "jobs/ingest", json={"id": "750J1", "state": "Open"})
+
+    def upload(request):
+        uploaded["csv"] = request.body.decode() if isinstance(request.body, bytes) else request.body
+        return 201, {}, ""
+
+    responses.add_callback(responses.PUT, BASE + "jobs/ingest/750J1/batches", callback=upload)
+    responses.add(responses.PATCH, BASE + "jobs/ingest/750J1", json={"state": "UploadComplete"})
+    responses.add(responses.GET, BASE + "jobs/ingest/750J1", json={"state": "InProgress"})
+    responses.add(responses.GET, BASE + "jobs/ingest/750J1", json={"state": "JobComplete"})
+    ok_rows = "".join(f'"{k}","false","{k}","{50 + i}"\n' for i, k in enumerate(keys[:4]))
+    responses.add(
+        responses.GET,
+        BASE + "jobs/ingest/750J1/successfulResults/",
+        body='"sf__Id","sf__Created","Id","Health_Score__c"\n' + ok_rows,
+    )
+    responses.add(
+        responses.GET,
+        BASE + "jobs/ingest/750J1/failedResults/",
+        body='"sf__Id","sf__Error","Id","Health_Score__c"\n'
+        f'"{keys[4]}","UNABLE_TO_LOCK_ROW:unable to obtain exclusive access to this record:--","{keys[4]}","54"\n'
+        f'"{keys[5]}","ENTITY_IS_DELETED:entity is deleted:--","{keys[5]}","55"\n',
+    )
+    responses.add(
+        responses.PATCH,
+        BASE + "composite/sobjects",
+        json=[{"id": keys[4], "success": True, "errors": []}],
+    )
+    plan = account_plan(keys)
+    plan = Plan(
+        "Account",
+        "Id",
+        records=plan.records[:-1]
+        + (RecordChange(keys[5], (FieldChange("Health_Score__c", 1, None),)),),
+    )
+    result = apply_plan(PlainClient(), plan, bulk_threshold=5, lock_retry=NO_SLEEP)
+    assert result.methods == {"Account": "bulk"}
+    lines = uploaded["csv"].splitlines()
+    assert lines[0] == "Id,Health_Score__c"
+    assert lines[1] == f"{keys[0]},50"
+    assert lines[6] == f"{keys[5]},#N/A"  # null is written as #N/A
+    by_key = {r.key: r for r in result.results}
+    assert [by_key[k].status for k in keys] == [WriteStatus.SUCCESS] * 5 + [WriteStatus.ROW_FAILURE]
+    assert by_key[keys[4]].attempts == 2
+    assert (by_key[keys[5]].error_code, by_key[keys[5]].message) == (
+        "ENTITY_IS_DELETED",
+        "entity is deleted",
+    )
