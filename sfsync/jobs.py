@@ -120,7 +120,8 @@ class ScoreCompute(StrictModel):
     kind: Literal["score"]
     scorecard: str = "default"
     benchmarks: str | None = Field(
-        default="default", description="mappings/benchmarks/<name>.yaml; null: none"
+        default=None,
+        description="a CSV in mappings/benchmarks/ (industry,rate); null: the scorecard's own",
     )
 
 
@@ -272,10 +273,7 @@ def _referenced_file_problems(
     if isinstance(job.compute, ScoreCompute):
         check(mappings_dir / "scorecards" / f"{job.compute.scorecard}.yaml", "compute.scorecard")
         if job.compute.benchmarks:
-            check(
-                mappings_dir / "benchmarks" / f"{job.compute.benchmarks}.yaml",
-                "compute.benchmarks",
-            )
+            check(mappings_dir / "benchmarks" / job.compute.benchmarks, "compute.benchmarks")
     if job.write.account_fields:
         check(mappings_dir / f"{job.write.account_fields}.yaml", "write.account_fields")
     return problems

@@ -117,7 +117,7 @@ def test_validate_collects_every_problem_across_jobs(tmp_path):
     (jobs / "b.yaml").write_text(
         "sources: {accounts: {kind: salesforce, object: accounts, columns: nope}, "
         "usage: {kind: file, path: data/usage.csv}}\n"
-        "compute: {kind: score, scorecard: default, benchmarks: null}\n"
+        "compute: {kind: score, scorecard: default}\n"
         "write: {account_fields: null}"
     )
     (tmp_path / "mappings").mkdir()

@@ -1,0 +1,599 @@
+"""Compose one job: extract → compute → plan → apply → notify → report.
+
+Each stage is one function taking the :class:`RunContext` (what the run is about and the
+ready-made clients) and the previous stage's output. The clients are passed in, never built
+here: ``sfsync run`` builds them from the settings (which the SPEC §9 environment variables
+override), tests and ``--sandbox`` build them the same way against the sandbox.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import structlog
+
+from sfsync.errors import SfsyncError
+from sfsync.jobs import (
+    FileSource,
+    Job,
+    MetabaseSource,
+    SalesforceSource,
+    SqlSource,
+    UsageImportCompute,
+    resolve_parameters,
+    scoring_month,
+)
+from sfsync.report import Progress, RunSummary
+from sfsync.sources import files as file_source
+from sfsync.sources import salesforce as sf_source
+from sfsync.sources import sql as sql_source
+from sfsync.sources.columns import (
+    MappedFrame,
+    apply_mapping,
+    check_quarantine_share,
+    empty_quarantine,
+    load_column_mapping,
+    quarantine_unknown,
+)
+
+log = structlog.get_logger(__name__)
+
+# the column mapping a role uses when its source does not name one
+DEFAULT_COLUMNS = {
+    "accounts": "salesforce_accounts",
+    "users": "salesforce_users",
+    "usage": "metabase_usage",
+    "activities": "activities",
+}
+# extraction order: accounts first, so that usage can be checked against known tenants
+ROLE_ORDER = ("accounts", "users", "activities", "usage")
+
+
+@dataclass
+class Clients:
+    """The ready-made clients a run uses (None: not configured / not needed)."""
+
+    salesforce: Any = None  # sfsync.salesforce.client.SalesforceClient
+    metabase: Any = None  # sfsync.sources.metabase.MetabaseClient
+    slack: Any = None  # slack_sdk.WebClient
+    store: Any = None  # sfsync.state.db.Store
+
+
+@dataclass
+class RunContext:
+    """Everything a stage needs to know about the run."""
+
+    job_name: str
+    job: Job
+    as_of: date
+    root: Path
+    mappings_dir: Path
+    clients: Clients
+    settings: Any = None  # sfsync.config.Settings
+    dry_run: bool = False
+    run_id: int | None = None
+    progress: Progress = field(default_factory=lambda: Progress(None))
+    summary: RunSummary | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.summary is None:
+            self.summary = RunSummary(job=self.job_name, as_of=self.as_of, dry_run=self.dry_run)
+
+    @property
+    def timezone(self) -> str:
+        return str(getattr(self.settings, "timezone", None) or "Asia/Tokyo")
+
+    @property
+    def bulk_threshold(self) -> int:
+        sf = getattr(self.settings, "salesforce", None)
+        return int(getattr(sf, "bulk_threshold", 2000) or 2000)
+
+
+@dataclass
+class Inputs:
+    """Canonical frames by role, and every quarantined row of every source."""
+
+    frames: dict[str, pd.DataFrame]
+    quarantined: pd.DataFrame
+
+    def get(self, role: str) -> pd.DataFrame | None:
+        return self.frames.get(role)
+
+
+# --- extract ---------------------------------------------------------------------------------
+
+
+def _source_label(source: Any) -> str:
+    if isinstance(source, MetabaseSource):
+        return f"Metabase card {source.card}" if source.card else "Metabase native query"
+    if isinstance(source, SqlSource):
+        return f"SQL ({Path(source.query_file).name})"
+    if isinstance(source, FileSource):
+        return f"file {source.path}"
+    return f"Salesforce ({source.object})"
+
+
+def read_raw(ctx: RunContext, role: str, source: Any) -> pd.DataFrame:
+    """Rows of one source, before mapping (Salesforce activities come back canonical)."""
+    progress = ctx.progress.callback(role)
+    if isinstance(source, SalesforceSource):
+        client = _require(ctx.clients.salesforce, "a Salesforce client", role)
+        if source.object == "accounts":
+            mapping = _mapping(ctx, role, source)
+            return sf_source.read_accounts(
+                client, mapping, source.scope, bulk_threshold=ctx.bulk_threshold
+            )
+        if source.object == "users":
+            return sf_source.read_users(client, bulk_threshold=ctx.bulk_threshold)
+        return sf_source.read_activities(
+            client,
+            as_of=ctx.as_of,
+            lookback_days=source.lookback_days,
+            completed_statuses=source.completed_statuses,
+            bulk_threshold=ctx.bulk_threshold,
+        )
+    params = resolve_parameters(source, ctx.as_of)
+    if isinstance(source, MetabaseSource):
+        client = _require(ctx.clients.metabase, "Metabase settings (metabase.url)", role)
+        if source.card is not None:
+            return client.card_rows(source.card, params, fmt=source.format)
+        sql = sql_source.read_query_file(ctx.root / str(source.query_file))
+        return client.native_rows(int(source.database or 0), sql, params, fmt=source.format)
+    if isinstance(source, SqlSource):
+        url = source.url or ctx.env.get(str(source.url_env), "")
+        if not url:
+            raise SfsyncError(
+                f"sources.{role}: the environment variable {source.url_env} is not set",
+                hint="set it to the SQLAlchemy URL of the warehouse",
+            )
+        sql = sql_source.read_query_file(ctx.root / source.query_file)
+        return sql_source.read_sql(url, sql, params, chunksize=source.chunksize, progress=progress)
+    return file_source.read_file(ctx.root / source.path, file_format=source.format)
+
+
+def _require(client: Any, what: str, role: str) -> Any:
+    if client is None:
+        raise SfsyncError(f"sources.{role} needs {what}, which is not configured")
+    return client
+
+
+def _mapping(ctx: RunContext, role: str, source: Any):
+    name = source.columns or DEFAULT_COLUMNS[role]
+    return load_column_mapping(ctx.mappings_dir / "columns" / f"{name}.yaml")
+
+
+def map_source(ctx: RunContext, role: str, source: Any, raw: pd.DataFrame) -> MappedFrame:
+    """Apply the column mapping (Salesforce activities are canonical already)."""
+    if isinstance(source, SalesforceSource) and source.object == "activities":
+        return MappedFrame(role, raw, empty_quarantine(), len(raw))
+    return apply_mapping(raw, _mapping(ctx, role, source), source=role)
+
+
+def extract(ctx: RunContext) -> Inputs:
+    """Read every source of the job, map and validate it; stop if too many rows are bad.
+
+    Quarantined rows are stored in the state store before the share check, so that a run
+    stopped for bad input still leaves the reasons to look at.
+    """
+    summary = ctx.summary
+    mapped: dict[str, MappedFrame] = {}
+    for role in sorted(ctx.job.sources, key=ROLE_ORDER.index):
+        source = ctx.job.sources[role]
+        ctx.progress.stage(f"Reading {role} from {_source_label(source)}")
+        raw = read_raw(ctx, role, source)
+        result = map_source(ctx, role, source, raw)
+        if role == "usage" and "accounts" in mapped and source.unknown_tenants == "quarantine":
+            tenants = mapped["accounts"].frame["tenant_id"]
+            result = quarantine_unknown(
+                result, "tenant_id", tenants, what="tenant (no account has this tenant id)"
+            )
+        elif role == "usage" and "accounts" in mapped:
+            known = set(mapped["accounts"].frame["tenant_id"].dropna())
+            result = MappedFrame(
+                role,
+                result.frame.loc[result.frame["tenant_id"].isin(known)],
+                result.quarantined,
+                result.rows_read,
+                result.key,
+            )
+        if role == "activities" and "accounts" in mapped:
+            ids = sf_source.known_account_ids(mapped["accounts"].frame)
+            result = MappedFrame(
+                role,
+                result.frame.loc[result.frame["account_id"].isin(ids)],
+                result.quarantined,
+                result.rows_read,
+                result.key,
+            )
+        mapped[role] = result
+        summary.read[role] = result.rows_read
+        summary.quarantined[role] = result.quarantined_count
+        ctx.progress.rows(role, result.rows_read, done=True)
+        log.info(
+            "source_extracted",
+            role=role,
+            rows=result.rows_read,
+            valid=len(result.frame),
+            quarantined=result.quarantined_count,
+        )
+    quarantined = pd.concat([m.quarantined for m in mapped.values()], ignore_index=True)
+    store_quarantine(ctx, quarantined)
+    for role, result in mapped.items():
+        setting = f"sources.{role}.max_quarantine_share in jobs/{ctx.job_name}.yaml"
+        check_quarantine_share(result, ctx.job.sources[role].max_quarantine_share, setting=setting)
+    return Inputs({role: m.frame.reset_index(drop=True) for role, m in mapped.items()}, quarantined)
+
+
+def store_quarantine(ctx: RunContext, quarantined: pd.DataFrame) -> None:
+    """Record quarantined rows in the state store (``sfsync.state.quarantine``)."""
+    if quarantined.empty or ctx.clients.store is None or ctx.run_id is None:
+        return
+    from sfsync.state import quarantine
+
+    quarantine.record(ctx.clients.store, ctx.run_id, quarantined)
+
+
+# --- compute ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Computed:
+    """What the run wants in Salesforce: Account field values, Tasks, and the signals."""
+
+    desired_fields: pd.DataFrame
+    desired_tasks: pd.DataFrame | None = None
+    scores: Any = None  # sfsync.scoring ScoringResult when the job scores
+
+
+USAGE_IMPORT_COLUMNS = {
+    "deliveries": "usage_deliveries",
+    "login_days": "usage_login_days",
+    "last_login_date": "usage_last_login",
+    "plan_usage_ratio": "usage_plan_ratio",
+}
+
+
+def usage_import_frame(accounts: pd.DataFrame, usage: pd.DataFrame, month: str) -> pd.DataFrame:
+    """Each linked account with its tenant's usage in ``month`` (pure).
+
+    A linked tenant with no row that month used nothing (SPEC §10): deliveries and login days
+    are 0; its last login and plan ratio stay unknown. Unlinked accounts are left out.
+    """
+    linked = accounts.loc[accounts["tenant_id"].notna(), ["account_id", "tenant_id"]]
+    figures = usage.loc[usage["month"] == month, ["tenant_id", *USAGE_IMPORT_COLUMNS]]
+    out = linked.merge(figures, on="tenant_id", how="left").rename(columns=USAGE_IMPORT_COLUMNS)
+    out["usage_month"] = month
+    for column in ("usage_deliveries", "usage_login_days"):
+        out[column] = out[column].fillna(0.0)
+    return out[["account_id", "usage_month", *USAGE_IMPORT_COLUMNS.values()]].reset_index(drop=True)
+
+
+def compute(ctx: RunContext, inputs: Inputs) -> Computed:
+    """Derive the desired Salesforce state from the inputs (pure computation, no writes)."""
+    accounts = inputs.frames["accounts"]
+    if isinstance(ctx.job.compute, UsageImportCompute):
+        month = scoring_month(ctx.as_of).strftime("%Y-%m")
+        desired = usage_import_frame(accounts, inputs.frames["usage"], month)
+        log.info("usage_import_computed", accounts=len(desired), month=month)
+        return Computed(desired_fields=desired)
+    return compute_scores(ctx, inputs)
+
+
+def _empty_usage() -> pd.DataFrame:
+    return pd.DataFrame({"tenant_id": pd.Series(dtype="str"), "month": pd.Series(dtype="str")})
+
+
+def _empty_activities() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "account_id": pd.Series(dtype="str"),
+            "date": pd.Series(dtype="datetime64[ns]"),
+            "type": pd.Series(dtype="str"),
+            "completed": pd.Series(dtype="boolean"),
+        }
+    )
+
+
+def compute_scores(ctx: RunContext, inputs: Inputs) -> Computed:
+    """Score the accounts with the job's scorecard; build the signal Tasks."""
+    from sfsync.scoring import load_scorecard, score_accounts
+
+    spec = ctx.job.compute
+    ctx.progress.stage(f"Scoring accounts with the {spec.scorecard} scorecard")
+    card = load_scorecard(ctx.mappings_dir / "scorecards" / f"{spec.scorecard}.yaml")
+    benchmarks = None
+    if spec.benchmarks:
+        benchmarks = file_source.read_file(ctx.mappings_dir / "benchmarks" / spec.benchmarks)
+    accounts = inputs.frames["accounts"]
+    result = score_accounts(
+        accounts,
+        inputs.get("usage") if inputs.get("usage") is not None else _empty_usage(),
+        inputs.get("activities") if inputs.get("activities") is not None else _empty_activities(),
+        as_of=ctx.as_of,
+        scorecard=card,
+        benchmarks=benchmarks,
+        previous=previous_scores(ctx, spec.scorecard),
+    )
+    scores = result.scores
+    summary = ctx.summary
+    summary.scored = len(scores)
+    summary.bands = {
+        band: int(n) for band, n in scores["health_band"].value_counts(dropna=False).items()
+    }
+    summary.signals_active = len(result.signals)
+    desired = scores.assign(scored_at=pd.Timestamp(ctx.as_of))
+    tasks = None
+    if ctx.job.write.signal_tasks:
+        tasks = signal_tasks(ctx, result, accounts, inputs.get("users"))
+    log.info("accounts_scored", accounts=len(scores), signals=len(result.signals))
+    return Computed(desired_fields=desired, desired_tasks=tasks, scores=result)
+
+
+def signal_tasks(ctx: RunContext, result: Any, accounts: pd.DataFrame, users) -> pd.DataFrame:
+    """The desired signal Tasks (``sfsync.salesforce.tasks``)."""
+    from sfsync.salesforce.tasks import build_signal_tasks, load_task_settings
+    from sfsync.templates import load_templates
+
+    settings = load_task_settings(ctx.mappings_dir / "tasks.yaml")
+    language = str(getattr(ctx.settings, "language", None) or "ja")
+    templates = load_templates(ctx.mappings_dir / "templates", language)
+    return build_signal_tasks(
+        result.signals,
+        accounts,
+        users,
+        as_of=ctx.as_of,
+        settings=settings,
+        templates=templates,
+        scores=result.scores,
+    )
+
+
+def previous_scores(ctx: RunContext, scorecard: str) -> pd.DataFrame | None:
+    """Each account's latest stored score before the as-of date (for trend and score_drop)."""
+    if ctx.clients.store is None:
+        return None
+    from sfsync.state import snapshots
+
+    return snapshots.previous_scores(ctx.clients.store, ctx.as_of, scorecard=scorecard)
+
+
+# --- plan ------------------------------------------------------------------------------------
+
+
+def field_mapping(ctx: RunContext, columns) -> Any:
+    """The job's Account field mapping (``mappings/<write.account_fields>.yaml``)."""
+    from sfsync.salesforce.mapping import load_mapping
+
+    name = ctx.job.write.account_fields or "account_fields"
+    return load_mapping(ctx.mappings_dir / f"{name}.yaml", columns=columns)
+
+
+def plan(ctx: RunContext, inputs: Inputs, computed: Computed):
+    """Compare the desired state with what Salesforce holds; return the Plan (data)."""
+    from sfsync.plan import build_plan
+    from sfsync.salesforce.reader import read_current, read_existing_tasks
+
+    ctx.progress.stage("Comparing with Salesforce")
+    client = ctx.clients.salesforce
+    desired = computed.desired_fields
+    mapping = field_mapping(ctx, list(desired.columns))
+    if ctx.job.write.account_fields is None:
+        desired = desired[[mapping.match.column]].iloc[0:0]
+    current = read_current(client, mapping, desired[mapping.match.column].dropna().tolist())
+    tasks = computed.desired_tasks
+    existing = None
+    if tasks is not None:
+        existing = read_existing_tasks(client, tasks["sync_key"].dropna().tolist())
+    pending = []
+    if ctx.clients.store is not None:
+        from sfsync.state.failures import pending_writes
+
+        pending = pending_writes(ctx.clients.store)
+    result = build_plan(
+        desired,
+        current,
+        tasks,
+        existing,
+        mapping,
+        tz=ctx.timezone,
+        integration_user_id=_integration_user(client),
+        pending=pending,
+        meta={"job": ctx.job_name, "as_of": ctx.as_of.isoformat(), "run_id": ctx.run_id},
+    )
+    totals = result.totals()
+    ctx.summary.fields_planned = totals["records_to_update"]
+    ctx.summary.tasks_planned = totals["tasks_to_create"] + totals["tasks_to_update"]
+    log.info("plan_built", **{k: v for k, v in totals.items() if not isinstance(v, dict)})
+    return result
+
+
+def _integration_user(client: Any) -> str | None:
+    from sfsync.salesforce.reader import integration_user_id
+
+    return integration_user_id(client)
+
+
+# --- apply -----------------------------------------------------------------------------------
+
+
+def apply(ctx: RunContext, the_plan) -> Any:
+    """Execute the plan (nothing in a dry run); count what was written."""
+    if ctx.dry_run:
+        return None
+    from sfsync.salesforce.writer import apply_plan
+
+    ctx.progress.stage("Writing to Salesforce")
+    result = apply_plan(
+        ctx.clients.salesforce,
+        the_plan,
+        ctx.clients.store,
+        ctx.run_id,
+        bulk_threshold=ctx.bulk_threshold,
+    )
+    summary = ctx.summary
+    task_keys = {t.key for t in the_plan.task_writes}
+    for r in result.succeeded:
+        if r.sobject == "Task" or r.key in task_keys:
+            if r.created:
+                summary.tasks_created += 1
+            else:
+                summary.tasks_updated += 1
+        else:
+            summary.fields_written += 1
+    summary.write_failures = len(result.failed)
+    summary.unchanged = max(the_plan.records_in_scope - len(the_plan.records), 0)
+    return result
+
+
+def record_results(ctx: RunContext, computed: Computed) -> None:
+    """After a real run: store the score snapshot and the signal ledger (state store)."""
+    if ctx.dry_run or ctx.clients.store is None or computed.scores is None:
+        return
+    from sfsync.state import signals, snapshots
+
+    store = ctx.clients.store
+    scorecard = ctx.job.compute.scorecard
+    snapshots.save_scores(store, ctx.run_id, scorecard, ctx.as_of, computed.scores.scores)
+    changes = signals.update_ledger(store, computed.scores.signals, ctx.as_of)
+    ctx.summary.signals_new = int(getattr(changes, "new", 0) or 0)
+
+
+# --- notify ----------------------------------------------------------------------------------
+
+
+def notify(ctx: RunContext, inputs: Inputs, computed: Computed, applied: Any) -> None:
+    """Slack: a notice per new signal (deduplicated by the automation's alert ledger)."""
+    if ctx.dry_run or not ctx.job.notify.slack or computed.scores is None:
+        return
+    if ctx.clients.slack is None:
+        ctx.summary.notes.append("Slack is not configured: no alerts sent")
+        return
+    ctx.progress.stage("Notifying Slack")
+    result = ctx.clients.slack.notify_run(
+        run_id=ctx.run_id,
+        job=ctx.job_name,
+        as_of=ctx.as_of,
+        scores=computed.scores.scores,
+        signals=computed.scores.signals,
+        accounts=inputs.frames["accounts"],
+        users=inputs.get("users"),
+        previous=None,
+        tasks_created=ctx.summary.tasks_created,
+        failures=[],
+    )
+    counts = result.counts()
+    ctx.summary.alerts_sent = int(counts.get("sent", 0))
+    ctx.summary.alerts_pending = int(counts.get("pending", 0))
+
+
+# --- the whole run ---------------------------------------------------------------------------
+
+
+@dataclass
+class RunOutcome:
+    """What ``run_job`` hands back: the summary and the plan (for ``--dry-run`` / ``--plan-out``)."""
+
+    summary: RunSummary
+    plan: Any = None
+
+
+def _api_calls(ctx: RunContext) -> dict[str, int]:
+    calls = {}
+    for name, client in (
+        ("salesforce", ctx.clients.salesforce),
+        ("metabase", ctx.clients.metabase),
+    ):
+        count = getattr(client, "api_calls", None) if client is not None else None
+        if count is not None:
+            calls[name] = int(count)
+    slack_calls = getattr(ctx.clients.slack, "api_calls", None)
+    if slack_calls is not None:
+        calls["slack"] = int(slack_calls)
+    return calls
+
+
+def run_stages(ctx: RunContext) -> RunOutcome:
+    """extract → compute → plan → apply → record → notify, without lock or ledger."""
+    inputs = extract(ctx)
+    computed = compute(ctx, inputs)
+    the_plan = plan(ctx, inputs, computed)
+    applied = apply(ctx, the_plan)
+    record_results(ctx, computed)
+    notify(ctx, inputs, computed, applied)
+    return RunOutcome(ctx.summary, the_plan)
+
+
+def run_job(ctx: RunContext) -> RunOutcome:
+    """Run the job under the run lock, recorded in the runs ledger.
+
+    A dry run takes no lock (it writes nothing) but is recorded with ``dry_run``. A failed run
+    is recorded as failed with its error and the error is raised again; a run where some
+    records failed is ``partial`` (they are retried by the next run).
+    """
+    store = ctx.clients.store
+    started = time.monotonic()
+    summary = ctx.summary
+    if store is None:
+        lock = nullcontext()
+    else:
+        from sfsync.state.lock import run_lock
+
+        lock = nullcontext() if ctx.dry_run else run_lock(store, ctx.job_name)
+    with lock:
+        if store is not None:
+            from sfsync.state import runs
+
+            ctx.run_id = summary.run_id = runs.start_run(
+                store, ctx.job_name, ctx.as_of, dry_run=ctx.dry_run
+            )
+        log.info("run_started", job=ctx.job_name, as_of=ctx.as_of.isoformat(), run_id=ctx.run_id)
+        try:
+            outcome = run_stages(ctx)
+        except BaseException as exc:
+            summary.status = "failed"
+            _finish(
+                ctx, started, error=str(exc) if isinstance(exc, Exception) else type(exc).__name__
+            )
+            _notify_failure(ctx, exc)
+            raise
+        summary.status = "partial" if summary.write_failures else "succeeded"
+        _finish(ctx, started)
+    return outcome
+
+
+def _finish(ctx: RunContext, started: float, error: str | None = None) -> None:
+    summary = ctx.summary
+    summary.api_calls = _api_calls(ctx)
+    summary.duration_seconds = time.monotonic() - started
+    if ctx.clients.store is not None and ctx.run_id is not None:
+        from sfsync.state import runs
+
+        runs.finish_run(
+            ctx.clients.store,
+            ctx.run_id,
+            summary.status,
+            counts=summary.counts(),
+            api_calls=summary.total_api_calls,
+            error=error,
+        )
+    event = log.error if summary.status == "failed" else log.info
+    event("run_finished", **summary.to_event(), **({"error": error} if error else {}))
+
+
+def _notify_failure(ctx: RunContext, exc: BaseException) -> None:
+    notifier = ctx.clients.slack
+    if notifier is None or ctx.dry_run or not ctx.job.notify.slack:
+        return
+    try:
+        notifier.notify_run_failed(
+            run_id=ctx.run_id, job=ctx.job_name, as_of=ctx.as_of, error=str(exc)
+        )
+    except Exception as notify_exc:  # the run's own error matters more than the alert's
+        log.warning("run_failure_alert_failed", error=type(notify_exc).__name__)
