@@ -152,11 +152,12 @@ def _slack_notifier(project: Any, store: Any, salesforce: Any) -> Any:
 
 @dataclass
 class Computed:
-    """What the run wants in Salesforce: Account field values, Tasks, and the signals."""
+    """What the run wants in Salesforce: Account field values, Tasks, and the scores."""
 
     desired_fields: pd.DataFrame
+    sync_config: Any  # sfsync.salesforce.planner.SyncConfig
     desired_tasks: pd.DataFrame | None = None
-    scores: Any = None  # sfsync.scoring ScoringResult when the job scores
+    scores: Any = None  # sfsync.scoring.ScoreResult when the job scores
 
 
 USAGE_IMPORT_COLUMNS = {
@@ -182,14 +183,27 @@ def usage_import_frame(accounts: pd.DataFrame, usage: pd.DataFrame, month: str) 
     return out[["account_id", "usage_month", *USAGE_IMPORT_COLUMNS.values()]].reset_index(drop=True)
 
 
+def sync_config(ctx: RunContext, columns) -> Any:
+    """Field mapping, Task settings and templates of the job (``sfsync.salesforce.planner``)."""
+    from sfsync.salesforce.planner import load_sync_config
+
+    return load_sync_config(
+        ctx.mappings_dir,
+        mapping_name=ctx.job.write.account_fields or "account_fields",
+        language=str(getattr(ctx.settings, "language", None) or "ja"),
+        timezone=ctx.timezone,
+        columns=list(columns),
+    )
+
+
 def compute(ctx: RunContext, inputs: Inputs) -> Computed:
-    """Derive the desired Salesforce state from the inputs (pure computation, no writes)."""
+    """Derive the desired Salesforce state from the inputs (no writes)."""
     accounts = inputs.frames["accounts"]
     if isinstance(ctx.job.compute, UsageImportCompute):
         month = scoring_month(ctx.as_of).strftime("%Y-%m")
         desired = usage_import_frame(accounts, inputs.frames["usage"], month)
         log.info("usage_import_computed", accounts=len(desired), month=month)
-        return Computed(desired_fields=desired)
+        return Computed(desired, sync_config(ctx, desired.columns))
     return compute_scores(ctx, inputs)
 
 
@@ -209,7 +223,8 @@ def _empty_activities() -> pd.DataFrame:
 
 
 def compute_scores(ctx: RunContext, inputs: Inputs) -> Computed:
-    """Score the accounts with the job's scorecard; build the signal Tasks."""
+    """Score the accounts with the job's scorecard; build the desired signal Tasks."""
+    from sfsync.salesforce.planner import desired_account_fields, signal_tasks
     from sfsync.scoring import load_scorecard, score_accounts
 
     spec = ctx.job.compute
@@ -219,10 +234,12 @@ def compute_scores(ctx: RunContext, inputs: Inputs) -> Computed:
     if spec.benchmarks:
         benchmarks = file_source.read_file(ctx.mappings_dir / "benchmarks" / spec.benchmarks)
     accounts = inputs.frames["accounts"]
+    usage = inputs.get("usage")
+    activities = inputs.get("activities")
     result = score_accounts(
         accounts,
-        inputs.get("usage") if inputs.get("usage") is not None else _empty_usage(),
-        inputs.get("activities") if inputs.get("activities") is not None else _empty_activities(),
+        usage if usage is not None else _empty_usage(),
+        activities if activities is not None else _empty_activities(),
         as_of=ctx.as_of,
         scorecard=card,
         benchmarks=benchmarks,
@@ -232,34 +249,18 @@ def compute_scores(ctx: RunContext, inputs: Inputs) -> Computed:
     summary = ctx.summary
     summary.scored = len(scores)
     summary.bands = {
-        band: int(n) for band, n in scores["health_band"].value_counts(dropna=False).items()
+        str(band): int(n) for band, n in scores["health_band"].value_counts(dropna=False).items()
     }
     summary.signals_active = len(result.signals)
-    desired = scores.assign(scored_at=pd.Timestamp(ctx.as_of))
+    desired = desired_account_fields(scores, ctx.as_of)
+    config = sync_config(ctx, desired.columns)
     tasks = None
     if ctx.job.write.signal_tasks:
-        tasks = signal_tasks(ctx, result, accounts, inputs.get("users"))
+        tasks = signal_tasks(
+            config, result.signals, accounts, inputs.get("users"), as_of=ctx.as_of, scores=scores
+        )
     log.info("accounts_scored", accounts=len(scores), signals=len(result.signals))
-    return Computed(desired_fields=desired, desired_tasks=tasks, scores=result)
-
-
-def signal_tasks(ctx: RunContext, result: Any, accounts: pd.DataFrame, users) -> pd.DataFrame:
-    """The desired signal Tasks (``sfsync.salesforce.tasks``)."""
-    from sfsync.salesforce.tasks import build_signal_tasks, load_task_settings
-    from sfsync.templates import load_templates
-
-    settings = load_task_settings(ctx.mappings_dir / "tasks.yaml")
-    language = str(getattr(ctx.settings, "language", None) or "ja")
-    templates = load_templates(ctx.mappings_dir / "templates", language)
-    return build_signal_tasks(
-        result.signals,
-        accounts,
-        users,
-        as_of=ctx.as_of,
-        settings=settings,
-        templates=templates,
-        scores=result.scores,
-    )
+    return Computed(desired, config, tasks, result)
 
 
 def previous_scores(ctx: RunContext, scorecard: str) -> pd.DataFrame | None:
@@ -274,57 +275,28 @@ def previous_scores(ctx: RunContext, scorecard: str) -> pd.DataFrame | None:
 # --- plan ------------------------------------------------------------------------------------
 
 
-def field_mapping(ctx: RunContext, columns) -> Any:
-    """The job's Account field mapping (``mappings/<write.account_fields>.yaml``)."""
-    from sfsync.salesforce.mapping import load_mapping
-
-    name = ctx.job.write.account_fields or "account_fields"
-    return load_mapping(ctx.mappings_dir / f"{name}.yaml", columns=columns)
-
-
 def plan(ctx: RunContext, inputs: Inputs, computed: Computed):
-    """Compare the desired state with what Salesforce holds; return the Plan (data)."""
-    from sfsync.plan import build_plan
-    from sfsync.salesforce.reader import read_current, read_existing_tasks
+    """Read what Salesforce holds and compare it with the desired state: the Plan (data)."""
+    from sfsync.salesforce.planner import plan_sync
 
     ctx.progress.stage("Comparing with Salesforce")
-    client = ctx.clients.salesforce
-    desired = computed.desired_fields
-    mapping = field_mapping(ctx, list(desired.columns))
-    if ctx.job.write.account_fields is None:
-        desired = desired[[mapping.match.column]].iloc[0:0]
-    current = read_current(client, mapping, desired[mapping.match.column].dropna().tolist())
-    tasks = computed.desired_tasks
-    existing = None
-    if tasks is not None:
-        existing = read_existing_tasks(client, tasks["sync_key"].dropna().tolist())
     pending = []
     if ctx.clients.store is not None:
         from sfsync.state.failures import pending_writes
 
         pending = pending_writes(ctx.clients.store)
-    result = build_plan(
-        desired,
-        current,
-        tasks,
-        existing,
-        mapping,
-        tz=ctx.timezone,
-        integration_user_id=_integration_user(client),
+    result = plan_sync(
+        ctx.clients.salesforce,
+        computed.sync_config,
+        computed.desired_fields,
+        computed.desired_tasks,
         pending=pending,
         meta={"job": ctx.job_name, "as_of": ctx.as_of.isoformat(), "run_id": ctx.run_id},
     )
     totals = result.totals()
     ctx.summary.fields_planned = totals["records_to_update"]
     ctx.summary.tasks_planned = totals["tasks_to_create"] + totals["tasks_to_update"]
-    log.info("plan_built", **{k: v for k, v in totals.items() if not isinstance(v, dict)})
     return result
-
-
-def _integration_user(client: Any) -> str | None:
-    from sfsync.salesforce.reader import integration_user_id
-
-    return integration_user_id(client)
 
 
 # --- apply -----------------------------------------------------------------------------------
