@@ -158,6 +158,7 @@ class Computed:
     sync_config: Any  # sfsync.salesforce.planner.SyncConfig
     desired_tasks: pd.DataFrame | None = None
     scores: Any = None  # sfsync.scoring.ScoreResult when the job scores
+    previous: pd.DataFrame | None = None  # the previous stored scores (trend, band moves)
 
 
 USAGE_IMPORT_COLUMNS = {
@@ -236,6 +237,7 @@ def compute_scores(ctx: RunContext, inputs: Inputs) -> Computed:
     accounts = inputs.frames["accounts"]
     usage = inputs.get("usage")
     activities = inputs.get("activities")
+    previous = previous_scores(ctx, spec.scorecard)
     result = score_accounts(
         accounts,
         usage if usage is not None else _empty_usage(),
@@ -243,7 +245,7 @@ def compute_scores(ctx: RunContext, inputs: Inputs) -> Computed:
         as_of=ctx.as_of,
         scorecard=card,
         benchmarks=benchmarks,
-        previous=previous_scores(ctx, spec.scorecard),
+        previous=previous,
     )
     scores = result.scores
     summary = ctx.summary
@@ -260,15 +262,31 @@ def compute_scores(ctx: RunContext, inputs: Inputs) -> Computed:
             config, result.signals, accounts, inputs.get("users"), as_of=ctx.as_of, scores=scores
         )
     log.info("accounts_scored", accounts=len(scores), signals=len(result.signals))
-    return Computed(desired, config, tasks, result)
+    return Computed(desired, config, tasks, result, previous)
+
+
+def state_module(name: str) -> Any:
+    """``sfsync.state.<name>`` (foundation), or None while that module is not installed.
+
+    INTEGRATION POINT: snapshots, signals and quarantine are the foundation's; until they are
+    present the pipeline runs without score history (no trend, no score_drop) and says so.
+    """
+    import importlib
+
+    try:
+        return importlib.import_module(f"sfsync.state.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"sfsync.state.{name}":
+            raise
+        log.warning("state_module_missing", module=f"sfsync.state.{name}")
+        return None
 
 
 def previous_scores(ctx: RunContext, scorecard: str) -> pd.DataFrame | None:
     """Each account's latest stored score before the as-of date (for trend and score_drop)."""
-    if ctx.clients.store is None:
+    snapshots = state_module("snapshots") if ctx.clients.store is not None else None
+    if snapshots is None:
         return None
-    from sfsync.state import snapshots
-
     return snapshots.previous_scores(ctx.clients.store, ctx.as_of, scorecard=scorecard)
 
 
@@ -335,26 +353,29 @@ def record_results(ctx: RunContext, computed: Computed) -> None:
     """After a real run: store the score snapshot and the signal ledger (state store)."""
     if ctx.dry_run or ctx.clients.store is None or computed.scores is None:
         return
-    from sfsync.state import signals, snapshots
-
-    store = ctx.clients.store
+    snapshots = state_module("snapshots")
+    if snapshots is None:
+        ctx.summary.notes.append("score history not stored (sfsync.state.snapshots missing)")
+        return
     scorecard = ctx.job.compute.scorecard
-    snapshots.save_scores(store, ctx.run_id, scorecard, ctx.as_of, computed.scores.scores)
-    changes = signals.update_ledger(store, computed.scores.signals, ctx.as_of)
-    ctx.summary.signals_new = int(getattr(changes, "new", 0) or 0)
+    snapshots.save_scores(
+        ctx.clients.store, ctx.run_id, scorecard, ctx.as_of, computed.scores.scores
+    )
 
 
 # --- notify ----------------------------------------------------------------------------------
 
 
 def notify(ctx: RunContext, inputs: Inputs, computed: Computed, applied: Any) -> None:
-    """Slack: a notice per new signal (deduplicated by the automation's alert ledger)."""
+    """Slack: a notice per new signal, escalations and the digest (``sfsync.notify.slack``;
+    deduplicated through the alert ledger, so a re-run alerts nothing new)."""
     if ctx.dry_run or not ctx.job.notify.slack or computed.scores is None:
         return
     if ctx.clients.slack is None:
-        ctx.summary.notes.append("Slack is not configured: no alerts sent")
+        ctx.summary.notes.append("Slack is not configured (SFSYNC_SLACK_TOKEN): no alerts sent")
         return
     ctx.progress.stage("Notifying Slack")
+    failures = [f"{r.sobject} {r.key}: {r.error_code}" for r in getattr(applied, "failed", ())]
     result = ctx.clients.slack.notify_run(
         run_id=ctx.run_id,
         job=ctx.job_name,
@@ -363,13 +384,19 @@ def notify(ctx: RunContext, inputs: Inputs, computed: Computed, applied: Any) ->
         signals=computed.scores.signals,
         accounts=inputs.frames["accounts"],
         users=inputs.get("users"),
-        previous=None,
+        previous=computed.previous,
         tasks_created=ctx.summary.tasks_created,
-        failures=[],
+        failures=failures,
     )
     counts = result.counts()
-    ctx.summary.alerts_sent = int(counts.get("sent", 0))
-    ctx.summary.alerts_pending = int(counts.get("pending", 0))
+    summary = ctx.summary
+    summary.signals_new = len(result.new)
+    summary.alerts_sent = int(counts.get("slack_sent", 0))
+    summary.alerts_pending = int(counts.get("slack_pending", 0))
+    if result.skipped:
+        summary.notes.append(f"Slack: {result.skipped}")
+    if result.error:
+        summary.notes.append(f"Slack: {result.error} (messages stay queued for the next run)")
 
 
 # --- the whole run ---------------------------------------------------------------------------

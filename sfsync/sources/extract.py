@@ -176,6 +176,11 @@ def store_quarantine(ctx: RunContext, quarantined: pd.DataFrame) -> None:
     """Record quarantined rows in the state store (``sfsync.state.quarantine``)."""
     if quarantined.empty or ctx.clients.store is None or ctx.run_id is None:
         return
-    from sfsync.state import quarantine
+    from sfsync.pipeline import state_module
 
+    quarantine = state_module("quarantine")
+    if quarantine is None:
+        for row in quarantined.head(50).itertuples(index=False):
+            log.warning("row_quarantined", source=row.source, row=row.row_ref, reason=row.reason)
+        return
     quarantine.record(ctx.clients.store, ctx.run_id, quarantined)
