@@ -126,6 +126,9 @@ def save_snapshots(
     return total
 
 
+save_scores = save_snapshots  # the name the pipeline uses
+
+
 def _frame(rows: list) -> pd.DataFrame:
     frame = pd.DataFrame(
         [tuple(r) for r in rows], columns=[*FRAME_COLUMNS, "scorecard", "category_points"]
@@ -145,13 +148,20 @@ def _select_columns():
             score_snapshots.c.category_points]  # fmt: skip
 
 
-def previous_scores(store: Store, scorecard: str, as_of: date) -> pd.DataFrame:
+def previous_scores(
+    store: Store, as_of: date | str, scorecard: str | date = "default"
+) -> pd.DataFrame:
     """Each account's latest snapshot of ``scorecard`` strictly before ``as_of``.
+
+    Called as ``previous_scores(store, as_of, scorecard="default")``; the order
+    ``previous_scores(store, scorecard, as_of)`` is accepted too.
 
     Columns: account_id, as_of, health_score (Int64), health_band, health_trend, segment,
     lifecycle_phase, signals, owner_id, scorecard, ``<category>_points`` (float64).
     Empty (with those base columns) when there is no earlier snapshot.
     """
+    if isinstance(as_of, str) and isinstance(scorecard, date):
+        as_of, scorecard = scorecard, as_of
     s = score_snapshots
     ranked = (
         select(
