@@ -95,6 +95,12 @@ def test_large_snapshot_saves_are_chunked_and_complete(store):
     assert save_snapshots(store, None, "default", date(2025, 3, 1), scores(ids, 60)) == n
     prev = previous_scores(store, date(2025, 3, 2))
     assert len(prev) == n and prev["health_score"].eq(60).all()
+    assert prev["usage_points"].eq(30.0).all() and prev["engagement_points"].isna().sum() == 1
+    again = scores(ids, 75, "yellow")  # a re-run the same day replaces every row
+    assert save_snapshots(store, None, "default", date(2025, 3, 1), again) == n
+    prev = previous_scores(store, date(2025, 3, 2))
+    assert len(prev) == n and prev["health_score"].eq(75).all()
+    assert prev["health_band"].eq("yellow").all()
 
 
 def signals(*rows):
