@@ -103,14 +103,48 @@ def validate_templates(project: Project) -> tuple[list[ConfigProblem], str]:
     return problems, counts or "none loaded"
 
 
+def validate_scorecards(project: Project) -> tuple[list[ConfigProblem], str]:
+    """Every scorecard in ``mappings/scorecards/`` and ``mappings/rules.yaml`` load cleanly."""
+    from sfsync.scoring.scorecard import load_rules, load_scorecard
+
+    problems: list[ConfigProblem] = []
+    names = []
+    for path in sorted((project.mappings_dir / "scorecards").glob("*.yaml")):
+        try:
+            load_scorecard(display_path(path))
+            names.append(path.stem)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    rules = project.mappings_dir / "rules.yaml"
+    if rules.exists():
+        try:
+            load_rules(display_path(rules))
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    return problems, ", ".join(names) or "none found"
+
+
+def validate_org(project: Project) -> list[ConfigProblem]:
+    """``--org``: connect with the project's credentials and check the mappings against the
+    org's describe (the sync area's ``validate_org``)."""
+    from sfsync.salesforce.client import connect
+    from sfsync.salesforce.planner import validate_org as check
+
+    settings = project.settings
+    return check(project, connect(settings.salesforce, timezone=settings.timezone))
+
+
 # (name, validator) in the order they run. Other areas add theirs here, one line each.
 VALIDATORS: list[tuple[str, Validator | str]] = [
     ("settings", validate_settings),
     ("templates", validate_templates),
+    ("scorecards", validate_scorecards),
+    ("jobs", "sfsync.jobs:validate"),
+    ("field mappings and task rules", "sfsync.salesforce.planner:validate"),
 ]
 
-# The online check behind `sfsync validate --org` (registered by the sync area).
-ORG_VALIDATOR: Validator | str | None = None
+# The online check behind `sfsync validate --org`.
+ORG_VALIDATOR: Validator | str | None = validate_org
 
 
 def resolve(validator: Validator | str) -> Validator:

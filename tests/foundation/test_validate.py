@@ -62,11 +62,66 @@ CASES = {
 }
 
 
+REPO = Path(__file__).parents[2]
+FOUNDATION_VALIDATORS = [
+    ("settings", validation.validate_settings),
+    ("templates", validation.validate_templates),
+]
+
+
+REGISTERED = list(validation.VALIDATORS)
+
+
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch):
     for var in validation.ENV_OVERRIDES:
         monkeypatch.delenv(var, raising=False)
     monkeypatch.delenv("SFSYNC_CONFIG", raising=False)
+    # synthetic projects have no mappings/jobs: check what the foundation owns
+    monkeypatch.setattr(validation, "VALIDATORS", FOUNDATION_VALIDATORS)
+
+
+@pytest.fixture
+def full_registry(monkeypatch):
+    """Every registered validator (for the shipped project)."""
+    monkeypatch.setattr(validation, "VALIDATORS", REGISTERED)
+
+
+def test_the_shipped_configuration_is_valid(full_registry, monkeypatch, capsys):
+    monkeypatch.chdir(REPO)
+    code, out, err = run(["validate"], capsys)
+    assert code == 0, err
+    assert out.startswith("OK: checked settings (sfsync.yaml), templates (en: ")
+    for name in ("scorecards (default", "jobs", "field mappings and task rules"):
+        assert name in out
+
+
+def test_a_broken_shipped_file_is_found_by_the_registered_validators(
+    full_registry, tmp_path, monkeypatch, capsys
+):
+    import shutil
+
+    for folder in ("mappings", "jobs"):
+        shutil.copytree(REPO / folder, tmp_path / folder)
+    shutil.copy(REPO / "sfsync.yaml", tmp_path / "sfsync.yaml")
+    card = tmp_path / "mappings" / "scorecards" / "default.yaml"
+    card.write_text(card.read_text(encoding="utf-8") + "\nunexpected_key: 1\n", "utf-8")
+    job = tmp_path / "jobs" / "nightly.yaml"
+    job.write_text(job.read_text(encoding="utf-8") + "\nschedule_typo: daily\n", "utf-8")
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run(["validate"], capsys)
+    assert code == 1
+    assert "mappings/scorecards/default.yaml: unexpected_key: unknown key" in err
+    assert "jobs/nightly.yaml: schedule_typo: unknown key" in err
+
+
+def test_org_validation_against_the_sandbox(full_registry, sandbox, monkeypatch, capsys):
+    monkeypatch.chdir(REPO)
+    for key, value in sandbox.env().items():
+        monkeypatch.setenv(key, value)
+    code, out, err = run(["validate", "--org"], capsys)
+    assert code == 0, err
+    assert out.splitlines()[-1] == "OK: checked org"
 
 
 def run(argv, capsys):
