@@ -289,7 +289,7 @@ class Sandbox:
         db_path = directory / "usage.db"
         if sample is not None and hasattr(metabase, "load_usage"):
             metabase.load_usage(db_path, sample.usage)
-        cards = Path(metabase.__file__).with_name("metabase_cards.yaml")
+        cards = metabase.DEFAULT_CARDS_FILE
         app = metabase.create_app(
             db_path, cards, creds["api_key"], creds["username"], creds["password"]
         )
