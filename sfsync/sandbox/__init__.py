@@ -143,7 +143,7 @@ class Sandbox:
 
         self._start_metabase(context, sample)
         self._start_slack(context, sample)
-        self.admin = SandboxAdmin(self.salesforce_url, self.ca_bundle, self._slack_messages)
+        self.admin = SandboxAdmin(self.salesforce_url, self.ca_bundle, self.slack_base_url)
         log.info("sandbox_started", salesforce_url=self.salesforce_url, data_dir=str(self.data_dir),
                  accounts=len(self.salesforce_app.org.tables["Account"]))  # fmt: skip
         return self
@@ -311,24 +311,23 @@ class Sandbox:
         if not token_file.exists():
             token_file.write_text("xoxb-sandbox-" + secrets.token_hex(12), encoding="utf-8")
         self.slack_token = token_file.read_text(encoding="utf-8").strip()
-        users = [
-            {"id": r["Id"], "name": r.get("Name"), "email": r.get("Email")}
-            for r in self.salesforce_app.org.records("User")
-        ]
-        self._slack_app = slack.create_app(self.slack_token, directory / "messages.json", users)
+        users_file = directory / "users.json"
+        if sample is not None or not users_file.exists():
+            users = sample.slack_users() if sample is not None else self._slack_users_from_org()
+            users_file.write_text(json.dumps(users, ensure_ascii=False), encoding="utf-8")
+        users = json.loads(users_file.read_text(encoding="utf-8"))
+        self._slack_app = slack.create_app(self.slack_token, directory / "messages.jsonl", users)
         server = BackgroundServer(self._slack_app, context, self._ports["slack"]).start()
         self._servers.append(server)
         self.slack_base_url = f"{server.url}/api/"
 
-    def _slack_messages(self) -> list[dict]:
-        app = self._slack_app
-        if app is None:
-            return []
-        for name in ("messages", "recorded_messages"):
-            attr = getattr(app, name, None)
-            if callable(attr):
-                return list(attr())
-            if isinstance(attr, list):
-                return list(attr)
-        path = self.data_dir / "slack" / "messages.json"
-        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
+    def _slack_users_from_org(self) -> list[dict]:
+        active = [
+            u
+            for u in self.salesforce_app.org.records("User")
+            if u.get("IsActive") and u["Id"] != self.integration_user_id
+        ]
+        return [
+            {"id": f"U{i:08d}", "name": u.get("Name"), "email": u.get("Email")}
+            for i, u in enumerate(active, start=1)
+        ]

@@ -88,3 +88,28 @@ def test_cli_serve_prints_how_to_connect_and_saves_on_ctrl_c(tmp_path):
     assert "12 accounts" in output
     assert proc.returncode == 0
     assert (data_dir / "org" / "org.json").exists()
+
+
+def test_all_three_services_run_and_keep_state(sandbox_factory, tmp_path):
+    from slack_sdk import WebClient
+
+    data_dir = tmp_path / "sb"
+    sb = sandbox_factory(accounts=30, data_dir=data_dir)
+    assert sb.metabase_url and sb.slack_base_url
+    session = sb.requests_session()
+    card = session.post(f"{sb.metabase_url}/api/card/1/query/json", headers={"x-api-key": sb.metabase_api_key},
+                        json={"parameters": []})  # fmt: skip
+    assert card.status_code in (200, 202) and isinstance(card.json(), list) and card.json()
+    import ssl
+
+    slack = WebClient(token=sb.slack_token, base_url=sb.slack_base_url,
+                      ssl=ssl.create_default_context(cafile=sb.ca_bundle))  # fmt: skip
+    assert slack.auth_test()["ok"]
+    slack.chat_postMessage(channel="#cs-alerts", text="hello from the test")
+    assert [m["text"] for m in sb.admin.slack_messages()] == ["hello from the test"]
+    env = sb.env()
+    assert env["SFSYNC_METABASE_URL"] == sb.metabase_url and env["SFSYNC_SLACK_TOKEN"] == sb.slack_token
+    sb.stop()
+    again = sandbox_factory(data_dir=data_dir)
+    assert [m["text"] for m in again.admin.slack_messages()] == ["hello from the test"]
+    assert again.slack_token == sb.slack_token and again.metabase_api_key == sb.metabase_api_key
