@@ -82,10 +82,7 @@ def _print_connection(sb, data_dir: Path) -> None:
     for key, value in sb.env().items():
         click.echo(f"export {key}={shlex.quote(value)}")
     click.echo("")
-    click.echo("JWT bearer flow instead of a session:")
-    click.echo(f"  consumer key      {sb.consumer_key}")
-    click.echo(f"  private key file  {sb.jwt_private_key_file}")
-    click.echo(f"  username          {sb.integration_username}")
+    click.echo("The JWT bearer settings let sfsync log in again when the session expires.")
     click.echo("")
     click.echo("Press Ctrl-C to stop; the org is saved on exit.")
 

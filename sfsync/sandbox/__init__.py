@@ -29,7 +29,7 @@ from sfsync.sandbox.ids import make_id
 from sfsync.sandbox.salesforce import SalesforceApp
 from sfsync.sandbox.salesforce.oauth import INTEGRATION_USERNAME
 from sfsync.sandbox.serving import BackgroundServer
-from sfsync.sandbox.tls import ensure_tls
+from sfsync.sandbox.tls import ensure_tls, trust_in_process, untrust_in_process
 
 log = structlog.get_logger(__name__)
 
@@ -61,7 +61,9 @@ class Sandbox:
     ``data_dir``, ``accounts``, ``seed``, ``as_of``.
 
     ``credentials_dir`` (default ``data_dir/credentials``) holds the CA, the connected app and
-    the service secrets; sandboxes sharing it share one CA bundle.
+    the service secrets; sandboxes sharing it share one CA bundle. ``trust_in_process`` (default
+    on): while running, ``REQUESTS_CA_BUNDLE`` in this process points at the system CAs plus
+    the sandbox CA (see :func:`sfsync.sandbox.tls.trust_in_process`).
     """
 
     def __init__(
@@ -72,6 +74,7 @@ class Sandbox:
         as_of: date | None = None,
         reset: bool = False,
         credentials_dir: Path | str | None = None,
+        trust_in_process: bool = True,
         salesforce_port: int = 0,
         metabase_port: int = 0,
         slack_port: int = 0,
@@ -81,6 +84,8 @@ class Sandbox:
         self.seed = seed
         self.as_of = as_of or date.today()
         self.reset = reset
+        self._trust_in_process = trust_in_process
+        self._trusted = False
         self.credentials_dir = (
             Path(credentials_dir) if credentials_dir else self.data_dir / "credentials"
         )
@@ -114,6 +119,9 @@ class Sandbox:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         tls = ensure_tls(self.credentials_dir)
         self.ca_bundle = str(tls.ca_bundle)
+        if self._trust_in_process:
+            trust_in_process(tls.ca_bundle, self.credentials_dir)
+            self._trusted = True
         context = tls.server_context()
         fresh = not (self.data_dir / "org" / "org.json").exists()
         sample = self._sample_data() if fresh else None
@@ -155,13 +163,26 @@ class Sandbox:
         self._servers.clear()
         if getattr(self, "salesforce_app", None) is not None:
             self.salesforce_app.org.close()
+        if self._trusted:
+            untrust_in_process(Path(self.ca_bundle), self.credentials_dir)
+            self._trusted = False
 
     # -- connection details -------------------------------------------------------------
     def env(self) -> dict[str, str]:
-        """The SFSYNC_* variables (SPEC §9) and REQUESTS_CA_BUNDLE to reach this sandbox."""
+        """The SFSYNC_* variables (SPEC §9) and REQUESTS_CA_BUNDLE to reach this sandbox.
+
+        A ready session (instance URL + access token) plus the JWT bearer settings (and the
+        integration user's throwaway password), so that a client can log in again by itself
+        when the session expires."""
         env = {
             "SFSYNC_SF_INSTANCE_URL": self.salesforce_url,
             "SFSYNC_SF_ACCESS_TOKEN": self.access_token,
+            "SFSYNC_SF_USERNAME": self.integration_username,
+            "SFSYNC_SF_PASSWORD": self.integration_password,
+            "SFSYNC_SF_SECURITY_TOKEN": self.security_token,
+            "SFSYNC_SF_CONSUMER_KEY": self.consumer_key,
+            "SFSYNC_SF_PRIVATE_KEY_FILE": self.jwt_private_key_file,
+            "SFSYNC_SF_DOMAIN": self.salesforce_url.removeprefix("https://"),
             "REQUESTS_CA_BUNDLE": self.ca_bundle,
         }
         if self.metabase_url:
@@ -178,6 +199,8 @@ class Sandbox:
         return {
             "SFSYNC_SF_INSTANCE_URL": self.salesforce_url,
             "SFSYNC_SF_USERNAME": self.integration_username,
+            "SFSYNC_SF_PASSWORD": self.integration_password,
+            "SFSYNC_SF_SECURITY_TOKEN": self.security_token,
             "SFSYNC_SF_CONSUMER_KEY": self.consumer_key,
             "SFSYNC_SF_PRIVATE_KEY_FILE": self.jwt_private_key_file,
             "SFSYNC_SF_DOMAIN": self.salesforce_url.removeprefix("https://"),

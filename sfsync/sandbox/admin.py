@@ -88,6 +88,12 @@ class SandboxAdmin:
             json={"user_id": user_id, "sobject": sobject, "record_id": record_id, "fields": fields},
         )
 
+    def update_as(
+        self, sobject: str, record_id: str, fields: dict[str, Any], user_id: str
+    ) -> dict[str, Any]:
+        """:meth:`edit_as` with the arguments in record-first order."""
+        return self.edit_as(user_id, sobject, record_id, fields)
+
     def info(self) -> dict[str, Any]:
         """``org_id`` and ``integration_user_id``."""
         return self._call("GET", "info")

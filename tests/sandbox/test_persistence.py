@@ -108,7 +108,10 @@ def test_all_three_services_run_and_keep_state(sandbox_factory, tmp_path):
     slack.chat_postMessage(channel="#cs-alerts", text="hello from the test")
     assert [m["text"] for m in sb.admin.slack_messages()] == ["hello from the test"]
     env = sb.env()
-    assert env["SFSYNC_METABASE_URL"] == sb.metabase_url and env["SFSYNC_SLACK_TOKEN"] == sb.slack_token
+    assert (
+        env["SFSYNC_METABASE_URL"] == sb.metabase_url
+        and env["SFSYNC_SLACK_TOKEN"] == sb.slack_token
+    )
     sb.stop()
     again = sandbox_factory(data_dir=data_dir)
     assert [m["text"] for m in again.admin.slack_messages()] == ["hello from the test"]
