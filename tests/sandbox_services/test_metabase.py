@@ -133,6 +133,14 @@ def test_uncapped_csv_export_with_json_body(api, metabase):
     assert set(rows[0]["tutorial_completed"] for _ in [0]) <= {"true", "false"}
 
 
+def test_api_format_export_is_uncapped(api, metabase):
+    url, s = api
+    _, _, book = metabase
+    body = s.post(f"{url}/api/card/1/query/api", data={"parameters": "[]"}).json()
+    assert body["status"] == "completed"
+    assert body["row_count"] == len(book.usage) and "rows_truncated" not in body["data"]
+
+
 def test_month_range_parameters(api, metabase):
     url, s = api
     _, _, book = metabase
@@ -247,7 +255,7 @@ def test_counters_and_reset(metabase):
     requests.post(f"{url}/api/card/1/query/csv", headers={"x-api-key": KEY})
     counters = requests.get(f"{url}/_sandbox/counters").json()
     assert counters["POST /api/card/:id/query"] == 1
-    assert counters["POST /api/card/:id/query/:fmt"] == 1
+    assert counters["POST /api/card/:id/query/csv"] == 1
     assert counters["api_calls"] == 2
     assert counters["rows_returned"] > ROW_LIMIT
 
