@@ -167,6 +167,33 @@ def test_card_2_needs_its_month(api, metabase):
     assert r.json()["row_count"] == int((book.usage["month"] == "2025-02").sum())
 
 
+def test_parameter_by_card_parameter_id(api, metabase):
+    url, s = api
+    _, _, book = metabase
+    card = s.get(f"{url}/api/card/2").json()
+    param_id = card["parameters"][0]["id"]
+    body = {"parameters": [{"id": param_id, "type": "category", "value": "2025-01"}]}
+    r = s.post(f"{url}/api/card/2/query", json=body)
+    assert r.json()["row_count"] == int((book.usage["month"] == "2025-01").sum())
+
+
+def test_unknown_template_tag_is_rejected_like_metabase(api):
+    url, s = api
+    r = s.post(f"{url}/api/card/1/query", json={"parameters": [month_param("form_month", "x")]})
+    assert r.status_code == 400
+    body = r.json()
+    assert (
+        body["message"]
+        == 'Invalid parameter: Card 1 does not have a template tag named "form_month".'
+    )
+    assert body["allowed-parameters"] == ["from_month", "to_month"]
+    r = s.post(
+        f"{url}/api/card/1/query/csv",
+        data={"parameters": json.dumps([month_param("form_month", "x")])},
+    )
+    assert r.status_code == 400
+
+
 def test_parameter_values_are_bound_not_spliced(api):
     url, s = api
     evil = "2025-02' OR '1'='1"

@@ -58,7 +58,9 @@ from sfsync.sandbox.metabase.http import (
 )
 from sfsync.sandbox.metabase.native import (
     Card,
+    InvalidParameterError,
     QueryError,
+    card_parameters,
     compile_sql,
     load_cards,
     tag_values,
@@ -220,7 +222,9 @@ class MetabaseSandbox:
         card = self.cards.get(card_id)
         if card is None:
             return text_response("Not found.", 404)
-        parameters = parse_parameters(request_body(request).get("parameters"))
+        parameters = self._card_parameters(card, request_body(request).get("parameters"))
+        if isinstance(parameters, Response):
+            return parameters
         json_query = {**self._dataset_query(card), "parameters": parameters}
         return self._run_api(card.sql, card.template_tags, parameters, json_query, "question")
 
@@ -229,13 +233,29 @@ class MetabaseSandbox:
         if card is None:
             return text_response("Not found.", 404)
         check_format(fmt)
-        parameters = parse_parameters(request_body(request).get("parameters"))
+        parameters = self._card_parameters(card, request_body(request).get("parameters"))
+        if isinstance(parameters, Response):
+            return parameters
         json_query = {**self._dataset_query(card), "parameters": parameters}
         if fmt == "api":
             return self._run_api(
                 card.sql, card.template_tags, parameters, json_query, "question", limit=None
             )
         return self._run_export(card.sql, card.template_tags, parameters, fmt, card.name)
+
+    def _card_parameters(self, card: Card, raw: Any) -> list[dict] | Response:
+        try:
+            return card_parameters(card, parse_parameters(raw))
+        except InvalidParameterError as exc:
+            body = {
+                "message": str(exc),
+                "error_type": exc.error_type,
+                "invalid-parameter": exc.param,
+                "allowed-parameters": exc.allowed,
+            }
+            return json_response(body, 400)
+        except QueryError as exc:
+            return json_response({"message": str(exc), "error_type": exc.error_type}, 400)
 
     def dataset(self, request: Request) -> Response:
         query = request_body(request)
