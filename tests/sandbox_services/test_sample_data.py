@@ -79,6 +79,13 @@ def test_same_seed_same_book_other_seed_other_book(book):
     assert not book.accounts["ARR__c"].equals(other.accounts["ARR__c"])
 
 
+def test_other_as_of_same_book_shifted_in_time(book):
+    later = generate(accounts=150, seed=7, as_of=date(2025, 6, 20))
+    same = ["Id", "Name", "OwnerId", "Industry", "ARR__c", "Tenant_Id__c"]
+    pd.testing.assert_frame_equal(book.accounts[same], later.accounts[same])
+    assert sorted(later.usage["month"].unique())[-1] == "2025-05"
+
+
 def test_owners_managers_and_caps(book):
     users = book.users.set_index("Id")
     counts = book.accounts["OwnerId"].map(users["Name"]).value_counts().to_dict()
@@ -140,7 +147,10 @@ def test_archetypes_trip_their_signals(book):
         "competitor": comp,
     }.items():
         members = arch[arch == name].index
-        established = members[old[members]] if name == "idle" else members
+        # a signal needs history: the previous month (or 60 days for idle) under contract
+        starts = book.accounts.set_index("Id").loc[members, "Contract_Start_Date__c"]
+        established = members[(old if name == "idle" else starts < PREVIOUS)[members]]
+        assert len(established) >= 2, name
         assert signal[established].all(), name
     healthy = arch[arch == "healthy"].index
     assert not (drop | tickets | near | comp)[healthy].any()
