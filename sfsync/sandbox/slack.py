@@ -112,7 +112,7 @@ class SlackSandbox:
     def _api(self, request: Request, method: str) -> Response:
         handler = self._methods.get(method)
         if handler is None:
-            return _json({"ok": False, "error": "unknown_method"}, 404)
+            return _json({"ok": False, "error": "unknown_method"})
         args = _arguments(request)
         if args is None:
             return _json({"ok": False, "error": "invalid_json"})

@@ -95,6 +95,10 @@ def test_direct_message_to_a_user(slack):
     c = client(url)
     user_id = c.users_lookupByEmail(email="tsuda@nexpro.example")["user"]["id"]
     assert c.chat_postMessage(channel=user_id, text="DM")["channel"].startswith("D")
+    assert c.users_info(user=user_id)["user"]["name"] == "津田"
+    with pytest.raises(SlackApiError) as info:
+        c.api_call("users.setPresence", params={"presence": "away"})
+    assert info.value.response["error"] == "unknown_method"
 
 
 def test_conversations_membership(slack):
