@@ -194,7 +194,7 @@ class SlackSandbox:
         if not email:
             return {"ok": False, "error": "invalid_arguments"}
         for user in self.users:
-            if user["profile"]["email"].lower() == email:
+            if user["profile"]["email"] and user["profile"]["email"].lower() == email:
                 return {"ok": True, "user": user}
         return {"ok": False, "error": "users_not_found"}
 
@@ -343,17 +343,18 @@ def create_app(
 
 
 def _user_json(user: dict) -> dict:
+    name = str(user.get("name") or user["id"])
     return {
-        "id": user["id"],
+        "id": str(user["id"]),
         "team_id": TEAM_ID,
-        "name": user["name"],
-        "real_name": user.get("real_name", user["name"]),
+        "name": name,
+        "real_name": user.get("real_name") or name,
         "deleted": False,
         "is_bot": False,
         "profile": {
-            "email": user["email"],
-            "real_name": user.get("real_name", user["name"]),
-            "display_name": user["name"],
+            "email": str(user.get("email") or ""),
+            "real_name": user.get("real_name") or name,
+            "display_name": name,
         },
     }
 

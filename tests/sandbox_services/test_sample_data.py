@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sfsync.sandbox import INTEGRATION_USER_ID
+from sfsync.sandbox.salesforce.oauth import INTEGRATION_USERNAME
 from sfsync.sandbox.sample_data import ARCHETYPES, INDUSTRY_BENCHMARKS, generate
 from tests.sandbox_services.conftest import AS_OF
 
@@ -98,7 +100,8 @@ def test_owners_managers_and_caps(book):
     assert by_name.loc["津田", "Email"] == "tsuda@nexpro.example"
     assert book.users["Email"].is_unique and book.users["Username"].is_unique
     assert (~book.users["IsActive"]).sum() == 1
-    assert book.users["Name"].str.contains("連携").sum() == 1  # the integration user
+    integration = book.users[book.users["Username"] == INTEGRATION_USERNAME]
+    assert integration["Id"].tolist() == [INTEGRATION_USER_ID]  # the org's own integration user
 
 
 def test_ids_are_salesforce_ids(book):

@@ -168,3 +168,15 @@ def test_torn_last_line_is_ignored_but_corruption_is_reported(tmp_path):
     state.write_text("garbage\n" + good + "\n", encoding="utf-8")
     with pytest.raises(ValueError, match="line 1"):
         create_app(TOKEN, state, [])
+
+
+def test_users_without_email_or_name_are_tolerated(tmp_path):
+    users = [
+        {"id": "005A", "name": None, "email": None},
+        {"id": "005B", "name": "x", "email": "x@y"},
+    ]
+    app = create_app(TOKEN, tmp_path / "s.json", users)
+    with serve(app) as url:
+        assert client(url).users_lookupByEmail(email="X@Y")["user"]["id"] == "005B"
+        with pytest.raises(SlackApiError):
+            client(url).users_lookupByEmail(email="None")

@@ -11,6 +11,10 @@ OWNER_CAP = 30
 EXTRA_OWNER_LOAD = 25
 EMAIL_DOMAIN = "nexpro.example"
 USERNAME_SUFFIX = ".sandbox"
+# the user sfsync runs as: the same record the sandbox org ensures (sfsync.sandbox)
+INTEGRATION_USER_ID = make_id("User", 1, pod="0I")
+INTEGRATION_USERNAME = "sfsync.integration@sandbox.sfsync.invalid"
+INTEGRATION_EMAIL = "sfsync-integration@example.invalid"
 
 # (surname, romanised login, manager's login or None, accounts held in the default book)
 NAMED_OWNERS: list[tuple[str, str, str | None, int]] = [
@@ -90,17 +94,17 @@ def owner_plan(accounts: int) -> tuple[pd.DataFrame, np.ndarray]:
     ]
     rows.append(
         {
-            "Id": make_id("User", number),
-            "Name": "sfsync 連携ユーザー",
-            "Username": f"integration@{EMAIL_DOMAIN}{USERNAME_SUFFIX}",
-            "Email": f"integration@{EMAIL_DOMAIN}",
+            "Id": INTEGRATION_USER_ID,
+            "Name": "sfsync Integration",
+            "Username": INTEGRATION_USERNAME,
+            "Email": INTEGRATION_EMAIL,
             "ManagerId": None,
             "IsActive": True,
         }
     )
     rows.append(
         {
-            **_user_row(make_id("User", number + 1), "前田", "maeda", key_to_id["kasei"]),
+            **_user_row(make_id("User", number), "前田", "maeda", key_to_id["kasei"]),
             "IsActive": False,
         }
     )
