@@ -128,6 +128,7 @@ def test_uncapped_csv_export_with_json_body(api, metabase):
     assert r.status_code == 200
     assert r.headers["Content-Type"].startswith("text/csv")
     assert "attachment" in r.headers["Content-Disposition"]
+    assert r.headers.get("Transfer-Encoding") == "chunked"  # streamed, like Metabase downloads
     rows = list(csv.DictReader(io.StringIO(r.text)))
     assert len(rows) == len(book.usage)
     assert set(rows[0]["tutorial_completed"] for _ in [0]) <= {"true", "false"}

@@ -24,9 +24,8 @@ Sandbox-only admin endpoints (no authentication) under ``/_sandbox/``:
 
 from __future__ import annotations
 
-import csv
 import hmac
-import io
+import json
 import random
 import re
 import sqlite3
@@ -34,6 +33,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -47,7 +47,9 @@ from sfsync.sandbox.metabase.http import (
     NotFoundError,
     check_format,
     csv_cell,
+    csv_lines,
     elapsed_ms,
+    json_default,
     json_field,
     json_response,
     parse_parameters,
@@ -68,6 +70,7 @@ from sfsync.sandbox.metabase.native import (
 )
 
 ROW_LIMIT = 2000
+EXPORT_BATCH = 5000
 DATABASE_ID = 1
 
 
@@ -335,18 +338,31 @@ class MetabaseSandbox:
         tags = tags_from_dataset(native.get("template-tags"))
         return sql, tags, parse_parameters(query.get("parameters"))
 
-    def _execute(
-        self, sql: str, tags: dict, parameters: list[dict], limit: int | None
-    ) -> tuple[list[str], list[list[Any]], str, list[Any]]:
+    def _open_cursor(
+        self, sql: str, tags: dict, parameters: list[dict]
+    ) -> tuple[sqlite3.Connection, sqlite3.Cursor, list[str], str, list[Any]]:
+        """Run the query read-only; the caller fetches and closes the connection."""
         compiled, binds = compile_sql(sql, tags, tag_values(parameters, tags))
         uri = f"{self.db_path.resolve().as_uri()}?mode=ro"
         try:
-            conn = sqlite3.connect(uri, uri=True, detect_types=sqlite3.PARSE_DECLTYPES)
+            conn = sqlite3.connect(
+                uri, uri=True, detect_types=sqlite3.PARSE_DECLTYPES, check_same_thread=False
+            )
         except sqlite3.Error as exc:
             raise QueryError(f"database unavailable: {exc}", "db") from None
         try:
             cursor = conn.execute(compiled, binds)
-            names = [d[0] for d in cursor.description or ()]
+        except sqlite3.Error as exc:
+            conn.close()
+            raise QueryError(f"[SQLITE_ERROR] SQL error or missing database ({exc})") from None
+        names = [d[0] for d in cursor.description or ()]
+        return conn, cursor, names, compiled, binds
+
+    def _execute(
+        self, sql: str, tags: dict, parameters: list[dict], limit: int | None
+    ) -> tuple[list[str], list[list[Any]], str, list[Any]]:
+        conn, cursor, names, compiled, binds = self._open_cursor(sql, tags, parameters)
+        try:
             raw = cursor.fetchmany(limit) if limit else cursor.fetchall()
         except sqlite3.Error as exc:
             raise QueryError(f"[SQLITE_ERROR] SQL error or missing database ({exc})") from None
@@ -414,27 +430,47 @@ class MetabaseSandbox:
     def _run_export(
         self, sql: str, tags: dict, parameters: list[dict], fmt: str, name: str
     ) -> Response:
+        """Stream a download (rows are never all in memory), as Metabase streams its exports."""
         try:
-            names, rows, _, _ = self._execute(sql, tags, parameters, None)
+            conn, cursor, names, _, _ = self._open_cursor(sql, tags, parameters)
         except QueryError as exc:
             return json_response(
                 {"status": "failed", "error": str(exc), "error_type": exc.error_type}, 400
             )
-        with self._lock:
-            self.counters["rows_returned"] += len(rows)
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H%M%S")
         filename = f"{re.sub(r'[^A-Za-z0-9_-]+', '_', name).strip('_')}_{stamp}.{fmt}"
-        if fmt == "json":
-            payload = [dict(zip(names, row, strict=True)) for row in rows]
-            response = json_response(payload)
-        else:
-            buffer = io.StringIO()
-            writer = csv.writer(buffer, lineterminator="\n")
-            writer.writerow(names)
-            writer.writerows([[csv_cell(v) for v in row] for row in rows])
-            response = Response(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+        body = self._export_chunks(conn, cursor, names, fmt)
+        content_type = "application/json" if fmt == "json" else "text/csv; charset=utf-8"
+        response = Response(body, content_type=content_type, direct_passthrough=True)
         response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
+
+    def _export_chunks(
+        self, conn: sqlite3.Connection, cursor: sqlite3.Cursor, names: list[str], fmt: str
+    ) -> Iterator[bytes]:
+        rows_sent = 0
+        try:
+            if fmt == "json":
+                yield b"["
+            else:
+                yield csv_lines([names])
+            while batch := cursor.fetchmany(EXPORT_BATCH):
+                if fmt == "json":
+                    text = ",".join(
+                        json.dumps(dict(zip(names, row, strict=True)), ensure_ascii=False,
+                                   default=json_default)
+                        for row in batch
+                    )  # fmt: skip
+                    yield (("," if rows_sent else "") + text).encode()
+                else:
+                    yield csv_lines([[csv_cell(v) for v in row] for row in batch])
+                rows_sent += len(batch)
+            if fmt == "json":
+                yield b"]"
+        finally:
+            conn.close()
+            with self._lock:
+                self.counters["rows_returned"] += rows_sent
 
     # ------------------------------------------------------------------ card JSON
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 import time
@@ -127,6 +129,13 @@ def csv_cell(value: Any) -> Any:
     if isinstance(value, bool):
         return "true" if value else "false"
     return value
+
+
+def csv_lines(rows: list[list[Any]]) -> bytes:
+    """Rows encoded as CSV lines (UTF-8, ``\\n`` line ends)."""
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return buffer.getvalue().encode()
 
 
 def json_default(value: Any) -> Any:
