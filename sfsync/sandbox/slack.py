@@ -7,7 +7,7 @@ argument; a wrong one answers ``{"ok": false, "error": "invalid_auth"}`` (HTTP 2
 Methods: ``auth.test``, ``chat.postMessage`` (``channel`` as ``#name``, ``name``, channel id or
 user id; ``text``, ``blocks``, ``thread_ts``), ``users.lookupByEmail`` (``users_not_found``),
 ``users.info``, ``conversations.info`` (``channel_not_found``), ``conversations.list``
-(cursor pagination). Posting to a channel the bot is not in answers ``not_in_channel``.
+(cursor pagination), ``conversations.join``. Posting to a channel the bot is not in answers ``not_in_channel``.
 Every posted message is recorded (ts, channel, channel_name, text, blocks, thread_ts) and
 appended as one JSON object per line (JSON Lines) to ``state_path``, so that it survives
 restarts and a long run does not rewrite the file for every message.
@@ -72,6 +72,7 @@ class SlackSandbox:
             "users.info": self._users_info,
             "conversations.info": self._conversations_info,
             "conversations.list": self._conversations_list,
+            "conversations.join": self._conversations_join,
         }
 
     # ------------------------------------------------------------------ WSGI plumbing
@@ -208,6 +209,18 @@ class SlackSandbox:
             return {"ok": False, "error": "channel_not_found"}
         return {"ok": True, "channel": _channel_json(channel)}
 
+    def _conversations_join(self, args: dict) -> dict:
+        channel = self._find_channel(str(args.get("channel") or ""), by_name=False)
+        if channel is None:
+            return {"ok": False, "error": "channel_not_found"}
+        with self._lock:
+            already = bool(channel.get("is_member"))
+            channel["is_member"] = True
+        reply: dict[str, Any] = {"ok": True, "channel": _channel_json(channel)}
+        if already:
+            reply["warning"] = "already_in_channel"
+        return reply
+
     def _conversations_list(self, args: dict) -> dict:
         try:
             limit = max(1, min(int(args.get("limit") or 100), 1000))
@@ -247,7 +260,10 @@ class SlackSandbox:
                 unknown = set(body) - {"rate_limited", "retry_after", "outage"}
                 if unknown or body.get("outage") not in (None, "503", "drop"):
                     return _json({"ok": False, "error": "invalid_faults"}, 400)
-                self.set_faults(**body)
+                try:
+                    self.set_faults(**body)
+                except (TypeError, ValueError):
+                    return _json({"ok": False, "error": "invalid_faults"}, 400)
             with self._lock:
                 return _json(dict(self.faults))
         if path == "channels" and verb in ("PUT", "POST"):

@@ -306,6 +306,14 @@ def test_seeded_503_fault(metabase):
     assert set(statuses()) == {200}
 
 
+@pytest.mark.parametrize("faults", [{"http_503": "lots"}, {"http_503": 2}, {"nope": 1}])
+def test_bad_faults_are_400(metabase, faults):
+    url, _, _ = metabase
+    requests.delete(f"{url}/_sandbox/faults")
+    assert requests.put(f"{url}/_sandbox/faults", json=faults).status_code == 400
+    assert requests.get(f"{url}/_sandbox/faults").json() == {}
+
+
 def test_session_expiry_fault(metabase):
     url, _, _ = metabase
     requests.put(f"{url}/_sandbox/faults", json={"session_expiry_after": 2})

@@ -114,6 +114,8 @@ def test_conversations_membership(slack):
     assert c.conversations_info(channel="C0CSMANAGERS")["channel"]["name"] == "cs-managers"
     with pytest.raises(SlackApiError):
         c.conversations_info(channel="C0MISSING")
+    assert c.conversations_join(channel="C0GENERAL")["channel"]["is_member"]
+    assert c.chat_postMessage(channel="#general", text="joined")["ok"]
     requests.put(
         f"{url}/_sandbox/channels", json=[{"id": "C1", "name": "cs-alerts", "is_member": False}]
     )

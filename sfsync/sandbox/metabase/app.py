@@ -297,7 +297,10 @@ class MetabaseSandbox:
             unknown = set(body) - {"seed", "http_503", "session_expiry_after"}
             if unknown:
                 return json_response({"errors": {k: "unknown fault" for k in sorted(unknown)}}, 400)
-            self.set_faults(**body)
+            try:
+                self.set_faults(**body)
+            except (TypeError, ValueError) as exc:
+                return json_response({"errors": {"faults": str(exc)}}, 400)
         with self._lock:
             return json_response(dict(self.faults))
 
@@ -311,13 +314,18 @@ class MetabaseSandbox:
         self, seed: int = 0, http_503: float = 0.0, session_expiry_after: int | None = None
     ) -> None:
         """Set (or with no arguments clear) injected faults; the 503 draw is seeded."""
+        http_503 = float(http_503)
+        if not 0.0 <= http_503 <= 1.0:
+            raise ValueError(f"http_503 must be a share between 0 and 1, got {http_503}")
+        if session_expiry_after is not None:
+            session_expiry_after = int(session_expiry_after)
         with self._lock:
             self._fault_rng = random.Random(seed)
             self.faults = {
                 k: v
                 for k, v in (
                     ("seed", seed),
-                    ("http_503", float(http_503)),
+                    ("http_503", http_503),
                     ("session_expiry_after", session_expiry_after),
                 )
                 if v
