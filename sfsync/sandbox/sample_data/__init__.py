@@ -15,7 +15,7 @@ scorecard produces a spread of bands, segments, phases and signals:
 archetype      share   usage in the scoring month (the last complete month before as_of)
 ============== ======= =================================================================
 healthy        ~44 %   3–9 deliveries, 8–20 login days, steady; recently touched
-low_usage      ~14 %   0–1 deliveries, 0–1 login days, months often idle (segment C)
+low_usage      ~14 %   0–1 deliveries, 0–1 login days, some months idle (segment C)
 declining       ~8 %   deliveries ≤ 50 % of the previous month (``deliveries_drop``)
 idle            ~6 %   no usage row for ≥ 3 months, last login ≥ 60 days ago (``no_login_60d``)
 ticket_spike    ~6 %   ≥ 3 support tickets and ≥ 2× the previous month (``tickets_rising``)
@@ -35,8 +35,10 @@ touch < 30, 30–59, ≥ 60 days ago or never, meetings in the last quarter more
 plus open Tasks due in the future. Names are mostly Japanese (株式会社…), a few English, and a
 handful carry apostrophes, quotes and backslashes to exercise quoting.
 
-``SampleData.profiles`` records each account's tier, phase and archetype (the generator's
-intent), for tests, demos and benchmarks; it is not loaded into any service.
+The book depends on ``seed`` alone (same names, owners, ARR, archetypes); ``as_of`` only places
+its dates. ``SampleData.profiles`` records each account's tier, phase and archetype (the
+generator's intent), for tests, demos and benchmarks; it is not loaded into any service.
+``SampleData.slack_users()`` gives the active users in the shape the Slack sandbox takes.
 """
 
 from __future__ import annotations
