@@ -156,7 +156,7 @@ def test_archetypes_trip_their_signals(book):
         assert len(established) >= 2, name
         assert signal[established].all(), name
     healthy = arch[arch == "healthy"].index
-    assert not (drop | tickets | near | comp)[healthy].any()
+    assert not (drop | tickets | near | comp | rising)[healthy].any()
     assert (no_login & old)[healthy].sum() == 0
     unlinked = arch[arch == "unlinked"].index
     assert book.accounts.set_index("Id").loc[unlinked, "Tenant_Id__c"].isna().all()

@@ -39,10 +39,14 @@ def usage_rows(
     login[steady] = np.maximum(login[steady], 6)
     low = is_("low_usage")
     login[low] = (rng.random((low.sum(), m_count)) < 0.75).astype(float)
-    # healthy-looking tenants never trip the drop rule by accident
-    keep = steady & ~is_("declining")
-    deliveries[keep, s] = np.maximum(deliveries[keep, s], np.ceil(deliveries[keep, p] * 0.6))
-    deliveries[keep, s] = np.maximum(deliveries[keep, s], 3)
+    # steady tenants trip neither the drop nor the rising rule by accident:
+    # previous month >= 3, scoring month within [0.6, 1.5) x previous and >= 3
+    keep = steady & ~is_("declining") & ~is_("rising")
+    deliveries[keep, p] = np.maximum(deliveries[keep, p], 3)
+    prev = deliveries[keep, p]
+    deliveries[keep, s] = np.clip(
+        deliveries[keep, s], np.maximum(np.ceil(prev * 0.6), 3), np.ceil(prev * 1.5) - 1
+    )
 
     m = is_("declining")
     deliveries[m, p] = rng.integers(5, 10, m.sum())
