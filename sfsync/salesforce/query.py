@@ -135,7 +135,7 @@ def as_salesforce_text(value: Any) -> Any:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(value)
+        return repr(value)  # 72.0 stays "72.0", as the Bulk API CSV writes numbers
     if isinstance(value, (list, dict)):
         return value
     return str(value)
