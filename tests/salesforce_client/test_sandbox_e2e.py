@@ -217,3 +217,15 @@ def test_tls_is_verified(sb, monkeypatch):
     client = connect(session_settings(sb), verify=certifi.where())
     with pytest.raises(ConfigError, match="TLS verification failed"):
         client.limits()
+
+
+# ("jwt_env", "jwt") joins once the foundation's fix of the username-needs-password rule lands
+@pytest.mark.parametrize("which, flow", [("env", "session")])
+def test_settings_from_the_environment(sb, which, flow):
+    """The foundation's Settings (SecretStr, Path, env overrides) feed connect() as they are."""
+    from sfsync.config import load_settings
+
+    settings = load_settings(None, env=getattr(sb, which)())
+    client = connect(settings.salesforce, timezone=settings.timezone)
+    assert client.auth_flow == flow
+    assert client.limits()["DailyApiRequests"]["Max"] > 0
