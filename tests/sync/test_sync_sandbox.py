@@ -18,6 +18,13 @@ AS_OF = date(2025, 3, 15)
 WRITE_ENDPOINTS = ("composite", "jobs/ingest", "sobjects")
 
 
+@pytest.fixture(autouse=True)
+def _trust_sandbox_ca(monkeypatch):
+    # requests lets REQUESTS_CA_BUNDLE from the environment override Session.verify
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+
+
 def make_sandbox(tmp_path, name="org", accounts=120, seed=7):
     from sfsync.sandbox import Sandbox
 
@@ -25,13 +32,23 @@ def make_sandbox(tmp_path, name="org", accounts=120, seed=7):
 
 
 def make_client(sb):
-    from sfsync.config import load_settings
+    """A client on the JWT bearer flow, so that an expired session is renewed by logging in."""
     from sfsync.salesforce.client import connect
+
+    settings = {
+        "instance_url": sb.salesforce_url,
+        "username": sb.integration_username,
+        "consumer_key": sb.consumer_key,
+        "private_key_file": sb.jwt_private_key_file,
+        "domain": sb.salesforce_url.removeprefix("https://"),
+    }
+    return connect(settings, verify=sb.ca_bundle, policy=fast_policy())
+
+
+def fast_policy():
     from sfsync.salesforce.retry import RetryPolicy
 
-    settings = load_settings(None, env=sb.env())
-    fast = RetryPolicy(max_attempts=8, max_seconds=60, initial_wait=0.01, max_wait=0.05)
-    return connect(settings.salesforce, verify=sb.ca_bundle, policy=fast)
+    return RetryPolicy(max_attempts=8, max_seconds=60, initial_wait=0.01, max_wait=0.05, jitter=0.0)
 
 
 def make_store(tmp_path):
@@ -138,8 +155,8 @@ def test_a_task_completed_or_edited_by_a_csm_is_left_alone(org, tmp_path):
     tasks = {r["Sync_Key__c"]: r for r in sb.admin.records("Task") if r.get("Sync_Key__c")}
     completed, edited, untouched = keys[0], keys[1], keys[2]
     csm = next(u for u in users["user_id"] if u != tasks[completed]["CreatedById"])
-    sb.admin.update_as("Task", tasks[completed]["Id"], {"Status": "Completed"}, user_id=csm)
-    sb.admin.update_as("Task", tasks[edited]["Id"], {"Subject": "電話済み・来週再訪"}, user_id=csm)
+    sb.admin.edit_as(csm, "Task", tasks[completed]["Id"], {"Status": "Completed"})
+    sb.admin.edit_as(csm, "Task", tasks[edited]["Id"], {"Subject": "電話済み・来週再訪"})
 
     # templates change (English): open untouched Tasks are updated, the CSM's are not
     again = sync_once(client, scores, signals, accounts, users, as_of=AS_OF, language="en")
