@@ -121,6 +121,9 @@ def test_first_run_writes_fields_and_tasks_and_the_second_writes_nothing(org, tm
     assert not first.result.failed
     expected_writes = len(dry.plan.records) + len(dry.plan.task_writes)
     assert counters["records_written"] == expected_writes
+    assert set(counters["writes_per_record"].values()) == {1}  # each record written once
+    written_accounts = {k for k in counters["writes_per_record"] if k.startswith("001")}
+    assert written_accounts == {r.key for r in dry.plan.records}
     assert len(dry.plan.records) == len(scores)
     assert len(dry.plan.task_writes) == len(signals) > 0
 
@@ -240,3 +243,48 @@ def test_bulk_api_above_the_threshold(org, tmp_path):
     assert any("jobs/ingest" in endpoint for endpoint in calls)
     again = sync_once(client, scores, signals, accounts, users, as_of=AS_OF, dry_run=True)
     assert again.plan.is_empty
+
+
+def test_sfsync_plan_from_a_scores_csv(org, tmp_path, monkeypatch):
+    import json
+    import os
+
+    from click.testing import CliRunner
+
+    from sfsync.cli import cli
+    from tests.sync.runner import MAPPINGS
+
+    sb, client, accounts, users, scores, signals = org
+    project = tmp_path / "project"
+    project.mkdir()
+    os.symlink(MAPPINGS, project / "mappings")
+    (project / "sfsync.yaml").write_text(
+        f"state_url: sqlite:///{tmp_path / 'cli-state.db'}\n", encoding="utf-8"
+    )
+    csv = scores.drop(columns=["churn_signals", "explanation"]).copy()
+    by_account = signals.groupby("account_id")["code"].apply(lambda c: ";".join(sorted(c)))
+    csv["signals"] = csv["account_id"].map(by_account)
+    csv.to_csv(project / "scores.csv", index=False)
+    for name, value in sb.env().items():
+        monkeypatch.setenv(name, value)
+    sb.admin.reset_counters()
+    result = CliRunner().invoke(
+        cli,
+        [
+            "--config",
+            str(project / "sfsync.yaml"),
+            "plan",
+            "--scores",
+            str(project / "scores.csv"),
+            "--as-of",
+            "2025-03-15",
+            "--out",
+            str(project / "plan.json"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "Plan for Account (matched on Id) as of 2025-03-15" in result.output
+    assert f"records in scope: {len(scores)}; to update: {len(scores)}" in result.output
+    saved = json.loads((project / "plan.json").read_text(encoding="utf-8"))
+    assert saved["totals"]["tasks_to_create"] == len(signals)
+    assert sb.admin.counters()["records_written"] == 0  # a plan writes nothing
