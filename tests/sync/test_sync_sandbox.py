@@ -288,3 +288,39 @@ def test_sfsync_plan_from_a_scores_csv(org, tmp_path, monkeypatch):
     saved = json.loads((project / "plan.json").read_text(encoding="utf-8"))
     assert saved["totals"]["tasks_to_create"] == len(signals)
     assert sb.admin.counters()["records_written"] == 0  # a plan writes nothing
+
+
+def test_a_mapping_error_stops_the_run_before_any_write(org, tmp_path):
+    import shutil
+    from types import SimpleNamespace
+
+    from sfsync.errors import ConfigError
+    from sfsync.salesforce.planner import (
+        desired_account_fields,
+        load_sync_config,
+        plan_sync,
+        validate,
+        validate_org,
+    )
+    from tests.sync.runner import MAPPINGS
+
+    sb, client, accounts, users, scores, signals = org
+    mappings = tmp_path / "mappings"
+    shutil.copytree(MAPPINGS, mappings)
+    path = mappings / "account_fields.yaml"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("Health_Trend__c", "Health_Trendz__c"),
+        encoding="utf-8",
+    )
+    project = SimpleNamespace(
+        mappings_dir=mappings, settings=SimpleNamespace(language="ja", timezone="Asia/Tokyo")
+    )
+    assert validate(project) == []  # offline the mapping is fine
+    problems = [str(p) for p in validate_org(project, client)]
+    assert problems == [
+        f"{path}: fields.health_trend.field: Account.Health_Trendz__c does not exist in the org"
+    ]
+    sb.admin.reset_counters()
+    with pytest.raises(ConfigError, match="Health_Trendz__c does not exist"):
+        plan_sync(client, load_sync_config(mappings), desired_account_fields(scores, AS_OF))
+    assert sb.admin.counters()["records_written"] == 0
