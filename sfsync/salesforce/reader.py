@@ -92,13 +92,24 @@ def read_existing_tasks(
         list(TASK_READ_FIELDS),
         TASK_KEY_FIELD,
         keys,
-        where=f"{TASK_KEY_FIELD} != null",
+        where=_task_scope(keys),
         in_list_max=in_list_max,
     )
     if len(keys) > in_list_max:
         frame = frame[frame[TASK_KEY_FIELD].isin(keys)]
     log.info("existing_tasks_read", tasks=len(frame))
     return frame.reset_index(drop=True)
+
+
+def _task_scope(keys: list[str]) -> str:
+    """A WHERE clause covering ``keys``: their common period (``…:<period>``) when they share
+    one, so that Tasks of earlier months are not read; otherwise every keyed Task."""
+    from simple_salesforce import format_soql
+
+    periods = {key.rsplit(":", 1)[-1] for key in keys if ":" in key}
+    if len(periods) == 1 and all(":" in key for key in keys):
+        return format_soql(f"{TASK_KEY_FIELD} LIKE '%:{{:like}}'", periods.pop())
+    return f"{TASK_KEY_FIELD} != null"
 
 
 def integration_user_id(client: Any) -> str | None:
