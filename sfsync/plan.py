@@ -82,6 +82,11 @@ class TaskChange:
     fields: dict[str, Any] = field(default_factory=dict)
     retry: bool = False
 
+    @property
+    def key(self) -> str:
+        """The record key the writer and the ledger use (the ``Sync_Key__c`` value)."""
+        return self.sync_key
+
 
 @dataclass(frozen=True)
 class PlanProblem:

@@ -10,25 +10,12 @@ import pytest
 from tests.sync.runner import owner_frames, sync_once
 from tests.sync.synthetic import synthetic_result
 
-sandbox_module = pytest.importorskip("sfsync.sandbox")
-if not hasattr(sandbox_module, "Sandbox"):
-    pytest.skip("the sandbox org is not available yet", allow_module_level=True)
-
 AS_OF = date(2025, 3, 15)
 WRITE_ENDPOINTS = ("composite", "jobs/ingest", "sobjects")
 
 
-@pytest.fixture(autouse=True)
-def _trust_sandbox_ca(monkeypatch):
-    # requests lets REQUESTS_CA_BUNDLE from the environment override Session.verify
-    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
-    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
-
-
-def make_sandbox(tmp_path, name="org", accounts=120, seed=7):
-    from sfsync.sandbox import Sandbox
-
-    return Sandbox(data_dir=tmp_path / name, accounts=accounts, seed=seed, as_of=AS_OF)
+def make_sandbox(factory, accounts=120, seed=7):
+    return factory(accounts=accounts, seed=seed, as_of=AS_OF)
 
 
 def make_client(sb):
@@ -99,12 +86,12 @@ def org_state(sb):
 
 
 @pytest.fixture
-def org(tmp_path):
-    with make_sandbox(tmp_path) as sb:
-        client = make_client(sb)
-        accounts, users = owner_frames(client)
-        scores, signals = synthetic_result(sorted(accounts["account_id"]))
-        yield sb, client, accounts, users, scores, signals
+def org(sandbox_factory):
+    sb = make_sandbox(sandbox_factory)
+    client = make_client(sb)
+    accounts, users = owner_frames(client)
+    scores, signals = synthetic_result(sorted(accounts["account_id"]))
+    return sb, client, accounts, users, scores, signals
 
 
 def test_first_run_writes_fields_and_tasks_and_the_second_writes_nothing(org, tmp_path):
@@ -176,30 +163,32 @@ def test_a_task_completed_or_edited_by_a_csm_is_left_alone(org, tmp_path):
     ) == Counter(set(after))
 
 
-def test_faults_end_in_the_same_state_as_a_fault_free_run(tmp_path):
-    with make_sandbox(tmp_path, "clean") as clean, make_sandbox(tmp_path, "faulty") as faulty:
-        states = []
-        for sb, faults in ((clean, None), (faulty, True)):
-            client = make_client(sb)
-            accounts, users = owner_frames(client)
-            scores, signals = synthetic_result(sorted(accounts["account_id"]))
-            store = make_store(tmp_path / sb.data_dir.name)
-            if faults:
-                sb.admin.set_faults(seed=3, http_503=0.2, lock_row=0.1, session_expiry_after=5)
-            run = sync_once(client, scores, signals, accounts, users, as_of=AS_OF, store=store)
-            if faults:
-                counters = sb.admin.counters()
-                assert counters["faults"].get("http_503", 0) > 0
-                assert counters["faults"].get("lock_row", 0) > 0
-                assert counters["faults"].get("session_expiry", 0) == 1
-                if run.result.failed:  # lock errors that outlasted the retries: next run
-                    sb.admin.clear_faults()
-                    sync_once(client, scores, signals, accounts, users, as_of=AS_OF, store=store)
-            states.append(org_state(sb))
-        (acc_a, tasks_a, keys_a), (acc_b, tasks_b, keys_b) = states
-        assert acc_a == acc_b
-        assert tasks_a == tasks_b
-        assert max(keys_b.values()) == 1  # no duplicate Task
+def test_faults_end_in_the_same_state_as_a_fault_free_run(sandbox_factory, tmp_path):
+    clean, faulty = make_sandbox(sandbox_factory), make_sandbox(sandbox_factory)
+    states = []
+    for sb, faults in ((clean, None), (faulty, True)):
+        client = make_client(sb)
+        accounts, users = owner_frames(client)
+        scores, signals = synthetic_result(sorted(accounts["account_id"]))
+        (tmp_path / sb.data_dir.name).mkdir(exist_ok=True)
+        store = make_store(tmp_path / sb.data_dir.name)
+        if faults:
+            sb.admin.set_faults(seed=3, http_503=0.2, lock_row=0.1, session_expiry_after=5)
+        run = sync_once(client, scores, signals, accounts, users, as_of=AS_OF, store=store)
+        if faults:
+            counters = sb.admin.counters()
+            assert counters["faults"].get("http_503", 0) > 0
+            assert counters["faults"].get("lock_row", 0) > 0
+            assert counters["faults"].get("session_expiry", 0) == 1
+            assert any(r.attempts > 1 for r in run.result.results)  # locked rows retried
+            if run.result.failed:  # lock errors that outlasted the retries: next run
+                sb.admin.clear_faults()
+                sync_once(client, scores, signals, accounts, users, as_of=AS_OF, store=store)
+        states.append(org_state(sb))
+    (acc_a, tasks_a, keys_a), (acc_b, tasks_b, keys_b) = states
+    assert acc_a == acc_b
+    assert tasks_a == tasks_b
+    assert max(keys_b.values()) == 1  # no duplicate Task
 
 
 def test_failed_records_are_kept_and_retried_next_run(org, tmp_path):
@@ -324,3 +313,62 @@ def test_a_mapping_error_stops_the_run_before_any_write(org, tmp_path):
     with pytest.raises(ConfigError, match="Health_Trendz__c does not exist"):
         plan_sync(client, load_sync_config(mappings), desired_account_fields(scores, AS_OF))
     assert sb.admin.counters()["records_written"] == 0
+
+
+@pytest.mark.xfail(
+    reason="main: sfsync.pipeline calls sfsync.state.snapshots with other signatures "
+    "(previous_scores, save_scores; extract/foundation); passes once they agree",
+    strict=False,
+)
+def test_plan_of_the_nightly_job_is_exactly_what_the_run_writes(sandbox_factory, tmp_path):
+    """With the real pipeline and scorecard: `sfsync plan nightly` == `sfsync run nightly`."""
+    import json
+    import shutil
+
+    from click.testing import CliRunner
+
+    from sfsync.cli import cli
+    from tests.sync.runner import MAPPINGS
+
+    sb = sandbox_factory(accounts=80, as_of=AS_OF)
+    root = tmp_path / "project"
+    root.mkdir()
+    shutil.copytree(MAPPINGS.parent / "jobs", root / "jobs")
+    shutil.copytree(MAPPINGS, root / "mappings")
+    (root / "sfsync.yaml").write_text(
+        "timezone: Asia/Tokyo\nlanguage: ja\nstate_url: sqlite:///.sfsync/state.db\n",
+        encoding="utf-8",
+    )
+
+    def cli_run(*args):
+        result = CliRunner().invoke(
+            cli,
+            ["--log-format", "json", "--config", str(root / "sfsync.yaml"), *args],
+            env=sb.env(),
+            catch_exceptions=False,
+        )
+        assert result.exit_code == 0, result.output
+        return result
+
+    sb.admin.reset_counters()
+    cli_run("plan", "nightly", "--as-of", "2025-03-15", "--out", str(root / "plan.json"))
+    assert sb.admin.counters()["records_written"] == 0
+    plan = json.loads((root / "plan.json").read_text(encoding="utf-8"))
+    planned_accounts = {r["key"] for r in plan["records"]}
+    planned_tasks = [t for t in plan["tasks"] if t["action"] != "skip"]
+    assert planned_accounts and planned_tasks
+
+    cli_run("run", "nightly", "--as-of", "2025-03-15")
+    counters = sb.admin.counters()
+    written = counters["writes_per_record"]
+    assert {k for k in written if k.startswith("001")} == planned_accounts
+    assert counters["records_written"] == len(planned_accounts) + len(planned_tasks)
+    by_id = {r["Id"]: r for r in sb.admin.records("Account")}
+    for record in plan["records"]:
+        for change in record["changes"]:
+            stored = by_id[record["key"]][change["field"]]
+            if change["field"] == "Health_Scored_At__c":
+                continue  # stored in UTC by the org
+            assert stored == change["new"] or float(stored) == float(change["new"]), change
+    keys = {r["Sync_Key__c"] for r in sb.admin.records("Task") if r.get("Sync_Key__c")}
+    assert {t["sync_key"] for t in planned_tasks} <= keys
