@@ -33,6 +33,7 @@ TASK_READ_FIELDS = (
     "ActivityDate",
     "CreatedById",
     "LastModifiedById",
+    "IsDeleted",
 )
 
 
@@ -45,17 +46,19 @@ def _read(
     *,
     where: str | None = None,
     in_list_max: int = IN_LIST_MAX,
+    include_deleted: bool = False,
 ) -> pd.DataFrame:
     select = f"SELECT {', '.join(fields)} FROM {sobject}"
+    deleted = {"include_deleted": True} if include_deleted else {}
     if keys is not None and len(keys) <= in_list_max:
         from sfsync.salesforce.query import soql_in
 
         records: list[dict[str, Any]] = []
         for condition in soql_in(key_field, keys):
-            records.extend(client.query(f"{select} WHERE {condition}"))
+            records.extend(client.query(f"{select} WHERE {condition}", **deleted))
         frame = pd.DataFrame.from_records(records, columns=fields)
     else:
-        frame = client.query_frame(f"{select} WHERE {where}" if where else select)
+        frame = client.query_frame(f"{select} WHERE {where}" if where else select, **deleted)
         for name in fields:
             if name not in frame.columns:
                 frame[name] = None
@@ -82,7 +85,8 @@ def read_current(
 def read_existing_tasks(
     client: Any, sync_keys: Iterable[str], *, in_list_max: int = IN_LIST_MAX
 ) -> pd.DataFrame:
-    """Tasks that carry one of ``sync_keys`` (open or closed), with the fields the plan needs."""
+    """Tasks that carry one of ``sync_keys`` (open, closed or deleted: a Task a CSM deleted is
+    in the recycle bin, and must not be recreated), with the fields the plan needs."""
     keys = list(dict.fromkeys(str(k) for k in sync_keys))
     if not keys:
         return pd.DataFrame(columns=list(TASK_READ_FIELDS))
@@ -94,6 +98,7 @@ def read_existing_tasks(
         keys,
         where=_task_scope(keys),
         in_list_max=in_list_max,
+        include_deleted=True,
     )
     if len(keys) > in_list_max:
         frame = frame[frame[TASK_KEY_FIELD].isin(keys)]

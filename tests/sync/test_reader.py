@@ -14,12 +14,12 @@ class RecordingClient:
     def __init__(self):
         self.soql = []
 
-    def query(self, soql):
-        self.soql.append(("query", soql))
+    def query(self, soql, include_deleted=False):
+        self.soql.append(("queryAll" if include_deleted else "query", soql))
         return []
 
-    def query_frame(self, soql):
-        self.soql.append(("query_frame", soql))
+    def query_frame(self, soql, include_deleted=False):
+        self.soql.append(("query_frameAll" if include_deleted else "query_frame", soql))
         return pd.DataFrame({"Id": [], "Sync_Key__c": []})
 
 
@@ -54,6 +54,7 @@ def test_many_task_keys_of_one_month_read_only_that_month():
     client = RecordingClient()
     keys = [f"signal:red_band:{i}:2025-02" for i in ids(500)]
     read_existing_tasks(client, keys)
+    assert client.soql[0][0] == "query_frameAll"  # deleted Tasks too: never recreated
     assert client.soql[0][1].endswith("FROM Task WHERE Sync_Key__c LIKE '%:2025-02'")
     client = RecordingClient()
     read_existing_tasks(client, [*keys, "signal:red_band:x:2025-01"])

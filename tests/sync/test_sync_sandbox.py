@@ -138,29 +138,31 @@ def test_first_run_writes_fields_and_tasks_and_the_second_writes_nothing(org, tm
     assert write_calls(counters) == 0
 
 
-def test_a_task_completed_or_edited_by_a_csm_is_left_alone(org, tmp_path):
+def test_a_task_completed_edited_or_deleted_by_a_csm_is_left_alone(org, tmp_path):
     sb, client, accounts, users, scores, signals = org
     first = sync_once(client, scores, signals, accounts, users, as_of=AS_OF)
     keys = [t.sync_key for t in first.plan.task_writes]
     tasks = {r["Sync_Key__c"]: r for r in sb.admin.records("Task") if r.get("Sync_Key__c")}
-    completed, edited, untouched = keys[0], keys[1], keys[2]
+    completed, edited, deleted, untouched = keys[:4]
     csm = next(u for u in users["user_id"] if u != tasks[completed]["CreatedById"])
     sb.admin.edit_as(csm, "Task", tasks[completed]["Id"], {"Status": "Completed"})
     sb.admin.edit_as(csm, "Task", tasks[edited]["Id"], {"Subject": "電話済み・来週再訪"})
+    sb.simple_salesforce(sb.new_session(csm)).Task.delete(tasks[deleted]["Id"])
 
     # templates change (English): open untouched Tasks are updated, the CSM's are not
     again = sync_once(client, scores, signals, accounts, users, as_of=AS_OF, language="en")
     decisions = {t.sync_key: (t.action, t.reason) for t in again.plan.tasks}
     assert decisions[completed] == ("skip", "completed_by_csm")
     assert decisions[edited] == ("skip", "edited_by_csm")
+    assert decisions[deleted] == ("skip", "deleted_by_csm")
     assert decisions[untouched] == ("update", "changed")
-    after = {r["Sync_Key__c"]: r for r in sb.admin.records("Task") if r.get("Sync_Key__c")}
+    live = [r for r in sb.admin.records("Task") if r.get("Sync_Key__c")]
+    after = {r["Sync_Key__c"]: r for r in live}
     assert after[completed]["Status"] == "Completed"
     assert after[edited]["Subject"] == "電話済み・来週再訪"
+    assert deleted not in after  # not recreated
     assert after[untouched]["Subject"].startswith("[Action within 48h]")
-    assert Counter(
-        r["Sync_Key__c"] for r in sb.admin.records("Task") if r.get("Sync_Key__c")
-    ) == Counter(set(after))
+    assert max(Counter(r["Sync_Key__c"] for r in live).values()) == 1
 
 
 def test_faults_end_in_the_same_state_as_a_fault_free_run(sandbox_factory, tmp_path):
