@@ -410,8 +410,16 @@ def _api_calls(ctx: RunContext) -> dict[str, int]:
     return calls
 
 
+def preflight(ctx: RunContext) -> None:
+    """Refuse to start when the org has fewer daily API requests left than the reserve."""
+    check = getattr(ctx.clients.salesforce, "check_api_budget", None)
+    if check is not None:
+        check()
+
+
 def run_stages(ctx: RunContext) -> RunOutcome:
-    """extract → compute → plan → apply → record → notify, without lock or ledger."""
+    """preflight → extract → compute → plan → apply → record → notify (no lock or ledger)."""
+    preflight(ctx)
     inputs = extract(ctx)
     computed = compute(ctx, inputs)
     the_plan = plan(ctx, inputs, computed)
