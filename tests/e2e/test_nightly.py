@@ -93,3 +93,22 @@ def test_weekly_usage_import_copies_last_month_onto_accounts(project, sandbox_fa
     again = run_cli(project, sb, "run", "weekly-usage-import", "--as-of", AS_OF)
     assert again.exit_code == 0, again.output
     assert writes(sb.admin.counters()) == 0
+
+
+def test_transient_faults_are_retried_and_nothing_is_lost(project, sandbox_factory):
+    sb = sandbox_factory(accounts=120)
+    sb.admin.set_faults(seed=3, http_503=0.15, lock_row=0.05)
+    try:
+        first = run_cli(project, sb, "run", "nightly", "--as-of", AS_OF)
+    finally:
+        sb.admin.clear_faults()
+    assert first.exit_code in (0, 3), first.output[-3000:]  # 3: some records left for next run
+    assert sb.admin.counters()["faults"], "the sandbox injected faults"
+    second = run_cli(project, sb, "run", "nightly", "--as-of", AS_OF)
+    assert second.exit_code == 0, second.output[-3000:]
+    assert _scored(sb.admin.records("Account")) == 120
+    keys = [t["Sync_Key__c"] for t in sb.admin.records("Task") if t.get("Sync_Key__c")]
+    assert len(keys) == len(set(keys))  # a retried request never created a second Task
+    sb.admin.reset_counters()
+    third = run_cli(project, sb, "run", "nightly", "--as-of", AS_OF)
+    assert third.exit_code == 0 and writes(sb.admin.counters()) == 0
