@@ -108,6 +108,7 @@ class RunSummary:
             )
             if self.write_failures:
                 lines.append(f"  failed       {self.write_failures:,} records (retried next run)")
+        if not self.dry_run and (self.scored or self.alerts_sent):
             pending = f", {self.alerts_pending:,} pending" if self.alerts_pending else ""
             lines.append(
                 f"  alerted      {self.signal_alerts:,} new signals "

@@ -54,3 +54,11 @@ def test_progress_is_periodic_and_silent_without_a_terminal():
     quiet = Progress(None)
     quiet.stage("x")
     quiet.callback("usage")(5)  # no echo, no error
+
+
+def test_an_import_job_summary_has_no_scoring_or_alert_lines():
+    s = RunSummary(job="weekly-usage-import", as_of=date(2025, 3, 15), status="succeeded")
+    s.read, s.fields_written = {"accounts": 150, "usage": 131}, 144
+    text = s.to_text()
+    assert "144 account updates" in text
+    assert "scored" not in text and "alerted" not in text
