@@ -22,6 +22,14 @@ if ! command -v chromium >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi
 
+# Japanese text and emoji need fonts; a headless server often has none.
+if ! fc-list :lang=ja 2>/dev/null | grep -q . ; then
+  echo "installing Japanese and emoji fonts…" >&2
+  if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq fonts-ipafont-gothic \
+    fonts-noto-color-emoji >/dev/null || echo "warning: fonts not installed" >&2
+fi
+
 profile="$(mktemp -d)"
 trap 'rm -rf "$profile"' EXIT
 mkdir -p "$(dirname "$png")"

@@ -9,7 +9,8 @@ started on or before E (or is unknown) and that had not churned by E:
 - ``nrr``: sum of MRR in M of the accounts that had MRR > 0 in month M - ``nrr_months``,
   divided by their MRR then (upsell, downgrade and churn included). Needs MRR data
   (account_id, month, mrr).
-- ``average_score``, ``red_share``: each account's latest snapshot dated in M.
+- ``average_score``, ``red_share``: each book account's latest snapshot dated in M (every
+  snapshotted account when no accounts frame is given).
 - ``active_rate``: book accounts with a linked tenant whose usage row for M has
   login_days >= 1, divided by the book accounts with a linked tenant.
 - ``cadence_achievement``: book accounts (with a segment in M's snapshot) whose latest completed
@@ -46,6 +47,11 @@ KPI_KEYS = [
     "onboarding_completion",
     "upsell_proposals",
 ]
+
+
+def _num(v: float) -> str:
+    """Counts as integers with thousands separators; other values with two decimals."""
+    return f"{v:,.0f}" if float(v).is_integer() else f"{v:,.2f}"
 
 
 @dataclass(frozen=True)
@@ -97,8 +103,8 @@ class Kpi:
         if self.numerator is None:
             return ""
         if self.denominator is None:
-            return f"{self.numerator:g}"
-        return f"{self.numerator:g} / {self.denominator:g}"
+            return _num(self.numerator)
+        return f"{_num(self.numerator)} / {_num(self.denominator)}"
 
     def as_dict(self) -> dict:
         return {
@@ -248,8 +254,10 @@ def compute_kpis(
             )
         )
 
-    # score-based
+    # score-based (accounts in the book when the accounts are known: churned ones drop out)
     scored = snap[snap["health_score"].notna()] if not snap.empty else snap
+    if book is not None and not scored.empty:
+        scored = scored[scored["account_id"].isin(set(book["account_id"]))]
     if scored.empty:
         reason = f"no score snapshots in {month}"
         kpis.append(_na("average_score", t.average_score_min, ">=", "points", reason))
