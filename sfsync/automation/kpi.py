@@ -277,19 +277,25 @@ def compute_kpis(
         )
     else:
         linked = book[book["tenant_id"].notna()]
-        u = usage[(usage["month"].astype(str) == month) & (usage["login_days"].fillna(0) >= 1)]
+        rows = usage[usage["month"].astype(str) == month]
+        u = rows[rows["login_days"].fillna(0) >= 1]
         active = int(linked["tenant_id"].isin(set(u["tenant_id"])).sum())
-        kpis.append(
-            _ratio(
-                "active_rate",
-                active,
-                len(linked),
-                t.active_rate_min,
-                ">=",
-                "%",
-                "no accounts with a linked tenant",
+        if rows.empty:  # no usage extracted for the month is unknown, not "nobody logged in"
+            kpis.append(
+                _na("active_rate", t.active_rate_min, ">=", "%", f"no usage rows for {month}")
             )
-        )
+        else:
+            kpis.append(
+                _ratio(
+                    "active_rate",
+                    active,
+                    len(linked),
+                    t.active_rate_min,
+                    ">=",
+                    "%",
+                    "no accounts with a linked tenant",
+                )
+            )
 
     done = None
     if activities is not None:

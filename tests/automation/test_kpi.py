@@ -143,6 +143,11 @@ def test_missing_inputs_are_na_with_reason():
     k = {x.key: x for x in r.kpis}
     assert k["nrr"].status == "na" and "MRR" in k["nrr"].reason
     assert k["churn_rate"].status == "na"
+    assert k["active_rate"].status == "na"
+    feb = compute_kpis(
+        "2025-02", playbook=PLAYBOOK, snapshots=SNAPSHOTS, accounts=ACCOUNTS, usage=USAGE
+    )
+    assert feb.get("active_rate").reason == "no usage rows for 2025-02"
     assert k["average_score"].status == "not_met"
     no_churn_col = compute_kpis(
         "2025-03", playbook=PLAYBOOK, snapshots=None, accounts=ACCOUNTS.drop(columns="churned_on")
