@@ -1,3 +1,193 @@
-"""Placeholder: the owner of this command replaces this module (see docs/ARCHITECTURE.md)."""
+"""``sfsync score`` and ``sfsync explain``: offline scoring of canonical CSV files."""
 
-commands: list = []
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import click
+
+from sfsync.errors import ConfigError, InputDataError
+
+DEFAULT_TIMEZONE = "Asia/Tokyo"
+
+
+def _mappings_dirs(ctx: click.Context) -> list[Path]:
+    dirs = []
+    config_path = (ctx.find_root().obj or {}).get("config_path")
+    if config_path:
+        dirs.append(Path(config_path).parent / "mappings")
+    dirs.append(Path.cwd() / "mappings")
+    dirs.append(Path(__file__).resolve().parents[2] / "mappings")  # a source checkout
+    return dirs
+
+
+def resolve_scorecard(ctx: click.Context, name: str) -> Path:
+    """A scorecard path, or a name looked up as ``mappings/scorecards/<name>.yaml``."""
+    if name.endswith((".yaml", ".yml")) or "/" in name:
+        return Path(name)
+    for directory in _mappings_dirs(ctx):
+        candidate = directory / "scorecards" / f"{name}.yaml"
+        if candidate.exists():
+            return candidate
+    raise ConfigError(
+        f"scorecard '{name}' not found in mappings/scorecards/ (give a name such as 'default' "
+        "or a path to a YAML file)"
+    )
+
+
+def _parse_as_of(value: str | None) -> date:
+    if value is None:
+        return datetime.now(ZoneInfo(DEFAULT_TIMEZONE)).date()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is not a date YYYY-MM-DD", param_hint="--as-of"
+        ) from None
+
+
+def _input_options(func):
+    path = click.Path(dir_okay=False)
+    options = [
+        click.option("--accounts", "accounts_path", required=True, type=path,
+                     help="Accounts CSV (canonical columns, SPEC §3)."),
+        click.option("--usage", "usage_path", required=True, type=path,
+                     help="Usage CSV: one row per tenant and month (YYYY-MM)."),
+        click.option("--activities", "activities_path", required=True, type=path,
+                     help="Activities CSV: account_id, date, type, completed."),
+        click.option("--benchmarks", "benchmarks_path", type=path, default=None,
+                     help="Benchmark CSV industry,rate (default: the scorecard's own file)."),
+        click.option("--previous", "previous_path", type=path, default=None,
+                     help="Previous scores CSV (account_id, health_score) for trend/score_drop."),
+        click.option("--as-of", "as_of", default=None, metavar="YYYY-MM-DD",
+                     help=f"Score as of this date (default: today in {DEFAULT_TIMEZONE})."),
+        click.option("--scorecard", "scorecard_name", default="default", show_default=True,
+                     help="Scorecard name in mappings/scorecards/ or a YAML path."),
+        click.option("--strict", is_flag=True,
+                     help="Fail (exit 1) when any input row is bad instead of skipping it."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _score(ctx, accounts_path, usage_path, activities_path, benchmarks_path, previous_path,
+           as_of, scorecard_name, strict):  # fmt: skip
+    import pandas as pd
+
+    from sfsync.scoring import load_scorecard, score_accounts
+    from sfsync.scoring.csv_inputs import (
+        read_accounts,
+        read_activities,
+        read_benchmarks,
+        read_usage,
+    )
+
+    card = load_scorecard(resolve_scorecard(ctx, scorecard_name))
+    as_of_date = _parse_as_of(as_of)
+    by_source = {"accounts": {}, "usage": {}}
+    for name, spec in card.inputs.items():
+        by_source[spec.source][name] = spec.kind
+    tables = [
+        read_accounts(accounts_path, by_source["accounts"]),
+        read_usage(usage_path, by_source["usage"]),
+        read_activities(activities_path),
+    ]
+    problems = [p for t in tables for p in t.problems]
+    for problem in problems:
+        click.echo(f"Warning: {problem} (row skipped)", err=True)
+    if problems and strict:
+        raise InputDataError(f"{len(problems)} bad input row(s); fix them or drop --strict")
+    benchmarks = None
+    if benchmarks_path:
+        table = read_benchmarks(benchmarks_path)
+        benchmarks = pd.DataFrame({"industry": list(table), "rate": list(table.values())})
+    previous = None
+    if previous_path:
+        previous = pd.read_csv(previous_path, dtype={"account_id": str})
+    result = score_accounts(
+        tables[0].frame,
+        tables[1].frame,
+        tables[2].frame,
+        as_of=as_of_date,
+        scorecard=card,
+        benchmarks=benchmarks,
+        previous=previous,
+    )
+    return card, result, len(problems)
+
+
+@click.command("score")
+@_input_options
+@click.option("--out", "out_path", default="-", show_default=True, type=click.Path(),
+              help="Output CSV path ('-' for standard output).")  # fmt: skip
+@click.pass_context
+def score(ctx, out_path, **inputs):
+    """Compute health scores offline from canonical CSV files and write a CSV.
+
+    Output columns: account_id, health_score, health_band, <category>_points…, segment,
+    lifecycle_phase, signals (';'-joined codes), then health_trend, churn_signals,
+    upsell_signals, missing_measures, data_quality, explanation. Bad input rows are reported
+    with file and line and skipped; the other accounts are scored.
+
+    \b
+    Example:
+      sfsync score --accounts accounts.csv --usage usage.csv --activities activities.csv \\
+                   --as-of 2025-03-15 --out scores.csv
+      sfsync score ... --scorecard seed000 --out seed000.csv
+    """
+    from sfsync.scoring.csv_inputs import write_scores
+
+    card, result, skipped = _score(ctx, **inputs)
+    categories = list(card.categories)
+    if out_path == "-":
+        click.echo(result.scores[_columns(categories)].to_csv(index=False), nl=False)
+    else:
+        write_scores(result.scores, categories, out_path)
+    bands = result.scores["health_band"].value_counts(dropna=False)
+    summary = ", ".join(f"{band if isinstance(band, str) else 'no score'} {count}"
+                        for band, count in bands.items())  # fmt: skip
+    click.echo(
+        f"Scored {len(result.scores)} accounts as of {result.as_of} "
+        f"(scoring month {result.scoring_month}; {summary}); {skipped} input row(s) skipped.",
+        err=True,
+    )
+
+
+def _columns(categories):
+    from sfsync.scoring.csv_inputs import output_columns
+
+    return output_columns(categories)
+
+
+@click.command("explain")
+@_input_options
+@click.option("--account", "account_id", required=True, help="The account_id to explain.")
+@click.pass_context
+def explain(ctx, account_id, **inputs):
+    """Explain one account's score: each measure's input, bin, points and missing data.
+
+    Takes the same inputs as `sfsync score` and prints a readable breakdown.
+
+    \b
+    Example:
+      sfsync explain --account 001000000000001AAA --accounts accounts.csv \\
+                     --usage usage.csv --activities activities.csv --as-of 2025-03-15
+    """
+    from sfsync.scoring.explain import render_account
+
+    card, result, _ = _score(ctx, **inputs)
+    matches = result.scores.index[result.scores["account_id"] == account_id.strip()]
+    if len(matches) == 0:
+        raise InputDataError(
+            f"account {account_id} is not among the scored accounts of {inputs['accounts_path']}"
+        )
+    row = result.scores.loc[matches[0]]
+    breakdown = result.explanations
+    breakdown = breakdown[breakdown["account_id"] == row["account_id"]]
+    click.echo(render_account(row, breakdown, card))
+
+
+commands = [score, explain]

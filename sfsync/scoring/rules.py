@@ -1,0 +1,210 @@
+"""Segments, lifecycle phases, churn and upsell signals (SPEC §5, §6, §10), vectorised.
+
+Thresholds come from :class:`Rules` (``mappings/rules.yaml``); the defaults are SPEC §10's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import Field
+
+from sfsync.configfile import StrictModel
+from sfsync.scoring.calendar import add_months_array
+
+Severity = Literal["high", "medium", "low"]
+
+
+class SegmentRules(StrictModel):
+    s_min_arr: float = 5_000_000
+    s_if_enterprise: bool = True
+    a_min_arr: float = 1_000_000
+    c_below_login_days: float = 2  # C when login days in the scoring month are below this
+
+
+class PhaseRules(StrictModel):
+    renewal_months_before: int = Field(default=2, ge=0)
+    onboarding_below_months: int = 3
+    adoption_below_months: int = 6
+    expansion_below_months: int = 12
+
+
+class _Signal(StrictModel):
+    enabled: bool = True
+
+
+class NoLoginRule(_Signal):
+    severity: Severity = "high"
+    days: int = 60
+    min_contract_age_days: int = 60
+
+
+class DeliveriesDropRule(_Signal):
+    severity: Severity = "medium"
+    max_ratio: float = 0.5
+
+
+class TicketsRisingRule(_Signal):
+    severity: Severity = "medium"
+    min_tickets: float = 3
+    min_ratio: float = 2.0
+
+
+class CompetitorRule(_Signal):
+    severity: Severity = "high"
+
+
+class RedBandRule(_Signal):
+    severity: Severity = "high"
+    band: str = "red"
+
+
+class ScoreDropRule(_Signal):
+    severity: Severity = "medium"
+    points: float = 15
+
+
+class NearPlanLimitRule(_Signal):
+    severity: Severity = "low"
+    min_ratio: float = 0.8
+
+
+class DeliveriesRisingRule(_Signal):
+    severity: Severity = "low"
+    min_ratio: float = 1.5
+    min_deliveries: float = 3
+
+
+class ExpansionProposalRule(_Signal):
+    """SPEC §6 names it, SPEC §10 does not define a code for it: off by default."""
+
+    enabled: bool = False
+    severity: Severity = "low"
+    band: str = "green"
+    phase: str = "expansion"
+
+
+class SignalRules(StrictModel):
+    no_login_60d: NoLoginRule = NoLoginRule()
+    deliveries_drop: DeliveriesDropRule = DeliveriesDropRule()
+    tickets_rising: TicketsRisingRule = TicketsRisingRule()
+    competitor: CompetitorRule = CompetitorRule()
+    red_band: RedBandRule = RedBandRule()
+    score_drop: ScoreDropRule = ScoreDropRule()
+    near_plan_limit: NearPlanLimitRule = NearPlanLimitRule()
+    deliveries_rising: DeliveriesRisingRule = DeliveriesRisingRule()
+    expansion_proposal: ExpansionProposalRule = ExpansionProposalRule()
+
+
+class Rules(StrictModel):
+    segments: SegmentRules = SegmentRules()
+    phases: PhaseRules = PhaseRules()
+    signals: SignalRules = SignalRules()
+
+
+CHURN_CODES = (
+    "competitor",
+    "deliveries_drop",
+    "no_login_60d",
+    "red_band",
+    "score_drop",
+    "tickets_rising",
+)
+UPSELL_CODES = ("deliveries_rising", "expansion_proposal", "near_plan_limit")
+
+
+@dataclass(frozen=True)
+class Signal:
+    code: str
+    kind: str  # churn | upsell
+    severity: str
+    active: np.ndarray  # bool per account
+
+
+def _truthy(values) -> np.ndarray:
+    return pd.array(values, dtype="boolean").fillna(False).to_numpy(dtype=bool)
+
+
+def segment(frame: pd.DataFrame, linked: np.ndarray, rules: SegmentRules) -> np.ndarray:
+    """S / A / B / C per account (SPEC §10). Missing ARR counts as 0; unlinked is never C."""
+    arr = np.nan_to_num(frame["arr"].to_numpy(dtype=np.float64), nan=0.0)
+    enterprise = _truthy(frame["is_enterprise"]) & rules.s_if_enterprise
+    logins = frame["login_days_this_month"].to_numpy(dtype=np.float64)
+    low_usage = linked & (np.nan_to_num(logins, nan=0.0) < rules.c_below_login_days)
+    return np.select(
+        [(arr >= rules.s_min_arr) | enterprise, arr >= rules.a_min_arr, low_usage],
+        ["S", "A", "C"],
+        default="B",
+    ).astype(object)
+
+
+def lifecycle_phase(frame: pd.DataFrame, as_of: date, rules: PhaseRules) -> np.ndarray:
+    """Phase per account; ``None`` when there is no contract start and no renewal rule."""
+    renewal = frame["renewal_date"].to_numpy(dtype="datetime64[D]")
+    window_start = add_months_array(renewal, -rules.renewal_months_before)
+    in_renewal = ~np.isnat(window_start) & (np.datetime64(as_of, "D") >= window_start)
+    months = frame["months_since_contract_start"].to_numpy(dtype=np.float64)
+    known = ~np.isnan(months)
+    return np.select(
+        [
+            in_renewal,
+            known & (months < rules.onboarding_below_months),
+            known & (months < rules.adoption_below_months),
+            known & (months < rules.expansion_below_months),
+            known,
+        ],
+        ["renewal", "onboarding", "adoption", "expansion", "maturity"],
+        default=None,
+    )
+
+
+def compute_signals(
+    frame: pd.DataFrame,
+    linked: np.ndarray,
+    band: np.ndarray,
+    score_change: np.ndarray,
+    phase: np.ndarray,
+    rules: SignalRules,
+) -> list[Signal]:
+    """Every enabled signal with its per-account mask. ``score_change`` is current minus
+    previous score (NaN without a previous score)."""
+
+    def col(name: str) -> np.ndarray:
+        return frame[name].to_numpy(dtype=np.float64)
+
+    out: list[Signal] = []
+
+    def add(code: str, kind: str, rule, mask: np.ndarray) -> None:
+        if rule.enabled:
+            out.append(Signal(code, kind, rule.severity, np.asarray(mask, dtype=bool)))
+
+    r = rules.no_login_60d
+    contract_age = col("days_since_contract_start")
+    since_login = col("days_since_last_login")
+    old_enough = np.isnan(contract_age) | (contract_age >= r.min_contract_age_days)
+    idle = np.isnan(since_login) | (since_login >= r.days)
+    add("no_login_60d", "churn", r, linked & old_enough & idle)
+
+    this, prev = col("deliveries_this_month"), col("deliveries_previous_month")
+    with np.errstate(invalid="ignore"):
+        r = rules.deliveries_drop
+        add("deliveries_drop", "churn", r, linked & (prev > 0) & (this <= r.max_ratio * prev))
+        r = rules.tickets_rising
+        t_this, t_prev = col("support_tickets_this_month"), col("support_tickets_previous_month")
+        rising = (t_this >= r.min_tickets) & (t_this >= r.min_ratio * t_prev)
+        add("tickets_rising", "churn", r, linked & rising)
+        add("competitor", "churn", rules.competitor, _truthy(frame["competitor_evaluation"]))
+        add("red_band", "churn", rules.red_band, band == rules.red_band.band)
+        add("score_drop", "churn", rules.score_drop, -score_change >= rules.score_drop.points)
+        r = rules.near_plan_limit
+        add("near_plan_limit", "upsell", r, linked & (col("plan_usage_ratio") >= r.min_ratio))
+        r = rules.deliveries_rising
+        grow = (this >= r.min_ratio * prev) & (this >= r.min_deliveries)
+        add("deliveries_rising", "upsell", r, linked & grow)
+    r = rules.expansion_proposal
+    add("expansion_proposal", "upsell", r, (band == r.band) & (phase == r.phase))
+    return out

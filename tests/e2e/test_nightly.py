@@ -1,0 +1,86 @@
+"""The nightly job end to end on the sandbox: real HTTPS Salesforce REST, the Metabase API and
+the Slack Web API, through the unmodified CLI and the SPEC §9 environment variables."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from tests.e2e.conftest import run_cli, writes
+
+pytest.importorskip("sfsync.sandbox.salesforce", reason="the sandbox org has not landed yet")
+
+AS_OF = "2025-03-15"
+
+
+def _scored(accounts: list[dict]) -> int:
+    return sum(1 for a in accounts if a.get("Health_Score__c") is not None)
+
+
+def test_nightly_writes_fields_tasks_and_alerts_then_a_rerun_changes_nothing(
+    project, sandbox_factory
+):
+    sb = sandbox_factory(accounts=150)
+    sb.admin.reset_counters()
+    first = run_cli(project, sb, "run", "nightly", "--as-of", AS_OF)
+    assert first.exit_code == 0, first.output
+    assert "nightly as of 2025-03-15: succeeded" in first.output
+
+    accounts = sb.admin.records("Account")
+    assert _scored(accounts) == len(accounts) == 150
+    bands = Counter(a["Health_Band__c"] for a in accounts)
+    assert set(bands) <= {"green", "yellow", "orange", "red"}
+    tasks = [
+        t for t in sb.admin.records("Task") if (t.get("Sync_Key__c") or "").startswith("signal:")
+    ]
+    assert tasks, "the sample org has churn signals, so signal Tasks must exist"
+    assert all(t["Sync_Key__c"].endswith(":2025-02") for t in tasks)
+    assert len({t["Sync_Key__c"] for t in tasks}) == len(tasks)  # no duplicates
+    alerts = sb.admin.slack_messages()
+    assert alerts, "new signals must be alerted in Slack"
+    first_counters = sb.admin.counters()
+    assert writes(first_counters) >= 150
+
+    sb.admin.reset_counters()
+    second = run_cli(project, sb, "run", "nightly", "--as-of", AS_OF)
+    assert second.exit_code == 0, second.output
+    assert writes(sb.admin.counters()) == 0
+    assert "0 account updates, 0 tasks created, 0 tasks updated" in second.output
+    assert len(sb.admin.slack_messages()) == len(alerts) or all(
+        "digest" in str(m).lower() for m in sb.admin.slack_messages()[len(alerts) :]
+    )
+    again = [
+        t for t in sb.admin.records("Task") if (t.get("Sync_Key__c") or "").startswith("signal:")
+    ]
+    assert len(again) == len(tasks)
+
+
+def test_dry_run_prints_the_plan_and_writes_nothing(project, sandbox_factory, tmp_path):
+    sb = sandbox_factory(accounts=60)
+    sb.admin.reset_counters()
+    plan_file = tmp_path / "plan.json"
+    result = run_cli(
+        project, sb, "run", "nightly", "--as-of", AS_OF, "--dry-run", "--plan-out", str(plan_file)
+    )
+    assert result.exit_code == 0, result.output
+    assert "dry run: nothing written" in result.output
+    assert writes(sb.admin.counters()) == 0
+    assert plan_file.exists() and '"records"' in plan_file.read_text()
+    assert not sb.admin.slack_messages()
+    assert _scored(sb.admin.records("Account")) == 0
+
+
+def test_weekly_usage_import_copies_last_month_onto_accounts(project, sandbox_factory):
+    sb = sandbox_factory(accounts=80)
+    result = run_cli(project, sb, "run", "weekly-usage-import", "--as-of", AS_OF)
+    assert result.exit_code == 0, result.output
+    accounts = sb.admin.records("Account")
+    linked = [a for a in accounts if a.get("Tenant_Id__c")]
+    assert linked and all(a.get("Usage_Month__c") == "2025-02" for a in linked)
+    assert all(a.get("Usage_Deliveries__c") is not None for a in linked)
+    assert not any(a.get("Usage_Month__c") for a in accounts if not a.get("Tenant_Id__c"))
+    sb.admin.reset_counters()
+    again = run_cli(project, sb, "run", "weekly-usage-import", "--as-of", AS_OF)
+    assert again.exit_code == 0, again.output
+    assert writes(sb.admin.counters()) == 0
