@@ -57,9 +57,12 @@ TASK_COLUMNS = [
     "description",
     "activity_date",
     "priority",
+    "status",
     "rule",
     "signal_code",
 ]
+SUBJECT_LENGTH = 255  # Task.Subject
+DEFAULT_STATUS = "Not Started"
 
 # Template values every follow-up template may use (unused ones are empty).
 _VALUE_NAMES = [
@@ -80,9 +83,7 @@ _VALUE_NAMES = [
 
 def empty_tasks() -> pd.DataFrame:
     """An empty desired-Tasks frame with the right columns."""
-    return pd.DataFrame({c: pd.Series(dtype="object") for c in TASK_COLUMNS}).assign(
-        activity_date=pd.Series(dtype="datetime64[ns]")
-    )
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in TASK_COLUMNS})
 
 
 def _fmt(value) -> str:
@@ -147,8 +148,11 @@ def _last_touch(accounts: pd.DataFrame, activities: pd.DataFrame | None, as_of: 
 class _Rows:
     """Collects candidate rows of every rule and renders the emitted ones."""
 
-    def __init__(self, accounts: pd.DataFrame, templates: TemplateSet, as_of: date) -> None:
+    def __init__(
+        self, accounts: pd.DataFrame, templates: TemplateSet, as_of: date, status: str
+    ) -> None:
         self.accounts = accounts
+        self.status = status
         self.templates = templates
         self.as_of = pd.Timestamp(as_of)
         self.frames: list[pd.DataFrame] = []
@@ -201,7 +205,10 @@ class _Rows:
             for name, v in extra.items():
                 vals[name] = _fmt(v.iloc[pos] if isinstance(v, pd.Series) else v)
             text = self.templates.render("tasks", f"followup_{template}", vals)
-            subjects.append(text.get("subject", ""))
+            subject = text.get("subject", "")
+            if len(subject) > SUBJECT_LENGTH:
+                subject = subject[: SUBJECT_LENGTH - 1] + "…"
+            subjects.append(subject)
             descriptions.append(text.get("description", ""))
         out["subject"] = subjects
         out["description"] = descriptions
@@ -210,8 +217,10 @@ class _Rows:
     def result(self) -> pd.DataFrame:
         if not self.frames:
             return empty_tasks()
-        out = pd.concat(self.frames, ignore_index=True)[TASK_COLUMNS]
-        out = out.astype({"signal_code": "object"})
+        out = pd.concat(self.frames, ignore_index=True)
+        out["activity_date"] = [ts.date() for ts in out["activity_date"]]  # like signal Tasks
+        out["status"] = self.status
+        out = out[TASK_COLUMNS].astype({"signal_code": "object", "activity_date": "object"})
         return out.sort_values("sync_key", ignore_index=True)
 
 
@@ -433,8 +442,10 @@ def build_followups(
     signals: pd.DataFrame | None = None,
     previous: pd.DataFrame | None = None,
     users: pd.DataFrame | None = None,
+    status: str = DEFAULT_STATUS,
 ) -> pd.DataFrame:
-    """Desired follow-up Tasks as of ``as_of`` (columns :data:`TASK_COLUMNS`).
+    """Desired follow-up Tasks as of ``as_of`` (columns :data:`TASK_COLUMNS`; ``activity_date``
+    holds ``datetime.date`` values, ``status`` the Task status of new Tasks).
 
     ``accounts``: canonical accounts frame (plus the playbook's churn-reason column if read).
     ``scores``: ``result.scores`` (for ``segment``; else an accounts ``segment`` column).
@@ -446,7 +457,7 @@ def build_followups(
     for col in ("contract_start", "renewal_date"):
         if col not in acc:
             acc[col] = pd.NaT
-    rows = _Rows(acc, templates, as_of)
+    rows = _Rows(acc, templates, as_of, status)
     segment = _segments(acc, scores)
     _onboarding(rows, acc, first_delivery_dates(acc, usage, as_of), playbook)
     _qbr(rows, acc, segment, activities, as_of, playbook)

@@ -105,6 +105,8 @@ class NotifyResult:
 
     def counts(self) -> dict[str, Any]:
         return {
+            "slack_sent": self.delivery.sent,  # the pipeline's names
+            "slack_pending": self.delivery.pending,
             "alerts": self.alerts,
             "escalations": self.escalations,
             "enqueued": self.enqueued,
