@@ -6,7 +6,8 @@ an **open** date (from when the Task is wanted), a **due** date (its ``activity_
 **close** date (after which the rule no longer asks for it); a row is produced when
 ``open <= as_of <= close``. The ``sync_key`` is ``<rule>:<account_id>:<period>``, where the
 period does not depend on the as-of date inside the window, so every run in the window asks
-for the same Task and the writer finds it instead of creating a second one.
+for the same Task and the writer finds it instead of creating a second one. Nor does a row's
+content (no "N days since" in a text), so a Task once written is not rewritten by later runs.
 
 Rules (offsets from ``mappings/playbook.yaml``; C = contract start, F = first delivery):
 
@@ -428,6 +429,32 @@ def _recovery(rows, acc, signals, as_of: date, pb: Playbook) -> None:
                 priority=pb.recovery.priority,
                 signal_code=code,
             )
+
+
+def followups_for_run(
+    mappings_dir,
+    language: str,
+    accounts: pd.DataFrame,
+    *,
+    as_of: date,
+    **frames,
+) -> pd.DataFrame:
+    """:func:`build_followups` with the playbook and templates of a project's ``mappings/``
+    (the pipeline's entry point; ``frames``: usage, activities, scores, signals, previous,
+    users, status)."""
+    from pathlib import Path
+
+    from sfsync.automation.playbook import load_playbook
+    from sfsync.templates import load_templates
+
+    root = Path(mappings_dir)
+    return build_followups(
+        accounts,
+        as_of=as_of,
+        playbook=load_playbook(root / "playbook.yaml"),
+        templates=load_templates(root / "templates", language),
+        **frames,
+    )
 
 
 def build_followups(

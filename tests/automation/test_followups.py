@@ -63,12 +63,21 @@ def d(s: str) -> date:
 
 
 def test_output_shape_and_keys_are_deterministic():
-    acc = account(contract_start="2025-03-10", segment="S")
-    first = run(acc, d("2025-03-12"))
-    again = run(acc, d("2025-03-13"))
+    acc = account(contract_start="2025-03-10", segment="S", renewal_date="2025-05-01")
+    acc = pd.concat([acc, account(account_id="002", segment="A", churn_reason="cost")])
+    acts = touch("2024-11-01", acct="002")  # overdue for A since 2025-01-31
+    first = run(acc, d("2025-03-12"), activities=acts)
+    again = run(acc, d("2025-03-13"), activities=acts)
     assert list(first.columns) == TASK_COLUMNS
     common = set(first["sync_key"]) & set(again["sync_key"])
-    assert "onboarding_kickoff:001000000000001AAA:2025-03-10" in common
+    assert {
+        "onboarding_kickoff:001000000000001AAA:2025-03-10",
+        "overdue_touch:002:2025-01-31",
+        "renewal_reminder:001000000000001AAA:2025-05-01",
+        "qbr:002:2025Q1",
+        "recovery_cost:002:2025-03",
+    } <= common
+    assert first["status"].unique().tolist() == ["Not Started"]
     pd.testing.assert_frame_equal(
         first.set_index("sync_key").loc[sorted(common)],
         again.set_index("sync_key").loc[sorted(common)],
