@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -142,3 +143,66 @@ def test_report_renders_in_headless_chromium(tmp_path):
     )
     data = png.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 20_000
+
+
+def test_kpi_from_state_store_snapshots(tmp_path, store_url):
+    """Snapshots saved by runs (foundation's state store) feed the KPIs without any file."""
+    from sfsync.state.db import open_store
+    from sfsync.state.snapshots import save_snapshots
+
+    store = open_store(store_url)
+    try:
+        for as_of, group in SNAPSHOTS.groupby("as_of"):
+            save_snapshots(store, None, "default", as_of.date(), group.drop(columns="as_of"))
+    finally:
+        store.dispose()
+    f = write_inputs(tmp_path)
+    env = {"SFSYNC_STATE_URL": store_url, "SFSYNC_SLACK_TOKEN": ""}
+    result = CliRunner().invoke(
+        cli,
+        [
+            "kpi",
+            "--month",
+            "2025-03",
+            "--no-post",
+            "--no-salesforce",
+            "--language",
+            "en",
+            "--accounts",
+            str(f["accounts"]),
+        ],
+        env=env,
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    # book a1 a3 a4 a6: latest March scores 82, 30, 70, 60
+    assert re.search(r"Average health score\s+60\.5", result.output)
+    assert re.search(r"Upsell proposals\s+3\s", result.output)  # no Tasks file given
+
+
+def test_kpi_summary_is_posted_once_per_month(tmp_path):
+    from tests.automation.test_slack import SlackServer
+
+    slack = SlackServer(tmp_path)
+    try:
+        f = write_inputs(tmp_path)
+        env = {
+            "SFSYNC_STATE_URL": f"sqlite:///{tmp_path / 'state.db'}",
+            "SFSYNC_SLACK_TOKEN": "xoxb-test",
+            "SFSYNC_SLACK_BASE_URL": slack.base_url,
+        }
+        args = ["kpi", "--month", "2025-03", "--no-salesforce", "--language", "en",
+                *[a for k, p in f.items() for a in (f"--{k}", str(p))]]  # fmt: skip
+        first = CliRunner().invoke(cli, args, env=env, catch_exceptions=False)
+        assert first.exit_code == 0, first.output
+        assert "Slack summary: posted" in first.output
+        (message,) = slack.messages
+        assert message["channel_name"] == "cs-managers"
+        assert message["text"] == "Monthly KPIs 2025-03: 1 of 10 targets met"
+        blocks = json.dumps(message["blocks"], ensure_ascii=False)
+        assert "Churn rate: *50.0%* (target ≤ 10.0%)" in blocks
+        again = CliRunner().invoke(cli, args, env=env, catch_exceptions=False)
+        assert "Slack summary: already posted" in again.output
+        assert len(slack.messages) == 1
+    finally:
+        slack.close()
