@@ -112,8 +112,13 @@ class SalesforceSettings(StrictModel):
 
     @model_validator(mode="after")
     def _pairs(self) -> SalesforceSettings:
+        if self.username is not None and self.password is None and self.consumer_key is None:
+            raise PydanticCustomError(
+                "incomplete",
+                "password is required when username is set without consumer_key "
+                "(set salesforce.password or SFSYNC_SF_PASSWORD, or use the JWT bearer flow)",
+            )
         pairs = [
-            ("username", "password", "SFSYNC_SF_PASSWORD"),
             ("consumer_key", "private_key_file", "SFSYNC_SF_PRIVATE_KEY_FILE"),
             ("private_key_file", "consumer_key", "SFSYNC_SF_CONSUMER_KEY"),
             ("client_id", "client_secret", "SFSYNC_SF_CLIENT_SECRET"),

@@ -152,8 +152,9 @@ def test_incomplete_credentials_are_reported(tmp_path):
     with pytest.raises(ConfigError) as info:
         load_settings(None, {"SFSYNC_SF_USERNAME": "me@example.com"})
     assert str(info.value) == (
-        "environment: salesforce: password is required when username is set "
-        "(set salesforce.password or SFSYNC_SF_PASSWORD)"
+        "environment: salesforce: password is required when username is set without "
+        "consumer_key "
+        "(set salesforce.password or SFSYNC_SF_PASSWORD, or use the JWT bearer flow)"
     )
 
 
