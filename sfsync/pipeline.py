@@ -373,9 +373,7 @@ def notify(ctx: RunContext, inputs: Inputs, computed: Computed, applied: Any) ->
     )
     counts = result.counts()
     summary = ctx.summary
-    summary.signal_alerts = int(counts.get("slack_alerts", 0)) + int(
-        counts.get("slack_escalations", 0)
-    )
+    summary.signal_alerts = int(result.alerts)
     summary.alerts_sent = int(counts.get("slack_sent", 0))
     summary.alerts_pending = int(counts.get("slack_pending", 0))
     if result.skipped:
