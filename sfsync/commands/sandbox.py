@@ -48,7 +48,7 @@ def serve(accounts: int, seed: int, as_of, data_dir: Path, reset: bool, port: in
     Examples:
       sfsync sandbox serve
       sfsync sandbox serve --accounts 20000 --seed 3 --as-of 2025-03-15
-      eval "$(sfsync sandbox serve | grep ^export)"   # in another shell: copy the lines
+      sfsync sandbox serve --port 8443 --data-dir /tmp/sfsync-sandbox
     """
     from sfsync.sandbox import Sandbox
 
@@ -61,29 +61,30 @@ def serve(accounts: int, seed: int, as_of, data_dir: Path, reset: bool, port: in
         salesforce_port=port,
     )
     with sb:
-        org = sb.salesforce_app.org
-        click.echo(f"sfsync sandbox is running (data in {data_dir}).")
-        click.echo(
-            f"  Salesforce  {sb.salesforce_url}  ({len(org.tables['Account'])} accounts, "
-            f"{len(org.tables['Task'])} tasks, {len(org.tables['User'])} users)"
-        )
-        click.echo(f"  Metabase    {sb.metabase_url or 'not available'}")
-        click.echo(f"  Slack       {sb.slack_base_url or 'not available'}")
-        click.echo("")
-        click.echo("Connect from another shell:")
-        for key, value in sb.env().items():
-            click.echo(f"export {key}={shlex.quote(value)}")
-        click.echo("")
-        click.echo("JWT bearer flow instead of a session:")
-        click.echo(f"  consumer key      {sb.consumer_key}")
-        click.echo(f"  private key file  {sb.jwt_private_key_file}")
-        click.echo(f"  username          {sb.integration_username}")
-        click.echo("")
-        click.echo("Press Ctrl-C to stop; the org is saved on exit.")
         try:
+            _print_connection(sb, data_dir)
             threading.Event().wait()
         except KeyboardInterrupt:
             click.echo("Stopping the sandbox…")
+
+
+def _print_connection(sb, data_dir: Path) -> None:
+    org = sb.salesforce_app.org
+    click.echo(f"sfsync sandbox is running (data in {data_dir}).")
+    click.echo(
+        f"  Salesforce  {sb.salesforce_url}  ({len(org.tables['Account'])} accounts, "
+        f"{len(org.tables['Task'])} tasks, {len(org.tables['User'])} users)"
+    )
+    click.echo(f"  Metabase    {sb.metabase_url or 'not available'}")
+    click.echo(f"  Slack       {sb.slack_base_url or 'not available'}")
+    click.echo("")
+    click.echo("Connect from another shell:")
+    for key, value in sb.env().items():
+        click.echo(f"export {key}={shlex.quote(value)}")
+    click.echo("")
+    click.echo("The JWT bearer settings let sfsync log in again when the session expires.")
+    click.echo("")
+    click.echo("Press Ctrl-C to stop; the org is saved on exit.")
 
 
 @sandbox_group.command("reset")

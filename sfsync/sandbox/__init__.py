@@ -29,7 +29,7 @@ from sfsync.sandbox.ids import make_id
 from sfsync.sandbox.salesforce import SalesforceApp
 from sfsync.sandbox.salesforce.oauth import INTEGRATION_USERNAME
 from sfsync.sandbox.serving import BackgroundServer
-from sfsync.sandbox.tls import ensure_tls
+from sfsync.sandbox.tls import ensure_tls, trust_in_process, untrust_in_process
 
 log = structlog.get_logger(__name__)
 
@@ -61,7 +61,9 @@ class Sandbox:
     ``data_dir``, ``accounts``, ``seed``, ``as_of``.
 
     ``credentials_dir`` (default ``data_dir/credentials``) holds the CA, the connected app and
-    the service secrets; sandboxes sharing it share one CA bundle.
+    the service secrets; sandboxes sharing it share one CA bundle. ``trust_in_process`` (default
+    on): while running, ``REQUESTS_CA_BUNDLE`` in this process points at the system CAs plus
+    the sandbox CA (see :func:`sfsync.sandbox.tls.trust_in_process`).
     """
 
     def __init__(
@@ -72,6 +74,7 @@ class Sandbox:
         as_of: date | None = None,
         reset: bool = False,
         credentials_dir: Path | str | None = None,
+        trust_in_process: bool = True,
         salesforce_port: int = 0,
         metabase_port: int = 0,
         slack_port: int = 0,
@@ -81,6 +84,8 @@ class Sandbox:
         self.seed = seed
         self.as_of = as_of or date.today()
         self.reset = reset
+        self._trust_in_process = trust_in_process
+        self._trusted = False
         self.credentials_dir = (
             Path(credentials_dir) if credentials_dir else self.data_dir / "credentials"
         )
@@ -114,6 +119,9 @@ class Sandbox:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         tls = ensure_tls(self.credentials_dir)
         self.ca_bundle = str(tls.ca_bundle)
+        if self._trust_in_process:
+            trust_in_process(tls.ca_bundle, self.credentials_dir)
+            self._trusted = True
         context = tls.server_context()
         fresh = not (self.data_dir / "org" / "org.json").exists()
         sample = self._sample_data() if fresh else None
@@ -143,7 +151,7 @@ class Sandbox:
 
         self._start_metabase(context, sample)
         self._start_slack(context, sample)
-        self.admin = SandboxAdmin(self.salesforce_url, self.ca_bundle, self._slack_messages)
+        self.admin = SandboxAdmin(self.salesforce_url, self.ca_bundle, self.slack_base_url)
         log.info("sandbox_started", salesforce_url=self.salesforce_url, data_dir=str(self.data_dir),
                  accounts=len(self.salesforce_app.org.tables["Account"]))  # fmt: skip
         return self
@@ -155,13 +163,26 @@ class Sandbox:
         self._servers.clear()
         if getattr(self, "salesforce_app", None) is not None:
             self.salesforce_app.org.close()
+        if self._trusted:
+            untrust_in_process(Path(self.ca_bundle), self.credentials_dir)
+            self._trusted = False
 
     # -- connection details -------------------------------------------------------------
     def env(self) -> dict[str, str]:
-        """The SFSYNC_* variables (SPEC §9) and REQUESTS_CA_BUNDLE to reach this sandbox."""
+        """The SFSYNC_* variables (SPEC §9) and REQUESTS_CA_BUNDLE to reach this sandbox.
+
+        A ready session (instance URL + access token) plus the JWT bearer settings (and the
+        integration user's throwaway password), so that a client can log in again by itself
+        when the session expires."""
         env = {
             "SFSYNC_SF_INSTANCE_URL": self.salesforce_url,
             "SFSYNC_SF_ACCESS_TOKEN": self.access_token,
+            "SFSYNC_SF_USERNAME": self.integration_username,
+            "SFSYNC_SF_PASSWORD": self.integration_password,
+            "SFSYNC_SF_SECURITY_TOKEN": self.security_token,
+            "SFSYNC_SF_CONSUMER_KEY": self.consumer_key,
+            "SFSYNC_SF_PRIVATE_KEY_FILE": self.jwt_private_key_file,
+            "SFSYNC_SF_DOMAIN": self.salesforce_url.removeprefix("https://"),
             "REQUESTS_CA_BUNDLE": self.ca_bundle,
         }
         if self.metabase_url:
@@ -178,6 +199,8 @@ class Sandbox:
         return {
             "SFSYNC_SF_INSTANCE_URL": self.salesforce_url,
             "SFSYNC_SF_USERNAME": self.integration_username,
+            "SFSYNC_SF_PASSWORD": self.integration_password,
+            "SFSYNC_SF_SECURITY_TOKEN": self.security_token,
             "SFSYNC_SF_CONSUMER_KEY": self.consumer_key,
             "SFSYNC_SF_PRIVATE_KEY_FILE": self.jwt_private_key_file,
             "SFSYNC_SF_DOMAIN": self.salesforce_url.removeprefix("https://"),
@@ -311,24 +334,23 @@ class Sandbox:
         if not token_file.exists():
             token_file.write_text("xoxb-sandbox-" + secrets.token_hex(12), encoding="utf-8")
         self.slack_token = token_file.read_text(encoding="utf-8").strip()
-        users = [
-            {"id": r["Id"], "name": r.get("Name"), "email": r.get("Email")}
-            for r in self.salesforce_app.org.records("User")
-        ]
-        self._slack_app = slack.create_app(self.slack_token, directory / "messages.json", users)
+        users_file = directory / "users.json"
+        if sample is not None or not users_file.exists():
+            users = sample.slack_users() if sample is not None else self._slack_users_from_org()
+            users_file.write_text(json.dumps(users, ensure_ascii=False), encoding="utf-8")
+        users = json.loads(users_file.read_text(encoding="utf-8"))
+        self._slack_app = slack.create_app(self.slack_token, directory / "messages.jsonl", users)
         server = BackgroundServer(self._slack_app, context, self._ports["slack"]).start()
         self._servers.append(server)
         self.slack_base_url = f"{server.url}/api/"
 
-    def _slack_messages(self) -> list[dict]:
-        app = self._slack_app
-        if app is None:
-            return []
-        for name in ("messages", "recorded_messages"):
-            attr = getattr(app, name, None)
-            if callable(attr):
-                return list(attr())
-            if isinstance(attr, list):
-                return list(attr)
-        path = self.data_dir / "slack" / "messages.json"
-        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
+    def _slack_users_from_org(self) -> list[dict]:
+        active = [
+            u
+            for u in self.salesforce_app.org.records("User")
+            if u.get("IsActive") and u["Id"] != self.integration_user_id
+        ]
+        return [
+            {"id": f"U{i:08d}", "name": u.get("Name"), "email": u.get("Email")}
+            for i, u in enumerate(active, start=1)
+        ]

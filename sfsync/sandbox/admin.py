@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import requests
@@ -18,18 +17,18 @@ class SandboxAdmin:
         self,
         salesforce_url: str,
         ca_bundle: str,
-        slack_messages: Callable[[], list[dict]] | None = None,
+        slack_base_url: str | None = None,
     ):
         self._base = f"{salesforce_url}/_sandbox"
+        self._slack = f"{slack_base_url.split('/api/')[0]}/_sandbox" if slack_base_url else None
         self._session = requests.Session()
         self._session.verify = ca_bundle
-        self._session.trust_env = (
-            False  # REQUESTS_CA_BUNDLE in the environment would override verify
-        )
-        self._slack_messages = slack_messages
+        # REQUESTS_CA_BUNDLE in the environment would override Session.verify
+        self._session.trust_env = False
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self._session.request(method, f"{self._base}/{path}", timeout=60, **kwargs)
+    def _call(self, method: str, path: str, base: str | None = None, **kwargs: Any) -> Any:
+        url = f"{base or self._base}/{path}"
+        response = self._session.request(method, url, timeout=60, **kwargs)
         if response.status_code >= 400:
             raise RuntimeError(
                 f"sandbox admin {method} {path} failed ({response.status_code}): {response.text[:500]}"
@@ -89,10 +88,42 @@ class SandboxAdmin:
             json={"user_id": user_id, "sobject": sobject, "record_id": record_id, "fields": fields},
         )
 
+    def update_as(
+        self, sobject: str, record_id: str, fields: dict[str, Any], user_id: str
+    ) -> dict[str, Any]:
+        """:meth:`edit_as` with the arguments in record-first order."""
+        return self.edit_as(user_id, sobject, record_id, fields)
+
     def info(self) -> dict[str, Any]:
         """``org_id`` and ``integration_user_id``."""
         return self._call("GET", "info")
 
+    # -- Slack pass-throughs ----------------------------------------------------------
+    def _slack_call(self, method: str, path: str, **kwargs: Any) -> Any:
+        if self._slack is None:
+            raise RuntimeError("the sandbox Slack app is not running")
+        return self._call(method, path, base=self._slack, **kwargs)
+
     def slack_messages(self) -> list[dict[str, Any]]:
-        """Messages the sandbox Slack app recorded (``[]`` when Slack is not running)."""
-        return self._slack_messages() if self._slack_messages else []
+        """Messages the sandbox Slack app recorded, oldest first."""
+        return self._slack_call("GET", "messages")
+
+    def clear_slack_messages(self) -> None:
+        self._slack_call("DELETE", "messages")
+
+    def slack_counters(self) -> dict[str, int]:
+        """Calls per Slack Web API method, ``api_calls`` and injected faults."""
+        return self._slack_call("GET", "counters")
+
+    def set_slack_faults(
+        self, rate_limited: int = 0, retry_after: int = 1, outage: str | None = None
+    ) -> None:
+        """Slack faults: the next ``rate_limited`` calls get 429 with Retry-After;
+        ``outage`` "503" or "drop" fails every call until cleared."""
+        body: dict[str, Any] = {"rate_limited": rate_limited, "retry_after": retry_after}
+        if outage:
+            body["outage"] = outage
+        self._slack_call("POST", "faults", json=body)
+
+    def clear_slack_faults(self) -> None:
+        self._slack_call("DELETE", "faults")

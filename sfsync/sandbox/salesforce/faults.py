@@ -77,6 +77,15 @@ class FaultsAndCounters:
             if settings.daily_api_remaining is not None:
                 self.api_used = max(0, self.api_max - int(settings.daily_api_remaining))
 
+    def expire_now(self) -> bool:
+        """True (once) when faults were set with ``session_expiry_after=0``."""
+        with self._lock:
+            if self._calls_until_expiry == 0:
+                self._calls_until_expiry = None
+                self.counters.faults["session_expiry"] += 1
+                return True
+        return False
+
     def clear_faults(self) -> None:
         with self._lock:
             self.settings = FaultSettings()
@@ -105,14 +114,14 @@ class FaultsAndCounters:
             return self.api_used >= self.api_max
 
     def count_api_call(self, endpoint: str) -> bool:
-        """Count one API call; True when this call makes the sessions expire."""
+        """Count one API call; True when sessions must expire after it (the K-th call)."""
         with self._lock:
             self.counters.calls[endpoint] += 1
             self.counters.api_calls += 1
             self.api_used += 1
             if self._calls_until_expiry is not None:
                 self._calls_until_expiry -= 1
-                if self._calls_until_expiry < 0:
+                if self._calls_until_expiry <= 0:
                     self._calls_until_expiry = None
                     self.counters.faults["session_expiry"] += 1
                     return True

@@ -190,11 +190,14 @@ class Org:
 
     # -- writes ---------------------------------------------------------------------
     @contextmanager
-    def transaction(self, user_id: str, all_or_none: bool = False) -> Iterator[Transaction]:
+    def transaction(
+        self, user_id: str, all_or_none: bool = False, *, by_api: bool = True
+    ) -> Iterator[Transaction]:
         """A unit of writes: committed on exit; rolled back on an exception, or on exit when
-        ``all_or_none`` and any record failed."""
+        ``all_or_none`` and any record failed. ``by_api=False`` (a person in the UI): no
+        faults, and the writes are not counted as API writes."""
         with self.lock:
-            tx = Transaction(self, user_id)
+            tx = Transaction(self, user_id, by_api=by_api)
             try:
                 yield tx
             except BaseException:
@@ -279,9 +282,10 @@ class Org:
 class Transaction:
     """Writes that commit together; each write is atomic on its own."""
 
-    def __init__(self, org: Org, user_id: str) -> None:
+    def __init__(self, org: Org, user_id: str, by_api: bool = True) -> None:
         self.org = org
         self.user_id = user_id
+        self.by_api = by_api
         self.failed = False
         self._undo: list[tuple[str, str, dict | None]] = []
         self._written: list[tuple[str, dict[str, Any]]] = []
@@ -392,7 +396,7 @@ class Transaction:
 
     # -- internals ------------------------------------------------------------------
     def _maybe_lock(self, record_id: str | None) -> None:
-        if self.org.faults.roll_lock_row():
+        if self.by_api and self.org.faults.roll_lock_row():
             raise RecordError(
                 "UNABLE_TO_LOCK_ROW",
                 f"unable to obtain exclusive access to this record or 1 records: {record_id or ''}".strip(),
@@ -493,8 +497,9 @@ class Transaction:
         self._written.clear()
 
     def commit(self) -> None:
-        for _, rec in self._written:
-            self.org.faults.count_write(rec["Id"])
+        if self.by_api:
+            for _, rec in self._written:
+                self.org.faults.count_write(rec["Id"])
         self.org._append_journal(self._written)
         self._undo.clear()
         self._written.clear()
