@@ -488,7 +488,8 @@ def run_job(ctx: RunContext) -> RunOutcome:
     else:
         from sfsync.state.lock import run_lock
 
-        lock = nullcontext() if ctx.dry_run else run_lock(store, ctx.job_name)
+        ttl = int(getattr(ctx.settings, "lock_ttl_seconds", 600))
+        lock = nullcontext() if ctx.dry_run else run_lock(store, ctx.job_name, ttl_seconds=ttl)
     with lock:
         if store is not None:
             from sfsync.state import runs
