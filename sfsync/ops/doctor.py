@@ -47,9 +47,9 @@ class DoctorContext:
 
 
 def load_jobs(project: Any) -> tuple[dict[str, Any], list[Check]]:
-    from sfsync.jobs import load_job
-
     import yaml
+
+    from sfsync.jobs import load_job
 
     jobs, rows = {}, []
     for path in sorted(project.jobs_dir.glob("*.yaml")):
