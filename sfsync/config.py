@@ -171,6 +171,9 @@ class SlackSettings(StrictModel):
         return None if value is None else value + "/"  # slack_sdk joins "base_url + method"
 
 
+_BLOCKS = ("salesforce", "metabase", "slack")
+
+
 class Settings(StrictModel):
     """The validated contents of ``sfsync.yaml`` with environment overrides applied."""
 
@@ -181,6 +184,14 @@ class Settings(StrictModel):
     salesforce: SalesforceSettings = SalesforceSettings()
     metabase: MetabaseSettings = MetabaseSettings()
     slack: SlackSettings = SlackSettings()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_blocks(cls, data: Any) -> Any:
+        # "salesforce:" with every key commented out parses as None: treat it as empty
+        if isinstance(data, dict):
+            data = {k: v for k, v in data.items() if not (k in _BLOCKS and v is None)}
+        return data
 
     @field_validator("timezone")
     @classmethod

@@ -374,9 +374,7 @@ def notify(ctx: RunContext, inputs: Inputs, computed: Computed, applied: Any) ->
     )
     counts = result.counts()
     summary = ctx.summary
-    summary.signal_alerts = int(counts.get("slack_alerts", 0)) + int(
-        counts.get("slack_escalations", 0)
-    )
+    summary.signal_alerts = int(result.alerts)
     summary.alerts_sent = int(counts.get("slack_sent", 0))
     summary.alerts_pending = int(counts.get("slack_pending", 0))
     if result.skipped:
@@ -445,7 +443,8 @@ def run_job(ctx: RunContext) -> RunOutcome:
     else:
         from sfsync.state.lock import run_lock
 
-        lock = nullcontext() if ctx.dry_run else run_lock(store, ctx.job_name)
+        ttl = int(getattr(ctx.settings, "lock_ttl_seconds", 600))
+        lock = nullcontext() if ctx.dry_run else run_lock(store, ctx.job_name, ttl_seconds=ttl)
     with lock:
         if store is not None:
             from sfsync.state import runs

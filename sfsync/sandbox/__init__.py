@@ -123,8 +123,20 @@ class Sandbox:
             trust_in_process(tls.ca_bundle, self.credentials_dir)
             self._trusted = True
         context = tls.server_context()
-        fresh = not (self.data_dir / "org" / "org.json").exists()
-        sample = self._sample_data() if fresh else None
+        org_dir = self.data_dir / "org"
+        base_file = self.data_dir / "sample.json"
+        has_snapshot = (org_dir / "org.json").exists()
+        base: dict[str, Any] | None = None
+        sample = None
+        if not has_snapshot:
+            # the org is its sample book (deterministic by these parameters) plus the journal
+            if base_file.exists():
+                base = json.loads(base_file.read_text(encoding="utf-8"))
+            else:
+                base = {"accounts": self.accounts, "seed": self.seed,
+                        "as_of": self.as_of.isoformat(), "source": "sample_data"}  # fmt: skip
+            sample = self._sample_data(base)
+            base["source"] = "sample_data" if sample is not None else "seed"
 
         self.salesforce_app = SalesforceApp(
             self.data_dir / "org", credentials_dir=self.credentials_dir
@@ -133,8 +145,11 @@ class Sandbox:
         self._servers.append(server)
         self.salesforce_url = server.url
         self.salesforce_app.instance_url = server.url
-        if fresh:
-            self._load_org(sample)
+        if base is not None:
+            self._load_org(sample, base)
+            if self.salesforce_app.org.has_journal():
+                self.salesforce_app.org.replay_journal()
+            base_file.write_text(json.dumps(base), encoding="utf-8")
         self._ensure_integration_user()
         app = self.salesforce_app.connected_app
         self.org_id = self.salesforce_app.org.org_id
@@ -232,36 +247,32 @@ class Sandbox:
         return self.salesforce_app.sessions.create(user_id or self.integration_user_id)
 
     # -- internals --------------------------------------------------------------------
-    def _sample_data(self) -> Any:
+    def _sample_data(self, base: dict[str, Any]) -> Any:
+        if base.get("source") == "seed":
+            return None
         try:
             sample_data = importlib.import_module("sfsync.sandbox.sample_data")
         except ModuleNotFoundError:
             return None
-        return sample_data.generate(accounts=self.accounts, seed=self.seed, as_of=self.as_of)
+        as_of = date.fromisoformat(base["as_of"])
+        return sample_data.generate(accounts=base["accounts"], seed=base["seed"], as_of=as_of)
 
-    def _load_org(self, sample: Any) -> None:
+    def _load_org(self, sample: Any, base: dict[str, Any]) -> None:
         org = self.salesforce_app.org
         user = INTEGRATION_USER_ID
+        self._ensure_integration_user()
         if sample is None:
             from sfsync.sandbox.salesforce.seed import seed_records
 
-            tables = seed_records(self.accounts, self.seed, self.as_of)
+            as_of = date.fromisoformat(base["as_of"])
+            tables = seed_records(base["accounts"], base["seed"], as_of)
+            for sobject in ("User", "Account", "Task", "Event"):
+                org.load_records(sobject, tables.get(sobject, []), user)
         else:
-            tables = {
-                "User": sample.users.to_dict("records"),
-                "Account": sample.accounts.to_dict("records"),
-                "Task": sample.tasks.to_dict("records"),
-                "Event": sample.events.to_dict("records"),
-            }
-        self._ensure_integration_user()
-        for sobject in ("User", "Account", "Task", "Event"):
-            org.load_records(sobject, tables.get(sobject, []), user)
-        (self.data_dir / "sample.json").write_text(
-            json.dumps({"accounts": self.accounts, "seed": self.seed, "as_of": self.as_of.isoformat(),
-                        "source": "sample_data" if sample is not None else "seed"}),
-            encoding="utf-8",
-        )  # fmt: skip
-        org.save_snapshot()
+            frames = {"User": sample.users, "Account": sample.accounts, "Task": sample.tasks,
+                      "Event": sample.events}  # fmt: skip
+            for sobject, frame in frames.items():
+                org.load_frame(sobject, frame, user)
 
     def _ensure_integration_user(self) -> None:
         org = self.salesforce_app.org
@@ -281,7 +292,6 @@ class Sandbox:
             ],  # fmt: skip
             INTEGRATION_USER_ID,
         )
-        org.save_snapshot()
 
     def _default_session(self) -> str:
         path = self.data_dir / "org" / "default_session"
@@ -310,7 +320,7 @@ class Sandbox:
                      "password": "Sbx-" + secrets.token_urlsafe(12)}  # fmt: skip
             creds_file.write_text(json.dumps(creds), encoding="utf-8")
         db_path = directory / "usage.db"
-        if sample is not None and hasattr(metabase, "load_usage"):
+        if sample is not None and not db_path.exists():
             metabase.load_usage(db_path, sample.usage)
         cards = metabase.DEFAULT_CARDS_FILE
         app = metabase.create_app(

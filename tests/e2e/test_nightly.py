@@ -5,11 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-import pytest
-
 from tests.e2e.conftest import run_cli, writes
-
-pytest.importorskip("sfsync.sandbox.salesforce", reason="the sandbox org has not landed yet")
 
 AS_OF = "2025-03-15"
 
@@ -47,6 +43,7 @@ def test_nightly_writes_fields_tasks_and_alerts_then_a_rerun_changes_nothing(
     assert len({t["Sync_Key__c"] for t in tasks}) == len(tasks)  # no duplicates
     alerts = _signal_alerts(sb)
     assert alerts, "new signals must be alerted in Slack"
+    assert f"alerted      {len(alerts)} new signals" in first.output
     assert len(_digests(sb)) == 1
     first_counters = sb.admin.counters()
     assert writes(first_counters) >= 150

@@ -189,3 +189,10 @@ def test_settings_are_immutable():
     settings = Settings()
     with pytest.raises(Exception):  # noqa: B017  (pydantic's frozen error type)
         settings.timezone = "UTC"
+
+
+def test_a_block_with_every_key_commented_out_is_empty(tmp_path):
+    path = write(tmp_path, "salesforce:\n  # instance_url: https://x\nslack:\n")
+    settings = load_settings(path, {"SFSYNC_SLACK_TOKEN": "xoxb-1-2-abc"})
+    assert settings.salesforce.domain == "login"
+    assert settings.slack.token.get_secret_value() == "xoxb-1-2-abc"

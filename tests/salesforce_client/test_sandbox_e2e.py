@@ -219,8 +219,7 @@ def test_tls_is_verified(sb, monkeypatch):
         client.limits()
 
 
-# ("jwt_env", "jwt") joins once the foundation's fix of the username-needs-password rule lands
-@pytest.mark.parametrize("which, flow", [("env", "session")])
+@pytest.mark.parametrize("which, flow", [("env", "session"), ("jwt_env", "jwt")])
 def test_settings_from_the_environment(sb, which, flow):
     """The foundation's Settings (SecretStr, Path, env overrides) feed connect() as they are."""
     from sfsync.config import load_settings

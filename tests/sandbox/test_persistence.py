@@ -11,7 +11,6 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from sfsync.cli import cli
-from sfsync.sandbox.salesforce.app import SalesforceApp
 
 
 def test_second_run_sees_first_runs_writes(sandbox_factory, tmp_path):
@@ -50,9 +49,24 @@ def test_journal_keeps_writes_when_the_process_dies(sandbox_factory, tmp_path):
     data_dir = tmp_path / "sb"
     sb = sandbox_factory(accounts=3, data_dir=data_dir)
     task_id = sb.simple_salesforce().Task.create({"Subject": "before crash"})["id"]
-    # no stop(): read the files as they are on disk while the sandbox still runs
-    reloaded = SalesforceApp(data_dir / "org", credentials_dir=sb.credentials_dir)
-    assert reloaded.org.get("Task", task_id)["Subject"] == "before crash"
+    # no stop(): a second sandbox reads the files as they are on disk
+    second = sandbox_factory(data_dir=data_dir)
+    assert second.simple_salesforce().Task.get(task_id)["Subject"] == "before crash"
+
+
+def test_a_large_journal_is_compacted_into_a_snapshot(sandbox_factory, tmp_path, monkeypatch):
+    from sfsync.sandbox.salesforce import store
+
+    monkeypatch.setattr(store, "COMPACT_JOURNAL_BYTES", 10)
+    data_dir = tmp_path / "sb"
+    sb = sandbox_factory(accounts=4, data_dir=data_dir)
+    task_id = sb.simple_salesforce().Task.create({"Subject": "compacted"})["id"]
+    sb.stop()
+    assert (data_dir / "sample.json").exists()
+    assert not (data_dir / "org" / "org.journal.jsonl").exists()
+    again = sandbox_factory(data_dir=data_dir)
+    assert again.simple_salesforce().Task.get(task_id)["Subject"] == "compacted"
+    assert again.simple_salesforce().query("SELECT COUNT() FROM Account")["totalSize"] == 4
 
 
 def test_cli_reset(tmp_path):
@@ -87,7 +101,7 @@ def test_cli_serve_prints_how_to_connect_and_saves_on_ctrl_c(tmp_path):
     assert f"export REQUESTS_CA_BUNDLE={data_dir}/credentials/ca.pem" in output
     assert "12 accounts" in output
     assert proc.returncode == 0
-    assert (data_dir / "org" / "org.json").exists()
+    assert (data_dir / "sample.json").exists()
 
 
 def test_all_three_services_run_and_keep_state(sandbox_factory, tmp_path):

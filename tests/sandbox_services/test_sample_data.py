@@ -156,7 +156,9 @@ def test_archetypes_trip_their_signals(book):
         assert len(established) >= 2, name
         assert signal[established].all(), name
     healthy = arch[arch == "healthy"].index
-    assert not (drop | tickets | near | comp | rising)[healthy].any()
+    starts = book.accounts.set_index("Id").loc[healthy, "Contract_Start_Date__c"]
+    assert not (drop | tickets | near | comp)[healthy].any()
+    assert not rising[healthy[(starts < PREVIOUS).to_numpy()]].any()  # new tenants do rise
     assert (no_login & old)[healthy].sum() == 0
     unlinked = arch[arch == "unlinked"].index
     assert book.accounts.set_index("Id").loc[unlinked, "Tenant_Id__c"].isna().all()

@@ -317,11 +317,6 @@ def test_a_mapping_error_stops_the_run_before_any_write(org, tmp_path):
     assert sb.admin.counters()["records_written"] == 0
 
 
-@pytest.mark.xfail(
-    reason="main: sfsync.pipeline calls sfsync.state.snapshots with other signatures "
-    "(previous_scores, save_scores; extract/foundation); passes once they agree",
-    strict=False,
-)
 def test_plan_of_the_nightly_job_is_exactly_what_the_run_writes(sandbox_factory, tmp_path):
     """With the real pipeline and scorecard: `sfsync plan nightly` == `sfsync run nightly`."""
     import json

@@ -131,6 +131,7 @@ class Sessions:
 
     def _save(self) -> None:
         if self.directory:
+            self.directory.mkdir(parents=True, exist_ok=True)
             path = self.directory / SESSIONS_FILE
             path.write_text(json.dumps(self._tokens), encoding="utf-8")
             path.chmod(0o600)

@@ -27,6 +27,8 @@ from sfsync.sandbox.salesforce.values import RecordError, coerce, format_datetim
 
 SNAPSHOT_FILE = "org.json"
 JOURNAL_FILE = "org.journal.jsonl"
+PREVIOUS_JOURNAL_FILE = "org.journal.prev.jsonl"
+COMPACT_JOURNAL_BYTES = 64 * 1024 * 1024
 API_POD = "6A"  # ids of records created through the API; sample data uses the default pod
 ORG_TIMEZONE = ZoneInfo("Asia/Tokyo")
 
@@ -48,6 +50,8 @@ class Org:
         self.org_id = make_id("Organization", 1).replace("a0Z", "00D", 1)
         self._next_number: dict[str, int] = {}
         self._journal = None
+        self._dirty = False
+        self._snapshot_lock = threading.Lock()
         for obj in schema.objects.values():
             for fdef in obj.external_id_fields():
                 self.indexes[(obj.name, fdef.name)] = {}
@@ -69,8 +73,20 @@ class Org:
         for sobject, records in data["tables"].items():
             if sobject in self.tables:
                 self.tables[sobject] = {r["Id"]: r for r in records}
-        journal = self.directory / JOURNAL_FILE
-        if journal.exists():
+        self.replay_journal()
+
+    def has_journal(self) -> bool:
+        return bool(self.directory) and any(
+            (self.directory / name).exists() for name in (PREVIOUS_JOURNAL_FILE, JOURNAL_FILE)
+        )
+
+    def replay_journal(self) -> None:
+        """Apply the journalled writes (after a snapshot, or after reloading the sample base)."""
+        assert self.directory is not None
+        for name in (PREVIOUS_JOURNAL_FILE, JOURNAL_FILE):
+            journal = self.directory / name
+            if not journal.exists():
+                continue
             with open(journal, encoding="utf-8") as lines:
                 for line in lines:
                     try:
@@ -80,27 +96,73 @@ class Org:
                     self.tables[entry["o"]][entry["r"]["Id"]] = entry["r"]
         self._rebuild_indexes()
 
-    def save_snapshot(self) -> None:
-        """Write every record to the snapshot file and start a new, empty journal."""
+    def save_snapshot(self, *, only_if_changed: bool = False) -> None:
+        """Write every record to the snapshot file; the journal starts again empty.
+
+        Records are never mutated in place, so the tables are captured under the lock and
+        serialised outside it: writes go on meanwhile into a fresh journal. The journal the
+        snapshot covers is kept as ``org.journal.prev.jsonl`` until the snapshot is on disk.
+        """
         if not self.directory:
             return
-        with self.lock:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            data = {
-                "org_id": self.org_id,
-                "next_number": self._next_number,
-                "tables": {name: list(t.values()) for name, t in self.tables.items()},
-            }
+        with self._snapshot_lock:
+            with self.lock:
+                if only_if_changed and not self._dirty and self.snapshot_path.exists():
+                    return
+                self.directory.mkdir(parents=True, exist_ok=True)
+                tables = {name: list(t.values()) for name, t in self.tables.items()}
+                data = {"org_id": self.org_id, "next_number": dict(self._next_number)}
+                self._rotate_journal()
+                self._dirty = False
             tmp = self.snapshot_path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+            with open(tmp, "w", encoding="utf-8") as out:
+                out.write(json.dumps(data, ensure_ascii=False)[:-1] + ', "tables": {')
+                for i, (name, records) in enumerate(tables.items()):
+                    out.write(("," if i else "") + json.dumps(name) + ": ")
+                    out.write(json.dumps(records, ensure_ascii=False, separators=(",", ":")))
+                out.write("}}")
             os.replace(tmp, self.snapshot_path)
-            if self._journal:
-                self._journal.close()
-                self._journal = None
-            (self.directory / JOURNAL_FILE).unlink(missing_ok=True)
+            (self.directory / PREVIOUS_JOURNAL_FILE).unlink(missing_ok=True)
+
+    def save_snapshot_in_background(self) -> None:
+        """Start :meth:`save_snapshot` on a thread (used after loading sample data)."""
+        self._snapshot_thread = threading.Thread(target=self.save_snapshot, daemon=True)
+        self._snapshot_thread.start()
+
+    def _rotate_journal(self) -> None:
+        if self._journal:
+            self._journal.close()
+            self._journal = None
+        current = self.directory / JOURNAL_FILE
+        if not current.exists():
+            return
+        previous = self.directory / PREVIOUS_JOURNAL_FILE
+        if previous.exists():  # an earlier snapshot never finished: keep both journals
+            with open(previous, "a", encoding="utf-8") as out:
+                out.write(current.read_text(encoding="utf-8"))
+            current.unlink()
+        else:
+            os.replace(current, previous)
 
     def close(self) -> None:
-        self.save_snapshot()
+        """Flush the journal; compact it into a snapshot once it has grown large.
+
+        Small journals are simply kept: the next start replays them, which is cheaper than
+        rewriting every record of a 100,000-account org at each stop."""
+        thread = getattr(self, "_snapshot_thread", None)
+        if thread is not None:
+            thread.join()
+        if self.directory:
+            size = sum(
+                (self.directory / n).stat().st_size
+                for n in (PREVIOUS_JOURNAL_FILE, JOURNAL_FILE)
+                if (self.directory / n).exists()
+            )
+            if size > COMPACT_JOURNAL_BYTES:
+                self.save_snapshot()
+        if self._journal:
+            self._journal.close()
+            self._journal = None
 
     def _append_journal(self, entries: list[tuple[str, dict[str, Any]]]) -> None:
         if not self.directory or not entries:
@@ -112,9 +174,12 @@ class Org:
             "".join(json.dumps({"o": o, "r": r}, ensure_ascii=False) + "\n" for o, r in entries)
         )
         self._journal.flush()
+        self._dirty = True
 
-    def _rebuild_indexes(self) -> None:
+    def _rebuild_indexes(self, only: str | None = None) -> None:
         for (sobject, fname), index in self.indexes.items():
+            if only is not None and sobject != only:
+                continue
             index.clear()
             for rec in self.tables[sobject].values():
                 value = rec.get(fname)
@@ -122,7 +187,13 @@ class Org:
                     index.setdefault(_norm(value), set()).add(rec["Id"])
 
     # -- bulk loading of sample data --------------------------------------------------
-    def load_records(self, sobject: str, rows: Iterable[Mapping[str, Any]], user_id: str) -> int:
+    def load_records(
+        self,
+        sobject: str,
+        rows: Iterable[Mapping[str, Any]],
+        user_id: str,
+        converted: bool = False,
+    ) -> int:
         """Load trusted rows (sample data) without API validation; returns the count.
 
         Values are converted to stored form (dates, numbers, NaN -> null); system fields
@@ -134,17 +205,18 @@ class Org:
         converters = {f.name: _loader(f) for f in obj.fields.values()}
         count = 0
         with self.lock:
+            defaults = {f.name: _default(f, user_id) for f in obj.fields.values()}
             for row in rows:
-                rec: dict[str, Any] = {}
-                for key, value in row.items():
-                    fdef = obj.field(key)
-                    if fdef is None:
-                        raise ValueError(f"sample data for {sobject}: no field {key!r}")
-                    rec[fdef.name] = converters[fdef.name](value)
+                if converted:
+                    rec = {**defaults, **row}
+                else:
+                    rec = dict(defaults)
+                    for key, value in row.items():
+                        fdef = obj.field(key)
+                        if fdef is None:
+                            raise ValueError(f"sample data for {sobject}: no field {key!r}")
+                        rec[fdef.name] = converters[fdef.name](value)
                 rec["Id"] = to_18(rec["Id"]) if rec.get("Id") else self._new_id(sobject)
-                for fdef in obj.fields.values():
-                    if fdef.name not in rec:
-                        rec[fdef.name] = _default(fdef, user_id)
                 rec["IsDeleted"] = bool(rec.get("IsDeleted") or False)
                 for name in ("CreatedDate", "LastModifiedDate", "SystemModstamp"):
                     rec[name] = rec.get(name) or now
@@ -153,8 +225,24 @@ class Org:
                 self._derive(obj, rec, None)
                 table[rec["Id"]] = rec
                 count += 1
-            self._rebuild_indexes()
+            self._rebuild_indexes(only=sobject)
+            self._dirty = True
         return count
+
+    def load_frame(self, sobject: str, frame: Any, user_id: str) -> int:
+        """Load a pandas DataFrame of trusted rows, converting whole columns at once."""
+        obj = self.schema.objects[sobject]
+        columns: dict[str, list[Any]] = {}
+        for key in frame.columns:
+            fdef = obj.field(str(key))
+            if fdef is None:
+                raise ValueError(f"sample data for {sobject}: no field {key!r}")
+            columns[fdef.name] = _column_values(fdef, frame[key])
+        names = list(columns)
+        rows = (
+            dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)
+        )
+        return self.load_records(sobject, rows, user_id, converted=True)
 
     # -- reads ----------------------------------------------------------------------
     def get(self, sobject: str, record_id: str, include_deleted: bool = False) -> dict | None:
@@ -267,7 +355,7 @@ class Org:
             rec["AccountId"] = what if what and what.startswith("001") else None
         name_field = obj.fields.get("Name")
         if name_field is not None and name_field.auto_number and not rec.get("Name"):
-            number = self._next_number.get(f"{name}#name", 1)
+            number = self._next_number.get(f"{name}#name") or self._next_autonumber(name)
             self._next_number[f"{name}#name"] = number + 1
             fmt = name_field.auto_number
             start, end = fmt.find("{"), fmt.find("}")
@@ -277,6 +365,15 @@ class Org:
                 if start >= 0
                 else f"{fmt}{number}"
             )
+
+    def _next_autonumber(self, sobject: str) -> int:
+        """One more than the largest autonumber in use (after a restart without a snapshot)."""
+        numbers = [
+            int(digits)
+            for rec in self.tables[sobject].values()
+            if (digits := "".join(c for c in str(rec.get("Name") or "") if c.isdigit()))
+        ]
+        return max(numbers, default=0) + 1
 
 
 class Transaction:
@@ -511,6 +608,42 @@ def _default(fdef: FieldDef, user_id: str) -> Any:
     if fdef.default_to_user:
         return user_id
     return fdef.default
+
+
+def _column_values(fdef: FieldDef, series: Any) -> list[Any]:
+    """A pandas column in stored form (vectorised; NaN/NaT/NA become None)."""
+    import pandas as pd
+
+    ftype = fdef.type
+    missing = series.isna().to_numpy()
+    if ftype == "date":
+        text = pd.to_datetime(series, errors="coerce").dt.strftime("%Y-%m-%d")
+        values = text.tolist()
+    elif ftype == "datetime":
+        stamps = pd.to_datetime(series, errors="coerce", utc=True)
+        values = (
+            stamps.dt.strftime("%Y-%m-%dT%H:%M:%S.")
+            + (stamps.dt.microsecond // 1000).astype("string").str.zfill(3)
+            + "+0000"
+        ).tolist()
+    elif ftype == "boolean":
+        values = series.fillna(False).astype(bool).tolist()
+        return values
+    elif ftype == "int":
+        values = [None if m else int(v) for v, m in zip(series.tolist(), missing, strict=True)]
+        return values
+    elif ftype in ("double", "currency", "percent"):
+        values = series.astype("float64").tolist()
+    elif ftype in ("reference", "id"):
+        values = [
+            None if m else to_18(str(v)) for v, m in zip(series.tolist(), missing, strict=True)
+        ]
+        return values
+    else:
+        values = series.astype(object).tolist()
+        values = [None if m else str(v) for v, m in zip(values, missing, strict=True)]
+        return values
+    return [None if m else v for v, m in zip(values, missing, strict=True)]
 
 
 def _loader(fdef: FieldDef):
