@@ -363,16 +363,14 @@ def record_results(ctx: RunContext, inputs: Inputs, computed: Computed) -> None:
     if ctx.dry_run or ctx.clients.store is None or computed.scores is None:
         return
     from sfsync.state.signals import sync_signals
-    from sfsync.state.snapshots import save_snapshots
+    from sfsync.state.snapshots import save_snapshots, with_measure_points
 
     store, result = ctx.clients.store, computed.scores
-    save_snapshots(
-        store,
-        ctx.run_id,
-        ctx.job.compute.scorecard,
-        ctx.as_of,
+    scores = with_measure_points(
         with_owners(result.scores, inputs.frames["accounts"]),
+        getattr(result, "explanations", None),
     )
+    save_snapshots(store, ctx.run_id, ctx.job.compute.scorecard, ctx.as_of, scores)
     changes = sync_signals(store, ctx.as_of, result.signals, scope=result.scores["account_id"])
     ctx.summary.signals_new = len(changes.new)
 
