@@ -3,7 +3,9 @@ string columns, and linear-time grouping of small integer keys."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -37,8 +39,11 @@ def factorize_text(values: pd.Series) -> tuple[np.ndarray, pa.Array]:
     return codes, encoded.dictionary
 
 
-def index_in(values: pd.Series, keys: pa.Array | Sequence[str]) -> np.ndarray:
-    """Position of each value in ``keys`` (int64; -1 when absent or missing)."""
+def index_in(values: pd.Series | pa.Array, keys: pa.Array | Sequence[str]) -> np.ndarray:
+    """Position of each value in ``keys`` (int64; -1 when absent or missing).
+
+    Large inputs are split into slices hashed on parallel threads (Arrow releases the GIL):
+    hashing 13 million usage keys is the largest single cost of scoring."""
     if len(keys) == 0 or len(values) == 0:
         return np.full(len(values), -1, dtype=np.int64)
     if isinstance(keys, pa.Array):
@@ -46,7 +51,23 @@ def index_in(values: pd.Series, keys: pa.Array | Sequence[str]) -> np.ndarray:
     else:
         value_set = pa.array(list(keys), type=pa.large_string())
     # an empty value cannot match: keys never hold empty strings (see factorize_text)
-    found = pc.index_in(text_array(values, empty_as_null=False), value_set=value_set)
+    arr = values if isinstance(values, pa.Array) else text_array(values, empty_as_null=False)
+    workers = min(_WORKERS, max(1, len(arr) // _SLICE_MIN))
+    if workers == 1:
+        return _index_in_slice(arr, value_set)
+    bounds = np.linspace(0, len(arr), workers + 1).astype(int)
+    slices = [arr.slice(a, b - a) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        parts = list(pool.map(lambda part: _index_in_slice(part, value_set), slices))
+    return np.concatenate(parts)
+
+
+_WORKERS = max(1, min(4, os.cpu_count() or 1))
+_SLICE_MIN = 1_000_000
+
+
+def _index_in_slice(arr: pa.Array, value_set: pa.Array) -> np.ndarray:
+    found = pc.index_in(arr, value_set=value_set)
     return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 

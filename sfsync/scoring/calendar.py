@@ -7,7 +7,7 @@ already converted to the configured time zone. Array functions take and return n
 
 from __future__ import annotations
 
-import calendar as _calendar
+import calendar
 from datetime import date
 
 import numpy as np
@@ -20,7 +20,7 @@ def add_months(day: date, months: int) -> date:
     """``day`` plus ``months`` calendar months, clamping the day (Jan 31 + 1 month = Feb 28/29)."""
     index = day.year * 12 + (day.month - 1) + months
     year, month0 = divmod(index, 12)
-    last = _calendar.monthrange(year, month0 + 1)[1]
+    last = calendar.monthrange(year, month0 + 1)[1]
     return date(year, month0 + 1, min(day.day, last))
 
 
@@ -118,12 +118,24 @@ def whole_months_between(start: np.ndarray, end: np.ndarray | date) -> np.ndarra
     ``start + m months <= end`` (float array, NaN where ``start`` is NaT; negative when
     ``start`` is after ``end``)."""
     start = np.asarray(start, dtype="datetime64[D]")
-    end = np.broadcast_to(np.datetime64(end, "D") if isinstance(end, date) else end, start.shape)
+    if isinstance(end, date):  # the common case: one as-of date, one civil conversion
+        nat = np.isnat(start)
+        sy, sm, sd = _civil(np.where(nat, 0, start.view(np.int64)))
+        months = (end.year * 12 + end.month) - (sy * 12 + sm)
+        months -= np.minimum(sd, calendar.monthrange(end.year, end.month)[1]) > end.day
+        return np.where(nat, np.nan, months.astype(np.float64))
     nat = np.isnat(start) | np.isnat(end)
     months = _whole_months(
         np.where(nat, 0, start.view(np.int64)), np.where(nat, 0, end.view(np.int64))
     )
     return np.where(nat, np.nan, months.astype(np.float64))
+
+
+def _shift_scalar(day: date, months: np.ndarray) -> np.ndarray:
+    """int64 day numbers of ``day + months`` (array of month counts), clamped."""
+    index = day.year * 12 + (day.month - 1) + months
+    year, month = index // 12, index % 12 + 1
+    return _days(year, month, np.minimum(day.day, _month_length(year, month)))
 
 
 def calendar_months_until(as_of: date, target: np.ndarray) -> np.ndarray:
@@ -137,12 +149,13 @@ def calendar_months_until(as_of: date, target: np.ndarray) -> np.ndarray:
     target = np.asarray(target, dtype="datetime64[D]")
     nat = np.isnat(target)
     base = np.datetime64(as_of, "D").view(np.int64)
-    safe = np.where(nat, base, target.view(np.int64))
-    start = np.full(safe.shape, base, dtype=np.int64)
-    whole = _whole_months(start, safe)
-    low = _shift(start, whole)
-    high = _shift(start, whole + 1)
-    fraction = (safe - low).astype(np.float64) / (high - low).astype(np.float64)
+    ints = np.where(nat, base, target.view(np.int64))
+    year, month, day = _civil(ints)
+    whole = (year * 12 + month) - (as_of.year * 12 + as_of.month)
+    whole -= np.minimum(as_of.day, _month_length(year, month)) > day
+    low = _shift_scalar(as_of, whole)
+    high = _shift_scalar(as_of, whole + 1)
+    fraction = (ints - low).astype(np.float64) / (high - low).astype(np.float64)
     return np.where(nat, np.nan, whole + fraction)
 
 

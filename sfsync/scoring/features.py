@@ -147,11 +147,10 @@ def _day_bound(raw: np.ndarray, day) -> int:
 
 def _latest_by(codes: np.ndarray, raw: np.ndarray, keep: np.ndarray, size: int) -> np.ndarray:
     """Per-code latest date among rows of ``keep`` (``datetime64[D]``; NaT when none)."""
-    ints = raw.view(np.int64)
-    keep = keep & (ints != _NAT_INT)
-    out = np.full(size, _NAT_INT, dtype=np.int64)
-    np.maximum.at(out, codes[keep], ints[keep])
-    return out.view(raw.dtype).astype("datetime64[D]")
+    slots = np.where(keep, codes, size)  # rows not kept go to a spare slot; NaT is int64 min
+    out = np.full(size + 1, _NAT_INT, dtype=np.int64)
+    np.maximum.at(out, slots, raw.view(np.int64))
+    return out[:size].view(raw.dtype).astype("datetime64[D]")
 
 
 @dataclass(frozen=True)
@@ -216,7 +215,8 @@ def _activity_features(
     completed = _bool(activities, "completed").fillna(False).to_numpy(dtype=bool)
     done = completed & (ints != _NAT_INT) & (ints < _day_bound(raw, as_of + timedelta(days=1)))
     codes = np.full(len(activities), -1, dtype=np.int64)
-    codes[done] = index_in(activities["account_id"][done], account_ids)  # hash only what counts
+    ids = text_array(activities["account_id"], empty_as_null=False).filter(pa.array(done))
+    codes[done] = index_in(ids, account_ids)  # hash only the activities that count
     done &= codes >= 0
     latest = _latest_by(codes, raw, done, n)
     type_codes, type_names = factorize_text(activities["type"])
