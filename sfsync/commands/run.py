@@ -1,3 +1,161 @@
-"""Placeholder: the owner of this command replaces this module (see docs/ARCHITECTURE.md)."""
+"""``sfsync run JOB``: run a job from ``jobs/`` end to end (or ``--dry-run`` it)."""
 
-commands: list = []
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from sfsync.errors import ExitCode
+
+SANDBOX_DIR = Path(".sfsync") / "sandbox"
+
+
+def parse_as_of(value: str | None, timezone: str) -> date:
+    """``--as-of`` as a date; default: today in the configured time zone."""
+    if value:
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
+    from zoneinfo import ZoneInfo
+
+    return datetime.now(ZoneInfo(timezone)).date()
+
+
+@contextmanager
+def environment(overrides: Mapping[str, str]) -> Iterator[dict[str, str]]:
+    """Set environment variables for the block (e.g. REQUESTS_CA_BUNDLE), then restore them."""
+    saved = {k: os.environ.get(k) for k in overrides}
+    os.environ.update(overrides)
+    try:
+        yield dict(os.environ)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@contextmanager
+def sandbox_environment(
+    root: Path, as_of: date, *, accounts: int = 150, seed: int = 7, echo=None
+) -> Iterator[dict[str, str]]:
+    """Start the local sandbox in-process and point the SPEC §9 variables at it.
+
+    The product path then runs unchanged: the same settings loader reads the same environment
+    variables a real deployment sets. The sandbox's state lives under ``.sfsync/sandbox/`` and
+    so does the state store of sandbox runs, apart from the real one.
+    """
+    from sfsync.sandbox import Sandbox
+
+    data_dir = root / SANDBOX_DIR
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with Sandbox(data_dir=data_dir, accounts=accounts, seed=seed, as_of=as_of) as sb:
+        overrides = dict(sb.env())
+        overrides.setdefault("SFSYNC_STATE_URL", f"sqlite:///{data_dir / 'state.db'}")
+        if echo:
+            echo(f"Sandbox org at {sb.salesforce_url} (state in {data_dir})")
+        with environment(overrides) as env:
+            yield env
+
+
+def log_format(ctx: click.Context) -> str:
+    return str((ctx.obj or {}).get("log_format") or "console")
+
+
+def execute(
+    ctx: click.Context,
+    job_name: str,
+    as_of_text: str | None,
+    *,
+    dry_run: bool,
+    sandbox: bool,
+    plan_out: str | None,
+    sandbox_accounts: int = 150,
+) -> Any:
+    """Shared by ``run`` and ``demo``: load the project, build clients, run, print."""
+    from sfsync.config import load_project
+    from sfsync.pipeline import build_run_context, run_job
+
+    config_path = (ctx.obj or {}).get("config_path")
+    console = log_format(ctx) == "console"
+    echo = (lambda line: click.echo(line, err=True)) if console else None
+    from sfsync.jobs import load_job
+
+    project = load_project(config_path, env=os.environ)
+    load_job(project.jobs_dir, job_name)  # a bad job fails before anything starts
+    as_of = parse_as_of(as_of_text, project.settings.timezone)
+    if sandbox:
+        env_ctx = sandbox_environment(project.root, as_of, accounts=sandbox_accounts, echo=echo)
+    else:
+        env_ctx = environment({})
+    with env_ctx as env:
+        project = load_project(config_path, env=env)
+        run_ctx = build_run_context(project, job_name, as_of, dry_run=dry_run, env=env, echo=echo)
+        try:
+            outcome = run_job(run_ctx)
+        finally:
+            run_ctx.close()
+    if plan_out and outcome.plan is not None:
+        Path(plan_out).write_text(outcome.plan.to_json(), encoding="utf-8")
+    if dry_run and outcome.plan is not None:
+        click.echo(outcome.plan.summary())
+    click.echo(outcome.summary.to_text())
+    return outcome
+
+
+@click.command("run")
+@click.argument("job")
+@click.option(
+    "--as-of",
+    "as_of",
+    metavar="DATE",
+    help="Compute as of this date (YYYY-MM-DD). Default: today in the configured time zone.",
+)
+@click.option("--dry-run", is_flag=True, help="Read and compute, print the plan, write nothing.")
+@click.option(
+    "--sandbox",
+    is_flag=True,
+    help="Run against the embedded local sandbox (Salesforce, Metabase, Slack).",
+)
+@click.option(
+    "--plan-out",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Also save the plan as JSON to FILE.",
+)
+@click.pass_context
+def run(
+    ctx: click.Context,
+    job: str,
+    as_of: str | None,
+    dry_run: bool,
+    sandbox: bool,
+    plan_out: str | None,
+) -> None:
+    """Run JOB (a file in jobs/): extract, score, write to Salesforce, alert Slack.
+
+    Takes the job's run lock (no overlapping runs) and records the run in the state store.
+    Exit codes: 0 done, 1 failed, 3 finished but some records failed (retried next run),
+    4 another run of the job holds the lock.
+
+    \b
+    Examples:
+      sfsync run nightly
+      sfsync run nightly --as-of 2025-03-15 --dry-run --plan-out plan.json
+      sfsync run weekly-usage-import --sandbox
+    """
+    outcome = execute(ctx, job, as_of, dry_run=dry_run, sandbox=sandbox, plan_out=plan_out)
+    if outcome.summary.write_failures:
+        sys.exit(ExitCode.ROW_FAILURES)
+
+
+commands = [run]

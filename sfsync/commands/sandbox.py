@@ -1,3 +1,112 @@
-"""Placeholder: the owner of this command replaces this module (see docs/ARCHITECTURE.md)."""
+"""``sfsync sandbox``: run the local sandbox org (Salesforce, Metabase, Slack) or reset it."""
 
-commands: list = []
+from __future__ import annotations
+
+import shlex
+import threading
+from datetime import date
+from pathlib import Path
+
+import click
+
+DATA_DIR_HELP = "Where the sandbox keeps its org, Metabase database and Slack messages."
+
+
+@click.group("sandbox")
+def sandbox_group() -> None:
+    """Run the local sandbox: Salesforce REST API, Metabase API and Slack API over HTTPS.
+
+    The sandbox keeps its state in --data-dir between runs; a second run sees the first
+    run's writes. Nothing talks to the internet.
+
+    \b
+    Examples:
+      sfsync sandbox serve                      start with 150 sample accounts
+      sfsync sandbox serve --accounts 100000    a big org for benchmarks
+      sfsync sandbox reset                      forget every record and message
+    """
+
+
+@sandbox_group.command("serve")
+@click.option("--accounts", type=click.IntRange(1, 1_000_000), default=150, show_default=True,
+              help="Sample accounts to create when the sandbox starts empty.")  # fmt: skip
+@click.option("--seed", type=int, default=7, show_default=True, help="Seed of the sample data.")
+@click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Date the sample data is built around (default: today).")  # fmt: skip
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path(".sfsync/sandbox"), show_default=True, help=DATA_DIR_HELP)  # fmt: skip
+@click.option("--reset", is_flag=True, help="Start from fresh sample data.")
+@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
+              help="Port of the Salesforce API (0: any free port).")  # fmt: skip
+def serve(accounts: int, seed: int, as_of, data_dir: Path, reset: bool, port: int) -> None:
+    """Serve the sandbox until Ctrl-C and print how to connect to it.
+
+    Prints `export` lines for the SFSYNC_* variables and REQUESTS_CA_BUNDLE; the only
+    secrets in them are the sandbox's own throwaway tokens.
+
+    \b
+    Examples:
+      sfsync sandbox serve
+      sfsync sandbox serve --accounts 20000 --seed 3 --as-of 2025-03-15
+      sfsync sandbox serve --port 8443 --data-dir /tmp/sfsync-sandbox
+    """
+    from sfsync.sandbox import Sandbox
+
+    sb = Sandbox(
+        data_dir=data_dir,
+        accounts=accounts,
+        seed=seed,
+        as_of=as_of.date() if as_of else date.today(),
+        reset=reset,
+        salesforce_port=port,
+    )
+    with sb:
+        try:
+            _print_connection(sb, data_dir)
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            click.echo("Stopping the sandbox…")
+
+
+def _print_connection(sb, data_dir: Path) -> None:
+    org = sb.salesforce_app.org
+    click.echo(f"sfsync sandbox is running (data in {data_dir}).")
+    click.echo(
+        f"  Salesforce  {sb.salesforce_url}  ({len(org.tables['Account'])} accounts, "
+        f"{len(org.tables['Task'])} tasks, {len(org.tables['User'])} users)"
+    )
+    click.echo(f"  Metabase    {sb.metabase_url or 'not available'}")
+    click.echo(f"  Slack       {sb.slack_base_url or 'not available'}")
+    click.echo("")
+    click.echo("Connect from another shell:")
+    for key, value in sb.env().items():
+        click.echo(f"export {key}={shlex.quote(value)}")
+    click.echo("")
+    click.echo("The JWT bearer settings let sfsync log in again when the session expires.")
+    click.echo("")
+    click.echo("Press Ctrl-C to stop; the org is saved on exit.")
+
+
+@sandbox_group.command("reset")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path(".sfsync/sandbox"), show_default=True, help=DATA_DIR_HELP)  # fmt: skip
+def reset(data_dir: Path) -> None:
+    """Delete the sandbox's records, Metabase database and Slack messages.
+
+    The CA certificate and the connected app are kept, so exported variables stay valid.
+    The next `sfsync sandbox serve` starts from fresh sample data.
+
+    \b
+    Example:
+      sfsync sandbox reset --data-dir .sfsync/sandbox
+    """
+    from sfsync.sandbox import reset_data_dir
+
+    if not data_dir.exists():
+        click.echo(f"Nothing to reset: {data_dir} does not exist.")
+        return
+    reset_data_dir(data_dir)
+    click.echo(f"Sandbox state in {data_dir} deleted; the next serve starts fresh.")
+
+
+commands = [sandbox_group]

@@ -1,0 +1,142 @@
+"""The CS playbook as configuration: thresholds, schedules, caps, snooze and KPI targets.
+
+Loaded from ``mappings/playbook.yaml`` (see the comments there for what every key means).
+Everything the automation decides by a number comes from here, so that RevOps can tune it
+without code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from sfsync.configfile import StrictModel, load_model
+
+Priority = Literal["High", "Normal", "Low"]
+SEGMENTS = ("S", "A", "B", "C")
+
+
+class SegmentPolicy(StrictModel):
+    """Touch cadence and owner capacity of one segment (SPEC §5)."""
+
+    cadence_days: int = Field(gt=0)
+    cap: int = Field(gt=0)
+
+
+class OnboardingPolicy(StrictModel):
+    """Offsets (days) of onboarding steps 0-4 and the 3-month completion check (seed 001 §3.1)."""
+
+    setup_due_days: int = Field(default=3, ge=0)
+    kickoff_due_days: int = Field(default=7, ge=0)
+    video_open_days: int = Field(default=7, ge=0)
+    pre_delivery_lead_days: int = Field(default=7, ge=0)
+    pre_delivery_open_days: int = Field(default=14, ge=0)
+    review_due_days: int = Field(default=7, ge=0)
+    planned_first_delivery_days: int = Field(default=30, gt=0)
+    complete_check_months: int = Field(default=3, gt=0)
+    complete_open_days: int = Field(default=7, ge=0)
+    late_grace_days: int = Field(default=14, ge=0)
+    priority: Priority = "Normal"
+
+    @model_validator(mode="after")
+    def _lead_before_open(self) -> OnboardingPolicy:
+        if self.pre_delivery_open_days < self.pre_delivery_lead_days:
+            raise ValueError("pre_delivery_open_days must be >= pre_delivery_lead_days")
+        return self
+
+
+class QbrSegmentPolicy(StrictModel):
+    priority: Priority
+    required: bool
+
+
+class QbrPolicy(StrictModel):
+    """A QBR Task per fiscal quarter for the listed segments."""
+
+    fiscal_year_start_month: int = Field(default=1, ge=1, le=12)
+    due_days_before_quarter_end: int = Field(default=0, ge=0)
+    segments: dict[Literal["S", "A", "B", "C"], QbrSegmentPolicy]
+
+
+class RenewalPolicy(StrictModel):
+    lead_months: int = Field(default=2, gt=0)
+    due_days: int = Field(default=7, ge=0)
+    priority: Priority = "High"
+
+
+class TouchPolicy(StrictModel):
+    due_days: int = Field(default=7, ge=0)
+    priority: Priority = "Normal"
+
+
+class HandoverPolicy(StrictModel):
+    due_days: int = Field(default=7, ge=0)
+    priority: Priority = "High"
+
+
+class RecoveryPolicy(StrictModel):
+    """Recovery playbooks by churn reason (seed 001 §3.3)."""
+
+    reason_column: str = "churn_reason"
+    salesforce_field: str = "Churn_Reason__c"
+    reasons: dict[str, list[str]]
+    competitor_signal: str | None = "competitor"
+    priority: Priority = "High"
+
+
+class AlertPolicy(StrictModel):
+    snooze_days: int = Field(default=14, ge=0)
+    severities: list[Literal["high", "medium", "low"]] = ["high", "medium"]
+    escalate_segments: list[Literal["S", "A", "B", "C"]] = ["S"]
+    escalate_bands: list[Literal["green", "yellow", "orange", "red"]] = ["red"]
+    due_hours: int = Field(default=48, gt=0)
+
+
+class KpiTargets(StrictModel):
+    """Targets of SPEC §7 and the windows the KPIs are measured over."""
+
+    churn_rate_max: float = 0.10
+    nrr_min: float = 1.00
+    average_score_min: float = 70
+    red_share_max: float = 0.05
+    active_rate_min: float = 0.80
+    cadence_achievement_min: float = 0.90
+    meetings_per_account_min: float = 0.5
+    qbr_rate_min: float = 0.80
+    onboarding_completion_min: float = 1.00
+    upsell_proposals_min: int = 10
+    churn_window_months: int = Field(default=12, gt=0)
+    nrr_months: int = Field(default=3, gt=0)
+    churn_date_column: str = "churned_on"
+    upsell_codes: list[str] = ["near_plan_limit", "deliveries_rising", "expansion_proposal"]
+    trend_months: int = Field(default=6, gt=0)
+
+
+class Playbook(StrictModel):
+    segments: dict[Literal["S", "A", "B", "C"], SegmentPolicy]
+    overall_cap: int = Field(default=30, gt=0)
+    onboarding: OnboardingPolicy = OnboardingPolicy()
+    qbr: QbrPolicy
+    renewal: RenewalPolicy = RenewalPolicy()
+    touch: TouchPolicy = TouchPolicy()
+    handover: HandoverPolicy = HandoverPolicy()
+    recovery: RecoveryPolicy
+    alerts: AlertPolicy = AlertPolicy()
+    kpi: KpiTargets = KpiTargets()
+
+    @model_validator(mode="after")
+    def _all_segments(self) -> Playbook:
+        missing = [s for s in SEGMENTS if s not in self.segments]
+        if missing:
+            raise ValueError(f"segments must define S, A, B and C (missing {', '.join(missing)})")
+        return self
+
+
+DEFAULT_PLAYBOOK = Path("mappings/playbook.yaml")
+
+
+def load_playbook(path: str | Path = DEFAULT_PLAYBOOK) -> Playbook:
+    """Load and validate the playbook; every problem is reported with file and key path."""
+    return load_model(path, Playbook)

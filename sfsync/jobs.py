@@ -1,0 +1,285 @@
+"""Job definitions (``jobs/<name>.yaml``): which sources, what to compute, what to write.
+
+A job names its inputs by role (``accounts``, ``users``, ``activities``, ``usage``), each read
+from one source kind (``salesforce``, ``metabase``, ``sql``, ``file``) and mapped to canonical
+columns by a column mapping (``mappings/columns/<name>.yaml``). ``compute`` says what the run
+derives (``score``: the scorecard engine; ``usage_import``: copy the scoring month's usage
+figures onto the tenant's Account). ``write`` says which Account field mapping to apply and
+whether to upsert signal Tasks; ``notify`` whether to alert Slack.
+
+Source parameters may use these placeholders, filled in from the as-of date of the run:
+``{as_of}`` (YYYY-MM-DD), ``{scoring_month}``, ``{previous_month}``, ``{from_month}`` and
+``{to_month}`` (YYYY-MM; the window of ``months`` months ending with the scoring month).
+"""
+
+from __future__ import annotations
+
+import string
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from sfsync.configfile import StrictModel, load_model
+from sfsync.errors import ConfigError, ConfigProblem
+from sfsync.sources.salesforce import ScopeCondition
+
+ROLES = ("accounts", "users", "activities", "usage")
+PLACEHOLDERS = ("as_of", "scoring_month", "previous_month", "from_month", "to_month")
+
+
+class _SourceBase(StrictModel):
+    columns: str | None = Field(
+        default=None, description="column mapping name: mappings/columns/<columns>.yaml"
+    )
+    months: int = Field(default=13, ge=1, le=120, description="window for {from_month}")
+    parameters: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    max_quarantine_share: float = Field(default=0.05, ge=0, le=1)
+    unknown_tenants: Literal["quarantine", "ignore"] = "quarantine"
+
+    @field_validator("parameters")
+    @classmethod
+    def _known_placeholders(cls, params: dict) -> dict:
+        for name, value in params.items():
+            if not isinstance(value, str):
+                continue
+            try:
+                used = {f for _, f, _, _ in string.Formatter().parse(value) if f is not None}
+            except ValueError as exc:
+                raise ValueError(f"{name}: {exc}") from None
+            unknown = sorted(used - set(PLACEHOLDERS))
+            if unknown:
+                raise ValueError(
+                    f"{name}: unknown placeholder(s) {', '.join(unknown)}; "
+                    f"available: {', '.join(PLACEHOLDERS)}"
+                )
+        return params
+
+
+class SalesforceSource(_SourceBase):
+    """Accounts, users or activities read from Salesforce with SOQL."""
+
+    kind: Literal["salesforce"]
+    object: Literal["accounts", "users", "activities"]
+    scope: list[ScopeCondition] = Field(default_factory=list)
+    lookback_days: int = Field(default=400, ge=1, le=3660)
+    completed_statuses: list[str] = Field(default_factory=lambda: ["Completed"], min_length=1)
+
+
+class MetabaseSource(_SourceBase):
+    """A saved question (``card``) or native SQL (``database`` + ``query_file``)."""
+
+    kind: Literal["metabase"]
+    card: int | None = Field(default=None, ge=1)
+    database: int | None = Field(default=None, ge=1)
+    query_file: str | None = None
+    format: Literal["json", "csv"] = "json"
+
+    @model_validator(mode="after")
+    def _card_or_sql(self) -> MetabaseSource:
+        if (self.card is None) == (self.query_file is None):
+            raise ValueError("set either card (a saved question id) or query_file + database")
+        if self.query_file is not None and self.database is None:
+            raise ValueError("query_file needs database (the Metabase database id)")
+        return self
+
+
+class SqlSource(_SourceBase):
+    """A query file run against a SQLAlchemy URL (given directly or by an environment variable)."""
+
+    kind: Literal["sql"]
+    url: str | None = None
+    url_env: str | None = Field(default=None, description="environment variable holding the URL")
+    query_file: str
+    chunksize: int = Field(default=50_000, ge=1)
+
+    @model_validator(mode="after")
+    def _one_url(self) -> SqlSource:
+        if (self.url is None) == (self.url_env is None):
+            raise ValueError("set exactly one of url and url_env")
+        return self
+
+
+class FileSource(_SourceBase):
+    """A CSV or Parquet file (path relative to the project root)."""
+
+    kind: Literal["file"]
+    path: str
+    format: Literal["csv", "parquet"] | None = None
+
+
+Source = Annotated[
+    SalesforceSource | MetabaseSource | SqlSource | FileSource, Field(discriminator="kind")
+]
+
+
+class ScoreCompute(StrictModel):
+    """Score accounts with a scorecard (``mappings/scorecards/<scorecard>.yaml``)."""
+
+    kind: Literal["score"]
+    scorecard: str = "default"
+    benchmarks: str | None = Field(
+        default=None,
+        description="a CSV in mappings/benchmarks/ (industry,rate); null: the scorecard's own",
+    )
+
+
+class UsageImportCompute(StrictModel):
+    """Copy the scoring month's usage figures onto the Account whose tenant id matches."""
+
+    kind: Literal["usage_import"]
+
+
+Compute = Annotated[ScoreCompute | UsageImportCompute, Field(discriminator="kind")]
+
+
+class WriteSpec(StrictModel):
+    account_fields: str | None = Field(
+        default="account_fields", description="mappings/<name>.yaml; null: no Account fields"
+    )
+    signal_tasks: bool = True
+
+
+class NotifySpec(StrictModel):
+    slack: bool = True
+
+
+class Job(StrictModel):
+    """One job file."""
+
+    description: str = ""
+    sources: dict[str, Source]
+    compute: Compute
+    write: WriteSpec = Field(default_factory=WriteSpec)
+    notify: NotifySpec = Field(default_factory=NotifySpec)
+
+    @model_validator(mode="after")
+    def _roles(self) -> Job:
+        unknown = sorted(set(self.sources) - set(ROLES))
+        if unknown:
+            raise ValueError(
+                f"unknown source role(s) {', '.join(unknown)}; roles: {', '.join(ROLES)}"
+            )
+        if "accounts" not in self.sources:
+            raise ValueError("sources.accounts is required (every job works on accounts)")
+        if "usage" not in self.sources and isinstance(self.compute, UsageImportCompute):
+            raise ValueError("compute usage_import needs sources.usage")
+        for role, source in self.sources.items():
+            if isinstance(source, SalesforceSource) and source.object != role:
+                raise ValueError(
+                    f"sources.{role}: a salesforce source for role {role!r} must read "
+                    f"object: {role}"
+                )
+        if self.write.signal_tasks and not isinstance(self.compute, ScoreCompute):
+            raise ValueError("write.signal_tasks needs compute kind score")
+        return self
+
+
+def job_path(jobs_dir: Path, name: str) -> Path:
+    """``jobs/<name>.yaml``; ``name`` may also be a path to a YAML file."""
+    candidate = Path(name)
+    if candidate.suffix in (".yaml", ".yml") and candidate.exists():
+        return candidate
+    return Path(jobs_dir) / f"{name}.yaml"
+
+
+def load_job(jobs_dir: Path, name: str) -> Job:
+    """Load and validate one job; an unknown job lists the jobs that exist."""
+    path = job_path(jobs_dir, name)
+    if not path.exists():
+        available = sorted(p.stem for p in Path(jobs_dir).glob("*.yaml"))
+        raise ConfigError(
+            [ConfigProblem(str(path), "", f"no job named {name!r}")],
+            hint=f"jobs in {jobs_dir}: {', '.join(available) or 'none'}",
+        )
+    return load_model(path, Job)
+
+
+def add_months(month: date, n: int) -> date:
+    """The first day of the month ``n`` months after ``month`` (negative: before)."""
+    index = month.year * 12 + month.month - 1 + n
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def scoring_month(as_of: date) -> date:
+    """First day of the latest complete calendar month before ``as_of`` (SPEC §10)."""
+    return add_months(date(as_of.year, as_of.month, 1), -1)
+
+
+def run_parameters(as_of: date, months: int) -> dict[str, str]:
+    """The placeholder values of a run as of ``as_of`` with a window of ``months`` months."""
+    scoring = scoring_month(as_of)
+    return {
+        "as_of": as_of.isoformat(),
+        "scoring_month": scoring.strftime("%Y-%m"),
+        "previous_month": add_months(scoring, -1).strftime("%Y-%m"),
+        "from_month": add_months(scoring, -(months - 1)).strftime("%Y-%m"),
+        "to_month": scoring.strftime("%Y-%m"),
+    }
+
+
+def resolve_parameters(source: _SourceBase, as_of: date) -> dict[str, object]:
+    """The source's parameters with placeholders filled in; with none given, every value."""
+    values = run_parameters(as_of, source.months)
+    if not source.parameters:
+        return dict(values)
+    return {
+        k: v.format_map(values) if isinstance(v, str) else v for k, v in source.parameters.items()
+    }
+
+
+def validate_jobs(jobs_dir: Path, mappings_dir: Path, root: Path) -> list[ConfigProblem]:
+    """Every problem in every job file and the files it refers to, collected (none raised)."""
+    problems: list[ConfigProblem] = []
+    for path in sorted(Path(jobs_dir).glob("*.yaml")):
+        try:
+            job = load_model(path, Job)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+            continue
+        problems.extend(_referenced_file_problems(path, job, Path(mappings_dir), Path(root)))
+    return problems
+
+
+def _referenced_file_problems(
+    path: Path, job: Job, mappings_dir: Path, root: Path
+) -> list[ConfigProblem]:
+    from sfsync.sources.columns import load_column_mapping
+
+    problems = []
+
+    def check(file: Path, key: str, loader=None) -> None:
+        if not file.exists():
+            problems.append(ConfigProblem(str(path), key, f"{file} does not exist"))
+        elif loader is not None:
+            try:
+                loader(file)
+            except ConfigError as exc:
+                problems.extend(exc.problems)
+
+    for role, source in job.sources.items():
+        if source.columns:
+            check(
+                mappings_dir / "columns" / f"{source.columns}.yaml",
+                f"sources.{role}.columns",
+                load_column_mapping,
+            )
+        query_file = getattr(source, "query_file", None)
+        if query_file:
+            check(root / query_file, f"sources.{role}.query_file")
+        if isinstance(source, FileSource):
+            check(root / source.path, f"sources.{role}.path")
+    if isinstance(job.compute, ScoreCompute):
+        check(mappings_dir / "scorecards" / f"{job.compute.scorecard}.yaml", "compute.scorecard")
+        if job.compute.benchmarks:
+            check(mappings_dir / "benchmarks" / job.compute.benchmarks, "compute.benchmarks")
+    if job.write.account_fields:
+        check(mappings_dir / f"{job.write.account_fields}.yaml", "write.account_fields")
+    return problems
+
+
+def validate(project) -> list[ConfigProblem]:
+    """Problems in the project's jobs (for ``sfsync validate``): ``project`` is a
+    ``sfsync.config.Project`` (``root``, ``jobs_dir``, ``mappings_dir``)."""
+    return validate_jobs(project.jobs_dir, project.mappings_dir, project.root)

@@ -1,0 +1,203 @@
+"""Slack messages (Block Kit plus a plain-text fallback) built from the ``slack`` templates.
+
+Every builder returns ``(text, blocks)``: ``text`` is the notification/fallback text Slack
+shows where blocks cannot be shown, ``blocks`` a header, one or more mrkdwn sections and an
+optional context line. Values are escaped for mrkdwn (``&``, ``<``, ``>``) before they are put
+into a template; mentions (``<@U…>``) and links are built here and inserted unescaped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sfsync.templates import TemplateSet
+
+HEADER_MAX = 150  # Slack's limit for a plain_text header
+SECTION_MAX = 3000  # Slack's limit for a section's text
+MAX_LINES = 15  # list lines per digest section before "…and N more"
+
+
+def escape(value: Any) -> str:
+    """Escape a value for Slack mrkdwn."""
+    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def record_url(instance_url: str, account_id: str) -> str:
+    """Lightning URL of an Account record."""
+    return f"{instance_url.rstrip('/')}/lightning/r/Account/{account_id}/view"
+
+
+def _header(text: str) -> dict:
+    if len(text) > HEADER_MAX:
+        text = text[: HEADER_MAX - 1] + "…"
+    return {"type": "header", "text": {"type": "plain_text", "text": text, "emoji": True}}
+
+
+def _section(text: str) -> dict:
+    if len(text) > SECTION_MAX:
+        text = text[: SECTION_MAX - 1] + "…"
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def _context(text: str) -> dict:
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
+
+
+class MessageBuilder:
+    """Builds the messages of one template language for one Salesforce org."""
+
+    def __init__(self, templates: TemplateSet, instance_url: str = "") -> None:
+        self.t = templates
+        self.instance_url = instance_url
+
+    # --- labels ---------------------------------------------------------------------------
+    def _label(self, key: str, default: str, field: str = "label") -> str:
+        if self.t.has("slack", key):
+            return self.t.fields("slack", key).get(field, default)
+        return default
+
+    def band_label(self, band: Any) -> str:
+        if band is None or band != band or band == "":
+            return self._label("band_none", "-")
+        return self._label(f"band_{band}", str(band))
+
+    def signal_label(self, code: str) -> str:
+        return self._label(f"signal_{code}", code)
+
+    def signals_text(self, codes: Iterable[str]) -> str:
+        return (
+            "、".join(self.signal_label(c) for c in codes)
+            if self.t.language == "ja"
+            else (", ".join(self.signal_label(c) for c in codes))
+        )
+
+    def kpi_label(self, key: str) -> str:
+        return self._label(f"kpi_{key}", key)
+
+    # --- messages -------------------------------------------------------------------------
+    def _render(self, key: str, values: Mapping[str, Any]) -> dict[str, str]:
+        return self.t.render("slack", key, dict(values))
+
+    def _alert_values(self, ctx: Mapping[str, Any]) -> dict[str, str]:
+        score = ctx.get("score")
+        return {
+            "account_name": escape(ctx.get("account_name") or ctx["account_id"]),
+            "segment": escape(ctx.get("segment") or "-"),
+            "score": "-" if score is None or score != score else escape(score),
+            "band_label": escape(self.band_label(ctx.get("band"))),
+            "signals": escape(self.signals_text(ctx.get("codes", []))),
+            "owner": ctx.get("owner_mention") or escape(ctx.get("owner_name") or "-"),
+            "due_date": escape(ctx.get("due_date", "")),
+            "url": record_url(self.instance_url, ctx["account_id"]),
+        }
+
+    def signal_alert(self, ctx: Mapping[str, Any]) -> tuple[str, list[dict]]:
+        """New churn signal(s) of one account. ``ctx``: account_id, account_name, segment, score,
+        band, codes, owner_mention or owner_name, due_date."""
+        r = self._render("signal_alert", self._alert_values(ctx))
+        blocks = [_header(r["header"]), _section(r["body"]), _context(r["context"])]
+        return r["fallback"], blocks
+
+    def escalation(self, ctx: Mapping[str, Any], reasons: list[str]) -> tuple[str, list[dict]]:
+        """Manager-channel escalation; ``reasons`` are ``segment`` and/or ``band``."""
+        values = self._alert_values(ctx)
+        texts = []
+        for reason in reasons:
+            texts.append(
+                self._render(f"escalation_reason_{reason}", {"band_label": values["band_label"]})[
+                    "text"
+                ]
+            )
+        values["reasons"] = " / ".join(texts)
+        r = self._render("signal_escalation", values)
+        return r["fallback"], [_header(r["header"]), _section(r["body"]), _context(r["context"])]
+
+    def _list_section(self, key: str, items: list[dict[str, Any]]) -> dict | None:
+        if not items:
+            return None
+        spec = self.t.fields("slack", key)
+        lines = [
+            self.t.render("slack", key, {k: escape(v) for k, v in item.items()}).get("line", "")
+            for item in items[:MAX_LINES]
+        ]
+        if len(items) > MAX_LINES:
+            lines.append(self._render("digest_more", {"count": len(items) - MAX_LINES})["text"])
+        return _section(spec.get("title", "") + "\n" + "\n".join(lines))
+
+    def digest(self, ctx: Mapping[str, Any]) -> tuple[str, list[dict]]:
+        """Run digest. ``ctx``: job, as_of, tasks_created, failures (list of str), new and
+        cleared (lists of {account_name, signals}) with new_count and cleared_count (signals), bands (list of {from_band, to_band,
+        count}), capacity (list of capacity_lines dicts)."""
+        values = {
+            "job": escape(ctx.get("job", "")),
+            "as_of": escape(ctx.get("as_of", "")),
+            "new_count": ctx.get("new_count", len(ctx.get("new", []))),
+            "cleared_count": ctx.get("cleared_count", len(ctx.get("cleared", []))),
+            "moved_count": sum(int(b["count"]) for b in ctx.get("bands", [])),
+            "tasks_created": ctx.get("tasks_created", 0),
+            "failures": len(ctx.get("failures", [])),
+        }
+        r = self._render("digest", values)
+        blocks = [_header(r["header"]), _section(r["body"])]
+        for key, items in (
+            ("digest_new", ctx.get("new", [])),
+            ("digest_cleared", ctx.get("cleared", [])),
+            ("digest_bands", ctx.get("bands", [])),
+            ("digest_capacity", ctx.get("capacity", [])),
+            ("digest_failures", [{"failure": f} for f in ctx.get("failures", [])]),
+        ):
+            block = self._list_section(key, list(items))
+            if block:
+                blocks.append(block)
+        return r["fallback"], blocks
+
+    def run_failed(
+        self, *, job: str, as_of: str, run_id: str, error: str
+    ) -> tuple[str, list[dict]]:
+        """A run failed (error text must already be redacted)."""
+        values = {
+            "job": escape(job),
+            "as_of": escape(as_of),
+            "run_id": escape(run_id),
+            "error": escape(error)[:1500],
+        }
+        r = self._render("run_failed", values)
+        return r["fallback"], [_header(r["header"]), _section(r["body"])]
+
+    def kpi_summary(self, month: str, rows: list[dict[str, Any]]) -> tuple[str, list[dict]]:
+        """Monthly KPI summary; ``rows``: {key, value_text, target_text, status met|not_met|na}."""
+        met = sum(1 for row in rows if row["status"] == "met")
+        measured = sum(1 for row in rows if row["status"] != "na")
+        r = self._render(
+            "kpi_summary",
+            {
+                "month": month,
+                "met_count": met,
+                "total_count": measured,
+                "mark": "",
+                "label": "",
+                "value": "",
+                "target": "",
+            },
+        )
+        lines = []
+        for row in rows:
+            mark = self._label(f"kpi_{row['status']}", "", field="mark")
+            lines.append(
+                self.t.render(
+                    "slack",
+                    "kpi_summary",
+                    {
+                        "month": month,
+                        "met_count": met,
+                        "total_count": measured,
+                        "mark": mark,
+                        "label": escape(self.kpi_label(row["key"])),
+                        "value": escape(row["value_text"]),
+                        "target": escape(row["target_text"]),
+                    },
+                )["line"]
+            )
+        blocks = [_header(r["header"]), _section(r["body"]), _section("\n".join(lines))]
+        return r["fallback"], blocks

@@ -1,0 +1,482 @@
+"""Slack notifications: new churn signals, escalations, the run digest, run failures, KPIs.
+
+Every message goes through the state store's outbox (``sfsync.state.alerts``): the decision
+to alert and the message are stored in one transaction, then delivered; a message is marked
+``sent`` only after Slack answered ``ok: true``. Slack being unreachable, failing with 5xx, or
+answering ``ok: false`` never raises out of :meth:`SlackNotifier.notify_run` — the messages
+stay pending and the next run delivers them. HTTP 429 is retried by slack_sdk's
+``RateLimitErrorRetryHandler``, which sleeps for the ``Retry-After`` the server sent.
+
+Usage (the pipeline)::
+
+    notifier = SlackNotifier.from_settings(settings.slack, store, templates, playbook,
+                                           instance_url=client_instance_url)
+    result = notifier.notify_run(run_id=…, job="nightly", as_of=…, scores=result.scores,
+                                 signals=result.signals, accounts=accounts, users=users,
+                                 previous=previous_scores, tasks_created=n, failures=[…],
+                                 capacity=owner_capacity(…))
+    notifier.notify_run_failed(run_id=…, job=…, as_of=…, error=str(exc))
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+from urllib.error import URLError
+
+import pandas as pd
+import structlog
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+
+from sfsync.automation.capacity import capacity_lines
+from sfsync.automation.playbook import Playbook
+from sfsync.log import redact_text
+from sfsync.notify.dedupe import alerting_signals, decide_alerts
+from sfsync.notify.messages import MessageBuilder
+from sfsync.state import alerts as ledger
+from sfsync.templates import TemplateSet
+
+log = structlog.get_logger(__name__)
+
+BAND_ORDER = ["green", "yellow", "orange", "red"]
+
+
+def make_client(
+    token: str,
+    base_url: str | None = None,
+    *,
+    ca_bundle: str | None = None,
+    timeout: int = 15,
+    rate_limit_retries: int = 3,
+) -> WebClient:
+    """A slack_sdk WebClient that honours 429 ``Retry-After`` and retries 5xx/connection
+    errors once. TLS is verified against ``ca_bundle``, else ``REQUESTS_CA_BUNDLE``, else the
+    system store."""
+    cafile = ca_bundle or os.environ.get("REQUESTS_CA_BUNDLE") or None
+    context = ssl.create_default_context(cafile=cafile)
+    return WebClient(
+        token=token,
+        base_url=base_url or "https://slack.com/api/",
+        ssl=context,
+        timeout=timeout,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(max_retry_count=1),
+            RateLimitErrorRetryHandler(max_retry_count=rate_limit_retries),
+            ServerErrorRetryHandler(max_retry_count=1),
+        ],
+    )
+
+
+def _secret(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.get_secret_value() if hasattr(value, "get_secret_value") else str(value)
+
+
+@dataclass
+class DeliveryResult:
+    sent: int = 0
+    failed: int = 0
+    pending: int = 0
+    error: str | None = None
+
+
+@dataclass
+class NotifyResult:
+    """What one run notified. ``new``/``cleared``: account_id, code (+ episode, reason)."""
+
+    alerts: int = 0
+    escalations: int = 0
+    enqueued: int = 0
+    new: pd.DataFrame = field(default_factory=pd.DataFrame)
+    cleared: pd.DataFrame = field(default_factory=pd.DataFrame)
+    delivery: DeliveryResult = field(default_factory=DeliveryResult)
+    skipped: str | None = None
+    error: str | None = None
+
+    def counts(self) -> dict[str, Any]:
+        return {
+            "slack_sent": self.delivery.sent,  # the pipeline's names
+            "slack_pending": self.delivery.pending,
+            "alerts": self.alerts,
+            "escalations": self.escalations,
+            "enqueued": self.enqueued,
+            "sent": self.delivery.sent,
+            "pending": self.delivery.pending,
+            "cleared": len(self.cleared),
+        }
+
+
+def _describe(exc: Exception) -> tuple[str, bool]:
+    """(message without secrets, whether Slack as a whole looks unavailable)."""
+    if isinstance(exc, SlackApiError):
+        status = getattr(exc.response, "status_code", None)
+        error = exc.response.get("error") if hasattr(exc.response, "get") else None
+        unavailable = status is None or status >= 500 or status == 429
+        return f"slack api error: status {status}, {error or 'no error code'}", unavailable
+    if isinstance(exc, URLError | OSError | SlackClientError):
+        return f"slack unreachable: {type(exc).__name__}: {getattr(exc, 'reason', exc)}", True
+    return f"slack failure: {type(exc).__name__}", True
+
+
+class SlackNotifier:
+    """Decides, records and delivers the Slack messages of runs."""
+
+    def __init__(
+        self,
+        store,
+        client: WebClient | None,
+        templates: TemplateSet,
+        playbook: Playbook,
+        *,
+        channel: str,
+        manager_channel: str | None = None,
+        instance_url: str = "",
+    ) -> None:
+        self.store = store
+        self.client = client
+        self.playbook = playbook
+        self.channel = channel
+        self.manager_channel = manager_channel
+        self.messages = MessageBuilder(templates, instance_url)
+        self._mentions: dict[str, str | None] = {}
+        self.api_calls = 0  # Slack Web API calls made (lookups and posts, retries not counted)
+        self._slack_down = False
+        self._down_reason: str | None = None
+
+    @classmethod
+    def from_settings(
+        cls, slack_settings, store, templates: TemplateSet, playbook: Playbook, **kw
+    ) -> SlackNotifier:
+        """From ``settings.slack`` (token, base_url, channel, manager_channel)."""
+        token = _secret(getattr(slack_settings, "token", None))
+        client = make_client(token, getattr(slack_settings, "base_url", None)) if token else None
+        return cls(
+            store,
+            client,
+            templates,
+            playbook,
+            channel=getattr(slack_settings, "channel", None) or "#cs-alerts",
+            manager_channel=getattr(slack_settings, "manager_channel", None),
+            **kw,
+        )
+
+    # --- owner mentions -------------------------------------------------------------------
+    def mention(self, email: str | None) -> str | None:
+        """``<@U…>`` for the Slack user with this email, or None (not found / Slack down)."""
+        if not email or self.client is None or self._slack_down:
+            return None
+        if email not in self._mentions:
+            self.api_calls += 1
+            try:
+                resp = self.client.users_lookupByEmail(email=email)
+                self._mentions[email] = f"<@{resp['user']['id']}>"
+            except Exception as exc:  # noqa: BLE001 - a failed lookup falls back to the name
+                message, unavailable = _describe(exc)
+                if unavailable:
+                    self._slack_down, self._down_reason = True, message
+                log.info("slack_user_lookup_failed", error=message)
+                self._mentions[email] = None
+        return self._mentions[email]
+
+    # --- delivery -------------------------------------------------------------------------
+    def deliver_pending(self) -> DeliveryResult:
+        """Post every pending outbox message, oldest first. Never raises for Slack failures;
+        stops at the first sign that Slack is unavailable (the rest stay pending)."""
+        result = DeliveryResult()
+        if self.client is None:
+            result.pending = len(ledger.pending_messages(self.store))
+            return result
+        for message in ledger.pending_messages(self.store):
+            if self._slack_down:
+                result.pending += 1
+                result.error = result.error or self._down_reason
+                continue
+            self.api_calls += 1
+            try:
+                resp = self.client.chat_postMessage(
+                    channel=message.channel, text=message.text, blocks=message.blocks
+                )
+            except Exception as exc:  # noqa: BLE001 - Slack failures must not fail the run
+                error, unavailable = _describe(exc)
+                ledger.mark_failed(self.store, message.id, error)
+                result.failed += 1
+                result.pending += 1
+                result.error = error
+                if unavailable:
+                    self._slack_down, self._down_reason = True, error
+                log.warning("slack_post_failed", kind=message.kind, error=error)
+                continue
+            ledger.mark_sent(self.store, message.id, resp.get("ts"))
+            result.sent += 1
+        log.info("slack_delivered", sent=result.sent, pending=result.pending, failed=result.failed)
+        return result
+
+    # --- runs -----------------------------------------------------------------------------
+    def notify_run(
+        self,
+        *,
+        run_id: Any,
+        job: str,
+        as_of: date,
+        scores: pd.DataFrame,
+        signals: pd.DataFrame | None,
+        accounts: pd.DataFrame,
+        users: pd.DataFrame | None = None,
+        previous: pd.DataFrame | None = None,
+        tasks_created: int = 0,
+        failures: list[str] | None = None,
+        capacity: pd.DataFrame | None = None,
+    ) -> NotifyResult:
+        """Alert new churn signals, escalate, post the digest, deliver. Never raises."""
+        result = NotifyResult()
+        if self.client is None:
+            result.skipped = "slack is not configured (set SFSYNC_SLACK_TOKEN)"
+            log.info("slack_skipped", reason=result.skipped)
+            return result
+        self._slack_down, self._down_reason = False, None  # every run tries again
+        try:
+            self._notify_run(
+                result,
+                run_id,
+                job,
+                as_of,
+                scores,
+                signals,
+                accounts,
+                users,
+                previous,
+                tasks_created,
+                failures or [],
+                capacity,
+            )
+        except Exception as exc:  # noqa: BLE001 - notifications never fail the Salesforce part
+            result.error = redact_text(f"{type(exc).__name__}: {exc}")
+            log.error("slack_notify_failed", error=result.error)
+        return result
+
+    def _notify_run(
+        self,
+        result,
+        run_id,
+        job,
+        as_of,
+        scores,
+        signals,
+        accounts,
+        users,
+        previous,
+        tasks_created,
+        failures,
+        capacity,
+    ) -> None:
+        pb = self.playbook.alerts
+        active = alerting_signals(signals, pb.severities)
+        decision = decide_alerts(
+            active, ledger.open_episodes(self.store), as_of=as_of, snooze_days=pb.snooze_days
+        )
+        result.new, result.cleared = decision.alert, decision.cleared
+        info = self._account_info(accounts, scores, users)
+        due = (as_of + timedelta(hours=pb.due_hours)).isoformat() if isinstance(as_of, date) else ""
+        active_codes = active.groupby("account_id")["code"].apply(sorted).to_dict()
+        out: list[ledger.OutboxMessage] = []
+        for row in decision.alert.itertuples(index=False):
+            ctx = self._alert_ctx(info, row.account_id, [row.code], active_codes, due)
+            text, blocks = self.messages.signal_alert(ctx)
+            out.append(
+                ledger.OutboxMessage(
+                    f"signal:{row.account_id}:{row.code}:{row.episode}:{as_of}",
+                    "signal",
+                    self.channel,
+                    text,
+                    blocks,
+                    str(run_id),
+                )
+            )
+            result.alerts += 1
+        if self.manager_channel:
+            for account_id, group in decision.alert.groupby("account_id", sort=True):
+                ctx = self._alert_ctx(info, account_id, list(group["code"]), active_codes, due)
+                reasons = []
+                if ctx.get("segment") in pb.escalate_segments:
+                    reasons.append("segment")
+                if ctx.get("band") in pb.escalate_bands:
+                    reasons.append("band")
+                if not reasons:
+                    continue
+                text, blocks = self.messages.escalation(ctx, reasons)
+                out.append(
+                    ledger.OutboxMessage(
+                        f"escalation:{account_id}:{as_of}",
+                        "escalation",
+                        self.manager_channel,
+                        text,
+                        blocks,
+                        str(run_id),
+                    )
+                )
+                result.escalations += 1
+        digest = self._digest_ctx(
+            job, as_of, decision, info, scores, previous, tasks_created, failures, capacity
+        )
+        text, blocks = self.messages.digest(digest)
+        out.append(
+            ledger.OutboxMessage(
+                f"digest:{job}:{run_id}", "digest", self.channel, text, blocks, str(run_id)
+            )
+        )
+        result.enqueued = ledger.record_decisions(
+            self.store, as_of=as_of, alerted=decision.alert, cleared=decision.cleared, messages=out
+        )
+        log.info(
+            "slack_enqueued",
+            alerts=result.alerts,
+            escalations=result.escalations,
+            cleared=len(decision.cleared),
+            enqueued=result.enqueued,
+        )
+        result.delivery = self.deliver_pending()
+
+    def notify_run_failed(self, *, run_id: Any, job: str, as_of: Any, error: str) -> NotifyResult:
+        """Alert the CS channel that a run failed (``error`` must be redacted). Never raises."""
+        result = NotifyResult()
+        if self.client is None:
+            result.skipped = "slack is not configured"
+            return result
+        try:
+            text, blocks = self.messages.run_failed(
+                job=job, as_of=str(as_of), run_id=str(run_id), error=error
+            )
+            msg = ledger.OutboxMessage(
+                f"run_failed:{job}:{run_id}", "run_failed", self.channel, text, blocks, str(run_id)
+            )
+            result.enqueued = ledger.record_decisions(
+                self.store,
+                as_of=as_of,
+                alerted=pd.DataFrame(),
+                cleared=pd.DataFrame(),
+                messages=[msg],
+            )
+            result.delivery = self.deliver_pending()
+        except Exception as exc:  # noqa: BLE001
+            result.error = redact_text(f"{type(exc).__name__}: {exc}")
+            log.error("slack_notify_failed", error=result.error)
+        return result
+
+    def post_kpi_summary(self, month: str, rows: list[dict[str, Any]]) -> NotifyResult:
+        """Post the monthly KPI summary once per month (re-runs find it in the outbox)."""
+        result = NotifyResult()
+        if self.client is None:
+            result.skipped = "slack is not configured"
+            return result
+        try:
+            text, blocks = self.messages.kpi_summary(month, rows)
+            channel = self.manager_channel or self.channel
+            msg = ledger.OutboxMessage(f"kpi:{month}", "kpi", channel, text, blocks, None)
+            result.enqueued = ledger.record_decisions(
+                self.store,
+                as_of=date.today(),
+                alerted=pd.DataFrame(),
+                cleared=pd.DataFrame(),
+                messages=[msg],
+            )
+            result.delivery = self.deliver_pending()
+        except Exception as exc:  # noqa: BLE001
+            result.error = redact_text(f"{type(exc).__name__}: {exc}")
+            log.error("slack_notify_failed", error=result.error)
+        return result
+
+    # --- helpers --------------------------------------------------------------------------
+    def _account_info(self, accounts, scores, users) -> pd.DataFrame:
+        info = accounts[[c for c in ("account_id", "name", "owner_id") if c in accounts]].copy()
+        if scores is not None and not scores.empty:
+            cols = [
+                c for c in ("account_id", "health_score", "health_band", "segment") if c in scores
+            ]
+            info = info.merge(scores[cols], on="account_id", how="left")
+        if users is not None and not users.empty:
+            u = users.rename(
+                columns={"user_id": "owner_id", "name": "owner_name", "email": "owner_email"}
+            )
+            u = u[[c for c in ("owner_id", "owner_name", "owner_email") if c in u]]
+            info = info.merge(u, on="owner_id", how="left")
+        return info.drop_duplicates("account_id").set_index("account_id")
+
+    def _alert_ctx(self, info, account_id, codes, active_codes, due) -> dict[str, Any]:
+        row = info.loc[account_id] if account_id in info.index else pd.Series(dtype=object)
+
+        def get(name):
+            v = row.get(name)
+            return None if v is None or (not isinstance(v, str) and pd.isna(v)) else v
+
+        others = [c for c in active_codes.get(account_id, []) if c not in codes]
+        return {
+            "account_id": account_id,
+            "account_name": get("name"),
+            "segment": get("segment"),
+            "score": get("health_score"),
+            "band": get("health_band"),
+            "codes": list(codes) + others,
+            "owner_mention": self.mention(get("owner_email")),
+            "owner_name": get("owner_name") or get("owner_id"),
+            "due_date": due,
+        }
+
+    def _digest_ctx(
+        self, job, as_of, decision, info, scores, previous, tasks_created, failures, capacity
+    ) -> dict[str, Any]:
+        def name(account_id):
+            if account_id in info.index and isinstance(info.at[account_id, "name"], str):
+                return info.at[account_id, "name"]
+            return account_id
+
+        def by_account(frame):
+            return [
+                {"account_name": name(a), "signals": self.messages.signals_text(sorted(g["code"]))}
+                for a, g in frame.groupby("account_id", sort=True)
+            ]
+
+        return {
+            "job": job,
+            "as_of": str(as_of),
+            "new_count": len(decision.alert),
+            "cleared_count": len(decision.cleared),
+            "new": by_account(decision.alert) if not decision.alert.empty else [],
+            "cleared": by_account(decision.cleared) if not decision.cleared.empty else [],
+            "bands": band_movements(scores, previous, self.messages),
+            "tasks_created": tasks_created,
+            "failures": list(failures),
+            "capacity": capacity_lines(capacity, self.playbook) if capacity is not None else [],
+        }
+
+
+def band_movements(
+    scores: pd.DataFrame | None, previous: pd.DataFrame | None, messages: MessageBuilder | None
+) -> list[dict[str, Any]]:
+    """Counts of accounts per (previous band -> current band) where the band changed."""
+    if scores is None or previous is None or scores.empty or previous.empty:
+        return []
+    if "health_band" not in previous:
+        return []
+    merged = scores[["account_id", "health_band"]].merge(
+        previous[["account_id", "health_band"]], on="account_id", suffixes=("", "_prev")
+    )
+    moved = merged[
+        merged["health_band"].notna()
+        & merged["health_band_prev"].notna()
+        & (merged["health_band"] != merged["health_band_prev"])
+    ]
+    counts = moved.groupby(["health_band_prev", "health_band"]).size()
+    rank = {b: i for i, b in enumerate(BAND_ORDER)}
+    rows = sorted(counts.items(), key=lambda kv: (-rank.get(kv[0][1], -1), rank.get(kv[0][0], 9)))
+    label = messages.band_label if messages else str
+    return [{"from_band": label(a), "to_band": label(b), "count": int(n)} for (a, b), n in rows]

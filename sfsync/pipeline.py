@@ -1,0 +1,497 @@
+"""Compose one job: extract → compute → plan → apply → notify → report.
+
+Each stage is one function taking the :class:`RunContext` (what the run is about and the
+ready-made clients) and the previous stage's output. The clients are passed in, never built
+here: ``sfsync run`` builds them from the settings (which the SPEC §9 environment variables
+override), tests and ``--sandbox`` build them the same way against the sandbox.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import structlog
+
+from sfsync.jobs import Job, MetabaseSource, UsageImportCompute, scoring_month
+from sfsync.report import Progress, RunSummary
+from sfsync.sources import files as file_source
+from sfsync.sources.extract import Inputs, extract
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Clients:
+    """The ready-made clients a run uses (None: not configured / not needed)."""
+
+    salesforce: Any = None  # sfsync.salesforce.client.SalesforceClient
+    metabase: Any = None  # sfsync.sources.metabase.MetabaseClient
+    slack: Any = None  # slack_sdk.WebClient
+    store: Any = None  # sfsync.state.db.Store
+
+
+@dataclass
+class RunContext:
+    """Everything a stage needs to know about the run."""
+
+    job_name: str
+    job: Job
+    as_of: date
+    root: Path
+    mappings_dir: Path
+    clients: Clients
+    settings: Any = None  # sfsync.config.Settings
+    dry_run: bool = False
+    run_id: int | None = None
+    progress: Progress = field(default_factory=lambda: Progress(None))
+    summary: RunSummary | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.summary is None:
+            self.summary = RunSummary(job=self.job_name, as_of=self.as_of, dry_run=self.dry_run)
+
+    @property
+    def timezone(self) -> str:
+        return str(getattr(self.settings, "timezone", None) or "Asia/Tokyo")
+
+    @property
+    def bulk_threshold(self) -> int:
+        sf = getattr(self.settings, "salesforce", None)
+        return int(getattr(sf, "bulk_threshold", 2000) or 2000)
+
+    def close(self) -> None:
+        """Release what the context opened (the state store's connections)."""
+        store = self.clients.store
+        if store is not None and hasattr(store, "dispose"):
+            store.dispose()
+
+
+def build_run_context(
+    project: Any,
+    job_name: str,
+    as_of: date,
+    *,
+    dry_run: bool = False,
+    env: dict[str, str] | None = None,
+    echo: Callable[[str], None] | None = None,
+) -> RunContext:
+    """A run context for ``project`` (``sfsync.config.Project``) with clients from its settings.
+
+    Only the clients the job needs are built: Salesforce always, Metabase when a source reads
+    it, Slack when the job notifies and a token is configured.
+    """
+    from sfsync.jobs import load_job
+    from sfsync.state.db import open_store
+
+    job = load_job(project.jobs_dir, job_name)
+    settings = project.settings
+    store = open_store(settings.state_url)
+    clients = Clients(store=store)
+    try:
+        clients.salesforce = _salesforce_client(settings)
+        if any(isinstance(s, MetabaseSource) for s in job.sources.values()):
+            from sfsync.sources.metabase import MetabaseClient
+
+            clients.metabase = MetabaseClient.from_settings(settings.metabase)
+        if job.notify.slack and not dry_run:
+            clients.slack = _slack_notifier(project, store, clients.salesforce)
+    except BaseException:
+        store.dispose()
+        raise
+    return RunContext(
+        job_name=Path(job_name).stem,
+        job=job,
+        as_of=as_of,
+        root=project.root,
+        mappings_dir=project.mappings_dir,
+        clients=clients,
+        settings=settings,
+        dry_run=dry_run,
+        progress=Progress(echo),
+        env=dict(env or {}),
+    )
+
+
+def _salesforce_client(settings: Any) -> Any:
+    from sfsync.salesforce.client import connect
+
+    return connect(settings.salesforce, timezone=settings.timezone)
+
+
+def _slack_notifier(project: Any, store: Any, salesforce: Any) -> Any:
+    """The automation engineer's Slack notifier, or None when Slack is not configured."""
+    slack = project.settings.slack
+    if not getattr(slack, "token", None):
+        return None
+    from sfsync.notify.slack import SlackNotifier
+    from sfsync.templates import load_templates
+
+    templates = load_templates(project.mappings_dir / "templates", project.settings.language)
+    from sfsync.automation.playbook import load_playbook
+
+    playbook = load_playbook(project.mappings_dir / "playbook.yaml")
+    return SlackNotifier.from_settings(
+        slack,
+        store,
+        templates,
+        playbook,
+        instance_url=getattr(salesforce, "instance_url", None),
+    )
+
+
+# --- compute ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Computed:
+    """What the run wants in Salesforce: Account field values, Tasks, and the scores."""
+
+    desired_fields: pd.DataFrame
+    sync_config: Any  # sfsync.salesforce.planner.SyncConfig
+    desired_tasks: pd.DataFrame | None = None
+    scores: Any = None  # sfsync.scoring.ScoreResult when the job scores
+    previous: pd.DataFrame | None = None  # the previous stored scores (trend, band moves)
+
+
+USAGE_IMPORT_COLUMNS = {
+    "deliveries": "usage_deliveries",
+    "login_days": "usage_login_days",
+    "last_login_date": "usage_last_login",
+    "plan_usage_ratio": "usage_plan_ratio",
+}
+
+
+def usage_import_frame(accounts: pd.DataFrame, usage: pd.DataFrame, month: str) -> pd.DataFrame:
+    """Each linked account with its tenant's usage in ``month`` (pure).
+
+    A linked tenant with no row that month used nothing (SPEC §10): deliveries and login days
+    are 0; its last login and plan ratio stay unknown. Unlinked accounts are left out.
+    """
+    linked = accounts.loc[accounts["tenant_id"].notna(), ["account_id", "tenant_id"]]
+    figures = usage.loc[usage["month"] == month, ["tenant_id", *USAGE_IMPORT_COLUMNS]]
+    out = linked.merge(figures, on="tenant_id", how="left").rename(columns=USAGE_IMPORT_COLUMNS)
+    out["usage_month"] = month
+    for column in ("usage_deliveries", "usage_login_days"):
+        out[column] = out[column].fillna(0.0)
+    return out[["account_id", "usage_month", *USAGE_IMPORT_COLUMNS.values()]].reset_index(drop=True)
+
+
+def sync_config(ctx: RunContext, columns) -> Any:
+    """Field mapping, Task settings and templates of the job (``sfsync.salesforce.planner``)."""
+    from sfsync.salesforce.planner import load_sync_config
+
+    return load_sync_config(
+        ctx.mappings_dir,
+        mapping_name=ctx.job.write.account_fields or "account_fields",
+        language=str(getattr(ctx.settings, "language", None) or "ja"),
+        timezone=ctx.timezone,
+        columns=list(columns),
+    )
+
+
+def compute(ctx: RunContext, inputs: Inputs) -> Computed:
+    """Derive the desired Salesforce state from the inputs (no writes)."""
+    accounts = inputs.frames["accounts"]
+    if isinstance(ctx.job.compute, UsageImportCompute):
+        month = scoring_month(ctx.as_of).strftime("%Y-%m")
+        desired = usage_import_frame(accounts, inputs.frames["usage"], month)
+        log.info("usage_import_computed", accounts=len(desired), month=month)
+        return Computed(desired, sync_config(ctx, desired.columns))
+    return compute_scores(ctx, inputs)
+
+
+def _empty_usage() -> pd.DataFrame:
+    return pd.DataFrame({"tenant_id": pd.Series(dtype="str"), "month": pd.Series(dtype="str")})
+
+
+def _empty_activities() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "account_id": pd.Series(dtype="str"),
+            "date": pd.Series(dtype="datetime64[ns]"),
+            "type": pd.Series(dtype="str"),
+            "completed": pd.Series(dtype="boolean"),
+        }
+    )
+
+
+def compute_scores(ctx: RunContext, inputs: Inputs) -> Computed:
+    """Score the accounts with the job's scorecard; build the desired signal Tasks."""
+    from sfsync.salesforce.planner import desired_account_fields, signal_tasks
+    from sfsync.scoring import load_scorecard, score_accounts
+
+    spec = ctx.job.compute
+    ctx.progress.stage(f"Scoring accounts with the {spec.scorecard} scorecard")
+    card = load_scorecard(ctx.mappings_dir / "scorecards" / f"{spec.scorecard}.yaml")
+    benchmarks = None
+    if spec.benchmarks:
+        benchmarks = file_source.read_file(ctx.mappings_dir / "benchmarks" / spec.benchmarks)
+    accounts = inputs.frames["accounts"]
+    usage = inputs.get("usage")
+    activities = inputs.get("activities")
+    previous = previous_scores(ctx, spec.scorecard)
+    result = score_accounts(
+        accounts,
+        usage if usage is not None else _empty_usage(),
+        activities if activities is not None else _empty_activities(),
+        as_of=ctx.as_of,
+        scorecard=card,
+        benchmarks=benchmarks,
+        previous=previous,
+    )
+    scores = result.scores
+    summary = ctx.summary
+    summary.scored = len(scores)
+    summary.bands = {
+        str(band): int(n) for band, n in scores["health_band"].value_counts(dropna=False).items()
+    }
+    summary.signals_active = len(result.signals)
+    desired = desired_account_fields(scores, ctx.as_of)
+    config = sync_config(ctx, desired.columns)
+    tasks = None
+    if ctx.job.write.signal_tasks:
+        tasks = signal_tasks(
+            config, result.signals, accounts, inputs.get("users"), as_of=ctx.as_of, scores=scores
+        )
+    log.info("accounts_scored", accounts=len(scores), signals=len(result.signals))
+    return Computed(desired, config, tasks, result, previous)
+
+
+def previous_scores(ctx: RunContext, scorecard: str) -> pd.DataFrame | None:
+    """Each account's latest stored score before the as-of date (for trend and score_drop)."""
+    if ctx.clients.store is None:
+        return None
+    from sfsync.state.snapshots import previous_scores as stored_previous
+
+    previous = stored_previous(ctx.clients.store, scorecard, ctx.as_of)
+    return previous if len(previous) else None
+
+
+# --- plan ------------------------------------------------------------------------------------
+
+
+def plan(ctx: RunContext, inputs: Inputs, computed: Computed):
+    """Read what Salesforce holds and compare it with the desired state: the Plan (data)."""
+    from sfsync.salesforce.planner import plan_sync
+
+    ctx.progress.stage("Comparing with Salesforce")
+    pending = []
+    if ctx.clients.store is not None:
+        from sfsync.state.failures import pending_writes
+
+        pending = pending_writes(ctx.clients.store)
+    result = plan_sync(
+        ctx.clients.salesforce,
+        computed.sync_config,
+        computed.desired_fields,
+        computed.desired_tasks,
+        pending=pending,
+        meta={"job": ctx.job_name, "as_of": ctx.as_of.isoformat(), "run_id": ctx.run_id},
+    )
+    totals = result.totals()
+    ctx.summary.fields_planned = totals["records_to_update"]
+    ctx.summary.tasks_planned = totals["tasks_to_create"] + totals["tasks_to_update"]
+    return result
+
+
+# --- apply -----------------------------------------------------------------------------------
+
+
+def apply(ctx: RunContext, the_plan) -> Any:
+    """Execute the plan (nothing in a dry run); count what was written."""
+    if ctx.dry_run:
+        return None
+    from sfsync.salesforce.writer import apply_plan
+
+    ctx.progress.stage("Writing to Salesforce")
+    result = apply_plan(
+        ctx.clients.salesforce,
+        the_plan,
+        ctx.clients.store,
+        ctx.run_id,
+        bulk_threshold=ctx.bulk_threshold,
+    )
+    summary = ctx.summary
+    for r in result.succeeded:
+        if r.sobject == "Task":
+            if r.created:
+                summary.tasks_created += 1
+            else:
+                summary.tasks_updated += 1
+        else:
+            summary.fields_written += 1
+    summary.write_failures = len(result.failed)
+    summary.unchanged = max(the_plan.records_in_scope - len(the_plan.records), 0)
+    return result
+
+
+def record_results(ctx: RunContext, computed: Computed) -> None:
+    """After a real run: store the score snapshot and the signal ledger (state store)."""
+    if ctx.dry_run or ctx.clients.store is None or computed.scores is None:
+        return
+    from sfsync.state.signals import sync_signals
+    from sfsync.state.snapshots import save_snapshots
+
+    store, result = ctx.clients.store, computed.scores
+    save_snapshots(store, ctx.run_id, ctx.job.compute.scorecard, ctx.as_of, result.scores)
+    changes = sync_signals(store, ctx.as_of, result.signals, scope=result.scores["account_id"])
+    ctx.summary.signals_new = len(changes.new)
+
+
+# --- notify ----------------------------------------------------------------------------------
+
+
+def notify(ctx: RunContext, inputs: Inputs, computed: Computed, applied: Any) -> None:
+    """Slack: a notice per new signal, escalations and the digest (``sfsync.notify.slack``;
+    deduplicated through the alert ledger, so a re-run alerts nothing new)."""
+    if ctx.dry_run or not ctx.job.notify.slack or computed.scores is None:
+        return
+    if ctx.clients.slack is None:
+        ctx.summary.notes.append("Slack is not configured (SFSYNC_SLACK_TOKEN): no alerts sent")
+        return
+    ctx.progress.stage("Notifying Slack")
+    failures = [f"{r.sobject} {r.key}: {r.error_code}" for r in getattr(applied, "failed", ())]
+    result = ctx.clients.slack.notify_run(
+        run_id=ctx.run_id,
+        job=ctx.job_name,
+        as_of=ctx.as_of,
+        scores=computed.scores.scores,
+        signals=computed.scores.signals,
+        accounts=inputs.frames["accounts"],
+        users=inputs.get("users"),
+        previous=computed.previous,
+        tasks_created=ctx.summary.tasks_created,
+        failures=failures,
+    )
+    counts = result.counts()
+    summary = ctx.summary
+    summary.signal_alerts = int(result.alerts)
+    summary.alerts_sent = int(counts.get("slack_sent", 0))
+    summary.alerts_pending = int(counts.get("slack_pending", 0))
+    if result.skipped:
+        summary.notes.append(f"Slack: {result.skipped}")
+    if result.error:
+        summary.notes.append(f"Slack: {result.error} (messages stay queued for the next run)")
+
+
+# --- the whole run ---------------------------------------------------------------------------
+
+
+@dataclass
+class RunOutcome:
+    """What ``run_job`` hands back: the summary and the plan (for ``--dry-run`` / ``--plan-out``)."""
+
+    summary: RunSummary
+    plan: Any = None
+
+
+def _api_calls(ctx: RunContext) -> dict[str, int]:
+    calls = {}
+    for name, client in (
+        ("salesforce", ctx.clients.salesforce),
+        ("metabase", ctx.clients.metabase),
+    ):
+        count = getattr(client, "api_calls", None) if client is not None else None
+        if count is not None:
+            calls[name] = int(count)
+    slack_calls = getattr(ctx.clients.slack, "api_calls", None)
+    if slack_calls is not None:
+        calls["slack"] = int(slack_calls)
+    return calls
+
+
+def preflight(ctx: RunContext) -> None:
+    """Refuse to start when the org has fewer daily API requests left than the reserve."""
+    check = getattr(ctx.clients.salesforce, "check_api_budget", None)
+    if check is not None:
+        check()
+
+
+def run_stages(ctx: RunContext) -> RunOutcome:
+    """preflight → extract → compute → plan → apply → record → notify (no lock or ledger)."""
+    preflight(ctx)
+    inputs = extract(ctx)
+    computed = compute(ctx, inputs)
+    the_plan = plan(ctx, inputs, computed)
+    applied = apply(ctx, the_plan)
+    record_results(ctx, computed)
+    notify(ctx, inputs, computed, applied)
+    return RunOutcome(ctx.summary, the_plan)
+
+
+def run_job(ctx: RunContext) -> RunOutcome:
+    """Run the job under the run lock, recorded in the runs ledger.
+
+    A dry run takes no lock (it writes nothing) but is recorded with ``dry_run``. A failed run
+    is recorded as failed with its error and the error is raised again; a run where some
+    records failed is ``partial`` (they are retried by the next run).
+    """
+    store = ctx.clients.store
+    started = time.monotonic()
+    summary = ctx.summary
+    if store is None:
+        lock = nullcontext()
+    else:
+        from sfsync.state.lock import run_lock
+
+        ttl = int(getattr(ctx.settings, "lock_ttl_seconds", 600))
+        lock = nullcontext() if ctx.dry_run else run_lock(store, ctx.job_name, ttl_seconds=ttl)
+    with lock:
+        if store is not None:
+            from sfsync.state import runs
+
+            ctx.run_id = summary.run_id = runs.start_run(
+                store, ctx.job_name, ctx.as_of, dry_run=ctx.dry_run
+            )
+        log.info("run_started", job=ctx.job_name, as_of=ctx.as_of.isoformat(), run_id=ctx.run_id)
+        try:
+            outcome = run_stages(ctx)
+        except BaseException as exc:
+            summary.status = "failed"
+            _finish(
+                ctx, started, error=str(exc) if isinstance(exc, Exception) else type(exc).__name__
+            )
+            _notify_failure(ctx, exc)
+            raise
+        summary.status = "partial" if summary.write_failures else "succeeded"
+        _finish(ctx, started)
+    return outcome
+
+
+def _finish(ctx: RunContext, started: float, error: str | None = None) -> None:
+    summary = ctx.summary
+    summary.api_calls = _api_calls(ctx)
+    summary.duration_seconds = time.monotonic() - started
+    if ctx.clients.store is not None and ctx.run_id is not None:
+        from sfsync.state import runs
+
+        runs.finish_run(
+            ctx.clients.store,
+            ctx.run_id,
+            summary.status,
+            counts=summary.counts(),
+            api_calls=summary.total_api_calls,
+            error=error,
+        )
+    event = log.error if summary.status == "failed" else log.info
+    event("run_finished", **summary.to_event(), **({"error": error} if error else {}))
+
+
+def _notify_failure(ctx: RunContext, exc: BaseException) -> None:
+    notifier = ctx.clients.slack
+    if notifier is None or ctx.dry_run or not ctx.job.notify.slack:
+        return
+    try:
+        notifier.notify_run_failed(
+            run_id=ctx.run_id, job=ctx.job_name, as_of=ctx.as_of, error=str(exc)
+        )
+    except Exception as notify_exc:  # the run's own error matters more than the alert's
+        log.warning("run_failure_alert_failed", error=type(notify_exc).__name__)

@@ -1,0 +1,161 @@
+"""The run summary (what was read, scored, written, quarantined and alerted; API calls used)
+and the progress lines a person sees at a terminal during a long run.
+
+The summary is data: :meth:`RunSummary.to_text` renders it for people, :meth:`RunSummary.to_event`
+for the JSON log (``run_finished``) and :meth:`RunSummary.counts` for the runs ledger.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from typing import Any
+
+Echo = Callable[[str], None]
+
+
+@dataclass
+class RunSummary:
+    """Counts of one run; filled in stage by stage by the pipeline."""
+
+    job: str
+    as_of: date
+    dry_run: bool = False
+    run_id: int | None = None
+    status: str = "running"
+    read: dict[str, int] = field(default_factory=dict)  # role -> rows read from the source
+    quarantined: dict[str, int] = field(default_factory=dict)  # role -> rows quarantined
+    scored: int = 0
+    bands: dict[str, int] = field(default_factory=dict)
+    signals_active: int = 0
+    signals_new: int = 0
+    fields_planned: int = 0  # Account records whose fields differ from Salesforce
+    tasks_planned: int = 0
+    fields_written: int = 0
+    tasks_created: int = 0
+    tasks_updated: int = 0
+    unchanged: int = 0
+    write_failures: int = 0
+    signal_alerts: int = 0  # new-signal alerts and escalations decided this run
+    alerts_sent: int = 0  # Slack messages delivered (alerts, escalations, the digest)
+    alerts_pending: int = 0
+    api_calls: dict[str, int] = field(default_factory=dict)  # service -> calls
+    duration_seconds: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def total_api_calls(self) -> int:
+        return sum(self.api_calls.values())
+
+    @property
+    def total_quarantined(self) -> int:
+        return sum(self.quarantined.values())
+
+    @property
+    def written(self) -> int:
+        return self.fields_written + self.tasks_created + self.tasks_updated
+
+    def counts(self) -> dict[str, Any]:
+        """The JSON-able counts stored in the runs ledger."""
+        data = asdict(self)
+        data["as_of"] = self.as_of.isoformat()
+        for key in ("job", "run_id", "status", "dry_run", "notes", "as_of"):
+            data.pop(key)
+        return data
+
+    def to_event(self) -> dict[str, Any]:
+        """Key-values of the ``run_finished`` log event."""
+        return {
+            "job": self.job,
+            "run_id": self.run_id,
+            "as_of": self.as_of.isoformat(),
+            "status": self.status,
+            "dry_run": self.dry_run,
+            **self.counts(),
+            "api_calls_total": self.total_api_calls,
+        }
+
+    def to_text(self) -> str:
+        """A block a person reads at the end of a run."""
+        title = f"Run {self.run_id} of {self.job}" if self.run_id else f"Run of {self.job}"
+        mode = " (dry run: nothing written)" if self.dry_run else ""
+        lines = [f"{title} as of {self.as_of.isoformat()}: {self.status}{mode}"]
+        read = ", ".join(f"{n:,} {role}" for role, n in self.read.items()) or "nothing"
+        lines.append(f"  read         {read}")
+        if self.total_quarantined:
+            parts = ", ".join(f"{n:,} {role}" for role, n in self.quarantined.items() if n)
+            lines.append(f"  quarantined  {parts} (see `sfsync` state store, table quarantine)")
+        else:
+            lines.append("  quarantined  0 rows")
+        if self.scored:
+            order = {band: i for i, band in enumerate(("green", "yellow", "orange", "red"))}
+            ranked = sorted(self.bands.items(), key=lambda item: order.get(item[0], 9))
+            bands = ", ".join(f"{n:,} {band}" for band, n in ranked)
+            lines.append(f"  scored       {self.scored:,} accounts ({bands})")
+            lines.append(f"  signals      {self.signals_active:,} active, {self.signals_new:,} new")
+        if self.dry_run:
+            lines.append(
+                f"  planned      {self.fields_planned:,} account updates, "
+                f"{self.tasks_planned:,} task upserts"
+            )
+        else:
+            lines.append(
+                f"  written      {self.fields_written:,} account updates, "
+                f"{self.tasks_created:,} tasks created, {self.tasks_updated:,} tasks updated, "
+                f"{self.unchanged:,} unchanged"
+            )
+            if self.write_failures:
+                lines.append(f"  failed       {self.write_failures:,} records (retried next run)")
+        if not self.dry_run and (self.scored or self.alerts_sent):
+            pending = f", {self.alerts_pending:,} pending" if self.alerts_pending else ""
+            lines.append(
+                f"  alerted      {self.signal_alerts:,} new signals "
+                f"({self.alerts_sent:,} Slack messages sent{pending})"
+            )
+        calls = ", ".join(f"{service} {n:,}" for service, n in self.api_calls.items())
+        lines.append(f"  API calls    {self.total_api_calls:,} ({calls or 'none'})")
+        lines.append(f"  took         {self.duration_seconds:.1f} s")
+        lines.extend(f"  note         {note}" for note in self.notes)
+        return "\n".join(lines)
+
+
+class Progress:
+    """Progress lines for a person at a terminal: one per stage, and periodic row counts.
+
+    ``echo`` is None in JSON-log mode (machines read the log events instead), which makes
+    every method a no-op. Row updates print at most every ``interval`` seconds.
+    """
+
+    def __init__(
+        self,
+        echo: Echo | None,
+        *,
+        interval: float = 2.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.echo = echo
+        self.interval = interval
+        self.clock = clock
+        self._last: dict[str, float] = {}
+
+    def stage(self, text: str) -> None:
+        """A stage starts (``Extracting usage from Metabase card 1…``)."""
+        if self.echo:
+            self.echo(text)
+
+    def rows(self, what: str, count: int, *, done: bool = False) -> None:
+        """``count`` rows of ``what`` read so far; printed periodically, and once when done."""
+        if not self.echo:
+            return
+        now = self.clock()
+        last = self._last.get(what)
+        if done or last is None or now - last >= self.interval:
+            self._last[what] = now
+            suffix = "" if done else " …"
+            self.echo(f"  {what}: {count:,} rows{suffix}")
+
+    def callback(self, what: str) -> Callable[[int], None]:
+        """A ``progress(rows)`` function for a source that reads in chunks."""
+        return lambda count: self.rows(what, count)

@@ -1,0 +1,211 @@
+"""Plan a sync against an org: load the sync configuration, read Salesforce, build the Plan.
+
+The composition the pipeline (``sfsync run``) and ``sfsync plan`` share::
+
+    config = load_sync_config(project.mappings_dir, language=settings.language, timezone=...)
+    desired = desired_account_fields(result.scores, as_of)
+    tasks = signal_tasks(config, result.signals, accounts, users, as_of=as_of, scores=...)
+    plan = plan_sync(client, config, desired, tasks, pending=pending_writes(store), meta=...)
+    result = apply_plan(client, plan, store, run_id)      # sfsync.salesforce.writer
+
+``plan_sync`` checks the mapping against the org's describe first: a mapping error raises
+ConfigError before anything is read or written. Reads are paged (see ``reader``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import structlog
+
+from sfsync.errors import ConfigError, ConfigProblem
+from sfsync.plan import TASK_KEY_FIELD, PendingWrite, Plan, build_plan
+from sfsync.salesforce.mapping import (
+    ObjectMapping,
+    load_mapping,
+    resolve_against_org,
+    validate_mapping_against_org,
+)
+from sfsync.salesforce.tasks import (
+    TaskSettings,
+    build_signal_tasks,
+    load_task_settings,
+    task_key_problems,
+    task_problems,
+)
+from sfsync.templates import TemplateSet, load_templates
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class SyncConfig:
+    """What the sync stage needs from ``mappings/``: field mapping, Task settings, templates."""
+
+    mapping: ObjectMapping
+    task_settings: TaskSettings
+    templates: TemplateSet | None
+    timezone: str = "Asia/Tokyo"
+
+
+def load_sync_config(
+    mappings_dir: str | Path,
+    *,
+    mapping_name: str = "account_fields",
+    language: str = "ja",
+    timezone: str = "Asia/Tokyo",
+    columns: Iterable[str] | None = None,
+) -> SyncConfig:
+    """Load and validate (offline) the mapping, Task settings and Task templates."""
+    root = Path(mappings_dir)
+    problems: list[ConfigProblem] = []
+    mapping = settings = templates = None
+    for loader in ("mapping", "settings", "templates"):
+        try:
+            if loader == "mapping":
+                mapping = load_mapping(root / f"{mapping_name}.yaml", columns=columns)
+            elif loader == "settings":
+                path = root / "tasks.yaml"
+                settings = load_task_settings(path) if path.exists() else TaskSettings()
+            else:
+                templates = load_templates(root / "templates", language)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    if settings is not None and templates is not None:
+        problems.extend(task_problems(settings, templates))
+    if problems:
+        raise ConfigError(problems, hint="fix the files named above; nothing was written")
+    assert mapping is not None and settings is not None
+    return SyncConfig(mapping, settings, templates, timezone)
+
+
+def desired_account_fields(scores: pd.DataFrame, as_of: date) -> pd.DataFrame:
+    """The scoring result plus ``scored_at`` (the as-of date) for the field mapping."""
+    frame = scores.copy()
+    if "scored_at" not in frame.columns:
+        frame["scored_at"] = pd.Timestamp(as_of)
+    return frame
+
+
+def signal_tasks(
+    config: SyncConfig,
+    signals: pd.DataFrame,
+    accounts: pd.DataFrame,
+    users: pd.DataFrame | None,
+    *,
+    as_of: date,
+    scores: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Desired signal Tasks (SPEC §10) with this configuration's settings and templates."""
+    if config.templates is None:
+        raise ConfigError("no Task templates loaded")
+    return build_signal_tasks(
+        signals,
+        accounts,
+        users,
+        as_of=as_of,
+        settings=config.task_settings,
+        templates=config.templates,
+        scores=scores,
+    )
+
+
+def check_org(client: Any, config: SyncConfig, *, with_tasks: bool = True) -> ObjectMapping:
+    """Validate the mapping (and the Task key field) against the org; return it resolved."""
+    describe = client.describe(config.mapping.sobject)
+    problems = validate_mapping_against_org(config.mapping, describe)
+    if with_tasks:
+        problems.extend(task_key_problems(client.describe("Task")))
+    if problems:
+        raise ConfigError(problems, hint="fix the mapping or the org; nothing was written")
+    return resolve_against_org(config.mapping, describe)
+
+
+def plan_sync(
+    client: Any,
+    config: SyncConfig,
+    desired_fields: pd.DataFrame,
+    desired_tasks: pd.DataFrame | None = None,
+    *,
+    pending: Iterable[PendingWrite] = (),
+    meta: dict[str, Any] | None = None,
+) -> Plan:
+    """Check the mapping against the org, read current values and Tasks, build the Plan."""
+    from sfsync.salesforce.reader import (
+        integration_user_id,
+        read_current,
+        read_existing_tasks,
+    )
+
+    with_tasks = desired_tasks is not None and not desired_tasks.empty
+    mapping = check_org(client, config, with_tasks=with_tasks)
+    pending = list(pending)
+    keys = [str(k) for k in desired_fields[mapping.match.column].dropna()]
+    current = read_current(client, mapping, keys)
+    existing = None
+    user_id = None
+    if with_tasks:
+        task_keys = list(desired_tasks["sync_key"]) + [
+            p.key for p in pending if p.sobject == "Task"
+        ]
+        existing = read_existing_tasks(client, task_keys)
+        user_id = integration_user_id(client)
+    plan = build_plan(
+        desired_fields,
+        current,
+        desired_tasks,
+        existing,
+        mapping,
+        tz=config.timezone,
+        integration_user_id=user_id,
+        pending=pending,
+        meta=meta,
+    )
+    log.info("plan_built", **{k: v for k, v in plan.totals().items() if not isinstance(v, dict)})
+    return plan
+
+
+def _project_config(project: Any) -> SyncConfig:
+    settings = getattr(project, "settings", None)
+    return load_sync_config(
+        project.mappings_dir,
+        language=str(getattr(settings, "language", None) or "ja"),
+        timezone=str(getattr(settings, "timezone", None) or "Asia/Tokyo"),
+    )
+
+
+def validate(project: Any) -> list[ConfigProblem]:
+    """Offline checks of the sync configuration (``sfsync validate``): every problem at once."""
+    try:
+        _project_config(project)
+    except ConfigError as exc:
+        return list(exc.problems)
+    return []
+
+
+def validate_org(project: Any, client: Any) -> list[ConfigProblem]:
+    """``sfsync validate --org``: the offline checks, then the mapping against the org."""
+    try:
+        config = _project_config(project)
+        check_org(client, config)
+    except ConfigError as exc:
+        return list(exc.problems)
+    return []
+
+
+__all__ = [
+    "validate",
+    "validate_org",
+    "TASK_KEY_FIELD",
+    "SyncConfig",
+    "check_org",
+    "desired_account_fields",
+    "load_sync_config",
+    "plan_sync",
+    "signal_tasks",
+]

@@ -1,0 +1,309 @@
+"""Reading Salesforce: SOQL with pagination, Bulk API 2.0 query jobs, and SOQL helpers.
+
+Reads happen only in pages — SOQL pages of up to 2,000 records (``nextRecordsUrl``) or Bulk
+2.0 result pages (``Sforce-Locator``) — never one call per record.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import time
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import pandas as pd
+import structlog
+from simple_salesforce import format_soql
+
+from sfsync.errors import SourceError
+
+if TYPE_CHECKING:
+    from .client import SalesforceClient
+
+log = structlog.get_logger(__name__)
+
+#: Salesforce's limit on the length of a SOQL statement.
+SOQL_MAX_CHARS = 100_000
+#: Budget for one ``field IN (...)`` condition built by :func:`soql_in`. SOQL goes to the REST
+#: API in the URL of a GET, and URLs longer than about 16 KB are refused (HTTP 414) well before
+#: the 100,000-character SOQL limit, so chunks are measured URL-encoded.
+IN_CLAUSE_MAX_URL_CHARS = 12_000
+
+BULK_POLL_INITIAL = 0.5
+BULK_POLL_MAX = 10.0
+BULK_TIMEOUT_SECONDS = 3600.0
+
+
+# -- pure helpers -------------------------------------------------------------------------
+
+
+def soql_in(
+    field: str, values: Iterable[Any], *, max_url_chars: int = IN_CLAUSE_MAX_URL_CHARS
+) -> list[str]:
+    """``field IN (...)`` conditions covering ``values`` (deduplicated, order kept), chunked.
+
+    Each value is quoted with :func:`simple_salesforce.format_soql`; each condition stays
+    below ``max_url_chars`` once URL-encoded, so that a query built from it fits in a GET URL
+    (and far below the 100,000-character SOQL limit). No values → no conditions.
+    """
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", field):
+        raise ValueError(f"not a SOQL field name: {field!r}")
+    seen: dict[Any, None] = dict.fromkeys(v for v in values if v is not None and not _is_na(v))
+    conditions: list[str] = []
+    chunk: list[str] = []
+    prefix = f"{field} IN ("
+    size = len(quote(prefix)) + len(quote(")"))
+    for value in seen:
+        literal = format_soql("{}", value)
+        cost = len(quote(literal)) + len(quote(","))
+        if chunk and size + cost > max_url_chars:
+            conditions.append(prefix + ",".join(chunk) + ")")
+            chunk, size = [], len(quote(prefix)) + len(quote(")"))
+        chunk.append(literal)
+        size += cost
+    if chunk:
+        conditions.append(prefix + ",".join(chunk) + ")")
+    return conditions
+
+
+def _is_na(value: Any) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def select_fields(soql: str) -> list[str]:
+    """The top-level field list of a SELECT (subqueries and TYPEOF skipped), best effort."""
+    match = re.match(r"\s*SELECT\s+(?P<fields>.*?)\s+FROM\s", soql, re.IGNORECASE | re.DOTALL)
+    if not match:
+        return []
+    fields, depth, current = [], 0, []
+    for char in match.group("fields") + ",":
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        if char == "," and depth == 0:
+            fields.append("".join(current).strip())
+            current = []
+        else:
+            current.append(char)
+    return [f for f in fields if f and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", f)]
+
+
+def flatten_record(record: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Strip ``attributes``; parent relationships become dotted keys (``Owner.Email``).
+
+    A child-relationship subquery result becomes a list of flattened child records.
+    """
+    flat: dict[str, Any] = {}
+    for key, value in record.items():
+        if key == "attributes":
+            continue
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and "records" in value and "totalSize" in value:
+            flat[name] = [flatten_record(child) for child in value["records"]]
+        elif isinstance(value, dict) and "attributes" in value:
+            flat.update(flatten_record(value, prefix=f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def complete_row(row: dict[str, Any], fields: list[str]) -> dict[str, Any]:
+    """Add ``None`` for dotted fields whose parent record was null (``Owner`` = null)."""
+    for name in fields:
+        if "." in name and name not in row:
+            parent = name.split(".", 1)[0]
+            if parent in row and row[parent] is None:
+                row[name] = None
+    for name in fields:
+        if "." in name:
+            parent = name.split(".", 1)[0]
+            if row.get(parent, "") is None:
+                del row[parent]
+    return row
+
+
+def as_salesforce_text(value: Any) -> Any:
+    """A JSON value rendered as the Bulk API's CSV would render it (None stays None)."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)  # 72.0 stays "72.0", as the Bulk API CSV writes numbers
+    if isinstance(value, (list, dict)):
+        return value
+    return str(value)
+
+
+def records_frame(records: list[dict[str, Any]], fields: list[str]) -> pd.DataFrame:
+    """A DataFrame of text columns (Salesforce's wire representation), missing = NA."""
+    columns = list(fields)
+    for row in records:
+        for key in row:
+            if key not in columns:
+                columns.append(key)
+    data = {
+        col: pd.array([as_salesforce_text(r.get(col)) for r in records], dtype="str")
+        if not any(isinstance(r.get(col), (list, dict)) for r in records)
+        else [r.get(col) for r in records]
+        for col in columns
+    }
+    return pd.DataFrame(data, columns=columns)
+
+
+def csv_frame(text: str) -> pd.DataFrame:
+    """Parse one Bulk 2.0 CSV result page: every column text, empty cell = NA."""
+    if not text.strip():
+        return pd.DataFrame()
+    return pd.read_csv(
+        io.StringIO(text), dtype="str", keep_default_na=False, na_values=[""], encoding="utf-8"
+    )
+
+
+def bulk_compatible(soql: str) -> bool:
+    """Bulk 2.0 query cannot run child subqueries or aggregates; those stay on REST."""
+    fields_part = re.split(r"\sFROM\s", soql, maxsplit=1, flags=re.IGNORECASE)[0]
+    if "(" in fields_part and re.search(r"\(\s*SELECT\s", fields_part, re.IGNORECASE):
+        return False
+    if re.search(r"\b(COUNT|SUM|AVG|MIN|MAX|COUNT_DISTINCT)\s*\(", fields_part, re.IGNORECASE):
+        return False
+    return not re.search(r"\bGROUP\s+BY\b", soql, re.IGNORECASE)
+
+
+# -- REST SOQL ----------------------------------------------------------------------------
+
+
+def iter_query_pages(
+    client: SalesforceClient, soql: str, *, include_deleted: bool = False
+) -> Iterator[dict[str, Any]]:
+    """Yield the raw JSON pages of a SOQL query, following ``nextRecordsUrl``."""
+    endpoint = "queryAll" if include_deleted else "query"
+    page = client.request("GET", f"{endpoint}/", params={"q": soql}).json()
+    yield page
+    while not page.get("done", True) and page.get("nextRecordsUrl"):
+        page = client.request("GET", page["nextRecordsUrl"]).json()
+        yield page
+
+
+def query(
+    client: SalesforceClient, soql: str, *, include_deleted: bool = False
+) -> list[dict[str, Any]]:
+    """All records of a SOQL query, flattened (see :func:`flatten_record`)."""
+    fields = select_fields(soql)
+    rows: list[dict[str, Any]] = []
+    for page in iter_query_pages(client, soql, include_deleted=include_deleted):
+        rows.extend(complete_row(flatten_record(r), fields) for r in page.get("records", []))
+    return rows
+
+
+def query_frame(
+    client: SalesforceClient,
+    soql: str,
+    *,
+    bulk_threshold: int,
+    include_deleted: bool = False,
+) -> pd.DataFrame:
+    """A DataFrame of a SOQL query; above ``bulk_threshold`` records via a Bulk 2.0 query.
+
+    The first REST page tells the total size (``totalSize``) at no extra cost; when it is
+    above the threshold, more pages remain and the query is Bulk-compatible (no subqueries
+    or aggregates), that page is discarded and a Bulk 2.0 job reads everything in CSV pages.
+    Every column is text as the Bulk CSV writes it (numbers ``72.0``, booleans ``true``),
+    missing values are NA, parent fields are dotted (``Owner.Email``).
+    """
+    fields = select_fields(soql)
+    pages = iter_query_pages(client, soql, include_deleted=include_deleted)
+    first = next(pages)
+    total = int(first.get("totalSize", 0))
+    if total > bulk_threshold and not first.get("done", True) and bulk_compatible(soql):
+        pages.close()
+        log.info("salesforce_bulk_query_chosen", records=total, threshold=bulk_threshold)
+        frame = bulk_query_frame(client, soql, include_deleted=include_deleted)
+        return frame.reindex(columns=_ordered(fields, frame.columns)) if fields else frame
+    rows = [complete_row(flatten_record(r), fields) for r in first.get("records", [])]
+    for page in pages:
+        rows.extend(complete_row(flatten_record(r), fields) for r in page.get("records", []))
+    return records_frame(rows, fields)
+
+
+def _ordered(fields: list[str], present: Iterable[str]) -> list[str]:
+    """Select-list order, matching the Bulk CSV header case-insensitively."""
+    by_lower = {c.lower(): c for c in present}
+    ordered = [by_lower.get(f.lower(), f) for f in fields]
+    return ordered + [c for c in present if c not in ordered]
+
+
+# -- Bulk API 2.0 query ---------------------------------------------------------------------
+
+
+def bulk_query_frame(
+    client: SalesforceClient,
+    soql: str,
+    *,
+    include_deleted: bool = False,
+    max_records: int | None = None,
+    timeout_seconds: float = BULK_TIMEOUT_SECONDS,
+) -> pd.DataFrame:
+    """Run a Bulk API 2.0 query job and read its CSV results page by page."""
+    job = client.request(
+        "POST",
+        "jobs/query",
+        json={
+            "operation": "queryAll" if include_deleted else "query",
+            "query": soql,
+            "contentType": "CSV",
+            "columnDelimiter": "COMMA",
+            "lineEnding": "LF",
+        },
+    ).json()
+    job_id = job["id"]
+    _wait_for_query_job(client, job_id, timeout_seconds)
+    frames: list[pd.DataFrame] = []
+    locator: str | None = None
+    pages = 0
+    while True:
+        params: dict[str, Any] = {}
+        if max_records:
+            params["maxRecords"] = max_records
+        if locator:
+            params["locator"] = locator
+        response = client.request("GET", f"jobs/query/{job_id}/results", params=params)
+        response.encoding = "utf-8"
+        frames.append(csv_frame(response.text))
+        pages += 1
+        locator = response.headers.get("Sforce-Locator")
+        if not locator or locator == "null":
+            break
+    frames = [f for f in frames if len(f.columns)]
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    log.info("salesforce_bulk_query_read", job_id=job_id, records=len(frame), pages=pages)
+    return frame
+
+
+def _wait_for_query_job(client: SalesforceClient, job_id: str, timeout_seconds: float) -> None:
+    started = time.monotonic()
+    wait = BULK_POLL_INITIAL
+    while True:
+        info = client.request("GET", f"jobs/query/{job_id}").json()
+        state = info.get("state")
+        if state == "JobComplete":
+            return
+        if state in ("Failed", "Aborted"):
+            raise SourceError(
+                f"Salesforce Bulk API 2.0 query job {job_id} {state.lower()}: "
+                f"{info.get('errorMessage') or 'no error message'}",
+                hint="check the SOQL (fields, object, filters) and the user's permissions",
+            )
+        if time.monotonic() - started > timeout_seconds:
+            raise SourceError(
+                f"Salesforce Bulk API 2.0 query job {job_id} did not finish within "
+                f"{timeout_seconds:.0f} s (state {state})"
+            )
+        client.policy.sleep(wait)
+        wait = min(wait * 2, BULK_POLL_MAX)

@@ -1,0 +1,311 @@
+"""A SOQL parser for the subset sfsync and an admin's scope filters use.
+
+SELECT fields (with parent relationship paths such as ``Owner.Email``) or ``COUNT()``;
+FROM one object; WHERE with AND / OR / NOT and parentheses, ``= != <> < <= > >=``, LIKE,
+IN / NOT IN, INCLUDES / EXCLUDES, null, strings with escapes, numbers, booleans, date and
+datetime literals and date literals (TODAY, LAST_N_DAYS:n, …); ORDER BY, LIMIT, OFFSET.
+Anything else is a ``MALFORMED_QUERY`` (:class:`SoqlError`).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sfsync.sandbox.salesforce.values import parse_datetime
+
+
+class SoqlError(Exception):
+    """A query the sandbox cannot parse or run; ``code`` is the Salesforce errorCode."""
+
+    def __init__(self, message: str, code: str = "MALFORMED_QUERY") -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class DateLiteral:
+    """A relative date literal such as TODAY or LAST_N_DAYS:30 (resolved at run time)."""
+
+    name: str
+    n: int | None = None
+
+
+@dataclass(frozen=True)
+class DateTimeValue:
+    """A datetime literal, normalised to the stored form."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class DateValue:
+    text: str
+
+
+@dataclass
+class Comparison:
+    path: str
+    op: str  # = != < <= > >= like in notin includes excludes
+    value: Any  # scalar, tuple for IN, None for null
+
+
+@dataclass
+class BoolOp:
+    op: str  # and | or | not
+    items: list[Any]
+
+
+@dataclass
+class OrderItem:
+    path: str
+    descending: bool = False
+    nulls_last: bool | None = None
+
+
+@dataclass
+class Query:
+    fields: list[str]
+    sobject: str
+    where: Any = None
+    order_by: list[OrderItem] = field(default_factory=list)
+    limit: int | None = None
+    offset: int | None = None
+    count_only: bool = False
+
+
+_TOKEN = re.compile(
+    r"""
+    (?P<ws>\s+)
+  | (?P<string>'(?:\\.|[^'\\])*')
+  | (?P<datetime>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2}))
+  | (?P<date>\d{4}-\d{2}-\d{2})(?![\dT])
+  | (?P<number>[+-]?\d+(?:\.\d+)?)
+  | (?P<op><>|!=|<=|>=|=|<|>)
+  | (?P<punct>[(),])
+  | (?P<ident>[A-Za-z_][A-Za-z0-9_.]*(?::\d+)?)
+    """,
+    re.VERBOSE,
+)
+_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", '"': '"', "'": "'", "\\": "\\",
+            "%": "\\%", "_": "\\_"}  # fmt: skip
+_KEYWORDS = {"select", "from", "where", "and", "or", "not", "in", "like", "includes", "excludes",
+             "order", "by", "asc", "desc", "nulls", "first", "last", "limit", "offset", "null",
+             "true", "false", "count", "group", "having", "with", "for", "using"}  # fmt: skip
+DATE_LITERALS = {"YESTERDAY", "TODAY", "TOMORROW", "LAST_WEEK", "THIS_WEEK", "NEXT_WEEK",
+                 "LAST_MONTH", "THIS_MONTH", "NEXT_MONTH", "LAST_90_DAYS", "NEXT_90_DAYS",
+                 "THIS_QUARTER", "LAST_QUARTER", "NEXT_QUARTER", "THIS_YEAR", "LAST_YEAR",
+                 "NEXT_YEAR"}  # fmt: skip
+N_DATE_LITERALS = {"LAST_N_DAYS", "NEXT_N_DAYS", "N_DAYS_AGO", "LAST_N_MONTHS", "NEXT_N_MONTHS",
+                   "LAST_N_WEEKS", "NEXT_N_WEEKS", "N_MONTHS_AGO"}  # fmt: skip
+
+
+def _unescape(body: str) -> str:
+    out: list[str] = []
+    i = 0
+    while i < len(body):
+        ch = body[i]
+        if ch == "\\":
+            if i + 1 >= len(body) or body[i + 1] not in _ESCAPES:
+                raise SoqlError(f"Invalid string literal escape sequence: {body[i : i + 2]!r}")
+            out.append(_ESCAPES[body[i + 1]])
+            i += 2
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
+def tokenize(text: str) -> list[tuple[str, str]]:
+    tokens: list[tuple[str, str]] = []
+    pos = 0
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        if not match:
+            raise SoqlError(f"unexpected token: '{text[pos : pos + 20]}'")
+        pos = match.end()
+        kind = match.lastgroup
+        if kind == "ws":
+            continue
+        tokens.append((kind, match.group(kind)))
+    return tokens
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tokens = tokenize(text)
+        self.i = 0
+
+    def peek(self, offset: int = 0) -> tuple[str, str] | None:
+        j = self.i + offset
+        return self.tokens[j] if j < len(self.tokens) else None
+
+    def keyword(self, *words: str) -> bool:
+        tok = self.peek()
+        if tok and tok[0] == "ident" and tok[1].lower() in words:
+            self.i += 1
+            return True
+        return False
+
+    def expect_keyword(self, word: str) -> None:
+        if not self.keyword(word):
+            tok = self.peek()
+            raise SoqlError(
+                f"unexpected token: '{tok[1] if tok else 'end of query'}', expected {word.upper()}"
+            )
+
+    def expect(self, kind: str, value: str | None = None) -> str:
+        tok = self.peek()
+        if not tok or tok[0] != kind or (value is not None and tok[1] != value):
+            raise SoqlError(f"unexpected token: '{tok[1] if tok else 'end of query'}'")
+        self.i += 1
+        return tok[1]
+
+    def ident(self) -> str:
+        tok = self.peek()
+        if not tok or tok[0] != "ident" or tok[1].lower() in _KEYWORDS:
+            raise SoqlError(f"unexpected token: '{tok[1] if tok else 'end of query'}'")
+        self.i += 1
+        return tok[1]
+
+    def parse(self) -> Query:
+        self.expect_keyword("select")
+        fields: list[str] = []
+        count_only = False
+        tok = self.peek()
+        if tok and tok[1].lower() == "count" and self.peek(1) == ("punct", "("):
+            self.i += 1
+            self.expect("punct", "(")
+            self.expect("punct", ")")
+            count_only = True
+        else:
+            fields.append(self.ident())
+            while self.peek() == ("punct", ","):
+                self.i += 1
+                fields.append(self.ident())
+        self.expect_keyword("from")
+        sobject = self.ident()
+        query = Query(fields=fields, sobject=sobject, count_only=count_only)
+        if self.keyword("where"):
+            query.where = self.or_expr()
+        if self.keyword("order"):
+            self.expect_keyword("by")
+            query.order_by.append(self.order_item())
+            while self.peek() == ("punct", ","):
+                self.i += 1
+                query.order_by.append(self.order_item())
+        if self.keyword("limit"):
+            query.limit = int(self.expect("number"))
+        if self.keyword("offset"):
+            query.offset = int(self.expect("number"))
+        if self.peek() is not None:
+            raise SoqlError(f"unexpected token: '{self.peek()[1]}'")
+        return query
+
+    def order_item(self) -> OrderItem:
+        item = OrderItem(self.ident())
+        if self.keyword("desc"):
+            item.descending = True
+        else:
+            self.keyword("asc")
+        if self.keyword("nulls"):
+            if self.keyword("last"):
+                item.nulls_last = True
+            else:
+                self.expect_keyword("first")
+                item.nulls_last = False
+        return item
+
+    def or_expr(self) -> Any:
+        items = [self.and_expr()]
+        while self.keyword("or"):
+            items.append(self.and_expr())
+        return items[0] if len(items) == 1 else BoolOp("or", items)
+
+    def and_expr(self) -> Any:
+        items = [self.not_expr()]
+        while self.keyword("and"):
+            items.append(self.not_expr())
+        return items[0] if len(items) == 1 else BoolOp("and", items)
+
+    def not_expr(self) -> Any:
+        if self.keyword("not"):
+            return BoolOp("not", [self.not_expr()])
+        if self.peek() == ("punct", "("):
+            self.i += 1
+            inner = self.or_expr()
+            self.expect("punct", ")")
+            return inner
+        return self.comparison()
+
+    def comparison(self) -> Comparison:
+        path = self.ident()
+        tok = self.peek()
+        if tok and tok[0] == "op":
+            self.i += 1
+            op = "!=" if tok[1] == "<>" else tok[1]
+            return Comparison(path, op, self.value())
+        if self.keyword("like"):
+            return Comparison(path, "like", self.value())
+        if self.keyword("not"):
+            self.expect_keyword("in")
+            return Comparison(path, "notin", self.value_list())
+        if self.keyword("in"):
+            return Comparison(path, "in", self.value_list())
+        if self.keyword("includes"):
+            return Comparison(path, "includes", self.value_list())
+        if self.keyword("excludes"):
+            return Comparison(path, "excludes", self.value_list())
+        raise SoqlError(f"unexpected token: '{tok[1] if tok else 'end of query'}'")
+
+    def value_list(self) -> tuple:
+        self.expect("punct", "(")
+        values = [self.value()]
+        while self.peek() == ("punct", ","):
+            self.i += 1
+            values.append(self.value())
+        self.expect("punct", ")")
+        return tuple(values)
+
+    def value(self) -> Any:
+        tok = self.peek()
+        if tok is None:
+            raise SoqlError("unexpected end of query, expected a value")
+        kind, text = tok
+        self.i += 1
+        if kind == "string":
+            return _unescape(text[1:-1])
+        if kind == "number":
+            return float(text) if "." in text else int(text)
+        if kind == "date":
+            try:
+                return DateValue(date.fromisoformat(text).isoformat())
+            except ValueError:
+                raise SoqlError(f"invalid date: {text}") from None
+        if kind == "datetime":
+            from sfsync.sandbox.salesforce.values import format_datetime
+
+            return DateTimeValue(format_datetime(parse_datetime(text)))
+        if kind == "ident":
+            lower = text.lower()
+            if lower == "null":
+                return None
+            if lower in ("true", "false"):
+                return lower == "true"
+            name, _, n = text.upper().partition(":")
+            if name in DATE_LITERALS and not n:
+                return DateLiteral(name)
+            if name in N_DATE_LITERALS and n:
+                return DateLiteral(name, int(n))
+        raise SoqlError(f"unexpected token: '{text}'")
+
+
+def parse_soql(text: str) -> Query:
+    """Parse ``text``; raises :class:`SoqlError` (MALFORMED_QUERY) on anything unsupported."""
+    if not text or not text.strip():
+        raise SoqlError("empty query")
+    return _Parser(text).parse()

@@ -1,0 +1,182 @@
+"""The extract stage: read every source of a job, map it to canonical columns, quarantine bad
+rows, and stop before anything is written when a source has too many of them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import structlog
+
+from sfsync.errors import SfsyncError
+from sfsync.jobs import FileSource, MetabaseSource, SalesforceSource, SqlSource, resolve_parameters
+from sfsync.sources import files as file_source
+from sfsync.sources import salesforce as sf_source
+from sfsync.sources import sql as sql_source
+from sfsync.sources.columns import (
+    MappedFrame,
+    apply_mapping,
+    check_quarantine_share,
+    empty_quarantine,
+    load_column_mapping,
+    quarantine_unknown,
+)
+
+if TYPE_CHECKING:
+    from sfsync.pipeline import RunContext
+
+log = structlog.get_logger(__name__)
+
+# the column mapping a role uses when its source does not name one
+DEFAULT_COLUMNS = {
+    "accounts": "salesforce_accounts",
+    "users": "salesforce_users",
+    "usage": "metabase_usage",
+    "activities": "activities",
+}
+# extraction order: accounts first, so that usage can be checked against known tenants
+ROLE_ORDER = ("accounts", "users", "activities", "usage")
+
+
+@dataclass
+class Inputs:
+    """Canonical frames by role, and every quarantined row of every source."""
+
+    frames: dict[str, pd.DataFrame]
+    quarantined: pd.DataFrame
+
+    def get(self, role: str) -> pd.DataFrame | None:
+        return self.frames.get(role)
+
+
+def _source_label(source: Any) -> str:
+    if isinstance(source, MetabaseSource):
+        return f"Metabase card {source.card}" if source.card else "Metabase native query"
+    if isinstance(source, SqlSource):
+        return f"SQL ({Path(source.query_file).name})"
+    if isinstance(source, FileSource):
+        return f"file {source.path}"
+    return f"Salesforce ({source.object})"
+
+
+def read_raw(ctx: RunContext, role: str, source: Any) -> pd.DataFrame:
+    """Rows of one source, before mapping (Salesforce activities come back canonical)."""
+    progress = ctx.progress.callback(role)
+    if isinstance(source, SalesforceSource):
+        client = _require(ctx.clients.salesforce, "a Salesforce client", role)
+        if source.object == "accounts":
+            mapping = _mapping(ctx, role, source)
+            return sf_source.read_accounts(
+                client, mapping, source.scope, bulk_threshold=ctx.bulk_threshold
+            )
+        if source.object == "users":
+            return sf_source.read_users(client, bulk_threshold=ctx.bulk_threshold)
+        return sf_source.read_activities(
+            client,
+            as_of=ctx.as_of,
+            lookback_days=source.lookback_days,
+            completed_statuses=source.completed_statuses,
+            bulk_threshold=ctx.bulk_threshold,
+        )
+    params = resolve_parameters(source, ctx.as_of)
+    if isinstance(source, MetabaseSource):
+        client = _require(ctx.clients.metabase, "Metabase settings (metabase.url)", role)
+        if source.card is not None:
+            return client.card_rows(source.card, params, fmt=source.format)
+        sql = sql_source.read_query_file(ctx.root / str(source.query_file))
+        return client.native_rows(int(source.database or 0), sql, params, fmt=source.format)
+    if isinstance(source, SqlSource):
+        url = source.url or ctx.env.get(str(source.url_env), "")
+        if not url:
+            raise SfsyncError(
+                f"sources.{role}: the environment variable {source.url_env} is not set",
+                hint="set it to the SQLAlchemy URL of the warehouse",
+            )
+        sql = sql_source.read_query_file(ctx.root / source.query_file)
+        return sql_source.read_sql(url, sql, params, chunksize=source.chunksize, progress=progress)
+    return file_source.read_file(ctx.root / source.path, file_format=source.format)
+
+
+def _require(client: Any, what: str, role: str) -> Any:
+    if client is None:
+        raise SfsyncError(f"sources.{role} needs {what}, which is not configured")
+    return client
+
+
+def _mapping(ctx: RunContext, role: str, source: Any):
+    name = source.columns or DEFAULT_COLUMNS[role]
+    return load_column_mapping(ctx.mappings_dir / "columns" / f"{name}.yaml")
+
+
+def map_source(ctx: RunContext, role: str, source: Any, raw: pd.DataFrame) -> MappedFrame:
+    """Apply the column mapping (Salesforce activities are canonical already)."""
+    if isinstance(source, SalesforceSource) and source.object == "activities":
+        return MappedFrame(role, raw, empty_quarantine(), len(raw))
+    return apply_mapping(raw, _mapping(ctx, role, source), source=role)
+
+
+def extract(ctx: RunContext) -> Inputs:
+    """Read every source of the job, map and validate it; stop if too many rows are bad.
+
+    Quarantined rows are stored in the state store before the share check, so that a run
+    stopped for bad input still leaves the reasons to look at.
+    """
+    summary = ctx.summary
+    mapped: dict[str, MappedFrame] = {}
+    for role in sorted(ctx.job.sources, key=ROLE_ORDER.index):
+        source = ctx.job.sources[role]
+        ctx.progress.stage(f"Reading {role} from {_source_label(source)}")
+        raw = read_raw(ctx, role, source)
+        result = map_source(ctx, role, source, raw)
+        if role == "usage" and "accounts" in mapped and source.unknown_tenants == "quarantine":
+            tenants = mapped["accounts"].frame["tenant_id"]
+            result = quarantine_unknown(
+                result, "tenant_id", tenants, what="tenant (no account has this tenant id)"
+            )
+        elif role == "usage" and "accounts" in mapped:
+            known = set(mapped["accounts"].frame["tenant_id"].dropna())
+            result = MappedFrame(
+                role,
+                result.frame.loc[result.frame["tenant_id"].isin(known)],
+                result.quarantined,
+                result.rows_read,
+                result.key,
+            )
+        if role == "activities" and "accounts" in mapped:
+            ids = sf_source.known_account_ids(mapped["accounts"].frame)
+            result = MappedFrame(
+                role,
+                result.frame.loc[result.frame["account_id"].isin(ids)],
+                result.quarantined,
+                result.rows_read,
+                result.key,
+            )
+        mapped[role] = result
+        summary.read[role] = result.rows_read
+        summary.quarantined[role] = result.quarantined_count
+        ctx.progress.rows(role, result.rows_read, done=True)
+        log.info(
+            "source_extracted",
+            role=role,
+            rows=result.rows_read,
+            valid=len(result.frame),
+            quarantined=result.quarantined_count,
+        )
+    quarantined = pd.concat([m.quarantined for m in mapped.values()], ignore_index=True)
+    store_quarantine(ctx, quarantined)
+    for role, result in mapped.items():
+        setting = f"sources.{role}.max_quarantine_share in jobs/{ctx.job_name}.yaml"
+        check_quarantine_share(result, ctx.job.sources[role].max_quarantine_share, setting=setting)
+    return Inputs({role: m.frame.reset_index(drop=True) for role, m in mapped.items()}, quarantined)
+
+
+def store_quarantine(ctx: RunContext, quarantined: pd.DataFrame) -> None:
+    """Record quarantined rows in the state store (``sfsync.state.quarantine``)."""
+    if quarantined.empty or ctx.clients.store is None or ctx.run_id is None:
+        return
+    from sfsync.state.quarantine import record_quarantine
+
+    for source, rows in quarantined.groupby("source", sort=False):
+        record_quarantine(ctx.clients.store, ctx.run_id, str(source), rows.drop(columns="source"))

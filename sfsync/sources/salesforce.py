@@ -1,0 +1,201 @@
+"""Salesforce context: accounts, users with managers, and completed activities.
+
+Reads go through the sf-client (``client.query_frame``: every page, Bulk API 2.0 above the
+threshold). Every value placed in SOQL is quoted by ``simple_salesforce.format_soql``; field
+names come from configuration and must look like field names, so that an account name or id
+such as ``x' OR Name != '`` can never change a query.
+
+Activities follow SPEC §3/§10: a Task counts when its Status is one of the completed statuses
+(default ``Completed``), an Event when its date is on or before the as-of date; ``Type``
+``Meeting``/``QBR`` makes it a meeting. Only activities on Accounts (``WhatId`` with the Account
+key prefix ``001``) inside the lookback window are read.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import date, timedelta
+from typing import Any, Literal, Protocol
+
+import pandas as pd
+import structlog
+from pydantic import field_validator
+from simple_salesforce import format_soql
+
+from sfsync.configfile import StrictModel
+from sfsync.sources.columns import ColumnMapping
+
+log = structlog.get_logger(__name__)
+
+ACCOUNT_KEY_PREFIX = "001"
+USER_FIELDS = ["Id", "Name", "Email", "ManagerId", "IsActive"]
+TASK_FIELDS = ["Id", "WhatId", "Status", "ActivityDate", "Type"]
+EVENT_FIELDS = ["Id", "WhatId", "ActivityDate", "Type"]
+ACTIVITY_COLUMNS = ["activity_id", "account_id", "date", "type", "completed", "source_object"]
+_TYPES = {"call": "call", "email": "email", "meeting": "meeting", "qbr": "qbr"}
+
+_FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*$")
+Operator = Literal["=", "!=", "<", "<=", ">", ">=", "in", "not in", "like"]
+ScopeValue = str | int | float | bool | date | None
+
+
+class QueryClient(Protocol):
+    """What this module needs from ``sfsync.salesforce.client.SalesforceClient``."""
+
+    def query_frame(self, soql: str, bulk_threshold: int = ...) -> pd.DataFrame: ...
+
+
+class ScopeCondition(StrictModel):
+    """One condition of an account scope filter: ``field op value`` (values are quoted)."""
+
+    field: str
+    op: Operator = "="
+    value: ScopeValue | list[ScopeValue]
+
+    @field_validator("field")
+    @classmethod
+    def _field_name(cls, value: str) -> str:
+        if not _FIELD_NAME.match(value):
+            raise ValueError(f"{value!r} is not a Salesforce field name (letters, digits, _ and .)")
+        return value
+
+    def to_soql(self) -> str:
+        """The condition as SOQL, the value quoted by ``format_soql``."""
+        is_list = isinstance(self.value, list)
+        if self.op in ("in", "not in") and not is_list:
+            raise ValueError(f"{self.field}: '{self.op}' needs a list of values")
+        if self.op not in ("in", "not in") and is_list:
+            raise ValueError(f"{self.field}: a list of values needs op 'in' or 'not in'")
+        return f"{self.field} {self.op.upper()} " + format_soql("{}", self.value)
+
+
+def scope_clause(scope: Sequence[ScopeCondition]) -> str:
+    """``WHERE a AND b`` for the scope conditions, or an empty string."""
+    if not scope:
+        return ""
+    return " WHERE " + " AND ".join(f"({c.to_soql()})" for c in scope)
+
+
+def accounts_soql(mapping: ColumnMapping, scope: Sequence[ScopeCondition] = ()) -> str:
+    """SELECT the mapping's source fields FROM Account, filtered by the job's scope."""
+    fields = mapping.source_columns
+    bad = [f for f in fields if not _FIELD_NAME.match(f)]
+    if bad:
+        raise ValueError(f"not Salesforce field names: {', '.join(bad)}")
+    return f"SELECT {', '.join(fields)} FROM Account" + scope_clause(scope)
+
+
+def tasks_soql(start: date, as_of: date, completed_statuses: Sequence[str]) -> str:
+    """Completed Tasks dated inside [start, as_of]."""
+    return format_soql(
+        f"SELECT {', '.join(TASK_FIELDS)} FROM Task "
+        "WHERE ActivityDate >= {} AND ActivityDate <= {} AND Status IN {}",
+        start,
+        as_of,
+        list(completed_statuses),
+    )
+
+
+def events_soql(start: date, as_of: date) -> str:
+    """Events dated inside [start, as_of] (an Event on or before the as-of date took place)."""
+    return format_soql(
+        f"SELECT {', '.join(EVENT_FIELDS)} FROM Event "
+        "WHERE ActivityDate >= {} AND ActivityDate <= {}",
+        start,
+        as_of,
+    )
+
+
+def _frame(client: QueryClient, soql: str, fields: Sequence[str], bulk_threshold: int):
+    frame = client.query_frame(soql, bulk_threshold=bulk_threshold)
+    for field in fields:  # an empty result may come back without columns
+        if field not in frame.columns:
+            frame[field] = pd.Series(dtype=object)
+    return frame
+
+
+def read_accounts(
+    client: QueryClient,
+    mapping: ColumnMapping,
+    scope: Sequence[ScopeCondition] = (),
+    *,
+    bulk_threshold: int = 2000,
+) -> pd.DataFrame:
+    """Raw Account rows (Salesforce field names); map them with ``salesforce_accounts.yaml``."""
+    frame = _frame(client, accounts_soql(mapping, scope), mapping.source_columns, bulk_threshold)
+    log.info("accounts_extracted", rows=len(frame))
+    return frame
+
+
+def read_users(client: QueryClient, *, bulk_threshold: int = 2000) -> pd.DataFrame:
+    """Raw User rows: Id, Name, Email, ManagerId, IsActive."""
+    soql = f"SELECT {', '.join(USER_FIELDS)} FROM User"
+    frame = _frame(client, soql, USER_FIELDS, bulk_threshold)
+    log.info("users_extracted", rows=len(frame))
+    return frame
+
+
+def _activity_type(values: pd.Series) -> pd.Series:
+    def canonical(value: object) -> str:
+        text = value.strip().lower() if isinstance(value, str) else ""
+        return _TYPES.get(text, text) or "other"
+
+    return values.astype(object).map(canonical).astype("str")
+
+
+def _canonical_activities(raw: pd.DataFrame, source_object: str) -> pd.DataFrame:
+    what = raw["WhatId"].astype(object)
+    on_account = what.map(lambda v: isinstance(v, str) and v.startswith(ACCOUNT_KEY_PREFIX))
+    raw = raw.loc[on_account.astype(bool)]
+    dates = pd.to_datetime(
+        raw["ActivityDate"].astype(object).map(lambda v: str(v)[:10] if v else None),
+        format="%Y-%m-%d",
+        errors="coerce",
+    )
+    return pd.DataFrame(
+        {
+            "activity_id": raw["Id"].astype("str"),
+            "account_id": raw["WhatId"].astype("str"),
+            "date": dates.astype("datetime64[ns]"),
+            "type": _activity_type(raw["Type"]),
+            "completed": pd.array([True] * len(raw), dtype="boolean"),
+            "source_object": source_object,
+        },
+        columns=ACTIVITY_COLUMNS,
+    )
+
+
+def read_activities(
+    client: QueryClient,
+    *,
+    as_of: date,
+    lookback_days: int = 400,
+    completed_statuses: Sequence[str] = ("Completed",),
+    bulk_threshold: int = 2000,
+) -> pd.DataFrame:
+    """Completed Tasks and past Events on Accounts in the lookback window, canonical columns.
+
+    Columns: activity_id, account_id, date, type (call/email/meeting/qbr/other…), completed,
+    source_object (Task/Event).
+    """
+    start = as_of - timedelta(days=lookback_days)
+    tasks = _frame(
+        client, tasks_soql(start, as_of, completed_statuses), TASK_FIELDS, bulk_threshold
+    )
+    events = _frame(client, events_soql(start, as_of), EVENT_FIELDS, bulk_threshold)
+    frames = [_canonical_activities(tasks, "Task"), _canonical_activities(events, "Event")]
+    activities = pd.concat(frames, ignore_index=True)
+    activities = activities.loc[activities["date"].notna()].reset_index(drop=True)
+    log.info(
+        "activities_extracted",
+        tasks=len(frames[0]),
+        events=len(frames[1]),
+        since=start.isoformat(),
+    )
+    return activities
+
+
+def known_account_ids(accounts: pd.DataFrame) -> set[Any]:
+    """Account ids present in a canonical accounts frame."""
+    return set(accounts["account_id"].dropna())

@@ -1,0 +1,34 @@
+"""Helper process for the lock tests: python lock_holder.py URL JOB TTL HOLD MODE.
+
+Prints "won" or "locked: <message>" on stdout. MODE "hold" keeps the lock HOLD seconds and
+releases it; MODE "crash" exits hard right after taking it (no release, no heartbeat).
+"""
+
+import os
+import sys
+import time
+
+from sfsync.errors import LockedError
+from sfsync.log import configure_logging
+from sfsync.state import open_store, run_lock
+
+url, job, ttl, hold, mode = (
+    sys.argv[1],
+    sys.argv[2],
+    float(sys.argv[3]),
+    float(sys.argv[4]),
+    sys.argv[5],
+)
+configure_logging("json", 0)  # logs to stderr, results on stdout
+store = open_store(url)
+start_at = float(os.environ.get("START_AT", "0"))
+while time.time() < start_at:
+    time.sleep(0.001)
+try:
+    with run_lock(store, job, ttl_seconds=ttl, heartbeat_interval=0.2):
+        print("won", flush=True)
+        if mode == "crash":
+            os._exit(0)
+        time.sleep(hold)
+except LockedError as exc:
+    print(f"locked: {exc}", flush=True)
