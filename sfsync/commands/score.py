@@ -154,7 +154,7 @@ def score(ctx, out_path, **inputs):
     summary = ", ".join(f"{band if isinstance(band, str) else 'no score'} {count}"
                         for band, count in bands.items())  # fmt: skip
     click.echo(
-        f"Scored {len(result.scores)} accounts as of {result.as_of} "
+        f"Scored {len(result.scores)} account(s) as of {result.as_of} "
         f"(scoring month {result.scoring_month}; {summary}); {skipped} input row(s) skipped.",
         err=True,
     )
