@@ -105,6 +105,7 @@ class Collections:
                 }
             }
             row.update({name: rec.get(name) for name in canonical})
+            row["Id"] = rec["Id"]
             out.append(row)
         return json_response(out)
 

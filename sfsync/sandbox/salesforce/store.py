@@ -50,7 +50,6 @@ class Org:
         self.org_id = make_id("Organization", 1).replace("a0Z", "00D", 1)
         self._next_number: dict[str, int] = {}
         self._journal = None
-        self._dirty = False
         self._snapshot_lock = threading.Lock()
         for obj in schema.objects.values():
             for fdef in obj.external_id_fields():
@@ -96,7 +95,7 @@ class Org:
                     self.tables[entry["o"]][entry["r"]["Id"]] = entry["r"]
         self._rebuild_indexes()
 
-    def save_snapshot(self, *, only_if_changed: bool = False) -> None:
+    def save_snapshot(self) -> None:
         """Write every record to the snapshot file; the journal starts again empty.
 
         Records are never mutated in place, so the tables are captured under the lock and
@@ -107,13 +106,10 @@ class Org:
             return
         with self._snapshot_lock:
             with self.lock:
-                if only_if_changed and not self._dirty and self.snapshot_path.exists():
-                    return
                 self.directory.mkdir(parents=True, exist_ok=True)
                 tables = {name: list(t.values()) for name, t in self.tables.items()}
                 data = {"org_id": self.org_id, "next_number": dict(self._next_number)}
                 self._rotate_journal()
-                self._dirty = False
             tmp = self.snapshot_path.with_suffix(".tmp")
             with open(tmp, "w", encoding="utf-8") as out:
                 out.write(json.dumps(data, ensure_ascii=False)[:-1] + ', "tables": {')
@@ -123,11 +119,6 @@ class Org:
                 out.write("}}")
             os.replace(tmp, self.snapshot_path)
             (self.directory / PREVIOUS_JOURNAL_FILE).unlink(missing_ok=True)
-
-    def save_snapshot_in_background(self) -> None:
-        """Start :meth:`save_snapshot` on a thread (used after loading sample data)."""
-        self._snapshot_thread = threading.Thread(target=self.save_snapshot, daemon=True)
-        self._snapshot_thread.start()
 
     def _rotate_journal(self) -> None:
         if self._journal:
@@ -149,9 +140,6 @@ class Org:
 
         Small journals are simply kept: the next start replays them, which is cheaper than
         rewriting every record of a 100,000-account org at each stop."""
-        thread = getattr(self, "_snapshot_thread", None)
-        if thread is not None:
-            thread.join()
         if self.directory:
             size = sum(
                 (self.directory / n).stat().st_size
@@ -174,7 +162,6 @@ class Org:
             "".join(json.dumps({"o": o, "r": r}, ensure_ascii=False) + "\n" for o, r in entries)
         )
         self._journal.flush()
-        self._dirty = True
 
     def _rebuild_indexes(self, only: str | None = None) -> None:
         for (sobject, fname), index in self.indexes.items():
@@ -226,7 +213,6 @@ class Org:
                 table[rec["Id"]] = rec
                 count += 1
             self._rebuild_indexes(only=sobject)
-            self._dirty = True
         return count
 
     def load_frame(self, sobject: str, frame: Any, user_id: str) -> int:
