@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import tempfile
 import time
@@ -109,22 +110,26 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    from sfsync.state.db import open_store
-
     from sfsync.sandbox import Sandbox
+    from sfsync.state.db import open_store
     from tests.sync.runner import owner_frames, sync_once
     from tests.sync.synthetic import synthetic_result
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
+        credentials = tmp_path / "credentials"  # one CA for both sandboxes
+        org = {
+            "accounts": args.accounts,
+            "seed": args.seed,
+            "as_of": AS_OF,
+            "credentials_dir": credentials,
+        }
         with (
-            Sandbox(
-                data_dir=tmp_path / "sfsync", accounts=args.accounts, seed=args.seed, as_of=AS_OF
-            ) as sb,
-            Sandbox(
-                data_dir=tmp_path / "naive", accounts=args.accounts, seed=args.seed, as_of=AS_OF
-            ) as naive_sb,
+            Sandbox(data_dir=tmp_path / "sfsync", **org) as sb,
+            Sandbox(data_dir=tmp_path / "naive", **org) as naive_sb,
         ):
+            # requests lets REQUESTS_CA_BUNDLE override Session.verify: point it at the CA
+            os.environ["REQUESTS_CA_BUNDLE"] = sb.ca_bundle
             client = _client(sb)
             accounts, users = owner_frames(client)
             ids = sorted(accounts["account_id"])

@@ -38,7 +38,13 @@ COMMAND_MODULES = [
     help="Log format: 'console' for people, 'json' (one event per line) for cron/CI. "
     "Default: console on a terminal, json otherwise.",
 )
-@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+@click.option(
+    "-v",
+    "--verbose",
+    count=True,
+    help="More log output, one level per -v. Console logs show warnings by default "
+    "(-v info, -vv debug); JSON logs show info by default (-v debug).",
+)
 @click.option(
     "--config",
     "config_path",

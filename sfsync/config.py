@@ -112,8 +112,13 @@ class SalesforceSettings(StrictModel):
 
     @model_validator(mode="after")
     def _pairs(self) -> SalesforceSettings:
+        if self.username is not None and self.password is None and self.consumer_key is None:
+            raise PydanticCustomError(
+                "incomplete",
+                "password is required when username is set without consumer_key "
+                "(set salesforce.password or SFSYNC_SF_PASSWORD, or use the JWT bearer flow)",
+            )
         pairs = [
-            ("username", "password", "SFSYNC_SF_PASSWORD"),
             ("consumer_key", "private_key_file", "SFSYNC_SF_PRIVATE_KEY_FILE"),
             ("private_key_file", "consumer_key", "SFSYNC_SF_CONSUMER_KEY"),
             ("client_id", "client_secret", "SFSYNC_SF_CLIENT_SECRET"),
@@ -166,6 +171,9 @@ class SlackSettings(StrictModel):
         return None if value is None else value + "/"  # slack_sdk joins "base_url + method"
 
 
+_BLOCKS = ("salesforce", "metabase", "slack")
+
+
 class Settings(StrictModel):
     """The validated contents of ``sfsync.yaml`` with environment overrides applied."""
 
@@ -176,6 +184,14 @@ class Settings(StrictModel):
     salesforce: SalesforceSettings = SalesforceSettings()
     metabase: MetabaseSettings = MetabaseSettings()
     slack: SlackSettings = SlackSettings()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_blocks(cls, data: Any) -> Any:
+        # "salesforce:" with every key commented out parses as None: treat it as empty
+        if isinstance(data, dict):
+            data = {k: v for k, v in data.items() if not (k in _BLOCKS and v is None)}
+        return data
 
     @field_validator("timezone")
     @classmethod

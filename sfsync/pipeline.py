@@ -265,29 +265,14 @@ def compute_scores(ctx: RunContext, inputs: Inputs) -> Computed:
     return Computed(desired, config, tasks, result, previous)
 
 
-def state_module(name: str) -> Any:
-    """``sfsync.state.<name>`` (foundation), or None while that module is not installed.
-
-    INTEGRATION POINT: snapshots, signals and quarantine are the foundation's; until they are
-    present the pipeline runs without score history (no trend, no score_drop) and says so.
-    """
-    import importlib
-
-    try:
-        return importlib.import_module(f"sfsync.state.{name}")
-    except ModuleNotFoundError as exc:
-        if exc.name != f"sfsync.state.{name}":
-            raise
-        log.warning("state_module_missing", module=f"sfsync.state.{name}")
-        return None
-
-
 def previous_scores(ctx: RunContext, scorecard: str) -> pd.DataFrame | None:
     """Each account's latest stored score before the as-of date (for trend and score_drop)."""
-    snapshots = state_module("snapshots") if ctx.clients.store is not None else None
-    if snapshots is None:
+    if ctx.clients.store is None:
         return None
-    return snapshots.previous_scores(ctx.clients.store, ctx.as_of, scorecard=scorecard)
+    from sfsync.state.snapshots import previous_scores as stored_previous
+
+    previous = stored_previous(ctx.clients.store, scorecard, ctx.as_of)
+    return previous if len(previous) else None
 
 
 # --- plan ------------------------------------------------------------------------------------
@@ -335,9 +320,8 @@ def apply(ctx: RunContext, the_plan) -> Any:
         bulk_threshold=ctx.bulk_threshold,
     )
     summary = ctx.summary
-    task_keys = {t.key for t in the_plan.task_writes}
     for r in result.succeeded:
-        if r.sobject == "Task" or r.key in task_keys:
+        if r.sobject == "Task":
             if r.created:
                 summary.tasks_created += 1
             else:
@@ -353,14 +337,13 @@ def record_results(ctx: RunContext, computed: Computed) -> None:
     """After a real run: store the score snapshot and the signal ledger (state store)."""
     if ctx.dry_run or ctx.clients.store is None or computed.scores is None:
         return
-    snapshots = state_module("snapshots")
-    if snapshots is None:
-        ctx.summary.notes.append("score history not stored (sfsync.state.snapshots missing)")
-        return
-    scorecard = ctx.job.compute.scorecard
-    snapshots.save_scores(
-        ctx.clients.store, ctx.run_id, scorecard, ctx.as_of, computed.scores.scores
-    )
+    from sfsync.state.signals import sync_signals
+    from sfsync.state.snapshots import save_snapshots
+
+    store, result = ctx.clients.store, computed.scores
+    save_snapshots(store, ctx.run_id, ctx.job.compute.scorecard, ctx.as_of, result.scores)
+    changes = sync_signals(store, ctx.as_of, result.signals, scope=result.scores["account_id"])
+    ctx.summary.signals_new = len(changes.new)
 
 
 # --- notify ----------------------------------------------------------------------------------
@@ -390,7 +373,7 @@ def notify(ctx: RunContext, inputs: Inputs, computed: Computed, applied: Any) ->
     )
     counts = result.counts()
     summary = ctx.summary
-    summary.signals_new = len(result.new)
+    summary.signal_alerts = int(result.alerts)
     summary.alerts_sent = int(counts.get("slack_sent", 0))
     summary.alerts_pending = int(counts.get("slack_pending", 0))
     if result.skipped:
@@ -425,8 +408,16 @@ def _api_calls(ctx: RunContext) -> dict[str, int]:
     return calls
 
 
+def preflight(ctx: RunContext) -> None:
+    """Refuse to start when the org has fewer daily API requests left than the reserve."""
+    check = getattr(ctx.clients.salesforce, "check_api_budget", None)
+    if check is not None:
+        check()
+
+
 def run_stages(ctx: RunContext) -> RunOutcome:
-    """extract → compute → plan → apply → record → notify, without lock or ledger."""
+    """preflight → extract → compute → plan → apply → record → notify (no lock or ledger)."""
+    preflight(ctx)
     inputs = extract(ctx)
     computed = compute(ctx, inputs)
     the_plan = plan(ctx, inputs, computed)
@@ -451,7 +442,8 @@ def run_job(ctx: RunContext) -> RunOutcome:
     else:
         from sfsync.state.lock import run_lock
 
-        lock = nullcontext() if ctx.dry_run else run_lock(store, ctx.job_name)
+        ttl = int(getattr(ctx.settings, "lock_ttl_seconds", 600))
+        lock = nullcontext() if ctx.dry_run else run_lock(store, ctx.job_name, ttl_seconds=ttl)
     with lock:
         if store is not None:
             from sfsync.state import runs

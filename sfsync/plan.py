@@ -7,7 +7,8 @@ and the desired Tasks with the existing ones (by ``Sync_Key__c``), and returns a
 - per record, the fields that change (old -> new); records without changes are not listed;
 - per Task key, ``create``, ``update`` (only the changed fields) or ``skip`` with a reason:
   ``completed_by_csm`` (the Task is closed), ``edited_by_csm`` (last modified by someone other
-  than the integration user), ``unchanged``;
+  than the integration user), ``deleted_by_csm`` (in the recycle bin: never recreated),
+  ``unchanged``;
 - records and Tasks whose last write failed (``pending`` from the failure ledger) are included
   again even when the diff would not include them, flagged ``retry``;
 - problems: values that cannot be written (the record is left out, the rest goes ahead).
@@ -81,6 +82,11 @@ class TaskChange:
     task_id: str | None = None
     fields: dict[str, Any] = field(default_factory=dict)
     retry: bool = False
+
+    @property
+    def key(self) -> str:
+        """The record key the writer and the ledger use (the ``Sync_Key__c`` value)."""
+        return self.sync_key
 
 
 @dataclass(frozen=True)
@@ -321,12 +327,16 @@ def _task_fields(row: dict[str, Any], *, create: bool) -> dict[str, Any]:
     return fields
 
 
+def _flag(value: Any) -> bool:
+    """A Salesforce boolean as read (bool, or "true"/"false" text from a Bulk query)."""
+    if isinstance(value, str):
+        return value.strip().lower() == "true"
+    return False if is_null(value) else bool(value)
+
+
 def _is_closed(existing: dict[str, Any]) -> bool:
-    closed = existing.get("IsClosed")
-    if isinstance(closed, str):
-        return closed.strip().lower() == "true"
-    if not is_null(closed):
-        return bool(closed)
+    if not is_null(existing.get("IsClosed")):
+        return _flag(existing.get("IsClosed"))
     return str(existing.get("Status") or "").casefold() == "completed"
 
 
@@ -350,7 +360,11 @@ def diff_tasks(
 ) -> tuple[list[TaskChange], list[PendingWrite]]:
     """One TaskChange per desired Task key; pending Task failures that need no write."""
     retry = _pending_by_key(pending, "Task")
-    existing_by_key = {str(r[TASK_KEY_FIELD]): r for r in _records(existing_tasks)}
+    existing_by_key: dict[str, dict[str, Any]] = {}
+    for r in _records(existing_tasks):  # a live Task wins over a deleted one with the same key
+        key = str(r[TASK_KEY_FIELD])
+        if key not in existing_by_key or _flag(existing_by_key[key].get("IsDeleted")):
+            existing_by_key[key] = r
     out: list[TaskChange] = []
     resolved: list[PendingWrite] = []
     seen: set[str] = set()
@@ -368,7 +382,9 @@ def diff_tasks(
             out.append(TaskChange(key, "create", "new", account_id, None, fields, is_retry))
             continue
         task_id = str(existing.get("Id")) if not is_null(existing.get("Id")) else None
-        if _is_closed(existing):
+        if _flag(existing.get("IsDeleted")):
+            reason = "deleted_by_csm"
+        elif _is_closed(existing):
             reason = "completed_by_csm"
         elif _edited_by_someone_else(existing, integration_user_id):
             reason = "edited_by_csm"

@@ -38,7 +38,8 @@ class RunSummary:
     tasks_updated: int = 0
     unchanged: int = 0
     write_failures: int = 0
-    alerts_sent: int = 0
+    signal_alerts: int = 0  # new-signal alerts and escalations decided this run
+    alerts_sent: int = 0  # Slack messages delivered (alerts, escalations, the digest)
     alerts_pending: int = 0
     api_calls: dict[str, int] = field(default_factory=dict)  # service -> calls
     duration_seconds: float = 0.0
@@ -89,7 +90,9 @@ class RunSummary:
         else:
             lines.append("  quarantined  0 rows")
         if self.scored:
-            bands = ", ".join(f"{n:,} {band}" for band, n in self.bands.items())
+            order = {band: i for i, band in enumerate(("green", "yellow", "orange", "red"))}
+            ranked = sorted(self.bands.items(), key=lambda item: order.get(item[0], 9))
+            bands = ", ".join(f"{n:,} {band}" for band, n in ranked)
             lines.append(f"  scored       {self.scored:,} accounts ({bands})")
             lines.append(f"  signals      {self.signals_active:,} active, {self.signals_new:,} new")
         if self.dry_run:
@@ -105,8 +108,12 @@ class RunSummary:
             )
             if self.write_failures:
                 lines.append(f"  failed       {self.write_failures:,} records (retried next run)")
+        if not self.dry_run and (self.scored or self.alerts_sent):
             pending = f", {self.alerts_pending:,} pending" if self.alerts_pending else ""
-            lines.append(f"  alerted      {self.alerts_sent:,} Slack messages{pending}")
+            lines.append(
+                f"  alerted      {self.signal_alerts:,} new signals "
+                f"({self.alerts_sent:,} Slack messages sent{pending})"
+            )
         calls = ", ".join(f"{service} {n:,}" for service, n in self.api_calls.items())
         lines.append(f"  API calls    {self.total_api_calls:,} ({calls or 'none'})")
         lines.append(f"  took         {self.duration_seconds:.1f} s")

@@ -6,7 +6,8 @@ an **open** date (from when the Task is wanted), a **due** date (its ``activity_
 **close** date (after which the rule no longer asks for it); a row is produced when
 ``open <= as_of <= close``. The ``sync_key`` is ``<rule>:<account_id>:<period>``, where the
 period does not depend on the as-of date inside the window, so every run in the window asks
-for the same Task and the writer finds it instead of creating a second one.
+for the same Task and the writer finds it instead of creating a second one. Nor does a row's
+content (no "N days since" in a text), so a Task once written is not rewritten by later runs.
 
 Rules (offsets from ``mappings/playbook.yaml``; C = contract start, F = first delivery):
 
@@ -57,9 +58,12 @@ TASK_COLUMNS = [
     "description",
     "activity_date",
     "priority",
+    "status",
     "rule",
     "signal_code",
 ]
+SUBJECT_LENGTH = 255  # Task.Subject
+DEFAULT_STATUS = "Not Started"
 
 # Template values every follow-up template may use (unused ones are empty).
 _VALUE_NAMES = [
@@ -80,9 +84,7 @@ _VALUE_NAMES = [
 
 def empty_tasks() -> pd.DataFrame:
     """An empty desired-Tasks frame with the right columns."""
-    return pd.DataFrame({c: pd.Series(dtype="object") for c in TASK_COLUMNS}).assign(
-        activity_date=pd.Series(dtype="datetime64[ns]")
-    )
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in TASK_COLUMNS})
 
 
 def _fmt(value) -> str:
@@ -147,8 +149,11 @@ def _last_touch(accounts: pd.DataFrame, activities: pd.DataFrame | None, as_of: 
 class _Rows:
     """Collects candidate rows of every rule and renders the emitted ones."""
 
-    def __init__(self, accounts: pd.DataFrame, templates: TemplateSet, as_of: date) -> None:
+    def __init__(
+        self, accounts: pd.DataFrame, templates: TemplateSet, as_of: date, status: str
+    ) -> None:
         self.accounts = accounts
+        self.status = status
         self.templates = templates
         self.as_of = pd.Timestamp(as_of)
         self.frames: list[pd.DataFrame] = []
@@ -201,7 +206,10 @@ class _Rows:
             for name, v in extra.items():
                 vals[name] = _fmt(v.iloc[pos] if isinstance(v, pd.Series) else v)
             text = self.templates.render("tasks", f"followup_{template}", vals)
-            subjects.append(text.get("subject", ""))
+            subject = text.get("subject", "")
+            if len(subject) > SUBJECT_LENGTH:
+                subject = subject[: SUBJECT_LENGTH - 1] + "…"
+            subjects.append(subject)
             descriptions.append(text.get("description", ""))
         out["subject"] = subjects
         out["description"] = descriptions
@@ -210,8 +218,10 @@ class _Rows:
     def result(self) -> pd.DataFrame:
         if not self.frames:
             return empty_tasks()
-        out = pd.concat(self.frames, ignore_index=True)[TASK_COLUMNS]
-        out = out.astype({"signal_code": "object"})
+        out = pd.concat(self.frames, ignore_index=True)
+        out["activity_date"] = [ts.date() for ts in out["activity_date"]]  # like signal Tasks
+        out["status"] = self.status
+        out = out[TASK_COLUMNS].astype({"signal_code": "object", "activity_date": "object"})
         return out.sort_values("sync_key", ignore_index=True)
 
 
@@ -421,6 +431,32 @@ def _recovery(rows, acc, signals, as_of: date, pb: Playbook) -> None:
             )
 
 
+def followups_for_run(
+    mappings_dir,
+    language: str,
+    accounts: pd.DataFrame,
+    *,
+    as_of: date,
+    **frames,
+) -> pd.DataFrame:
+    """:func:`build_followups` with the playbook and templates of a project's ``mappings/``
+    (the pipeline's entry point; ``frames``: usage, activities, scores, signals, previous,
+    users, status)."""
+    from pathlib import Path
+
+    from sfsync.automation.playbook import load_playbook
+    from sfsync.templates import load_templates
+
+    root = Path(mappings_dir)
+    return build_followups(
+        accounts,
+        as_of=as_of,
+        playbook=load_playbook(root / "playbook.yaml"),
+        templates=load_templates(root / "templates", language),
+        **frames,
+    )
+
+
 def build_followups(
     accounts: pd.DataFrame,
     *,
@@ -433,8 +469,10 @@ def build_followups(
     signals: pd.DataFrame | None = None,
     previous: pd.DataFrame | None = None,
     users: pd.DataFrame | None = None,
+    status: str = DEFAULT_STATUS,
 ) -> pd.DataFrame:
-    """Desired follow-up Tasks as of ``as_of`` (columns :data:`TASK_COLUMNS`).
+    """Desired follow-up Tasks as of ``as_of`` (columns :data:`TASK_COLUMNS`; ``activity_date``
+    holds ``datetime.date`` values, ``status`` the Task status of new Tasks).
 
     ``accounts``: canonical accounts frame (plus the playbook's churn-reason column if read).
     ``scores``: ``result.scores`` (for ``segment``; else an accounts ``segment`` column).
@@ -446,7 +484,7 @@ def build_followups(
     for col in ("contract_start", "renewal_date"):
         if col not in acc:
             acc[col] = pd.NaT
-    rows = _Rows(acc, templates, as_of)
+    rows = _Rows(acc, templates, as_of, status)
     segment = _segments(acc, scores)
     _onboarding(rows, acc, first_delivery_dates(acc, usage, as_of), playbook)
     _qbr(rows, acc, segment, activities, as_of, playbook)

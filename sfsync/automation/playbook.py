@@ -95,7 +95,7 @@ class AlertPolicy(StrictModel):
 
 
 class KpiTargets(StrictModel):
-    """Targets of SPEC §7."""
+    """Targets of SPEC §7 and the windows the KPIs are measured over."""
 
     churn_rate_max: float = 0.10
     nrr_min: float = 1.00
@@ -107,6 +107,11 @@ class KpiTargets(StrictModel):
     qbr_rate_min: float = 0.80
     onboarding_completion_min: float = 1.00
     upsell_proposals_min: int = 10
+    churn_window_months: int = Field(default=12, gt=0)
+    nrr_months: int = Field(default=3, gt=0)
+    churn_date_column: str = "churned_on"
+    upsell_codes: list[str] = ["near_plan_limit", "deliveries_rising", "expansion_proposal"]
+    trend_months: int = Field(default=6, gt=0)
 
 
 class Playbook(StrictModel):

@@ -62,7 +62,7 @@ def demo(ctx: click.Context, as_of: str | None, accounts: int) -> None:
         f"{s.bands.get('red', 0):,} are in the red band and "
         f"{s.signals_new:,} new risks were found. "
         f"{s.fields_written:,} Account records and {s.tasks_created:,} follow-up Tasks were "
-        f"written, {s.alerts_sent:,} Slack alerts sent, using {s.total_api_calls:,} API calls."
+        f"written, {s.signal_alerts:,} risks alerted in Slack, using {s.total_api_calls:,} API calls."
     )
     click.echo("")
     click.echo(OUTRO)

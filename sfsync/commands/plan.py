@@ -62,15 +62,17 @@ def plan_command(ctx, job, scores_path, as_of, out_path):
 
 
 def plan_job(project, job: str, as_of: date):
-    """Plan a job from jobs/ through the pipeline (extract, score, plan; no writes)."""
+    """Plan a job from jobs/ through the pipeline: extract, score, plan; a dry run, no writes."""
+    from sfsync.pipeline import build_run_context, run_job
+
+    run_ctx = build_run_context(project, job, as_of, dry_run=True)
     try:
-        from sfsync.pipeline import plan_job as pipeline_plan_job
-    except ImportError:
-        raise ConfigError(
-            f"planning job {job!r} needs the job pipeline, which is not available",
-            hint="use `sfsync plan --scores scores.csv` with the output of `sfsync score`",
-        ) from None
-    return pipeline_plan_job(project, job, as_of)
+        outcome = run_job(run_ctx)
+    finally:
+        run_ctx.close()
+    if outcome.plan is None:
+        raise ConfigError(f"job {job!r} produced no plan", hint="see the run summary above")
+    return outcome.plan
 
 
 def plan_from_scores_csv(project, scores_path: Path, as_of: date):

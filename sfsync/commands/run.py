@@ -88,7 +88,10 @@ def execute(
     config_path = (ctx.obj or {}).get("config_path")
     console = log_format(ctx) == "console"
     echo = (lambda line: click.echo(line, err=True)) if console else None
+    from sfsync.jobs import load_job
+
     project = load_project(config_path, env=os.environ)
+    load_job(project.jobs_dir, job_name)  # a bad job fails before anything starts
     as_of = parse_as_of(as_of_text, project.settings.timezone)
     if sandbox:
         env_ctx = sandbox_environment(project.root, as_of, accounts=sandbox_accounts, echo=echo)

@@ -105,12 +105,14 @@ class NotifyResult:
 
     def counts(self) -> dict[str, Any]:
         return {
-            "slack_alerts": self.alerts,
-            "slack_escalations": self.escalations,
-            "slack_enqueued": self.enqueued,
-            "slack_sent": self.delivery.sent,
+            "slack_sent": self.delivery.sent,  # the pipeline's names
             "slack_pending": self.delivery.pending,
-            "signals_cleared": len(self.cleared),
+            "alerts": self.alerts,
+            "escalations": self.escalations,
+            "enqueued": self.enqueued,
+            "sent": self.delivery.sent,
+            "pending": self.delivery.pending,
+            "cleared": len(self.cleared),
         }
 
 
@@ -147,6 +149,7 @@ class SlackNotifier:
         self.manager_channel = manager_channel
         self.messages = MessageBuilder(templates, instance_url)
         self._mentions: dict[str, str | None] = {}
+        self.api_calls = 0  # Slack Web API calls made (lookups and posts, retries not counted)
         self._slack_down = False
         self._down_reason: str | None = None
 
@@ -173,6 +176,7 @@ class SlackNotifier:
         if not email or self.client is None or self._slack_down:
             return None
         if email not in self._mentions:
+            self.api_calls += 1
             try:
                 resp = self.client.users_lookupByEmail(email=email)
                 self._mentions[email] = f"<@{resp['user']['id']}>"
@@ -197,6 +201,7 @@ class SlackNotifier:
                 result.pending += 1
                 result.error = result.error or self._down_reason
                 continue
+            self.api_calls += 1
             try:
                 resp = self.client.chat_postMessage(
                     channel=message.channel, text=message.text, blocks=message.blocks

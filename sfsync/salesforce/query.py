@@ -135,7 +135,7 @@ def as_salesforce_text(value: Any) -> Any:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(value)
+        return repr(value)  # 72.0 stays "72.0", as the Bulk API CSV writes numbers
     if isinstance(value, (list, dict)):
         return value
     return str(value)
@@ -212,8 +212,10 @@ def query_frame(
     """A DataFrame of a SOQL query; above ``bulk_threshold`` records via a Bulk 2.0 query.
 
     The first REST page tells the total size (``totalSize``) at no extra cost; when it is
-    above the threshold and the query is Bulk-compatible, that page is discarded and a Bulk
-    2.0 job reads everything in CSV pages. Every column is text, as Salesforce sends it.
+    above the threshold, more pages remain and the query is Bulk-compatible (no subqueries
+    or aggregates), that page is discarded and a Bulk 2.0 job reads everything in CSV pages.
+    Every column is text as the Bulk CSV writes it (numbers ``72.0``, booleans ``true``),
+    missing values are NA, parent fields are dotted (``Owner.Email``).
     """
     fields = select_fields(soql)
     pages = iter_query_pages(client, soql, include_deleted=include_deleted)

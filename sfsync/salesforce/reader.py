@@ -33,6 +33,7 @@ TASK_READ_FIELDS = (
     "ActivityDate",
     "CreatedById",
     "LastModifiedById",
+    "IsDeleted",
 )
 
 
@@ -45,17 +46,19 @@ def _read(
     *,
     where: str | None = None,
     in_list_max: int = IN_LIST_MAX,
+    include_deleted: bool = False,
 ) -> pd.DataFrame:
     select = f"SELECT {', '.join(fields)} FROM {sobject}"
+    deleted = {"include_deleted": True} if include_deleted else {}
     if keys is not None and len(keys) <= in_list_max:
         from sfsync.salesforce.query import soql_in
 
         records: list[dict[str, Any]] = []
         for condition in soql_in(key_field, keys):
-            records.extend(client.query(f"{select} WHERE {condition}"))
+            records.extend(client.query(f"{select} WHERE {condition}", **deleted))
         frame = pd.DataFrame.from_records(records, columns=fields)
     else:
-        frame = client.query_frame(f"{select} WHERE {where}" if where else select)
+        frame = client.query_frame(f"{select} WHERE {where}" if where else select, **deleted)
         for name in fields:
             if name not in frame.columns:
                 frame[name] = None
@@ -82,7 +85,8 @@ def read_current(
 def read_existing_tasks(
     client: Any, sync_keys: Iterable[str], *, in_list_max: int = IN_LIST_MAX
 ) -> pd.DataFrame:
-    """Tasks that carry one of ``sync_keys`` (open or closed), with the fields the plan needs."""
+    """Tasks that carry one of ``sync_keys`` (open, closed or deleted: a Task a CSM deleted is
+    in the recycle bin, and must not be recreated), with the fields the plan needs."""
     keys = list(dict.fromkeys(str(k) for k in sync_keys))
     if not keys:
         return pd.DataFrame(columns=list(TASK_READ_FIELDS))
@@ -92,13 +96,25 @@ def read_existing_tasks(
         list(TASK_READ_FIELDS),
         TASK_KEY_FIELD,
         keys,
-        where=f"{TASK_KEY_FIELD} != null",
+        where=_task_scope(keys),
         in_list_max=in_list_max,
+        include_deleted=True,
     )
     if len(keys) > in_list_max:
         frame = frame[frame[TASK_KEY_FIELD].isin(keys)]
     log.info("existing_tasks_read", tasks=len(frame))
     return frame.reset_index(drop=True)
+
+
+def _task_scope(keys: list[str]) -> str:
+    """A WHERE clause covering ``keys``: their common period (``…:<period>``) when they share
+    one, so that Tasks of earlier months are not read; otherwise every keyed Task."""
+    from simple_salesforce import format_soql
+
+    periods = {key.rsplit(":", 1)[-1] for key in keys if ":" in key}
+    if len(periods) == 1 and all(":" in key for key in keys):
+        return format_soql(f"{TASK_KEY_FIELD} LIKE '%:{{:like}}'", periods.pop())
+    return f"{TASK_KEY_FIELD} != null"
 
 
 def integration_user_id(client: Any) -> str | None:

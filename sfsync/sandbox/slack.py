@@ -7,7 +7,7 @@ argument; a wrong one answers ``{"ok": false, "error": "invalid_auth"}`` (HTTP 2
 Methods: ``auth.test``, ``chat.postMessage`` (``channel`` as ``#name``, ``name``, channel id or
 user id; ``text``, ``blocks``, ``thread_ts``), ``users.lookupByEmail`` (``users_not_found``),
 ``users.info``, ``conversations.info`` (``channel_not_found``), ``conversations.list``
-(cursor pagination). Posting to a channel the bot is not in answers ``not_in_channel``.
+(cursor pagination), ``conversations.join``. Posting to a channel the bot is not in answers ``not_in_channel``.
 Every posted message is recorded (ts, channel, channel_name, text, blocks, thread_ts) and
 appended as one JSON object per line (JSON Lines) to ``state_path``, so that it survives
 restarts and a long run does not rewrite the file for every message.
@@ -72,6 +72,7 @@ class SlackSandbox:
             "users.info": self._users_info,
             "conversations.info": self._conversations_info,
             "conversations.list": self._conversations_list,
+            "conversations.join": self._conversations_join,
         }
 
     # ------------------------------------------------------------------ WSGI plumbing
@@ -112,7 +113,7 @@ class SlackSandbox:
     def _api(self, request: Request, method: str) -> Response:
         handler = self._methods.get(method)
         if handler is None:
-            return _json({"ok": False, "error": "unknown_method"}, 404)
+            return _json({"ok": False, "error": "unknown_method"})
         args = _arguments(request)
         if args is None:
             return _json({"ok": False, "error": "invalid_json"})
@@ -194,7 +195,7 @@ class SlackSandbox:
         if not email:
             return {"ok": False, "error": "invalid_arguments"}
         for user in self.users:
-            if user["profile"]["email"].lower() == email:
+            if user["profile"]["email"] and user["profile"]["email"].lower() == email:
                 return {"ok": True, "user": user}
         return {"ok": False, "error": "users_not_found"}
 
@@ -207,6 +208,18 @@ class SlackSandbox:
         if channel is None:
             return {"ok": False, "error": "channel_not_found"}
         return {"ok": True, "channel": _channel_json(channel)}
+
+    def _conversations_join(self, args: dict) -> dict:
+        channel = self._find_channel(str(args.get("channel") or ""), by_name=False)
+        if channel is None:
+            return {"ok": False, "error": "channel_not_found"}
+        with self._lock:
+            already = bool(channel.get("is_member"))
+            channel["is_member"] = True
+        reply: dict[str, Any] = {"ok": True, "channel": _channel_json(channel)}
+        if already:
+            reply["warning"] = "already_in_channel"
+        return reply
 
     def _conversations_list(self, args: dict) -> dict:
         try:
@@ -247,7 +260,10 @@ class SlackSandbox:
                 unknown = set(body) - {"rate_limited", "retry_after", "outage"}
                 if unknown or body.get("outage") not in (None, "503", "drop"):
                     return _json({"ok": False, "error": "invalid_faults"}, 400)
-                self.set_faults(**body)
+                try:
+                    self.set_faults(**body)
+                except (TypeError, ValueError):
+                    return _json({"ok": False, "error": "invalid_faults"}, 400)
             with self._lock:
                 return _json(dict(self.faults))
         if path == "channels" and verb in ("PUT", "POST"):
@@ -343,17 +359,18 @@ def create_app(
 
 
 def _user_json(user: dict) -> dict:
+    name = str(user.get("name") or user["id"])
     return {
-        "id": user["id"],
+        "id": str(user["id"]),
         "team_id": TEAM_ID,
-        "name": user["name"],
-        "real_name": user.get("real_name", user["name"]),
+        "name": name,
+        "real_name": user.get("real_name") or name,
         "deleted": False,
         "is_bot": False,
         "profile": {
-            "email": user["email"],
-            "real_name": user.get("real_name", user["name"]),
-            "display_name": user["name"],
+            "email": str(user.get("email") or ""),
+            "real_name": user.get("real_name") or name,
+            "display_name": name,
         },
     }
 

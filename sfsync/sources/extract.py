@@ -176,11 +176,7 @@ def store_quarantine(ctx: RunContext, quarantined: pd.DataFrame) -> None:
     """Record quarantined rows in the state store (``sfsync.state.quarantine``)."""
     if quarantined.empty or ctx.clients.store is None or ctx.run_id is None:
         return
-    from sfsync.pipeline import state_module
+    from sfsync.state.quarantine import record_quarantine
 
-    quarantine = state_module("quarantine")
-    if quarantine is None:
-        for row in quarantined.head(50).itertuples(index=False):
-            log.warning("row_quarantined", source=row.source, row=row.row_ref, reason=row.reason)
-        return
-    quarantine.record(ctx.clients.store, ctx.run_id, quarantined)
+    for source, rows in quarantined.groupby("source", sort=False):
+        record_quarantine(ctx.clients.store, ctx.run_id, str(source), rows.drop(columns="source"))

@@ -5,7 +5,15 @@ Every table lives on ``sfsync.state.db.metadata``; tables defined in any ``sfsyn
 module are created automatically by ``open_store``.
 """
 
-from sfsync.state.db import MIGRATIONS, Migration, Store, metadata, open_store
+from sfsync.state.db import (
+    MIGRATIONS,
+    Migration,
+    Store,
+    StoreStatus,
+    metadata,
+    open_store,
+    store_status,
+)
 from sfsync.state.lock import LockedError, RunLock, run_lock
 from sfsync.state.quarantine import quarantine_counts, quarantined_rows, record_quarantine
 from sfsync.state.runs import RunRecord, finish_run, get_run, last_runs, start_run
@@ -20,6 +28,7 @@ __all__ = [
     "RunRecord",
     "SignalChanges",
     "Store",
+    "StoreStatus",
     "active_signals",
     "finish_run",
     "get_run",
@@ -35,5 +44,6 @@ __all__ = [
     "save_snapshots",
     "snapshot_dates",
     "start_run",
+    "store_status",
     "sync_signals",
 ]

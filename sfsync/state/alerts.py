@@ -33,21 +33,7 @@ from sqlalchemy import (
     update,
 )
 
-try:
-    from sfsync.state.db import dumps, metadata, utcnow
-except ImportError:  # until the foundation's state store is on main; removed after the merge
-    from datetime import UTC, datetime
-
-    from sqlalchemy import MetaData
-
-    metadata = MetaData()
-
-    def utcnow():
-        return datetime.now(UTC).replace(tzinfo=None)
-
-    def dumps(value):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
-
+from sfsync.state.db import dumps, metadata, utcnow
 
 alert_ledger = Table(
     "alert_ledger",

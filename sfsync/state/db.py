@@ -286,6 +286,46 @@ def migrate(store: Store, migrations: list[Migration] | None = None) -> int:
     return max(current, latest)
 
 
+@dataclass(frozen=True)
+class StoreStatus:
+    """What :func:`store_status` found, without changing anything."""
+
+    url: str  # password hidden
+    version: int  # 0 = no schema yet
+    latest: int
+    missing_tables: tuple[str, ...]
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.version == self.latest and not self.missing_tables
+
+
+def store_status(url: str) -> StoreStatus:
+    """Connect to the store at ``url`` and report its schema version and missing tables
+    (for ``sfsync doctor``); no table is created or migrated (SQLite may create the empty
+    file). Raises SfsyncError if unreachable."""
+    load_table_modules()
+    engine = _make_engine(url)
+    shown = engine.url.render_as_string(hide_password=True)
+    try:
+        with engine.connect() as conn:
+            version = _current_version(conn)
+            present = set(inspect(conn).get_table_names())
+    except SQLAlchemyError as exc:
+        from sfsync.log import redact_text
+
+        raise SfsyncError(
+            f"cannot reach the state store {shown}: "
+            f"{redact_text(str(getattr(exc, 'orig', None) or exc))}",
+            hint="check SFSYNC_STATE_URL / state_url and that the database server is running",
+        ) from None
+    finally:
+        engine.dispose()
+    latest = max((m.version for m in MIGRATIONS), default=0)
+    missing = tuple(t.name for t in metadata.sorted_tables if t.name not in present)
+    return StoreStatus(shown, version, latest, missing)
+
+
 def load_table_modules() -> None:
     """Import every module of ``sfsync.state`` so that all their tables are on ``metadata``.
 

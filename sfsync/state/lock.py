@@ -162,5 +162,8 @@ def run_lock(
         lock._stop.set()
         if thread is not None:
             thread.join()
-        release(store, lock)
-        log.info("run_lock_released", lock_job=job)
+        try:
+            release(store, lock)
+            log.info("run_lock_released", lock_job=job)
+        except Exception as exc:  # never hide the run's own error; the lock expires anyway
+            log.warning("run_lock_release_failed", lock_job=job, error=str(exc))

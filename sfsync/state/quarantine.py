@@ -50,6 +50,18 @@ def record_quarantine(store: Store, run_id: int | None, source: str, rows: pd.Da
     return len(values)
 
 
+def record(store: Store, run_id: int | None, rows: pd.DataFrame) -> int:
+    """Store quarantined rows of several sources at once (``rows`` has a ``source`` column)."""
+    if rows.empty:
+        return 0
+    if "source" not in rows.columns:
+        raise ValueError("quarantined rows need a source column")
+    total = 0
+    for source, group in rows.groupby("source", sort=True):
+        total += record_quarantine(store, run_id, str(source), group.drop(columns="source"))
+    return total
+
+
 def quarantine_counts(store: Store, run_id: int) -> dict[str, int]:
     """Number of quarantined rows of one run per source."""
     q = quarantine

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+import structlog
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     select,
 )
 
+from sfsync.log import bind_run
 from sfsync.state.db import Store, json_default, metadata, utcnow
 
 RUN_STATUSES = ("running", "succeeded", "failed", "partial")
@@ -66,7 +68,11 @@ class RunRecord:
 
 
 def start_run(store: Store, job: str, as_of: date, *, dry_run: bool = False) -> int:
-    """Record that a run of ``job`` for ``as_of`` started; return its run id."""
+    """Record that a run of ``job`` for ``as_of`` started; return its run id.
+
+    Also binds ``run_id`` and ``job`` to the log context (:func:`sfsync.log.bind_run`), so every
+    log line of the run carries them until :func:`finish_run`.
+    """
     with store.begin() as conn:
         result = conn.execute(
             runs.insert().values(
@@ -81,7 +87,9 @@ def start_run(store: Store, job: str, as_of: date, *, dry_run: bool = False) -> 
                 pid=os.getpid(),
             )
         )
-        return int(result.inserted_primary_key[0])
+        run_id = int(result.inserted_primary_key[0])
+    bind_run(run_id, job)
+    return run_id
 
 
 def finish_run(
@@ -115,6 +123,8 @@ def finish_run(
         )
         if result.rowcount != 1:
             raise KeyError(f"no run with id {run_id}")
+    if structlog.contextvars.get_contextvars().get("run_id") == run_id:
+        structlog.contextvars.unbind_contextvars("run_id", "job")
 
 
 def _record(row: Any) -> RunRecord:

@@ -12,7 +12,6 @@ import json
 from collections.abc import Iterable, Iterator
 from datetime import date
 
-import numpy as np
 import pandas as pd
 from sqlalchemy import (
     Column,
@@ -32,6 +31,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sfsync.state.db import Store, metadata
 
 CHUNK_ROWS = 5000
+COPY_THRESHOLD = 2000  # rows; above this PostgreSQL loads through COPY
 POINTS_SUFFIX = "_points"
 
 score_snapshots = Table(
@@ -59,31 +59,44 @@ FRAME_COLUMNS = ["account_id", "as_of", "health_score", "health_band", "health_t
                  "segment", "lifecycle_phase", "signals", "owner_id"]  # fmt: skip
 
 
-def _clean(value):
-    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
-        return None
-    if value is pd.NaT:
-        return None
-    return value.item() if hasattr(value, "item") else value
+def _integers(frame: pd.DataFrame, column: str) -> list:
+    if column not in frame.columns:
+        return [None] * len(frame)
+    values = pd.to_numeric(frame[column], errors="coerce").round().astype("Int64")
+    return [None if v is pd.NA else int(v) for v in values]
+
+
+def _texts(frame: pd.DataFrame, column: str) -> list:
+    if column not in frame.columns:
+        return [None] * len(frame)
+    values = frame[column].astype("object")
+    return [None if pd.isna(v) else str(v) for v in values]
+
+
+def _points_json(frame: pd.DataFrame) -> list[str]:
+    points = frame[[c for c in frame.columns if c.endswith(POINTS_SUFFIX)]]
+    if points.columns.empty:
+        return ["{}"] * len(frame)
+    points = points.apply(pd.to_numeric, errors="coerce").astype("float64")
+    points.columns = [c.removesuffix(POINTS_SUFFIX) for c in points.columns]
+    points = points[sorted(points.columns)].reset_index(drop=True)
+    return points.to_json(orient="records", lines=True).splitlines()  # NaN -> null
 
 
 def _rows(run_id: int | None, scorecard: str, as_of: date, frame: pd.DataFrame) -> Iterator[dict]:
-    points_cols = [c for c in frame.columns if c.endswith(POINTS_SUFFIX)]
-    records = frame.to_dict("records")
-    for rec in records:
-        points = {c.removesuffix(POINTS_SUFFIX): _clean(rec[c]) for c in points_cols}
-        score = _clean(rec.get("health_score"))
-        trend = _clean(rec.get("health_trend"))
-        yield {
-            "run_id": run_id,
-            "scorecard": scorecard,
-            "account_id": str(rec["account_id"]),
-            "as_of": as_of,
-            "health_score": None if score is None else int(score),
-            "health_trend": None if trend is None else int(round(trend)),
-            **{c: (None if (v := _clean(rec.get(c))) is None else str(v)) for c in TEXT_COLUMNS},
-            "category_points": json.dumps(points, sort_keys=True),
-        }
+    """One dict per row with the table's columns (vectorised per column, then zipped)."""
+    columns = {
+        "account_id": [str(a) for a in frame["account_id"]],
+        "health_score": _integers(frame, "health_score"),
+        "health_trend": _integers(frame, "health_trend"),
+        **{c: _texts(frame, c) for c in TEXT_COLUMNS},
+        "category_points": _points_json(frame),
+    }
+    names = list(columns)
+    for values in zip(*columns.values(), strict=True):
+        row = dict(zip(names, values, strict=True))
+        row.update(run_id=run_id, scorecard=scorecard, as_of=as_of)
+        yield row
 
 
 def _chunks(rows: Iterable[dict], size: int) -> Iterator[list[dict]]:
@@ -118,12 +131,41 @@ def save_snapshots(
     upsert = stmt.on_conflict_do_update(
         index_elements=["scorecard", "account_id", "as_of"], set_=updated
     )
+    rows = _rows(run_id, scorecard, as_of, scores)
     total = 0
     with store.begin() as conn:
-        for chunk in _chunks(_rows(run_id, scorecard, as_of, scores), CHUNK_ROWS):
+        if store.dialect == "postgresql" and len(scores) > COPY_THRESHOLD:
+            return _copy_upsert(conn, rows, list(updated))
+        for chunk in _chunks(rows, CHUNK_ROWS):
             conn.execute(upsert, chunk)
             total += len(chunk)
     return total
+
+
+def _copy_upsert(conn, rows: Iterable[dict], updated: list[str]) -> int:
+    """PostgreSQL: COPY into a temporary table, then one INSERT … ON CONFLICT from it."""
+    columns = ["scorecard", "account_id", "as_of", *updated]
+    cursor = conn.connection.driver_connection.cursor()
+    cursor.execute(
+        "CREATE TEMP TABLE score_snapshots_load "
+        "(LIKE score_snapshots INCLUDING DEFAULTS) ON COMMIT DROP"
+    )
+    total = 0
+    names = ", ".join(columns)
+    with cursor.copy(f"COPY score_snapshots_load ({names}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([row[c] for c in columns])
+            total += 1
+    assignments = ", ".join(f"{c} = EXCLUDED.{c}" for c in updated)
+    cursor.execute(
+        f"INSERT INTO score_snapshots ({names}) SELECT {names} FROM score_snapshots_load "
+        f"ON CONFLICT (scorecard, account_id, as_of) DO UPDATE SET {assignments}"
+    )
+    cursor.execute("DROP TABLE score_snapshots_load")
+    return total
+
+
+save_scores = save_snapshots  # the name the pipeline uses
 
 
 def _frame(rows: list) -> pd.DataFrame:
@@ -145,13 +187,20 @@ def _select_columns():
             score_snapshots.c.category_points]  # fmt: skip
 
 
-def previous_scores(store: Store, scorecard: str, as_of: date) -> pd.DataFrame:
+def previous_scores(
+    store: Store, as_of: date | str, scorecard: str | date = "default"
+) -> pd.DataFrame:
     """Each account's latest snapshot of ``scorecard`` strictly before ``as_of``.
+
+    Called as ``previous_scores(store, as_of, scorecard="default")``; the order
+    ``previous_scores(store, scorecard, as_of)`` is accepted too.
 
     Columns: account_id, as_of, health_score (Int64), health_band, health_trend, segment,
     lifecycle_phase, signals, owner_id, scorecard, ``<category>_points`` (float64).
     Empty (with those base columns) when there is no earlier snapshot.
     """
+    if isinstance(as_of, str) and isinstance(scorecard, date):
+        as_of, scorecard = scorecard, as_of
     s = score_snapshots
     ranked = (
         select(

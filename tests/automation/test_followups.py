@@ -63,12 +63,21 @@ def d(s: str) -> date:
 
 
 def test_output_shape_and_keys_are_deterministic():
-    acc = account(contract_start="2025-03-10", segment="S")
-    first = run(acc, d("2025-03-12"))
-    again = run(acc, d("2025-03-13"))
+    acc = account(contract_start="2025-03-10", segment="S", renewal_date="2025-05-01")
+    acc = pd.concat([acc, account(account_id="002", segment="A", churn_reason="cost")])
+    acts = touch("2024-11-01", acct="002")  # overdue for A since 2025-01-31
+    first = run(acc, d("2025-03-12"), activities=acts)
+    again = run(acc, d("2025-03-13"), activities=acts)
     assert list(first.columns) == TASK_COLUMNS
     common = set(first["sync_key"]) & set(again["sync_key"])
-    assert "onboarding_kickoff:001000000000001AAA:2025-03-10" in common
+    assert {
+        "onboarding_kickoff:001000000000001AAA:2025-03-10",
+        "overdue_touch:002:2025-01-31",
+        "renewal_reminder:001000000000001AAA:2025-05-01",
+        "qbr:002:2025Q1",
+        "recovery_cost:002:2025-03",
+    } <= common
+    assert first["status"].unique().tolist() == ["Not Started"]
     pd.testing.assert_frame_equal(
         first.set_index("sync_key").loc[sorted(common)],
         again.set_index("sync_key").loc[sorted(common)],
@@ -88,7 +97,7 @@ def test_setup_and_kickoff_open_on_contract_start(as_of, present):
         got = rows(out, rule)
         assert (len(got) == 1) is present
         if present:
-            assert got["activity_date"].iloc[0] == pd.Timestamp(due)
+            assert pd.Timestamp(got["activity_date"].iloc[0]) == pd.Timestamp(due)
 
 
 def test_onboarding_closes_after_three_months_plus_grace():
@@ -103,7 +112,7 @@ def test_step2_video_between_kickoff_and_planned_first_delivery():
     assert rows(run(acc, d("2025-03-16")), "onboarding_video").empty
     got = rows(run(acc, d("2025-03-17")), "onboarding_video")
     # planned F = C + 30 = 2025-04-09; due F - 7 = 2025-04-02
-    assert got["activity_date"].iloc[0] == pd.Timestamp("2025-04-02")
+    assert pd.Timestamp(got["activity_date"].iloc[0]) == pd.Timestamp("2025-04-02")
     assert len(rows(run(acc, d("2025-03-18")), "onboarding_video")) == 1
 
 
@@ -114,7 +123,7 @@ def test_step3_pre_delivery_opens_two_weeks_before_planned_delivery(as_of, prese
     got = rows(run(account(contract_start="2025-03-10"), d(as_of)), "onboarding_pre_delivery")
     assert (len(got) == 1) is present
     if present:
-        assert got["activity_date"].iloc[0] == pd.Timestamp("2025-04-02")
+        assert pd.Timestamp(got["activity_date"].iloc[0]) == pd.Timestamp("2025-04-02")
 
 
 def test_first_delivery_is_first_day_of_first_month_with_deliveries_not_before_contract():
@@ -155,7 +164,7 @@ def test_step4_review_opens_on_first_delivery_and_replaces_steps_2_and_3(
     got = rows(out, "onboarding_review")
     assert (len(got) == 1) is review
     if review:
-        assert got["activity_date"].iloc[0] == pd.Timestamp("2025-04-08")
+        assert pd.Timestamp(got["activity_date"].iloc[0]) == pd.Timestamp("2025-04-08")
     assert (len(rows(out, "onboarding_pre_delivery")) == 1) is pre_delivery
     assert (len(rows(out, "onboarding_video")) == 1) is pre_delivery
 
@@ -167,7 +176,7 @@ def test_onboarding_complete_check_a_week_before_three_months(as_of, present):
     got = rows(run(account(contract_start="2025-03-10"), d(as_of)), "onboarding_complete")
     assert (len(got) == 1) is present
     if present:
-        assert got["activity_date"].iloc[0] == pd.Timestamp("2025-06-10")
+        assert pd.Timestamp(got["activity_date"].iloc[0]) == pd.Timestamp("2025-06-10")
 
 
 # --- QBR ----------------------------------------------------------------------------------
@@ -192,7 +201,7 @@ def test_qbr_per_quarter_for_s_required(as_of, key, due):
     got = rows(run(account(segment="S"), d(as_of)), "qbr")
     assert list(got["sync_key"]) == [key]
     assert got["priority"].iloc[0] == "High"
-    assert got["activity_date"].iloc[0] == pd.Timestamp(due)
+    assert pd.Timestamp(got["activity_date"].iloc[0]) == pd.Timestamp(due)
     assert "QBR必須" in got["subject"].iloc[0]
 
 
@@ -233,7 +242,7 @@ def test_renewal_reminder_two_months_before(as_of, present):
     assert (len(got) == 1) is present
     if present:
         assert got["sync_key"].iloc[0] == "renewal_reminder:001000000000001AAA:2025-05-31"
-        assert got["activity_date"].iloc[0] == pd.Timestamp("2025-04-07")
+        assert pd.Timestamp(got["activity_date"].iloc[0]) == pd.Timestamp("2025-04-07")
         assert got["priority"].iloc[0] == "High"
 
 
@@ -265,7 +274,7 @@ def test_overdue_touch_after_cadence_days(segment, last, cadence):
         assert list(got["sync_key"]) == [
             f"overdue_touch:001000000000001AAA:{first_overdue:%Y-%m-%d}"
         ]
-        assert got["activity_date"].iloc[0] == first_overdue + pd.Timedelta(days=7)
+        assert pd.Timestamp(got["activity_date"].iloc[0]) == first_overdue + pd.Timedelta(days=7)
 
 
 def test_overdue_touch_ignores_open_and_future_activities_and_falls_back_to_contract_start():
@@ -317,7 +326,7 @@ def test_recovery_by_churn_reason_field(value, rule):
     got = got[got["rule"].str.startswith("recovery_")]
     assert list(got["rule"]) == [rule]
     assert got["sync_key"].iloc[0] == f"{rule}:001000000000001AAA:2025-04"
-    assert got["activity_date"].iloc[0] == pd.Timestamp("2025-04-30")
+    assert pd.Timestamp(got["activity_date"].iloc[0]) == pd.Timestamp("2025-04-30")
 
 
 def test_recovery_from_competitor_signal_and_unknown_reason_ignored():

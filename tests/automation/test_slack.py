@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 from datetime import date, timedelta
 
 import pandas as pd
 import pytest
+import requests
+from werkzeug.serving import make_server
 
 from sfsync.automation.playbook import load_playbook
 from sfsync.notify.dedupe import decide_alerts
 from sfsync.notify.slack import SlackNotifier, make_client
+from sfsync.sandbox.slack import create_app
 from sfsync.state.alerts import outbox_counts
 from sfsync.templates import load_templates
-from tests.automation.slack_stub import Served, SlackStub
 
 PLAYBOOK = load_playbook("mappings/playbook.yaml")
 DAY0 = date(2025, 3, 15)
@@ -73,12 +76,47 @@ ALL = signals(
 )
 
 
+class SlackServer:
+    """The sandbox's Slack Web API app on 127.0.0.1:<free port> (real HTTP), with its admin
+    endpoints for faults."""
+
+    def __init__(self, tmp_path) -> None:
+        users = [
+            {"id": "U0TSUDA", "name": "tsuda", "email": "tsuda@example.com"},
+        ]
+        self.app = create_app("xoxb-test", tmp_path / "slack.jsonl", users)
+        self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.root = f"http://127.0.0.1:{self.server.server_port}"
+        self.base_url = f"{self.root}/api/"
+
+    @property
+    def messages(self) -> list[dict]:
+        return requests.get(f"{self.root}/_sandbox/messages", timeout=5).json()
+
+    def clear(self) -> None:
+        requests.delete(f"{self.root}/_sandbox/messages", timeout=5).raise_for_status()
+
+    def faults(self, **faults) -> None:
+        if faults:
+            requests.put(f"{self.root}/_sandbox/faults", json=faults, timeout=5).raise_for_status()
+        else:
+            requests.delete(f"{self.root}/_sandbox/faults", timeout=5).raise_for_status()
+
+    def counters(self) -> dict:
+        return requests.get(f"{self.root}/_sandbox/counters", timeout=5).json()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 @pytest.fixture
-def slack():
-    stub = SlackStub(users={"tsuda@example.com": "U0TSUDA"})
-    served = Served(stub)
-    yield stub, served
-    served.close()
+def slack(tmp_path):
+    server = SlackServer(tmp_path)
+    yield server
+    server.close()
 
 
 def notifier(store, base_url, language="ja") -> SlackNotifier:
@@ -107,15 +145,15 @@ def run(n: SlackNotifier, as_of: date, sigs: pd.DataFrame, run_id: int, **kw):
 
 
 def by_kind(messages, channel):
-    return [m for m in messages if m["channel"] == channel]
+    return [m for m in messages if m["channel_name"] == channel.lstrip("#")]
 
 
 def test_one_alert_per_new_signal_and_none_on_the_next_run(store, slack):
-    stub, served = slack
-    n = notifier(store, served.base_url)
+    n = notifier(store, slack.base_url)
     first = run(n, DAY0, ALL, 1, tasks_created=4)
     assert first.error is None
-    cs = by_kind(stub.messages, "#cs-alerts")
+    posted = slack.messages
+    cs = by_kind(posted, "#cs-alerts")
     alerts = [m for m in cs if "解約予兆" in m["text"]]
     # three high/medium churn signals; low severity and upsell signals do not alert
     assert len(alerts) == 3
@@ -127,45 +165,43 @@ def test_one_alert_per_new_signal_and_none_on_the_next_run(store, slack):
     assert "2025-03-17" in blocks  # due in 48 hours
     beta = next(m for m in alerts if "Beta" in m["text"])
     assert "鈴木" in beta["text"]  # no Slack user for this email: the name
-    managers = by_kind(stub.messages, "#cs-managers")
+    managers = by_kind(posted, "#cs-managers")
     assert len(managers) == 1 and "Acme" in managers[0]["text"]  # S segment, red band
     digest = [m for m in cs if "実行サマリー" in m["text"]]
     assert len(digest) == 1 and "新規シグナル 3 件" in digest[0]["text"]
     assert "作成タスク 4 件" in digest[0]["text"]
 
-    stub.messages.clear()
+    slack.clear()
     second = run(n, DAY0 + timedelta(days=1), ALL, 2)
     assert second.alerts == 0 and second.escalations == 0
-    assert [m for m in stub.messages if "実行サマリー" not in m["text"]] == []
+    assert [m["text"][:6] for m in slack.messages] == ["実行サマリー"]
     assert outbox_counts(store) == {"sent": 6}
 
     # the same run id again (a re-run after a crash) posts nothing at all
-    stub.messages.clear()
+    slack.clear()
     run(n, DAY0 + timedelta(days=1), ALL, 2)
-    assert stub.messages == []
+    assert slack.messages == []
 
 
 def test_cleared_signal_alerts_again_when_it_reappears(store, slack):
-    stub, served = slack
-    n = notifier(store, served.base_url, language="en")
+    n = notifier(store, slack.base_url, language="en")
     only = signals(("001B", "deliveries_drop"))
     run(n, DAY0, only, 1)
     gone = run(n, DAY0 + timedelta(days=1), signals(("001S", "red_band")), 2)
     assert gone.cleared[["account_id", "code"]].values.tolist() == [["001B", "deliveries_drop"]]
-    digest = stub.messages[-1]
+    digest = slack.messages[-1]
     assert "1 cleared" in digest["text"]
     assert "Cleared signals" in json.dumps(digest["blocks"])
-    stub.messages.clear()
+    slack.clear()
     back = run(n, DAY0 + timedelta(days=2), only, 3)
     assert back.new[["code", "episode", "reason"]].values.tolist() == [
         ["deliveries_drop", 2, "reappeared"]
     ]
-    assert sum("Churn risk: Beta" in m["text"] for m in stub.messages) == 1
+    assert sum("Churn risk: Beta" in m["text"] for m in slack.messages) == 1
 
 
 def test_snooze_ends_after_the_configured_days(store, slack):
-    stub, served = slack
-    n = notifier(store, served.base_url)
+    n = notifier(store, slack.base_url)
     sig = signals(("001B", "deliveries_drop"))
     run(n, DAY0, sig, 1)
     snooze = PLAYBOOK.alerts.snooze_days
@@ -202,37 +238,47 @@ def test_rate_limit_429_honours_retry_after(store, slack, monkeypatch):
 
     slept: list[float] = []
     monkeypatch.setattr(handlers.time, "sleep", lambda s: slept.append(s))
-    stub, served = slack
-    stub.rate_limit, stub.retry_after = 2, 7
-    result = run(notifier(store, served.base_url), DAY0, signals(("001B", "deliveries_drop")), 1)
+    n = notifier(store, slack.base_url)
+    n.mention("tsuda@example.com")  # resolve the mentions before the faults start
+    n.mention("suzuki@example.com")
+    slack.faults(rate_limited=2, retry_after=7)
+    result = run(n, DAY0, signals(("001B", "deliveries_drop")), 1)
     assert result.delivery.sent == 2 and result.delivery.pending == 0
     assert len(slept) == 2 and all(7 <= s < 8 for s in slept)
-    assert stub.calls.count("chat.postMessage") == 4
+    counters = slack.counters()
+    # the first post was answered 429 twice and retried after Retry-After each time; the
+    # digest went through at once
+    assert counters["faults_ratelimited"] == 2
+    assert counters["users.lookupByEmail"] == 2 and counters["chat.postMessage"] == 2 + 2
+    assert len(slack.messages) == 2
 
 
-def test_outage_keeps_messages_pending_and_next_run_delivers_them(store, slack, monkeypatch):
+@pytest.mark.parametrize("outage", ["503", "drop"])
+def test_outage_keeps_messages_pending_and_next_run_delivers_them(
+    store, slack, monkeypatch, outage
+):
     import slack_sdk.http_retry.builtin_interval_calculators as calc
 
     monkeypatch.setattr(
         calc.BackoffRetryIntervalCalculator, "calculate_sleep_duration", lambda self, n: 0
     )
-    stub, served = slack
-    stub.outage = True
-    n = notifier(store, served.base_url)
+    slack.faults(outage=outage)
+    n = notifier(store, slack.base_url)
     down = run(n, DAY0, ALL, 1)  # must not raise
     assert down.error is None and down.alerts == 3
     assert down.delivery.sent == 0 and down.delivery.pending == 5
     assert outbox_counts(store) == {"pending": 5}
     # the first call failed (and was retried once); after that sign of an outage nothing
     # else was tried: no more lookups (names instead of mentions), no posts
-    assert stub.calls == ["users.lookupByEmail", "users.lookupByEmail"]
+    counters = slack.counters()
+    assert 1 <= counters["users.lookupByEmail"] <= 2 and counters.get("chat.postMessage", 0) == 0
 
-    stub.outage = False
-    up = run(notifier(store, served.base_url), DAY0 + timedelta(days=1), ALL, 2)
+    slack.faults()
+    up = run(notifier(store, slack.base_url), DAY0 + timedelta(days=1), ALL, 2)
     assert up.alerts == 0  # already decided on day 0
     assert up.delivery.sent == 6  # 5 old + today's digest
     assert outbox_counts(store) == {"sent": 6}
-    texts = [m["text"] for m in stub.messages]
+    texts = [m["text"] for m in slack.messages]
     assert sum("解約予兆" in t for t in texts) == 3
 
 
@@ -254,27 +300,26 @@ def test_connection_refused_never_raises(store, monkeypatch):
 
 
 def test_ok_false_is_not_marked_sent(store, slack):
-    stub, served = slack
-    n = notifier(store, served.base_url)
-    n.channel = ""  # the stub answers ok:false channel_not_found
+    n = notifier(store, slack.base_url)
+    n.channel = "#general"  # the bot is not a member: ok:false not_in_channel
     result = run(n, DAY0, signals(("001B", "deliveries_drop")), 1)
     assert result.delivery.sent == 0
     assert outbox_counts(store) == {"pending": 2}
+    assert "not_in_channel" in result.delivery.error
 
 
 def test_run_failed_alert_and_band_movements(store, slack):
-    stub, served = slack
-    n = notifier(store, served.base_url, language="en")
+    n = notifier(store, slack.base_url, language="en")
     prev = pd.DataFrame(
         {"account_id": ["001S", "001B", "001G"], "health_band": ["yellow", "orange", "yellow"]}
     )
     run(n, DAY0, signals(), 1, previous=prev, failures=["Task 00T1: FIELD_CUSTOM_VALIDATION"])
-    digest = json.dumps(stub.messages[-1]["blocks"], ensure_ascii=False)
+    digest = json.dumps(slack.messages[-1]["blocks"], ensure_ascii=False)
     assert "🟡 caution → 🔴 danger: 1 accounts" in digest
     assert "🟡 caution → 🟢 healthy: 1 accounts" in digest
     assert "FIELD_CUSTOM_VALIDATION" in digest
     failed = n.notify_run_failed(run_id=9, job="nightly", as_of=DAY0, error="SyncError: boom")
     assert failed.delivery.sent == 1
-    assert stub.messages[-1]["text"].startswith("Run failed: nightly")
+    assert slack.messages[-1]["text"].startswith("Run failed: nightly")
     again = n.notify_run_failed(run_id=9, job="nightly", as_of=DAY0, error="SyncError: boom")
     assert again.enqueued == 0 and again.delivery.sent == 0

@@ -3,12 +3,14 @@ way to run the real CLI against a sandbox with the SPEC §9 environment variable
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -38,17 +40,36 @@ def project(tmp_path: Path) -> Project:
     return Project(root)
 
 
-def run_cli(project: Project, sandbox, *args: str, env: dict | None = None) -> Result:
-    """``sfsync --log-format json --config <project>/sfsync.yaml ARGS`` with the sandbox's env."""
-    from sfsync.cli import cli
+@dataclass
+class CliResult:
+    exit_code: int
+    output: str  # stdout: the summary / plan
+    stderr: str  # JSON log events and "Error: …"
 
-    environment = {**sandbox.env(), **(env or {})}
-    return CliRunner().invoke(
-        cli,
-        ["--log-format", "json", "--config", str(project.config), *args],
+
+def run_cli(project: Project, sandbox, *args: str, env: dict | None = None) -> CliResult:
+    """``python -m sfsync --log-format json --config <project>/sfsync.yaml ARGS`` in a child
+    process whose environment holds only the sandbox's SPEC §9 variables: the real CLI path."""
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("SFSYNC_")}
+    environment.update({**sandbox.env(), **(env or {})})
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sfsync",
+            "--log-format",
+            "json",
+            "--config",
+            str(project.config),
+            *args,
+        ],
+        cwd=REPO,
         env=environment,
-        catch_exceptions=False,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
+    return CliResult(proc.returncode, proc.stdout + proc.stderr, proc.stderr)
 
 
 def writes(counters: dict) -> int:

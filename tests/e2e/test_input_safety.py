@@ -87,3 +87,15 @@ def test_hostile_names_in_the_scope_filter_stay_values(project, sandbox_factory)
     assert "read         1 accounts" in result.output
     scored = [a for a in sb.admin.records("Account") if a.get("Health_Score__c") is not None]
     assert [a["Id"] for a in scored] == [created["id"]]
+
+
+def test_a_run_does_not_start_below_the_api_reserve(project, sandbox_factory):
+    sb = sandbox_factory(accounts=30)
+    sb.admin.set_faults(daily_api_remaining=500)
+    try:
+        result = run_cli(project, sb, "run", "nightly", "--as-of", AS_OF)
+    finally:
+        sb.admin.clear_faults()
+    assert result.exit_code == 1
+    assert "daily Salesforce API requests remain" in result.stderr
+    assert writes(sb.admin.counters()) == 0

@@ -152,8 +152,9 @@ def test_incomplete_credentials_are_reported(tmp_path):
     with pytest.raises(ConfigError) as info:
         load_settings(None, {"SFSYNC_SF_USERNAME": "me@example.com"})
     assert str(info.value) == (
-        "environment: salesforce: password is required when username is set "
-        "(set salesforce.password or SFSYNC_SF_PASSWORD)"
+        "environment: salesforce: password is required when username is set without "
+        "consumer_key "
+        "(set salesforce.password or SFSYNC_SF_PASSWORD, or use the JWT bearer flow)"
     )
 
 
@@ -188,3 +189,10 @@ def test_settings_are_immutable():
     settings = Settings()
     with pytest.raises(Exception):  # noqa: B017  (pydantic's frozen error type)
         settings.timezone = "UTC"
+
+
+def test_a_block_with_every_key_commented_out_is_empty(tmp_path):
+    path = write(tmp_path, "salesforce:\n  # instance_url: https://x\nslack:\n")
+    settings = load_settings(path, {"SFSYNC_SLACK_TOKEN": "xoxb-1-2-abc"})
+    assert settings.salesforce.domain == "login"
+    assert settings.slack.token.get_secret_value() == "xoxb-1-2-abc"

@@ -113,3 +113,14 @@ def test_a_taken_over_lock_is_reported_as_lost(store):
         while not held.lost and time.time() < deadline:
             time.sleep(0.02)
         assert held.lost
+
+
+def test_a_failing_release_never_hides_the_runs_own_error(sqlite_store, monkeypatch):
+    from sfsync.state import lock as lock_module
+
+    def broken_release(store, lock):
+        raise OSError("database went away")
+
+    monkeypatch.setattr(lock_module, "release", broken_release)
+    with pytest.raises(RuntimeError, match="the run's error"), run_lock(sqlite_store, "nightly"):
+        raise RuntimeError("the run's error")

@@ -159,3 +159,21 @@ def test_capture_logs_sees_events_for_assertions():
     with capture_logs() as logs:
         structlog.get_logger("sfsync.x").warning("signal_raised", code="red_band")
     assert logs == [{"event": "signal_raised", "code": "red_band", "log_level": "warning"}]
+
+
+def test_start_run_binds_the_run_id_until_finish_run(capsys, sqlite_store):
+    from datetime import date
+
+    from sfsync.state import finish_run, start_run
+
+    configure_logging("json", 0)
+    log = structlog.get_logger("sfsync.pipeline")
+    run_id = start_run(sqlite_store, "nightly", date(2025, 3, 15))
+    log.info("accounts_scored", accounts=3)
+    finish_run(sqlite_store, run_id, "succeeded")
+    log.info("after_finish")
+    lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    by_event = {line["event"]: line for line in lines}
+    assert by_event["accounts_scored"]["run_id"] == run_id
+    assert by_event["accounts_scored"]["job"] == "nightly"
+    assert "run_id" not in by_event["after_finish"]

@@ -13,11 +13,13 @@ from sfsync.state import (
     active_signals,
     history,
     previous_scores,
+    quarantine,
     quarantine_counts,
     quarantined_rows,
     record_quarantine,
     save_snapshots,
     snapshot_dates,
+    snapshots,
     start_run,
     sync_signals,
 )
@@ -47,7 +49,7 @@ def test_previous_scores_gives_each_accounts_latest_snapshot_strictly_before(sto
     save_snapshots(store, run, "default", date(2025, 3, 1), scores(["A1", "A2"], 90))
     save_snapshots(store, run, "other", date(2025, 2, 15), scores(["A1"], 10, "red"))
 
-    prev = previous_scores(store, "default", date(2025, 3, 1))
+    prev = previous_scores(store, date(2025, 3, 1), scorecard="default")
     assert list(prev["account_id"]) == ["A1", "A2"]
     assert list(prev["health_score"]) == [70, 50]
     assert str(prev["health_score"].dtype) == "Int64"
@@ -57,8 +59,10 @@ def test_previous_scores_gives_each_accounts_latest_snapshot_strictly_before(sto
     assert pd.isna(prev["engagement_points"].iloc[0])
     assert "explanation" not in prev.columns
 
-    assert previous_scores(store, "default", date(2025, 1, 1)).empty
+    assert previous_scores(store, date(2025, 1, 1), "default").empty
+    # the (scorecard, as_of) order is accepted too
     assert list(previous_scores(store, "default", date(2025, 1, 2))["health_score"]) == [50, 50]
+    assert list(previous_scores(store, date(2025, 3, 1), "other")["health_score"]) == [10]
 
 
 def test_saving_the_same_day_again_replaces_the_rows(store):
@@ -89,8 +93,14 @@ def test_large_snapshot_saves_are_chunked_and_complete(store):
     n = 12_000
     ids = [f"001{i:015d}" for i in range(n)]
     assert save_snapshots(store, None, "default", date(2025, 3, 1), scores(ids, 60)) == n
-    prev = previous_scores(store, "default", date(2025, 3, 2))
+    prev = previous_scores(store, date(2025, 3, 2))
     assert len(prev) == n and prev["health_score"].eq(60).all()
+    assert prev["usage_points"].eq(30.0).all() and prev["engagement_points"].isna().sum() == 1
+    again = scores(ids, 75, "yellow")  # a re-run the same day replaces every row
+    assert save_snapshots(store, None, "default", date(2025, 3, 1), again) == n
+    prev = previous_scores(store, date(2025, 3, 2))
+    assert len(prev) == n and prev["health_score"].eq(75).all()
+    assert prev["health_band"].eq("yellow").all()
 
 
 def signals(*rows):
@@ -176,3 +186,20 @@ def test_quarantine_records_rows_with_reasons_and_counts_per_run(store):
     }
     with pytest.raises(ValueError, match="reason"):
         record_quarantine(store, run, "x", bad.drop(columns="reason"))
+
+
+def test_quarantine_record_takes_rows_of_several_sources(store):
+    run = start_run(store, "nightly", date(2025, 3, 1))
+    rows = pd.DataFrame(
+        {
+            "source": ["usage", "accounts", "usage"],
+            "row_ref": ["row 3", "001A", "row 9"],
+            "reason": ["month is not YYYY-MM", "no Id", "negative deliveries"],
+        }
+    )
+    assert quarantine.record(store, run, rows) == 3
+    assert quarantine_counts(store, run) == {"accounts": 1, "usage": 2}
+
+
+def test_save_scores_is_the_same_as_save_snapshots(store):
+    assert snapshots.save_scores is save_snapshots

@@ -159,3 +159,16 @@ def test_tables_defined_by_other_modules_are_created(tmp_path, monkeypatch):
         store.dispose()
     finally:
         state_db.metadata.remove(table)
+
+
+def test_store_status_reports_without_migrating(store_url):
+    from sfsync.state.db import store_status
+
+    before = store_status(store_url)
+    assert before.version == 0 and not before.up_to_date
+    assert {"runs", "run_locks", "score_snapshots"} <= set(before.missing_tables)
+    open_store(store_url).dispose()
+    after = store_status(store_url)
+    assert after.up_to_date and after.version == after.latest
+    with pytest.raises(SfsyncError, match="cannot reach the state store"):
+        store_status("postgresql+psycopg://u:pw-secret@127.0.0.1:1/x?connect_timeout=2")

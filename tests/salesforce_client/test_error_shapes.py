@@ -291,3 +291,28 @@ def test_decide_is_the_single_judge():
     assert decide(requests.ConnectionError()) is Decision.RETRY
     assert decide(requests.exceptions.SSLError()) is Decision.OK
     assert decide(ValueError()) is Decision.OK
+
+
+@responses.activate
+def test_logs_name_the_endpoint_and_never_the_token(jwt_settings, policy):
+    from structlog.testing import capture_logs
+
+    responses.add(
+        responses.POST,
+        f"{LOGIN}/services/oauth2/token",
+        json={"access_token": "first-SECRET", "instance_url": INSTANCE},
+    )
+    responses.add(
+        responses.POST,
+        f"{LOGIN}/services/oauth2/token",
+        json={"access_token": "second-SECRET", "instance_url": INSTANCE},
+    )
+    with capture_logs() as logs:
+        client = connect(jwt_settings, policy=policy)
+        _register(LIMITS_URL, [E503, err(401, "INVALID_SESSION_ID", "expired"), OK])
+        client.limits()
+    events = [entry["event"] for entry in logs]
+    assert "salesforce_request_retried" in events and "salesforce_session_renewed" in events
+    retried = next(e for e in logs if e["event"] == "salesforce_request_retried")
+    assert retried["endpoint"] == "GET /services/data/v62.0/limits/"
+    assert "SECRET" not in repr(logs)

@@ -67,7 +67,7 @@ def test_query_frame_below_threshold_reads_rest_pages(session_client):
     frame = session_client.query_frame(SOQL, bulk_threshold=100)
     assert list(frame.columns) == ["Id", "Name", "ARR__c", "Enterprise__c", "Owner.Email"]
     assert len(frame) == 9
-    assert frame.loc[1, "ARR__c"] == "1000001" and frame.loc[1, "Enterprise__c"] == "false"
+    assert frame.loc[1, "ARR__c"] == "1000001.0" and frame.loc[1, "Enterprise__c"] == "false"
     assert pd.isna(frame.loc[0, "Owner.Email"])
     assert all(pd.api.types.is_string_dtype(frame[c]) for c in frame.columns)
 

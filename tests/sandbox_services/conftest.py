@@ -19,7 +19,7 @@ AS_OF = date(2025, 3, 15)
 def serve(app) -> Iterator[str]:
     """Run ``app`` on 127.0.0.1 on a free port in a thread; yield its base URL."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}"

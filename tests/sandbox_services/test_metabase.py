@@ -128,9 +128,18 @@ def test_uncapped_csv_export_with_json_body(api, metabase):
     assert r.status_code == 200
     assert r.headers["Content-Type"].startswith("text/csv")
     assert "attachment" in r.headers["Content-Disposition"]
+    assert r.headers.get("Transfer-Encoding") == "chunked"  # streamed, like Metabase downloads
     rows = list(csv.DictReader(io.StringIO(r.text)))
     assert len(rows) == len(book.usage)
     assert set(rows[0]["tutorial_completed"] for _ in [0]) <= {"true", "false"}
+
+
+def test_api_format_export_is_uncapped(api, metabase):
+    url, s = api
+    _, _, book = metabase
+    body = s.post(f"{url}/api/card/1/query/api", data={"parameters": "[]"}).json()
+    assert body["status"] == "completed"
+    assert body["row_count"] == len(book.usage) and "rows_truncated" not in body["data"]
 
 
 def test_month_range_parameters(api, metabase):
@@ -157,6 +166,33 @@ def test_card_2_needs_its_month(api, metabase):
     assert r.json()["error_type"] == "missing-required-parameter"
     r = s.post(f"{url}/api/card/2/query", json={"parameters": [month_param("month", ["2025-02"])]})
     assert r.json()["row_count"] == int((book.usage["month"] == "2025-02").sum())
+
+
+def test_parameter_by_card_parameter_id(api, metabase):
+    url, s = api
+    _, _, book = metabase
+    card = s.get(f"{url}/api/card/2").json()
+    param_id = card["parameters"][0]["id"]
+    body = {"parameters": [{"id": param_id, "type": "category", "value": "2025-01"}]}
+    r = s.post(f"{url}/api/card/2/query", json=body)
+    assert r.json()["row_count"] == int((book.usage["month"] == "2025-01").sum())
+
+
+def test_unknown_template_tag_is_rejected_like_metabase(api):
+    url, s = api
+    r = s.post(f"{url}/api/card/1/query", json={"parameters": [month_param("form_month", "x")]})
+    assert r.status_code == 400
+    body = r.json()
+    assert (
+        body["message"]
+        == 'Invalid parameter: Card 1 does not have a template tag named "form_month".'
+    )
+    assert body["allowed-parameters"] == ["from_month", "to_month"]
+    r = s.post(
+        f"{url}/api/card/1/query/csv",
+        data={"parameters": json.dumps([month_param("form_month", "x")])},
+    )
+    assert r.status_code == 400
 
 
 def test_parameter_values_are_bound_not_spliced(api):
@@ -247,7 +283,7 @@ def test_counters_and_reset(metabase):
     requests.post(f"{url}/api/card/1/query/csv", headers={"x-api-key": KEY})
     counters = requests.get(f"{url}/_sandbox/counters").json()
     assert counters["POST /api/card/:id/query"] == 1
-    assert counters["POST /api/card/:id/query/:fmt"] == 1
+    assert counters["POST /api/card/:id/query/csv"] == 1
     assert counters["api_calls"] == 2
     assert counters["rows_returned"] > ROW_LIMIT
 
@@ -268,6 +304,14 @@ def test_seeded_503_fault(metabase):
     assert 0 < first.count(503) < 30 and set(first) == {200, 503}
     requests.delete(f"{url}/_sandbox/faults")
     assert set(statuses()) == {200}
+
+
+@pytest.mark.parametrize("faults", [{"http_503": "lots"}, {"http_503": 2}, {"nope": 1}])
+def test_bad_faults_are_400(metabase, faults):
+    url, _, _ = metabase
+    requests.delete(f"{url}/_sandbox/faults")
+    assert requests.put(f"{url}/_sandbox/faults", json=faults).status_code == 400
+    assert requests.get(f"{url}/_sandbox/faults").json() == {}
 
 
 def test_session_expiry_fault(metabase):

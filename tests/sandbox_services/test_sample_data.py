@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from sfsync.sandbox import INTEGRATION_USER_ID
+from sfsync.sandbox.salesforce.oauth import INTEGRATION_USERNAME
 from sfsync.sandbox.sample_data import ARCHETYPES, INDUSTRY_BENCHMARKS, generate
 from tests.sandbox_services.conftest import AS_OF
 
@@ -79,6 +81,13 @@ def test_same_seed_same_book_other_seed_other_book(book):
     assert not book.accounts["ARR__c"].equals(other.accounts["ARR__c"])
 
 
+def test_other_as_of_same_book_shifted_in_time(book):
+    later = generate(accounts=150, seed=7, as_of=date(2025, 6, 20))
+    same = ["Id", "Name", "OwnerId", "Industry", "ARR__c", "Tenant_Id__c"]
+    pd.testing.assert_frame_equal(book.accounts[same], later.accounts[same])
+    assert sorted(later.usage["month"].unique())[-1] == "2025-05"
+
+
 def test_owners_managers_and_caps(book):
     users = book.users.set_index("Id")
     counts = book.accounts["OwnerId"].map(users["Name"]).value_counts().to_dict()
@@ -91,7 +100,8 @@ def test_owners_managers_and_caps(book):
     assert by_name.loc["津田", "Email"] == "tsuda@nexpro.example"
     assert book.users["Email"].is_unique and book.users["Username"].is_unique
     assert (~book.users["IsActive"]).sum() == 1
-    assert book.users["Name"].str.contains("連携").sum() == 1  # the integration user
+    integration = book.users[book.users["Username"] == INTEGRATION_USERNAME]
+    assert integration["Id"].tolist() == [INTEGRATION_USER_ID]  # the org's own integration user
 
 
 def test_ids_are_salesforce_ids(book):
@@ -140,10 +150,15 @@ def test_archetypes_trip_their_signals(book):
         "competitor": comp,
     }.items():
         members = arch[arch == name].index
-        established = members[old[members]] if name == "idle" else members
+        # a signal needs history: the previous month (or 60 days for idle) under contract
+        starts = book.accounts.set_index("Id").loc[members, "Contract_Start_Date__c"]
+        established = members[(old if name == "idle" else starts < PREVIOUS)[members]]
+        assert len(established) >= 2, name
         assert signal[established].all(), name
     healthy = arch[arch == "healthy"].index
+    starts = book.accounts.set_index("Id").loc[healthy, "Contract_Start_Date__c"]
     assert not (drop | tickets | near | comp)[healthy].any()
+    assert not rising[healthy[(starts < PREVIOUS).to_numpy()]].any()  # new tenants do rise
     assert (no_login & old)[healthy].sum() == 0
     unlinked = arch[arch == "unlinked"].index
     assert book.accounts.set_index("Id").loc[unlinked, "Tenant_Id__c"].isna().all()

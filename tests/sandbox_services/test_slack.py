@@ -95,6 +95,10 @@ def test_direct_message_to_a_user(slack):
     c = client(url)
     user_id = c.users_lookupByEmail(email="tsuda@nexpro.example")["user"]["id"]
     assert c.chat_postMessage(channel=user_id, text="DM")["channel"].startswith("D")
+    assert c.users_info(user=user_id)["user"]["name"] == "津田"
+    with pytest.raises(SlackApiError) as info:
+        c.api_call("users.setPresence", params={"presence": "away"})
+    assert info.value.response["error"] == "unknown_method"
 
 
 def test_conversations_membership(slack):
@@ -110,6 +114,8 @@ def test_conversations_membership(slack):
     assert c.conversations_info(channel="C0CSMANAGERS")["channel"]["name"] == "cs-managers"
     with pytest.raises(SlackApiError):
         c.conversations_info(channel="C0MISSING")
+    assert c.conversations_join(channel="C0GENERAL")["channel"]["is_member"]
+    assert c.chat_postMessage(channel="#general", text="joined")["ok"]
     requests.put(
         f"{url}/_sandbox/channels", json=[{"id": "C1", "name": "cs-alerts", "is_member": False}]
     )
@@ -164,3 +170,15 @@ def test_torn_last_line_is_ignored_but_corruption_is_reported(tmp_path):
     state.write_text("garbage\n" + good + "\n", encoding="utf-8")
     with pytest.raises(ValueError, match="line 1"):
         create_app(TOKEN, state, [])
+
+
+def test_users_without_email_or_name_are_tolerated(tmp_path):
+    users = [
+        {"id": "005A", "name": None, "email": None},
+        {"id": "005B", "name": "x", "email": "x@y"},
+    ]
+    app = create_app(TOKEN, tmp_path / "s.json", users)
+    with serve(app) as url:
+        assert client(url).users_lookupByEmail(email="X@Y")["user"]["id"] == "005B"
+        with pytest.raises(SlackApiError):
+            client(url).users_lookupByEmail(email="None")

@@ -123,3 +123,29 @@ def test_dates_survive_the_round_trip(metabase_url):
     ).frame
     first = mapped.sort_values("tenant_id").iloc[0]
     assert first["last_login_date"] == pd.Timestamp(date(2025, 2, 10))
+
+
+def test_503s_are_retried_over_real_http(metabase_url):
+    import requests
+
+    requests.post(f"{metabase_url}/_sandbox/faults", json={"seed": 4, "http_503": 0.5}, timeout=5)
+    try:
+        waits = []
+        client = MetabaseClient(metabase_url, api_key=API_KEY, max_attempts=8, sleep=waits.append)
+        frame = client.card_rows(2, {"month": "2025-02"})
+    finally:
+        requests.delete(f"{metabase_url}/_sandbox/faults", timeout=5)
+    assert len(frame) == TENANTS
+    assert waits and client.api_calls == 2 + len(waits)
+
+
+def test_sessions_expiring_mid_run_log_in_again(metabase_url):
+    import requests
+
+    requests.post(f"{metabase_url}/_sandbox/faults", json={"session_expiry_after": 1}, timeout=5)
+    try:
+        client = MetabaseClient(metabase_url, username=USER, password=PASSWORD)
+        assert len(client.card_rows(2, {"month": "2025-02"})) == TENANTS
+        assert client.api_calls == 5  # login, card, export (401), login again, export
+    finally:
+        requests.delete(f"{metabase_url}/_sandbox/faults", timeout=5)

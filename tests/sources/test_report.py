@@ -10,10 +10,10 @@ def test_summary_text_says_what_happened():
     s.read = {"accounts": 2400, "usage": 28000}
     s.quarantined = {"accounts": 0, "usage": 3}
     s.scored = 2400
-    s.bands = {"green": 1000, "red": 100}
+    s.bands = {"red": 100, "green": 1000}
     s.signals_active, s.signals_new = 300, 12
     s.fields_written, s.tasks_created, s.tasks_updated, s.unchanged = 2400, 12, 0, 0
-    s.alerts_sent = 12
+    s.signal_alerts, s.alerts_sent = 12, 13
     s.api_calls = {"salesforce": 31, "metabase": 2}
     text = s.to_text()
     assert "Run 7 of nightly as of 2025-03-15: succeeded" in text
@@ -21,7 +21,7 @@ def test_summary_text_says_what_happened():
     assert "quarantined  3 usage" in text
     assert "scored       2,400 accounts (1,000 green, 100 red)" in text
     assert "2,400 account updates, 12 tasks created" in text
-    assert "alerted      12 Slack messages" in text
+    assert "alerted      12 new signals (13 Slack messages sent)" in text
     assert "API calls    33 (salesforce 31, metabase 2)" in text
     event = s.to_event()
     assert event["api_calls_total"] == 33 and event["quarantined"]["usage"] == 3
@@ -54,3 +54,11 @@ def test_progress_is_periodic_and_silent_without_a_terminal():
     quiet = Progress(None)
     quiet.stage("x")
     quiet.callback("usage")(5)  # no echo, no error
+
+
+def test_an_import_job_summary_has_no_scoring_or_alert_lines():
+    s = RunSummary(job="weekly-usage-import", as_of=date(2025, 3, 15), status="succeeded")
+    s.read, s.fields_written = {"accounts": 150, "usage": 131}, 144
+    text = s.to_text()
+    assert "144 account updates" in text
+    assert "scored" not in text and "alerted" not in text

@@ -46,31 +46,15 @@ def account_describe(
     return {"name": "Account", "fields": out}
 
 
-class PlainClient:
-    """The slice of SalesforceClient the writer uses, over plain requests (for `responses`)."""
+BASE_URL = "https://org.example.com/services/data/v62.0/"
 
-    instance_url = "https://org.example.com"
-    base_url = "https://org.example.com/services/data/v62.0/"
-    bulk_threshold = 2000
 
-    def __init__(self) -> None:
-        import requests
+def rest_client(sleeps: list | None = None):
+    """The real SalesforceClient on a ready session, for `responses` tests (no waiting)."""
+    from sfsync.salesforce.client import RetryPolicy, connect
 
-        self.session = requests.Session()
-        self.api_calls = 0
-
-    def request(self, method, path, *, raise_for_status=True, **kw):
-        from sfsync.errors import SfsyncError
-
-        url = (
-            path
-            if path.startswith("http")
-            else (self.instance_url + path if path.startswith("/") else self.base_url + path)
-        )
-        self.api_calls += 1
-        response = self.session.request(method, url, **kw)
-        if raise_for_status and response.status_code >= 300:
-            error = SfsyncError(f"HTTP {response.status_code} on {method} {path}")
-            error.error_code = response.json()[0]["errorCode"]
-            raise error
-        return response
+    record = sleeps.append if sleeps is not None else (lambda seconds: None)
+    policy = RetryPolicy(max_attempts=3, max_seconds=30, initial_wait=0.1, max_wait=1, sleep=record)
+    return connect(
+        {"instance_url": "https://org.example.com", "access_token": "00D!session"}, policy=policy
+    )

@@ -114,3 +114,26 @@ def test_resolve_copies_canonical_picklist_values_and_lengths():
     assert mapping.fields["health_band"].org_values == ("Green", "Yellow", "Orange", "Red")
     assert mapping.fields["explanation"].length == 32768
     assert mapping.fields["health_score"].org_type == "double"
+
+
+def test_validate_reports_every_problem_of_the_sync_configuration(tmp_path):
+    import shutil
+    from types import SimpleNamespace
+
+    from sfsync.salesforce.planner import validate
+
+    mappings = tmp_path / "mappings"
+    shutil.copytree(DEFAULT.parent, mappings)
+    (mappings / "account_fields.yaml").write_text(
+        (FIXTURES / "duplicate_field.yaml").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    (mappings / "tasks.yaml").write_text("priority: High\nsignals: [red_band, bogus]\n")
+    project = SimpleNamespace(
+        mappings_dir=mappings, settings=SimpleNamespace(language="en", timezone="Asia/Tokyo")
+    )
+    assert [str(p) for p in validate(project)] == [
+        f"{mappings / 'account_fields.yaml'}: fields.usage_points.field: field health_score__c "
+        "is already mapped by fields.health_score",
+        f"{mappings / 'tasks.yaml'}: signals.1: unknown churn signal 'bogus'; known: competitor, "
+        "deliveries_drop, no_login_60d, red_band, score_drop, tickets_rising",
+    ]

@@ -165,7 +165,7 @@ def existing_row(key, *, closed=False, editor=ME, subject="S", owner=ME):
 
 
 def test_task_decisions():
-    keys = [f"signal:{c}:{A1}:2025-02" for c in ("a", "b", "c", "d", "e")]
+    keys = [f"signal:{c}:{A1}:2025-02" for c in ("a", "b", "c", "d", "e", "f", "g")]
     want = pd.DataFrame([task_row(k) for k in keys])
     have = pd.DataFrame(
         [
@@ -173,6 +173,10 @@ def test_task_decisions():
             existing_row(keys[2], editor=CSM, subject="other"),
             existing_row(keys[3]),
             existing_row(keys[4], subject="old subject"),
+            {**existing_row(keys[5]), "IsDeleted": "true"},
+            # a deleted copy and a live Task with the same key: the live one counts
+            {**existing_row(keys[6], closed=True), "IsDeleted": True},
+            {**existing_row(keys[6]), "IsDeleted": False},
         ]
     )
     plan = build_plan(desired(), current_matching(), want, have, mapping(), integration_user_id=ME)
@@ -183,6 +187,8 @@ def test_task_decisions():
         keys[2]: ("skip", "edited_by_csm"),
         keys[3]: ("skip", "unchanged"),
         keys[4]: ("update", "changed"),
+        keys[5]: ("skip", "deleted_by_csm"),
+        keys[6]: ("skip", "unchanged"),
     }
     created = plan.tasks[0].fields
     assert created == {
@@ -199,7 +205,12 @@ def test_task_decisions():
     assert plan.tasks[4].fields == {"Subject": "S", "Sync_Key__c": keys[4]}
     totals = plan.totals()
     assert (totals["tasks_to_create"], totals["tasks_to_update"]) == (1, 1)
-    assert totals["tasks_skipped"] == {"completed_by_csm": 1, "edited_by_csm": 1, "unchanged": 1}
+    assert totals["tasks_skipped"] == {
+        "completed_by_csm": 1,
+        "deleted_by_csm": 1,
+        "edited_by_csm": 1,
+        "unchanged": 2,
+    }
 
 
 def test_without_integration_user_an_edit_is_detected_against_the_creator():

@@ -10,28 +10,32 @@ import pytest
 from tests.sync.runner import owner_frames, sync_once
 from tests.sync.synthetic import synthetic_result
 
-sandbox_module = pytest.importorskip("sfsync.sandbox")
-if not hasattr(sandbox_module, "Sandbox"):
-    pytest.skip("the sandbox org is not available yet", allow_module_level=True)
-
 AS_OF = date(2025, 3, 15)
 WRITE_ENDPOINTS = ("composite", "jobs/ingest", "sobjects")
 
 
-def make_sandbox(tmp_path, name="org", accounts=120, seed=7):
-    from sfsync.sandbox import Sandbox
-
-    return Sandbox(data_dir=tmp_path / name, accounts=accounts, seed=seed, as_of=AS_OF)
+def make_sandbox(factory, accounts=120, seed=7):
+    return factory(accounts=accounts, seed=seed, as_of=AS_OF)
 
 
 def make_client(sb):
-    from sfsync.config import load_settings
+    """A client on the JWT bearer flow, so that an expired session is renewed by logging in."""
     from sfsync.salesforce.client import connect
+
+    settings = {
+        "instance_url": sb.salesforce_url,
+        "username": sb.integration_username,
+        "consumer_key": sb.consumer_key,
+        "private_key_file": sb.jwt_private_key_file,
+        "domain": sb.salesforce_url.removeprefix("https://"),
+    }
+    return connect(settings, verify=sb.ca_bundle, policy=fast_policy())
+
+
+def fast_policy():
     from sfsync.salesforce.retry import RetryPolicy
 
-    settings = load_settings(None, env=sb.env())
-    fast = RetryPolicy(max_attempts=8, max_seconds=60, initial_wait=0.01, max_wait=0.05)
-    return connect(settings.salesforce, verify=sb.ca_bundle, policy=fast)
+    return RetryPolicy(max_attempts=8, max_seconds=60, initial_wait=0.01, max_wait=0.05, jitter=0.0)
 
 
 def make_store(tmp_path):
@@ -82,12 +86,12 @@ def org_state(sb):
 
 
 @pytest.fixture
-def org(tmp_path):
-    with make_sandbox(tmp_path) as sb:
-        client = make_client(sb)
-        accounts, users = owner_frames(client)
-        scores, signals = synthetic_result(sorted(accounts["account_id"]))
-        yield sb, client, accounts, users, scores, signals
+def org(sandbox_factory):
+    sb = make_sandbox(sandbox_factory)
+    client = make_client(sb)
+    accounts, users = owner_frames(client)
+    scores, signals = synthetic_result(sorted(accounts["account_id"]))
+    return sb, client, accounts, users, scores, signals
 
 
 def test_first_run_writes_fields_and_tasks_and_the_second_writes_nothing(org, tmp_path):
@@ -104,6 +108,9 @@ def test_first_run_writes_fields_and_tasks_and_the_second_writes_nothing(org, tm
     assert not first.result.failed
     expected_writes = len(dry.plan.records) + len(dry.plan.task_writes)
     assert counters["records_written"] == expected_writes
+    assert set(counters["writes_per_record"].values()) == {1}  # each record written once
+    written_accounts = {k for k in counters["writes_per_record"] if k.startswith("001")}
+    assert written_accounts == {r.key for r in dry.plan.records}
     assert len(dry.plan.records) == len(scores)
     assert len(dry.plan.task_writes) == len(signals) > 0
 
@@ -131,55 +138,59 @@ def test_first_run_writes_fields_and_tasks_and_the_second_writes_nothing(org, tm
     assert write_calls(counters) == 0
 
 
-def test_a_task_completed_or_edited_by_a_csm_is_left_alone(org, tmp_path):
+def test_a_task_completed_edited_or_deleted_by_a_csm_is_left_alone(org, tmp_path):
     sb, client, accounts, users, scores, signals = org
     first = sync_once(client, scores, signals, accounts, users, as_of=AS_OF)
     keys = [t.sync_key for t in first.plan.task_writes]
     tasks = {r["Sync_Key__c"]: r for r in sb.admin.records("Task") if r.get("Sync_Key__c")}
-    completed, edited, untouched = keys[0], keys[1], keys[2]
+    completed, edited, deleted, untouched = keys[:4]
     csm = next(u for u in users["user_id"] if u != tasks[completed]["CreatedById"])
-    sb.admin.update_as("Task", tasks[completed]["Id"], {"Status": "Completed"}, user_id=csm)
-    sb.admin.update_as("Task", tasks[edited]["Id"], {"Subject": "電話済み・来週再訪"}, user_id=csm)
+    sb.admin.edit_as(csm, "Task", tasks[completed]["Id"], {"Status": "Completed"})
+    sb.admin.edit_as(csm, "Task", tasks[edited]["Id"], {"Subject": "電話済み・来週再訪"})
+    sb.simple_salesforce(sb.new_session(csm)).Task.delete(tasks[deleted]["Id"])
 
     # templates change (English): open untouched Tasks are updated, the CSM's are not
     again = sync_once(client, scores, signals, accounts, users, as_of=AS_OF, language="en")
     decisions = {t.sync_key: (t.action, t.reason) for t in again.plan.tasks}
     assert decisions[completed] == ("skip", "completed_by_csm")
     assert decisions[edited] == ("skip", "edited_by_csm")
+    assert decisions[deleted] == ("skip", "deleted_by_csm")
     assert decisions[untouched] == ("update", "changed")
-    after = {r["Sync_Key__c"]: r for r in sb.admin.records("Task") if r.get("Sync_Key__c")}
+    live = [r for r in sb.admin.records("Task") if r.get("Sync_Key__c")]
+    after = {r["Sync_Key__c"]: r for r in live}
     assert after[completed]["Status"] == "Completed"
     assert after[edited]["Subject"] == "電話済み・来週再訪"
+    assert deleted not in after  # not recreated
     assert after[untouched]["Subject"].startswith("[Action within 48h]")
-    assert Counter(
-        r["Sync_Key__c"] for r in sb.admin.records("Task") if r.get("Sync_Key__c")
-    ) == Counter(set(after))
+    assert max(Counter(r["Sync_Key__c"] for r in live).values()) == 1
 
 
-def test_faults_end_in_the_same_state_as_a_fault_free_run(tmp_path):
-    with make_sandbox(tmp_path, "clean") as clean, make_sandbox(tmp_path, "faulty") as faulty:
-        states = []
-        for sb, faults in ((clean, None), (faulty, True)):
-            client = make_client(sb)
-            accounts, users = owner_frames(client)
-            scores, signals = synthetic_result(sorted(accounts["account_id"]))
-            store = make_store(tmp_path / sb.data_dir.name)
-            if faults:
-                sb.admin.set_faults(seed=3, http_503=0.2, lock_row=0.1, session_expiry_after=5)
-            run = sync_once(client, scores, signals, accounts, users, as_of=AS_OF, store=store)
-            if faults:
-                counters = sb.admin.counters()
-                assert counters["faults"].get("http_503", 0) > 0
-                assert counters["faults"].get("lock_row", 0) > 0
-                assert counters["faults"].get("session_expiry", 0) == 1
-                if run.result.failed:  # lock errors that outlasted the retries: next run
-                    sb.admin.clear_faults()
-                    sync_once(client, scores, signals, accounts, users, as_of=AS_OF, store=store)
-            states.append(org_state(sb))
-        (acc_a, tasks_a, keys_a), (acc_b, tasks_b, keys_b) = states
-        assert acc_a == acc_b
-        assert tasks_a == tasks_b
-        assert max(keys_b.values()) == 1  # no duplicate Task
+def test_faults_end_in_the_same_state_as_a_fault_free_run(sandbox_factory, tmp_path):
+    clean, faulty = make_sandbox(sandbox_factory), make_sandbox(sandbox_factory)
+    states = []
+    for sb, faults in ((clean, None), (faulty, True)):
+        client = make_client(sb)
+        accounts, users = owner_frames(client)
+        scores, signals = synthetic_result(sorted(accounts["account_id"]))
+        (tmp_path / sb.data_dir.name).mkdir(exist_ok=True)
+        store = make_store(tmp_path / sb.data_dir.name)
+        if faults:
+            sb.admin.set_faults(seed=3, http_503=0.2, lock_row=0.1, session_expiry_after=5)
+        run = sync_once(client, scores, signals, accounts, users, as_of=AS_OF, store=store)
+        if faults:
+            counters = sb.admin.counters()
+            assert counters["faults"].get("http_503", 0) > 0
+            assert counters["faults"].get("lock_row", 0) > 0
+            assert counters["faults"].get("session_expiry", 0) == 1
+            assert any(r.attempts > 1 for r in run.result.results)  # locked rows retried
+            if run.result.failed:  # lock errors that outlasted the retries: next run
+                sb.admin.clear_faults()
+                sync_once(client, scores, signals, accounts, users, as_of=AS_OF, store=store)
+        states.append(org_state(sb))
+    (acc_a, tasks_a, keys_a), (acc_b, tasks_b, keys_b) = states
+    assert acc_a == acc_b
+    assert tasks_a == tasks_b
+    assert max(keys_b.values()) == 1  # no duplicate Task
 
 
 def test_failed_records_are_kept_and_retried_next_run(org, tmp_path):
@@ -223,3 +234,138 @@ def test_bulk_api_above_the_threshold(org, tmp_path):
     assert any("jobs/ingest" in endpoint for endpoint in calls)
     again = sync_once(client, scores, signals, accounts, users, as_of=AS_OF, dry_run=True)
     assert again.plan.is_empty
+
+
+def test_sfsync_plan_from_a_scores_csv(org, tmp_path, monkeypatch):
+    import json
+    import os
+
+    from click.testing import CliRunner
+
+    from sfsync.cli import cli
+    from tests.sync.runner import MAPPINGS
+
+    sb, client, accounts, users, scores, signals = org
+    project = tmp_path / "project"
+    project.mkdir()
+    os.symlink(MAPPINGS, project / "mappings")
+    (project / "sfsync.yaml").write_text(
+        f"state_url: sqlite:///{tmp_path / 'cli-state.db'}\n", encoding="utf-8"
+    )
+    csv = scores.drop(columns=["churn_signals", "explanation"]).copy()
+    by_account = signals.groupby("account_id")["code"].apply(lambda c: ";".join(sorted(c)))
+    csv["signals"] = csv["account_id"].map(by_account)
+    csv.to_csv(project / "scores.csv", index=False)
+    for name, value in sb.env().items():
+        monkeypatch.setenv(name, value)
+    sb.admin.reset_counters()
+    result = CliRunner().invoke(
+        cli,
+        [
+            "--config",
+            str(project / "sfsync.yaml"),
+            "plan",
+            "--scores",
+            str(project / "scores.csv"),
+            "--as-of",
+            "2025-03-15",
+            "--out",
+            str(project / "plan.json"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "Plan for Account (matched on Id) as of 2025-03-15" in result.output
+    assert f"records in scope: {len(scores)}; to update: {len(scores)}" in result.output
+    saved = json.loads((project / "plan.json").read_text(encoding="utf-8"))
+    assert saved["totals"]["tasks_to_create"] == len(signals)
+    assert sb.admin.counters()["records_written"] == 0  # a plan writes nothing
+
+
+def test_a_mapping_error_stops_the_run_before_any_write(org, tmp_path):
+    import shutil
+    from types import SimpleNamespace
+
+    from sfsync.errors import ConfigError
+    from sfsync.salesforce.planner import (
+        desired_account_fields,
+        load_sync_config,
+        plan_sync,
+        validate,
+        validate_org,
+    )
+    from tests.sync.runner import MAPPINGS
+
+    sb, client, accounts, users, scores, signals = org
+    mappings = tmp_path / "mappings"
+    shutil.copytree(MAPPINGS, mappings)
+    path = mappings / "account_fields.yaml"
+    path.write_text(
+        path.read_text(encoding="utf-8").replace("Health_Trend__c", "Health_Trendz__c"),
+        encoding="utf-8",
+    )
+    project = SimpleNamespace(
+        mappings_dir=mappings, settings=SimpleNamespace(language="ja", timezone="Asia/Tokyo")
+    )
+    assert validate(project) == []  # offline the mapping is fine
+    problems = [str(p) for p in validate_org(project, client)]
+    assert problems == [
+        f"{path}: fields.health_trend.field: Account.Health_Trendz__c does not exist in the org"
+    ]
+    sb.admin.reset_counters()
+    with pytest.raises(ConfigError, match="Health_Trendz__c does not exist"):
+        plan_sync(client, load_sync_config(mappings), desired_account_fields(scores, AS_OF))
+    assert sb.admin.counters()["records_written"] == 0
+
+
+def test_plan_of_the_nightly_job_is_exactly_what_the_run_writes(sandbox_factory, tmp_path):
+    """With the real pipeline and scorecard: `sfsync plan nightly` == `sfsync run nightly`."""
+    import json
+    import shutil
+
+    from click.testing import CliRunner
+
+    from sfsync.cli import cli
+    from tests.sync.runner import MAPPINGS
+
+    sb = sandbox_factory(accounts=80, as_of=AS_OF)
+    root = tmp_path / "project"
+    root.mkdir()
+    shutil.copytree(MAPPINGS.parent / "jobs", root / "jobs")
+    shutil.copytree(MAPPINGS, root / "mappings")
+    (root / "sfsync.yaml").write_text(
+        "timezone: Asia/Tokyo\nlanguage: ja\nstate_url: sqlite:///.sfsync/state.db\n",
+        encoding="utf-8",
+    )
+
+    def cli_run(*args):
+        result = CliRunner().invoke(
+            cli,
+            ["--log-format", "json", "--config", str(root / "sfsync.yaml"), *args],
+            env=sb.env(),
+            catch_exceptions=False,
+        )
+        assert result.exit_code == 0, result.output
+        return result
+
+    sb.admin.reset_counters()
+    cli_run("plan", "nightly", "--as-of", "2025-03-15", "--out", str(root / "plan.json"))
+    assert sb.admin.counters()["records_written"] == 0
+    plan = json.loads((root / "plan.json").read_text(encoding="utf-8"))
+    planned_accounts = {r["key"] for r in plan["records"]}
+    planned_tasks = [t for t in plan["tasks"] if t["action"] != "skip"]
+    assert planned_accounts and planned_tasks
+
+    cli_run("run", "nightly", "--as-of", "2025-03-15")
+    counters = sb.admin.counters()
+    written = counters["writes_per_record"]
+    assert {k for k in written if k.startswith("001")} == planned_accounts
+    assert counters["records_written"] == len(planned_accounts) + len(planned_tasks)
+    by_id = {r["Id"]: r for r in sb.admin.records("Account")}
+    for record in plan["records"]:
+        for change in record["changes"]:
+            stored = by_id[record["key"]][change["field"]]
+            if change["field"] == "Health_Scored_At__c":
+                continue  # stored in UTC by the org
+            assert stored == change["new"] or float(stored) == float(change["new"]), change
+    keys = {r["Sync_Key__c"] for r in sb.admin.records("Task") if r.get("Sync_Key__c")}
+    assert {t["sync_key"] for t in planned_tasks} <= keys

@@ -8,11 +8,12 @@ import json
 import pytest
 import responses
 
+from sfsync.errors import ApiLimitError, AuthError
 from sfsync.plan import FieldChange, Plan, RecordChange, TaskChange
 from sfsync.salesforce.writer import LockRetry, WriteStatus, apply_plan
-from tests.sync.helpers import PlainClient
+from tests.sync.helpers import BASE_URL, rest_client
 
-BASE = PlainClient.base_url
+BASE = BASE_URL
 NO_SLEEP = LockRetry(attempts=3, sleep=lambda s: None)
 
 
@@ -71,7 +72,7 @@ def test_per_record_errors_inside_a_200_are_collected_and_locks_retried_alone():
         return 200, {}, json.dumps(out)
 
     responses.add_callback(responses.PATCH, BASE + "composite/sobjects", callback=handler)
-    result = apply_plan(PlainClient(), account_plan(keys), lock_retry=NO_SLEEP)
+    result = apply_plan(rest_client(), account_plan(keys), lock_retry=NO_SLEEP)
 
     # 2 calls for 250 records (200 + 50), then only the locked records, alone
     assert [len(c) for c in calls] == [200, 50, 2, 1]
@@ -113,7 +114,7 @@ def test_tasks_are_upserted_by_sync_key():
         "Id",
         tasks=(TaskChange(key, "create", "new", fields={"Subject": "S", "Sync_Key__c": key}),),
     )
-    result = apply_plan(PlainClient(), plan)
+    result = apply_plan(rest_client(), plan)
     assert seen == {"attributes": {"type": "Task"}, "Subject": "S", "Sync_Key__c": key}
     assert result.results[0].created and result.results[0].record_id == "00T000000000000001"
 
@@ -129,7 +130,7 @@ def test_tasks_are_upserted_by_sync_key():
 @responses.activate
 def test_a_refused_request_fails_its_records_without_raising(status, body):
     responses.add(responses.PATCH, BASE + "composite/sobjects", json=body, status=status)
-    result = apply_plan(PlainClient(), account_plan(ids(3)), lock_retry=NO_SLEEP)
+    result = apply_plan(rest_client(), account_plan(ids(3)), lock_retry=NO_SLEEP)
     assert [r.status for r in result.results] == [WriteStatus.JOB_FAILURE] * 3
     assert {r.error_code for r in result.results} == {body[0]["errorCode"]}
 
@@ -142,9 +143,44 @@ def test_after_a_request_failure_the_remaining_chunks_are_not_sent():
         json=[{"errorCode": "SERVER_UNAVAILABLE", "message": "down"}],
         status=503,
     )
-    result = apply_plan(PlainClient(), account_plan(ids(450)), lock_retry=NO_SLEEP)
-    assert len(responses.calls) == 1
+    result = apply_plan(rest_client(), account_plan(ids(450)), lock_retry=NO_SLEEP)
+    assert len(responses.calls) == 3  # the client's attempts for the first chunk, then stop
     assert len(result.failed) == 450
+    assert {r.status for r in result.results} == {WriteStatus.JOB_FAILURE}
+
+
+@responses.activate
+def test_a_503_is_retried_by_the_client_and_the_records_are_written():
+    responses.add(
+        responses.PATCH,
+        BASE + "composite/sobjects",
+        json=[{"errorCode": "SERVER_UNAVAILABLE", "message": "down"}],
+        status=503,
+    )
+    responses.add(responses.PATCH, BASE + "composite/sobjects", json=[ok(k) for k in ids(3)])
+    sleeps = []
+    result = apply_plan(rest_client(sleeps), account_plan(ids(3)), lock_retry=NO_SLEEP)
+    assert len(responses.calls) == 2 and len(sleeps) == 1
+    assert [r.status for r in result.results] == [WriteStatus.SUCCESS] * 3
+
+
+@pytest.mark.parametrize(
+    "status, body, error",
+    [
+        (401, [{"errorCode": "INVALID_SESSION_ID", "message": "Session expired"}], AuthError),
+        (
+            403,
+            [{"errorCode": "REQUEST_LIMIT_EXCEEDED", "message": "TotalRequests Limit exceeded."}],
+            ApiLimitError,
+        ),
+    ],
+)
+@responses.activate
+def test_an_expired_session_or_the_api_limit_stops_the_run(status, body, error):
+    responses.add(responses.PATCH, BASE + "composite/sobjects", json=body, status=status)
+    with pytest.raises(error):
+        apply_plan(rest_client(), account_plan(ids(3)), lock_retry=NO_SLEEP)
+    assert len(responses.calls) == 1
 
 
 @responses.activate
@@ -186,7 +222,7 @@ def test_bulk_ingest_above_the_threshold_with_locked_rows_retried():
         records=plan.records[:-1]
         + (RecordChange(keys[5], (FieldChange("Health_Score__c", 1, None),)),),
     )
-    result = apply_plan(PlainClient(), plan, bulk_threshold=5, lock_retry=NO_SLEEP)
+    result = apply_plan(rest_client(), plan, bulk_threshold=5, lock_retry=NO_SLEEP)
     assert result.methods == {"Account": "bulk"}
     lines = uploaded["csv"].splitlines()
     assert lines[0] == "Id,Health_Score__c"

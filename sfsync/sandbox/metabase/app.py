@@ -12,7 +12,9 @@ Behaviour mirrored from Metabase (src/metabase/api/{session,card,dataset}.clj):
   A failing query is still 202, with ``status: "failed"``, ``error`` and ``error_type``.
 - ``POST /api/card/:id/query/{json,csv,api}`` and ``POST /api/dataset/{json,csv,api}`` are the
   uncapped downloads; they take form-encoded ``parameters`` / ``query`` (JSON strings) as the
-  real ones do, or a JSON body. ``json`` is a list of objects keyed by column name.
+  real ones do, or a JSON body. ``json`` is a list of objects keyed by column name, ``csv`` has
+  a header row, ``api`` is the ``/query`` result shape without the cap. A failing download
+  answers 400 with ``{"status": "failed", "error", "error_type"}``.
 - Unknown card or database: 404 ``Not found.``
 
 Sandbox-only admin endpoints (no authentication) under ``/_sandbox/``:
@@ -22,9 +24,7 @@ Sandbox-only admin endpoints (no authentication) under ``/_sandbox/``:
 
 from __future__ import annotations
 
-import csv
 import hmac
-import io
 import json
 import random
 import re
@@ -33,7 +33,8 @@ import threading
 import time
 import uuid
 from collections import Counter
-from datetime import UTC, date, datetime
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +42,27 @@ from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from sfsync.sandbox.metabase.http import (
+    BadRequest,
+    NotFoundError,
+    check_format,
+    csv_cell,
+    csv_lines,
+    elapsed_ms,
+    json_default,
+    json_field,
+    json_response,
+    parse_parameters,
+    request_body,
+    result_cols,
+    route_pattern,
+    text_response,
+)
 from sfsync.sandbox.metabase.native import (
     Card,
+    InvalidParameterError,
     QueryError,
+    card_parameters,
     compile_sql,
     load_cards,
     tag_values,
@@ -51,9 +70,8 @@ from sfsync.sandbox.metabase.native import (
 )
 
 ROW_LIMIT = 2000
+EXPORT_BATCH = 5000
 DATABASE_ID = 1
-EXPORT_FORMATS = ("json", "csv", "api")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 class MetabaseSandbox:
@@ -112,27 +130,27 @@ class MetabaseSandbox:
         try:
             rule, args = adapter.match(return_rule=True)
         except NotFound:
-            return _text("Not found.", 404)
+            return text_response("Not found.", 404)
         except HTTPException as exc:
-            return _text(exc.description or exc.name, exc.code or 400)
+            return text_response(exc.description or exc.name, exc.code or 400)
         endpoint = rule.endpoint
         if endpoint.startswith("admin_"):
             return getattr(self, endpoint)(request)
-        key = f"{request.method} {_pattern(rule.rule)}"
+        key = f"{request.method} {route_pattern(rule.rule)}".replace(":fmt", str(args.get("fmt")))
         with self._lock:
             self.counters[key] += 1
             self.counters["api_calls"] += 1
             if self.faults.get("http_503") and self._fault_rng.random() < self.faults["http_503"]:
                 self.counters["faults_http_503"] += 1
-                return _text("Service Unavailable", 503)
+                return text_response("Service Unavailable", 503)
         if endpoint not in ("health", "login") and not self._authenticated(request):
-            return _text("Unauthenticated", 401)
+            return text_response("Unauthenticated", 401)
         try:
             return getattr(self, endpoint)(request, **args)
-        except _BadRequest as exc:
-            return _json({"errors": exc.errors}, 400)
-        except _NotFoundError:
-            return _text("Not found.", 404)
+        except BadRequest as exc:
+            return json_response({"errors": exc.errors}, 400)
+        except NotFoundError:
+            return text_response("Not found.", 404)
 
     def _authenticated(self, request: Request) -> bool:
         key = request.headers.get("x-api-key")
@@ -157,10 +175,10 @@ class MetabaseSandbox:
     # ------------------------------------------------------------------ API endpoints
 
     def health(self, request: Request) -> Response:
-        return _json({"status": "ok"})
+        return json_response({"status": "ok"})
 
     def login(self, request: Request) -> Response:
-        body = _body(request)
+        body = request_body(request)
         username, password = body.get("username"), body.get("password")
         errors = {
             field: "value must be a non-blank string."
@@ -168,16 +186,16 @@ class MetabaseSandbox:
             if not isinstance(value, str) or not value.strip()
         }
         if errors:
-            return _json({"errors": errors}, 400)
+            return json_response({"errors": errors}, 400)
         good = hmac.compare_digest(
             str(username).lower(), self._username.lower()
         ) & hmac.compare_digest(str(password).encode(), self._password.encode())
         if not good:
-            return _json({"errors": {"password": "did not match stored password"}}, 401)
+            return json_response({"errors": {"password": "did not match stored password"}}, 401)
         session = str(uuid.uuid4())
         with self._lock:
             self._sessions[session] = 0
-        return _json({"id": session})
+        return json_response({"id": session})
 
     def logout(self, request: Request) -> Response:
         session = request.headers.get("X-Metabase-Session")
@@ -186,100 +204,128 @@ class MetabaseSandbox:
         return Response(status=204)
 
     def current_user(self, request: Request) -> Response:
-        return _json(
+        return json_response(
             {"id": 1, "email": self._username, "common_name": "Sandbox Admin", "is_superuser": True}
         )
 
     def list_databases(self, request: Request) -> Response:
         database = {"id": DATABASE_ID, "name": "Product warehouse (sandbox)", "engine": "sqlite"}
-        return _json({"data": [database], "total": 1})
+        return json_response({"data": [database], "total": 1})
 
     def list_cards(self, request: Request) -> Response:
-        return _json([self._card_json(card) for card in self.cards.values()])
+        return json_response([self._card_json(card) for card in self.cards.values()])
 
     def get_card(self, request: Request, card_id: int) -> Response:
         card = self.cards.get(card_id)
         if card is None:
-            return _text("Not found.", 404)
-        return _json(self._card_json(card))
+            return text_response("Not found.", 404)
+        return json_response(self._card_json(card))
 
     def card_query(self, request: Request, card_id: int) -> Response:
         card = self.cards.get(card_id)
         if card is None:
-            return _text("Not found.", 404)
-        parameters = _parameters(_body(request).get("parameters"))
+            return text_response("Not found.", 404)
+        parameters = self._card_parameters(card, request_body(request).get("parameters"))
+        if isinstance(parameters, Response):
+            return parameters
         json_query = {**self._dataset_query(card), "parameters": parameters}
         return self._run_api(card.sql, card.template_tags, parameters, json_query, "question")
 
     def card_export(self, request: Request, card_id: int, fmt: str) -> Response:
         card = self.cards.get(card_id)
         if card is None:
-            return _text("Not found.", 404)
-        _check_format(fmt)
-        parameters = _parameters(_body(request).get("parameters"))
+            return text_response("Not found.", 404)
+        check_format(fmt)
+        parameters = self._card_parameters(card, request_body(request).get("parameters"))
+        if isinstance(parameters, Response):
+            return parameters
         json_query = {**self._dataset_query(card), "parameters": parameters}
         if fmt == "api":
-            return self._run_api(card.sql, card.template_tags, parameters, json_query, "question")
+            return self._run_api(
+                card.sql, card.template_tags, parameters, json_query, "question", limit=None
+            )
         return self._run_export(card.sql, card.template_tags, parameters, fmt, card.name)
 
+    def _card_parameters(self, card: Card, raw: Any) -> list[dict] | Response:
+        try:
+            return card_parameters(card, parse_parameters(raw))
+        except InvalidParameterError as exc:
+            body = {
+                "message": str(exc),
+                "error_type": exc.error_type,
+                "invalid-parameter": exc.param,
+                "allowed-parameters": exc.allowed,
+            }
+            return json_response(body, 400)
+        except QueryError as exc:
+            return json_response({"message": str(exc), "error_type": exc.error_type}, 400)
+
     def dataset(self, request: Request) -> Response:
-        query = _body(request)
+        query = request_body(request)
         sql, tags, parameters = self._native_query(query)
         return self._run_api(sql, tags, parameters, query, "ad-hoc")
 
     def dataset_export(self, request: Request, fmt: str) -> Response:
-        _check_format(fmt)
-        body = _body(request)
+        check_format(fmt)
+        body = request_body(request)
         query = body.get("query", body)
         if isinstance(query, str):
-            query = _json_field("query", query)
+            query = json_field("query", query)
         if not isinstance(query, dict):
-            raise _BadRequest({"query": "value must be a valid JSON string."})
+            raise BadRequest({"query": "value must be a valid JSON string."})
         sql, tags, parameters = self._native_query(query)
         if fmt == "api":
-            return self._run_api(sql, tags, parameters, query, "ad-hoc")
+            return self._run_api(sql, tags, parameters, query, "ad-hoc", limit=None)
         return self._run_export(sql, tags, parameters, fmt, "query_result")
 
     # ------------------------------------------------------------------ admin endpoints
 
     def admin_counters(self, request: Request) -> Response:
         with self._lock:
-            return _json(dict(self.counters))
+            return json_response(dict(self.counters))
 
     def admin_reset(self, request: Request) -> Response:
         with self._lock:
             self.counters.clear()
-        return _json({"ok": True})
+        return json_response({"ok": True})
 
     def admin_faults(self, request: Request) -> Response:
         if request.method == "DELETE":
             self.set_faults()
         elif request.method in ("PUT", "POST"):
-            body = _body(request)
+            body = request_body(request)
             unknown = set(body) - {"seed", "http_503", "session_expiry_after"}
             if unknown:
-                return _json({"errors": {k: "unknown fault" for k in sorted(unknown)}}, 400)
-            self.set_faults(**body)
+                return json_response({"errors": {k: "unknown fault" for k in sorted(unknown)}}, 400)
+            try:
+                self.set_faults(**body)
+            except (TypeError, ValueError) as exc:
+                return json_response({"errors": {"faults": str(exc)}}, 400)
         with self._lock:
-            return _json(dict(self.faults))
+            return json_response(dict(self.faults))
 
     def admin_expire(self, request: Request) -> Response:
         with self._lock:
             expired = len(self._sessions)
             self._sessions.clear()
-        return _json({"expired": expired})
+        return json_response({"expired": expired})
 
     def set_faults(
         self, seed: int = 0, http_503: float = 0.0, session_expiry_after: int | None = None
     ) -> None:
         """Set (or with no arguments clear) injected faults; the 503 draw is seeded."""
+        http_503 = float(http_503)
+        if not 0.0 <= http_503 <= 1.0:
+            raise ValueError(f"http_503 must be a share between 0 and 1, got {http_503}")
+        if session_expiry_after is not None:
+            session_expiry_after = int(session_expiry_after)
         with self._lock:
             self._fault_rng = random.Random(seed)
             self.faults = {
                 k: v
                 for k, v in (
                     ("seed", seed),
-                    ("http_503", float(http_503)),
+                    ("http_503", http_503),
                     ("session_expiry_after", session_expiry_after),
                 )
                 if v
@@ -290,28 +336,41 @@ class MetabaseSandbox:
     def _native_query(self, query: dict) -> tuple[str, dict, list[dict]]:
         database = query.get("database")
         if database != DATABASE_ID:
-            raise _NotFoundError
+            raise NotFoundError
         native = query.get("native")
         if query.get("type") != "native" or not isinstance(native, dict):
-            raise _BadRequest({"query": "the sandbox runs native SQL queries only"})
+            raise BadRequest({"query": "the sandbox runs native SQL queries only"})
         sql = native.get("query")
         if not isinstance(sql, str) or not sql.strip():
-            raise _BadRequest({"native.query": "value must be a non-blank string."})
+            raise BadRequest({"native.query": "value must be a non-blank string."})
         tags = tags_from_dataset(native.get("template-tags"))
-        return sql, tags, _parameters(query.get("parameters"))
+        return sql, tags, parse_parameters(query.get("parameters"))
 
-    def _execute(
-        self, sql: str, tags: dict, parameters: list[dict], limit: int | None
-    ) -> tuple[list[str], list[list[Any]], str, list[Any]]:
+    def _open_cursor(
+        self, sql: str, tags: dict, parameters: list[dict]
+    ) -> tuple[sqlite3.Connection, sqlite3.Cursor, list[str], str, list[Any]]:
+        """Run the query read-only; the caller fetches and closes the connection."""
         compiled, binds = compile_sql(sql, tags, tag_values(parameters, tags))
         uri = f"{self.db_path.resolve().as_uri()}?mode=ro"
         try:
-            conn = sqlite3.connect(uri, uri=True, detect_types=sqlite3.PARSE_DECLTYPES)
+            conn = sqlite3.connect(
+                uri, uri=True, detect_types=sqlite3.PARSE_DECLTYPES, check_same_thread=False
+            )
         except sqlite3.Error as exc:
             raise QueryError(f"database unavailable: {exc}", "db") from None
         try:
             cursor = conn.execute(compiled, binds)
-            names = [d[0] for d in cursor.description or ()]
+        except sqlite3.Error as exc:
+            conn.close()
+            raise QueryError(f"[SQLITE_ERROR] SQL error or missing database ({exc})") from None
+        names = [d[0] for d in cursor.description or ()]
+        return conn, cursor, names, compiled, binds
+
+    def _execute(
+        self, sql: str, tags: dict, parameters: list[dict], limit: int | None
+    ) -> tuple[list[str], list[list[Any]], str, list[Any]]:
+        conn, cursor, names, compiled, binds = self._open_cursor(sql, tags, parameters)
+        try:
             raw = cursor.fetchmany(limit) if limit else cursor.fetchall()
         except sqlite3.Error as exc:
             raise QueryError(f"[SQLITE_ERROR] SQL error or missing database ({exc})") from None
@@ -320,7 +379,13 @@ class MetabaseSandbox:
         return names, [list(row) for row in raw], compiled, binds
 
     def _run_api(
-        self, sql: str, tags: dict, parameters: list[dict], json_query: dict, context: str
+        self,
+        sql: str,
+        tags: dict,
+        parameters: list[dict],
+        json_query: dict,
+        context: str,
+        limit: int | None = ROW_LIMIT,
     ) -> Response:
         started = datetime.now(UTC)
         t0 = time.perf_counter()
@@ -332,21 +397,21 @@ class MetabaseSandbox:
             "context": context,
         }
         try:
-            names, rows, compiled, binds = self._execute(sql, tags, parameters, ROW_LIMIT)
+            names, rows, compiled, binds = self._execute(sql, tags, parameters, limit)
         except QueryError as exc:
-            return _json(
+            return json_response(
                 {
                     **base,
                     "status": "failed",
                     "error": str(exc),
                     "error_type": exc.error_type,
                     "row_count": 0,
-                    "running_time": _ms(t0),
+                    "running_time": elapsed_ms(t0),
                     "data": {"rows": [], "cols": []},
                 },
                 202,
             )
-        cols = _cols(names, rows)
+        cols = result_cols(names, rows)
         data: dict[str, Any] = {
             "rows": rows,
             "cols": cols,
@@ -355,16 +420,16 @@ class MetabaseSandbox:
             "results_metadata": {"columns": cols},
             "insights": None,
         }
-        if len(rows) == ROW_LIMIT:
-            data["rows_truncated"] = ROW_LIMIT
+        if limit is not None and len(rows) == limit:
+            data["rows_truncated"] = limit
         with self._lock:
             self.counters["rows_returned"] += len(rows)
-        return _json(
+        return json_response(
             {
                 **base,
                 "status": "completed",
                 "row_count": len(rows),
-                "running_time": _ms(t0),
+                "running_time": elapsed_ms(t0),
                 "data": data,
             },
             202,
@@ -373,25 +438,47 @@ class MetabaseSandbox:
     def _run_export(
         self, sql: str, tags: dict, parameters: list[dict], fmt: str, name: str
     ) -> Response:
+        """Stream a download (rows are never all in memory), as Metabase streams its exports."""
         try:
-            names, rows, _, _ = self._execute(sql, tags, parameters, None)
+            conn, cursor, names, _, _ = self._open_cursor(sql, tags, parameters)
         except QueryError as exc:
-            return _json({"status": "failed", "error": str(exc), "error_type": exc.error_type}, 400)
-        with self._lock:
-            self.counters["rows_returned"] += len(rows)
+            return json_response(
+                {"status": "failed", "error": str(exc), "error_type": exc.error_type}, 400
+            )
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H%M%S")
         filename = f"{re.sub(r'[^A-Za-z0-9_-]+', '_', name).strip('_')}_{stamp}.{fmt}"
-        if fmt == "json":
-            payload = [dict(zip(names, row, strict=True)) for row in rows]
-            response = _json(payload)
-        else:
-            buffer = io.StringIO()
-            writer = csv.writer(buffer, lineterminator="\n")
-            writer.writerow(names)
-            writer.writerows([[_csv_cell(v) for v in row] for row in rows])
-            response = Response(buffer.getvalue(), content_type="text/csv; charset=utf-8")
+        body = self._export_chunks(conn, cursor, names, fmt)
+        content_type = "application/json" if fmt == "json" else "text/csv; charset=utf-8"
+        response = Response(body, content_type=content_type, direct_passthrough=True)
         response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
         return response
+
+    def _export_chunks(
+        self, conn: sqlite3.Connection, cursor: sqlite3.Cursor, names: list[str], fmt: str
+    ) -> Iterator[bytes]:
+        rows_sent = 0
+        try:
+            if fmt == "json":
+                yield b"["
+            else:
+                yield csv_lines([names])
+            while batch := cursor.fetchmany(EXPORT_BATCH):
+                if fmt == "json":
+                    text = ",".join(
+                        json.dumps(dict(zip(names, row, strict=True)), ensure_ascii=False,
+                                   default=json_default)
+                        for row in batch
+                    )  # fmt: skip
+                    yield (("," if rows_sent else "") + text).encode()
+                else:
+                    yield csv_lines([[csv_cell(v) for v in row] for row in batch])
+                rows_sent += len(batch)
+            if fmt == "json":
+                yield b"]"
+        finally:
+            conn.close()
+            with self._lock:
+                self.counters["rows_returned"] += rows_sent
 
     # ------------------------------------------------------------------ card JSON
 
@@ -449,127 +536,3 @@ def create_app(
     Create the warehouse first with :func:`sfsync.sandbox.metabase.load_usage`.
     """
     return MetabaseSandbox(db_path, cards_file, api_key, username, password)
-
-
-# ---------------------------------------------------------------------- helpers
-
-
-class _BadRequest(Exception):
-    def __init__(self, errors: dict[str, str]) -> None:
-        super().__init__(errors)
-        self.errors = errors
-
-
-class _NotFoundError(HTTPException):
-    code = 404
-    description = "Not found."
-
-
-def _pattern(rule: str) -> str:
-    return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", lambda m: ":" + m.group(1).replace("card_", ""), rule)
-
-
-def _ms(t0: float) -> int:
-    return int((time.perf_counter() - t0) * 1000)
-
-
-def _body(request: Request) -> dict:
-    if request.mimetype == "application/json" or (
-        not request.mimetype and request.get_data(cache=True)[:1] in (b"{", b"[")
-    ):
-        raw = request.get_data(cache=True)
-        if not raw.strip():
-            return {}
-        try:
-            data = json.loads(raw)
-        except json.JSONDecodeError:
-            raise _BadRequest({"body": "value must be valid JSON."}) from None
-        if not isinstance(data, dict):
-            raise _BadRequest({"body": "value must be a JSON object."})
-        return data
-    return {key: request.form[key] for key in request.form}
-
-
-def _json_field(name: str, raw: str) -> Any:
-    try:
-        return json.loads(raw)
-    except json.JSONDecodeError:
-        raise _BadRequest({name: "value must be a valid JSON string."}) from None
-
-
-def _parameters(raw: Any) -> list[dict]:
-    if raw is None or raw == "":
-        return []
-    if isinstance(raw, str):
-        raw = _json_field("parameters", raw)
-    if not isinstance(raw, list):
-        raise _BadRequest({"parameters": "value must be an array of parameter maps."})
-    return raw
-
-
-def _check_format(fmt: str) -> None:
-    if fmt not in EXPORT_FORMATS:
-        raise _BadRequest(
-            {"export-format": f"value must be one of: {', '.join(EXPORT_FORMATS)} (sandbox)."}
-        )
-
-
-def _base_type(values: list[Any]) -> str:
-    for value in values:
-        if value is None:
-            continue
-        if isinstance(value, bool):
-            return "type/Boolean"
-        if isinstance(value, int):
-            return "type/Integer"
-        if isinstance(value, float):
-            return "type/Float"
-        if isinstance(value, str) and _DATE.match(value):
-            return "type/Date"
-        return "type/Text"
-    return "type/*"
-
-
-def _cols(names: list[str], rows: list[list[Any]]) -> list[dict]:
-    cols = []
-    for i, name in enumerate(names):
-        base = _base_type([row[i] for row in rows[:50]])
-        cols.append(
-            {
-                "name": name,
-                "display_name": name,
-                "base_type": base,
-                "effective_type": base,
-                "source": "native",
-                "field_ref": ["field", name, {"base-type": base}],
-            }
-        )
-    return cols
-
-
-def _csv_cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return value
-
-
-def _default(value: Any) -> Any:
-    if isinstance(value, (date, datetime)):
-        return value.isoformat()
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-def _json(payload: Any, status: int = 200) -> Response:
-    return Response(
-        json.dumps(payload, ensure_ascii=False, default=_default),
-        status=status,
-        content_type="application/json; charset=utf-8",
-    )
-
-
-def _text(text: str, status: int) -> Response:
-    return Response(text, status=status, content_type="text/plain; charset=utf-8")

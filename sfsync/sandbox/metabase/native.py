@@ -8,6 +8,7 @@ Supported: ``{{tag}}`` (bound as a parameter, never spliced into the SQL), optio
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -62,6 +63,38 @@ class QueryError(Exception):
     def __init__(self, message: str, error_type: str = "invalid-query") -> None:
         super().__init__(message)
         self.error_type = error_type
+
+
+def card_parameters(card: Card, parameters: list[dict]) -> list[dict]:
+    """Check request parameters against the card's template tags, as Metabase does.
+
+    A parameter is matched by its ``target`` tag or by the card parameter ``id`` of
+    ``GET /api/card/:id``; one naming no tag of the card raises :class:`InvalidParameterError`.
+    """
+    by_id = {f"tag-{card.id}-{name}": name for name in card.template_tags}
+    resolved = []
+    for param in parameters:
+        if not isinstance(param, dict):
+            raise QueryError(f"Invalid parameter: {param!r}", "invalid-parameter")
+        name = _target_tag(param.get("target")) or by_id.get(str(param.get("id")))
+        name = name or param.get("name") or param.get("slug")
+        if name not in card.template_tags:
+            raise InvalidParameterError(card, param, name)
+        resolved.append({**param, "target": ["variable", ["template-tag", name]]})
+    return resolved
+
+
+class InvalidParameterError(QueryError):
+    """A parameter that names no template tag of the card (Metabase answers 400)."""
+
+    def __init__(self, card: Card, param: dict, name: Any) -> None:
+        super().__init__(
+            f"Invalid parameter: Card {card.id} does not have a template tag named "
+            f"{json.dumps(name)}.",
+            "invalid-parameter",
+        )
+        self.param = param
+        self.allowed = sorted(card.template_tags)
 
 
 def tag_values(parameters: list[dict] | None, tags: dict[str, TemplateTag]) -> dict[str, Any]:

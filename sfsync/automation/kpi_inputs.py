@@ -1,0 +1,203 @@
+"""Gather the inputs of the monthly KPIs: snapshots from the state store, the CS context from
+Salesforce (or CSV files of canonical columns), usage and MRR from files.
+
+Every input that cannot be had is listed in ``KpiInputs.missing`` with what to do about it;
+the KPIs that need it are then ``n/a`` rather than wrong.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import structlog
+
+from sfsync.automation.kpi import month_bounds, shift_month
+from sfsync.errors import InputDataError
+
+log = structlog.get_logger(__name__)
+
+DATE_COLUMNS = {
+    "contract_start",
+    "renewal_date",
+    "churned_on",
+    "date",
+    "last_login_date",
+    "activity_date",
+    "as_of",
+}
+BOOL_COLUMNS = {"completed", "is_enterprise", "competitor_evaluation"}
+NUMBER_COLUMNS = {
+    "arr",
+    "deliveries",
+    "login_days",
+    "mrr",
+    "health_score",
+    "plan_usage_ratio",
+    "pipeline_conversion_rate",
+    "support_tickets",
+}
+REQUIRED = {
+    "accounts": ["account_id", "owner_id"],
+    "usage": ["tenant_id", "month"],
+    "activities": ["account_id", "date", "type", "completed"],
+    "tasks": ["sync_key", "activity_date"],
+    "mrr": ["account_id", "month", "mrr"],
+    "snapshots": ["account_id", "as_of", "health_score", "health_band"],
+}
+
+
+@dataclass
+class KpiInputs:
+    snapshots: pd.DataFrame | None = None
+    accounts: pd.DataFrame | None = None
+    usage: pd.DataFrame | None = None
+    activities: pd.DataFrame | None = None
+    tasks: pd.DataFrame | None = None
+    mrr: pd.DataFrame | None = None
+    users: pd.DataFrame | None = None
+    missing: list[str] = field(default_factory=list)
+
+    def frames(self) -> dict[str, Any]:
+        """Keyword arguments for :func:`sfsync.automation.kpi.compute_kpis`."""
+        return {
+            "accounts": self.accounts,
+            "usage": self.usage,
+            "activities": self.activities,
+            "tasks": self.tasks,
+            "mrr": self.mrr,
+        }
+
+
+def read_canonical_csv(path: str | Path, kind: str) -> pd.DataFrame:
+    """Read a CSV of canonical columns (SPEC §3 formats); errors name the file and column."""
+    path = Path(path)
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+    except FileNotFoundError:
+        raise InputDataError(f"{path}: file not found") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise InputDataError(f"{path}: not a readable CSV file ({exc})") from None
+    missing = [c for c in REQUIRED.get(kind, []) if c not in raw.columns]
+    if missing:
+        raise InputDataError(
+            f"{path}: missing column(s) {', '.join(missing)} for {kind}",
+            hint=f"a {kind} file needs the columns {', '.join(REQUIRED[kind])}",
+        )
+    out = raw.copy()
+    for col in raw.columns:
+        values = raw[col]
+        if col in DATE_COLUMNS:
+            parsed = pd.to_datetime(values, format="%Y-%m-%d", errors="coerce")
+            bad = values.notna() & parsed.isna()
+            if bad.any():
+                row = int(bad.idxmax()) + 2
+                raise InputDataError(
+                    f"{path}: row {row}, column {col}: {values[bad.idxmax()]!r} is not a date "
+                    "(expected YYYY-MM-DD)"
+                )
+            out[col] = parsed.astype("datetime64[ns]")
+        elif col in BOOL_COLUMNS:
+            lowered = values.str.lower()
+            bad = values.notna() & ~lowered.isin(["true", "false"])
+            if bad.any():
+                raise InputDataError(
+                    f"{path}: row {int(bad.idxmax()) + 2}, column {col}: expected true or false"
+                )
+            out[col] = lowered.map({"true": True, "false": False}).astype("boolean")
+        elif col in NUMBER_COLUMNS:
+            parsed = pd.to_numeric(values, errors="coerce")
+            bad = values.notna() & parsed.isna()
+            if bad.any():
+                raise InputDataError(
+                    f"{path}: row {int(bad.idxmax()) + 2}, column {col}: "
+                    f"{values[bad.idxmax()]!r} is not a number"
+                )
+            out[col] = parsed.astype("float64")
+    return out
+
+
+def snapshots_from_store(store, month: str, trend_months: int) -> pd.DataFrame:
+    """Snapshots dated in the ``trend_months`` months up to the end of ``month``."""
+    from sfsync.state.snapshots import history
+
+    first = month_bounds(shift_month(month, -(trend_months - 1)))[0].date()
+    last = month_bounds(month)[1].date()
+    return history(store, first, last)
+
+
+def gather_kpi_inputs(
+    month: str,
+    *,
+    trend_months: int,
+    store=None,
+    files: dict[str, Path | None] | None = None,
+    salesforce=None,
+    account_mapping=None,
+    bulk_threshold: int = 2000,
+) -> KpiInputs:
+    """Collect what is available; list what is missing (never silently empty)."""
+    files = files or {}
+    inputs = KpiInputs()
+    if files.get("snapshots"):
+        inputs.snapshots = read_canonical_csv(files["snapshots"], "snapshots")
+    elif store is not None:
+        try:
+            inputs.snapshots = snapshots_from_store(store, month, trend_months)
+        except ImportError:
+            inputs.missing.append("score snapshots: this build has no state-store snapshots")
+        if inputs.snapshots is not None and inputs.snapshots.empty:
+            inputs.missing.append(
+                f"score snapshots: none in the state store for the {trend_months} months up to "
+                f"{month} (run the nightly job, or pass --snapshots FILE)"
+            )
+    else:
+        inputs.missing.append("score snapshots: no state store")
+    for kind in ("accounts", "usage", "activities", "tasks", "mrr"):
+        if files.get(kind):
+            setattr(inputs, kind, read_canonical_csv(files[kind], kind))
+    if salesforce is not None and (inputs.accounts is None or inputs.activities is None):
+        _read_salesforce(inputs, salesforce, month, account_mapping, bulk_threshold)
+    hints = {
+        "accounts": "accounts: pass --accounts FILE or configure Salesforce",
+        "usage": "usage: pass --usage FILE (monthly usage rows, canonical columns)",
+        "activities": "activities: pass --activities FILE or configure Salesforce",
+        "tasks": "tasks: pass --tasks FILE (sync_key, activity_date) to count upsell Tasks",
+        "mrr": "MRR: pass --mrr FILE (account_id, month, mrr) for NRR",
+    }
+    for kind, hint in hints.items():
+        if getattr(inputs, kind) is None:
+            inputs.missing.append(hint)
+    return inputs
+
+
+def _read_salesforce(inputs: KpiInputs, client, month: str, mapping, bulk_threshold: int) -> None:
+    """Accounts and activities through the extract stage's Salesforce readers."""
+    try:
+        from sfsync.sources import salesforce as sf_source
+        from sfsync.sources.columns import apply_mapping
+    except ImportError:
+        inputs.missing.append("Salesforce reads: the Salesforce source is not in this build")
+        return
+    end = month_bounds(month)[1].date()
+    if inputs.activities is None:
+        inputs.activities = sf_source.read_activities(
+            client, as_of=end, lookback_days=400, bulk_threshold=bulk_threshold
+        )
+    if inputs.accounts is None and mapping is not None:
+        raw = sf_source.read_accounts(client, mapping, bulk_threshold=bulk_threshold)
+        inputs.accounts = apply_mapping(raw, mapping, source="Salesforce Account").frame
+    if inputs.users is None:
+        raw = sf_source.read_users(client, bulk_threshold=bulk_threshold)
+        inputs.users = pd.DataFrame(
+            {"user_id": raw.get("Id"), "name": raw.get("Name"), "email": raw.get("Email")}
+        )
+    log.info("kpi_salesforce_read", month=month, as_of=(end + timedelta(days=0)).isoformat())
+
+
+def default_month(today: date) -> str:
+    """The last complete calendar month before ``today``."""
+    return (pd.Timestamp(today).replace(day=1) - pd.DateOffset(months=1)).strftime("%Y-%m")

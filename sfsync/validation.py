@@ -1,0 +1,207 @@
+"""Offline validation of a project's configuration (``sfsync validate``).
+
+A validator is a function ``(project) -> list[ConfigProblem]`` (it may instead return
+``(problems, detail)`` where ``detail`` says briefly what it checked). :data:`VALIDATORS` lists
+them in order; adding one is one line, either the function or a lazy ``"module:function"``
+string (imported only when validation runs)::
+
+    VALIDATORS.append(("scorecards", "sfsync.scoring.validation:validate_scorecards"))
+
+``ORG_VALIDATOR`` is the optional online hook behind ``sfsync validate --org`` (checks the
+mappings against the org's describe); it has the same signature.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sfsync.config import ENV_OVERRIDES, Project, Settings, load_project, resolve_state_url
+from sfsync.errors import ConfigError, ConfigProblem
+from sfsync.templates import load_templates
+
+Validator = Callable[[Project], Any]
+
+
+def _source(project: Project, dotted: str, env: Mapping[str, str]) -> tuple[str, str]:
+    """(file, path) to report a problem with a setting: the env variable if it set the value."""
+    for var, key in ENV_OVERRIDES.items():
+        if key == dotted and env.get(var, "").strip():
+            return "environment", var
+    return (str(project.config_file) if project.config_file else "sfsync.yaml"), dotted
+
+
+def display_path(path: Path) -> Path:
+    """``path`` relative to the current folder when it is inside it (shorter messages)."""
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
+def validate_settings(project: Project) -> tuple[list[ConfigProblem], str]:
+    """Checks the settings model cannot make alone: files exist, flows are complete."""
+    env = os.environ
+    sf = project.settings.salesforce
+    problems = []
+    key_file = sf.private_key_file
+    if key_file is not None:
+        file, path = _source(project, "salesforce.private_key_file", env)
+        if not key_file.is_file():
+            shown = display_path(key_file)
+            problems.append(ConfigProblem(file, path, f"private key file {shown} not found"))
+        elif "PRIVATE KEY" not in key_file.read_text(encoding="utf-8", errors="replace"):
+            problems.append(
+                ConfigProblem(file, path, f"{key_file} is not a PEM private key (BEGIN … KEY)")
+            )
+    if sf.consumer_key is not None and sf.username is None:
+        file, path = _source(project, "salesforce.username", env)
+        problems.append(
+            ConfigProblem(file, path, "the JWT bearer flow (consumer_key) needs the username")
+        )
+    source = str(project.config_file) if project.config_file else "defaults (no sfsync.yaml)"
+    return problems, source
+
+
+def validate_templates(project: Project) -> tuple[list[ConfigProblem], str]:
+    """Every template language folder loads, the configured language exists, and all
+    languages define the same template keys."""
+    directory = display_path(project.templates_dir)
+    if not directory.is_dir():
+        return [], "none found"
+    languages = sorted(p.name for p in directory.iterdir() if p.is_dir())
+    problems: list[ConfigProblem] = []
+    keys: dict[str, set[tuple[str, str]]] = {}
+    for language in languages:
+        try:
+            templates = load_templates(directory, language)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+            continue
+        keys[language] = {(s, k) for s, entries in templates.sections.items() for k in entries}
+    wanted = project.settings.language
+    if wanted not in languages:
+        file, path = _source(project, "language", os.environ)
+        problems.append(
+            ConfigProblem(file, path, f"no templates for language {wanted!r} in {directory}")
+        )
+    for language, have in keys.items():
+        for other, theirs in keys.items():
+            for section, key in sorted(theirs - have):
+                problems.append(
+                    ConfigProblem(
+                        str(directory / language),
+                        f"{section}.{key}",
+                        f"template missing (defined for {other})",
+                    )
+                )
+    counts = ", ".join(f"{lang}: {len(k)}" for lang, k in sorted(keys.items()))
+    return problems, counts or "none loaded"
+
+
+def validate_scorecards(project: Project) -> tuple[list[ConfigProblem], str]:
+    """Every scorecard in ``mappings/scorecards/`` and ``mappings/rules.yaml`` load cleanly."""
+    from sfsync.scoring.scorecard import load_rules, load_scorecard
+
+    problems: list[ConfigProblem] = []
+    names = []
+    for path in sorted((project.mappings_dir / "scorecards").glob("*.yaml")):
+        try:
+            load_scorecard(display_path(path))
+            names.append(path.stem)
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    rules = project.mappings_dir / "rules.yaml"
+    if rules.exists():
+        try:
+            load_rules(display_path(rules))
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    return problems, ", ".join(names) or "none found"
+
+
+def validate_org(project: Project) -> list[ConfigProblem]:
+    """``--org``: connect with the project's credentials and check the mappings against the
+    org's describe (the sync area's ``validate_org``)."""
+    from sfsync.salesforce.client import connect
+    from sfsync.salesforce.planner import validate_org as check
+
+    settings = project.settings
+    return check(project, connect(settings.salesforce, timezone=settings.timezone))
+
+
+# (name, validator) in the order they run. Other areas add theirs here, one line each.
+VALIDATORS: list[tuple[str, Validator | str]] = [
+    ("settings", validate_settings),
+    ("templates", validate_templates),
+    ("scorecards", validate_scorecards),
+    ("jobs", "sfsync.jobs:validate"),
+    ("field mappings and task rules", "sfsync.salesforce.planner:validate"),
+]
+
+# The online check behind `sfsync validate --org`.
+ORG_VALIDATOR: Validator | str | None = validate_org
+
+
+def resolve(validator: Validator | str) -> Validator:
+    """A validator function from a function or a ``"module:function"`` string."""
+    if callable(validator):
+        return validator
+    module, _, name = validator.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+@dataclass
+class ValidationReport:
+    """What was checked and every problem found."""
+
+    checked: list[str] = field(default_factory=list)
+    problems: list[ConfigProblem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def run_validator(report: ValidationReport, name: str, validator: Validator | str, project) -> None:
+    """Run one validator into ``report`` (a ConfigError it raises counts as its problems)."""
+    try:
+        result = resolve(validator)(project)
+    except ConfigError as exc:
+        result = exc.problems
+    problems, detail = result if isinstance(result, tuple) else (result, "")
+    report.problems.extend(problems)
+    report.checked.append(f"{name} ({detail})" if detail else name)
+
+
+def _fallback_project(config_path: str | Path | None) -> Project:
+    """Defaults around ``config_path``, so that other files are checked when settings fail."""
+    path = Path(config_path) if config_path else Path("sfsync.yaml")
+    root = (path.parent if config_path else Path.cwd()).resolve()
+    settings = Settings()
+    settings = settings.model_copy(
+        update={"state_url": resolve_state_url(settings.state_url, root)}
+    )
+    return Project(root, settings, root / "jobs", root / "mappings", path)
+
+
+def validate_project(
+    config_path: str | Path | None,
+    *,
+    env: Mapping[str, str] | None = None,
+    validators: list[tuple[str, Validator | str]] | None = None,
+) -> tuple[Project, ValidationReport]:
+    """Load the project and run every validator; problems are collected, never raised."""
+    report = ValidationReport()
+    try:
+        project = load_project(config_path, env)
+    except ConfigError as exc:
+        report.problems.extend(exc.problems)
+        project = _fallback_project(config_path)
+    for name, validator in VALIDATORS if validators is None else validators:
+        run_validator(report, name, validator, project)
+    return project, report

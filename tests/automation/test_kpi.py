@@ -1,0 +1,166 @@
+"""KPIs of one month against a month computed by hand (see the comments for each figure)."""
+
+import pandas as pd
+import pytest
+
+from sfsync.automation.kpi import band_counts, compute_kpis, kpi_trend
+from sfsync.automation.playbook import load_playbook
+
+PLAYBOOK = load_playbook("mappings/playbook.yaml")
+NaT = pd.NaT
+
+ACCOUNTS = pd.DataFrame(
+    {
+        "account_id": ["a1", "a2", "a3", "a4", "a5", "a6"],
+        "owner_id": ["o1", "o1", "o2", "o2", "o2", "o1"],
+        "contract_start": pd.to_datetime(
+            ["2024-01-01", "2024-06-01", "2024-12-10", "2024-12-31", "2023-05-01", "2024-05-01"]
+        ),
+        "churned_on": pd.to_datetime([NaT, "2025-03-10", NaT, NaT, "2024-08-01", NaT]),
+        "tenant_id": ["t1", "t2", "t3", "t4", None, "t6"],
+    }
+)
+SNAPSHOTS = pd.DataFrame(
+    {
+        "account_id": ["a1", "a1", "a1", "a3", "a4", "a6"],
+        "as_of": pd.to_datetime(
+            ["2025-02-15", "2025-03-01", "2025-03-15", "2025-03-15", "2025-03-15", "2025-03-15"]
+        ),
+        "health_score": [40, 50, 82, 30, 70, 60],
+        "health_band": ["orange", "orange", "green", "red", "yellow", "yellow"],
+        "segment": ["A", "A", "A", "S", "B", "A"],
+        "signals": [
+            "deliveries_rising",
+            "expansion_proposal",
+            "near_plan_limit",
+            "deliveries_rising;no_login_60d",
+            None,
+            "",
+        ],
+    }
+)
+USAGE = pd.DataFrame(
+    {
+        "tenant_id": ["t1", "t3", "t6", "t3"],
+        "month": ["2025-03", "2025-03", "2025-03", "2025-01"],
+        "login_days": [3.0, 0.0, 1.0, 4.0],
+        "deliveries": [1.0, 0.0, 0.0, 2.0],
+    }
+)
+ACTIVITIES = pd.DataFrame(
+    {
+        "account_id": ["a1", "a1", "a3", "a3", "a4", "a6", "a6", "a2"],
+        "date": pd.to_datetime(
+            [
+                "2025-03-05",
+                "2025-01-15",
+                "2025-03-20",
+                "2025-03-25",
+                "2024-08-01",
+                "2025-03-28",
+                "2025-04-02",
+                "2025-03-03",
+            ]
+        ),
+        "type": ["meeting", "qbr", "call", "qbr", "email", "qbr", "meeting", "meeting"],
+        "completed": [True, True, True, False, True, True, True, True],
+    }
+)
+TASKS = pd.DataFrame(
+    {
+        "sync_key": [
+            "signal:near_plan_limit:a6:2025-03",
+            "signal:near_plan_limit:a1:2025-03",
+            "signal:no_login_60d:a3:2025-03",
+            "signal:near_plan_limit:a4:2025-02",
+        ],
+        "activity_date": pd.to_datetime(["2025-03-20", "2025-03-17", "2025-03-17", "2025-02-20"]),
+    }
+)
+MRR = pd.DataFrame(
+    {
+        "account_id": ["a1", "a3", "a2", "a1", "a6"],
+        "month": ["2024-12", "2024-12", "2024-12", "2025-03", "2025-03"],
+        "mrr": [100.0, 50.0, 40.0, 120.0, 80.0],
+    }
+)
+
+
+@pytest.fixture(scope="module")
+def report():
+    return compute_kpis(
+        "2025-03",
+        playbook=PLAYBOOK,
+        snapshots=SNAPSHOTS,
+        accounts=ACCOUNTS,
+        usage=USAGE,
+        activities=ACTIVITIES,
+        tasks=TASKS,
+        mrr=MRR,
+    )
+
+
+def test_hand_computed_month(report):
+    k = {x.key: x for x in report.kpis}
+    # window 2024-04-01..2025-03-31: base a1, a5 (started before it); a5 churned in it
+    assert (k["churn_rate"].numerator, k["churn_rate"].denominator) == (1, 2)
+    assert k["churn_rate"].status == "not_met"
+    # accounts with MRR in 2024-12: a1 100, a3 50, a2 40 = 190; in 2025-03 a1 120 (a6 is new)
+    assert k["nrr"].value == pytest.approx(120 / 190)
+    # latest March snapshots: a1 82, a3 30, a4 70, a6 60
+    assert k["average_score"].value == pytest.approx(60.5)
+    assert (k["red_share"].numerator, k["red_share"].denominator) == (1, 4)
+    # book: a1 a3 a4 a6 (a2 churned 03-10, a5 churned earlier); logins in March: t1, t6
+    assert (k["active_rate"].numerator, k["active_rate"].denominator) == (2, 4)
+    # a4 (B, 180 days) last touched 2024-08-01: 242 days before 03-31; the others within cadence
+    assert (k["cadence_achievement"].numerator, k["cadence_achievement"].denominator) == (3, 4)
+    # meetings in March by book accounts: a1 03-05, a6 QBR 03-28 (a2 churned; a6 04-02 later)
+    assert (k["meetings_per_csm"].numerator, k["meetings_per_csm"].denominator) == (2, 4)
+    assert k["meetings_per_csm"].status == "met"
+    # S/A: a1 (QBR 01-15), a3 (QBR not completed), a6 (QBR 03-28)
+    assert (k["qbr_rate"].numerator, k["qbr_rate"].denominator) == (2, 3)
+    # 3-month mark in March: a3 (03-10, delivered in January), a4 (03-31, never delivered)
+    assert (k["onboarding_completion"].numerator, k["onboarding_completion"].denominator) == (1, 2)
+    # upsell pairs in March: a1 expansion_proposal, a1 near_plan_limit, a3 deliveries_rising,
+    # plus the a6 Task; the February snapshot and the February Task do not count
+    assert k["upsell_proposals"].value == 4
+    assert k["upsell_proposals"].status == "not_met"
+    owners = report.owners.set_index("owner_id")
+    assert owners.loc["o1", ["accounts", "meetings", "met"]].tolist() == [2, 2, True]
+    assert owners.loc["o2", ["accounts", "meetings", "met"]].tolist() == [2, 0, False]
+
+
+def test_text_and_targets(report):
+    k = {x.key: x for x in report.kpis}
+    assert k["churn_rate"].value_text == "50.0%"
+    assert k["churn_rate"].target_text == "≤ 10.0%"
+    assert k["average_score"].target_text == "≥ 70.0"
+    assert k["qbr_rate"].value_text == "66.7%"
+
+
+def test_missing_inputs_are_na_with_reason():
+    r = compute_kpis("2025-03", playbook=PLAYBOOK, snapshots=SNAPSHOTS)
+    k = {x.key: x for x in r.kpis}
+    assert k["nrr"].status == "na" and "MRR" in k["nrr"].reason
+    assert k["churn_rate"].status == "na"
+    assert k["active_rate"].status == "na"
+    feb = compute_kpis(
+        "2025-02", playbook=PLAYBOOK, snapshots=SNAPSHOTS, accounts=ACCOUNTS, usage=USAGE
+    )
+    assert feb.get("active_rate").reason == "no usage rows for 2025-02"
+    assert k["average_score"].status == "not_met"
+    no_churn_col = compute_kpis(
+        "2025-03", playbook=PLAYBOOK, snapshots=None, accounts=ACCOUNTS.drop(columns="churned_on")
+    )
+    c = no_churn_col.get("churn_rate")
+    assert c.status == "na" and "churned_on" in c.reason
+    assert no_churn_col.get("average_score").reason == "no score snapshots in 2025-03"
+
+
+def test_trend_and_band_counts():
+    trend = kpi_trend(["2025-02", "2025-03"], playbook=PLAYBOOK, snapshots=SNAPSHOTS)
+    avg = trend[trend["key"] == "average_score"].set_index("month")["value"]
+    assert avg.to_dict() == {"2025-02": 40.0, "2025-03": 60.5}
+    bands = band_counts(SNAPSHOTS, ["2025-02", "2025-03"])
+    assert bands.loc["2025-03"].to_dict() == {"green": 1, "yellow": 2, "orange": 0, "red": 1}
+    assert bands.loc["2025-02"].to_dict() == {"green": 0, "yellow": 0, "orange": 1, "red": 0}

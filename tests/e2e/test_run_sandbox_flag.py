@@ -1,0 +1,51 @@
+"""``sfsync run nightly --sandbox``: the sandbox starts in-process under .sfsync/sandbox/ and
+the product path runs unchanged through the environment-variable overrides."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.e2e.conftest import REPO
+
+pytest.importorskip("sfsync.sandbox.salesforce", reason="the sandbox org has not landed yet")
+
+
+def _sfsync(project, *args: str) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SFSYNC_")}
+    env.pop("REQUESTS_CA_BUNDLE", None)
+    return subprocess.run(
+        [sys.executable, "-m", "sfsync", "--config", str(project.config), *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_run_sandbox_twice_and_the_second_run_writes_nothing(project):
+    first = _sfsync(
+        project, "--log-format", "console", "run", "nightly", "--sandbox", "--as-of", "2025-03-15"
+    )
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert (project.root / ".sfsync" / "sandbox" / "state.db").exists()
+    assert "Reading usage from Metabase card 1" in first.stderr  # progress for a person
+    assert "150 account updates" in first.stdout
+    second = _sfsync(
+        project, "--log-format", "json", "run", "nightly", "--sandbox", "--as-of", "2025-03-15"
+    )
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "Reading usage" not in second.stderr  # no progress lines in JSON-log mode
+    assert "0 account updates, 0 tasks created, 0 tasks updated, 150 unchanged" in second.stdout
+    assert "alerted      0 new signals" in second.stdout
+
+
+def test_unknown_job_is_a_clear_error(project):
+    result = _sfsync(project, "run", "nightley", "--sandbox")
+    assert result.returncode == 1
+    assert "no job named 'nightley'" in result.stderr
+    assert "nightly, weekly-usage-import" in result.stderr

@@ -1,0 +1,61 @@
+"""Reads are paged: IN-lists for a small scope, the whole scope in pages otherwise."""
+
+import pandas as pd
+import pytest
+
+from sfsync.salesforce.mapping import load_mapping
+from sfsync.salesforce.reader import read_current, read_existing_tasks
+from tests.sync.test_mapping import DEFAULT
+
+pytest.importorskip("sfsync.salesforce.query")
+
+
+class RecordingClient:
+    def __init__(self):
+        self.soql = []
+
+    def query(self, soql, include_deleted=False):
+        self.soql.append(("queryAll" if include_deleted else "query", soql))
+        return []
+
+    def query_frame(self, soql, include_deleted=False):
+        self.soql.append(("query_frameAll" if include_deleted else "query_frame", soql))
+        return pd.DataFrame({"Id": [], "Sync_Key__c": []})
+
+
+def ids(n):
+    return [f"001{i:015d}" for i in range(n)]
+
+
+def test_a_small_scope_is_read_with_in_lists():
+    client = RecordingClient()
+    read_current(client, load_mapping(DEFAULT), ids(150))
+    assert [kind for kind, _ in client.soql] == ["query"]
+    assert client.soql[0][1].startswith("SELECT Id, Health_Score__c, Health_Band__c")
+    assert "WHERE Id IN ('001000000000000000'," in client.soql[0][1]
+
+
+def test_a_large_scope_reads_the_whole_object_in_pages():
+    client = RecordingClient()
+    frame = read_current(client, load_mapping(DEFAULT), ids(5000))
+    assert client.soql == [
+        (
+            "query_frame",
+            "SELECT Id, Health_Score__c, Health_Band__c, Health_Usage__c, Health_Engagement__c, "
+            "Health_Outcome__c, Health_Contract__c, Health_Trend__c, Lifecycle_Phase__c, "
+            "CS_Segment__c, Churn_Signals__c, Health_Scored_At__c, Health_Explanation__c "
+            "FROM Account",
+        )
+    ]
+    assert "Health_Explanation__c" in frame.columns
+
+
+def test_many_task_keys_of_one_month_read_only_that_month():
+    client = RecordingClient()
+    keys = [f"signal:red_band:{i}:2025-02" for i in ids(500)]
+    read_existing_tasks(client, keys)
+    assert client.soql[0][0] == "query_frameAll"  # deleted Tasks too: never recreated
+    assert client.soql[0][1].endswith("FROM Task WHERE Sync_Key__c LIKE '%:2025-02'")
+    client = RecordingClient()
+    read_existing_tasks(client, [*keys, "signal:red_band:x:2025-01"])
+    assert client.soql[0][1].endswith("FROM Task WHERE Sync_Key__c != null")
