@@ -76,6 +76,21 @@ def test_where(engine, where, expected):
     assert names(engine, where) == expected
 
 
+def test_semi_join(engine):
+    org = engine.org
+    with org.transaction(USER) as tx:
+        tx.create("Task", {"Subject": "open", "WhatId": "0015g0000000002AAA"})
+        tx.create(
+            "Task", {"Subject": "done", "WhatId": "0015g0000000003AAA", "Status": "Completed"}
+        )
+    assert names(engine, "Id IN (SELECT WhatId FROM Task WHERE IsClosed = false)") == [
+        "100% Growth_Inc"
+    ]
+    assert names(engine, "Id NOT IN (SELECT WhatId FROM Task)") == ["O'Brien & Co"]
+    with pytest.raises(SoqlError):
+        engine.run("SELECT Id FROM Account WHERE Id IN (SELECT Id, Name FROM Task)")
+
+
 def test_order_by_nulls_and_direction(engine):
     _, rows = engine.run("SELECT Name, ARR__c FROM Account ORDER BY ARR__c DESC NULLS LAST")
     assert [r["ARR__c"] for r in rows] == [6000000.0, 500000.0, None]
