@@ -9,8 +9,6 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 
-pytest.importorskip("sfsync.sandbox.salesforce", reason="the sandbox org has not landed yet")
-
 from sfsync.automation.capacity import owner_capacity  # noqa: E402
 from sfsync.automation.followups import build_followups  # noqa: E402
 from sfsync.automation.playbook import load_playbook  # noqa: E402

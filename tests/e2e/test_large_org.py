@@ -9,8 +9,6 @@ import pytest
 
 from tests.e2e.conftest import run_cli, writes
 
-pytest.importorskip("sfsync.sandbox.salesforce", reason="the sandbox org has not landed yet")
-
 AS_OF = "2025-03-15"
 
 

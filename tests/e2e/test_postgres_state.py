@@ -10,8 +10,6 @@ import sqlalchemy as sa
 
 from tests.e2e.conftest import run_cli, writes
 
-pytest.importorskip("sfsync.sandbox.salesforce", reason="the sandbox org has not landed yet")
-
 POSTGRES_URL = os.environ.get(
     "SFSYNC_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )

@@ -7,11 +7,7 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 from tests.e2e.conftest import REPO
-
-pytest.importorskip("sfsync.sandbox.salesforce", reason="the sandbox org has not landed yet")
 
 
 def _sfsync(project, *args: str) -> subprocess.CompletedProcess:

@@ -7,13 +7,10 @@ from datetime import date
 import pandas as pd
 import pytest
 
+import sfsync.sandbox.metabase as sandbox_metabase
 from sfsync.errors import SourceError
 from sfsync.sources.columns import apply_mapping, load_column_mapping
 from sfsync.sources.metabase import MetabaseClient, query_response_frame
-
-sandbox_metabase = pytest.importorskip(
-    "sfsync.sandbox.metabase", reason="the sandbox Metabase app has not landed yet"
-)
 
 API_KEY = "mb_test_key"
 USER, PASSWORD = "ops@example.com", "correct horse"
