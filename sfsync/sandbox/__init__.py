@@ -57,6 +57,8 @@ class Sandbox:
     ``integration_password``, ``security_token``, ``consumer_key``, ``jwt_private_key_file``,
     ``client_id``, ``client_secret``, ``metabase_url``, ``metabase_api_key``,
     ``metabase_username``, ``metabase_password``, ``slack_base_url``, ``slack_token``,
+    ``slack_users`` (``{"id", "name", "email"}``: Slack ids are ``U…``, not Salesforce ids;
+    sfsync finds them by email),
     ``admin`` (:class:`~sfsync.sandbox.admin.SandboxAdmin`), ``salesforce_app`` (the WSGI app),
     ``data_dir``, ``accounts``, ``seed``, ``as_of``.
 
@@ -103,6 +105,7 @@ class Sandbox:
         self.slack_base_url: str | None = None
         self.slack_token: str | None = None
         self._slack_app: Any = None
+        self.slack_users: list[dict[str, str]] = []
 
     # -- lifecycle --------------------------------------------------------------------
     def __enter__(self) -> Sandbox:
@@ -349,6 +352,7 @@ class Sandbox:
             users = sample.slack_users() if sample is not None else self._slack_users_from_org()
             users_file.write_text(json.dumps(users, ensure_ascii=False), encoding="utf-8")
         users = json.loads(users_file.read_text(encoding="utf-8"))
+        self.slack_users = users
         self._slack_app = slack.create_app(self.slack_token, directory / "messages.jsonl", users)
         server = BackgroundServer(self._slack_app, context, self._ports["slack"]).start()
         self._servers.append(server)

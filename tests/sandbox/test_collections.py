@@ -106,3 +106,59 @@ def test_more_than_200_records_is_rejected(sandbox_sf):
     with pytest.raises(SalesforceMalformedRequest) as info:
         sandbox_sf.restful("composite/sobjects", method="POST", json={"records": records})
     assert info.value.content[0]["errorCode"] == "EXCEEDED_ID_LIMIT"
+
+
+def test_retrieve_and_delete_collections(sandbox_factory):
+    sb = sandbox_factory(accounts=5)
+    sf = sb.simple_salesforce()
+    ids = _accounts(sf, 2)
+    got = sf.restful("composite/sobjects/Account", params={"ids": ",".join([*ids, "001000000000000AAA"]),
+                                                           "fields": "Name,ARR__c"})  # fmt: skip
+    assert [r["Id"] if r else None for r in got] == [*ids, None]
+    assert set(got[0]) == {"attributes", "Name", "ARR__c", "Id"} or set(got[0]) == {
+        "attributes",
+        "Name",
+        "ARR__c",
+    }
+    tasks = sf.restful("composite/sobjects", method="POST", json={"records": [
+        {"attributes": {"type": "Task"}, "Subject": f"t{i}"} for i in range(3)]})  # fmt: skip
+    task_ids = [t["id"] for t in tasks]
+    deleted = sf.restful("composite/sobjects", method="DELETE", params={"ids": ",".join(task_ids)})
+    assert [d["success"] for d in deleted] == [True, True, True]
+    assert sf.query_all(f"SELECT COUNT() FROM Task WHERE Id IN ('{task_ids[0]}')")["totalSize"] == 0
+
+
+def test_health_score_history_upsert_by_history_key(sandbox_factory):
+    sb = sandbox_factory(accounts=3)
+    sf = sb.simple_salesforce()
+    account_id = _accounts(sf, 1)[0]
+    row = {"attributes": {"type": "Health_Score_History__c"}, "History_Key__c": f"{account_id}:2025-03-15",
+           "Account__c": account_id, "Score_Date__c": "2025-03-15", "Health_Score__c": 72,
+           "Health_Band__c": "yellow", "CS_Segment__c": "A", "Lifecycle_Phase__c": "maturity"}  # fmt: skip
+    url = "composite/sobjects/Health_Score_History__c/History_Key__c"
+    first = sf.restful(url, method="PATCH", json={"records": [row]})
+    second = sf.restful(url, method="PATCH", json={"records": [row]})
+    assert first[0]["created"] is True and second[0]["created"] is False
+    rec = sf.query("SELECT Name, Account__r.Name, Health_Score__c FROM Health_Score_History__c")[
+        "records"
+    ]
+    assert len(rec) == 1 and rec[0]["Name"] == "HSH-0000001"
+    assert rec[0]["Account__r"]["Name"]
+    fields = {f["name"]: f for f in sf.Health_Score_History__c.describe()["fields"]}
+    assert fields["Name"]["autoNumber"] is True and fields["Name"]["createable"] is False
+    assert (
+        fields["Account__c"]["referenceTo"] == ["Account"]
+        and fields["Account__c"]["relationshipName"] == "Account__r"
+    )
+
+
+def test_get_by_external_id(sandbox_factory):
+    sf = sandbox_factory(accounts=3).simple_salesforce()
+    sf.Task.create({"Subject": "by key", "Sync_Key__c": "key/with/slashes"})
+    from simple_salesforce.format import format_external_id
+
+    assert sf.Task.get_by_custom_id("Sync_Key__c", "key/with/slashes")["Subject"] == "by key"
+    assert (
+        sf.Task.upsert(format_external_id("Sync_Key__c", "key/with/slashes"), {"Subject": "again"})
+        == 200
+    )

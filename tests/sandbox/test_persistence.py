@@ -121,6 +121,11 @@ def test_all_three_services_run_and_keep_state(sandbox_factory, tmp_path):
     assert slack.auth_test()["ok"]
     slack.chat_postMessage(channel="#cs-alerts", text="hello from the test")
     assert [m["text"] for m in sb.admin.slack_messages()] == ["hello from the test"]
+    owner = sb.slack_users[0]
+    assert (
+        owner["id"].startswith("U")
+        and slack.users_lookupByEmail(email=owner["email"])["user"]["id"] == owner["id"]
+    )
     env = sb.env()
     assert (
         env["SFSYNC_METABASE_URL"] == sb.metabase_url

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.wrappers import Response
 
 from sfsync.sandbox.salesforce.http import ApiError, Ctx, json_response
-from sfsync.sandbox.salesforce.store import Transaction
+from sfsync.sandbox.salesforce.transaction import Transaction
 from sfsync.sandbox.salesforce.values import RecordError, is_id
 
 if TYPE_CHECKING:
@@ -105,6 +105,7 @@ class Collections:
                 }
             }
             row.update({name: rec.get(name) for name in canonical})
+            row["Id"] = rec["Id"]
             out.append(row)
         return json_response(out)
 

@@ -18,6 +18,7 @@ from sfsync.sandbox.salesforce.soql import (
     DateValue,
     Query,
     SoqlError,
+    SubQuery,
     parse_soql,
 )
 from sfsync.sandbox.salesforce.values import format_datetime, is_id
@@ -64,8 +65,8 @@ class QueryEngine:
         self.today = today or (lambda: datetime.now(UTC).date())
 
     # -- compilation ----------------------------------------------------------------
-    def compile(self, text: str) -> CompiledQuery:
-        query = parse_soql(text)
+    def compile(self, text: str | Query) -> CompiledQuery:
+        query = parse_soql(text) if isinstance(text, str) else text
         obj = self.schema.get(query.sobject)
         if obj is None:
             raise SoqlError(
@@ -191,6 +192,13 @@ class QueryEngine:
     def _comparison(self, obj: ObjectDef, cmp: Comparison) -> Callable[[dict], bool]:
         path = self.resolve(obj, cmp.path)
         fdef, get, op = path.field, path.getter, cmp.op
+        if isinstance(cmp.value, SubQuery):
+            inner = self.compile(cmp.value.query)
+            inner_rows = [r for r in self.org.records(inner.obj.name) if inner.predicate(r)]
+            keyed = {_key(fdef, inner.select[0].getter(r)) for r in inner_rows} - {None}
+            if op == "in":
+                return lambda rec: _key(fdef, get(rec)) in keyed
+            return lambda rec: _key(fdef, get(rec)) not in keyed
         if op in ("in", "notin", "includes", "excludes"):
             values = [self._literal(fdef, v, cmp.path) for v in cmp.value]
             if op in ("includes", "excludes"):

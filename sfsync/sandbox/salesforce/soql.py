@@ -47,10 +47,17 @@ class DateValue:
 
 
 @dataclass
+class SubQuery:
+    """A semi-join: ``Id IN (SELECT WhatId FROM Task WHERE …)``."""
+
+    query: Query
+
+
+@dataclass
 class Comparison:
     path: str
     op: str  # = != < <= > >= like in notin includes excludes
-    value: Any  # scalar, tuple for IN, None for null
+    value: Any  # scalar, tuple for IN, SubQuery for a semi-join, None for null
 
 
 @dataclass
@@ -253,23 +260,41 @@ class _Parser:
             return Comparison(path, "like", self.value())
         if self.keyword("not"):
             self.expect_keyword("in")
-            return Comparison(path, "notin", self.value_list())
+            return Comparison(path, "notin", self.value_list(allow_subquery=True))
         if self.keyword("in"):
-            return Comparison(path, "in", self.value_list())
+            return Comparison(path, "in", self.value_list(allow_subquery=True))
         if self.keyword("includes"):
             return Comparison(path, "includes", self.value_list())
         if self.keyword("excludes"):
             return Comparison(path, "excludes", self.value_list())
         raise SoqlError(f"unexpected token: '{tok[1] if tok else 'end of query'}'")
 
-    def value_list(self) -> tuple:
+    def value_list(self, allow_subquery: bool = False) -> tuple | SubQuery:
         self.expect("punct", "(")
+        tok = self.peek()
+        if allow_subquery and tok and tok[0] == "ident" and tok[1].lower() == "select":
+            return self.subquery()
         values = [self.value()]
         while self.peek() == ("punct", ","):
             self.i += 1
             values.append(self.value())
         self.expect("punct", ")")
         return tuple(values)
+
+    def subquery(self) -> SubQuery:
+        start, depth = self.i, 1
+        while depth:
+            tok = self.peek()
+            if tok is None:
+                raise SoqlError("unexpected end of query in a semi-join, expected ')'")
+            depth += {("punct", "("): 1, ("punct", ")"): -1}.get(tok, 0)
+            self.i += 1
+        inner = _Parser.__new__(_Parser)
+        inner.text, inner.tokens, inner.i = self.text, self.tokens[start : self.i - 1], 0
+        query = inner.parse()
+        if query.count_only or len(query.fields) != 1:
+            raise SoqlError("a semi-join subquery must select exactly one field")
+        return SubQuery(query)
 
     def value(self) -> Any:
         tok = self.peek()

@@ -9,21 +9,21 @@ atomic per record and can be rolled back as a whole (``allOrNone``).
 from __future__ import annotations
 
 import json
-import math
 import os
-import secrets
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sfsync.sandbox.ids import make_id, to_18
 from sfsync.sandbox.salesforce.faults import FaultsAndCounters
-from sfsync.sandbox.salesforce.schema import FieldDef, ObjectDef, Schema
-from sfsync.sandbox.salesforce.values import RecordError, coerce, format_datetime, now_iso
+from sfsync.sandbox.salesforce.loading import column_values, default_value, loader
+from sfsync.sandbox.salesforce.schema import ObjectDef, Schema
+from sfsync.sandbox.salesforce.transaction import Transaction
+from sfsync.sandbox.salesforce.values import now_iso
 
 SNAPSHOT_FILE = "org.json"
 JOURNAL_FILE = "org.journal.jsonl"
@@ -50,7 +50,6 @@ class Org:
         self.org_id = make_id("Organization", 1).replace("a0Z", "00D", 1)
         self._next_number: dict[str, int] = {}
         self._journal = None
-        self._dirty = False
         self._snapshot_lock = threading.Lock()
         for obj in schema.objects.values():
             for fdef in obj.external_id_fields():
@@ -96,7 +95,7 @@ class Org:
                     self.tables[entry["o"]][entry["r"]["Id"]] = entry["r"]
         self._rebuild_indexes()
 
-    def save_snapshot(self, *, only_if_changed: bool = False) -> None:
+    def save_snapshot(self) -> None:
         """Write every record to the snapshot file; the journal starts again empty.
 
         Records are never mutated in place, so the tables are captured under the lock and
@@ -107,13 +106,10 @@ class Org:
             return
         with self._snapshot_lock:
             with self.lock:
-                if only_if_changed and not self._dirty and self.snapshot_path.exists():
-                    return
                 self.directory.mkdir(parents=True, exist_ok=True)
                 tables = {name: list(t.values()) for name, t in self.tables.items()}
                 data = {"org_id": self.org_id, "next_number": dict(self._next_number)}
                 self._rotate_journal()
-                self._dirty = False
             tmp = self.snapshot_path.with_suffix(".tmp")
             with open(tmp, "w", encoding="utf-8") as out:
                 out.write(json.dumps(data, ensure_ascii=False)[:-1] + ', "tables": {')
@@ -123,11 +119,6 @@ class Org:
                 out.write("}}")
             os.replace(tmp, self.snapshot_path)
             (self.directory / PREVIOUS_JOURNAL_FILE).unlink(missing_ok=True)
-
-    def save_snapshot_in_background(self) -> None:
-        """Start :meth:`save_snapshot` on a thread (used after loading sample data)."""
-        self._snapshot_thread = threading.Thread(target=self.save_snapshot, daemon=True)
-        self._snapshot_thread.start()
 
     def _rotate_journal(self) -> None:
         if self._journal:
@@ -149,9 +140,6 @@ class Org:
 
         Small journals are simply kept: the next start replays them, which is cheaper than
         rewriting every record of a 100,000-account org at each stop."""
-        thread = getattr(self, "_snapshot_thread", None)
-        if thread is not None:
-            thread.join()
         if self.directory:
             size = sum(
                 (self.directory / n).stat().st_size
@@ -174,7 +162,6 @@ class Org:
             "".join(json.dumps({"o": o, "r": r}, ensure_ascii=False) + "\n" for o, r in entries)
         )
         self._journal.flush()
-        self._dirty = True
 
     def _rebuild_indexes(self, only: str | None = None) -> None:
         for (sobject, fname), index in self.indexes.items():
@@ -202,10 +189,10 @@ class Org:
         obj = self.schema.objects[sobject]
         now = now_iso()
         table = self.tables[sobject]
-        converters = {f.name: _loader(f) for f in obj.fields.values()}
+        converters = {f.name: loader(f) for f in obj.fields.values()}
         count = 0
         with self.lock:
-            defaults = {f.name: _default(f, user_id) for f in obj.fields.values()}
+            defaults = {f.name: default_value(f, user_id) for f in obj.fields.values()}
             for row in rows:
                 if converted:
                     rec = {**defaults, **row}
@@ -226,7 +213,6 @@ class Org:
                 table[rec["Id"]] = rec
                 count += 1
             self._rebuild_indexes(only=sobject)
-            self._dirty = True
         return count
 
     def load_frame(self, sobject: str, frame: Any, user_id: str) -> int:
@@ -237,7 +223,7 @@ class Org:
             fdef = obj.field(str(key))
             if fdef is None:
                 raise ValueError(f"sample data for {sobject}: no field {key!r}")
-            columns[fdef.name] = _column_values(fdef, frame[key])
+            columns[fdef.name] = column_values(fdef, frame[key])
         names = list(columns)
         rows = (
             dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)
@@ -374,318 +360,3 @@ class Org:
             if (digits := "".join(c for c in str(rec.get("Name") or "") if c.isdigit()))
         ]
         return max(numbers, default=0) + 1
-
-
-class Transaction:
-    """Writes that commit together; each write is atomic on its own."""
-
-    def __init__(self, org: Org, user_id: str, by_api: bool = True) -> None:
-        self.org = org
-        self.user_id = user_id
-        self.by_api = by_api
-        self.failed = False
-        self._undo: list[tuple[str, str, dict | None]] = []
-        self._written: list[tuple[str, dict[str, Any]]] = []
-
-    def create(self, sobject: str, values: Mapping[str, Any], *, from_csv: bool = False) -> str:
-        obj = self.org.schema.objects[sobject]
-        try:
-            self._maybe_lock(None)
-            if any(k.lower() == "id" for k in values if values[k] not in (None, "")):
-                raise RecordError(
-                    "INVALID_FIELD_FOR_INSERT_UPDATE",
-                    "cannot specify Id in an insert call",
-                    ["Id"],
-                )
-            rec = self._build(obj, None, values, from_csv)
-        except RecordError:
-            self.failed = True
-            raise
-        self._save(obj, rec, None)
-        return rec["Id"]
-
-    def update(
-        self, sobject: str, record_id: str, values: Mapping[str, Any], *, from_csv: bool = False
-    ) -> str:
-        obj = self.org.schema.objects[sobject]
-        try:
-            old = self.org.get(sobject, record_id) if record_id else None
-            if old is None:
-                raise RecordError(
-                    "ENTITY_IS_DELETED"
-                    if record_id and self.org.get(sobject, record_id, True)
-                    else "INVALID_ID_FIELD",
-                    f"invalid record id: {record_id}"
-                    if record_id
-                    else "Id not specified in an update call",
-                    ["Id"] if not record_id else [],
-                )
-            self._maybe_lock(old["Id"])
-            rec = self._build(obj, old, values, from_csv)
-        except RecordError:
-            self.failed = True
-            raise
-        self._save(obj, rec, old)
-        return rec["Id"]
-
-    def upsert(
-        self,
-        sobject: str,
-        ext_field: str,
-        ext_value: Any,
-        values: Mapping[str, Any],
-        *,
-        from_csv: bool = False,
-    ) -> tuple[str, bool]:
-        """Update the one record whose ``ext_field`` is ``ext_value``, or create it."""
-        obj = self.org.schema.objects[sobject]
-        fdef = obj.field(ext_field)
-        try:
-            if ext_value in (None, ""):
-                raise RecordError(
-                    "MISSING_ARGUMENT",
-                    f"{ext_field} not specified",
-                    [fdef.name if fdef else ext_field],
-                )
-            if fdef.name == "Id":
-                old = self.org.get(sobject, str(ext_value))
-                matches = [old["Id"]] if old else []
-                if not old:
-                    raise RecordError(
-                        "NOT_FOUND",
-                        f"Provided external ID field does not exist or is not accessible: {ext_value}",
-                    )
-            else:
-                matches = self.org.find_external(sobject, fdef.name, ext_value)
-            if len(matches) > 1:
-                raise RecordError(
-                    "DUPLICATE_EXTERNAL_ID",
-                    f"{fdef.label}: more than one record found for external id field: {matches}",
-                    [fdef.name],
-                )
-        except RecordError:
-            self.failed = True
-            raise
-        body = {
-            k: v for k, v in values.items() if k.lower() != fdef.name.lower() and k.lower() != "id"
-        }
-        if matches:
-            return self.update(sobject, matches[0], body, from_csv=from_csv), False
-        body[fdef.name] = ext_value
-        return self.create(sobject, body, from_csv=from_csv), True
-
-    def delete(self, sobject: str, record_id: str) -> str:
-        old = self.org.get(sobject, record_id)
-        if old is None:
-            self.failed = True
-            raise RecordError("ENTITY_IS_DELETED" if self.org.get(sobject, record_id, True) else "INVALID_CROSS_REFERENCE_KEY",
-                              "entity is deleted" if self.org.get(sobject, record_id, True) else "invalid cross reference id")  # fmt: skip
-        try:
-            self._maybe_lock(old["Id"])
-        except RecordError:
-            self.failed = True
-            raise
-        now = now_iso()
-        rec = {**old, "IsDeleted": True, "LastModifiedDate": now, "SystemModstamp": now,
-               "LastModifiedById": self.user_id}  # fmt: skip
-        self._save(self.org.schema.objects[sobject], rec, old)
-        return old["Id"]
-
-    # -- internals ------------------------------------------------------------------
-    def _maybe_lock(self, record_id: str | None) -> None:
-        if self.by_api and self.org.faults.roll_lock_row():
-            raise RecordError(
-                "UNABLE_TO_LOCK_ROW",
-                f"unable to obtain exclusive access to this record or 1 records: {record_id or ''}".strip(),
-            )
-
-    def _build(
-        self, obj: ObjectDef, old: dict | None, values: Mapping[str, Any], from_csv: bool
-    ) -> dict:
-        creating = old is None
-        rec: dict[str, Any] = dict(old) if old else {}
-        touched: list[FieldDef] = []
-        for key, value in values.items():
-            if key == "attributes":
-                continue
-            fdef = obj.field(key)
-            if fdef is None:
-                raise RecordError(
-                    "INVALID_FIELD", f"No such column '{key}' on sobject of type {obj.name}", [key]
-                )
-            if fdef.name == "Id" and not creating and value and to_18(str(value)) == old["Id"]:
-                continue
-            if from_csv and value == "":
-                continue  # Bulk API: an empty cell leaves the field unchanged
-            if from_csv and value == "#N/A":
-                value = None
-            allowed = fdef.createable if creating else fdef.updateable
-            if not allowed:
-                raise RecordError(
-                    "INVALID_FIELD_FOR_INSERT_UPDATE",
-                    f"Unable to {'create' if creating else 'update'} fields: {fdef.name}. Please check the "
-                    "security settings of this field and verify that it is read/write for your profile "
-                    "or permission set.",
-                    [fdef.name],
-                )
-            rec[fdef.name] = coerce(fdef, value, from_csv=from_csv)
-            touched.append(fdef)
-        user = self.user_id
-        now = now_iso()
-        if creating:
-            for fdef in obj.fields.values():
-                if fdef.name not in rec:
-                    rec[fdef.name] = _default(fdef, user)
-            rec.update(
-                Id=self.org._new_id(obj.name), IsDeleted=False, CreatedDate=now, CreatedById=user
-            )
-        rec.update(LastModifiedDate=now, LastModifiedById=user, SystemModstamp=now)
-        checks = obj.fields.values() if creating else touched
-        missing = [
-            f.name
-            for f in checks
-            if not f.nillable and f.createable and f.type != "boolean" and rec.get(f.name) is None
-        ]
-        if missing:
-            raise RecordError(
-                "REQUIRED_FIELD_MISSING",
-                f"Required fields are missing: [{', '.join(missing)}]",
-                missing,
-            )
-        for fdef in touched:
-            if fdef.type == "reference" and rec.get(fdef.name) is not None:
-                self._check_reference(fdef, rec[fdef.name])
-        self.org._derive(obj, rec, old)
-        for fdef in obj.fields.values():
-            if fdef.unique and rec.get(fdef.name) is not None:
-                others = set(self.org.find_external(obj.name, fdef.name, rec[fdef.name])) - {
-                    rec["Id"]
-                }
-                if others:
-                    raise RecordError(
-                        "DUPLICATE_VALUE",
-                        f"duplicate value found: {fdef.name} duplicates value on record with id: {sorted(others)[0]}",
-                        [],
-                    )
-        return rec
-
-    def _check_reference(self, fdef: FieldDef, value: str) -> None:
-        target = self.org.schema.for_id(value)
-        if target is None or target.name not in fdef.reference_to:
-            raise RecordError(
-                "FIELD_INTEGRITY_EXCEPTION",
-                f"{fdef.label}: id value of incorrect type: {value}",
-                [fdef.name],
-            )
-        if self.org.get(target.name, value) is None:
-            raise RecordError(
-                "INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", [fdef.name]
-            )
-
-    def _save(self, obj: ObjectDef, rec: dict, old: dict | None) -> None:
-        self.org._put(obj.name, rec)
-        self._undo.append((obj.name, rec["Id"], old))
-        self._written.append((obj.name, rec))
-
-    def rollback(self) -> None:
-        for sobject, record_id, old in reversed(self._undo):
-            self.org._restore(sobject, record_id, old)
-        self._undo.clear()
-        self._written.clear()
-
-    def commit(self) -> None:
-        if self.by_api:
-            for _, rec in self._written:
-                self.org.faults.count_write(rec["Id"])
-        self.org._append_journal(self._written)
-        self._undo.clear()
-        self._written.clear()
-
-
-def _default(fdef: FieldDef, user_id: str) -> Any:
-    if fdef.type == "boolean":
-        return bool(fdef.default)
-    if fdef.default_to_user:
-        return user_id
-    return fdef.default
-
-
-def _column_values(fdef: FieldDef, series: Any) -> list[Any]:
-    """A pandas column in stored form (vectorised; NaN/NaT/NA become None)."""
-    import pandas as pd
-
-    ftype = fdef.type
-    missing = series.isna().to_numpy()
-    if ftype == "date":
-        text = pd.to_datetime(series, errors="coerce").dt.strftime("%Y-%m-%d")
-        values = text.tolist()
-    elif ftype == "datetime":
-        stamps = pd.to_datetime(series, errors="coerce", utc=True)
-        values = (
-            stamps.dt.strftime("%Y-%m-%dT%H:%M:%S.")
-            + (stamps.dt.microsecond // 1000).astype("string").str.zfill(3)
-            + "+0000"
-        ).tolist()
-    elif ftype == "boolean":
-        values = series.fillna(False).astype(bool).tolist()
-        return values
-    elif ftype == "int":
-        values = [None if m else int(v) for v, m in zip(series.tolist(), missing, strict=True)]
-        return values
-    elif ftype in ("double", "currency", "percent"):
-        values = series.astype("float64").tolist()
-    elif ftype in ("reference", "id"):
-        values = [
-            None if m else to_18(str(v)) for v, m in zip(series.tolist(), missing, strict=True)
-        ]
-        return values
-    else:
-        values = series.astype(object).tolist()
-        values = [None if m else str(v) for v, m in zip(values, missing, strict=True)]
-        return values
-    return [None if m else v for v, m in zip(values, missing, strict=True)]
-
-
-def _loader(fdef: FieldDef):
-    """A fast converter for trusted sample values (pandas/numpy scalars included)."""
-    ftype = fdef.type
-
-    def is_null(value: Any) -> bool:
-        if value is None:
-            return True
-        try:
-            return bool(value != value)  # NaN, NaT, pd.NA
-        except (TypeError, ValueError):
-            return False
-
-    def convert(value: Any) -> Any:
-        if is_null(value):
-            return False if ftype == "boolean" else None
-        if ftype == "date":
-            if isinstance(value, datetime | date):
-                return value.strftime("%Y-%m-%d")
-            return str(value)[:10]
-        if ftype == "datetime":
-            if isinstance(value, datetime):
-                return format_datetime(
-                    value.to_pydatetime() if hasattr(value, "to_pydatetime") else value
-                )
-            if isinstance(value, date):
-                return format_datetime(datetime(value.year, value.month, value.day))
-            return coerce(fdef, str(value))
-        if ftype == "boolean":
-            return bool(value) if not isinstance(value, str) else value.lower() == "true"
-        if ftype == "int":
-            return int(value)
-        if ftype in ("double", "currency", "percent"):
-            number = float(value)
-            return None if math.isnan(number) else number
-        if ftype in ("reference", "id"):
-            return to_18(str(value))
-        return str(value)
-
-    return convert
-
-
-def new_secret(prefix: str = "") -> str:
-    return prefix + secrets.token_urlsafe(24)
