@@ -39,6 +39,33 @@ def factorize_text(values: pd.Series) -> tuple[np.ndarray, pa.Array]:
     return codes, encoded.dictionary
 
 
+def encode_keys(
+    keys: pa.Array, others: Sequence[pa.Array]
+) -> tuple[np.ndarray, pa.Array, list[np.ndarray]]:
+    """Hash ``keys`` and the ``others`` key columns with one hash table, in one pass each.
+
+    Returns the keys' codes (int32; -1 for missing; the distinct keys are numbered 0..k-1 in
+    order of first appearance), the distinct keys (an Arrow array of length k) and, for each
+    array of ``others``, the code of the key each value equals (int32; -1 when it equals no
+    key or is missing). One table instead of one per lookup: building a hash table of a
+    million keys costs as much as probing several million values against it."""
+    encoded = pc.dictionary_encode(pa.chunked_array([keys, *others], type=pa.large_string()))
+    chunks = encoded.chunks
+    codes = np.concatenate(
+        [np.zeros(0, dtype=np.int32)]
+        + [pc.fill_null(c.indices, -1).to_numpy(zero_copy_only=False) for c in chunks]
+    ).astype(np.int32, copy=False)
+    # the output chunks may not follow the input chunks: split by the input lengths
+    bounds = np.cumsum([len(keys), *(len(o) for o in others)])
+    key_codes = codes[: bounds[0]]
+    distinct = int(key_codes.max()) + 1 if len(key_codes) and (key_codes >= 0).any() else 0
+    parts = np.split(codes, bounds[:-1])[1:]
+    for part in parts:
+        part[part >= distinct] = -1  # values that are not keys
+    dictionary = chunks[0].dictionary.slice(0, distinct) if chunks else keys.slice(0, 0)
+    return key_codes, dictionary, parts
+
+
 def index_in(values: pd.Series | pa.Array, keys: pa.Array | Sequence[str]) -> np.ndarray:
     """Position of each value in ``keys`` (int32; -1 when absent or missing).
 

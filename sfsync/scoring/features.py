@@ -9,16 +9,16 @@ and aggregated with ``groupby`` on those codes.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from sfsync.errors import InputDataError
-from sfsync.scoring.arrays import factorize_text, index_in, text_array
+from sfsync.scoring.arrays import encode_keys, factorize_text, text_array
 from sfsync.scoring.calendar import (
     add_months_array,
     calendar_months_until,
@@ -27,6 +27,15 @@ from sfsync.scoring.calendar import (
     scoring_month,
     to_day_array,
     whole_months_between,
+)
+from sfsync.scoring.usage_features import (
+    NAT_INT,
+    RATIOS,
+    TenantUsage,
+    day_bound,
+    latest_by,
+    raw_dates,
+    usage_by_tenant,
 )
 
 
@@ -68,9 +77,6 @@ FEATURES: dict[str, Feature] = {
 ACCOUNT_COLUMNS = ["account_id", "tenant_id"]
 USAGE_COLUMNS = ["tenant_id", "month"]
 ACTIVITY_COLUMNS = ["account_id", "date", "type", "completed"]
-_COUNTS = ["deliveries", "login_days", "support_tickets", "video_views", "email_opens"]
-_COUNTS += ["email_clicks"]
-_RATIOS = ["pipeline_conversion_rate", "plan_usage_ratio"]
 
 
 def _require(frame: pd.DataFrame, columns: list[str], name: str) -> None:
@@ -99,60 +105,6 @@ def _bool(frame: pd.DataFrame, column: str) -> pd.Series:
     return frame[column].astype("boolean").reset_index(drop=True)
 
 
-def _month_mask(months: pd.Series, op: str, month: str) -> np.ndarray:
-    """``months <op> month`` on a ``YYYY-MM`` column (dates and periods are formatted first)."""
-    if isinstance(months.dtype, pd.PeriodDtype) or pd.api.types.is_datetime64_any_dtype(
-        months.dtype
-    ):
-        months = months.dt.strftime("%Y-%m")
-    text = text_array(months, empty_as_null=False)
-    if op == "equal":  # also accepts "YYYY-MM-DD" month cells
-        result = pc.starts_with(text, month)
-    else:
-        result = getattr(pc, op)(pc.utf8_slice_codeunits(text, 0, 7), month)
-    return pc.fill_null(result, False).to_numpy(zero_copy_only=False).astype(bool)
-
-
-def _sum_by(codes: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
-    """Per-code sum of non-NaN values; NaN where a code has no non-NaN value."""
-    present = ~np.isnan(values)
-    total = np.bincount(codes, weights=np.where(present, values, 0.0), minlength=size)
-    count = np.bincount(codes, weights=present, minlength=size)
-    return np.where(count > 0, total, np.nan)
-
-
-def _max_by(codes: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
-    """Per-code maximum of non-NaN values; NaN where a code has none."""
-    out = np.full(size, -np.inf)
-    np.maximum.at(out, codes, np.where(np.isnan(values), -np.inf, values))
-    return np.where(np.isneginf(out), np.nan, out)
-
-
-_NAT_INT = np.iinfo(np.int64).min  # NaT's int64 representation
-
-
-def _raw_dates(values: pd.Series) -> np.ndarray:
-    """A date column as numpy datetime64 in its own unit, without copying when possible
-    (millions of usage rows: converting every value to days would cost a full pass)."""
-    if values.dtype.kind == "M" and getattr(values.dtype, "tz", None) is None:
-        return values.to_numpy()
-    return to_day_array(values)
-
-
-def _day_bound(raw: np.ndarray, day) -> int:
-    """The int64 instant of midnight of ``day`` in ``raw``'s unit."""
-    unit = np.datetime_data(raw.dtype)[0]
-    return int(np.datetime64(day, "D").astype(f"datetime64[{unit}]").view(np.int64))
-
-
-def _latest_by(codes: np.ndarray, raw: np.ndarray, keep: np.ndarray, size: int) -> np.ndarray:
-    """Per-code latest date among rows of ``keep`` (``datetime64[D]``; NaT when none)."""
-    slots = np.where(keep, codes, size)  # rows not kept go to a spare slot; NaT is int64 min
-    out = np.full(size + 1, _NAT_INT, dtype=np.int64)
-    np.maximum.at(out, slots, raw.view(np.int64))
-    return out[:size].view(raw.dtype).astype("datetime64[D]")
-
-
 @dataclass(frozen=True)
 class Features:
     """Per-account measure inputs aligned with the accounts frame."""
@@ -161,74 +113,68 @@ class Features:
     linked: np.ndarray  # bool: account has a tenant_id
     scoring_month: str
     previous_month: str
+    account_ids: pa.Array  # the accounts' ids in row order (checked: present and unique)
+    previous_positions: np.ndarray | None  # per row of ``previous_ids``: account row or -1
 
 
-def _usage_by_tenant(
-    usage: pd.DataFrame, tenants: pd.Index, month: str, prev: str, as_of: date
-) -> dict[str, np.ndarray]:
-    """Aggregate usage rows per tenant code: scoring/previous month values and last login.
-
-    Duplicate rows of one tenant and month are added up (counts) or maxed (ratios)."""
-    size = len(tenants)
-    codes = index_in(usage["tenant_id"], tenants)
-    valid = codes >= 0
-    out: dict[str, np.ndarray] = {}
-    for tag, which in (("this", month), ("prev", prev)):
-        mask = _month_mask(usage["month"], "equal", which) & valid
-        month_codes = codes[mask]
-        seen = np.bincount(month_codes, minlength=size) > 0
-        out[f"has_row_{tag}"] = seen
-        columns = _COUNTS + _RATIOS if tag == "this" else ["deliveries", "login_days"]
-        columns = columns + (["support_tickets"] if tag == "prev" else [])
-        for column in columns:
-            values = _float(usage, column, mask)
-            if column in _COUNTS:
-                # A linked tenant with no usage row in a month used 0 that month (SPEC §10);
-                # an empty cell in an existing row stays missing.
-                out[f"{column}_{tag}"] = np.where(seen, _sum_by(month_codes, values, size), 0.0)
-            else:
-                out[f"{column}_{tag}"] = _max_by(month_codes, values, size)
-    latest = np.full(size, np.datetime64("NaT"), dtype="datetime64[D]")
-    if "last_login_date" in usage.columns:
-        raw = _raw_dates(usage["last_login_date"])
-        before_end = raw.view(np.int64) < _day_bound(raw, as_of + timedelta(days=1))
-        latest = _latest_by(codes, raw, valid & before_end, size)
-    out["last_login"] = latest
-    tutorial = np.zeros(size, dtype=bool)
-    if "tutorial_completed" in usage.columns:
-        done = _bool(usage, "tutorial_completed").fillna(False).to_numpy(dtype=bool)
-        until = _month_mask(usage["month"], "less_equal", month) & valid & done
-        tutorial[codes[until]] = True
-    out["tutorial_completed"] = tutorial
-    out["has_any_row"] = np.bincount(codes[valid], minlength=size) > 0
-    return out
+def _completed_rows(activities: pd.DataFrame, as_of: date) -> np.ndarray:
+    """Positions of the completed activities dated on or before ``as_of`` (the only ones
+    whose account key needs hashing)."""
+    raw = raw_dates(activities["date"])
+    ints = raw.view(np.int64)
+    completed = _bool(activities, "completed").fillna(False).to_numpy(dtype=bool)
+    bound = day_bound(raw, as_of + timedelta(days=1))
+    return np.flatnonzero(completed & (ints != NAT_INT) & (ints < bound))
 
 
 def _activity_features(
-    activities: pd.DataFrame, account_ids: pa.Array, as_of: date
+    activities: pd.DataFrame, rows: np.ndarray, codes: np.ndarray, n: int, as_of: date
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Days since the latest completed touch, and meeting-this-quarter, per account position
-    (``account_ids`` are the accounts' ids in row order, unique)."""
-    n = len(account_ids)
-    raw = _raw_dates(activities["date"])
-    ints = raw.view(np.int64)
-    completed = _bool(activities, "completed").fillna(False).to_numpy(dtype=bool)
-    done = completed & (ints != _NAT_INT) & (ints < _day_bound(raw, as_of + timedelta(days=1)))
-    codes = np.full(len(activities), -1, dtype=np.int64)
-    ids = text_array(activities["account_id"], empty_as_null=False).filter(pa.array(done))
-    codes[done] = index_in(ids, account_ids)  # hash only the activities that count
-    done &= codes >= 0
-    latest = _latest_by(codes, raw, done, n)
-    type_codes, type_names = factorize_text(activities["type"])
+    """Days since the latest completed touch, and meeting-this-quarter, per account position.
+
+    ``rows`` are the completed activities up to ``as_of`` and ``codes`` their account
+    positions (-1 for an unknown account)."""
+    known = codes >= 0
+    rows, codes = rows[known], codes[known]
+    raw = raw_dates(activities["date"])
+    dates = raw[rows]
+    latest = latest_by(codes, dates.view(np.int64), n).view(raw.dtype).astype("datetime64[D]")
+    quarter_start = add_months_array(np.array([np.datetime64(as_of, "D")]), -3)[0]
+    after = dates.view(np.int64) >= day_bound(raw, quarter_start.astype(date) + timedelta(days=1))
+    recent_rows, recent_codes = rows[after], codes[after]
+    type_codes, type_names = factorize_text(activities["type"].take(recent_rows))
     meeting_types = [
         i for i, t in enumerate(type_names.to_pylist()) if t.strip().lower() in ("meeting", "qbr")
     ]
-    quarter_start = add_months_array(np.array([np.datetime64(as_of, "D")]), -3)[0]
-    after_start = ints >= _day_bound(raw, quarter_start.astype(date) + timedelta(days=1))
-    meeting = done & np.isin(type_codes, meeting_types) & after_start
     met = np.zeros(n, dtype=bool)
-    met[codes[meeting]] = True
+    met[recent_codes[np.isin(type_codes, meeting_types)]] = True
     return days_between(latest, as_of), met
+
+
+def _check_account_ids(codes: np.ndarray, ids: pa.Array, n: int) -> None:
+    """Every account has an id and no id appears twice."""
+    if len(ids) == n:
+        return
+    if (codes < 0).any():
+        raise InputDataError(f"{int((codes < 0).sum())} account(s) have no account_id")
+    dupe = ids[int(np.bincount(codes).argmax())].as_py()
+    raise InputDataError(
+        f"accounts contain duplicate account_id values, e.g. {dupe}; each account must appear once"
+    )
+
+
+def _encode_account_ids(
+    accounts: pd.DataFrame,
+    activities: pd.DataFrame,
+    done_rows: np.ndarray,
+    previous_ids: pd.Series | None,
+):
+    """Account ids, the completed activities' and the previous snapshot's account ids, hashed
+    with one table (:func:`encode_keys`)."""
+    others = [text_array(activities["account_id"], empty_as_null=False).take(done_rows)]
+    if previous_ids is not None:
+        others.append(text_array(previous_ids, empty_as_null=False))
+    return encode_keys(text_array(accounts["account_id"]), others)
 
 
 def build_features(
@@ -238,11 +184,14 @@ def build_features(
     *,
     as_of: date,
     extra_inputs: dict[str, str] | None = None,
-    account_ids=None,
+    previous_ids: pd.Series | None = None,
 ) -> Features:
     """Compute every built-in feature (and declared extra inputs) for each account row.
 
     ``extra_inputs`` maps a column name to ``accounts`` or ``usage`` (scoring-month value).
+    ``previous_ids``: the previous snapshot's account ids, matched to account rows in the same
+    pass (:attr:`Features.previous_positions`). Raises :class:`InputDataError` when an account
+    has no id or an id appears twice.
     """
     _require(accounts, ACCOUNT_COLUMNS, "accounts")
     _require(usage, USAGE_COLUMNS, "usage")
@@ -250,11 +199,16 @@ def build_features(
     month = scoring_month(as_of)
     prev = previous_month(month)
     n = len(accounts)
-    if account_ids is None:
-        account_ids = text_array(accounts["account_id"])
-    tenant_pos, tenants = factorize_text(accounts["tenant_id"])
+    done_rows = _completed_rows(activities, as_of)
+    # The two key spaces are hashed at the same time (Arrow releases the GIL).
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        by_account = pool.submit(_encode_account_ids, accounts, activities, done_rows, previous_ids)
+        usage_agg = usage_by_tenant(usage, text_array(accounts["tenant_id"]), month, prev, as_of)
+        id_codes, account_ids, (done_codes, *prev_codes) = by_account.result()
+    _check_account_ids(id_codes, account_ids, n)
+    tenant_pos = usage_agg.tenant_pos
     linked = tenant_pos >= 0
-    per_tenant = _usage_by_tenant(usage, tenants, month, prev, as_of)
+    per_tenant = usage_agg.values
 
     safe_pos = np.maximum(tenant_pos, 0)
 
@@ -270,7 +224,7 @@ def build_features(
             f[f"{column}_{suffix}"] = take(f"{column}_{tag}", np.nan)
     for column in ("video_views", "email_opens", "email_clicks"):
         f[f"{column}_this_month"] = take(f"{column}_this", np.nan)
-    for column in _RATIOS:
+    for column in RATIOS:
         f[column] = take(f"{column}_this", np.nan)
     last_login = take("last_login", np.datetime64("NaT"))
     f["last_login_date"] = last_login
@@ -281,7 +235,7 @@ def build_features(
     f["has_usage_rows"] = take("has_any_row", False)
 
     f["days_since_last_touch"], f["meeting_this_quarter"] = _activity_features(
-        activities, account_ids, as_of
+        activities, done_rows, done_codes, n, as_of
     )
     renewal = to_day_array(accounts["renewal_date"]) if "renewal_date" in accounts else None
     start = to_day_array(accounts["contract_start"]) if "contract_start" in accounts else None
@@ -305,11 +259,18 @@ def build_features(
 
     frame = pd.DataFrame(f, copy=False)
     for column, source in (extra_inputs or {}).items():
-        frame[column] = _extra_input(accounts, usage, column, source, tenants, tenant_pos, month)
-    return Features(frame=frame, linked=linked, scoring_month=month, previous_month=prev)
+        frame[column] = _extra_input(accounts, usage, column, source, usage_agg)
+    return Features(
+        frame=frame,
+        linked=linked,
+        scoring_month=month,
+        previous_month=prev,
+        account_ids=account_ids,
+        previous_positions=prev_codes[0] if prev_codes else None,
+    )
 
 
-def _extra_input(accounts, usage, column, source, tenants, tenant_pos, month) -> pd.Series:
+def _extra_input(accounts, usage, column, source, usage_agg: TenantUsage) -> pd.Series:
     """An extra account column as is, or a usage column's scoring-month value per account."""
     if source == "accounts":
         if column not in accounts.columns:
@@ -321,8 +282,6 @@ def _extra_input(accounts, usage, column, source, tenants, tenant_pos, month) ->
         raise InputDataError(
             f"the scorecard reads usage column '{column}', which the usage data lacks"
         )
-    codes = index_in(usage["tenant_id"], tenants)
-    mask = _month_mask(usage["month"], "equal", month) & (codes >= 0)
-    values = usage.loc[mask, column].reset_index(drop=True)
-    per_tenant = values.groupby(codes[mask]).max()
-    return per_tenant.reindex(tenant_pos).reset_index(drop=True)  # -1 (unlinked) -> missing
+    values = usage[column].take(usage_agg.this_rows).reset_index(drop=True)
+    per_tenant = values.groupby(usage_agg.this_codes).max()
+    return per_tenant.reindex(usage_agg.tenant_pos).reset_index(drop=True)  # -1 -> missing

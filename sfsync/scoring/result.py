@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from sfsync.errors import InputDataError
-from sfsync.scoring.arrays import factorize_text, strings_from_codes, unique_inverse
+from sfsync.scoring.arrays import strings_from_codes, unique_inverse
 from sfsync.scoring.engine import NOT_APPLICABLE, Totals, score_features
 from sfsync.scoring.explain import explanation_frame, explanation_text
 from sfsync.scoring.features import Features, build_features
@@ -98,25 +98,22 @@ def score_accounts(
     ``rules`` overrides the scorecard's rules. Pure: no clock, no I/O.
     """
     rules = rules or scorecard.rules
-    id_codes, id_values = factorize_text(accounts["account_id"])
-    if len(id_values) != len(accounts):
-        if (id_codes < 0).any():
-            raise InputDataError(f"{int((id_codes < 0).sum())} account(s) have no account_id")
-        dupe = id_values[int(np.bincount(id_codes).argmax())].as_py()
-        raise InputDataError(
-            f"accounts contain duplicate account_id values, e.g. {dupe}; "
-            "each account must appear once"
-        )
-    account_ids = pd.Series(pd.array(id_values, dtype="string"))  # unique: codes are 0..n-1
     extra = {name: spec.source for name, spec in scorecard.inputs.items()}
+    with_previous = previous is not None and len(previous) > 0 and "account_id" in previous
     feats: Features = build_features(
-        accounts, usage, activities, as_of=as_of, extra_inputs=extra, account_ids=id_values
+        accounts,
+        usage,
+        activities,
+        as_of=as_of,
+        extra_inputs=extra,
+        previous_ids=previous["account_id"] if with_previous else None,
     )
+    account_ids = pd.Series(pd.array(feats.account_ids, dtype="string"))
     table = benchmark_table(benchmarks) if benchmarks is not None else scorecard.benchmark_table
     totals = score_features(scorecard, feats.frame, feats.linked, table)
     n = len(accounts)
 
-    change = score_change(account_ids, totals.score, previous)
+    change = score_change(account_ids, totals.score, previous, feats.previous_positions)
     phase = lifecycle_phase(feats.frame, as_of, rules.phases)
     segs = segment(feats.frame, feats.linked, rules.segments)
     phase_names = np.array(PHASES, dtype=object)[phase]

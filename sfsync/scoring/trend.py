@@ -10,19 +10,24 @@ from sfsync.scoring.arrays import index_in, text_array
 
 
 def score_change(
-    account_ids: pd.Series, scores: np.ndarray, previous: pd.DataFrame | None
+    account_ids: pd.Series,
+    scores: np.ndarray,
+    previous: pd.DataFrame | None,
+    positions: np.ndarray | None = None,
 ) -> np.ndarray:
     """Current minus previous score per account (float; NaN without a previous score).
 
     ``previous`` has ``account_id`` and ``health_score`` (the latest snapshot before this run);
-    when an account appears more than once the last row wins.
+    when an account appears more than once the last row wins. ``positions``: each previous
+    row's account position (-1 when unknown), when the caller has already matched the ids.
     """
     if previous is None or len(previous) == 0:
         return np.full(len(account_ids), np.nan)
     for column in ("account_id", "health_score"):
         if column not in previous.columns:
             raise InputDataError(f"the previous scores frame lacks the column '{column}'")
-    positions = index_in(previous["account_id"], text_array(account_ids))
+    if positions is None:
+        positions = index_in(previous["account_id"], text_array(account_ids))
     prev_scores = pd.to_numeric(previous["health_score"], errors="coerce").to_numpy(
         dtype=np.float64, na_value=np.nan
     )
