@@ -89,6 +89,26 @@ def index_in(values: pd.Series | pa.Array, keys: pa.Array | Sequence[str]) -> np
     return np.concatenate(parts)
 
 
+def find_in(values: pa.Array, keys: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """The positions of the ``values`` found in ``keys`` and, for each, the key's position
+    (both int64). Like :func:`index_in` without a full-length result: each parallel slice
+    keeps only its hits, which are few when ``keys`` are."""
+    if len(keys) == 0 or len(values) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    value_set = keys.cast(pa.large_string())
+
+    def hits(start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        found = _index_in_slice(values.slice(start, stop - start), value_set)
+        rows = np.flatnonzero(found >= 0)
+        return rows + start, found[rows].astype(np.int64)
+
+    workers = min(_WORKERS, max(1, len(values) // _SLICE_MIN))
+    bounds = np.linspace(0, len(values), workers + 1).astype(int)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        parts = list(pool.map(hits, bounds[:-1], bounds[1:]))
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
 _WORKERS = max(1, min(4, os.cpu_count() or 1))
 _SLICE_MIN = 1_000_000
 

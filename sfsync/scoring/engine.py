@@ -178,12 +178,17 @@ def evaluate_measure(
         label=measure.label or name,
         input_name=input_name,
         value=value.reset_index(drop=True),
-        bin_index=np.where(status == SCORED, index, -1),
+        bin_index=np.where(status == SCORED, index, -1).astype(_index_dtype(len(labels))),
         bin_labels=labels,
         points=points,
         max_points=card.measure_max(measure),
         status=status,
     )
+
+
+def _index_dtype(bins: int) -> np.dtype:
+    """The smallest integer type for bin indexes (a million accounts x every measure)."""
+    return np.dtype(np.int8 if bins < 127 else np.int32)
 
 
 def round_half_up_ratio(earned: np.ndarray, possible: np.ndarray, integral: bool) -> np.ndarray:

@@ -213,7 +213,7 @@ def build_features(
     safe_pos = np.maximum(tenant_pos, 0)
 
     def take(name: str, fill) -> np.ndarray:
-        values = per_tenant[name]
+        values = per_tenant.pop(name)  # each per-tenant array is freed once spread
         if len(values) == 0:
             return np.full(n, fill, dtype=values.dtype)
         return np.where(linked, values[safe_pos], fill)

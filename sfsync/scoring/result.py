@@ -121,6 +121,13 @@ def score_accounts(
     signals = compute_signals(feats.frame, feats.linked, band, change, phase_names, rules.signals)
     churn = [s for s in signals if s.kind == "churn"]
     upsell = [s for s in signals if s.kind == "upsell"]
+    flags = {
+        "unlinked_tenant": ~feats.linked,
+        "no_contract_start": np.isnat(feats.frame["contract_start"].to_numpy("datetime64[D]")),
+        "no_usage_rows": feats.linked & ~feats.frame["has_usage_rows"].to_numpy(dtype=bool),
+    }
+    scoring_month = feats.scoring_month
+    del feats  # frees the feature columns no measure refers to before the output is built
 
     integral = scorecard.integral_points
     out = {"account_id": account_ids, "health_score": _int_column(totals.score, True)}
@@ -138,14 +145,9 @@ def score_accounts(
         out[column] = join_codes([s.code for s in group], [s.active for s in group], n)
     missing = [m.status != 0 for m in totals.measures]
     out["missing_measures"] = join_codes([m.name for m in totals.measures], missing, n)
-    flags = {
-        "unlinked_tenant": ~feats.linked,
-        "no_contract_start": np.isnat(feats.frame["contract_start"].to_numpy("datetime64[D]")),
-        "no_usage_rows": feats.linked & ~feats.frame["has_usage_rows"].to_numpy(dtype=bool),
-    }
     out["data_quality"] = join_codes(list(flags), list(flags.values()), n)
     out["explanation"] = explanation_text(totals, scorecard)
-    scores = pd.DataFrame(out)
+    scores = pd.DataFrame(out, copy=False)
 
     signal_frame = _signal_frame(account_ids, signals)
     return ScoreResult(
@@ -153,7 +155,7 @@ def score_accounts(
         signals=signal_frame,
         scorecard=scorecard,
         as_of=as_of,
-        scoring_month=feats.scoring_month,
+        scoring_month=scoring_month,
         _totals=totals,
         _account_ids=account_ids,
     )
@@ -163,20 +165,17 @@ def _signal_frame(account_ids: pd.Series, signals) -> pd.DataFrame:
     """Long frame of active signals, ordered by account (input order) then code."""
     if not signals:
         return pd.DataFrame({c: pd.Series(dtype="string") for c in SIGNAL_COLUMNS})
-    by_code = sorted(range(len(signals)), key=lambda i: signals[i].code)
-    rows = [np.flatnonzero(signals[i].active) for i in by_code]
-    which = np.concatenate([np.full(len(r), j, dtype=np.int64) for j, r in enumerate(rows)])
-    rows_all = np.concatenate(rows)
-    order = np.lexsort((which, rows_all))
-    rows_all, which = rows_all[order], which[order]
-    ordered = [signals[i] for i in by_code]
+    ordered = sorted(signals, key=lambda s: s.code)
+    # row-major nonzero of the account x code matrix: by account, then by code
+    rows_all, which = np.nonzero(np.column_stack([s.active for s in ordered]))
     return pd.DataFrame(
         {
             "account_id": account_ids.take(rows_all).reset_index(drop=True),
             "code": strings_from_codes([s.code for s in ordered], which),
             "kind": strings_from_codes([s.kind for s in ordered], which),
             "severity": strings_from_codes([s.severity for s in ordered], which),
-        }
+        },
+        copy=False,
     )
 
 

@@ -28,7 +28,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sfsync.scoring.arrays import encode_keys, index_in, text_array
+from sfsync.scoring.arrays import encode_keys, find_in, text_array
 from sfsync.scoring.calendar import to_day_array
 
 COUNTS = ["deliveries", "login_days", "support_tickets", "video_views", "email_opens"]
@@ -182,10 +182,8 @@ def usage_by_tenant(
     # with a lookup in a table of just those tenants.
     behind_codes = np.flatnonzero(behind)
     if len(behind_codes):
-        found = index_in(tenants_text, tenants.take(pa.array(behind_codes)))
-        hit_rows = np.flatnonzero(found >= 0)
-        hit_codes = behind_codes[found[hit_rows]]
-        del found
+        hit_rows, found = find_in(tenants_text, tenants.take(pa.array(behind_codes)))
+        hit_codes = behind_codes[found]
         has_any[hit_codes] = True
         if raw is not None:
             ok = in_range[hit_rows]
