@@ -212,20 +212,25 @@ def build_features(
 
     safe_pos = np.maximum(tenant_pos, 0)
 
-    def take(name: str, fill) -> np.ndarray:
-        values = per_tenant.pop(name)  # each per-tenant array is freed once spread
+    def spread(values: np.ndarray, fill) -> np.ndarray:
         if len(values) == 0:
             return np.full(n, fill, dtype=values.dtype)
         return np.where(linked, values[safe_pos], fill)
 
+    def take(name: str, fill) -> np.ndarray:
+        return spread(per_tenant.pop(name), fill)
+
+    def month_value(column: str, tag: str) -> np.ndarray:
+        return spread(usage_agg.month_value(column, tag), np.nan)
+
     f: dict[str, object] = {}
     for tag, suffix in (("this", "this_month"), ("prev", "previous_month")):
         for column in ("deliveries", "login_days", "support_tickets"):
-            f[f"{column}_{suffix}"] = take(f"{column}_{tag}", np.nan)
+            f[f"{column}_{suffix}"] = month_value(column, tag)
     for column in ("video_views", "email_opens", "email_clicks"):
-        f[f"{column}_this_month"] = take(f"{column}_this", np.nan)
+        f[f"{column}_this_month"] = month_value(column, "this")
     for column in RATIOS:
-        f[column] = take(f"{column}_this", np.nan)
+        f[column] = month_value(column, "this")
     last_login = take("last_login", np.datetime64("NaT"))
     f["last_login_date"] = last_login
     f["days_since_last_login"] = days_between(last_login, as_of)
@@ -282,6 +287,7 @@ def _extra_input(accounts, usage, column, source, usage_agg: TenantUsage) -> pd.
         raise InputDataError(
             f"the scorecard reads usage column '{column}', which the usage data lacks"
         )
-    values = usage[column].take(usage_agg.this_rows).reset_index(drop=True)
-    per_tenant = values.groupby(usage_agg.this_codes).max()
+    this = usage_agg.months["this"]
+    values = usage[column].take(this.rows).reset_index(drop=True)
+    per_tenant = values.groupby(this.codes).max()
     return per_tenant.reindex(usage_agg.tenant_pos).reset_index(drop=True)  # -1 -> missing

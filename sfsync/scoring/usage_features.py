@@ -103,23 +103,45 @@ def latest_by(codes: np.ndarray, instants: np.ndarray, size: int) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class TenantUsage:
-    """Per-tenant aggregates; tenant codes number the accounts' distinct tenant ids."""
+class MonthRows:
+    """The usage rows of one month whose tenant is known, and their tenant codes."""
 
+    rows: np.ndarray
+    codes: np.ndarray
+    seen: np.ndarray  # per tenant code: has at least one row this month
+
+
+@dataclass(frozen=True)
+class TenantUsage:
+    """Per-tenant aggregates; tenant codes number the accounts' distinct tenant ids.
+
+    Month values are computed on request (:meth:`month_value`), so that a caller spreading
+    them to accounts holds one per-tenant array at a time, not all of them."""
+
+    usage: pd.DataFrame
     tenant_pos: np.ndarray  # per account row: tenant code, -1 when unlinked
     size: int  # number of distinct tenants
-    values: dict[str, np.ndarray]  # per tenant code (see usage_by_tenant)
-    this_rows: np.ndarray  # usage rows of the scoring month with a known tenant
-    this_codes: np.ndarray  # their tenant codes
+    values: dict[str, np.ndarray]  # last_login, tutorial_completed, has_any_row per tenant
+    months: dict[str, MonthRows]  # "this" (scoring month) and "prev" (previous month)
+
+    def month_value(self, column: str, tag: str) -> np.ndarray:
+        """Per tenant: the month's sum of a count column (0 without rows, NaN when every row
+        is empty) or maximum of a ratio column (NaN without a value)."""
+        month = self.months[tag]
+        values = float_rows(self.usage, column, month.rows)
+        if column in COUNTS:
+            return sum_by(month.codes, values, self.size, month.seen)
+        return max_by(month.codes, values, self.size)
 
 
 def usage_by_tenant(
     usage: pd.DataFrame, account_tenants: pa.Array, month: str, prev: str, as_of: date
 ) -> TenantUsage:
     """Aggregate usage rows per tenant of ``account_tenants`` (the accounts' ``tenant_id``,
-    empty as null): ``<column>_this`` / ``<column>_prev`` month values (duplicate rows of one
-    tenant and month are added up for counts, maxed for ratios; a tenant without a row in a
-    month has 0 counts, SPEC §10), ``has_row_this`` / ``has_row_prev``, ``last_login``
+    empty as null): the scoring (``this``) and previous (``prev``) month's rows for
+    :meth:`TenantUsage.month_value` (duplicate rows of one tenant and month are added up for
+    counts, maxed for ratios; a tenant without a row in a month has 0 counts, SPEC §10),
+    ``last_login``
     (``datetime64[D]``: the latest ``last_login_date`` on or before ``as_of``),
     ``tutorial_completed`` (any month up to the scoring month) and ``has_any_row``."""
     this_mask = month_mask(usage["month"], "equal", month)
@@ -146,22 +168,12 @@ def usage_by_tenant(
     rows, codes = rows[known], codes[known]
 
     out: dict[str, np.ndarray] = {}
-    this_rows = this_codes = np.zeros(0, dtype=np.int64)
+    months: dict[str, MonthRows] = {}
     for tag, mask in (("this", this_mask), ("prev", prev_mask)):
         chosen = mask[rows]
-        month_rows, month_codes = rows[chosen], codes[chosen]
-        if tag == "this":
-            this_rows, this_codes = month_rows, month_codes
+        month_codes = codes[chosen]
         seen = np.bincount(month_codes, minlength=size) > 0
-        out[f"has_row_{tag}"] = seen
-        columns = COUNTS + RATIOS if tag == "this" else ["deliveries", "login_days"]
-        columns = columns + (["support_tickets"] if tag == "prev" else [])
-        for column in columns:
-            values = float_rows(usage, column, month_rows)
-            if column in COUNTS:
-                out[f"{column}_{tag}"] = sum_by(month_codes, values, size, seen)
-            else:
-                out[f"{column}_{tag}"] = max_by(month_codes, values, size)
+        months[tag] = MonthRows(rows[chosen], month_codes, seen)
     del this_mask, prev_mask
 
     tutorial = np.zeros(size, dtype=bool)
@@ -192,4 +204,4 @@ def usage_by_tenant(
     out["has_any_row"] = has_any
     unit = raw.dtype if raw is not None else np.dtype("datetime64[D]")
     out["last_login"] = latest.view(unit).astype("datetime64[D]")
-    return TenantUsage(tenant_pos, size, out, this_rows, this_codes)
+    return TenantUsage(usage, tenant_pos, size, out, months)
