@@ -3,6 +3,8 @@ string columns, and linear-time grouping of small integer keys."""
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -45,25 +47,34 @@ def encode_keys(
     """Hash ``keys`` and the ``others`` key columns with one hash table, in one pass each.
 
     Returns the keys' codes (int32; -1 for missing; the distinct keys are numbered 0..k-1 in
-    order of first appearance), the distinct keys (an Arrow array of length k) and, for each
+    order of first appearance; possibly read-only), the distinct keys (an Arrow array of
+    length k) and, for each
     array of ``others``, the code of the key each value equals (int32; -1 when it equals no
     key or is missing). One table instead of one per lookup: building a hash table of a
     million keys costs as much as probing several million values against it."""
     encoded = pc.dictionary_encode(pa.chunked_array([keys, *others], type=pa.large_string()))
+    lengths = [len(keys), *(len(o) for o in others)]
     chunks = encoded.chunks
-    codes = np.concatenate(
-        [np.zeros(0, dtype=np.int32)]
-        + [pc.fill_null(c.indices, -1).to_numpy(zero_copy_only=False) for c in chunks]
-    ).astype(np.int32, copy=False)
-    # the output chunks may not follow the input chunks: split by the input lengths
-    bounds = np.cumsum([len(keys), *(len(o) for o in others)])
-    key_codes = codes[: bounds[0]]
+    if [len(c) for c in chunks] == lengths:  # the usual case: one output chunk per input
+        parts = [_codes(c.indices) for c in chunks]
+    else:
+        parts = np.split(
+            np.concatenate([np.zeros(0, dtype=np.int32)] + [_codes(c.indices) for c in chunks]),
+            np.cumsum(lengths)[:-1],
+        )
+    key_codes = parts[0]
     distinct = int(key_codes.max()) + 1 if len(key_codes) and (key_codes >= 0).any() else 0
-    parts = np.split(codes, bounds[:-1])[1:]
-    for part in parts:
-        part[part >= distinct] = -1  # values that are not keys
+    # codes from ``distinct`` on are values that are not keys
+    other_codes = [np.where(part < distinct, part, np.int32(-1)) for part in parts[1:]]
     dictionary = chunks[0].dictionary.slice(0, distinct) if chunks else keys.slice(0, 0)
-    return key_codes, dictionary, parts
+    return key_codes, dictionary, other_codes
+
+
+def _codes(indices: pa.Array) -> np.ndarray:
+    """Dictionary indices as int32 numpy, -1 for null (zero-copy, read-only, without nulls)."""
+    if indices.null_count:
+        indices = pc.fill_null(indices, -1)
+    return indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
 
 
 def index_in(values: pd.Series | pa.Array, keys: pa.Array | Sequence[str]) -> np.ndarray:
@@ -98,9 +109,10 @@ def find_in(values: pa.Array, keys: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     value_set = keys.cast(pa.large_string())
 
     def hits(start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
-        found = _index_in_slice(values.slice(start, stop - start), value_set)
-        rows = np.flatnonzero(found >= 0)
-        return rows + start, found[rows].astype(np.int64)
+        found = pc.index_in(values.slice(start, stop - start), value_set=value_set)
+        rows = pc.indices_nonzero(pc.is_valid(found))  # no full-length numpy copy
+        positions = found.take(rows).to_numpy(zero_copy_only=False).astype(np.int64)
+        return rows.to_numpy().astype(np.int64) + start, positions
 
     workers = min(_WORKERS, max(1, len(values) // _SLICE_MIN))
     bounds = np.linspace(0, len(values), workers + 1).astype(int)
@@ -151,3 +163,25 @@ def unique_inverse(keys: np.ndarray, bound: int | None = None) -> tuple[np.ndarr
         return first, inverse
     _, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
     return first, inverse.ravel()
+
+
+def _load_malloc_trim():
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return libc.malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return None
+
+
+_MALLOC_TRIM = _load_malloc_trim()
+
+
+def release_unused_memory() -> None:
+    """Return memory freed by temporaries to the operating system: Arrow's pool (mimalloc or
+    jemalloc keep freed pages for reuse) and the C heap (glibc only). After a large free glibc
+    raises its mmap threshold, so the many 8 MB arrays of a million accounts come from the
+    heap, and freed pages between live blocks stay resident until trimmed. Arrow's pool and
+    the C heap do not reuse each other's free pages. Takes a few milliseconds."""
+    pa.default_memory_pool().release_unused()
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)

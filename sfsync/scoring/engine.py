@@ -254,7 +254,8 @@ def band_codes(score: np.ndarray, card: Scorecard) -> np.ndarray:
     """Index of each score's band in ``card.bands`` (``len(card.bands)`` where NaN)."""
     with np.errstate(invalid="ignore"):
         conditions = [(score >= b.min) & (score <= b.max) for b in card.bands]
-    return np.select(conditions, np.arange(len(card.bands)), default=len(card.bands))
+    codes = np.select(conditions, np.arange(len(card.bands)), default=len(card.bands))
+    return codes.astype(_index_dtype(len(card.bands) + 1))
 
 
 def assign_band(score: np.ndarray, card: Scorecard) -> np.ndarray:

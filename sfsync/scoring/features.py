@@ -18,7 +18,12 @@ import pandas as pd
 import pyarrow as pa
 
 from sfsync.errors import InputDataError
-from sfsync.scoring.arrays import encode_keys, factorize_text, text_array
+from sfsync.scoring.arrays import (
+    encode_keys,
+    factorize_text,
+    release_unused_memory,
+    text_array,
+)
 from sfsync.scoring.calendar import (
     add_months_array,
     calendar_months_until,
@@ -170,11 +175,15 @@ def _encode_account_ids(
     previous_ids: pd.Series | None,
 ):
     """Account ids, the completed activities' and the previous snapshot's account ids, hashed
-    with one table (:func:`encode_keys`)."""
-    others = [text_array(activities["account_id"], empty_as_null=False).take(done_rows)]
+    with one table (:func:`encode_keys`). All activities are looked up (a zero-copy view;
+    copying out the completed ones would cost more memory than the extra lookups cost time)."""
+    others = [text_array(activities["account_id"], empty_as_null=False)]
     if previous_ids is not None:
         others.append(text_array(previous_ids, empty_as_null=False))
-    return encode_keys(text_array(accounts["account_id"]), others)
+    id_codes, account_ids, (activity_codes, *prev_codes) = encode_keys(
+        text_array(accounts["account_id"]), others
+    )
+    return id_codes, account_ids, (activity_codes[done_rows], *prev_codes)
 
 
 def build_features(
@@ -206,6 +215,7 @@ def build_features(
         usage_agg = usage_by_tenant(usage, text_array(accounts["tenant_id"]), month, prev, as_of)
         id_codes, account_ids, (done_codes, *prev_codes) = by_account.result()
     _check_account_ids(id_codes, account_ids, n)
+    release_unused_memory()  # the hash tables and key copies of the lookups
     tenant_pos = usage_agg.tenant_pos
     linked = tenant_pos >= 0
     per_tenant = usage_agg.values

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from sfsync.errors import InputDataError
-from sfsync.scoring.arrays import strings_from_codes, unique_inverse
+from sfsync.scoring.arrays import release_unused_memory, strings_from_codes, unique_inverse
 from sfsync.scoring.engine import NOT_APPLICABLE, Totals, score_features
 from sfsync.scoring.explain import explanation_frame, explanation_text
 from sfsync.scoring.features import Features, build_features
@@ -108,6 +108,7 @@ def score_accounts(
         extra_inputs=extra,
         previous_ids=previous["account_id"] if with_previous else None,
     )
+    release_unused_memory()  # the feature phase's temporaries
     account_ids = pd.Series(pd.array(feats.account_ids, dtype="string"))
     table = benchmark_table(benchmarks) if benchmarks is not None else scorecard.benchmark_table
     totals = score_features(scorecard, feats.frame, feats.linked, table)
@@ -128,6 +129,7 @@ def score_accounts(
     }
     scoring_month = feats.scoring_month
     del feats  # frees the feature columns no measure refers to before the output is built
+    release_unused_memory()
 
     integral = scorecard.integral_points
     out = {"account_id": account_ids, "health_score": _int_column(totals.score, True)}
@@ -137,6 +139,7 @@ def score_accounts(
     out["health_trend"] = _int_column(change, True)
     out["segment"] = strings_from_codes(SEGMENTS, segs)
     out["lifecycle_phase"] = strings_from_codes(PHASES, phase)
+    del change, segs, phase, phase_names, band
     for column, group in (
         ("churn_signals", churn),
         ("upsell_signals", upsell),

@@ -141,7 +141,7 @@ def segment(frame: pd.DataFrame, linked: np.ndarray, rules: SegmentRules) -> np.
     logins = frame["login_days_this_month"].to_numpy(dtype=np.float64)
     low_usage = linked & (np.nan_to_num(logins, nan=0.0) < rules.c_below_login_days)
     conditions = [(arr >= rules.s_min_arr) | enterprise, arr >= rules.a_min_arr, low_usage]
-    return np.select(conditions, [0, 1, 2], default=3)
+    return np.select(conditions, [0, 1, 2], default=3).astype(np.int8)
 
 
 def lifecycle_phase(frame: pd.DataFrame, as_of: date, rules: PhaseRules) -> np.ndarray:
@@ -162,7 +162,7 @@ def lifecycle_phase(frame: pd.DataFrame, as_of: date, rules: PhaseRules) -> np.n
         ],
         [0, 1, 2, 3, 4],
         default=5,
-    )
+    ).astype(np.int8)
 
 
 def compute_signals(
