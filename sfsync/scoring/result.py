@@ -132,26 +132,41 @@ def score_accounts(
     release_unused_memory()
 
     integral = scorecard.integral_points
-    out = {"account_id": account_ids, "health_score": _int_column(totals.score, True)}
-    out["health_band"] = strings_from_codes(totals.band_names, totals.band_code)
-    for cat_name, points in totals.category_points.items():
-        out[f"{cat_name}_points"] = _int_column(points, integral)
-    out["health_trend"] = _int_column(change, True)
+    # Numbers and the explanation first: then the per-account totals the result does not keep
+    # (category points, score, band) are freed before the text columns are built.
+    health_score = _int_column(totals.score, True)
+    category_columns = {
+        f"{cat_name}_points": _int_column(points, integral)
+        for cat_name, points in totals.category_points.items()
+    }
+    health_trend = _int_column(change, True)
+    explanation = explanation_text(totals, scorecard)
+    health_band = strings_from_codes(totals.band_names, totals.band_code)
+    missing = [m.status != 0 for m in totals.measures]
+    # the result keeps the measures only (for ``explanations``)
+    totals = Totals(totals.measures, {}, np.zeros(0), np.zeros(0, dtype=np.int8), [])
+    del change, phase_names, band
+    release_unused_memory()
+
+    out = {"account_id": account_ids, "health_score": health_score, "health_band": health_band}
+    out.update(category_columns)
+    out["health_trend"] = health_trend
     out["segment"] = strings_from_codes(SEGMENTS, segs)
     out["lifecycle_phase"] = strings_from_codes(PHASES, phase)
-    del change, segs, phase, phase_names, band
+    del segs, phase
     for column, group in (
         ("churn_signals", churn),
         ("upsell_signals", upsell),
         ("signals", signals),
     ):
         out[column] = join_codes([s.code for s in group], [s.active for s in group], n)
-    missing = [m.status != 0 for m in totals.measures]
     out["missing_measures"] = join_codes([m.name for m in totals.measures], missing, n)
+    del missing
     out["data_quality"] = join_codes(list(flags), list(flags.values()), n)
-    out["explanation"] = explanation_text(totals, scorecard)
+    out["explanation"] = explanation
     scores = pd.DataFrame(out, copy=False)
 
+    release_unused_memory()
     signal_frame = _signal_frame(account_ids, signals)
     return ScoreResult(
         scores=scores,
