@@ -27,6 +27,7 @@ from sfsync.scoring.scorecard import (
     BenchmarkMeasure,
     BooleanMeasure,
     LookupMeasure,
+    bin_points,
     localized,
 )
 
@@ -93,59 +94,87 @@ def _states(totals: Totals) -> list[np.ndarray]:
     ]
 
 
-def _render(
-    totals: Totals,
-    card: Scorecard,
-    row: int,
-    states: list[np.ndarray],
-    wording: Wording,
-    labels: Labels,
-    flags: list[str],
-) -> str:
+def _measure_texts(totals: Totals, card: Scorecard, wording: Wording, labels: Labels):
+    """Per measure, the rendered text of each state (bin 0..k-1, missing-zero, n/a).
+
+    A state fixes the points too, so each text is rendered once per measure, not per account."""
     w = wording.text
-    score = totals.score[row]
-    if np.isnan(score):
-        head = w("explanation", "no_score")
-    else:
-        band = wording.band(totals.band_names[totals.band_code[row]])
-        head = w("explanation", "header").format(score=int(score), band=band)
-    parts = [head]
-    by_category: dict[str, list[str]] = {}
-    for j, m in enumerate(totals.measures):
-        state = states[j][row]
-        k = len(m.bin_labels)
+    out = []
+    for m in totals.measures:
         name = labels.measures[m.name]
         max_points = _fmt(m.max_points)
-        if state < k:
-            text = w("explanation", "measure").format(
-                measure=name,
-                bin=labels.bins[m.name][state],
-                points=_fmt(m.points[row]),
-                max_points=max_points,
+        points = bin_points(card.categories[m.category].measures[m.name])
+        texts = [
+            w("explanation", "measure").format(
+                measure=name, bin=bin_label, points=_fmt(p), max_points=max_points
             )
-        elif state == k:
-            text = w("explanation", "measure_missing").format(measure=name, max_points=max_points)
-        else:
-            text = w("explanation", "measure_not_applicable").format(
-                measure=name, max_points=max_points
-            )
-        by_category.setdefault(m.category, []).append(text)
-    for cat_name, texts in by_category.items():
-        points = totals.category_points[cat_name][row]
-        values = {
-            "category": labels.categories[cat_name],
-            "max_points": _fmt(card.categories[cat_name].max_points),
-            "measures": w("explanation", "separators", "measure").join(texts),
-        }
-        if np.isnan(points):
-            parts.append(w("explanation", "category_not_applicable").format(**values))
-        else:
-            parts.append(w("explanation", "category").format(points=_fmt(points), **values))
-    if flags:
-        sep = w("explanation", "separators", "flag")
-        names = sep.join(wording.label("explanation_data_quality", f) for f in flags)
-        parts.append(w("explanation", "data_quality").format(flags=names))
-    return w("explanation", "separators", "part").join(parts)
+            for bin_label, p in zip(labels.bins[m.name], points, strict=True)
+        ]
+        texts.append(
+            w("explanation", "measure_missing").format(measure=name, max_points=max_points)
+        )
+        texts.append(
+            w("explanation", "measure_not_applicable").format(measure=name, max_points=max_points)
+        )
+        out.append(texts)
+    return out
+
+
+def _render_rows(
+    totals: Totals,
+    card: Scorecard,
+    rows: np.ndarray,
+    states: list[np.ndarray],
+    wording: Wording,
+    flag_names: list[str],
+) -> list[str]:
+    """The explanation of each account in ``rows`` (one per distinct breakdown)."""
+    w = wording.text
+    labels = card_labels(card, wording)
+    measure_texts = _measure_texts(totals, card, wording, labels)
+    header, no_score = w("explanation", "header"), w("explanation", "no_score")
+    category_tpl = w("explanation", "category")
+    category_na_tpl = w("explanation", "category_not_applicable")
+    dq_tpl = w("explanation", "data_quality")
+    part_sep = w("explanation", "separators", "part")
+    measure_sep = w("explanation", "separators", "measure")
+    flag_sep = w("explanation", "separators", "flag")
+    flag_text = {f: wording.label("explanation_data_quality", f) for f in flag_names}
+    # plain Python values of the chosen rows (numpy scalar indexing is slow in a loop)
+    picked = [state[rows].tolist() for state in states]
+    scores = totals.score[rows].tolist()
+    bands = [wording.band(totals.band_names[c]) for c in totals.band_code[rows].tolist()]
+    categories = []  # (label, max text, measure indices, points per row)
+    for cat_name, category in card.categories.items():
+        members = [j for j, m in enumerate(totals.measures) if m.category == cat_name]
+        if members:
+            points = totals.category_points[cat_name][rows].tolist()
+            label = labels.categories[cat_name]
+            categories.append((label, _fmt(category.max_points), members, points))
+    texts = []
+    for i in range(len(rows)):
+        score = scores[i]
+        parts = [no_score if score != score else header.format(score=int(score), band=bands[i])]
+        for label, max_text, members, points in categories:
+            measures = measure_sep.join(measure_texts[j][picked[j][i]] for j in members)
+            got = points[i]
+            if got != got:  # NaN: no measure of the category applies
+                parts.append(
+                    category_na_tpl.format(category=label, max_points=max_text, measures=measures)
+                )
+            else:
+                parts.append(
+                    category_tpl.format(
+                        category=label, points=_fmt(got), max_points=max_text, measures=measures
+                    )
+                )
+        if flag_names:
+            bits = picked[-1][i]
+            chosen = [flag_text[f] for b, f in enumerate(flag_names) if bits >> b & 1]
+            if chosen:
+                parts.append(dq_tpl.format(flags=flag_sep.join(chosen)))
+        texts.append(part_sep.join(parts))
+    return texts
 
 
 def explanation_text(
@@ -180,13 +209,7 @@ def explanation_text(
         matrix = np.column_stack(states)
         _, first, inverse = np.unique(matrix, axis=0, return_index=True, return_inverse=True)
         inverse = inverse.ravel()
-    labels = card_labels(card, wording)
-    texts = []
-    for row in first:
-        set_flags = []
-        if flag_names:
-            set_flags = [f for b, f in enumerate(flag_names) if states[-1][row] >> b & 1]
-        texts.append(_render(totals, card, row, states, wording, labels, set_flags))
+    texts = _render_rows(totals, card, first, states, wording, flag_names)
     # A categorical column: accounts with the same breakdown share one string, which keeps a
     # million explanations to a few hundred distinct texts in memory.
     categories, remap = np.unique(np.array(texts, dtype=object), return_inverse=True)

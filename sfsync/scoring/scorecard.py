@@ -211,6 +211,11 @@ def max_points(measure) -> float:
     return max(_points_of(measure))
 
 
+def bin_points(measure) -> list[float]:
+    """Weighted points of each bin (group, yes/no, below/average/above), in engine order."""
+    return [p * measure.weight for p in _points_of(measure)]
+
+
 def _points_of(measure) -> list[float]:
     if isinstance(measure, BinsMeasure | ChecklistMeasure):
         return [b.points for b in measure.bins]
