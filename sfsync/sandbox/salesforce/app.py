@@ -179,6 +179,7 @@ class SalesforceApp:
             response.headers["Sforce-Limit-Info"] = self.faults.limit_header()
         elif path.startswith("/id/"):
             response = self._identity(request, path)
+            response.headers["Sforce-Limit-Info"] = self.faults.limit_header()
         else:
             response = not_found().response()
         return response(environ, start_response)
