@@ -4,8 +4,9 @@ A job names its inputs by role (``accounts``, ``users``, ``activities``, ``usage
 from one source kind (``salesforce``, ``metabase``, ``sql``, ``file``) and mapped to canonical
 columns by a column mapping (``mappings/columns/<name>.yaml``). ``compute`` says what the run
 derives (``score``: the scorecard engine; ``usage_import``: copy the scoring month's usage
-figures onto the tenant's Account). ``write`` says which Account field mapping to apply and
-whether to upsert signal Tasks; ``notify`` whether to alert Slack.
+figures onto the tenant's Account; ``kpi``: the monthly KPI report, no writes to Salesforce).
+``write`` says which Account field mapping to apply and whether to upsert signal Tasks and
+scheduled follow-up Tasks; ``notify`` whether to alert Slack.
 
 Source parameters may use these placeholders, filled in from the as-of date of the run:
 ``{as_of}`` (YYYY-MM-DD), ``{scoring_month}``, ``{previous_month}``, ``{from_month}`` and
@@ -21,6 +22,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from sfsync.automation.kpi_job import KpiCompute
 from sfsync.configfile import StrictModel, load_model
 from sfsync.errors import ConfigError, ConfigProblem
 from sfsync.sources.salesforce import ScopeCondition
@@ -131,7 +133,7 @@ class UsageImportCompute(StrictModel):
     kind: Literal["usage_import"]
 
 
-Compute = Annotated[ScoreCompute | UsageImportCompute, Field(discriminator="kind")]
+Compute = Annotated[ScoreCompute | UsageImportCompute | KpiCompute, Field(discriminator="kind")]
 
 
 class WriteSpec(StrictModel):
@@ -139,6 +141,11 @@ class WriteSpec(StrictModel):
         default="account_fields", description="mappings/<name>.yaml; null: no Account fields"
     )
     signal_tasks: bool = True
+    followup_tasks: bool = Field(
+        default=False,
+        description="scheduled follow-up Tasks of mappings/playbook.yaml (onboarding, QBR, "
+        "renewal, overdue touch, hand-over, recovery)",
+    )
 
 
 class NotifySpec(StrictModel):
@@ -173,6 +180,12 @@ class Job(StrictModel):
                 )
         if self.write.signal_tasks and not isinstance(self.compute, ScoreCompute):
             raise ValueError("write.signal_tasks needs compute kind score")
+        if self.write.followup_tasks and not isinstance(self.compute, ScoreCompute):
+            raise ValueError("write.followup_tasks needs compute kind score")
+        if isinstance(self.compute, KpiCompute) and self.write.account_fields:
+            raise ValueError(
+                "compute kind kpi writes nothing to Salesforce: set write.account_fields: null"
+            )
         return self
 
 
@@ -276,6 +289,11 @@ def _referenced_file_problems(
             check(mappings_dir / "benchmarks" / job.compute.benchmarks, "compute.benchmarks")
     if job.write.account_fields:
         check(mappings_dir / f"{job.write.account_fields}.yaml", "write.account_fields")
+    if job.write.followup_tasks or isinstance(job.compute, KpiCompute):
+        from sfsync.automation.playbook import load_playbook
+
+        key = "compute" if isinstance(job.compute, KpiCompute) else "write.followup_tasks"
+        check(mappings_dir / "playbook.yaml", key, load_playbook)
     return problems
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 import structlog
 
+from sfsync.automation.kpi_job import KpiCompute
 from sfsync.jobs import Job, MetabaseSource, UsageImportCompute, scoring_month
 from sfsync.report import Progress, RunSummary
 from sfsync.sources import files as file_source
@@ -256,11 +257,17 @@ def compute_scores(ctx: RunContext, inputs: Inputs) -> Computed:
     summary.signals_active = len(result.signals)
     desired = desired_account_fields(scores, ctx.as_of)
     config = sync_config(ctx, desired.columns)
-    tasks = None
+    from sfsync.automation.nightly import combine_tasks, followups_for_job
+
+    signal, followup = None, None
     if ctx.job.write.signal_tasks:
-        tasks = signal_tasks(
+        signal = signal_tasks(
             config, result.signals, accounts, inputs.get("users"), as_of=ctx.as_of, scores=scores
         )
+    if ctx.job.write.followup_tasks:
+        followup = followups_for_job(ctx, inputs, config, result, previous)
+
+    tasks = combine_tasks(signal, followup)
     log.info("accounts_scored", accounts=len(scores), signals=len(result.signals))
     return Computed(desired, config, tasks, result, previous)
 
@@ -302,6 +309,12 @@ def plan(ctx: RunContext, inputs: Inputs, computed: Computed):
     return result
 
 
+def _count_task_kinds(summary: RunSummary, created_keys: list[str]) -> None:
+    from sfsync.automation.nightly import count_by_kind
+
+    summary.signal_tasks_created, summary.followup_tasks_created = count_by_kind(created_keys)
+
+
 # --- apply -----------------------------------------------------------------------------------
 
 
@@ -320,28 +333,44 @@ def apply(ctx: RunContext, the_plan) -> Any:
         bulk_threshold=ctx.bulk_threshold,
     )
     summary = ctx.summary
+    created_keys = []
     for r in result.succeeded:
         if r.sobject == "Task":
             if r.created:
                 summary.tasks_created += 1
+                created_keys.append(r.key)
             else:
                 summary.tasks_updated += 1
         else:
             summary.fields_written += 1
+    _count_task_kinds(summary, created_keys)
     summary.write_failures = len(result.failed)
     summary.unchanged = max(the_plan.records_in_scope - len(the_plan.records), 0)
     return result
 
 
-def record_results(ctx: RunContext, computed: Computed) -> None:
+def with_owners(scores: pd.DataFrame, accounts: pd.DataFrame) -> pd.DataFrame:
+    """The scores with each account's ``owner_id`` (stored in the snapshot: the next run's
+    hand-over rule compares owners against it)."""
+    if "owner_id" in scores.columns or "owner_id" not in accounts.columns:
+        return scores
+    owners = accounts[["account_id", "owner_id"]].drop_duplicates("account_id")
+    return scores.merge(owners, on="account_id", how="left")
+
+
+def record_results(ctx: RunContext, inputs: Inputs, computed: Computed) -> None:
     """After a real run: store the score snapshot and the signal ledger (state store)."""
     if ctx.dry_run or ctx.clients.store is None or computed.scores is None:
         return
     from sfsync.state.signals import sync_signals
-    from sfsync.state.snapshots import save_snapshots
+    from sfsync.state.snapshots import save_snapshots, with_measure_points
 
     store, result = ctx.clients.store, computed.scores
-    save_snapshots(store, ctx.run_id, ctx.job.compute.scorecard, ctx.as_of, result.scores)
+    scores = with_measure_points(
+        with_owners(result.scores, inputs.frames["accounts"]),
+        getattr(result, "explanations", None),
+    )
+    save_snapshots(store, ctx.run_id, ctx.job.compute.scorecard, ctx.as_of, scores)
     changes = sync_signals(store, ctx.as_of, result.signals, scope=result.scores["account_id"])
     ctx.summary.signals_new = len(changes.new)
 
@@ -359,6 +388,14 @@ def notify(ctx: RunContext, inputs: Inputs, computed: Computed, applied: Any) ->
         return
     ctx.progress.stage("Notifying Slack")
     failures = [f"{r.sobject} {r.key}: {r.error_code}" for r in getattr(applied, "failed", ())]
+    from sfsync.automation.nightly import run_capacity
+
+    capacity = run_capacity(
+        ctx.mappings_dir,
+        inputs.frames["accounts"],
+        scores=computed.scores.scores,
+        users=inputs.get("users"),
+    )
     result = ctx.clients.slack.notify_run(
         run_id=ctx.run_id,
         job=ctx.job_name,
@@ -370,6 +407,7 @@ def notify(ctx: RunContext, inputs: Inputs, computed: Computed, applied: Any) ->
         previous=computed.previous,
         tasks_created=ctx.summary.tasks_created,
         failures=failures,
+        capacity=capacity,
     )
     counts = result.counts()
     summary = ctx.summary
@@ -391,6 +429,7 @@ class RunOutcome:
 
     summary: RunSummary
     plan: Any = None
+    kpi: Any = None  # sfsync.automation.kpi_job.KpiOutcome of a KPI job
 
 
 def _api_calls(ctx: RunContext) -> dict[str, int]:
@@ -416,13 +455,18 @@ def preflight(ctx: RunContext) -> None:
 
 
 def run_stages(ctx: RunContext) -> RunOutcome:
-    """preflight → extract → compute → plan → apply → record → notify (no lock or ledger)."""
+    """preflight → extract → compute → plan → apply → record → notify (no lock or ledger);
+    a KPI job: preflight → extract → KPIs, report and Slack summary."""
     preflight(ctx)
     inputs = extract(ctx)
+    if isinstance(ctx.job.compute, KpiCompute):  # a report: nothing to plan or apply
+        from sfsync.automation.kpi_job import kpi_stage
+
+        return RunOutcome(ctx.summary, kpi=kpi_stage(ctx, inputs))
     computed = compute(ctx, inputs)
     the_plan = plan(ctx, inputs, computed)
     applied = apply(ctx, the_plan)
-    record_results(ctx, computed)
+    record_results(ctx, inputs, computed)
     notify(ctx, inputs, computed, applied)
     return RunOutcome(ctx.summary, the_plan)
 

@@ -35,6 +35,8 @@ class RunSummary:
     tasks_planned: int = 0
     fields_written: int = 0
     tasks_created: int = 0
+    signal_tasks_created: int = 0  # of tasks_created: Tasks for new churn signals
+    followup_tasks_created: int = 0  # of tasks_created: the playbook's scheduled follow-ups
     tasks_updated: int = 0
     unchanged: int = 0
     write_failures: int = 0
@@ -106,6 +108,11 @@ class RunSummary:
                 f"{self.tasks_created:,} tasks created, {self.tasks_updated:,} tasks updated, "
                 f"{self.unchanged:,} unchanged"
             )
+            if self.tasks_created:
+                lines.append(
+                    f"  new tasks    {self.signal_tasks_created:,} for signals, "
+                    f"{self.followup_tasks_created:,} scheduled follow-ups"
+                )
             if self.write_failures:
                 lines.append(f"  failed       {self.write_failures:,} records (retried next run)")
         if not self.dry_run and (self.scored or self.alerts_sent):

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
 import pandas as pd
 import structlog
+from pydantic import field_validator
 
 from sfsync.automation.capacity import owner_capacity
 from sfsync.automation.kpi import KpiReport, band_counts, compute_kpis, kpi_trend, shift_month
@@ -32,8 +34,31 @@ class KpiCompute(StrictModel):
 
     kind: Literal["kpi"]
     month: str = "previous"  # "previous" = the last complete month before the as-of date
-    report: str | None = "out/kpi-{month}.html"
+    report: str | None = "out/kpi-{month}.html"  # relative to the project root
     post: bool = True
+
+    @field_validator("month")
+    @classmethod
+    def _month(cls, value: str) -> str:
+        if value != "previous" and not MONTH.match(value):
+            raise ValueError(f"{value!r}: use previous or a month YYYY-MM")
+        return value
+
+    @field_validator("report")
+    @classmethod
+    def _report(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                value.format(month="2025-01")
+            except (KeyError, IndexError, ValueError) as exc:
+                raise ValueError(f"{value!r}: the only placeholder is {{month}} ({exc})") from None
+        return value
+
+    def resolve_month(self, as_of: date) -> str:
+        """The report month: ``previous`` is the last complete month before ``as_of``."""
+        from sfsync.automation.kpi_inputs import default_month
+
+        return default_month(as_of) if self.month == "previous" else self.month
 
 
 def check_month(month: str, where: str = "--month") -> str:
@@ -52,6 +77,7 @@ class KpiOutcome:
     html_path: Path | None = None
     slack: Any = None
     months: list[str] = field(default_factory=list)
+    templates: TemplateSet | None = None  # the labels the printed table uses
 
 
 def run_kpi(
@@ -91,7 +117,7 @@ def run_kpi(
             current = current[current[churn_col].isna()]
         scores = report.scores if not report.scores.empty else None
         capacity = owner_capacity(current, playbook, scores=scores, users=inputs.users)
-    outcome = KpiOutcome(report, inputs, trend, bands, capacity, months=months)
+    outcome = KpiOutcome(report, inputs, trend, bands, capacity, months=months, templates=templates)
     if html_out is not None:
         html = render_kpi_report(
             report,
@@ -110,3 +136,87 @@ def run_kpi(
     if notifier is not None:
         outcome.slack = notifier.post_kpi_summary(month, report.rows())
     return outcome
+
+
+def kpi_stage(ctx, inputs) -> KpiOutcome:
+    """The compute stage of a ``compute: {kind: kpi}`` job (``sfsync run monthly-kpi``).
+
+    ``ctx`` is the pipeline's ``RunContext``, ``inputs`` the extract stage's canonical frames
+    (accounts, users, activities, usage as the job's sources read them). Snapshots come from
+    the state store. Writes the HTML report under the project root and posts the summary with
+    the run's Slack notifier (neither in a dry run). Nothing is planned or applied.
+    """
+    from sfsync.automation.playbook import load_playbook
+    from sfsync.templates import load_templates
+
+    spec: KpiCompute = ctx.job.compute
+    month = spec.resolve_month(ctx.as_of)
+    playbook = load_playbook(ctx.mappings_dir / "playbook.yaml")
+    language = str(getattr(ctx.settings, "language", None) or "ja")
+    templates = load_templates(ctx.mappings_dir / "templates", language)
+    kpi_inputs = inputs_from_frames(
+        month,
+        trend_months=playbook.kpi.trend_months,
+        store=ctx.clients.store,
+        frames=inputs.frames,
+    )
+    html_out = None
+    if spec.report and not ctx.dry_run:
+        html_out = Path(ctx.root) / spec.report.format(month=month)
+    notifier = None
+    if spec.post and ctx.job.notify.slack and not ctx.dry_run:
+        notifier = ctx.clients.slack
+        if notifier is None:
+            ctx.summary.notes.append("Slack is not configured (SFSYNC_SLACK_TOKEN): not posted")
+    ctx.progress.stage(f"Computing the KPIs of {month}")
+    outcome = run_kpi(
+        month,
+        playbook=playbook,
+        templates=templates,
+        inputs=kpi_inputs,
+        html_out=html_out,
+        notifier=notifier,
+    )
+    summary = ctx.summary
+    met = sum(k.status == "met" for k in outcome.report.kpis)
+    measured = sum(k.status != "na" for k in outcome.report.kpis)
+    summary.notes.append(f"KPIs of {month}: {met} of {measured} measured KPIs meet their target")
+    if outcome.html_path is not None:
+        summary.notes.append(f"KPI report written to {outcome.html_path}")
+    slack = outcome.slack
+    if slack is not None:
+        summary.alerts_sent = int(getattr(slack.delivery, "sent", 0) or 0)
+        summary.alerts_pending = int(getattr(slack.delivery, "pending", 0) or 0)
+        if slack.error:
+            summary.notes.append(f"Slack: {slack.error} (the summary stays queued)")
+    log.info("kpi_job_computed", month=month, met=met, measured=measured)
+    return outcome
+
+
+def inputs_from_frames(
+    month: str, *, trend_months: int, store, frames: dict[str, pd.DataFrame]
+) -> KpiInputs:
+    """KPI inputs from the extract stage's frames and the state store's snapshots; every input
+    that is not there is listed in ``missing`` (as :func:`gather_kpi_inputs` does)."""
+    from sfsync.automation.kpi_inputs import snapshots_from_store
+
+    inputs = KpiInputs(
+        accounts=frames.get("accounts"),
+        usage=frames.get("usage"),
+        activities=frames.get("activities"),
+        users=frames.get("users"),
+    )
+    if store is None:
+        inputs.missing.append("score snapshots: no state store")
+    else:
+        inputs.snapshots = snapshots_from_store(store, month, trend_months)
+        if inputs.snapshots.empty:
+            inputs.missing.append(
+                f"score snapshots: none in the state store for the {trend_months} months up to "
+                f"{month} (run the nightly job first)"
+            )
+    for role in ("accounts", "usage", "activities"):
+        if getattr(inputs, role) is None:
+            inputs.missing.append(f"{role}: add sources.{role} to the job")
+    inputs.missing.append("MRR: no MRR source in this job, so NRR is n/a")
+    return inputs

@@ -1,3 +1,87 @@
-"""Placeholder: the owner of this command replaces this module (see docs/ARCHITECTURE.md)."""
+"""``sfsync calibrate``: how well the score separated churned from retained accounts."""
 
-commands: list = []
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from sfsync.commands.backfill import _parse_date
+
+
+@click.command("calibrate")
+@click.option("--from", "date_from", required=True, metavar="DATE", callback=_parse_date,
+              help="First snapshot date to use (YYYY-MM-DD).")  # fmt: skip
+@click.option("--to", "date_to", required=True, metavar="DATE", callback=_parse_date,
+              help="Last snapshot date to use (YYYY-MM-DD).")  # fmt: skip
+@click.option("--scorecard", default="default", show_default=True,
+              help="Scorecard name (mappings/scorecards/<name>.yaml).")  # fmt: skip
+@click.option("--outcomes", type=click.Path(exists=True, dir_okay=False), metavar="FILE",
+              help="CSV account_id,churned,churn_date. Default: read Accounts from Salesforce "
+              "with the churn field named in mappings/outcomes.yaml.")  # fmt: skip
+@click.option("--html", "html_out", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Also write a self-contained HTML page with the charts.")  # fmt: skip
+@click.option("--snapshot", "pick", type=click.Choice(["last", "first"]), default="last",
+              show_default=True,
+              help="Which snapshot per account: the last or first one before its churn date.")  # fmt: skip
+@click.option("--no-proposal", is_flag=True, help="Do not write the proposed scorecard YAML.")
+@click.pass_context
+def calibrate(
+    ctx: click.Context,
+    date_from,
+    date_to,
+    scorecard: str,
+    outcomes: str | None,
+    html_out: str | None,
+    pick: str,
+    no_proposal: bool,
+) -> None:
+    """Compare the score history with who churned; suggest points per measure.
+
+    Reads the snapshots in the state store (build them with `sfsync backfill`), reports churn
+    rate per band, the AUC of the score and of each measure with counts, and writes a proposed
+    scorecard next to the live one (mappings/scorecards/<name>.proposed.yaml). The live
+    scorecard is never changed.
+
+    \b
+    Examples:
+      sfsync calibrate --from 2024-04-01 --to 2025-03-01 --outcomes churn.csv
+      sfsync calibrate --from 2024-04-01 --to 2025-03-01 --html calibration.html
+    """
+    from sfsync.config import load_project
+    from sfsync.ops.calibrate import calibrate as run_calibration
+    from sfsync.ops.calibrate_report import render_html
+    from sfsync.ops.outcomes import (
+        load_outcome_config,
+        read_outcomes_csv,
+        read_outcomes_salesforce,
+    )
+    from sfsync.state.db import open_store
+
+    if date_to < date_from:
+        raise click.BadParameter(f"{date_to} is before --from {date_from}", param_hint="--to")
+    project = load_project((ctx.obj or {}).get("config_path"), env=os.environ)
+    card_path = project.mappings_dir / "scorecards" / f"{scorecard}.yaml"
+    if not card_path.exists():
+        raise click.BadParameter(f"{card_path} does not exist", param_hint="--scorecard")
+    if outcomes:
+        frame = read_outcomes_csv(outcomes)
+    else:
+        from sfsync.salesforce.client import connect
+
+        config = load_outcome_config(project.mappings_dir)
+        client = connect(project.settings.salesforce, timezone=project.settings.timezone)
+        frame = read_outcomes_salesforce(client, config)
+    with open_store(project.settings.state_url) as store:
+        report = run_calibration(
+            store, card_path, frame, date_from, date_to, pick=pick,
+            write_proposal=not no_proposal,
+        )  # fmt: skip
+    if html_out:
+        Path(html_out).write_text(render_html(report), encoding="utf-8")
+        report.notes.append(f"HTML report written to {html_out}")
+    click.echo(report.to_text())
+
+
+commands = [calibrate]

@@ -12,8 +12,10 @@ sfsync demo — the nightly job on a local practice org (no real Salesforce need
 It reads accounts, Tasks and Events from the practice Salesforce org and last 13 months of
 product usage from the practice Metabase, computes a health score (0-100), band, segment,
 lifecycle phase and churn/upsell signals for each account, writes them onto the Account
-records, creates a follow-up Task for each new churn risk (due in 48 hours, owned by the
-account owner) and posts a Slack alert for it.
+records, creates a Task for each new churn risk (due in 48 hours, owned by the account
+owner), creates the playbook's scheduled follow-up Tasks on their dates (onboarding steps,
+quarterly QBRs, renewal reminders, overdue touches, owner hand-overs) and posts a Slack alert
+for each new risk plus a digest of the run.
 """
 
 OUTRO = """\
@@ -61,8 +63,10 @@ def demo(ctx: click.Context, as_of: str | None, accounts: int) -> None:
         f"In plain words: {s.scored:,} customers scored; "
         f"{s.bands.get('red', 0):,} are in the red band and "
         f"{s.signals_new:,} new risks were found. "
-        f"{s.fields_written:,} Account records and {s.tasks_created:,} follow-up Tasks were "
-        f"written, {s.signal_alerts:,} risks alerted in Slack, using {s.total_api_calls:,} API calls."
+        f"{s.fields_written:,} Account records were updated and {s.tasks_created:,} Tasks "
+        f"created ({s.signal_tasks_created:,} for new risks, {s.followup_tasks_created:,} "
+        f"scheduled follow-ups); {s.signal_alerts:,} risks alerted in Slack, using "
+        f"{s.total_api_calls:,} API calls."
     )
     click.echo("")
     click.echo(OUTRO)

@@ -3,20 +3,11 @@
 from __future__ import annotations
 
 import os
-from datetime import date
 from pathlib import Path
 
 import click
 
 FILE = click.Path(dir_okay=False, path_type=Path)
-
-
-def _project(config_path):
-    try:
-        from sfsync.config import load_project
-    except ImportError:  # the foundation's settings are not in this build yet
-        return None
-    return load_project(config_path, os.environ)
 
 
 @click.command("kpi")
@@ -39,6 +30,12 @@ def _project(config_path):
     default=True,
     help="Read accounts and activities from Salesforce when configured (default: yes).",
 )
+@click.option(
+    "--sandbox",
+    is_flag=True,
+    help="Use the embedded local sandbox (Salesforce, Slack) and its state store, as "
+    "`sfsync run --sandbox` does.",
+)
 @click.option("--language", type=click.Choice(["ja", "en"]), help="Template language.")
 @click.pass_context
 def kpi(
@@ -53,6 +50,7 @@ def kpi(
     mrr,
     snapshots,
     use_salesforce,
+    sandbox,
     language,
 ):
     """Compute the month's KPIs, print them against the targets, write a report, post it.
@@ -65,59 +63,17 @@ def kpi(
     Examples:
       sfsync kpi --month 2025-03 --html out/kpi-2025-03.html
       sfsync kpi --month 2025-03 --usage usage.csv --mrr mrr.csv --no-post
+      sfsync kpi --sandbox --month 2025-03 --html out/kpi.html
     """
     from sfsync.automation.kpi_inputs import default_month
-    from sfsync.automation.kpi_job import check_month, run_kpi
-    from sfsync.automation.playbook import load_playbook
-    from sfsync.errors import ConfigError, ConfigProblem
-    from sfsync.templates import load_templates
+    from sfsync.automation.kpi_job import check_month
+    from sfsync.commands.run import environment, parse_as_of, sandbox_environment
+    from sfsync.config import load_project
 
     config_path = (ctx.obj or {}).get("config_path")
-    project = _project(config_path)
-    root = project.root if project else Path.cwd()
-    mappings = project.mappings_dir if project else root / "mappings"
-    settings = project.settings if project else None
-    month = check_month(month) if month else default_month(date.today())
-    lang = language or (settings.language if settings else "ja")
-    playbook = load_playbook(mappings / "playbook.yaml")
-    templates = load_templates(mappings / "templates", lang)
-
-    store = None
-    state_url = settings.state_url if settings else os.environ.get("SFSYNC_STATE_URL")
-    if state_url:
-        try:
-            from sfsync.state.db import open_store
-        except ImportError:
-            open_store = None
-        if open_store is not None:
-            store = open_store(state_url)
-
-    sf_client, account_mapping = None, None
-    if use_salesforce and settings is not None and settings.salesforce.instance_url:
-        try:
-            from sfsync.salesforce.client import connect
-            from sfsync.sources.columns import load_column_mapping
-        except ImportError:
-            connect = None
-        if connect is not None:
-            sf_client = connect(settings.salesforce, timezone=settings.timezone)
-            mapping_file = mappings / "columns" / "salesforce_accounts.yaml"
-            if mapping_file.exists():
-                account_mapping = load_column_mapping(mapping_file)
-
-    slack_configured = bool(settings and settings.slack.token)
-    if post and not slack_configured:
-        raise ConfigError(
-            [ConfigProblem("slack.token", "", "--post needs Slack (set SFSYNC_SLACK_TOKEN)")]
-        )
-    notifier = None
-    if (post is None and slack_configured) or post:
-        if store is None:
-            raise ConfigError([ConfigProblem("state_url", "", "posting needs the state store")])
-        from sfsync.notify.slack import SlackNotifier
-
-        notifier = SlackNotifier.from_settings(settings.slack, store, templates, playbook)
-
+    project = load_project(config_path, os.environ)
+    today = parse_as_of(None, project.settings.timezone)
+    month = check_month(month) if month else default_month(today)
     files = {
         "accounts": accounts,
         "usage": usage,
@@ -126,8 +82,53 @@ def kpi(
         "mrr": mrr,
         "snapshots": snapshots,
     }
+    if sandbox:
+        echo = (lambda line: click.echo(line, err=True)) if _console(ctx) else None
+        env_ctx = sandbox_environment(project.root, today, echo=echo)
+    else:
+        env_ctx = environment({})
+    with env_ctx as env:
+        project = load_project(config_path, env)
+        outcome = _run(project, month, html_out, post, files, use_salesforce, language)
+    print_kpi(outcome)
+
+
+def _console(ctx) -> bool:
+    return str((ctx.obj or {}).get("log_format") or "console") == "console"
+
+
+def _run(project, month, html_out, post, files, use_salesforce, language):
+    """Build the store, Salesforce client and notifier from ``project``'s settings; run."""
+    from sfsync.automation.kpi_job import run_kpi
+    from sfsync.automation.playbook import load_playbook
+    from sfsync.errors import ConfigError, ConfigProblem
+    from sfsync.notify.slack import SlackNotifier
+    from sfsync.salesforce.client import connect
+    from sfsync.sources.columns import load_column_mapping
+    from sfsync.state.db import open_store
+    from sfsync.templates import load_templates
+
+    settings, mappings = project.settings, project.mappings_dir
+    playbook = load_playbook(mappings / "playbook.yaml")
+    templates = load_templates(mappings / "templates", language or settings.language)
+
+    slack_configured = bool(settings.slack.token)
+    if post and not slack_configured:
+        raise ConfigError(
+            [ConfigProblem("slack.token", "", "--post needs Slack (set SFSYNC_SLACK_TOKEN)")]
+        )
+    sf_client, account_mapping = None, None
+    if use_salesforce and settings.salesforce.instance_url:
+        sf_client = connect(settings.salesforce, timezone=settings.timezone)
+        mapping_file = mappings / "columns" / "salesforce_accounts.yaml"
+        if mapping_file.exists():
+            account_mapping = load_column_mapping(mapping_file)
+    store = open_store(settings.state_url)
     try:
-        outcome = run_kpi(
+        notifier = None
+        if (post is None and slack_configured) or post:
+            notifier = SlackNotifier.from_settings(settings.slack, store, templates, playbook)
+        return run_kpi(
             month,
             playbook=playbook,
             templates=templates,
@@ -139,15 +140,14 @@ def kpi(
             notifier=notifier,
         )
     finally:
-        if store is not None:
-            store.dispose()
-    _print(outcome, templates)
+        store.dispose()
 
 
-def _print(outcome, templates) -> None:
+def print_kpi(outcome) -> None:
+    """Print a ``KpiOutcome``: the KPI table against the targets, capacity, missing inputs."""
     from sfsync.notify.messages import MessageBuilder
 
-    labels = MessageBuilder(templates)
+    labels = MessageBuilder(outcome.templates)
     report = outcome.report
     rows = [
         (

@@ -108,6 +108,11 @@ def execute(
         Path(plan_out).write_text(outcome.plan.to_json(), encoding="utf-8")
     if dry_run and outcome.plan is not None:
         click.echo(outcome.plan.summary())
+    if outcome.kpi is not None:
+        from sfsync.commands.kpi import print_kpi
+
+        print_kpi(outcome.kpi)
+        click.echo("")
     click.echo(outcome.summary.to_text())
     return outcome
 
@@ -152,6 +157,7 @@ def run(
       sfsync run nightly
       sfsync run nightly --as-of 2025-03-15 --dry-run --plan-out plan.json
       sfsync run weekly-usage-import --sandbox
+      sfsync run monthly-kpi --as-of 2025-04-01   (KPIs of 2025-03, report, Slack)
     """
     outcome = execute(ctx, job, as_of, dry_run=dry_run, sandbox=sandbox, plan_out=plan_out)
     if outcome.summary.write_failures:

@@ -13,12 +13,15 @@ from sfsync.errors import ConfigError, InputDataError
 DEFAULT_TIMEZONE = "Asia/Tokyo"
 
 
+def _project(ctx: click.Context):
+    """The project (sfsync.yaml beside jobs/ and mappings/); defaults when there is none."""
+    from sfsync.config import load_project
+
+    return load_project((ctx.find_root().obj or {}).get("config_path"))
+
+
 def _mappings_dirs(ctx: click.Context) -> list[Path]:
-    dirs = []
-    config_path = (ctx.find_root().obj or {}).get("config_path")
-    if config_path:
-        dirs.append(Path(config_path).parent / "mappings")
-    dirs.append(Path.cwd() / "mappings")
+    dirs = [_project(ctx).mappings_dir, Path.cwd() / "mappings"]
     dirs.append(Path(__file__).resolve().parents[2] / "mappings")  # a source checkout
     return dirs
 
@@ -37,9 +40,9 @@ def resolve_scorecard(ctx: click.Context, name: str) -> Path:
     )
 
 
-def _parse_as_of(value: str | None) -> date:
-    if value is None:
-        return datetime.now(ZoneInfo(DEFAULT_TIMEZONE)).date()
+def _parse_as_of(ctx: click.Context, value: str | None) -> date:
+    if value is None:  # today in the configured time zone (sfsync.yaml / SFSYNC_TIMEZONE)
+        return datetime.now(ZoneInfo(_project(ctx).settings.timezone)).date()
     try:
         return date.fromisoformat(value)
     except ValueError:
@@ -62,7 +65,8 @@ def _input_options(func):
         click.option("--previous", "previous_path", type=path, default=None,
                      help="Previous scores CSV (account_id, health_score) for trend/score_drop."),
         click.option("--as-of", "as_of", default=None, metavar="YYYY-MM-DD",
-                     help=f"Score as of this date (default: today in {DEFAULT_TIMEZONE})."),
+                     help="Score as of this date (default: today in the configured time zone, "
+                     f"{DEFAULT_TIMEZONE} unless sfsync.yaml says otherwise)."),
         click.option("--scorecard", "scorecard_name", default="default", show_default=True,
                      help="Scorecard name in mappings/scorecards/ or a YAML path."),
         click.option("--strict", is_flag=True,
@@ -86,7 +90,7 @@ def _score(ctx, accounts_path, usage_path, activities_path, benchmarks_path, pre
     )
 
     card = load_scorecard(resolve_scorecard(ctx, scorecard_name))
-    as_of_date = _parse_as_of(as_of)
+    as_of_date = _parse_as_of(ctx, as_of)
     by_source = {"accounts": {}, "usage": {}}
     for name, spec in card.inputs.items():
         by_source[spec.source][name] = spec.kind
@@ -150,7 +154,7 @@ def score(ctx, out_path, **inputs):
     summary = ", ".join(f"{band if isinstance(band, str) else 'no score'} {count}"
                         for band, count in bands.items())  # fmt: skip
     click.echo(
-        f"Scored {len(result.scores)} accounts as of {result.as_of} "
+        f"Scored {len(result.scores)} account(s) as of {result.as_of} "
         f"(scoring month {result.scoring_month}; {summary}); {skipped} input row(s) skipped.",
         err=True,
     )

@@ -7,7 +7,7 @@ already converted to the configured time zone. Array functions take and return n
 
 from __future__ import annotations
 
-import calendar as _calendar
+import calendar
 from datetime import date
 
 import numpy as np
@@ -20,7 +20,7 @@ def add_months(day: date, months: int) -> date:
     """``day`` plus ``months`` calendar months, clamping the day (Jan 31 + 1 month = Feb 28/29)."""
     index = day.year * 12 + (day.month - 1) + months
     year, month0 = divmod(index, 12)
-    last = _calendar.monthrange(year, month0 + 1)[1]
+    last = calendar.monthrange(year, month0 + 1)[1]
     return date(year, month0 + 1, min(day.day, last))
 
 
@@ -53,19 +53,64 @@ def to_day_array(values: pd.Series | np.ndarray) -> np.ndarray:
     return series.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
 
 
+_MONTH_DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
+
+
+def _civil(days: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Days since 1970-01-01 (int64) -> (year, month 1-12, day), integer arithmetic only
+    (H. Hinnant's civil_from_days; numpy's datetime64 unit casts are far slower)."""
+    z = days + 719468
+    era = z // 146097
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    day = doy - (153 * mp + 2) // 5 + 1
+    month = np.where(mp < 10, mp + 3, mp - 9)
+    year = yoe + era * 400 + (month <= 2)
+    return year, month, day
+
+
+def _days(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """(year, month, day) -> days since 1970-01-01 (days_from_civil)."""
+    year = year - (month <= 2)
+    era = year // 400
+    yoe = year - era * 400
+    doy = (153 * np.where(month > 2, month - 3, month + 9) + 2) // 5 + day - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
+
+
+def _month_length(year: np.ndarray, month: np.ndarray) -> np.ndarray:
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    return _MONTH_DAYS[month - 1] + ((month == 2) & leap)
+
+
+def _shift(days: np.ndarray, months) -> np.ndarray:
+    """int64 days shifted by calendar months with day clamping (no NaT handling)."""
+    year, month, day = _civil(days)
+    index = year * 12 + (month - 1) + np.asarray(months, dtype=np.int64)
+    new_year, new_month = index // 12, index % 12 + 1
+    return _days(new_year, new_month, np.minimum(day, _month_length(new_year, new_month)))
+
+
 def add_months_array(days: np.ndarray, months: int | np.ndarray) -> np.ndarray:
     """Vectorised :func:`add_months` on ``datetime64[D]``; NaT stays NaT."""
     days = np.asarray(days, dtype="datetime64[D]")
     nat = np.isnat(days)
-    safe = np.where(nat, np.datetime64("2000-01-01", "D"), days)
-    month_start = safe.astype("datetime64[M]")
-    day_offset = (safe - month_start.astype("datetime64[D]")).astype(np.int64)
-    target = month_start + np.asarray(months, dtype=np.int64).astype("timedelta64[M]")
-    month_len = ((target + 1).astype("datetime64[D]") - target.astype("datetime64[D]")).astype(
-        np.int64
-    )
-    result = target.astype("datetime64[D]") + np.minimum(day_offset, month_len - 1)
-    return np.where(nat | np.isnat(target), NAT, result)
+    ints = np.where(nat, 0, days.view(np.int64))
+    result = _shift(ints, months).view("datetime64[D]")
+    return np.where(nat, np.datetime64("NaT"), result)
+
+
+def _whole_months(start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Largest m with start + m months <= end, on int64 day numbers."""
+    sy, sm, sd = _civil(start)
+    ey, em, ed = _civil(end)
+    months = (ey * 12 + em) - (sy * 12 + sm)
+    # start + months lands in end's month on day min(sd, month length); later than end -> -1
+    landed_day = np.minimum(sd, _month_length(ey, em))
+    return months - (landed_day > ed)
 
 
 def whole_months_between(start: np.ndarray, end: np.ndarray | date) -> np.ndarray:
@@ -73,16 +118,24 @@ def whole_months_between(start: np.ndarray, end: np.ndarray | date) -> np.ndarra
     ``start + m months <= end`` (float array, NaN where ``start`` is NaT; negative when
     ``start`` is after ``end``)."""
     start = np.asarray(start, dtype="datetime64[D]")
-    end = np.broadcast_to(np.datetime64(end, "D") if isinstance(end, date) else end, start.shape)
+    if isinstance(end, date):  # the common case: one as-of date, one civil conversion
+        nat = np.isnat(start)
+        sy, sm, sd = _civil(np.where(nat, 0, start.view(np.int64)))
+        months = (end.year * 12 + end.month) - (sy * 12 + sm)
+        months -= np.minimum(sd, calendar.monthrange(end.year, end.month)[1]) > end.day
+        return np.where(nat, np.nan, months.astype(np.float64))
     nat = np.isnat(start) | np.isnat(end)
-    start_safe = np.where(nat, np.datetime64("2000-01-01", "D"), start)
-    end_safe = np.where(nat, np.datetime64("2000-01-01", "D"), end)
-    months = end_safe.astype("datetime64[M]").astype(np.int64) - start_safe.astype(
-        "datetime64[M]"
-    ).astype(np.int64)
-    landed = add_months_array(start_safe, months)
-    months = months - (landed > end_safe)
+    months = _whole_months(
+        np.where(nat, 0, start.view(np.int64)), np.where(nat, 0, end.view(np.int64))
+    )
     return np.where(nat, np.nan, months.astype(np.float64))
+
+
+def _shift_scalar(day: date, months: np.ndarray) -> np.ndarray:
+    """int64 day numbers of ``day + months`` (array of month counts), clamped."""
+    index = day.year * 12 + (day.month - 1) + months
+    year, month = index // 12, index % 12 + 1
+    return _days(year, month, np.minimum(day.day, _month_length(year, month)))
 
 
 def calendar_months_until(as_of: date, target: np.ndarray) -> np.ndarray:
@@ -95,12 +148,14 @@ def calendar_months_until(as_of: date, target: np.ndarray) -> np.ndarray:
     """
     target = np.asarray(target, dtype="datetime64[D]")
     nat = np.isnat(target)
-    safe = np.where(nat, np.datetime64(as_of, "D"), target)
-    start = np.full(safe.shape, np.datetime64(as_of, "D"))
-    whole = whole_months_between(start, safe).astype(np.int64)
-    low = add_months_array(start, whole)
-    high = add_months_array(start, whole + 1)
-    fraction = (safe - low).astype(np.float64) / (high - low).astype(np.float64)
+    base = np.datetime64(as_of, "D").view(np.int64)
+    ints = np.where(nat, base, target.view(np.int64))
+    year, month, day = _civil(ints)
+    whole = (year * 12 + month) - (as_of.year * 12 + as_of.month)
+    whole -= np.minimum(as_of.day, _month_length(year, month)) > day
+    low = _shift_scalar(as_of, whole)
+    high = _shift_scalar(as_of, whole + 1)
+    fraction = (ints - low).astype(np.float64) / (high - low).astype(np.float64)
     return np.where(nat, np.nan, whole + fraction)
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from sfsync.scoring.arrays import factorize_text
 from sfsync.scoring.features import FEATURES
 from sfsync.scoring.scorecard import (
     BenchmarkMeasure,
@@ -73,15 +74,17 @@ def _bin_index(values: np.ndarray, bins: list[Bin]) -> np.ndarray:
     return np.select(_bin_conditions(values, bins), np.arange(len(bins)), default=-1)
 
 
-def _casefold(values: pd.Series) -> pd.Series:
-    return values.astype("string").str.strip().str.casefold()
+def _folded_codes(values: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Factorised codes and the distinct values trimmed and case-folded (few, so in Python)."""
+    codes, uniques = factorize_text(values)
+    return codes, [u.strip().casefold() for u in uniques.to_pylist()]
 
 
 def _lookup_index(values: pd.Series, measure: LookupMeasure) -> np.ndarray:
     """Group index per account; ``len(groups)`` for ``other``; -1 when missing/unmatched."""
     table = {v.strip().casefold(): g for g, grp in enumerate(measure.groups) for v in grp.values}
     fallback = len(measure.groups) if measure.other is not None else -1
-    codes, uniques = pd.factorize(_casefold(values), use_na_sentinel=True)
+    codes, uniques = _folded_codes(values)
     mapped = np.array([table.get(u, fallback) for u in uniques] + [-1], dtype=np.int64)
     return mapped[codes]  # code -1 (NA) picks the trailing -1
 
@@ -90,7 +93,7 @@ def _benchmark_rates(keys: pd.Series, table: dict[str, float]) -> np.ndarray:
     """Benchmark per account: its key's rate, else the ``default`` row, else NaN."""
     folded = {k.strip().casefold(): v for k, v in table.items()}
     default = folded.get("default", np.nan)
-    codes, uniques = pd.factorize(_casefold(keys), use_na_sentinel=True)
+    codes, uniques = _folded_codes(keys)
     mapped = np.array([folded.get(u, default) for u in uniques] + [default], dtype=np.float64)
     return mapped[codes]
 
@@ -145,8 +148,8 @@ def evaluate_measure(
         input_name = measure.input
     elif isinstance(measure, BooleanMeasure):
         value = features[measure.input].astype("boolean")
-        flags = value.to_numpy(dtype=object, na_value=None)
-        index = np.select([flags == True, flags == False], [0, 1], default=-1)  # noqa: E712
+        flags = value.to_numpy(dtype=bool, na_value=False)
+        index = np.where(value.isna().to_numpy(), -1, np.where(flags, 0, 1))
         labels = ["yes", "no"]
         points_table = [measure.points_true, measure.points_false]
         input_name = measure.input
@@ -204,7 +207,13 @@ class Totals:
     measures: list[MeasureResult]
     category_points: dict[str, np.ndarray]  # NaN where no measure of the category applies
     score: np.ndarray  # float, NaN when nothing applies
-    band: np.ndarray  # object, None when no score
+    band_code: np.ndarray  # index into band_names; len(bands) when no score
+    band_names: list[str | None]  # the card's band names, then None
+
+    @property
+    def band(self) -> np.ndarray:
+        """Band name per account (object array, None when no score)."""
+        return np.array(self.band_names, dtype=object)[self.band_code]
 
 
 def score_features(
@@ -232,12 +241,18 @@ def score_features(
         earned_total += earned
         possible_total += possible
     score = round_half_up_ratio(earned_total, possible_total, card.integral_points)
-    band = assign_band(score, card)
-    return Totals(measures, category_points, score, band)
+    names = [b.name for b in card.bands] + [None]
+    return Totals(measures, category_points, score, band_codes(score, card), names)
+
+
+def band_codes(score: np.ndarray, card: Scorecard) -> np.ndarray:
+    """Index of each score's band in ``card.bands`` (``len(card.bands)`` where NaN)."""
+    with np.errstate(invalid="ignore"):
+        conditions = [(score >= b.min) & (score <= b.max) for b in card.bands]
+    return np.select(conditions, np.arange(len(card.bands)), default=len(card.bands))
 
 
 def assign_band(score: np.ndarray, card: Scorecard) -> np.ndarray:
     """Band name per score (None where the score is NaN)."""
-    with np.errstate(invalid="ignore"):
-        conditions = [(score >= b.min) & (score <= b.max) for b in card.bands]
-    return np.select(conditions, [b.name for b in card.bands], default=None)
+    names = np.array([b.name for b in card.bands] + [None], dtype=object)
+    return names[band_codes(score, card)]

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from sfsync.scoring.arrays import unique_inverse
+
 if TYPE_CHECKING:
     from sfsync.scoring.engine import Totals
     from sfsync.scoring.scorecard import Scorecard
@@ -26,26 +28,25 @@ def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
-def _state_matrix(totals: Totals) -> np.ndarray:
-    """Per account and measure: bin index, or len(bins) for missing-zero, +1 for n/a."""
-    columns = []
-    for m in totals.measures:
-        k = len(m.bin_labels)
-        columns.append(np.where(m.status == 0, m.bin_index, k + m.status - 1))
-    return np.column_stack(columns).astype(np.int64)
+def _states(totals: Totals) -> list[np.ndarray]:
+    """Per measure, per account: bin index, or len(bins) for missing-zero, +1 for n/a."""
+    return [
+        np.where(m.status == 0, m.bin_index, len(m.bin_labels) + m.status - 1).astype(np.int64)
+        for m in totals.measures
+    ]
 
 
-def _render(totals: Totals, card: Scorecard, row: int, states: np.ndarray) -> str:
+def _render(totals: Totals, card: Scorecard, row: int, states: list[np.ndarray]) -> str:
     score = totals.score[row]
     head = (
-        f"Score {int(score)} ({totals.band[row]})"
+        f"Score {int(score)} ({totals.band_names[totals.band_code[row]]})"
         if not np.isnan(score)
         else "No score (no measure applies)"
     )
     parts = [head]
     by_category: dict[str, list[str]] = {}
     for j, m in enumerate(totals.measures):
-        state = states[row, j]
+        state = states[j][row]
         k = len(m.bin_labels)
         if state < k:
             text = f"{m.label} {m.bin_labels[state]} = {_fmt(m.points[row])}/{_fmt(m.max_points)}"
@@ -63,22 +64,31 @@ def _render(totals: Totals, card: Scorecard, row: int, states: np.ndarray) -> st
     return " | ".join(parts)
 
 
-def explanation_text(totals: Totals, card: Scorecard) -> np.ndarray:
-    """One explanation string per account (object array)."""
+def explanation_text(totals: Totals, card: Scorecard) -> pd.Series:
+    """One explanation per account (a categorical Series of strings)."""
     n = len(totals.score)
     if n == 0 or not totals.measures:
-        return np.array([], dtype=object) if n == 0 else np.full(n, "", dtype=object)
-    states = _state_matrix(totals)
+        return pd.Series(pd.Categorical.from_codes(np.zeros(n, dtype=np.int64), categories=[""]))
+    states = _states(totals)
     radices = [len(m.bin_labels) + 2 for m in totals.measures]
-    if np.prod(np.array(radices, dtype=float)) < 2**62:
+    bound = float(np.prod(np.array(radices, dtype=float)))
+    if bound < 2**62:
         key = np.zeros(n, dtype=np.int64)
-        for j, radix in enumerate(radices):
-            key = key * radix + states[:, j]
-        _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+        for state, radix in zip(states, radices, strict=True):
+            key = key * radix + state
+        first, inverse = unique_inverse(key, int(bound))
     else:
-        _, first, inverse = np.unique(states, axis=0, return_index=True, return_inverse=True)
-    texts = np.array([_render(totals, card, row, states) for row in first], dtype=object)
-    return texts[inverse.ravel()]
+        matrix = np.column_stack(states)
+        _, first, inverse = np.unique(matrix, axis=0, return_index=True, return_inverse=True)
+        inverse = inverse.ravel()
+    texts = [_render(totals, card, row, states) for row in first]
+    # A categorical column: accounts with the same breakdown share one string, which keeps a
+    # million explanations to a few hundred distinct texts in memory.
+    categories, remap = np.unique(np.array(texts, dtype=object), return_inverse=True)
+    codes = remap.ravel()[inverse]
+    return pd.Series(
+        pd.Categorical.from_codes(codes, categories=pd.Index(categories, dtype="string"))
+    )
 
 
 def _value_text(values: pd.Series) -> pd.Series:

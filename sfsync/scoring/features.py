@@ -10,7 +10,7 @@ and aggregated with ``groupby`` on those codes.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sfsync.errors import InputDataError
+from sfsync.scoring.arrays import factorize_text, index_in, text_array
 from sfsync.scoring.calendar import (
     add_months_array,
     calendar_months_until,
@@ -78,10 +79,17 @@ def _require(frame: pd.DataFrame, columns: list[str], name: str) -> None:
         raise InputDataError(f"{name} frame lacks required column(s): {', '.join(missing)}")
 
 
-def _float(frame: pd.DataFrame, column: str) -> np.ndarray:
+def _float(frame: pd.DataFrame, column: str, mask: np.ndarray | None = None) -> np.ndarray:
+    """A column as float64 (NaN for missing), optionally only the rows of ``mask``."""
     if column not in frame.columns:
-        return np.full(len(frame), np.nan)
-    return pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        return np.full(len(frame) if mask is None else int(mask.sum()), np.nan)
+    values = frame[column]
+    if values.dtype == np.float64:  # zero-copy view; mask before any conversion
+        arr = values.to_numpy()
+        return arr if mask is None else arr[mask]
+    if mask is not None:
+        values = values[mask]
+    return pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
 
 
 def _bool(frame: pd.DataFrame, column: str) -> pd.Series:
@@ -91,39 +99,17 @@ def _bool(frame: pd.DataFrame, column: str) -> pd.Series:
     return frame[column].astype("boolean").reset_index(drop=True)
 
 
-def _text_key(values: pd.Series) -> pd.Series:
-    """Trimmed strings with empty -> NA (join keys such as account_id, tenant_id)."""
-    return values.astype("string").str.strip().replace("", pd.NA).reset_index(drop=True)
-
-
-def _arrow_text(values: pd.Series) -> pa.ChunkedArray | pa.Array:
-    """A string column as an Arrow array, trimmed, empty -> null (zero-copy for ``str``)."""
-    if not pd.api.types.is_string_dtype(values.dtype) or values.dtype == object:
-        values = values.astype("string")
-    trimmed = pc.utf8_trim_whitespace(pa.array(values, type=pa.string(), from_pandas=True))
-    return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
-
-
-def _codes(values: pd.Series, keys: pd.Index) -> np.ndarray:
-    """Position of each value in ``keys`` (unique, already trimmed), -1 when absent or NA.
-
-    Arrow's hash lookup is several times faster than ``Index.get_indexer`` on strings, which
-    matters for 13 million usage rows."""
-    if len(keys) == 0 or len(values) == 0:
-        return np.full(len(values), -1, dtype=np.int64)
-    value_set = pa.array(keys.to_numpy(dtype=object), type=pa.string())
-    found = pc.index_in(_arrow_text(values), value_set=value_set)
-    return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-
-
 def _month_mask(months: pd.Series, op: str, month: str) -> np.ndarray:
-    """``months <op> month`` on a ``YYYY-MM`` column (also accepts dates and periods)."""
+    """``months <op> month`` on a ``YYYY-MM`` column (dates and periods are formatted first)."""
     if isinstance(months.dtype, pd.PeriodDtype) or pd.api.types.is_datetime64_any_dtype(
         months.dtype
     ):
         months = months.dt.strftime("%Y-%m")
-    text = pc.utf8_slice_codeunits(_arrow_text(months), 0, 7)
-    result = getattr(pc, op)(text, month)
+    text = text_array(months, empty_as_null=False)
+    if op == "equal":  # also accepts "YYYY-MM-DD" month cells
+        result = pc.starts_with(text, month)
+    else:
+        result = getattr(pc, op)(pc.utf8_slice_codeunits(text, 0, 7), month)
     return pc.fill_null(result, False).to_numpy(zero_copy_only=False).astype(bool)
 
 
@@ -142,13 +128,29 @@ def _max_by(codes: np.ndarray, values: np.ndarray, size: int) -> np.ndarray:
     return np.where(np.isneginf(out), np.nan, out)
 
 
-def _max_day_by(codes: np.ndarray, days: np.ndarray, size: int) -> np.ndarray:
-    """Per-code latest date (``datetime64[D]``); NaT where a code has no date."""
-    keep = ~np.isnat(days)
-    out = np.full(size, np.iinfo(np.int64).min)
-    np.maximum.at(out, codes[keep], days[keep].astype(np.int64))
-    result = out.astype("datetime64[D]")
-    return np.where(out == np.iinfo(np.int64).min, np.datetime64("NaT"), result)
+_NAT_INT = np.iinfo(np.int64).min  # NaT's int64 representation
+
+
+def _raw_dates(values: pd.Series) -> np.ndarray:
+    """A date column as numpy datetime64 in its own unit, without copying when possible
+    (millions of usage rows: converting every value to days would cost a full pass)."""
+    if values.dtype.kind == "M" and getattr(values.dtype, "tz", None) is None:
+        return values.to_numpy()
+    return to_day_array(values)
+
+
+def _day_bound(raw: np.ndarray, day) -> int:
+    """The int64 instant of midnight of ``day`` in ``raw``'s unit."""
+    unit = np.datetime_data(raw.dtype)[0]
+    return int(np.datetime64(day, "D").astype(f"datetime64[{unit}]").view(np.int64))
+
+
+def _latest_by(codes: np.ndarray, raw: np.ndarray, keep: np.ndarray, size: int) -> np.ndarray:
+    """Per-code latest date among rows of ``keep`` (``datetime64[D]``; NaT when none)."""
+    slots = np.where(keep, codes, size)  # rows not kept go to a spare slot; NaT is int64 min
+    out = np.full(size + 1, _NAT_INT, dtype=np.int64)
+    np.maximum.at(out, slots, raw.view(np.int64))
+    return out[:size].view(raw.dtype).astype("datetime64[D]")
 
 
 @dataclass(frozen=True)
@@ -168,7 +170,7 @@ def _usage_by_tenant(
 
     Duplicate rows of one tenant and month are added up (counts) or maxed (ratios)."""
     size = len(tenants)
-    codes = _codes(usage["tenant_id"], tenants)
+    codes = index_in(usage["tenant_id"], tenants)
     valid = codes >= 0
     out: dict[str, np.ndarray] = {}
     for tag, which in (("this", month), ("prev", prev)):
@@ -179,7 +181,7 @@ def _usage_by_tenant(
         columns = _COUNTS + _RATIOS if tag == "this" else ["deliveries", "login_days"]
         columns = columns + (["support_tickets"] if tag == "prev" else [])
         for column in columns:
-            values = _float(usage, column)[mask]
+            values = _float(usage, column, mask)
             if column in _COUNTS:
                 # A linked tenant with no usage row in a month used 0 that month (SPEC §10);
                 # an empty cell in an existing row stays missing.
@@ -188,9 +190,9 @@ def _usage_by_tenant(
                 out[f"{column}_{tag}"] = _max_by(month_codes, values, size)
     latest = np.full(size, np.datetime64("NaT"), dtype="datetime64[D]")
     if "last_login_date" in usage.columns:
-        last_login = to_day_array(usage["last_login_date"])
-        keep = valid & (last_login <= np.datetime64(as_of, "D"))
-        latest = _max_day_by(codes[keep], last_login[keep], size)
+        raw = _raw_dates(usage["last_login_date"])
+        before_end = raw.view(np.int64) < _day_bound(raw, as_of + timedelta(days=1))
+        latest = _latest_by(codes, raw, valid & before_end, size)
     out["last_login"] = latest
     tutorial = np.zeros(size, dtype=bool)
     if "tutorial_completed" in usage.columns:
@@ -203,19 +205,27 @@ def _usage_by_tenant(
 
 
 def _activity_features(
-    activities: pd.DataFrame, account_index: pd.Index, as_of: date
+    activities: pd.DataFrame, account_ids: pa.Array, as_of: date
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Days since the latest completed touch, and meeting-this-quarter, per account position."""
-    n = len(account_index)
-    codes = _codes(activities["account_id"], account_index)
-    days = to_day_array(activities["date"])
+    """Days since the latest completed touch, and meeting-this-quarter, per account position
+    (``account_ids`` are the accounts' ids in row order, unique)."""
+    n = len(account_ids)
+    raw = _raw_dates(activities["date"])
+    ints = raw.view(np.int64)
     completed = _bool(activities, "completed").fillna(False).to_numpy(dtype=bool)
-    as_of_d = np.datetime64(as_of, "D")
-    done = (codes >= 0) & completed & ~np.isnat(days) & (days <= as_of_d)
-    latest = _max_day_by(codes[done], days[done], n)
-    kind = activities["type"].astype("string").str.strip().str.lower().to_numpy(na_value="")
-    quarter_start = add_months_array(np.array([as_of_d]), -3)[0]
-    meeting = done & np.isin(kind, ["meeting", "qbr"]) & (days > quarter_start)
+    done = completed & (ints != _NAT_INT) & (ints < _day_bound(raw, as_of + timedelta(days=1)))
+    codes = np.full(len(activities), -1, dtype=np.int64)
+    ids = text_array(activities["account_id"], empty_as_null=False).filter(pa.array(done))
+    codes[done] = index_in(ids, account_ids)  # hash only the activities that count
+    done &= codes >= 0
+    latest = _latest_by(codes, raw, done, n)
+    type_codes, type_names = factorize_text(activities["type"])
+    meeting_types = [
+        i for i, t in enumerate(type_names.to_pylist()) if t.strip().lower() in ("meeting", "qbr")
+    ]
+    quarter_start = add_months_array(np.array([np.datetime64(as_of, "D")]), -3)[0]
+    after_start = ints >= _day_bound(raw, quarter_start.astype(date) + timedelta(days=1))
+    meeting = done & np.isin(type_codes, meeting_types) & after_start
     met = np.zeros(n, dtype=bool)
     met[codes[meeting]] = True
     return days_between(latest, as_of), met
@@ -228,6 +238,7 @@ def build_features(
     *,
     as_of: date,
     extra_inputs: dict[str, str] | None = None,
+    account_ids=None,
 ) -> Features:
     """Compute every built-in feature (and declared extra inputs) for each account row.
 
@@ -239,10 +250,10 @@ def build_features(
     month = scoring_month(as_of)
     prev = previous_month(month)
     n = len(accounts)
-    tenant_key = _text_key(accounts["tenant_id"])
-    linked = tenant_key.notna().to_numpy()
-    tenants = pd.Index(tenant_key[linked].unique())
-    tenant_pos = _codes(accounts["tenant_id"], tenants)
+    if account_ids is None:
+        account_ids = text_array(accounts["account_id"])
+    tenant_pos, tenants = factorize_text(accounts["tenant_id"])
+    linked = tenant_pos >= 0
     per_tenant = _usage_by_tenant(usage, tenants, month, prev, as_of)
 
     safe_pos = np.maximum(tenant_pos, 0)
@@ -269,9 +280,8 @@ def build_features(
     f["tutorial_completed"] = tutorial
     f["has_usage_rows"] = take("has_any_row", False)
 
-    account_index = pd.Index(_text_key(accounts["account_id"]))
     f["days_since_last_touch"], f["meeting_this_quarter"] = _activity_features(
-        activities, account_index, as_of
+        activities, account_ids, as_of
     )
     renewal = to_day_array(accounts["renewal_date"]) if "renewal_date" in accounts else None
     start = to_day_array(accounts["contract_start"]) if "contract_start" in accounts else None
@@ -287,16 +297,20 @@ def build_features(
     f["arr"] = _float(accounts, "arr")
     f["is_enterprise"] = _bool(accounts, "is_enterprise").array
     f["competitor_evaluation"] = _bool(accounts, "competitor_evaluation").array
-    industry = accounts["industry"] if "industry" in accounts else pd.Series([pd.NA] * n)
-    f["industry"] = _text_key(industry).array
+    f["industry"] = (
+        accounts["industry"].reset_index(drop=True)
+        if "industry" in accounts
+        else pd.Series([None] * n, dtype="string")
+    )
 
-    frame = pd.DataFrame(f)
+    frame = pd.DataFrame(f, copy=False)
     for column, source in (extra_inputs or {}).items():
         frame[column] = _extra_input(accounts, usage, column, source, tenants, tenant_pos, month)
     return Features(frame=frame, linked=linked, scoring_month=month, previous_month=prev)
 
 
 def _extra_input(accounts, usage, column, source, tenants, tenant_pos, month) -> pd.Series:
+    """An extra account column as is, or a usage column's scoring-month value per account."""
     if source == "accounts":
         if column not in accounts.columns:
             raise InputDataError(
@@ -307,8 +321,8 @@ def _extra_input(accounts, usage, column, source, tenants, tenant_pos, month) ->
         raise InputDataError(
             f"the scorecard reads usage column '{column}', which the usage data lacks"
         )
-    codes = _codes(usage["tenant_id"], tenants)
+    codes = index_in(usage["tenant_id"], tenants)
     mask = _month_mask(usage["month"], "equal", month) & (codes >= 0)
     values = usage.loc[mask, column].reset_index(drop=True)
     per_tenant = values.groupby(codes[mask]).max()
-    return per_tenant.reindex(tenant_pos).reset_index(drop=True)
+    return per_tenant.reindex(tenant_pos).reset_index(drop=True)  # -1 (unlinked) -> missing

@@ -10,32 +10,45 @@ import numpy as np
 import pandas as pd
 
 from sfsync.errors import InputDataError
+from sfsync.scoring.arrays import factorize_text, strings_from_codes, unique_inverse
 from sfsync.scoring.engine import NOT_APPLICABLE, Totals, score_features
 from sfsync.scoring.explain import explanation_frame, explanation_text
 from sfsync.scoring.features import Features, build_features
-from sfsync.scoring.rules import Rules, compute_signals, lifecycle_phase, segment
+from sfsync.scoring.rules import (
+    PHASES,
+    SEGMENTS,
+    Rules,
+    compute_signals,
+    lifecycle_phase,
+    segment,
+)
 from sfsync.scoring.scorecard import Scorecard
 from sfsync.scoring.trend import score_change
 
 SIGNAL_COLUMNS = ["account_id", "code", "kind", "severity"]
 
 
-def join_codes(names: list[str], masks: list[np.ndarray], n: int) -> np.ndarray:
-    """Per account, the names whose mask is set, sorted and ``;``-joined (None when none).
+def join_codes(names: list[str], masks: list[np.ndarray], n: int) -> pd.Series:
+    """Per account, the names whose mask is set, sorted and ``;``-joined (missing when none).
 
-    Vectorised: each distinct combination of flags is joined once and then broadcast."""
+    Each distinct combination of flags is joined once and broadcast with an Arrow take."""
     if not names:
-        return np.full(n, None, dtype=object)
+        return strings_from_codes([None], np.zeros(n, dtype=np.int64))
     order = sorted(range(len(names)), key=lambda i: names[i])
+    if len(names) <= 62:
+        keys = np.zeros(n, dtype=np.int64)
+        for bit, i in enumerate(order):
+            keys |= np.asarray(masks[i], dtype=np.int64) << bit
+        first, inverse = unique_inverse(keys, 1 << len(names))
+        texts = []
+        for key in keys[first]:
+            chosen = [names[i] for bit, i in enumerate(order) if key >> bit & 1]
+            texts.append(";".join(chosen) or None)
+        return strings_from_codes(texts, inverse)
     matrix = np.column_stack([np.asarray(masks[i], dtype=bool) for i in order])
-    packed = np.packbits(matrix, axis=1)
-    keys = np.ascontiguousarray(packed).view(np.dtype((np.void, packed.shape[1]))).ravel()
-    uniques, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-    texts = []
-    for row in first:
-        chosen = [names[order[j]] for j in np.flatnonzero(matrix[row])]
-        texts.append(";".join(chosen) if chosen else None)
-    return np.array(texts, dtype=object)[inverse.ravel()]
+    _, first, inverse = np.unique(matrix, axis=0, return_index=True, return_inverse=True)
+    texts = [";".join(names[order[j]] for j in np.flatnonzero(matrix[r])) or None for r in first]
+    return strings_from_codes(texts, inverse.ravel())
 
 
 @dataclass
@@ -85,15 +98,20 @@ def score_accounts(
     ``rules`` overrides the scorecard's rules. Pure: no clock, no I/O.
     """
     rules = rules or scorecard.rules
-    account_ids = accounts["account_id"].astype("string").str.strip().reset_index(drop=True)
-    dupes = account_ids[account_ids.duplicated() & account_ids.notna()]
-    if len(dupes):
+    id_codes, id_values = factorize_text(accounts["account_id"])
+    if len(id_values) != len(accounts):
+        if (id_codes < 0).any():
+            raise InputDataError(f"{int((id_codes < 0).sum())} account(s) have no account_id")
+        dupe = id_values[int(np.bincount(id_codes).argmax())].as_py()
         raise InputDataError(
-            f"accounts contain duplicate account_id values, e.g. {dupes.iloc[0]} "
-            f"({len(dupes)} duplicates); each account must appear once"
+            f"accounts contain duplicate account_id values, e.g. {dupe}; "
+            "each account must appear once"
         )
+    account_ids = pd.Series(pd.array(id_values, dtype="string"))  # unique: codes are 0..n-1
     extra = {name: spec.source for name, spec in scorecard.inputs.items()}
-    feats: Features = build_features(accounts, usage, activities, as_of=as_of, extra_inputs=extra)
+    feats: Features = build_features(
+        accounts, usage, activities, as_of=as_of, extra_inputs=extra, account_ids=id_values
+    )
     table = benchmark_table(benchmarks) if benchmarks is not None else scorecard.benchmark_table
     totals = score_features(scorecard, feats.frame, feats.linked, table)
     n = len(accounts)
@@ -101,37 +119,35 @@ def score_accounts(
     change = score_change(account_ids, totals.score, previous)
     phase = lifecycle_phase(feats.frame, as_of, rules.phases)
     segs = segment(feats.frame, feats.linked, rules.segments)
-    signals = compute_signals(feats.frame, feats.linked, totals.band, change, phase, rules.signals)
+    phase_names = np.array(PHASES, dtype=object)[phase]
+    band = totals.band
+    signals = compute_signals(feats.frame, feats.linked, band, change, phase_names, rules.signals)
     churn = [s for s in signals if s.kind == "churn"]
     upsell = [s for s in signals if s.kind == "upsell"]
 
     integral = scorecard.integral_points
     out = {"account_id": account_ids, "health_score": _int_column(totals.score, True)}
-    out["health_band"] = pd.Series(totals.band, dtype="string")
+    out["health_band"] = strings_from_codes(totals.band_names, totals.band_code)
     for cat_name, points in totals.category_points.items():
         out[f"{cat_name}_points"] = _int_column(points, integral)
     out["health_trend"] = _int_column(change, True)
-    out["segment"] = pd.Series(segs, dtype="string")
-    out["lifecycle_phase"] = pd.Series(phase, dtype="string")
+    out["segment"] = strings_from_codes(SEGMENTS, segs)
+    out["lifecycle_phase"] = strings_from_codes(PHASES, phase)
     for column, group in (
         ("churn_signals", churn),
         ("upsell_signals", upsell),
         ("signals", signals),
     ):
-        codes = join_codes([s.code for s in group], [s.active for s in group], n)
-        out[column] = pd.Series(codes, dtype="string")
+        out[column] = join_codes([s.code for s in group], [s.active for s in group], n)
     missing = [m.status != 0 for m in totals.measures]
-    names = [m.name for m in totals.measures]
-    out["missing_measures"] = pd.Series(join_codes(names, missing, n), dtype="string")
+    out["missing_measures"] = join_codes([m.name for m in totals.measures], missing, n)
     flags = {
         "unlinked_tenant": ~feats.linked,
         "no_contract_start": np.isnat(feats.frame["contract_start"].to_numpy("datetime64[D]")),
         "no_usage_rows": feats.linked & ~feats.frame["has_usage_rows"].to_numpy(dtype=bool),
     }
-    out["data_quality"] = pd.Series(
-        join_codes(list(flags), list(flags.values()), n), dtype="string"
-    )
-    out["explanation"] = pd.Series(explanation_text(totals, scorecard), dtype="string")
+    out["data_quality"] = join_codes(list(flags), list(flags.values()), n)
+    out["explanation"] = explanation_text(totals, scorecard)
     scores = pd.DataFrame(out)
 
     signal_frame = _signal_frame(account_ids, signals)
@@ -147,19 +163,24 @@ def score_accounts(
 
 
 def _signal_frame(account_ids: pd.Series, signals) -> pd.DataFrame:
-    parts = []
-    for s in signals:
-        ids = account_ids[s.active]
-        parts.append(
-            pd.DataFrame(
-                {"account_id": ids.to_numpy(), "code": s.code, "kind": s.kind}
-                | {"severity": s.severity}
-            )
-        )
-    if not parts:
+    """Long frame of active signals, ordered by account (input order) then code."""
+    if not signals:
         return pd.DataFrame({c: pd.Series(dtype="string") for c in SIGNAL_COLUMNS})
-    frame = pd.concat(parts, ignore_index=True).astype("string")
-    return frame.sort_values(["account_id", "code"], ignore_index=True)
+    by_code = sorted(range(len(signals)), key=lambda i: signals[i].code)
+    rows = [np.flatnonzero(signals[i].active) for i in by_code]
+    which = np.concatenate([np.full(len(r), j, dtype=np.int64) for j, r in enumerate(rows)])
+    rows_all = np.concatenate(rows)
+    order = np.lexsort((which, rows_all))
+    rows_all, which = rows_all[order], which[order]
+    ordered = [signals[i] for i in by_code]
+    return pd.DataFrame(
+        {
+            "account_id": account_ids.take(rows_all).reset_index(drop=True),
+            "code": strings_from_codes([s.code for s in ordered], which),
+            "kind": strings_from_codes([s.kind for s in ordered], which),
+            "severity": strings_from_codes([s.severity for s in ordered], which),
+        }
+    )
 
 
 def benchmark_table(frame: pd.DataFrame) -> dict[str, float]:

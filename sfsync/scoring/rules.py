@@ -129,21 +129,24 @@ def _truthy(values) -> np.ndarray:
     return pd.array(values, dtype="boolean").fillna(False).to_numpy(dtype=bool)
 
 
+SEGMENTS = ["S", "A", "C", "B"]
+PHASES = ["renewal", "onboarding", "adoption", "expansion", "maturity", None]
+
+
 def segment(frame: pd.DataFrame, linked: np.ndarray, rules: SegmentRules) -> np.ndarray:
-    """S / A / B / C per account (SPEC §10). Missing ARR counts as 0; unlinked is never C."""
+    """Index into :data:`SEGMENTS` per account (SPEC §10). Missing ARR counts as 0; an
+    account without tenant is never C."""
     arr = np.nan_to_num(frame["arr"].to_numpy(dtype=np.float64), nan=0.0)
     enterprise = _truthy(frame["is_enterprise"]) & rules.s_if_enterprise
     logins = frame["login_days_this_month"].to_numpy(dtype=np.float64)
     low_usage = linked & (np.nan_to_num(logins, nan=0.0) < rules.c_below_login_days)
-    return np.select(
-        [(arr >= rules.s_min_arr) | enterprise, arr >= rules.a_min_arr, low_usage],
-        ["S", "A", "C"],
-        default="B",
-    ).astype(object)
+    conditions = [(arr >= rules.s_min_arr) | enterprise, arr >= rules.a_min_arr, low_usage]
+    return np.select(conditions, [0, 1, 2], default=3)
 
 
 def lifecycle_phase(frame: pd.DataFrame, as_of: date, rules: PhaseRules) -> np.ndarray:
-    """Phase per account; ``None`` when there is no contract start and no renewal rule."""
+    """Index into :data:`PHASES` per account; the last (None) when there is no contract start
+    and the renewal rule does not hold."""
     renewal = frame["renewal_date"].to_numpy(dtype="datetime64[D]")
     window_start = add_months_array(renewal, -rules.renewal_months_before)
     in_renewal = ~np.isnat(window_start) & (np.datetime64(as_of, "D") >= window_start)
@@ -157,8 +160,8 @@ def lifecycle_phase(frame: pd.DataFrame, as_of: date, rules: PhaseRules) -> np.n
             known & (months < rules.expansion_below_months),
             known,
         ],
-        ["renewal", "onboarding", "adoption", "expansion", "maturity"],
-        default=None,
+        [0, 1, 2, 3, 4],
+        default=5,
     )
 
 

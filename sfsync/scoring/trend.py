@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from sfsync.errors import InputDataError
+from sfsync.scoring.arrays import index_in, text_array
 
 
 def score_change(
@@ -21,8 +22,12 @@ def score_change(
     for column in ("account_id", "health_score"):
         if column not in previous.columns:
             raise InputDataError(f"the previous scores frame lacks the column '{column}'")
-    ids = previous["account_id"].astype("string").str.strip()
-    prev_scores = pd.to_numeric(previous["health_score"], errors="coerce").astype("Float64")
-    lookup = pd.Series(prev_scores.to_numpy(), index=pd.Index(ids)).groupby(level=0).last()
-    matched = lookup.reindex(pd.Index(account_ids)).to_numpy(dtype=np.float64, na_value=np.nan)
+    positions = index_in(previous["account_id"], text_array(account_ids))
+    prev_scores = pd.to_numeric(previous["health_score"], errors="coerce").to_numpy(
+        dtype=np.float64, na_value=np.nan
+    )
+    known = positions >= 0
+    last_row = np.full(len(account_ids), -1, dtype=np.int64)
+    np.maximum.at(last_row, positions[known], np.flatnonzero(known))  # the last row wins
+    matched = np.where(last_row >= 0, prev_scores[np.maximum(last_row, 0)], np.nan)
     return scores - matched

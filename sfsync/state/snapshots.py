@@ -50,6 +50,7 @@ score_snapshots = Table(
     Column("signals", Text),
     Column("owner_id", String(18)),
     Column("category_points", Text),  # JSON object {"usage": 30.0, ...}
+    Column("measure_points", Text),  # JSON object {"deliveries": 15.0, ...} (calibration)
     UniqueConstraint("scorecard", "account_id", "as_of"),
     Index("ix_score_snapshots_scorecard_as_of", "scorecard", "as_of"),
 )
@@ -74,7 +75,9 @@ def _texts(frame: pd.DataFrame, column: str) -> list:
 
 
 def _points_json(frame: pd.DataFrame) -> list[str]:
-    points = frame[[c for c in frame.columns if c.endswith(POINTS_SUFFIX)]]
+    points = frame[
+        [c for c in frame.columns if c.endswith(POINTS_SUFFIX) and c != "measure_points"]
+    ]
     if points.columns.empty:
         return ["{}"] * len(frame)
     points = points.apply(pd.to_numeric, errors="coerce").astype("float64")
@@ -91,6 +94,7 @@ def _rows(run_id: int | None, scorecard: str, as_of: date, frame: pd.DataFrame) 
         "health_trend": _integers(frame, "health_trend"),
         **{c: _texts(frame, c) for c in TEXT_COLUMNS},
         "category_points": _points_json(frame),
+        "measure_points": _texts(frame, "measure_points"),
     }
     names = list(columns)
     for values in zip(*columns.values(), strict=True):
@@ -166,6 +170,24 @@ def _copy_upsert(conn, rows: Iterable[dict], updated: list[str]) -> int:
 
 
 save_scores = save_snapshots  # the name the pipeline uses
+
+
+def with_measure_points(scores: pd.DataFrame, explanations: pd.DataFrame | None) -> pd.DataFrame:
+    """``scores`` plus a ``measure_points`` column: each account's points per measure as JSON
+    (null for a measure that did not apply), from the scoring result's long explanations."""
+    if explanations is None or explanations.empty or "measure" not in explanations.columns:
+        return scores
+    wide = explanations.pivot_table(
+        index="account_id", columns="measure", values="points", aggfunc="first", dropna=False
+    )
+    wide = wide.apply(pd.to_numeric, errors="coerce").astype("float64")
+    wide = wide[sorted(wide.columns)]
+    texts = pd.Series(
+        wide.to_json(orient="records", lines=True).splitlines(), index=wide.index, dtype="object"
+    )
+    out = scores.copy()
+    out["measure_points"] = out["account_id"].map(texts)
+    return out
 
 
 def _frame(rows: list) -> pd.DataFrame:

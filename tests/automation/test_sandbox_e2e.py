@@ -177,8 +177,12 @@ def test_one_alert_per_new_signal_on_the_sandbox_slack_and_none_next_run(world, 
     cs = [m for m in messages if m["channel_name"] == "cs-alerts"]
     alerts = [m for m in cs if m["text"].startswith("解約予兆")]
     assert len(alerts) == len(alerting.drop_duplicates(["account_id", "code"]))
-    # the sandbox's Slack users carry the Salesforce user ids as their Slack ids
-    mentioned = {u for u in users["user_id"] if any(f"<@{u}>" in m["text"] for m in alerts)}
+    # owners are looked up in the sandbox's Slack by their Salesforce email
+    slack_ids = {u["email"].lower(): u["id"] for u in sample.slack_users()}
+    owner_slack_ids = {
+        slack_ids[e.lower()] for e in users["email"].dropna() if e.lower() in slack_ids
+    }
+    mentioned = {u for u in owner_slack_ids if any(f"<@{u}>" in m["text"] for m in alerts)}
     assert mentioned, "owners are mentioned by the Slack user id found by email"
     assert all("/lightning/r/Account/" in str(m["blocks"]) for m in alerts)
     s_risk = set(result.scores.loc[result.scores["segment"] == "S", "account_id"]) & set(

@@ -64,7 +64,7 @@ def test_score_writes_the_spec_columns_and_skips_bad_rows(csv_files, tmp_path, c
     assert f"{csv_files['accounts']}:6: duplicate account_id 001A (first on line 2)" in err
     assert f"{csv_files['usage']}:6: duplicate tenant_id/month T2/2025-02 (first on line 4)" in err
     assert f"{csv_files['usage']}:7: deliveries is not a non-negative number" in err
-    assert "3 accounts" in err
+    assert "Scored 3 account(s) as of 2025-03-15 (scoring month 2025-02" in err
     scores = pd.read_csv(out, dtype=str, keep_default_na=False)
     assert list(scores.columns[:10]) == [
         "account_id", "health_score", "health_band", "usage_points", "engagement_points",

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sfsync.scoring import score_accounts
-from sfsync.scoring.calendar import add_months, whole_months_between
+from sfsync.scoring.calendar import add_months, add_months_array, whole_months_between
 from tests.scoring.builders import accounts_frame, activities_frame, usage_frame
 from tests.scoring.reference import add_months as ref_add_months
 from tests.scoring.reference import score_rows
@@ -159,6 +159,15 @@ def test_add_months_matches_the_reference_and_clamps(day, months):
     assert shifted == ref_add_months(day, months)
     assert shifted.day == day.day or shifted.day < day.day
     assert (shifted.year * 12 + shifted.month) - (day.year * 12 + day.month) == months
+
+
+@given(st.lists(st.dates(min_value=date(1800, 1, 1), max_value=date(2300, 1, 1)), min_size=1))
+def test_add_months_array_matches_the_scalar_version(days):
+    arr = np.array(days + [None], dtype="datetime64[D]")
+    for months in (-25, -1, 0, 1, 3, 14):
+        shifted = add_months_array(arr, months)
+        assert [add_months(d, months) for d in days] == shifted[:-1].astype(date).tolist()
+        assert np.isnat(shifted[-1])
 
 
 @given(

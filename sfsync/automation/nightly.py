@@ -1,0 +1,130 @@
+"""The playbook automation inside the nightly job: scheduled follow-up Tasks next to the signal
+Tasks, and owner capacity for the run digest.
+
+The pipeline (``sfsync.pipeline.compute_scores`` and ``notify``) calls these; they are pure
+apart from reading ``mappings/`` (playbook and templates).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import structlog
+
+from sfsync.automation.capacity import owner_capacity
+from sfsync.automation.followups import TASK_COLUMNS, empty_tasks, followups_for_run
+from sfsync.automation.playbook import load_playbook
+
+log = structlog.get_logger(__name__)
+
+SIGNAL_KEY_PREFIX = "signal:"
+
+
+def is_signal_key(sync_key: str) -> bool:
+    """True for a signal Task key (``signal:<code>:<account>:<month>``), False for follow-ups."""
+    return str(sync_key).startswith(SIGNAL_KEY_PREFIX)
+
+
+def scheduled_followups(
+    mappings_dir: str | Path,
+    language: str,
+    accounts: pd.DataFrame,
+    *,
+    as_of: date,
+    usage: pd.DataFrame | None = None,
+    activities: pd.DataFrame | None = None,
+    scores: pd.DataFrame | None = None,
+    signals: pd.DataFrame | None = None,
+    previous: pd.DataFrame | None = None,
+    users: pd.DataFrame | None = None,
+    status: str = "Not Started",
+    fallback_owner: str | None = None,
+) -> pd.DataFrame:
+    """The follow-up Tasks due as of ``as_of`` (desired-Task frame of docs/ARCHITECTURE.md).
+
+    Owners are resolved like signal Tasks (``sfsync.salesforce.tasks.resolve_owners``): an
+    inactive or missing owner gives the configured fallback user, else no owner (Salesforce
+    then assigns the integration user). ``previous`` needs ``account_id`` and ``owner_id`` for
+    the hand-over rule.
+    """
+    from sfsync.salesforce.tasks import resolve_owners
+
+    tasks = followups_for_run(
+        mappings_dir,
+        language,
+        accounts,
+        as_of=as_of,
+        usage=usage,
+        activities=activities,
+        scores=scores,
+        signals=signals,
+        previous=previous,
+        users=users,
+        status=status,
+    )
+    if tasks.empty:
+        return empty_tasks()
+    if users is not None and not users.empty and "is_active" in users:
+        tasks["owner_id"] = resolve_owners(tasks["owner_id"], users, fallback_owner).to_numpy()
+    log.info("followups_computed", tasks=len(tasks), rules=tasks["rule"].value_counts().to_dict())
+    return tasks
+
+
+def followups_for_job(ctx, inputs, config, result, previous) -> pd.DataFrame:
+    """:func:`scheduled_followups` for a pipeline run: ``ctx`` the ``RunContext``, ``inputs``
+    the extracted frames, ``config`` the sync config (Task status, fallback owner), ``result``
+    the scoring result, ``previous`` the previous snapshot (with ``owner_id``)."""
+    return scheduled_followups(
+        ctx.mappings_dir,
+        str(getattr(ctx.settings, "language", None) or "ja"),
+        inputs.frames["accounts"],
+        as_of=ctx.as_of,
+        usage=inputs.get("usage"),
+        activities=inputs.get("activities"),
+        scores=result.scores,
+        signals=result.signals,
+        previous=previous,
+        users=inputs.get("users"),
+        status=config.task_settings.status,
+        fallback_owner=config.task_settings.fallback_owner,
+    )
+
+
+def combine_tasks(*frames: pd.DataFrame | None) -> pd.DataFrame | None:
+    """One desired-Task frame from signal and follow-up Tasks (same columns; first key wins).
+
+    None when every input is None (the job writes no Tasks at all).
+    """
+    present = [f for f in frames if f is not None]
+    if not present:
+        return None
+    parts = []
+    for frame in present:
+        part = frame.copy()
+        for column in TASK_COLUMNS:
+            if column not in part:
+                part[column] = None
+        parts.append(part[TASK_COLUMNS].astype("object"))
+    combined = pd.concat(parts, ignore_index=True) if parts else empty_tasks()
+    return combined.drop_duplicates("sync_key", keep="first").reset_index(drop=True)
+
+
+def count_by_kind(sync_keys) -> tuple[int, int]:
+    """(signal Tasks, follow-up Tasks) among ``sync_keys``."""
+    keys = [str(k) for k in sync_keys]
+    signal = sum(1 for k in keys if is_signal_key(k))
+    return signal, len(keys) - signal
+
+
+def run_capacity(
+    mappings_dir: str | Path,
+    accounts: pd.DataFrame,
+    *,
+    scores: pd.DataFrame | None = None,
+    users: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Accounts per owner against the playbook's caps, for the run digest."""
+    playbook = load_playbook(Path(mappings_dir) / "playbook.yaml")
+    return owner_capacity(accounts, playbook, scores=scores, users=users)

@@ -1,0 +1,292 @@
+"""Calibration (seed 000, step 2): compare the score history with what actually happened.
+
+From the snapshots in the state store (overall score, band, per-measure points) and each
+account's outcome (churned or retained, ``sfsync.ops.outcomes``) this reports churn rate per
+band, the AUC of the overall score and of each measure (with counts, so small samples are
+visible), suggested maximum points per measure (``calibrate_stats.suggest_points``), and writes
+a proposed scorecard next to the live one (``<name>.proposed.yaml``): the live scorecard with
+each measure's points scaled to its suggested maximum and category maxima updated so that it
+validates with the scoring engine's loader. The live scorecard is never changed.
+
+One observation per account: its snapshot in ``[date_from, date_to]`` that is the last
+(``pick="last"``, default) or first (``pick="first"``) one dated before its churn date.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import structlog
+import yaml
+from sqlalchemy import select
+
+from sfsync.errors import ConfigError, InputDataError
+from sfsync.ops.calibrate_stats import (
+    MeasureSeparation,
+    auc_retained_above_churned,
+    churn_by_band,
+    suggest_points,
+)
+
+log = structlog.get_logger(__name__)
+
+MIN_CHURNED_WARNING = 10  # below this many churned accounts the figures are noted as fragile
+
+
+def read_history(store: Any, scorecard: str, date_from: date, date_to: date) -> pd.DataFrame:
+    """Snapshots of ``scorecard`` dated ``date_from..date_to``: account_id, as_of,
+    health_score, health_band and one column per measure (points; NaN = did not apply)."""
+    from sfsync.state.snapshots import score_snapshots as s
+
+    query = (
+        select(s.c.account_id, s.c.as_of, s.c.health_score, s.c.health_band, s.c.measure_points)
+        .where(s.c.scorecard == scorecard, s.c.as_of >= date_from, s.c.as_of <= date_to)
+        .order_by(s.c.account_id, s.c.as_of)
+    )
+    with store.connect() as conn:
+        rows = conn.execute(query).all()
+    frame = pd.DataFrame(
+        [tuple(r) for r in rows],
+        columns=["account_id", "as_of", "health_score", "health_band", "measure_points"],
+    )
+    points = pd.DataFrame.from_records(
+        [json.loads(p) if p else {} for p in frame["measure_points"]], index=frame.index
+    ).astype("float64")
+    frame = pd.concat([frame.drop(columns="measure_points"), points], axis=1)
+    frame["as_of"] = pd.to_datetime(frame["as_of"]).astype("datetime64[ns]")
+    frame["health_score"] = pd.to_numeric(frame["health_score"], errors="coerce")
+    return frame
+
+
+def observations(history: pd.DataFrame, outcomes: pd.DataFrame, pick: str = "last") -> pd.DataFrame:
+    """One row per account with an outcome: its chosen snapshot plus ``churned`` (pure)."""
+    merged = history.merge(outcomes, on="account_id", how="inner")
+    before_churn = merged["churn_date"].isna() | (merged["as_of"] < merged["churn_date"])
+    merged = merged.loc[before_churn].sort_values(["account_id", "as_of"])
+    grouped = merged.groupby("account_id", sort=True)
+    chosen = grouped.tail(1) if pick == "last" else grouped.head(1)
+    return chosen.reset_index(drop=True)
+
+
+@dataclass
+class CalibrationReport:
+    """Everything ``sfsync calibrate`` prints and draws."""
+
+    scorecard: str
+    date_from: date
+    date_to: date
+    accounts: int
+    churned: int
+    snapshots: int
+    bands: pd.DataFrame
+    overall_auc: float | None
+    measures: list[MeasureSeparation]
+    categories: dict[str, str] = field(default_factory=dict)  # measure -> category
+    proposed_path: Path | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def to_text(self) -> str:
+        lines = [
+            f"Calibration of scorecard {self.scorecard}, snapshots {self.date_from} .. "
+            f"{self.date_to}",
+            f"  accounts     {self.accounts:,} with an outcome ({self.churned:,} churned, "
+            f"{self.accounts - self.churned:,} retained) from {self.snapshots:,} snapshots",
+            f"  overall AUC  {_fmt_auc(self.overall_auc)} (0.5 = no separation, 1.0 = perfect)",
+            "",
+            "  band     accounts  churned  churn rate",
+        ]
+        for row in self.bands.itertuples(index=False):
+            rate = "-" if row.accounts == 0 else f"{row.churn_rate:.0%}"
+            lines.append(
+                f"  {row.health_band:<8} {row.accounts:>8,}  {row.churned:>7,}  {rate:>10}"
+            )
+        lines += ["", "  measure                 AUC  accounts  current max  suggested max"]
+        for m in self.measures:
+            lines.append(
+                f"  {m.measure:<22} {_fmt_auc(m.auc):>5}  {m.n_accounts:>8,}  "
+                f"{_num(m.current_max):>11}  {_num(m.suggested_max):>13}"
+            )
+        if self.proposed_path:
+            lines += ["", f"  proposed scorecard written to {self.proposed_path}",
+                      "  (the live scorecard is unchanged; review, then copy it over to use it)"]  # fmt: skip
+        lines += [f"  note         {n}" for n in self.notes]
+        return "\n".join(lines)
+
+
+def _fmt_auc(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
+def _num(value: float) -> str:
+    return f"{value:g}"
+
+
+def calibrate(
+    store: Any,
+    scorecard_path: Path,
+    outcomes: pd.DataFrame,
+    date_from: date,
+    date_to: date,
+    *,
+    pick: str = "last",
+    write_proposal: bool = True,
+    shrinkage_accounts: int = 50,
+) -> CalibrationReport:
+    """Measure, suggest, and write the proposed scorecard (see the module docstring)."""
+    from sfsync.scoring import load_scorecard
+
+    card = load_scorecard(scorecard_path)
+    history = read_history(store, card.name, date_from, date_to)
+    if history.empty:
+        raise InputDataError(
+            f"no score snapshots of scorecard {card.name!r} between {date_from} and {date_to}",
+            hint="run `sfsync backfill JOB --from … --to …` first to build the history",
+        )
+    obs = observations(history, outcomes, pick)
+    if obs.empty:
+        raise InputDataError(
+            "no account of the score history has an outcome",
+            hint="check that the outcomes use the same 18-character Account Ids",
+        )
+    measure_max = {name: card.measure_max(m) for _, name, m in card.measures()}
+    churned = obs["churned"].astype(bool)
+    suggestions = suggest_points(obs, measure_max, shrinkage_accounts=shrinkage_accounts)
+    report = CalibrationReport(
+        scorecard=card.name,
+        date_from=date_from,
+        date_to=date_to,
+        accounts=len(obs),
+        churned=int(churned.sum()),
+        snapshots=len(history),
+        bands=churn_by_band(obs),
+        overall_auc=auc_retained_above_churned(obs["health_score"], churned),
+        measures=suggestions,
+        categories={name: cat for cat, name, _ in card.measures()},
+    )
+    if report.churned < MIN_CHURNED_WARNING:
+        report.notes.append(
+            f"only {report.churned} churned accounts: treat these figures as a hint, "
+            "the suggestion is shrunk toward the current points"
+        )
+    if write_proposal:
+        report.proposed_path = write_proposed_scorecard(scorecard_path, card, suggestions)
+    log.info("calibration_done", scorecard=card.name, accounts=report.accounts,
+             churned=report.churned, overall_auc=report.overall_auc)  # fmt: skip
+    return report
+
+
+def proposed_path_for(scorecard_path: Path) -> Path:
+    return scorecard_path.with_name(f"{scorecard_path.stem}.proposed.yaml")
+
+
+def _round(value: float) -> float | int:
+    value = round(value, 1)
+    return int(value) if float(value).is_integer() else value
+
+
+def _scale_measure(data: dict, factor: float) -> None:
+    """Multiply every point value of one measure (raw YAML dict) by ``factor``, in place."""
+    kind = data.get("type")
+    if kind in ("bins", "checklist"):
+        for b in data["bins"]:
+            b["points"] = _round(b["points"] * factor)
+    elif kind == "lookup":
+        for g in data["groups"]:
+            g["points"] = _round(g["points"] * factor)
+        if data.get("other"):
+            data["other"]["points"] = _round(data["other"]["points"] * factor)
+    elif kind == "boolean":
+        data["points_true"] = _round(data["points_true"] * factor)
+        data["points_false"] = _round(data["points_false"] * factor)
+    elif kind == "benchmark":
+        for k in ("below", "average", "above"):
+            data["points"][k] = _round(data["points"][k] * factor)
+
+
+def proposed_scorecard(raw: dict, card: Any, suggestions: list[MeasureSeparation]) -> dict:
+    """The live scorecard (raw YAML data) with points scaled to the suggested maxima (pure)."""
+    from sfsync.configfile import validate_data
+    from sfsync.scoring.scorecard import max_points
+
+    out = json.loads(json.dumps(raw))  # deep copy of plain YAML data
+    suggested = {s.measure: s.suggested_max for s in suggestions}
+    for cat_name, category in card.categories.items():
+        raw_cat = out["categories"][cat_name]
+        old_total = sum(card.measure_max(m) for m in category.measures.values())
+        new_total = 0.0
+        for name, measure in category.measures.items():
+            current = card.measure_max(measure)
+            target = suggested.get(name, current)
+            factor = target / current if current else 1.0
+            _scale_measure(raw_cat["measures"][name], factor)
+            scaled = validate_data("<proposed>", raw_cat["measures"][name], type(measure))
+            new_total += max_points(scaled) * measure.weight
+        if new_total <= 0:  # a category must keep some points: give each measure's top one
+            for name in category.measures:
+                _scale_measure_top_to(raw_cat["measures"][name], 1.0)
+            new_total = sum(m.weight for m in category.measures.values())
+        if category.cap:
+            raw_cat["max_points"] = _round(category.max_points * new_total / old_total)
+        else:
+            raw_cat["max_points"] = _round(new_total)
+    out["description"] = (
+        f"{raw.get('description') or card.name} - proposed by sfsync calibrate"
+    ).strip()
+    return out
+
+
+def _scale_measure_top_to(data: dict, value: float) -> None:
+    kind = data.get("type")
+    if kind in ("bins", "checklist"):
+        max(data["bins"], key=lambda b: b["points"])["points"] = value
+    elif kind == "lookup":
+        max(data["groups"], key=lambda g: g["points"])["points"] = value
+    elif kind == "boolean":
+        data["points_true"] = value
+    elif kind == "benchmark":
+        data["points"]["above"] = value
+
+
+def write_proposed_scorecard(
+    scorecard_path: Path, card: Any, suggestions: list[MeasureSeparation]
+) -> Path:
+    """Write ``<name>.proposed.yaml`` beside the live file and check it loads; return its path."""
+    from sfsync.scoring import load_scorecard
+
+    raw = yaml.safe_load(Path(scorecard_path).read_text(encoding="utf-8"))
+    proposal = proposed_scorecard(raw, card, suggestions)
+    path = proposed_path_for(Path(scorecard_path))
+    header = (
+        f"# Proposed by `sfsync calibrate` from {Path(scorecard_path).name}: points per measure\n"
+        "# scaled to the suggested maxima. The live scorecard is unchanged; review this file\n"
+        "# and copy it over the live one (or point a job at it) to use it.\n"
+    )
+    text = yaml.safe_dump(proposal, allow_unicode=True, sort_keys=False, width=100)
+    path.write_text(header + text, encoding="utf-8")
+    try:
+        load_scorecard(path)
+    except ConfigError:
+        path.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def suggestion_table(report: CalibrationReport) -> list[dict[str, Any]]:
+    """Rows for the HTML page and JSON output."""
+    return [
+        {
+            "measure": m.measure,
+            "category": report.categories.get(m.measure, ""),
+            "auc": None if m.auc is None or math.isnan(m.auc) else round(m.auc, 3),
+            "accounts": m.n_accounts,
+            "current_max": m.current_max,
+            "suggested_max": m.suggested_max,
+        }
+        for m in report.measures
+    ]

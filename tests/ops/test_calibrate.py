@@ -1,0 +1,180 @@
+"""``sfsync calibrate`` on a synthetic history where one measure truly predicts churn and
+another is noise: the suggestion favours the first, the proposed YAML loads with the scorecard
+loader, the live file is unchanged, and the HTML page is self-contained."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from sfsync.ops.calibrate import calibrate, observations, proposed_scorecard
+from sfsync.ops.calibrate_report import render_html
+from sfsync.ops.outcomes import read_outcomes_csv
+from sfsync.scoring import load_scorecard
+from sfsync.state.db import open_store
+from sfsync.state.snapshots import save_snapshots
+from tests.ops.conftest import run_cli
+
+DATES = [date(2024, 10, 1), date(2024, 11, 1), date(2024, 12, 1)]
+N = 300
+
+
+def _synthetic(seed: int = 3):
+    """Deliveries points predict churn; login-days points are noise; the rest are constant."""
+    rng = np.random.default_rng(seed)
+    ids = [f"001SYN{i:012d}" for i in range(N)]
+    churned = rng.random(N) < 0.3
+    frames = []
+    for as_of in DATES:
+        deliveries = np.where(churned, rng.choice([0, 15, 25], N, p=[0.6, 0.3, 0.1]),
+                              rng.choice([0, 15, 25], N, p=[0.1, 0.3, 0.6]))  # fmt: skip
+        login_days = rng.choice([0, 8, 15], N)
+        points = {"deliveries": deliveries, "login_days": login_days, "last_touch": 10,
+                  "meeting": 0, "pipeline_conversion": 12, "renewal": 7}  # fmt: skip
+        score = deliveries + login_days + 10 + 0 + 12 + 7
+        band = pd.cut(score, [-1, 39, 59, 79, 100], labels=["red", "orange", "yellow", "green"])
+        measure_json = [
+            json.dumps({k: float(v if np.isscalar(v) else v[i]) for k, v in points.items()})
+            for i in range(N)
+        ]
+        frames.append((as_of, pd.DataFrame({
+            "account_id": ids, "health_score": score, "health_band": band.astype(str),
+            "usage_points": deliveries + login_days, "measure_points": measure_json})))  # fmt: skip
+    outcomes = pd.DataFrame({"account_id": ids, "churned": churned,
+                             "churn_date": [pd.Timestamp("2025-01-15") if c else pd.NaT
+                                            for c in churned]})  # fmt: skip
+    return frames, outcomes
+
+
+@pytest.fixture
+def history_store(tmp_path):
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    frames, outcomes = _synthetic()
+    store = open_store(url)
+    for as_of, frame in frames:
+        save_snapshots(store, None, "default", as_of, frame)
+    yield store, url, outcomes
+    store.dispose()
+
+
+@pytest.fixture
+def scorecards(tmp_path):
+    repo = Path(__file__).resolve().parents[2] / "mappings"
+    target = tmp_path / "mappings"
+    import shutil
+
+    shutil.copytree(repo, target)
+    return target / "scorecards" / "default.yaml"
+
+
+def test_the_predictive_measure_gains_points_and_the_noise_loses(history_store, scorecards):
+    store, _, outcomes = history_store
+    live_before = hashlib.sha256(scorecards.read_bytes()).hexdigest()
+    report = calibrate(store, scorecards, outcomes, DATES[0], DATES[-1])
+    by_name = {m.measure: m for m in report.measures}
+    assert report.accounts == N and report.snapshots == N * len(DATES)
+    assert by_name["deliveries"].auc > 0.75
+    assert 0.4 < by_name["login_days"].auc < 0.6
+    assert by_name["deliveries"].suggested_max > by_name["deliveries"].current_max
+    assert by_name["login_days"].suggested_max < by_name["login_days"].current_max
+    assert by_name["deliveries"].n_accounts == N
+    # churned accounts sit in the lower bands
+    bands = report.bands.set_index("health_band")
+    assert bands.loc["red", "churn_rate"] > bands.loc["yellow", "churn_rate"]
+    assert bands.loc["green", "accounts"] == 0  # empty bands are shown with a count of 0
+    assert "AUC" in report.to_text() and "suggested max" in report.to_text()
+
+    # the proposal loads with the scoring engine's loader; the live file is unchanged
+    proposed = report.proposed_path
+    assert proposed == scorecards.with_name("default.proposed.yaml")
+    card = load_scorecard(proposed)
+    maxima = {name: card.measure_max(m) for _, name, m in card.measures()}
+    assert maxima["deliveries"] == by_name["deliveries"].suggested_max
+    assert maxima["login_days"] == by_name["login_days"].suggested_max
+    assert card.categories["usage"].max_points == maxima["deliveries"] + maxima["login_days"]
+    assert hashlib.sha256(scorecards.read_bytes()).hexdigest() == live_before
+    live = load_scorecard(scorecards)
+    assert {n: live.measure_max(m) for _, n, m in live.measures()}["deliveries"] == 25
+
+
+def test_cli_with_an_outcomes_csv_writes_the_html_page(history_store, scorecards, tmp_path):
+    _, url, outcomes = history_store
+    csv = tmp_path / "churn.csv"
+    frame = outcomes.assign(churned=outcomes["churned"].map({True: "true", False: "false"}),
+                            churn_date=outcomes["churn_date"].dt.strftime("%Y-%m-%d"))  # fmt: skip
+    frame.to_csv(csv, index=False)
+    root = scorecards.parents[2]
+    (root / "sfsync.yaml").write_text(f"state_url: {url}\n", encoding="utf-8")
+    (root / "jobs").mkdir(exist_ok=True)
+
+    class P:
+        config = root / "sfsync.yaml"
+
+    html = tmp_path / "calibration.html"
+    result = run_cli(P, None, "calibrate", "--from", "2024-10-01", "--to", "2024-12-31",
+                     "--outcomes", str(csv), "--html", str(html))  # fmt: skip
+    assert result.exit_code == 0, result.stderr[-3000:]
+    assert "overall AUC" in result.stdout and "deliveries" in result.stdout
+    assert "default.proposed.yaml" in result.stdout
+    page = html.read_text(encoding="utf-8")
+    assert page.count("<svg") == 3 and "<script" not in page and "http://" not in page.replace(
+        'xmlns="http://www.w3.org/2000/svg"', "")  # fmt: skip
+    assert "Churn rate per band" in page and "deliveries" in page
+
+
+def test_observation_is_the_last_snapshot_before_churn():
+    history = pd.DataFrame({
+        "account_id": ["a", "a", "a", "b"],
+        "as_of": pd.to_datetime(["2024-01-01", "2024-02-01", "2024-03-01", "2024-03-01"]),
+        "health_score": [80, 50, 10, 70], "health_band": ["green", "orange", "red", "yellow"]})  # fmt: skip
+    outcomes = pd.DataFrame({"account_id": ["a", "b"], "churned": [True, False],
+                             "churn_date": pd.to_datetime(["2024-02-15", None])})  # fmt: skip
+    last = observations(history, outcomes, "last").set_index("account_id")
+    assert last.loc["a", "health_score"] == 50 and last.loc["b", "health_score"] == 70
+    first = observations(history, outcomes, "first").set_index("account_id")
+    assert first.loc["a", "health_score"] == 80
+
+
+def test_a_bad_outcomes_csv_names_the_file_and_row(tmp_path):
+    from sfsync.errors import InputDataError
+
+    path = tmp_path / "o.csv"
+    path.write_text("account_id,churned\n001A,true\n001B,maybe\n", encoding="utf-8")
+    with pytest.raises(InputDataError, match=r"o.csv: row 3: churned must be true or false"):
+        read_outcomes_csv(path)
+
+
+def test_a_category_whose_measures_lose_every_point_keeps_a_valid_maximum(scorecards):
+    from sfsync.ops.calibrate_stats import MeasureSeparation
+
+    card = load_scorecard(scorecards)
+    raw = yaml.safe_load(scorecards.read_text(encoding="utf-8"))
+    suggestions = [MeasureSeparation(n, 0.5, 10, None, None, card.measure_max(m),
+                                     0.0 if c == "contract" else card.measure_max(m))
+                   for c, n, m in card.measures()]  # fmt: skip
+    out = proposed_scorecard(raw, card, suggestions)
+    assert out["categories"]["contract"]["max_points"] > 0
+    from sfsync.scoring.scorecard import scorecard_from_dict
+
+    scorecard_from_dict(
+        {k: v for k, v in out.items() if k not in ("rules_file", "benchmarks_file")}
+    )
+
+
+def test_html_escapes_names():
+    from sfsync.ops.calibrate import CalibrationReport
+    from sfsync.ops.calibrate_stats import MeasureSeparation, churn_by_band
+
+    obs = pd.DataFrame({"health_band": ["red", "green"], "churned": [True, False]})
+    report = CalibrationReport("<x>", date(2024, 1, 1), date(2024, 2, 1), 2, 1, 2,
+                               churn_by_band(obs), 1.0,
+                               [MeasureSeparation("<m>", None, 2, None, None, 10, 10)])  # fmt: skip
+    page = render_html(report)
+    assert "<m>" not in page and "&lt;m&gt;" in page

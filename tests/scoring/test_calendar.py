@@ -1,0 +1,82 @@
+"""Month arithmetic of SPEC §10: clamped month addition, scoring month, whole months."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pytest
+
+from sfsync.scoring.calendar import (
+    add_months,
+    add_months_array,
+    calendar_months_until,
+    previous_month,
+    scoring_month,
+    whole_months_between,
+)
+
+D = date
+
+
+@pytest.mark.parametrize(
+    ("day", "months", "expected"),
+    [
+        (D(2025, 1, 31), 1, D(2025, 2, 28)),  # Jan 31 + 1 month, common year
+        (D(2024, 1, 31), 1, D(2024, 2, 29)),  # leap year
+        (D(2024, 2, 29), 12, D(2025, 2, 28)),
+        (D(2024, 2, 29), 48, D(2028, 2, 29)),
+        (D(2024, 3, 31), -1, D(2024, 2, 29)),
+        (D(2025, 5, 31), -3, D(2025, 2, 28)),
+        (D(2025, 12, 15), 1, D(2026, 1, 15)),
+        (D(2025, 1, 15), -1, D(2024, 12, 15)),
+        (D(2025, 8, 31), 1, D(2025, 9, 30)),
+    ],
+)
+def test_add_months_clamps_the_day(day, months, expected):
+    assert add_months(day, months) == expected
+    array = add_months_array(np.array([day], dtype="datetime64[D]"), months)
+    assert array[0].astype(date) == expected
+
+
+@pytest.mark.parametrize(
+    ("as_of", "month", "previous"),
+    [
+        (D(2025, 3, 15), "2025-02", "2025-01"),
+        (D(2025, 3, 1), "2025-02", "2025-01"),
+        (D(2025, 3, 31), "2025-02", "2025-01"),
+        (D(2025, 1, 1), "2024-12", "2024-11"),
+        (D(2024, 3, 1), "2024-02", "2024-01"),
+    ],
+)
+def test_scoring_month_is_the_last_complete_month(as_of, month, previous):
+    assert scoring_month(as_of) == month
+    assert previous_month(month) == previous
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "months"),
+    [
+        (D(2024, 12, 15), D(2025, 3, 15), 3),
+        (D(2024, 12, 16), D(2025, 3, 15), 2),
+        (D(2024, 11, 30), D(2025, 2, 28), 3),  # Nov 30 + 3 months = Feb 28
+        (D(2024, 1, 31), D(2024, 2, 29), 1),
+        (D(2024, 1, 31), D(2024, 2, 28), 0),
+        (D(2025, 3, 15), D(2025, 3, 15), 0),
+        (D(2025, 3, 16), D(2025, 3, 15), -1),
+    ],
+)
+def test_whole_months_between(start, end, months):
+    got = whole_months_between(np.array([start], dtype="datetime64[D]"), end)
+    assert got[0] == months
+
+
+def test_calendar_months_until_is_exact_at_whole_months():
+    as_of = D(2025, 1, 31)
+    targets = np.array(
+        ["2025-04-30", "2025-05-01", "2025-07-31", "2025-08-01", "2024-12-31", "NaT"],
+        dtype="datetime64[D]",
+    )
+    got = calendar_months_until(as_of, targets)
+    assert got[0] == 3 and got[1] > 3 and got[2] == 6 and got[3] > 6
+    assert got[4] == -1 and np.isnan(got[5])
