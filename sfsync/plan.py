@@ -36,7 +36,10 @@ PLAN_FORMAT = 1
 TASK_KEY_FIELD = "Sync_Key__c"
 # Task fields sfsync keeps up to date on an open, untouched Task. ActivityDate and Status are
 # set on creation only: the 48-hour due date counts from when the signal first appeared.
-TASK_MAINTAINED_FIELDS = ("Subject", "Description", "Priority", "OwnerId", "WhatId")
+# Fields kept up to date on an open Task sfsync created and nobody edited. The description is
+# written once: it quotes the due date and the score at detection, and rewriting it every run
+# would move the text under the CSM's feet (SPEC §10: one Task per signal and month).
+TASK_MAINTAINED_FIELDS = ("Subject", "Priority", "OwnerId", "WhatId")
 TASK_COLUMNS = {
     "subject": "Subject",
     "description": "Description",

@@ -178,3 +178,29 @@ def test_html_escapes_names():
                                [MeasureSeparation("<m>", None, 2, None, None, 10, 10)])  # fmt: skip
     page = render_html(report)
     assert "<m>" not in page and "&lt;m&gt;" in page
+
+
+def test_outcomes_are_read_from_salesforce_accounts_with_the_configured_field(sandbox, tmp_path):
+    from sfsync.config import load_settings
+    from sfsync.ops.outcomes import OutcomeConfig, load_outcome_config, read_outcomes_salesforce
+    from sfsync.salesforce.client import (
+        SalesforceClient,  # noqa: F401 - the real client
+        connect,
+    )
+
+    settings = load_settings(None, env=sandbox.env())
+    client = connect(settings.salesforce, timezone="Asia/Tokyo")
+    by_date = read_outcomes_salesforce(client, OutcomeConfig(churn_date_field="Renewal_Date__c"))
+    accounts = sandbox.admin.records("Account")
+    assert len(by_date) == len(accounts)
+    with_date = {a["Id"] for a in accounts if a.get("Renewal_Date__c")}
+    assert set(by_date.loc[by_date["churned"], "account_id"]) == with_date
+    by_status = read_outcomes_salesforce(
+        client, OutcomeConfig(status_field="Industry", churned_values=[accounts[0]["Industry"]])
+    )
+    assert by_status["churned"].sum() == sum(
+        1 for a in accounts if a.get("Industry") == accounts[0]["Industry"]
+    )
+    (tmp_path / "outcomes.yaml").write_text("object: Account\nstatus_field: X\n", "utf-8")
+    with pytest.raises(Exception, match="churned_values"):
+        load_outcome_config(tmp_path)

@@ -243,3 +243,18 @@ def test_plan_round_trips_through_json_and_summarises():
     assert "to update: 2 (2 fields)" in text
     assert f"{A1}: Health_Score__c 72 → 74" in text
     assert "Tasks: create 1, update 0, skip 0 (none)" in text
+
+
+def test_an_open_task_is_not_rewritten_when_only_its_description_would_change():
+    """The description quotes the due date and score at detection; a later run of the same
+    signal month must not rewrite it (one stable Task per signal and month, SPEC §10)."""
+    key = f"signal:no_login_60d:{A1}:2025-02"
+    plan = build_plan(
+        desired(),
+        current_matching(),
+        pd.DataFrame([task_row(key, description="期限 2025-03-18 / スコア 35")]),
+        pd.DataFrame([existing_row(key)]),
+        mapping(),
+        integration_user_id=ME,
+    )
+    assert (plan.tasks[0].action, plan.tasks[0].reason) == ("skip", "unchanged")
