@@ -379,6 +379,8 @@ def record_results(ctx: RunContext, inputs: Inputs, computed: Computed) -> None:
     save_snapshots(store, ctx.run_id, ctx.job.compute.scorecard, ctx.as_of, scores)
     changes = sync_signals(store, ctx.as_of, result.signals, scope=result.scores["account_id"])
     ctx.summary.signals_new = len(changes.new)
+    if "kind" in changes.new:
+        ctx.summary.churn_signals_new = int((changes.new["kind"] == "churn").sum())
 
 
 # --- notify ----------------------------------------------------------------------------------

@@ -50,6 +50,7 @@ def test_nightly_writes_fields_tasks_and_alerts_then_a_rerun_changes_nothing(
     alerts = _signal_alerts(sb)
     assert alerts, "new signals must be alerted in Slack"
     assert f"alerted      {len(alerts)} new signals" in first.output
+    assert "churn risks" in first.output and ", 0 new (0 churn risks" not in first.output
     assert len(_digests(sb)) == 1
     first_counters = sb.admin.counters()
     assert writes(first_counters) >= 150
