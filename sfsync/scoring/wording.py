@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from sfsync.configfile import read_yaml
 from sfsync.errors import ConfigError, ConfigProblem
 from sfsync.templates import DEFAULT_LANGUAGE, TemplateSet, load_templates, placeholders
 
@@ -72,12 +71,8 @@ BANDS_SECTION = "explanation_bands"
 
 def template_file(templates: TemplateSet, section: str) -> str:
     """The file of ``templates`` that defines ``section`` (its language folder if none does)."""
-    folder = Path(templates.file)
-    for path in sorted(folder.glob("*.yaml")):
-        data = read_yaml(path)
-        if isinstance(data, dict) and section in data:
-            return str(path)
-    return str(folder / "explanation.yaml")
+    found = templates.file_of(section)
+    return found if found != templates.file else str(Path(templates.file) / "explanation.yaml")
 
 
 def _problems(templates: TemplateSet) -> list[ConfigProblem]:
@@ -156,7 +151,10 @@ def default_wording(language: str = DEFAULT_LANGUAGE) -> Wording:
 
 
 def resolve_wording(templates: TemplateSet | None, language: str | None) -> Wording:
-    """``templates`` when given, else the repository's templates in ``language`` (``ja``)."""
-    if templates is not None:
+    """``templates`` when they define the explanation, else the repository's own templates in
+    their (or the given) language, ``ja`` by default."""
+    if templates is not None and "explanation" in templates.sections:
         return wording_from_templates(templates)
+    if templates is not None:
+        language = templates.language
     return default_wording(language or DEFAULT_LANGUAGE)
