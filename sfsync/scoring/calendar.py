@@ -138,6 +138,20 @@ def _shift_scalar(day: date, months: np.ndarray) -> np.ndarray:
     return _days(year, month, np.minimum(day.day, _month_length(year, month)))
 
 
+def _month_starts(as_of: date, whole: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Day numbers of ``as_of + whole`` and ``as_of + whole + 1`` months. The month counts of
+    a million dates span a few dozen values: shift each distinct count once (a small table)
+    and gather, instead of running the civil-calendar arithmetic per date."""
+    if len(whole) == 0:
+        return whole, whole
+    first, last = int(whole.min()), int(whole.max())
+    if last - first > 4 * len(whole) + 1000:  # absurdly spread dates: no table
+        return _shift_scalar(as_of, whole), _shift_scalar(as_of, whole + 1)
+    table = _shift_scalar(as_of, np.arange(first, last + 2, dtype=np.int64))
+    offset = whole - first
+    return table[offset], table[offset + 1]
+
+
 def calendar_months_until(as_of: date, target: np.ndarray) -> np.ndarray:
     """Calendar months from ``as_of`` to ``target`` as a number that is exact at whole months.
 
@@ -153,8 +167,7 @@ def calendar_months_until(as_of: date, target: np.ndarray) -> np.ndarray:
     year, month, day = _civil(ints)
     whole = (year * 12 + month) - (as_of.year * 12 + as_of.month)
     whole -= np.minimum(as_of.day, _month_length(year, month)) > day
-    low = _shift_scalar(as_of, whole)
-    high = _shift_scalar(as_of, whole + 1)
+    low, high = _month_starts(as_of, whole)
     fraction = (ints - low).astype(np.float64) / (high - low).astype(np.float64)
     return np.where(nat, np.nan, whole + fraction)
 

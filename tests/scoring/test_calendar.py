@@ -6,6 +6,8 @@ from datetime import date
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sfsync.scoring.calendar import (
     add_months,
@@ -80,3 +82,17 @@ def test_calendar_months_until_is_exact_at_whole_months():
     got = calendar_months_until(as_of, targets)
     assert got[0] == 3 and got[1] > 3 and got[2] == 6 and got[3] > 6
     assert got[4] == -1 and np.isnan(got[5])
+
+
+@given(
+    st.dates(min_value=D(1990, 1, 1), max_value=D(2060, 12, 31)),
+    st.lists(st.dates(min_value=D(1900, 1, 1), max_value=D(2200, 12, 31)), max_size=20),
+)
+def test_calendar_months_until_brackets_each_target_between_whole_month_shifts(as_of, days):
+    """value = m + f with as_of + m months <= target < as_of + (m + 1) months, f in [0, 1)."""
+    got = calendar_months_until(as_of, np.array(days, dtype="datetime64[D]"))
+    for target, value in zip(days, got, strict=True):
+        m = int(np.floor(value))
+        assert add_months(as_of, m) <= target < add_months(as_of, m + 1)
+        low, high = add_months(as_of, m), add_months(as_of, m + 1)
+        assert value - m == pytest.approx((target - low).days / (high - low).days)
