@@ -8,7 +8,7 @@ already converted to the configured time zone. Array functions take and return n
 from __future__ import annotations
 
 import calendar
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -177,3 +177,17 @@ def days_between(earlier: np.ndarray, later: date) -> np.ndarray:
     earlier = np.asarray(earlier, dtype="datetime64[D]")
     delta = (np.datetime64(later, "D") - earlier).astype("timedelta64[D]")
     return np.where(np.isnat(earlier), np.nan, delta.astype(np.int64).astype(np.float64))
+
+
+def latest_shifted_on_or_before(as_of: date, months: int) -> date:
+    """The latest day d with ``add_months(d, -months) <= as_of``.
+
+    Subtracting months (with clamping) never reorders dates, so for an array of dates
+    ``add_months_array(days, -months) <= as_of`` is exactly ``days <= this day``: one scalar
+    computation instead of calendar arithmetic on every date. Several days can clamp to the
+    same day (Mar 29-31 minus one month are all Feb 28), hence the search just past
+    ``as_of + months``."""
+    start = add_months(as_of, months)
+    return max(
+        d for d in (start + timedelta(days=k) for k in range(5)) if add_months(d, -months) <= as_of
+    )

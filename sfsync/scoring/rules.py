@@ -14,7 +14,7 @@ import pandas as pd
 from pydantic import Field
 
 from sfsync.configfile import StrictModel
-from sfsync.scoring.calendar import add_months_array
+from sfsync.scoring.calendar import latest_shifted_on_or_before
 
 Severity = Literal["high", "medium", "low"]
 
@@ -148,8 +148,9 @@ def lifecycle_phase(frame: pd.DataFrame, as_of: date, rules: PhaseRules) -> np.n
     """Index into :data:`PHASES` per account; the last (None) when there is no contract start
     and the renewal rule does not hold."""
     renewal = frame["renewal_date"].to_numpy(dtype="datetime64[D]")
-    window_start = add_months_array(renewal, -rules.renewal_months_before)
-    in_renewal = ~np.isnat(window_start) & (np.datetime64(as_of, "D") >= window_start)
+    # as_of >= renewal - k months  <=>  renewal <= the latest such day (month shifts keep order)
+    last_day = latest_shifted_on_or_before(as_of, rules.renewal_months_before)
+    in_renewal = ~np.isnat(renewal) & (renewal <= np.datetime64(last_day, "D"))
     months = frame["months_since_contract_start"].to_numpy(dtype=np.float64)
     known = ~np.isnan(months)
     return np.select(

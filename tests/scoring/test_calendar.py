@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import pytest
@@ -13,6 +13,7 @@ from sfsync.scoring.calendar import (
     add_months,
     add_months_array,
     calendar_months_until,
+    latest_shifted_on_or_before,
     previous_month,
     scoring_month,
     whole_months_between,
@@ -96,3 +97,31 @@ def test_calendar_months_until_brackets_each_target_between_whole_month_shifts(a
         assert add_months(as_of, m) <= target < add_months(as_of, m + 1)
         low, high = add_months(as_of, m), add_months(as_of, m + 1)
         assert value - m == pytest.approx((target - low).days / (high - low).days)
+
+
+@given(
+    st.dates(min_value=D(1990, 1, 1), max_value=D(2060, 12, 31)),
+    st.integers(0, 14),
+    st.lists(st.integers(-40, 500), min_size=1, max_size=20),
+)
+def test_a_month_shift_threshold_is_one_date_comparison(as_of, months, offsets):
+    """The renewal window rule compares renewal dates with one precomputed day."""
+    last = latest_shifted_on_or_before(as_of, months)
+    for days in offsets:
+        day = as_of + timedelta(days=days)
+        assert (add_months(day, -months) <= as_of) == (day <= last)
+
+
+@pytest.mark.parametrize(
+    ("as_of", "months", "last"),
+    [
+        (D(2025, 2, 28), 1, D(2025, 3, 31)),  # Mar 29-31 minus a month clamp to Feb 28
+        (D(2024, 2, 29), 1, D(2024, 3, 31)),  # leap year
+        (D(2024, 2, 28), 1, D(2024, 3, 28)),  # Mar 29 - 1 month = Feb 29 > Feb 28
+        (D(2025, 4, 30), 2, D(2025, 6, 30)),
+        (D(2025, 3, 15), 2, D(2025, 5, 15)),
+        (D(2025, 3, 15), 0, D(2025, 3, 15)),
+    ],
+)
+def test_the_month_shift_threshold_covers_clamped_month_ends(as_of, months, last):
+    assert latest_shifted_on_or_before(as_of, months) == last
