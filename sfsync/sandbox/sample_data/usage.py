@@ -89,11 +89,12 @@ def usage_rows(
         1.0,
     )
 
-    # churned: usage fades toward the churn month (1 - k/(FADE+1) of normal, k months to go)
+    # churned: usage fades toward the churn month, (k / (FADE + 1)) ** 1.5 of normal with k
+    # months to go: about 72 %, 46 %, 25 %, 9 % over the last four months
     gone = ~np.isnat(churn_date)
     churn_month = churn_date.astype("datetime64[M]")
     to_go = (churn_month[:, None] - months[None, :]).astype(np.int64)  # months until churn
-    fade = np.clip(to_go / (_FADE_MONTHS + 1), 0.0, 1.0)
+    fade = np.clip(to_go / (_FADE_MONTHS + 1), 0.0, 1.0) ** 1.5
     fade = np.where(gone[:, None], fade, 1.0)
     deliveries = np.floor(deliveries * fade)
     login = np.floor(login * fade)
