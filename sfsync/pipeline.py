@@ -239,6 +239,11 @@ def compute_scores(ctx: RunContext, inputs: Inputs) -> Computed:
     usage = inputs.get("usage")
     activities = inputs.get("activities")
     previous = previous_scores(ctx, spec.scorecard)
+    from sfsync.templates import load_templates
+
+    # the explanation (Health_Explanation__c) is written in the configured language
+    language = str(getattr(ctx.settings, "language", None) or "ja")
+    templates = load_templates(ctx.mappings_dir / "templates", language)
     result = score_accounts(
         accounts,
         usage if usage is not None else _empty_usage(),
@@ -247,6 +252,7 @@ def compute_scores(ctx: RunContext, inputs: Inputs) -> Computed:
         scorecard=card,
         benchmarks=benchmarks,
         previous=previous,
+        templates=templates,
     )
     scores = result.scores
     summary = ctx.summary
@@ -373,6 +379,8 @@ def record_results(ctx: RunContext, inputs: Inputs, computed: Computed) -> None:
     save_snapshots(store, ctx.run_id, ctx.job.compute.scorecard, ctx.as_of, scores)
     changes = sync_signals(store, ctx.as_of, result.signals, scope=result.scores["account_id"])
     ctx.summary.signals_new = len(changes.new)
+    if "kind" in changes.new:
+        ctx.summary.churn_signals_new = int((changes.new["kind"] == "churn").sum())
 
 
 # --- notify ----------------------------------------------------------------------------------

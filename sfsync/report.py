@@ -31,6 +31,7 @@ class RunSummary:
     bands: dict[str, int] = field(default_factory=dict)
     signals_active: int = 0
     signals_new: int = 0
+    churn_signals_new: int = 0  # of signals_new: churn risks (the rest are upsell signals)
     fields_planned: int = 0  # Account records whose fields differ from Salesforce
     tasks_planned: int = 0
     fields_written: int = 0
@@ -96,7 +97,11 @@ class RunSummary:
             ranked = sorted(self.bands.items(), key=lambda item: order.get(item[0], 9))
             bands = ", ".join(f"{n:,} {band}" for band, n in ranked)
             lines.append(f"  scored       {self.scored:,} accounts ({bands})")
-            lines.append(f"  signals      {self.signals_active:,} active, {self.signals_new:,} new")
+            upsell_new = self.signals_new - self.churn_signals_new
+            lines.append(
+                f"  signals      {self.signals_active:,} active, {self.signals_new:,} new "
+                f"({self.churn_signals_new:,} churn risks, {upsell_new:,} upsell)"
+            )
         if self.dry_run:
             lines.append(
                 f"  planned      {self.fields_planned:,} account updates, "

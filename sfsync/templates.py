@@ -10,7 +10,7 @@ did not supply is a ConfigError naming the file and the template key, never a ha
 from __future__ import annotations
 
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +23,9 @@ DEFAULT_LANGUAGE = "ja"
 def placeholders(text: str) -> set[str]:
     """The placeholder names used in a format string (``"{a} {b.c}"`` -> ``{"a", "b"}``)."""
     names = set()
-    for _, field, _, _ in string.Formatter().parse(text):
-        if field:
-            names.add(field.split(".")[0].split("[")[0])
+    for _, name, _, _ in string.Formatter().parse(text):
+        if name:
+            names.add(name.split(".")[0].split("[")[0])
     return names
 
 
@@ -33,9 +33,17 @@ def placeholders(text: str) -> set[str]:
 class TemplateSet:
     """All templates of one language, loaded from one YAML file."""
 
-    file: str
+    file: str  # the language folder
     language: str
     sections: dict[str, dict[str, dict[str, str]]]
+    origin: dict[tuple[str, str], str] = field(default_factory=dict)  # (section, key) -> file
+
+    def file_of(self, section: str, key: str | None = None) -> str:
+        """The YAML file defining ``section.key`` (or any key of ``section``); else the folder."""
+        for (sec, k), path in self.origin.items():
+            if sec == section and (key is None or k == key):
+                return path
+        return self.file
 
     def has(self, section: str, key: str) -> bool:
         return key in self.sections.get(section, {})
@@ -46,7 +54,7 @@ class TemplateSet:
         except KeyError:
             raise ConfigError(
                 [ConfigProblem(self.file, f"{section}.{key}", "template is not defined")],
-                hint=f"add it to {self.file}",
+                hint=f"add it to a file in {self.file}",
             ) from None
 
     def render(self, section: str, key: str, values: dict[str, Any]) -> dict[str, str]:
@@ -58,7 +66,7 @@ class TemplateSet:
                 raise ConfigError(
                     [
                         ConfigProblem(
-                            self.file,
+                            self.file_of(section, key),
                             f"{section}.{key}.{name}",
                             f"unknown placeholder(s) {', '.join(sorted(missing))}; "
                             f"available: {', '.join(sorted(values))}",
@@ -106,4 +114,4 @@ def load_templates(directory: str | Path, language: str = DEFAULT_LANGUAGE) -> T
                 sections.setdefault(section, {})[key] = dict(fields)
     if problems:
         raise ConfigError(problems)
-    return TemplateSet(file=str(lang_dir), language=language, sections=sections)
+    return TemplateSet(file=str(lang_dir), language=language, sections=sections, origin=origin)

@@ -22,6 +22,7 @@ from typing import Any
 
 from sfsync.config import ENV_OVERRIDES, Project, Settings, load_project, resolve_state_url
 from sfsync.errors import ConfigError, ConfigProblem
+from sfsync.scoring.wording import wording_from_templates
 from sfsync.templates import load_templates
 
 Validator = Callable[[Project], Any]
@@ -83,6 +84,11 @@ def validate_templates(project: Project) -> tuple[list[ConfigProblem], str]:
             problems.extend(exc.problems)
             continue
         keys[language] = {(s, k) for s, entries in templates.sections.items() for k in entries}
+        if language == project.settings.language and "explanation" in templates.sections:
+            try:  # the score explanation's fields and placeholders, checked before scoring
+                wording_from_templates(templates)
+            except ConfigError as exc:
+                problems.extend(exc.problems)
     wanted = project.settings.language
     if wanted not in languages:
         file, path = _source(project, "language", os.environ)

@@ -48,20 +48,10 @@ from datetime import date
 import pandas as pd
 
 from sfsync.automation.playbook import Playbook
+from sfsync.salesforce.tasks import TASK_FRAME_COLUMNS
 from sfsync.templates import TemplateSet
 
-TASK_COLUMNS = [
-    "sync_key",
-    "account_id",
-    "owner_id",
-    "subject",
-    "description",
-    "activity_date",
-    "priority",
-    "status",
-    "rule",
-    "signal_code",
-]
+TASK_COLUMNS = TASK_FRAME_COLUMNS  # the desired-Task frame shared with signal Tasks
 SUBJECT_LENGTH = 255  # Task.Subject
 DEFAULT_STATUS = "Not Started"
 

@@ -62,7 +62,8 @@ def demo(ctx: click.Context, as_of: str | None, accounts: int) -> None:
     click.echo(
         f"In plain words: {s.scored:,} customers scored; "
         f"{s.bands.get('red', 0):,} are in the red band and "
-        f"{s.signals_new:,} new risks were found. "
+        f"{s.churn_signals_new:,} new churn risks and "
+        f"{s.signals_new - s.churn_signals_new:,} upsell opportunities were found. "
         f"{s.fields_written:,} Account records were updated and {s.tasks_created:,} Tasks "
         f"created ({s.signal_tasks_created:,} for new risks, {s.followup_tasks_created:,} "
         f"scheduled follow-ups); {s.signal_alerts:,} risks alerted in Slack, using "

@@ -109,4 +109,35 @@ def reset(data_dir: Path) -> None:
     click.echo(f"Sandbox state in {data_dir} deleted; the next serve starts fresh.")
 
 
+@sandbox_group.command("export")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--accounts", type=click.IntRange(1, 1_000_000), default=150, show_default=True,
+              help="Sample accounts to write.")  # fmt: skip
+@click.option("--seed", type=int, default=7, show_default=True, help="Seed of the sample data.")
+@click.option("--as-of", "as_of", type=click.DateTime(formats=["%Y-%m-%d"]), required=True,
+              help="Date the sample data is built around; score as of the same date.")  # fmt: skip
+@click.pass_context
+def export(ctx: click.Context, directory: Path, accounts: int, seed: int, as_of) -> None:
+    """Write the sample book as canonical CSV files for `sfsync score` and `sfsync explain`.
+
+    Writes accounts.csv, usage.csv and activities.csv (SPEC §3 columns) into DIRECTORY.
+
+    \b
+    Example:
+      sfsync sandbox export samples --as-of 2025-03-15
+      sfsync score --accounts samples/accounts.csv --usage samples/usage.csv \\
+                   --activities samples/activities.csv --as-of 2025-03-15 --out scores.csv
+    """
+    from sfsync.config import load_project
+    from sfsync.sandbox.export import export_sample_csv
+
+    project = load_project((ctx.obj or {}).get("config_path"))
+    counts = export_sample_csv(
+        directory, accounts=accounts, seed=seed, as_of=as_of.date(),
+        mappings_dir=project.mappings_dir,
+    )  # fmt: skip
+    for name, rows in counts.items():
+        click.echo(f"{directory / (name + '.csv')}: {rows:,} rows")
+
+
 commands = [sandbox_group]

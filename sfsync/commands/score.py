@@ -40,6 +40,21 @@ def resolve_scorecard(ctx: click.Context, name: str) -> Path:
     )
 
 
+def load_explanation_templates(ctx: click.Context, language: str | None):
+    """The template set for explanations: ``--language``, else sfsync.yaml's ``language``,
+    from the first ``mappings/templates/<language>`` found (project, working dir, checkout)."""
+    from sfsync.templates import load_templates
+
+    language = language or _project(ctx).settings.language
+    for directory in _mappings_dirs(ctx):
+        if (directory / "templates" / language).is_dir():
+            return load_templates(directory / "templates", language)
+    raise ConfigError(
+        f"no templates for language {language!r} in mappings/templates/ "
+        "(use --language ja or en, or add mappings/templates/<language>/)"
+    )
+
+
 def _parse_as_of(ctx: click.Context, value: str | None) -> date:
     if value is None:  # today in the configured time zone (sfsync.yaml / SFSYNC_TIMEZONE)
         return datetime.now(ZoneInfo(_project(ctx).settings.timezone)).date()
@@ -71,6 +86,8 @@ def _input_options(func):
                      help="Scorecard name in mappings/scorecards/ or a YAML path."),
         click.option("--strict", is_flag=True,
                      help="Fail (exit 1) when any input row is bad instead of skipping it."),
+        click.option("--language", type=click.Choice(["ja", "en"]), default=None,
+                     help="Language of the explanation (default: sfsync.yaml's language, ja)."),
     ]  # fmt: skip
     for option in reversed(options):
         func = option(func)
@@ -78,7 +95,7 @@ def _input_options(func):
 
 
 def _score(ctx, accounts_path, usage_path, activities_path, benchmarks_path, previous_path,
-           as_of, scorecard_name, strict):  # fmt: skip
+           as_of, scorecard_name, strict, language):  # fmt: skip
     import pandas as pd
 
     from sfsync.scoring import load_scorecard, score_accounts
@@ -90,6 +107,7 @@ def _score(ctx, accounts_path, usage_path, activities_path, benchmarks_path, pre
     )
 
     card = load_scorecard(resolve_scorecard(ctx, scorecard_name))
+    templates = load_explanation_templates(ctx, language)
     as_of_date = _parse_as_of(ctx, as_of)
     by_source = {"accounts": {}, "usage": {}}
     for name, spec in card.inputs.items():
@@ -119,6 +137,7 @@ def _score(ctx, accounts_path, usage_path, activities_path, benchmarks_path, pre
         scorecard=card,
         benchmarks=benchmarks,
         previous=previous,
+        templates=templates,
     )
     return card, result, len(problems)
 
@@ -133,14 +152,16 @@ def score(ctx, out_path, **inputs):
 
     Output columns: account_id, health_score, health_band, <category>_points…, segment,
     lifecycle_phase, signals (';'-joined codes), then health_trend, churn_signals,
-    upsell_signals, missing_measures, data_quality, explanation. Bad input rows are reported
-    with file and line and skipped; the other accounts are scored.
+    upsell_signals, missing_measures, data_quality, explanation (in the configured language,
+    Japanese by default; --language en for English). Bad input rows are reported with file
+    and line and skipped; the other accounts are scored.
 
     \b
     Example:
       sfsync score --accounts accounts.csv --usage usage.csv --activities activities.csv \\
                    --as-of 2025-03-15 --out scores.csv
       sfsync score ... --scorecard seed000 --out seed000.csv
+      sfsync score ... --language en --out scores_en.csv
     """
     from sfsync.scoring.csv_inputs import write_scores
 
@@ -173,12 +194,14 @@ def _columns(categories):
 def explain(ctx, account_id, **inputs):
     """Explain one account's score: each measure's input, bin, points and missing data.
 
-    Takes the same inputs as `sfsync score` and prints a readable breakdown.
+    Takes the same inputs as `sfsync score` and prints a readable breakdown in the configured
+    language (sfsync.yaml `language`, Japanese by default; --language en for English).
 
     \b
     Example:
       sfsync explain --account 001000000000001AAA --accounts accounts.csv \\
                      --usage usage.csv --activities activities.csv --as-of 2025-03-15
+      sfsync explain --account 001000000000001AAA ... --language en
     """
     from sfsync.scoring.explain import render_account
 
@@ -191,7 +214,7 @@ def explain(ctx, account_id, **inputs):
     row = result.scores.loc[matches[0]]
     breakdown = result.explanations
     breakdown = breakdown[breakdown["account_id"] == row["account_id"]]
-    click.echo(render_account(row, breakdown, card))
+    click.echo(render_account(row, breakdown, card, result.wording))
 
 
 commands = [score, explain]

@@ -16,6 +16,7 @@ import importlib
 import json
 import secrets
 import shutil
+import threading
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -140,6 +141,7 @@ class Sandbox:
                         "as_of": self.as_of.isoformat(), "source": "sample_data"}  # fmt: skip
             sample = self._sample_data(base)
             base["source"] = "sample_data" if sample is not None else "seed"
+        usage_loader = self._load_usage_in_background(sample)
 
         self.salesforce_app = SalesforceApp(
             self.data_dir / "org", credentials_dir=self.credentials_dir
@@ -167,7 +169,11 @@ class Sandbox:
         self.access_token = self._default_session()
         server.start()
 
-        self._start_metabase(context, sample)
+        if usage_loader is not None:
+            usage_loader.join()
+            if self._usage_error is not None:
+                raise self._usage_error
+        self._start_metabase(context)
         self._start_slack(context, sample)
         self.admin = SandboxAdmin(self.salesforce_url, self.ca_bundle, self.slack_base_url)
         log.info("sandbox_started", salesforce_url=self.salesforce_url, data_dir=str(self.data_dir),
@@ -308,7 +314,29 @@ class Sandbox:
         path.chmod(0o600)
         return token
 
-    def _start_metabase(self, context: Any, sample: Any) -> None:
+    def _load_usage_in_background(self, sample: Any) -> threading.Thread | None:
+        """Fill the Metabase warehouse while the org loads (SQLite releases the GIL)."""
+        self._usage_error: BaseException | None = None
+        db_path = self.data_dir / "metabase" / "usage.db"
+        if sample is None or db_path.exists():
+            return None
+        try:
+            metabase = importlib.import_module("sfsync.sandbox.metabase")
+        except ModuleNotFoundError:
+            return None
+        db_path.parent.mkdir(parents=True, exist_ok=True)
+
+        def load() -> None:
+            try:
+                metabase.load_usage(db_path, sample.usage)
+            except BaseException as exc:  # re-raised by start()
+                self._usage_error = exc
+
+        thread = threading.Thread(target=load, name="sandbox-usage-load", daemon=True)
+        thread.start()
+        return thread
+
+    def _start_metabase(self, context: Any) -> None:
         try:
             metabase = importlib.import_module("sfsync.sandbox.metabase")
         except ModuleNotFoundError:
@@ -323,8 +351,6 @@ class Sandbox:
                      "password": "Sbx-" + secrets.token_urlsafe(12)}  # fmt: skip
             creds_file.write_text(json.dumps(creds), encoding="utf-8")
         db_path = directory / "usage.db"
-        if sample is not None and not db_path.exists():
-            metabase.load_usage(db_path, sample.usage)
         cards = metabase.DEFAULT_CARDS_FILE
         app = metabase.create_app(
             db_path, cards, creds["api_key"], creds["username"], creds["password"]

@@ -108,6 +108,18 @@ def _benchmark_index(rate: np.ndarray, bench: np.ndarray, tolerance: float) -> n
     return np.select([~known, below, above], [-1, 0, 2], default=1)
 
 
+def bin_labels(measure) -> list[str]:
+    """The canonical (language-neutral) label of each bin of ``measure``, in engine order."""
+    if isinstance(measure, BinsMeasure | ChecklistMeasure):
+        return [b.describe() for b in measure.bins]
+    if isinstance(measure, LookupMeasure):
+        groups = measure.groups + ([measure.other] if measure.other is not None else [])
+        return [g.label for g in groups]
+    if isinstance(measure, BooleanMeasure):
+        return ["yes", "no"]
+    return ["below benchmark", "average", "above benchmark"]
+
+
 def _usage_inputs(card: Scorecard) -> set[str]:
     names = {name for name, f in FEATURES.items() if f.usage}
     return names | {name for name, spec in card.inputs.items() if spec.source == "usage"}
@@ -126,7 +138,6 @@ def evaluate_measure(
     if isinstance(measure, BinsMeasure):
         value = features[measure.input]
         index = _bin_index(_numeric(value), measure.bins)
-        labels = [b.describe() for b in measure.bins]
         points_table = [b.points for b in measure.bins]
         input_name = measure.input
     elif isinstance(measure, ChecklistMeasure):
@@ -136,28 +147,24 @@ def evaluate_measure(
         count = np.where(answered, count, np.nan)
         value = pd.Series(count)
         index = _bin_index(count, measure.bins)
-        labels = [b.describe() for b in measure.bins]
         points_table = [b.points for b in measure.bins]
         input_name = f"{len(measure.steps)} steps"
     elif isinstance(measure, LookupMeasure):
         value = features[measure.input]
         index = _lookup_index(value, measure)
         groups = measure.groups + ([measure.other] if measure.other is not None else [])
-        labels = [g.label for g in groups]
         points_table = [g.points for g in groups]
         input_name = measure.input
     elif isinstance(measure, BooleanMeasure):
         value = features[measure.input].astype("boolean")
         flags = value.to_numpy(dtype=bool, na_value=False)
         index = np.where(value.isna().to_numpy(), -1, np.where(flags, 0, 1))
-        labels = ["yes", "no"]
         points_table = [measure.points_true, measure.points_false]
         input_name = measure.input
     elif isinstance(measure, BenchmarkMeasure):
         value = features[measure.input]
         bench = _benchmark_rates(features[measure.benchmark_key], benchmarks)
         index = _benchmark_index(_numeric(value), bench, measure.tolerance)
-        labels = ["below benchmark", "average", "above benchmark"]
         p = measure.points
         points_table = [p.below, p.average, p.above]
         input_name = measure.input
@@ -179,7 +186,7 @@ def evaluate_measure(
         input_name=input_name,
         value=value.reset_index(drop=True),
         bin_index=np.where(status == SCORED, index, -1),
-        bin_labels=labels,
+        bin_labels=bin_labels(measure),
         points=points,
         max_points=card.measure_max(measure),
         status=status,

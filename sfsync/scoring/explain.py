@@ -1,31 +1,89 @@
-"""Explanations: why each account got its score.
+"""Explanations: why each account got its score, in the language of a template set.
 
 - :func:`explanation_text` — one compact line per account for a Salesforce long-text field,
-  e.g. ``Score 72 (yellow) | usage 23/40: deliveries 1–2 = 15/25; login days 1–5 = 8/15 | …``.
-  The text depends only on which bin each measure fell in, so it is rendered once per distinct
-  combination and broadcast (vectorised even for a million accounts).
+  e.g. ``スコア 48（オレンジ）｜利用状況 23/40: 配信数 1–2回 = 15/25; …`` (Japanese templates) or
+  ``Score 48 (orange) | usage 23/40: deliveries 1–2 = 15/25; …`` (English). The text depends
+  only on which bin each measure fell in (and the data-quality flags), so it is rendered once
+  per distinct combination and broadcast as a pandas Categorical (vectorised even for a
+  million accounts).
 - :func:`explanation_frame` — the long breakdown (input value, bin, points, status).
 - :func:`render_account` — a readable multi-line report of one account (``sfsync explain``).
+
+Wording: sentence shapes from ``mappings/templates/<lang>/explanation.yaml``
+(:mod:`sfsync.scoring.wording`); category, measure and bin labels from the scorecard, per
+language (``labels: {ja: …}``) with ``label`` as the fallback.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from sfsync.scoring.arrays import unique_inverse
+from sfsync.scoring.scorecard import (
+    BenchmarkMeasure,
+    BooleanMeasure,
+    LookupMeasure,
+    bin_points,
+    localized,
+)
 
 if TYPE_CHECKING:
     from sfsync.scoring.engine import Totals
     from sfsync.scoring.scorecard import Scorecard
+    from sfsync.scoring.wording import Wording
 
 _STATUS = np.array(["scored", "missing_zero", "not_applicable"], dtype=object)
 
 
 def _fmt(x: float) -> str:
     return f"{x:g}"
+
+
+@dataclass(frozen=True)
+class Labels:
+    """The scorecard's names in one language: categories, measures and each measure's bins."""
+
+    categories: dict[str, str]
+    measures: dict[str, str]
+    bins: dict[str, list[str]]  # measure -> label per bin index (engine order)
+
+
+def card_labels(card: Scorecard, wording: Wording) -> Labels:
+    """Labels of ``card`` in ``wording``'s language (``labels[lang]``, else ``label``, else key)."""
+    lang = wording.language
+    categories = {
+        name: localized(cat.labels, lang, cat.label or name)
+        for name, cat in card.categories.items()
+    }
+    measures, bins = {}, {}
+    for _, name, m in card.measures():
+        measures[name] = localized(m.labels, lang, m.label or name)
+        if isinstance(m, BooleanMeasure):
+            keys = ["boolean_true", "boolean_false"]
+            bins[name] = [wording.label("explanation_values", k) for k in keys]
+        elif isinstance(m, BenchmarkMeasure):
+            keys = ["below_benchmark", "average", "above_benchmark"]
+            bins[name] = [wording.label("explanation_values", k) for k in keys]
+        elif isinstance(m, LookupMeasure):
+            groups = m.groups + ([m.other] if m.other is not None else [])
+            bins[name] = [localized(g.labels, lang, g.label) for g in groups]
+        else:  # bins and checklist measures
+            bins[name] = [localized(b.labels, lang, b.describe()) for b in m.bins]
+    return Labels(categories, measures, bins)
+
+
+def flag_labels(codes: str | None, wording: Wording, separator: str) -> str | None:
+    """``;``-joined data-quality codes as their labels (unknown codes are shown as they are)."""
+    if codes is None or pd.isna(codes) or not codes:
+        return None
+    known = {k for (section, k, _) in wording.texts if section == "explanation_data_quality"}
+    return separator.join(
+        wording.label("explanation_data_quality", c) if c in known else c for c in codes.split(";")
+    )
 
 
 def _states(totals: Totals) -> list[np.ndarray]:
@@ -36,41 +94,111 @@ def _states(totals: Totals) -> list[np.ndarray]:
     ]
 
 
-def _render(totals: Totals, card: Scorecard, row: int, states: list[np.ndarray]) -> str:
-    score = totals.score[row]
-    head = (
-        f"Score {int(score)} ({totals.band_names[totals.band_code[row]]})"
-        if not np.isnan(score)
-        else "No score (no measure applies)"
-    )
-    parts = [head]
-    by_category: dict[str, list[str]] = {}
-    for j, m in enumerate(totals.measures):
-        state = states[j][row]
-        k = len(m.bin_labels)
-        if state < k:
-            text = f"{m.label} {m.bin_labels[state]} = {_fmt(m.points[row])}/{_fmt(m.max_points)}"
-        elif state == k:
-            text = f"{m.label} missing = 0/{_fmt(m.max_points)}"
-        else:
-            text = f"{m.label} not applicable"
-        by_category.setdefault(m.category, []).append(text)
-    for cat_name, texts in by_category.items():
-        points = totals.category_points[cat_name][row]
-        got = "n/a" if np.isnan(points) else _fmt(points)
-        label = card.categories[cat_name].label or cat_name
-        cat_max = _fmt(card.categories[cat_name].max_points)
-        parts.append(f"{label} {got}/{cat_max}: " + "; ".join(texts))
-    return " | ".join(parts)
+def _measure_texts(totals: Totals, card: Scorecard, wording: Wording, labels: Labels):
+    """Per measure, the rendered text of each state (bin 0..k-1, missing-zero, n/a).
+
+    A state fixes the points too, so each text is rendered once per measure, not per account."""
+    w = wording.text
+    out = []
+    for m in totals.measures:
+        name = labels.measures[m.name]
+        max_points = _fmt(m.max_points)
+        points = bin_points(card.categories[m.category].measures[m.name])
+        texts = [
+            w("explanation", "measure").format(
+                measure=name, bin=bin_label, points=_fmt(p), max_points=max_points
+            )
+            for bin_label, p in zip(labels.bins[m.name], points, strict=True)
+        ]
+        texts.append(
+            w("explanation", "measure_missing").format(measure=name, max_points=max_points)
+        )
+        texts.append(
+            w("explanation", "measure_not_applicable").format(measure=name, max_points=max_points)
+        )
+        out.append(texts)
+    return out
 
 
-def explanation_text(totals: Totals, card: Scorecard) -> pd.Series:
-    """One explanation per account (a categorical Series of strings)."""
+def _render_rows(
+    totals: Totals,
+    card: Scorecard,
+    rows: np.ndarray,
+    states: list[np.ndarray],
+    wording: Wording,
+    flag_names: list[str],
+) -> list[str]:
+    """The explanation of each account in ``rows`` (one per distinct breakdown)."""
+    w = wording.text
+    labels = card_labels(card, wording)
+    measure_texts = _measure_texts(totals, card, wording, labels)
+    header, no_score = w("explanation", "header"), w("explanation", "no_score")
+    category_tpl = w("explanation", "category")
+    category_na_tpl = w("explanation", "category_not_applicable")
+    dq_tpl = w("explanation", "data_quality")
+    part_sep = w("explanation", "separators", "part")
+    measure_sep = w("explanation", "separators", "measure")
+    flag_sep = w("explanation", "separators", "flag")
+    flag_text = {f: wording.label("explanation_data_quality", f) for f in flag_names}
+    # plain Python values of the chosen rows (numpy scalar indexing is slow in a loop)
+    picked = [state[rows].tolist() for state in states]
+    scores = totals.score[rows].tolist()
+    bands = [wording.band(totals.band_names[c]) for c in totals.band_code[rows].tolist()]
+    categories = []  # (label, max text, measure indices, points per row)
+    for cat_name, category in card.categories.items():
+        members = [j for j, m in enumerate(totals.measures) if m.category == cat_name]
+        if members:
+            points = totals.category_points[cat_name][rows].tolist()
+            label = labels.categories[cat_name]
+            categories.append((label, _fmt(category.max_points), members, points))
+    texts = []
+    for i in range(len(rows)):
+        score = scores[i]
+        parts = [no_score if score != score else header.format(score=int(score), band=bands[i])]
+        for label, max_text, members, points in categories:
+            measures = measure_sep.join(measure_texts[j][picked[j][i]] for j in members)
+            got = points[i]
+            if got != got:  # NaN: no measure of the category applies
+                parts.append(
+                    category_na_tpl.format(category=label, max_points=max_text, measures=measures)
+                )
+            else:
+                parts.append(
+                    category_tpl.format(
+                        category=label, points=_fmt(got), max_points=max_text, measures=measures
+                    )
+                )
+        if flag_names:
+            bits = picked[-1][i]
+            chosen = [flag_text[f] for b, f in enumerate(flag_names) if bits >> b & 1]
+            if chosen:
+                parts.append(dq_tpl.format(flags=flag_sep.join(chosen)))
+        texts.append(part_sep.join(parts))
+    return texts
+
+
+def explanation_text(
+    totals: Totals,
+    card: Scorecard,
+    wording: Wording,
+    flags: dict[str, np.ndarray] | None = None,
+) -> pd.Series:
+    """One explanation per account in ``wording``'s language (a categorical Series of strings).
+
+    ``flags``: data-quality flag code -> boolean mask per account; set flags are named at the
+    end of the text with their template labels."""
     n = len(totals.score)
     if n == 0 or not totals.measures:
         return pd.Series(pd.Categorical.from_codes(np.zeros(n, dtype=np.int64), categories=[""]))
+    flag_names = list(flags or {})
     states = _states(totals)
     radices = [len(m.bin_labels) + 2 for m in totals.measures]
+    if flag_names:  # the set of flags is one more "measure" of the key
+        bits = np.zeros(n, dtype=np.int64)
+        for bit, name in enumerate(flag_names):
+            bits |= np.asarray(flags[name], dtype=np.int64) << bit
+        states.append(bits)
+        radices.append(1 << len(flag_names))
     bound = float(np.prod(np.array(radices, dtype=float)))
     if bound < 2**62:
         key = np.zeros(n, dtype=np.int64)
@@ -81,7 +209,7 @@ def explanation_text(totals: Totals, card: Scorecard) -> pd.Series:
         matrix = np.column_stack(states)
         _, first, inverse = np.unique(matrix, axis=0, return_index=True, return_inverse=True)
         inverse = inverse.ravel()
-    texts = [_render(totals, card, row, states) for row in first]
+    texts = _render_rows(totals, card, first, states, wording, flag_names)
     # A categorical column: accounts with the same breakdown share one string, which keeps a
     # million explanations to a few hundred distinct texts in memory.
     categories, remap = np.unique(np.array(texts, dtype=object), return_inverse=True)
@@ -140,37 +268,86 @@ def explanation_frame(account_ids: pd.Series, totals: Totals) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True).take(order).reset_index(drop=True)
 
 
-def render_account(scores_row: pd.Series, breakdown: pd.DataFrame, card: Scorecard) -> str:
-    """A readable multi-line report of one account for ``sfsync explain``."""
+def render_account(
+    scores_row: pd.Series, breakdown: pd.DataFrame, card: Scorecard, wording: Wording
+) -> str:
+    """A readable multi-line report of one account for ``sfsync explain``, in ``wording``'s
+    language."""
+
+    def w(key: str, **values) -> str:
+        return wording.text("explain_report", key).format(**values)
+
+    def word(key: str) -> str:
+        return wording.text("explain_report", "words", key)
+
+    labels = card_labels(card, wording)
+    flag_sep = wording.text("explanation", "separators", "flag")
+    missing = scores_row["missing_measures"]
+    missing_names = None
+    if isinstance(missing, str) and missing:
+        missing_names = flag_sep.join(labels.measures.get(m, m) for m in missing.split(";"))
+    band = scores_row["health_band"]
     lines = [
-        f"Account {scores_row['account_id']}  (scorecard: {card.name})",
-        f"  Health score: {_na(scores_row['health_score'])}   band: {_na(scores_row['health_band'])}"
-        f"   trend: {_na(scores_row['health_trend'])}",
-        f"  Segment: {_na(scores_row['segment'])}   phase: {_na(scores_row['lifecycle_phase'])}",
-        f"  Signals: {_na(scores_row['signals'], 'none')}",
-        f"  Data quality: {_na(scores_row['data_quality'], 'ok')}",
+        w("title", account_id=scores_row["account_id"], scorecard=card.name),
+        w(
+            "score",
+            score=_na(scores_row["health_score"]),
+            band=_na(None if pd.isna(band) else wording.band(band)),
+            trend=_na(scores_row["health_trend"]),
+        ),
+        w("segment", segment=_na(scores_row["segment"]), phase=_na(scores_row["lifecycle_phase"])),
+        w("signals", signals=_na(scores_row["signals"], word("none"))),
+        w(
+            "data_quality",
+            flags=_na(flag_labels(scores_row["data_quality"], wording, flag_sep), word("ok")),
+        ),
         "",
     ]
     for cat_name, category in card.categories.items():
         points = scores_row.get(f"{cat_name}_points")
         lines.append(
-            f"  {category.label or cat_name}: {_na(points, 'n/a')} / {_fmt(category.max_points)}"
+            w(
+                "category",
+                category=labels.categories[cat_name],
+                points=_na(points, word("not_available")),
+                max_points=_fmt(category.max_points),
+            )
         )
         rows = breakdown[breakdown["category"] == cat_name]
         for _, r in rows.iterrows():
-            measure = card.categories[cat_name].measures[r["measure"]]
-            label = measure.label or r["measure"]
-            value = _na(r["input_value"], "missing")
+            measure = r["measure"]
+            values = {
+                "measure": labels.measures[measure],
+                "value": _na(r["input_value"], word("missing_value")),
+            }
             if r["status"] == "not_applicable":
-                outcome = "not applicable (dropped, score re-normalised)"
+                lines.append(w("measure_not_applicable", **values))
             elif r["status"] == "missing_zero":
-                outcome = f"missing -> 0 / {_fmt(r['max_points'])}"
+                lines.append(w("measure_missing", max_points=_fmt(r["max_points"]), **values))
             else:
-                outcome = f"bin {r['bin']} -> {_fmt(r['points'])} / {_fmt(r['max_points'])}"
-            lines.append(f"    - {label}: {value}  =>  {outcome}")
+                lines.append(
+                    w(
+                        "measure",
+                        bin=_bin_label(card, labels, cat_name, measure, r["bin"]),
+                        points=_fmt(r["points"]),
+                        max_points=_fmt(r["max_points"]),
+                        **values,
+                    )
+                )
     lines.append("")
-    lines.append(f"  Missing measures: {_na(scores_row['missing_measures'], 'none')}")
+    lines.append(w("missing_measures", measures=_na(missing_names, word("none"))))
     return "\n".join(lines)
+
+
+def _bin_label(card: Scorecard, labels: Labels, category: str, measure: str, canonical) -> str:
+    """The localised label of the bin whose canonical label (engine order) is ``canonical``."""
+    from sfsync.scoring.engine import bin_labels
+
+    canonical_labels = bin_labels(card.categories[category].measures[measure])
+    try:
+        return labels.bins[measure][canonical_labels.index(canonical)]
+    except ValueError:
+        return str(canonical)
 
 
 def _na(value, default: str = "-") -> str:

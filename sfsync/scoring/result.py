@@ -24,6 +24,8 @@ from sfsync.scoring.rules import (
 )
 from sfsync.scoring.scorecard import Scorecard
 from sfsync.scoring.trend import score_change
+from sfsync.scoring.wording import Wording, resolve_wording
+from sfsync.templates import TemplateSet
 
 SIGNAL_COLUMNS = ["account_id", "code", "kind", "severity"]
 
@@ -59,6 +61,7 @@ class ScoreResult:
     ``signals``: long frame ``account_id, code, kind, severity`` of every active signal.
     ``explanations``: long frame ``account_id, category, measure, input_value, bin, points,
     max_points, status`` (built on first access).
+    ``wording``: the explanation templates the ``explanation`` column was written with.
     """
 
     scores: pd.DataFrame
@@ -68,6 +71,7 @@ class ScoreResult:
     scoring_month: str
     _totals: Totals = field(repr=False)
     _account_ids: pd.Series = field(repr=False)
+    wording: Wording | None = field(default=None, repr=False)
 
     @cached_property
     def explanations(self) -> pd.DataFrame:
@@ -89,14 +93,21 @@ def score_accounts(
     benchmarks: pd.DataFrame | None = None,
     previous: pd.DataFrame | None = None,
     rules: Rules | None = None,
+    templates: TemplateSet | None = None,
+    language: str | None = None,
 ) -> ScoreResult:
     """Score every account of ``accounts`` as of ``as_of`` (a local calendar date).
 
     ``benchmarks``: frame ``industry, rate`` (a ``default`` row applies to unlisted industries);
     None uses the scorecard's ``benchmarks_file``. ``previous``: the previous stored snapshot
     (``account_id, health_score, health_band``) for ``health_trend`` and ``score_drop``.
-    ``rules`` overrides the scorecard's rules. Pure: no clock, no I/O.
+    ``rules`` overrides the scorecard's rules. ``templates``: the template set the
+    ``explanation`` column is written with (its ``explanation*`` sections, and the scorecard's
+    labels in its language); without it, the repository's ``mappings/templates/<language>``
+    (``language`` defaults to ``ja``; loaded once per process). Pure apart from that default:
+    no clock, no I/O.
     """
+    wording = resolve_wording(templates, language)  # checked before any work: fail fast
     rules = rules or scorecard.rules
     id_codes, id_values = factorize_text(accounts["account_id"])
     if len(id_values) != len(accounts):
@@ -147,7 +158,7 @@ def score_accounts(
         "no_usage_rows": feats.linked & ~feats.frame["has_usage_rows"].to_numpy(dtype=bool),
     }
     out["data_quality"] = join_codes(list(flags), list(flags.values()), n)
-    out["explanation"] = explanation_text(totals, scorecard)
+    out["explanation"] = explanation_text(totals, scorecard, wording, flags)
     scores = pd.DataFrame(out)
 
     signal_frame = _signal_frame(account_ids, signals)
@@ -159,6 +170,7 @@ def score_accounts(
         scoring_month=feats.scoring_month,
         _totals=totals,
         _account_ids=account_ids,
+        wording=wording,
     )
 
 

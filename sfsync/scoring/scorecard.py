@@ -12,7 +12,9 @@ under ``inputs``) and turns it into points:
 - ``benchmark``: a rate compared with an industry benchmark within a relative tolerance.
 
 Every measure says what missing data means (``missing: zero`` or ``not_applicable``) and may
-carry a ``weight``. ``load_scorecard`` reports every problem at once, with file and key path.
+carry a ``weight``. Categories, measures, bins and lookup groups may carry ``labels``, a
+per-language map (``{ja: 配信数, en: deliveries}``) used by explanations in that language;
+without it the single ``label`` (else the key) is used. ``load_scorecard`` reports every problem at once, with file and key path.
 """
 
 from __future__ import annotations
@@ -30,10 +32,19 @@ from sfsync.scoring.rules import Rules
 MissingPolicy = Literal["zero", "not_applicable"]
 
 
+Labels = dict[str, str]  # language code -> label, e.g. {ja: 配信数, en: deliveries}
+
+
+def localized(labels: Labels, language: str | None, fallback: str) -> str:
+    """The label for ``language`` from a ``labels`` map, else ``fallback``."""
+    return labels.get(language or "", fallback) or fallback
+
+
 class Bin(StrictModel):
     """One numeric bin; omitted lower/upper bound = unbounded on that side."""
 
     label: str | None = None
+    labels: Labels = {}  # per-language labels for explanations; fall back to ``label``
     ge: float | None = None
     gt: float | None = None
     le: float | None = None
@@ -78,6 +89,7 @@ class Bin(StrictModel):
 
 class _Measure(StrictModel):
     label: str | None = None
+    labels: Labels = {}
     description: str | None = None
     weight: float = Field(default=1.0, gt=0)
     missing: MissingPolicy
@@ -91,12 +103,14 @@ class BinsMeasure(_Measure):
 
 class LookupGroup(StrictModel):
     label: str
+    labels: Labels = {}
     points: float = Field(ge=0)
     values: list[str] = Field(min_length=1)
 
 
 class OtherGroup(StrictModel):
     label: str = "other"
+    labels: Labels = {}
     points: float = Field(ge=0)
 
 
@@ -142,6 +156,7 @@ Measure = Annotated[
 
 class Category(StrictModel):
     label: str | None = None
+    labels: Labels = {}
     max_points: float = Field(gt=0)
     cap: bool = False  # true: measure maxima may exceed max_points; earned points are capped
     measures: dict[str, Measure] = Field(min_length=1)
@@ -194,6 +209,11 @@ class Scorecard(StrictModel):
 
 def max_points(measure) -> float:
     return max(_points_of(measure))
+
+
+def bin_points(measure) -> list[float]:
+    """Weighted points of each bin (group, yes/no, below/average/above), in engine order."""
+    return [p * measure.weight for p in _points_of(measure)]
 
 
 def _points_of(measure) -> list[float]:

@@ -198,7 +198,9 @@ def _activity_type(values: pd.Series) -> pd.Series:
     return values.astype(object).map(canonical).astype("str")
 
 
-def _canonical_activities(raw: pd.DataFrame, source_object: str) -> pd.DataFrame:
+def canonical_activities(raw: pd.DataFrame, source_object: str) -> pd.DataFrame:
+    """Task or Event records on Accounts as canonical activities (all completed: the queries
+    select completed Tasks and past Events only)."""
     what = raw["WhatId"].astype(object)
     on_account = what.map(lambda v: isinstance(v, str) and v.startswith(ACCOUNT_KEY_PREFIX))
     raw = raw.loc[on_account.astype(bool)]
@@ -238,7 +240,7 @@ def read_activities(
         client, tasks_soql(start, as_of, completed_statuses), TASK_FIELDS, bulk_threshold
     )
     events = _frame(client, events_soql(start, as_of), EVENT_FIELDS, bulk_threshold)
-    frames = [_canonical_activities(tasks, "Task"), _canonical_activities(events, "Event")]
+    frames = [canonical_activities(tasks, "Task"), canonical_activities(events, "Event")]
     activities = pd.concat(frames, ignore_index=True)
     activities = activities.loc[activities["date"].notna()].reset_index(drop=True)
     log.info(

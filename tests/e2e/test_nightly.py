@@ -37,6 +37,12 @@ def test_nightly_writes_fields_tasks_and_alerts_then_a_rerun_changes_nothing(
     assert _scored(accounts) == _scored(active) == len(active)
     bands = Counter(a["Health_Band__c"] for a in active)
     assert set(bands) <= {"green", "yellow", "orange", "red"}
+    # the explanation CSMs read is in the configured language (ja), band and score included
+    band_ja = {"green": "グリーン", "yellow": "イエロー", "orange": "オレンジ", "red": "レッド"}
+    for a in accounts:
+        head = f"スコア {int(a['Health_Score__c'])}（{band_ja[a['Health_Band__c']]}）｜"
+        assert a["Health_Explanation__c"].startswith(head), a["Health_Explanation__c"]
+    assert any("利用状況" in a["Health_Explanation__c"] for a in accounts)
     tasks = [
         t for t in sb.admin.records("Task") if (t.get("Sync_Key__c") or "").startswith("signal:")
     ]
@@ -46,6 +52,7 @@ def test_nightly_writes_fields_tasks_and_alerts_then_a_rerun_changes_nothing(
     alerts = _signal_alerts(sb)
     assert alerts, "new signals must be alerted in Slack"
     assert f"alerted      {len(alerts)} new signals" in first.output
+    assert "churn risks" in first.output and ", 0 new (0 churn risks" not in first.output
     assert len(_digests(sb)) == 1
     first_counters = sb.admin.counters()
     assert writes(first_counters) >= len(active)

@@ -108,11 +108,17 @@ def test_a_broken_shipped_file_is_found_by_the_registered_validators(
     card.write_text(card.read_text(encoding="utf-8") + "\nunexpected_key: 1\n", "utf-8")
     job = tmp_path / "jobs" / "nightly.yaml"
     job.write_text(job.read_text(encoding="utf-8") + "\nschedule_typo: daily\n", "utf-8")
+    wording = tmp_path / "mappings" / "templates" / "ja" / "explanation.yaml"
+    wording.write_text(wording.read_text(encoding="utf-8").replace("{score}", "{scroe}"), "utf-8")
     monkeypatch.chdir(tmp_path)
     code, _, err = run(["validate"], capsys)
     assert code == 1
     assert "mappings/scorecards/default.yaml: unexpected_key: unknown key" in err
     assert "jobs/nightly.yaml: schedule_typo: unknown key" in err
+    assert (
+        "mappings/templates/ja/explanation.yaml: explanation.header.text: "
+        "unknown placeholder(s) scroe; available: band, score" in err
+    )
 
 
 def test_org_validation_against_the_sandbox(sandbox, monkeypatch, capsys):

@@ -84,3 +84,37 @@ def test_bulk_query_rejects_bad_soql(sandbox_sf):
     with pytest.raises(SalesforceMalformedRequest) as info:
         list(sandbox_sf.bulk2.Account.query("SELECT Nope FROM Account", wait=0.1))
     assert info.value.content[0]["errorCode"] == "INVALID_FIELD"
+
+
+def test_ingest_job_states_and_abort(sandbox_factory):
+    sb = sandbox_factory(accounts=2)
+    session = sb.requests_session()
+    base = f"{sb.salesforce_url}/services/data/v62.0/jobs/ingest"
+    auth = {"Authorization": f"Bearer {sb.access_token}"}
+    job = session.post(base, json={"object": "Task", "operation": "insert"}, headers=auth).json()
+    assert job["state"] == "Open" and job["contentUrl"].endswith(
+        f"/jobs/ingest/{job['id']}/batches"
+    )
+    upload = session.put(f"{base}/{job['id']}/batches", data="Subject\nA\nB\n",
+                         headers={**auth, "Content-Type": "text/csv"})  # fmt: skip
+    assert upload.status_code == 201
+    again = session.put(
+        f"{base}/{job['id']}/batches",
+        data="Subject\nC\n",
+        headers={**auth, "Content-Type": "text/csv"},
+    )
+    assert again.status_code == 409
+    aborted = session.patch(f"{base}/{job['id']}", json={"state": "Aborted"}, headers=auth).json()
+    assert aborted["state"] == "Aborted"
+    unprocessed = session.get(f"{base}/{job['id']}/unprocessedrecords", headers=auth)
+    assert unprocessed.text.splitlines() == ['"Subject"', '"A"', '"B"']
+    bad = session.post(base, json={"object": "Nope__c", "operation": "insert"}, headers=auth)
+    assert bad.status_code == 400 and bad.json()[0]["errorCode"] == "INVALIDJOB"
+
+
+def test_ingest_job_with_unknown_column_fails(sandbox_factory):
+    sf = sandbox_factory(accounts=2).simple_salesforce()
+    from simple_salesforce.exceptions import SalesforceOperationError
+
+    with pytest.raises(SalesforceOperationError, match="Field name not found"):
+        sf.bulk2.Task.insert(records=[{"Subject": "x", "Nope__c": "y"}], wait=0.1)

@@ -49,3 +49,18 @@ def test_admin_calls_are_not_api_calls(sandbox):
     sandbox.admin.records("Account")
     sandbox.admin.counters()
     assert sandbox.admin.counters()["api_calls"] == before
+
+
+def test_plain_requests_trust_the_sandbox_while_it_runs(sandbox_factory):
+    import os
+    from pathlib import Path
+
+    import requests
+
+    before = os.environ.get("REQUESTS_CA_BUNDLE")
+    sb = sandbox_factory(accounts=2)
+    bundle = Path(os.environ["REQUESTS_CA_BUNDLE"])
+    assert Path(sb.ca_bundle).read_text() in bundle.read_text()
+    assert requests.get(f"{sb.salesforce_url}/services/data/", timeout=10).status_code == 200
+    sb.stop()
+    assert os.environ.get("REQUESTS_CA_BUNDLE") == before

@@ -117,3 +117,18 @@ def test_writes_are_attributed_to_the_session_user(sandbox_factory):
     task_id = sf.Task.create({"Subject": "Mine"})["id"]
     rec = sf.Task.get(task_id)
     assert rec["OwnerId"] == rec["CreatedById"] == rec["LastModifiedById"] == csm["Id"]
+
+
+def test_userinfo_names_the_session_user(sandbox_factory):
+    """sfsync asks userinfo who it writes as, to tell its own Task edits from a CSM's."""
+    from sfsync.salesforce.client import connect
+    from sfsync.salesforce.reader import integration_user_id
+
+    sb = sandbox_factory(accounts=3)
+    session = sb.requests_session()
+    url = f"{sb.salesforce_url}/services/oauth2/userinfo"
+    info = session.get(url, headers={"Authorization": f"Bearer {sb.access_token}"}).json()
+    assert info["user_id"] == sb.integration_user_id
+    assert session.get(url, headers={"Authorization": "Bearer nope"}).status_code == 401
+    client = connect({"instance_url": sb.salesforce_url, "access_token": sb.access_token})
+    assert integration_user_id(client) == sb.integration_user_id

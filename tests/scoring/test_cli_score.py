@@ -101,16 +101,59 @@ def test_unknown_scorecard_is_a_config_error(csv_files, capsys):
     assert code == 1 and "scorecard 'nope' not found" in err
 
 
-def test_explain_prints_each_measure(csv_files, capsys):
+def test_explain_prints_japanese_by_default(csv_files, capsys):
     code, out, err = run_main(["explain", "--account", "001B", *args(csv_files)], capsys)
+    assert code == 0, err
+    assert "ヘルススコア: 48　バンド: オレンジ" in out
+    assert "    - 配信数: 1 → 1–2回 = 15 / 25" in out
+    assert "    - 最終接触からの日数: 54 → 30–59日 = 10 / 20" in out
+    assert "    - 商談化率: 0.1 → 業界平均未満 = 5 / 20" in out
+    code, out, err = run_main(["explain", "--account", "001C", *args(csv_files)], capsys)
+    assert "    - 配信数: データなし → 対象外" in out
+    assert "データ品質: 契約開始日なし、テナントID未連携" in out
+    assert "データが欠けている指標: 配信数、ログイン日数、商談化率" in out
+
+
+def test_language_from_sfsync_yaml(csv_files, tmp_path, capsys):
+    config = tmp_path / "sfsync.yaml"
+    config.write_text("language: en\n", encoding="utf-8")
+    argv = ["--config", str(config), "explain", "--account", "001B", *args(csv_files)]
+    code, out, err = run_main(argv, capsys)
+    assert code == 0, err
+    assert "Health score: 48   band: orange" in out
+    code, out, err = run_main([*argv, "--language", "ja"], capsys)  # the option wins
+    assert "ヘルススコア: 48" in out
+
+
+def test_score_csv_explanation_language(csv_files, tmp_path, capsys):
+    out_ja, out_en = tmp_path / "ja.csv", tmp_path / "en.csv"
+    assert run_main(["score", *args(csv_files, "--out", str(out_ja))], capsys)[0] == 0
+    argv = ["score", *args(csv_files, "--out", str(out_en), "--language", "en")]
+    assert run_main(argv, capsys)[0] == 0
+    ja = pd.read_csv(out_ja, dtype=str).set_index("account_id")
+    en = pd.read_csv(out_en, dtype=str).set_index("account_id")
+    assert ja.loc["001B", "explanation"].startswith(
+        "スコア 48（オレンジ）｜利用状況 23/40: 配信数 1–2回 = 15/25; ログイン日数 1–5日 = 8/15｜"
+    )
+    assert en.loc["001B", "explanation"].startswith(
+        "Score 48 (orange) | usage 23/40: deliveries 1–2 = 15/25; login days 1–5 = 8/15 | "
+    )
+    pd.testing.assert_frame_equal(ja.drop(columns="explanation"), en.drop(columns="explanation"))
+
+
+def test_explain_prints_each_measure_in_english(csv_files, capsys):
+    argv = ["explain", "--account", "001B", "--language", "en", *args(csv_files)]
+    code, out, err = run_main(argv, capsys)
     assert code == 0, err
     assert "Health score: 48   band: orange" in out
     assert "deliveries: 1  =>  bin 1–2 -> 15 / 25" in out
     assert "days since last touch: 54  =>  bin 30–59 days -> 10 / 20" in out
     assert "pipeline conversion: 0.1  =>  bin below benchmark -> 5 / 20" in out
-    code, out, err = run_main(["explain", "--account", "001C", *args(csv_files)], capsys)
+    argv = ["explain", "--account", "001C", "--language", "en", *args(csv_files)]
+    code, out, err = run_main(argv, capsys)
     assert "deliveries: missing  =>  not applicable" in out
-    assert "Missing measures: deliveries;login_days;pipeline_conversion" in out
+    assert "Data quality: no contract start date, no tenant linked" in out
+    assert "Missing measures: deliveries, login days, pipeline conversion" in out
 
 
 def test_explain_unknown_account(csv_files, capsys):

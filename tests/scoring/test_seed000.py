@@ -56,14 +56,21 @@ ROWS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def result():
+def score_rows(language: str | None = None):
     card = load_scorecard("mappings/scorecards/seed000.yaml")
     frame = accounts_frame(ROWS)
     for column in frame.columns:
         if column.startswith("adoption_"):
             frame[column] = frame[column].astype("boolean")
-    return score_accounts(frame, usage_frame([]), activities_frame([]), as_of=AS_OF, scorecard=card)
+    return score_accounts(
+        frame, usage_frame([]), activities_frame([]), as_of=AS_OF, scorecard=card,
+        language=language,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def result():
+    return score_rows()
 
 
 def test_worked_example_scores(result):
@@ -87,11 +94,16 @@ def test_worked_example_scores(result):
 
 def test_worked_example_explanation(result):
     text = result.scores.set_index("account_id").loc["X", "explanation"]
-    assert text.startswith(
-        "Score 59 (orange) | 原稿 postings 18/30: postings steps done 3/5 = 18/30"
+    assert text.startswith("スコア 59（オレンジ）｜原稿 18/30: 完了ステップ 3/5 = 18/30｜")
+    assert "業種 ● 反響大 = 25/25" in text
+    assert "年間媒体費 700万円以上 = 30/30" in text
+    english = score_rows("en").scores.set_index("account_id").loc["X", "explanation"]
+    assert english.startswith(
+        "Score 59 (orange) | postings 18/30: postings steps done 3/5 = 18/30 | "
     )
-    assert "industry ● strong response = 25/25" in text
-    assert "media spend / year ≥ ¥7M = 30/30" in text
+    assert "industry ● strong response = 25/25" in english
+    assert "media spend / year ≥ ¥7M = 30/30" in english
+    assert english.endswith(" | data quality: no tenant linked")
     breakdown = result.explanations
     row = breakdown[(breakdown["account_id"] == "Y") & (breakdown["measure"] == "media_spend")]
     assert row[["input_value", "bin", "points"]].iloc[0].tolist() == ["4999999", "< ¥5M", 0.0]

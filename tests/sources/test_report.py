@@ -11,7 +11,7 @@ def test_summary_text_says_what_happened():
     s.quarantined = {"accounts": 0, "usage": 3}
     s.scored = 2400
     s.bands = {"red": 100, "green": 1000}
-    s.signals_active, s.signals_new = 300, 12
+    s.signals_active, s.signals_new, s.churn_signals_new = 300, 12, 9
     s.fields_written, s.tasks_created, s.tasks_updated, s.unchanged = 2400, 12, 0, 0
     s.signal_alerts, s.alerts_sent = 12, 13
     s.api_calls = {"salesforce": 31, "metabase": 2}
@@ -20,6 +20,7 @@ def test_summary_text_says_what_happened():
     assert "read         2,400 accounts, 28,000 usage" in text
     assert "quarantined  3 usage" in text
     assert "scored       2,400 accounts (1,000 green, 100 red)" in text
+    assert "signals      300 active, 12 new (9 churn risks, 3 upsell)" in text
     assert "2,400 account updates, 12 tasks created" in text
     assert "alerted      12 new signals (13 Slack messages sent)" in text
     assert "API calls    33 (salesforce 31, metabase 2)" in text

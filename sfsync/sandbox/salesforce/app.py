@@ -179,6 +179,7 @@ class SalesforceApp:
             response.headers["Sforce-Limit-Info"] = self.faults.limit_header()
         elif path.startswith("/id/"):
             response = self._identity(request, path)
+            response.headers["Sforce-Limit-Info"] = self.faults.limit_header()
         else:
             response = not_found().response()
         return response(environ, start_response)
@@ -186,6 +187,8 @@ class SalesforceApp:
     def _services(self, request: Request, path: str, environ: dict[str, Any]) -> Response:
         if path == "/services/oauth2/token":
             return self._token(request)
+        if path == "/services/oauth2/userinfo":
+            return self._userinfo(request)
         if path == "/services/data":
             return json_response(versions())
         fault = self.faults.roll_request_fault()
@@ -261,6 +264,26 @@ class SalesforceApp:
                 {"error": exc.error, "error_description": exc.description}, exc.status
             )
         return json_response(body)
+
+    def _userinfo(self, request: Request) -> Response:
+        """OpenID Connect userinfo of the session's user (as the real endpoint answers it)."""
+        self.faults.count_other(f"{request.method} oauth2/userinfo")
+        try:
+            user_id = self._authenticate(request)
+        except ApiError as exc:
+            return exc.response()
+        user = self.org.get("User", user_id) or {}
+        return json_response(
+            {
+                "sub": f"{self.instance_url}/id/{self.org.org_id}/{user_id}",
+                "user_id": user_id,
+                "organization_id": self.org.org_id,
+                "preferred_username": user.get("Username"),
+                "name": user.get("Name"),
+                "email": user.get("Email"),
+                "active": user.get("IsActive"),
+            }
+        )
 
     def _identity(self, request: Request, path: str) -> Response:
         try:

@@ -181,8 +181,11 @@ class Bulk2:
         if state == "Aborted":
             if job.state in ("JobComplete", "Failed", "Aborted"):
                 raise ApiError(409, "INVALIDJOBSTATE", f"Job is {job.state}, cannot abort")
+            was_open = job.state == "Open"
             job.state = "Aborted"
             job.modstamp = now_iso()
+            if was_open:
+                self._mark_unprocessed(job)
             return json_response(job.info())
         raise ApiError(400, "INVALIDJOBSTATE", f"Invalid state: {state}")
 

@@ -44,10 +44,10 @@ def column_values(fdef: FieldDef, series: Any) -> list[Any]:
     elif ftype in ("double", "currency", "percent"):
         values = series.astype("float64").tolist()
     elif ftype in ("reference", "id"):
-        values = [
-            None if m else to_18(str(v)) for v, m in zip(series.tolist(), missing, strict=True)
-        ]
-        return values
+        values = series.astype(object).tolist()
+        if all(isinstance(v, str) and len(v) == 18 for v in values):
+            return values
+        return [None if m else to_18(str(v)) for v, m in zip(values, missing, strict=True)]
     else:
         values = series.astype(object).tolist()
         values = [None if m else str(v) for v, m in zip(values, missing, strict=True)]

@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -179,7 +180,6 @@ class Org:
         sobject: str,
         rows: Iterable[Mapping[str, Any]],
         user_id: str,
-        converted: bool = False,
     ) -> int:
         """Load trusted rows (sample data) without API validation; returns the count.
 
@@ -194,15 +194,12 @@ class Org:
         with self.lock:
             defaults = {f.name: default_value(f, user_id) for f in obj.fields.values()}
             for row in rows:
-                if converted:
-                    rec = {**defaults, **row}
-                else:
-                    rec = dict(defaults)
-                    for key, value in row.items():
-                        fdef = obj.field(key)
-                        if fdef is None:
-                            raise ValueError(f"sample data for {sobject}: no field {key!r}")
-                        rec[fdef.name] = converters[fdef.name](value)
+                rec = dict(defaults)
+                for key, value in row.items():
+                    fdef = obj.field(key)
+                    if fdef is None:
+                        raise ValueError(f"sample data for {sobject}: no field {key!r}")
+                    rec[fdef.name] = converters[fdef.name](value)
                 rec["Id"] = to_18(rec["Id"]) if rec.get("Id") else self._new_id(sobject)
                 rec["IsDeleted"] = bool(rec.get("IsDeleted") or False)
                 for name in ("CreatedDate", "LastModifiedDate", "SystemModstamp"):
@@ -216,19 +213,44 @@ class Org:
         return count
 
     def load_frame(self, sobject: str, frame: Any, user_id: str) -> int:
-        """Load a pandas DataFrame of trusted rows, converting whole columns at once."""
+        """Load a pandas DataFrame of trusted rows (sample data), converting whole columns."""
         obj = self.schema.objects[sobject]
-        columns: dict[str, list[Any]] = {}
+        count = len(frame)
+        columns: dict[str, Any] = {}
         for key in frame.columns:
             fdef = obj.field(str(key))
             if fdef is None:
                 raise ValueError(f"sample data for {sobject}: no field {key!r}")
             columns[fdef.name] = column_values(fdef, frame[key])
+        now = now_iso()
+        system = {"IsDeleted": False, "CreatedDate": now, "LastModifiedDate": now,
+                  "SystemModstamp": now, "CreatedById": user_id, "LastModifiedById": user_id}  # fmt: skip
+        for name, value in system.items():
+            given = columns.get(name)
+            columns[name] = (
+                repeat(value, count)
+                if given is None
+                else [value if v is None else v for v in given]
+            )
+        if "Id" not in columns:
+            columns["Id"] = [self._new_id(sobject) for _ in range(count)]
+        for fdef in obj.fields.values():
+            if fdef.name not in columns:
+                columns[fdef.name] = repeat(default_value(fdef, user_id), count)
         names = list(columns)
-        rows = (
-            dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)
+        derive = sobject in ("User", "Contact", "Task", "Event") or any(
+            f.auto_number for f in obj.fields.values()
         )
-        return self.load_records(sobject, rows, user_id, converted=True)
+        with self.lock:
+            table = self.tables[sobject]
+            # strict=False: the filled-in columns are itertools.repeat iterators
+            for values in zip(*columns.values(), strict=False):
+                rec = dict(zip(names, values, strict=True))
+                if derive:
+                    self._derive(obj, rec, None)
+                table[rec["Id"]] = rec
+            self._rebuild_indexes(only=sobject)
+        return count
 
     # -- reads ----------------------------------------------------------------------
     def get(self, sobject: str, record_id: str, include_deleted: bool = False) -> dict | None:

@@ -1,0 +1,160 @@
+"""The wording of score explanations, from the template set of one language.
+
+Sentence shapes and the vocabulary the engine itself defines (band names, yes/no, benchmark
+comparisons, data-quality flags) live in ``mappings/templates/<lang>/explanation.yaml``;
+category, measure and bin labels live in the scorecard (``labels: {ja: …, en: …}``). Every
+template is checked once, when the wording is built: a missing template or an unknown
+placeholder is a ConfigError naming the template file and key, before any account is scored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from sfsync.errors import ConfigError, ConfigProblem
+from sfsync.templates import DEFAULT_LANGUAGE, TemplateSet, load_templates, placeholders
+
+#: the repository's own templates (used when a caller passes no template set)
+DEFAULT_TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "mappings" / "templates"
+
+#: section -> key -> field -> placeholders that field may use
+REQUIRED: dict[str, dict[str, dict[str, frozenset[str]]]] = {
+    "explanation": {
+        "header": {"text": frozenset({"score", "band"})},
+        "no_score": {"text": frozenset()},
+        "category": {"text": frozenset({"category", "points", "max_points", "measures"})},
+        "category_not_applicable": {"text": frozenset({"category", "max_points", "measures"})},
+        "measure": {"text": frozenset({"measure", "bin", "points", "max_points"})},
+        "measure_missing": {"text": frozenset({"measure", "max_points"})},
+        "measure_not_applicable": {"text": frozenset({"measure", "max_points"})},
+        "data_quality": {"text": frozenset({"flags"})},
+        "separators": {"part": frozenset(), "measure": frozenset(), "flag": frozenset()},
+    },
+    "explanation_values": {
+        key: {"label": frozenset()}
+        for key in (
+            "boolean_true",
+            "boolean_false",
+            "below_benchmark",
+            "average",
+            "above_benchmark",
+        )
+    },
+    "explanation_data_quality": {
+        key: {"label": frozenset()}
+        for key in ("unlinked_tenant", "no_contract_start", "no_usage_rows")
+    },
+    "explain_report": {
+        "title": {"text": frozenset({"account_id", "scorecard"})},
+        "score": {"text": frozenset({"score", "band", "trend"})},
+        "segment": {"text": frozenset({"segment", "phase"})},
+        "signals": {"text": frozenset({"signals"})},
+        "data_quality": {"text": frozenset({"flags"})},
+        "category": {"text": frozenset({"category", "points", "max_points"})},
+        "measure": {"text": frozenset({"measure", "value", "bin", "points", "max_points"})},
+        "measure_missing": {"text": frozenset({"measure", "value", "max_points"})},
+        "measure_not_applicable": {"text": frozenset({"measure", "value"})},
+        "missing_measures": {"text": frozenset({"measures"})},
+        "words": {
+            "none": frozenset(),
+            "ok": frozenset(),
+            "not_available": frozenset(),
+            "missing_value": frozenset(),
+        },
+    },
+}
+#: optional: band labels (a band without one is shown by its scorecard name)
+BANDS_SECTION = "explanation_bands"
+
+
+def template_file(templates: TemplateSet, section: str) -> str:
+    """The file of ``templates`` that defines ``section`` (its language folder if none does)."""
+    found = templates.file_of(section)
+    return found if found != templates.file else str(Path(templates.file) / "explanation.yaml")
+
+
+def _problems(templates: TemplateSet) -> list[ConfigProblem]:
+    problems = []
+    for section, keys in REQUIRED.items():
+        for key, fields in keys.items():
+            given = templates.sections.get(section, {}).get(key)
+            for field, allowed in fields.items():
+                where = f"{section}.{key}.{field}"
+                if given is None or field not in given:
+                    what = "template is not defined" if given is None else "field is missing"
+                    problems.append(ConfigProblem(template_file(templates, section), where, what))
+                    continue
+                unknown = placeholders(given[field]) - allowed
+                if unknown:
+                    problems.append(
+                        ConfigProblem(
+                            template_file(templates, section),
+                            where,
+                            f"unknown placeholder(s) {', '.join(sorted(unknown))}; available: "
+                            f"{', '.join(sorted(allowed)) or 'none'}",
+                        )
+                    )
+            if given is not None:
+                for extra in sorted(set(given) - set(fields)):
+                    problems.append(
+                        ConfigProblem(
+                            template_file(templates, section),
+                            f"{section}.{key}.{extra}",
+                            f"unknown field; expected: {', '.join(fields)}",
+                        )
+                    )
+    return problems
+
+
+@dataclass(frozen=True)
+class Wording:
+    """Checked explanation templates of one language (``text(section, key, field)``)."""
+
+    language: str
+    texts: dict[tuple[str, str, str], str]
+    bands: dict[str, str]
+
+    def text(self, section: str, key: str, field: str = "text") -> str:
+        return self.texts[section, key, field]
+
+    def label(self, section: str, key: str) -> str:
+        return self.texts[section, key, "label"]
+
+    def band(self, name: str | None) -> str:
+        return "" if name is None else self.bands.get(name, name)
+
+
+def wording_from_templates(templates: TemplateSet) -> Wording:
+    """Check the explanation templates of ``templates`` and return them as a :class:`Wording`."""
+    problems = _problems(templates)
+    if problems:
+        raise ConfigError(problems, hint="compare with mappings/templates/ja/explanation.yaml")
+    texts = {
+        (section, key, field): templates.sections[section][key][field]
+        for section, keys in REQUIRED.items()
+        for key, fields in keys.items()
+        for field in fields
+    }
+    bands = {
+        name: fields.get("label", name)
+        for name, fields in templates.sections.get(BANDS_SECTION, {}).items()
+    }
+    return Wording(language=templates.language, texts=texts, bands=bands)
+
+
+@lru_cache(maxsize=8)
+def default_wording(language: str = DEFAULT_LANGUAGE) -> Wording:
+    """The wording of the repository's own ``mappings/templates/<language>`` (cached)."""
+    return wording_from_templates(load_templates(DEFAULT_TEMPLATES_DIR, language))
+
+
+def resolve_wording(templates: TemplateSet | None, language: str | None) -> Wording:
+    """``templates`` when they define the explanation, else the repository's own templates in
+    their (or the given) language, ``ja`` by default."""
+    if templates is not None and "explanation" in templates.sections:
+        return wording_from_templates(templates)
+    if templates is not None:
+        language = templates.language
+    return default_wording(language or DEFAULT_LANGUAGE)
