@@ -39,10 +39,10 @@ def test_nightly_writes_fields_tasks_and_alerts_then_a_rerun_changes_nothing(
     assert set(bands) <= {"green", "yellow", "orange", "red"}
     # the explanation CSMs read is in the configured language (ja), band and score included
     band_ja = {"green": "グリーン", "yellow": "イエロー", "orange": "オレンジ", "red": "レッド"}
-    for a in accounts:
+    for a in active:
         head = f"スコア {int(a['Health_Score__c'])}（{band_ja[a['Health_Band__c']]}）｜"
         assert a["Health_Explanation__c"].startswith(head), a["Health_Explanation__c"]
-    assert any("利用状況" in a["Health_Explanation__c"] for a in accounts)
+    assert any("利用状況" in a["Health_Explanation__c"] for a in active)
     tasks = [
         t for t in sb.admin.records("Task") if (t.get("Sync_Key__c") or "").startswith("signal:")
     ]
