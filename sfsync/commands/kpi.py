@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import date
 from pathlib import Path
 
 import click
@@ -55,9 +56,10 @@ def kpi(
 ):
     """Compute the month's KPIs, print them against the targets, write a report, post it.
 
-    Inputs: score snapshots from the state store; accounts and activities from Salesforce
-    (or CSV files); usage and MRR from CSV files. Missing inputs are listed and the KPIs
-    that need them are shown as n/a.
+    Inputs: score snapshots from the state store, and the sources of jobs/monthly-kpi.yaml
+    (accounts, users and activities from Salesforce, usage from Metabase). With CSV files
+    (--accounts, --usage, …) those are read instead; MRR comes from --mrr. Missing inputs are
+    listed and the KPIs that need them are shown as n/a.
 
     \b
     Examples:
@@ -89,8 +91,45 @@ def kpi(
         env_ctx = environment({})
     with env_ctx as env:
         project = load_project(config_path, env)
-        outcome = _run(project, month, html_out, post, files, use_salesforce, language)
+        job_file = project.jobs_dir / f"{KPI_JOB}.yaml"
+        from_job = (
+            use_salesforce
+            and not any(files.values())
+            and language is None
+            and job_file.exists()
+            and project.settings.salesforce.instance_url
+        )
+        if from_job:
+            outcome = _run_job(ctx, project, month, html_out, post, env)
+        else:
+            outcome = _run(project, month, html_out, post, files, use_salesforce, language)
     print_kpi(outcome)
+
+
+KPI_JOB = "monthly-kpi"
+
+
+def _run_job(ctx, project, month: str, html_out, post, env):
+    """The month's KPIs through the ``monthly-kpi`` job: its sources (Salesforce accounts,
+    users and activities; Metabase usage) as of the first day after the month, under the run
+    lock and recorded in the runs ledger like ``sfsync run monthly-kpi``."""
+    from sfsync.automation.kpi import shift_month
+    from sfsync.pipeline import build_run_context, run_job
+
+    as_of = date.fromisoformat(shift_month(month, 1) + "-01")  # the month is then "previous"
+    echo = (lambda line: click.echo(line, err=True)) if _console(ctx) else None
+    run_ctx = build_run_context(project, KPI_JOB, as_of, env=env, echo=echo)
+    spec = run_ctx.job.compute
+    update = {"month": month}
+    if html_out is not None:
+        update["report"] = str(Path(html_out).resolve())
+    if post is not None:
+        update["post"] = post
+    run_ctx.job = run_ctx.job.model_copy(update={"compute": spec.model_copy(update=update)})
+    try:
+        return run_job(run_ctx).kpi
+    finally:
+        run_ctx.close()
 
 
 def _console(ctx) -> bool:
