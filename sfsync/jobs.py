@@ -39,6 +39,11 @@ class _SourceBase(StrictModel):
     parameters: dict[str, str | int | float | bool] = Field(default_factory=dict)
     max_quarantine_share: float = Field(default=0.05, ge=0, le=1)
     unknown_tenants: Literal["quarantine", "ignore"] = "quarantine"
+    exclude_churned: bool = Field(
+        default=False,
+        description="accounts only: leave out accounts whose churned_on date is on or before "
+        "the as-of date (they are no longer customers); accounts without it are kept",
+    )
 
     @field_validator("parameters")
     @classmethod
@@ -178,6 +183,9 @@ class Job(StrictModel):
                     f"sources.{role}: a salesforce source for role {role!r} must read "
                     f"object: {role}"
                 )
+        for role, source in self.sources.items():
+            if source.exclude_churned and role != "accounts":
+                raise ValueError(f"sources.{role}: exclude_churned applies to accounts only")
         if self.write.signal_tasks and not isinstance(self.compute, ScoreCompute):
             raise ValueError("write.signal_tasks needs compute kind score")
         if self.write.followup_tasks and not isinstance(self.compute, ScoreCompute):

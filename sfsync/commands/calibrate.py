@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from sfsync.commands.backfill import _parse_date
+from sfsync.commands.run import environment, log_format, sandbox_environment
 
 
 @click.command("calibrate")
@@ -26,6 +27,9 @@ from sfsync.commands.backfill import _parse_date
               show_default=True,
               help="Which snapshot per account: the last or first one before its churn date.")  # fmt: skip
 @click.option("--no-proposal", is_flag=True, help="Do not write the proposed scorecard YAML.")
+@click.option("--sandbox", is_flag=True,
+              help="Read outcomes from the embedded local sandbox org and use the sandbox's "
+              "state store (where `sfsync backfill … --sandbox` put the history).")  # fmt: skip
 @click.pass_context
 def calibrate(
     ctx: click.Context,
@@ -36,6 +40,7 @@ def calibrate(
     html_out: str | None,
     pick: str,
     no_proposal: bool,
+    sandbox: bool,
 ) -> None:
     """Compare the score history with who churned; suggest points per measure.
 
@@ -48,6 +53,8 @@ def calibrate(
     Examples:
       sfsync calibrate --from 2024-04-01 --to 2025-03-01 --outcomes churn.csv
       sfsync calibrate --from 2024-04-01 --to 2025-03-01 --html calibration.html
+      sfsync backfill nightly --from 2024-04-01 --to 2025-03-01 --sandbox
+      sfsync calibrate --from 2024-04-01 --to 2025-03-01 --sandbox
     """
     from sfsync.config import load_project
     from sfsync.ops.calibrate import calibrate as run_calibration
@@ -61,18 +68,25 @@ def calibrate(
 
     if date_to < date_from:
         raise click.BadParameter(f"{date_to} is before --from {date_from}", param_hint="--to")
-    project = load_project((ctx.obj or {}).get("config_path"), env=os.environ)
+    config_path = (ctx.obj or {}).get("config_path")
+    project = load_project(config_path, env=os.environ)
     card_path = project.mappings_dir / "scorecards" / f"{scorecard}.yaml"
     if not card_path.exists():
         raise click.BadParameter(f"{card_path} does not exist", param_hint="--scorecard")
-    if outcomes:
-        frame = read_outcomes_csv(outcomes)
-    else:
-        from sfsync.salesforce.client import connect
+    echo = (lambda line: click.echo(line, err=True)) if log_format(ctx) == "console" else None
+    # the sandbox org keeps the book it was created with; date_to only matters for a new one
+    # (the same as-of date `sfsync backfill --sandbox` starts it with)
+    env_ctx = sandbox_environment(project.root, date_to, echo=echo) if sandbox else environment({})
+    with env_ctx as env:
+        project = load_project(config_path, env=env)
+        if outcomes:
+            frame = read_outcomes_csv(outcomes)
+        else:
+            from sfsync.salesforce.client import connect
 
-        config = load_outcome_config(project.mappings_dir)
-        client = connect(project.settings.salesforce, timezone=project.settings.timezone)
-        frame = read_outcomes_salesforce(client, config)
+            config = load_outcome_config(project.mappings_dir)
+            client = connect(project.settings.salesforce, timezone=project.settings.timezone)
+            frame = read_outcomes_salesforce(client, config)
     with open_store(project.settings.state_url) as store:
         report = run_calibration(
             store, card_path, frame, date_from, date_to, pick=pick,

@@ -18,7 +18,7 @@ import pandas as pd
 from pydantic import Field, model_validator
 
 from sfsync.configfile import StrictModel, load_model
-from sfsync.errors import ConfigError, ConfigProblem, InputDataError
+from sfsync.errors import ConfigError, ConfigProblem, InputDataError, SourceError
 
 OUTCOMES_MAPPING = "outcomes.yaml"
 TRUE = {"true", "1", "yes", "y", "t"}
@@ -88,8 +88,22 @@ def read_outcomes_csv(path: str | Path) -> pd.DataFrame:
 
 
 def read_outcomes_salesforce(client: Any, config: OutcomeConfig) -> pd.DataFrame:
-    """Every Account with its churn outcome, read with one paged SOQL query."""
-    field = config.churn_date_field or config.status_field
+    """Every Account with its churn outcome, read with one paged SOQL query.
+
+    The field is checked against the object's describe first, so that an org without it gets
+    a message naming the field and the fix rather than a SOQL error."""
+    field = str(config.churn_date_field or config.status_field)
+    describe = getattr(client, "describe", None)
+    if describe is not None:
+        names = {f["name"].lower() for f in describe(config.object).get("fields", [])}
+        if field.lower() not in names:
+            raise SourceError(
+                f"{config.object} has no field {field} (named in mappings/{OUTCOMES_MAPPING}), "
+                "or the integration user cannot read it",
+                hint="deploy deploy/salesforce (Churn_Date__c and the sfsync_Integration "
+                f"permission set), name the org's churn field in mappings/{OUTCOMES_MAPPING}, "
+                "or pass --outcomes FILE",
+            )
     records = client.query(f"SELECT Id, {field} FROM {config.object}")
     frame = pd.DataFrame.from_records(records, columns=["Id", field])
     if config.churn_date_field:

@@ -1,7 +1,8 @@
 """Write the sandbox's sample book as canonical CSV files (SPEC §3) for ``sfsync score``.
 
 The files go through the same column mappings and activity rules as a real extraction, so
-scoring them offline gives the scores a sandbox run computes.
+scoring them offline gives the scores a sandbox run computes. Accounts churned on or before
+``as_of`` are left out with their usage and activities, as the nightly job leaves them out.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import pandas as pd
 
 from sfsync.sandbox.sample_data import generate
 from sfsync.sources.columns import apply_mapping, load_column_mapping
+from sfsync.sources.extract import exclude_churned
 from sfsync.sources.salesforce import canonical_activities
 
 ACCOUNT_COLUMNS = [
@@ -39,7 +41,12 @@ def export_sample_csv(
     """Write accounts.csv, usage.csv and activities.csv into ``directory``; rows per file."""
     sample = generate(accounts=accounts, seed=seed, as_of=as_of)
     mapping = load_column_mapping(mappings_dir / "columns" / "salesforce_accounts.yaml")
-    canonical = apply_mapping(sample.accounts, mapping, source="sample accounts").frame
+    # like the nightly job (exclude_churned): accounts churned by as_of are not customers
+    mapped = exclude_churned(
+        apply_mapping(sample.accounts, mapping, source="sample accounts"), as_of
+    )
+    canonical = mapped.frame
+    linked = set(canonical["tenant_id"].dropna())
     completed = sample.tasks.loc[sample.tasks["Status"] == "Completed"]
     past_events = sample.events.loc[
         pd.to_datetime(sample.events["ActivityDate"]) <= pd.Timestamp(as_of)
@@ -48,9 +55,10 @@ def export_sample_csv(
         [canonical_activities(completed, "Task"), canonical_activities(past_events, "Event")],
         ignore_index=True,
     )[["account_id", "date", "type", "completed"]]
+    activities = activities.loc[activities["account_id"].isin(set(canonical["account_id"]))]
     frames = {
         "accounts": canonical[[c for c in ACCOUNT_COLUMNS if c in canonical]],
-        "usage": sample.usage,
+        "usage": sample.usage.loc[sample.usage["tenant_id"].isin(linked)],
         "activities": activities,
     }
     directory.mkdir(parents=True, exist_ok=True)

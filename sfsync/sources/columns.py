@@ -12,7 +12,9 @@ provides, the source column each comes from, its type and its constraints::
 
 Types: ``str``, ``int`` (whole numbers, stored as float64 so that missing stays NaN), ``float``,
 ``date`` (ISO ``YYYY-MM-DD``; timestamps keep their calendar date), ``month`` (``YYYY-MM``) and
-``bool`` (true/false, 1/0, yes/no). An empty cell is a missing value.
+``bool`` (true/false, 1/0, yes/no). An empty cell is a missing value. A column marked
+``optional: true`` may be absent from the source altogether (a field not every org has); the
+canonical column is then left out, so that consumers can tell "not known" from "empty".
 
 :func:`apply_mapping` is pure: a raw frame in, a :class:`MappedFrame` out holding the valid rows
 (canonical columns, canonical dtypes) and one quarantine row per rejected source row with every
@@ -52,8 +54,19 @@ class ColumnSpec(StrictModel):
     )
     type: ColumnType = "str"
     required: bool = False
+    optional: bool = Field(
+        default=False,
+        description="the source may lack this column (e.g. a field not deployed in every org); "
+        "the canonical column is then left out of the frame rather than filled with blanks",
+    )
     min: float | None = None
     max: float | None = None
+
+    @model_validator(mode="after")
+    def _required_or_optional(self) -> ColumnSpec:
+        if self.required and self.optional:
+            raise ValueError("a column cannot be both required and optional")
+        return self
 
 
 class ColumnMapping(StrictModel):
@@ -272,6 +285,8 @@ def apply_mapping(raw: pd.DataFrame, mapping: ColumnMapping, *, source: str) -> 
     for field, spec in mapping.columns.items():
         column = mapping.source_column(field)
         if column not in raw.columns:
+            if spec.optional:  # absent means unknown, not empty: consumers say "n/a"
+                continue
             out[field] = _coerce(pd.Series([None] * len(raw), index=raw.index), spec.type)[0]
             continue
         values, bad = _coerce(raw[column], spec.type)

@@ -4,6 +4,7 @@ rows, and stop before anything is written when a source has too many of them."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +37,8 @@ DEFAULT_COLUMNS = {
     "usage": "metabase_usage",
     "activities": "activities",
 }
+# the canonical accounts column holding the churn date (mappings/columns/salesforce_accounts.yaml)
+CHURN_DATE_COLUMN = "churned_on"
 # extraction order: accounts first, so that usage can be checked against known tenants
 ROLE_ORDER = ("accounts", "users", "activities", "usage")
 
@@ -125,11 +128,27 @@ def extract(ctx: RunContext) -> Inputs:
     """
     summary = ctx.summary
     mapped: dict[str, MappedFrame] = {}
+    churned_tenants: set = set()
     for role in sorted(ctx.job.sources, key=ROLE_ORDER.index):
         source = ctx.job.sources[role]
         ctx.progress.stage(f"Reading {role} from {_source_label(source)}")
         raw = read_raw(ctx, role, source)
         result = map_source(ctx, role, source, raw)
+        if role == "accounts" and source.exclude_churned:
+            kept = exclude_churned(result, ctx.as_of)
+            # their usage is neither scored nor "unknown": drop it quietly below
+            churned_tenants = set(result.frame["tenant_id"].dropna()) - set(
+                kept.frame["tenant_id"].dropna()
+            )
+            result = kept
+        if role == "usage" and churned_tenants:
+            result = MappedFrame(
+                role,
+                result.frame.loc[~result.frame["tenant_id"].isin(churned_tenants)],
+                result.quarantined,
+                result.rows_read,
+                result.key,
+            )
         if role == "usage" and "accounts" in mapped and source.unknown_tenants == "quarantine":
             tenants = mapped["accounts"].frame["tenant_id"]
             result = quarantine_unknown(
@@ -170,6 +189,23 @@ def extract(ctx: RunContext) -> Inputs:
         setting = f"sources.{role}.max_quarantine_share in jobs/{ctx.job_name}.yaml"
         check_quarantine_share(result, ctx.job.sources[role].max_quarantine_share, setting=setting)
     return Inputs({role: m.frame.reset_index(drop=True) for role, m in mapped.items()}, quarantined)
+
+
+def exclude_churned(mapped: MappedFrame, as_of: date) -> MappedFrame:
+    """Drop accounts whose ``churned_on`` date is on or before ``as_of`` (no longer customers).
+
+    Accounts with no churn date, and every account when the column is absent (the org has no
+    churn field), are kept. The dropped accounts are not quarantined: nothing is wrong with them.
+    """
+    if CHURN_DATE_COLUMN not in mapped.frame.columns:
+        return mapped
+    churned = pd.to_datetime(mapped.frame[CHURN_DATE_COLUMN], errors="coerce")
+    gone = (churned.notna() & (churned <= pd.Timestamp(as_of))).to_numpy(dtype=bool)
+    if gone.any():
+        log.info("churned_accounts_excluded", accounts=int(gone.sum()), as_of=as_of.isoformat())
+    return MappedFrame(
+        mapped.source, mapped.frame.loc[~gone], mapped.quarantined, mapped.rows_read, mapped.key
+    )
 
 
 def store_quarantine(ctx: RunContext, quarantined: pd.DataFrame) -> None:

@@ -14,7 +14,7 @@ key prefix ``001``) inside the lookback window are read.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date, timedelta
 from typing import Any, Literal, Protocol
 
@@ -24,6 +24,7 @@ from pydantic import field_validator
 from simple_salesforce import format_soql
 
 from sfsync.configfile import StrictModel
+from sfsync.errors import SourceError
 from sfsync.sources.columns import ColumnMapping
 
 log = structlog.get_logger(__name__)
@@ -77,13 +78,58 @@ def scope_clause(scope: Sequence[ScopeCondition]) -> str:
     return " WHERE " + " AND ".join(f"({c.to_soql()})" for c in scope)
 
 
-def accounts_soql(mapping: ColumnMapping, scope: Sequence[ScopeCondition] = ()) -> str:
-    """SELECT the mapping's source fields FROM Account, filtered by the job's scope."""
+def account_fields(mapping: ColumnMapping, available: Collection[str] | None = None) -> list[str]:
+    """The Account fields to SELECT: the mapping's source fields, minus the ``optional`` ones
+    that ``available`` (the org's Account field names, from the describe) does not have.
+
+    A non-optional field the org lacks is a SourceError naming the field and the fix.
+    Relationship paths (``Owner.Name``) are not checked. ``available=None``: no check.
+    """
     fields = mapping.source_columns
+    if available is None:
+        return fields
+    known = {name.lower() for name in available}
+    optional = {mapping.source_column(f) for f, spec in mapping.columns.items() if spec.optional}
+    absent = [f for f in fields if "." not in f and f.lower() not in known]
+    missing = [f for f in absent if f not in optional]
+    if missing:
+        raise SourceError(
+            f"accounts: the org's Account has no field {', '.join(missing)} "
+            "(or the integration user cannot read it)",
+            hint="deploy deploy/salesforce (and its permission set), mark the column "
+            "`optional: true`, or change its `source:` in the accounts column mapping",
+        )
+    if absent:
+        log.info("optional_fields_absent", sobject="Account", fields=absent)
+    return [f for f in fields if f not in absent]
+
+
+def accounts_soql(
+    mapping: ColumnMapping,
+    scope: Sequence[ScopeCondition] = (),
+    available: Collection[str] | None = None,
+) -> str:
+    """SELECT the mapping's source fields FROM Account, filtered by the job's scope.
+
+    With ``available`` (the org's field names) optional fields the org lacks are left out.
+    """
+    return _select_accounts(account_fields(mapping, available), scope)
+
+
+def _select_accounts(fields: Sequence[str], scope: Sequence[ScopeCondition]) -> str:
     bad = [f for f in fields if not _FIELD_NAME.match(f)]
     if bad:
         raise ValueError(f"not Salesforce field names: {', '.join(bad)}")
     return f"SELECT {', '.join(fields)} FROM Account" + scope_clause(scope)
+
+
+def available_fields(client: Any, sobject: str) -> list[str] | None:
+    """Field names of ``sobject`` from the client's (cached) describe; None when the client
+    cannot describe."""
+    describe = getattr(client, "describe", None)
+    if describe is None:
+        return None
+    return [f["name"] for f in describe(sobject).get("fields", [])]
 
 
 def tasks_soql(start: date, as_of: date, completed_statuses: Sequence[str]) -> str:
@@ -122,8 +168,16 @@ def read_accounts(
     *,
     bulk_threshold: int = 2000,
 ) -> pd.DataFrame:
-    """Raw Account rows (Salesforce field names); map them with ``salesforce_accounts.yaml``."""
-    frame = _frame(client, accounts_soql(mapping, scope), mapping.source_columns, bulk_threshold)
+    """Raw Account rows (Salesforce field names); map them with ``salesforce_accounts.yaml``.
+
+    When the mapping has ``optional`` columns, the Account describe (one cached call) decides
+    which of them the org has; the absent ones are neither selected nor returned, so the
+    mapped frame leaves their canonical columns out.
+    """
+    has_optional = any(spec.optional for spec in mapping.columns.values())
+    available = available_fields(client, "Account") if has_optional else None
+    fields = account_fields(mapping, available)
+    frame = _frame(client, _select_accounts(fields, scope), fields, bulk_threshold)
     log.info("accounts_extracted", rows=len(frame))
     return frame
 

@@ -75,3 +75,10 @@ def run_cli(project: Project, sandbox, *args: str, env: dict | None = None) -> C
 def writes(counters: dict) -> int:
     """Records the org wrote since the last counter reset."""
     return int(counters.get("records_written", 0))
+
+
+def customers(accounts: list[dict], as_of: str) -> list[dict]:
+    """The accounts the nightly job scores: not churned on or before ``as_of`` (ISO date).
+
+    jobs/nightly.yaml sets ``exclude_churned: true``; the sample book has churned accounts."""
+    return [a for a in accounts if not a.get("Churn_Date__c") or a["Churn_Date__c"][:10] > as_of]

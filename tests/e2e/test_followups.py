@@ -160,4 +160,4 @@ def test_demo_shows_followups_and_a_second_demo_changes_nothing(project):
     second = _demo(project)
     assert second.returncode == 0, second.stderr[-3000:]
     assert "0 account updates, 0 tasks created, 0 tasks updated" in second.stdout
-    assert "0 new risks were found" in second.stdout
+    assert "0 new churn risks and 0 upsell opportunities were found" in second.stdout

@@ -8,7 +8,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from tests.e2e.conftest import run_cli, writes
+from tests.e2e.conftest import customers, run_cli, writes
 
 POSTGRES_URL = os.environ.get(
     "SFSYNC_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -46,4 +46,4 @@ def test_nightly_with_postgres_state(project, sandbox_factory, state_url):
         snapshots = conn.execute(sa.text("select count(*) from score_snapshots")).scalar()
     engine.dispose()
     assert runs == ["succeeded", "succeeded"]
-    assert snapshots == 50
+    assert snapshots == len(customers(sb.admin.records("Account"), "2025-03-15"))

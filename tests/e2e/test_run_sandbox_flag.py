@@ -6,7 +6,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import date
 
+from sfsync.sandbox.sample_data import generate
 from tests.e2e.conftest import REPO
 
 
@@ -30,13 +32,20 @@ def test_run_sandbox_twice_and_the_second_run_writes_nothing(project):
     assert first.returncode == 0, first.stderr[-3000:]
     assert (project.root / ".sfsync" / "sandbox" / "state.db").exists()
     assert "Reading usage from Metabase card 1" in first.stderr  # progress for a person
-    assert "150 account updates" in first.stdout
+    # the default book (150 accounts, seed 7); the nightly job skips those already churned
+    book = generate(accounts=150, seed=7, as_of=date(2025, 3, 15))
+    churn = book.accounts["Churn_Date__c"]
+    scored = int((churn.isna() | (churn > "2025-03-15")).sum())
+    assert 130 < scored < 150
+    assert f"{scored} account updates" in first.stdout
     second = _sfsync(
         project, "--log-format", "json", "run", "nightly", "--sandbox", "--as-of", "2025-03-15"
     )
     assert second.returncode == 0, second.stderr[-3000:]
     assert "Reading usage" not in second.stderr  # no progress lines in JSON-log mode
-    assert "0 account updates, 0 tasks created, 0 tasks updated, 150 unchanged" in second.stdout
+    assert (
+        f"0 account updates, 0 tasks created, 0 tasks updated, {scored} unchanged" in second.stdout
+    )
     assert "alerted      0 new signals" in second.stdout
 
 

@@ -204,3 +204,18 @@ def test_outcomes_are_read_from_salesforce_accounts_with_the_configured_field(sa
     (tmp_path / "outcomes.yaml").write_text("object: Account\nstatus_field: X\n", "utf-8")
     with pytest.raises(Exception, match="churned_values"):
         load_outcome_config(tmp_path)
+
+
+def test_an_org_without_the_churn_field_gets_the_field_and_the_fix_named(sandbox):
+    from sfsync.config import load_settings
+    from sfsync.errors import SourceError
+    from sfsync.ops.outcomes import OutcomeConfig, read_outcomes_salesforce
+    from sfsync.salesforce.client import connect
+
+    client = connect(load_settings(None, env=sandbox.env()).salesforce, timezone="Asia/Tokyo")
+    with pytest.raises(SourceError, match="Account has no field Lost_On__c") as err:
+        read_outcomes_salesforce(client, OutcomeConfig(churn_date_field="Lost_On__c"))
+    assert "outcomes.yaml" in str(err.value) and "--outcomes FILE" in str(err.value.hint)
+    shipped = read_outcomes_salesforce(client, OutcomeConfig(churn_date_field="Churn_Date__c"))
+    churned = {a["Id"] for a in sandbox.admin.records("Account") if a.get("Churn_Date__c")}
+    assert churned and set(shipped.loc[shipped["churned"], "account_id"]) == churned

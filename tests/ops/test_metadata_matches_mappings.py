@@ -56,3 +56,43 @@ def test_sync_key_is_an_external_unique_id_on_task():
     }
     assert fields["Sync_Key__c"]["externalId"] is True
     assert fields["Sync_Key__c"]["unique"] is True
+
+
+def test_the_accounts_column_mapping_reads_fields_the_metadata_ships():
+    """Every Account field the read mapping selects exists (standard or shipped custom field)
+    with a type its canonical column can parse; the churn fields are optional reads."""
+    from sfsync.sources.columns import load_column_mapping
+
+    mapping = load_column_mapping(ROOT / "mappings" / "columns" / "salesforce_accounts.yaml")
+    fields = {
+        f["name"]: f for f in load_schema(METADATA).objects["Account"].describe("62.0")["fields"]
+    }
+    compatible = {
+        "date": {"date", "datetime"},
+        "bool": {"boolean"},
+        "float": {"double", "currency", "percent", "int"},
+        "str": {"string", "id", "reference", "picklist", "textarea", "email", "phone", "url"},
+    }
+    for column, spec in mapping.columns.items():
+        field = fields.get(mapping.source_column(column))
+        assert field is not None, f"{column}: Account.{mapping.source_column(column)} not shipped"
+        assert field["type"] in compatible[spec.type], (column, field["type"])
+    assert mapping.columns["churned_on"].optional and mapping.columns["churn_reason"].optional
+    reasons = [v["value"] for v in fields["Churn_Reason__c"]["picklistValues"]]
+    assert fields["Churn_Reason__c"]["restrictedPicklist"] is True
+    assert reasons == ["cost", "missing_feature", "contact_change", "competitor", "project_ended"]
+
+
+def test_the_playbook_reasons_accept_every_churn_reason_value():
+    """A picklist value on the Account always maps to a recovery playbook (mappings/playbook.yaml)."""
+    from sfsync.automation.playbook import load_playbook
+
+    playbook = load_playbook(ROOT / "mappings" / "playbook.yaml")
+    accepted = {v.lower(): key for key, values in playbook.recovery.reasons.items() for v in values}
+    fields = load_schema(METADATA).objects["Account"].describe("62.0")["fields"]
+    picklist = next(f for f in fields if f["name"] == "Churn_Reason__c")["picklistValues"]
+    for value in picklist:
+        assert accepted.get(value["value"].lower()) == value["value"]
+        assert accepted.get(value["label"].lower()) == value["value"], value["label"]
+    assert playbook.recovery.salesforce_field == "Churn_Reason__c"
+    assert playbook.kpi.churn_date_column == "churned_on"

@@ -98,6 +98,11 @@ BROKEN = [
         "compute: {kind: usage_import}\nwrite: {signal_tasks: false}",
         "compute usage_import needs sources.usage",
     ),
+    (
+        "sources: {accounts: {kind: salesforce, object: accounts}, "
+        "usage: {kind: metabase, card: 1, exclude_churned: true}}\ncompute: {kind: score}",
+        "sources.usage: exclude_churned applies to accounts only",
+    ),
 ]
 
 

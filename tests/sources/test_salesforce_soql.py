@@ -12,8 +12,8 @@ from pydantic import ValidationError
 from sfsync.sources.columns import load_column_mapping
 from sfsync.sources.salesforce import (
     ScopeCondition,
-    _canonical_activities,
     accounts_soql,
+    canonical_activities,
     events_soql,
     tasks_soql,
 )
@@ -30,7 +30,8 @@ def test_accounts_query_selects_the_mapped_fields():
     soql = accounts_soql(accounts_mapping())
     assert soql == (
         "SELECT Id, Name, OwnerId, Industry, ARR__c, Enterprise__c, Contract_Start_Date__c, "
-        "Renewal_Date__c, Tenant_Id__c, Competitor_Evaluation__c FROM Account"
+        "Renewal_Date__c, Tenant_Id__c, Competitor_Evaluation__c, Churn_Date__c, "
+        "Churn_Reason__c FROM Account"
     )
 
 
@@ -83,7 +84,7 @@ def test_activities_become_canonical_and_keep_only_accounts():
             "Type": ["QBR", "Call", "Meeting", None],
         }
     )
-    out = _canonical_activities(raw, "Task")
+    out = canonical_activities(raw, "Task")
     assert out["account_id"].tolist() == ["001A", "001C"]
     assert out["type"].tolist() == ["qbr", "other"]
     assert out["date"].tolist() == [pd.Timestamp("2025-03-01"), pd.Timestamp("2025-03-04")]

@@ -147,7 +147,7 @@ def test_missing_template_and_unknown_signal_are_reported(tmp_path):
     settings = TaskSettings(signals=("competitor", "red_band", "bogus"), source="tasks.yaml")
     messages = [str(p) for p in task_problems(settings, load_templates(tmp_path, "ja"))]
     assert messages[0].startswith(
-        f"{tmp_path / 'ja'}: tasks.signal.competitor.subject: unknown placeholder(s) account;"
+        f"{tmp_path / 'ja' / 'tasks_signals.yaml'}: tasks.signal.competitor.subject: unknown placeholder(s) account;"
     )
     assert messages[1:] == [
         f"{tmp_path / 'ja'}: tasks.signal.red_band: no Task template for signal red_band (language ja)",

@@ -23,7 +23,16 @@ near_limit      ~7 %   plan usage ratio ≥ 0.8 (upsell ``near_plan_limit``)
 rising          ~7 %   deliveries ≥ 1.5× the previous month and ≥ 3 (``deliveries_rising``)
 competitor      ~4 %   ordinary usage, ``Competitor_Evaluation__c`` true (``competitor``)
 unlinked       ~4 %   no ``Tenant_Id__c``: usage not applicable (``unlinked_tenant``)
+churned         6 %   churned on its renewal date 3–360 days before as_of (``Churn_Date__c``,
+                       ``Churn_Reason__c``): usage fades over the 4 months before, none after
 ============== ======= =================================================================
+
+Churn (``sample_data/churn.py``): exactly 6 % of the book churned over the last 12 months
+(taken from the drawn archetypes, S tier half as often), each with its renewal date equal to
+its churn date and a reason from the recovery playbook of seed 001 §3.3; their last touches
+predate the churn and they have no open Tasks. Another 3 %, among the declining, idle,
+ticket-spike and competitor accounts, have a ``Churn_Reason__c`` without a churn date
+(customers who stated an intent to leave: the recovery playbooks act on them).
 
 Onboarding accounts (contract < 3 months) only have usage since their contract start.
 Tiers: ``S`` (ARR ≥ 5M JPY or ``Enterprise__c``), ``A`` (1M–5M), ``B`` (< 1M). B accounts with
@@ -58,12 +67,14 @@ from sfsync.sandbox.sample_data.accounts import (
     contract_dates,
 )
 from sfsync.sandbox.sample_data.activities import activities
-from sfsync.sandbox.sample_data.common import make_ids
+from sfsync.sandbox.sample_data.churn import CHURN_REASONS, churn_reasons, pick_churned
+from sfsync.sandbox.sample_data.common import add_months, make_ids
 from sfsync.sandbox.sample_data.people import owner_plan, tiers
 from sfsync.sandbox.sample_data.usage import USAGE_MONTHS, usage_rows
 
 __all__ = [
     "ARCHETYPES",
+    "CHURN_REASONS",
     "INDUSTRY_BENCHMARKS",
     "PHASES",
     "USAGE_MONTHS",
@@ -82,7 +93,9 @@ ARCHETYPES = (
     "rising",
     "competitor",
     "unlinked",
+    "churned",  # not drawn: chosen afterwards (sample_data/churn.py)
 )
+_DRAWN = ARCHETYPES[:-1]
 _ARCHETYPE_P = np.array([0.44, 0.14, 0.08, 0.06, 0.06, 0.07, 0.07, 0.04, 0.04])
 PHASES = ("onboarding", "adoption", "expansion", "renewal", "maturity")
 _PHASE_P = np.array([0.08, 0.10, 0.15, 0.15, 0.52])
@@ -129,15 +142,20 @@ def generate(accounts: int = 150, seed: int = 7, as_of: date | None = None) -> S
     n = accounts
     account_ids = make_ids("Account", n)
     tier = tiers(rng, owner_of, users)
-    archetype = np.asarray(ARCHETYPES, dtype=object)[rng.choice(len(ARCHETYPES), n, p=_ARCHETYPE_P)]
+    archetype = np.asarray(_DRAWN, dtype=object)[rng.choice(len(_DRAWN), n, p=_ARCHETYPE_P)]
     phase = np.asarray(PHASES, dtype=object)[rng.choice(len(PHASES), n, p=_PHASE_P)]
     # make sure small books still show every archetype and phase
+    protected = np.zeros(n, dtype=bool)
     if n >= 40:
         spots = rng.permutation(n)
-        archetype[spots[: len(ARCHETYPES)]] = ARCHETYPES
-        phase[spots[len(ARCHETYPES) : len(ARCHETYPES) + len(PHASES)]] = PHASES
+        archetype[spots[: len(_DRAWN)]] = _DRAWN
+        phase[spots[len(_DRAWN) : len(_DRAWN) + len(PHASES)]] = PHASES
+        protected[spots[: len(_DRAWN) + len(PHASES)]] = True
     # big customers are rarely self-serve
     archetype[(tier == "S") & (archetype == "low_usage")] = "healthy"
+    churned, churn_days_ago = pick_churned(rng, tier, protected)
+    archetype[churned] = "churned"
+    phase[churned] = "renewal"  # the renewal date (= churn date) is past
 
     industry = np.asarray(INDUSTRIES, dtype=object)[rng.choice(len(INDUSTRIES), n, p=INDUSTRY_P)]
     owner_key = users.set_index("Id")["Username"].str.split("@").str[0].reindex(owner_of)
@@ -149,6 +167,11 @@ def generate(accounts: int = 150, seed: int = 7, as_of: date | None = None) -> S
     no_renewal = (rng.random(n) < 0.01) & (phase == "maturity") & ~no_start
     start[no_start] = np.datetime64("NaT")
     renewal[no_renewal] = np.datetime64("NaT")
+    churn_date = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
+    churn_date[churned] = today - churn_days_ago[churned]
+    renewal[churned] = churn_date[churned]  # not renewed: the contract ended on its renewal date
+    start[churned] = add_months(renewal[churned], -12 * rng.integers(1, 5, churned.sum()))
+    reason = churn_reasons(rng, archetype, churned)
 
     arr = arr_by_tier(rng, tier)
     enterprise = (tier == "S") & (rng.random(n) < 0.5)
@@ -168,12 +191,22 @@ def generate(accounts: int = 150, seed: int = 7, as_of: date | None = None) -> S
             "Renewal_Date__c": pd.to_datetime(renewal),
             "Tenant_Id__c": pd.array(np.where(linked, tenant, None), dtype="str"),
             "Competitor_Evaluation__c": archetype == "competitor",
+            "Churn_Date__c": pd.to_datetime(churn_date),
+            "Churn_Reason__c": pd.array(reason, dtype="str"),
         }
     )
     usage = usage_rows(
-        rng, tenant[linked], archetype[linked], industry[linked], start[linked], today
+        rng,
+        tenant[linked],
+        archetype[linked],
+        industry[linked],
+        start[linked],
+        today,
+        churn_date=churn_date[linked],
     )
-    tasks, events = activities(rng, account_ids, owner_of, tier, archetype, start, today)
+    tasks, events = activities(
+        rng, account_ids, owner_of, tier, archetype, start, today, churn_date=churn_date
+    )
     profiles = pd.DataFrame(
         {"Id": account_ids, "tier": tier, "phase": phase, "archetype": archetype}
     )

@@ -26,9 +26,16 @@ def activities(
     archetype: np.ndarray,
     contract_start: np.ndarray,
     as_of: np.datetime64,
+    churn_date: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Tasks (completed touches and open to-dos) and past Events (meetings, QBRs)."""
+    """Tasks (completed touches and open to-dos) and past Events (meetings, QBRs).
+
+    A churned account (``churn_date`` set) was last touched 0–20 days before it churned and
+    has no open Task."""
     n = len(account_ids)
+    if churn_date is None:
+        churn_date = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]")
+    gone = ~np.isnat(churn_date)
     # latest completed touch: <30 days, 30-59, >=60, or never
     bucket_p = np.tile([0.62, 0.2, 0.12, 0.06], (n, 1))
     far = np.isin(archetype, ("idle", "low_usage", "declining"))
@@ -42,6 +49,8 @@ def activities(
     age = (as_of - np.where(np.isnat(contract_start), as_of - 2000, contract_start)).astype(
         np.int64
     )
+    churn_ago = np.where(gone, (as_of - churn_date).astype(np.int64), 0)
+    latest = np.where(gone & (latest >= 0), churn_ago + rng.integers(0, 21, n), latest)
     latest = np.where((latest > age) & (latest >= 0), np.maximum(age, 0), latest)
     touched = latest >= 0
 
@@ -82,7 +91,7 @@ def activities(
         }
     )
     # open tasks due in the future (not touches yet)
-    open_acc = np.nonzero(rng.random(n) < 0.3)[0]
+    open_acc = np.nonzero((rng.random(n) < 0.3) & ~gone)[0]
     open_type = pick(rng, ("Call", "Email", "Meeting"), len(open_acc))
     tasks = pd.DataFrame(
         {

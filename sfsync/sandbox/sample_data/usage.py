@@ -8,6 +8,7 @@ import pandas as pd
 from sfsync.sandbox.sample_data.accounts import INDUSTRY_BENCHMARKS
 
 USAGE_MONTHS = 13
+_FADE_MONTHS = 4  # a churned tenant's usage fades over this many months before it leaves
 
 
 def usage_rows(
@@ -17,9 +18,17 @@ def usage_rows(
     industry: np.ndarray,
     contract_start: np.ndarray,
     as_of: np.datetime64,
+    churn_date: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """Canonical usage rows for the 13 months before ``as_of``; idle tenant-months omitted."""
+    """Canonical usage rows for the 13 months before ``as_of``; idle tenant-months omitted.
+
+    A churned tenant (``churn_date`` set, archetype ``churned``) fades over the
+    ``_FADE_MONTHS`` months before its churn month (fewer deliveries and logins, more tickets)
+    and has no row from its churn month on; its last login is before the churn date.
+    """
     t = len(tenant_ids)
+    if churn_date is None:
+        churn_date = np.full(t, np.datetime64("NaT"), dtype="datetime64[D]")
     scoring = as_of.astype("datetime64[M]") - 1
     months = scoring - np.arange(USAGE_MONTHS - 1, -1, -1)  # oldest first
     m_count = len(months)
@@ -35,7 +44,7 @@ def usage_rows(
     trend = np.ones((t, m_count)) * rng.uniform(0.85, 1.15, (t, m_count))
     deliveries = rng.poisson(base_del[:, None] * trend).astype(float)
     login = np.minimum(rng.poisson(base_login[:, None] * trend), 22).astype(float)
-    steady = ~np.isin(archetype, ("low_usage", "idle"))
+    steady = ~np.isin(archetype, ("low_usage", "idle", "churned"))
     login[steady] = np.maximum(login[steady], 6)
     low = is_("low_usage")
     login[low] = (rng.random((low.sum(), m_count)) < 0.75).astype(float)
@@ -80,10 +89,23 @@ def usage_rows(
         1.0,
     )
 
+    # churned: usage fades toward the churn month, (k / (FADE + 1)) ** 1.5 of normal with k
+    # months to go: about 72 %, 46 %, 25 %, 9 % over the last four months
+    gone = ~np.isnat(churn_date)
+    churn_month = churn_date.astype("datetime64[M]")
+    to_go = (churn_month[:, None] - months[None, :]).astype(np.int64)  # months until churn
+    fade = np.clip(to_go / (_FADE_MONTHS + 1), 0.0, 1.0) ** 1.5
+    fade = np.where(gone[:, None], fade, 1.0)
+    deliveries = np.floor(deliveries * fade)
+    login = np.floor(login * fade)
+    late = gone[:, None] & (to_go >= 1) & (to_go <= 2)
+    tickets[late] += rng.integers(1, 3, late.sum())
+
     # rows exist only from the contract start month and while the tenant is active
     start_month = contract_start.astype("datetime64[M]")
     exists = months[None, :] >= start_month[:, None]
     exists |= np.isnat(contract_start)[:, None]
+    exists &= ~gone[:, None] | (to_go >= 1)
     idle = is_("idle")
     stop = s - rng.integers(3, 7, t)
     exists[idle] &= np.arange(m_count)[None, :] <= stop[idle][:, None]
@@ -100,6 +122,8 @@ def usage_rows(
     offset = np.maximum(offset, 0)
     last_login = month_start[None, :] + offset
     last_login = np.minimum(last_login, as_of - 1)
+    before_churn = np.where(gone, churn_date - 1, as_of - 1)
+    last_login = np.minimum(last_login, before_churn[:, None])
     last_login = np.where(login > 0, last_login, np.datetime64("NaT"))
 
     views = rng.poisson(deliveries * rng.uniform(20, 120, t)[:, None]).astype(float)
