@@ -223,8 +223,8 @@ def build_features(
     safe_pos = np.maximum(tenant_pos, 0)
 
     def spread(values: np.ndarray, fill) -> np.ndarray:
-        if len(values) == 0:
-            return np.full(n, fill, dtype=values.dtype)
+        if len(values) == 0:  # (NaN cannot fill an integer array)
+            return np.full(n, fill, dtype=np.result_type(values.dtype, np.asarray(fill).dtype))
         return np.where(linked, values[safe_pos], fill)
 
     def take(name: str, fill) -> np.ndarray:
