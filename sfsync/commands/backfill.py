@@ -65,7 +65,7 @@ def backfill(
     from sfsync.config import load_project
     from sfsync.jobs import load_job
     from sfsync.ops.backfill import BackfillOptions, run_backfill
-    from sfsync.pipeline import build_run_context
+    from sfsync.run_context import build_run_context
 
     options = BackfillOptions(date_from, date_to, every, dry_run, with_tasks, with_alerts,
                               update_accounts)  # fmt: skip

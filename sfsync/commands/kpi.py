@@ -114,7 +114,8 @@ def _run_job(ctx, project, month: str, html_out, post, env):
     users and activities; Metabase usage) as of the first day after the month, under the run
     lock and recorded in the runs ledger like ``sfsync run monthly-kpi``."""
     from sfsync.automation.kpi import shift_month
-    from sfsync.pipeline import build_run_context, run_job
+    from sfsync.pipeline import run_job
+    from sfsync.run_context import build_run_context
 
     as_of = date.fromisoformat(shift_month(month, 1) + "-01")  # the month is then "previous"
     echo = (lambda line: click.echo(line, err=True)) if _console(ctx) else None

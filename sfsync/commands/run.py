@@ -83,7 +83,8 @@ def execute(
 ) -> Any:
     """Shared by ``run`` and ``demo``: load the project, build clients, run, print."""
     from sfsync.config import load_project
-    from sfsync.pipeline import build_run_context, run_job
+    from sfsync.pipeline import run_job
+    from sfsync.run_context import build_run_context
 
     config_path = (ctx.obj or {}).get("config_path")
     console = log_format(ctx) == "console"

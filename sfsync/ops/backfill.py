@@ -166,7 +166,7 @@ def run_backfill(
     on_start: Callable[[int, int], None] | None = None,
     on_date: Callable[[DateOutcome], None] | None = None,
 ) -> BackfillResult:
-    """Backfill ``base``'s job (a ``sfsync.pipeline.RunContext``; its as-of date is ignored).
+    """Backfill ``base``'s job (a ``sfsync.run_context.RunContext``; its as-of date is ignored).
 
     ``on_start(pending, total)`` is called once the dates to run are known, ``on_date`` after
     each date (progress bars; tests use it to interrupt a backfill). Takes the job's run lock

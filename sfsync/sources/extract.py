@@ -26,7 +26,7 @@ from sfsync.sources.columns import (
 )
 
 if TYPE_CHECKING:
-    from sfsync.pipeline import RunContext
+    from sfsync.run_context import RunContext
 
 log = structlog.get_logger(__name__)
 

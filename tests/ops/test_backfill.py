@@ -27,7 +27,7 @@ class Interrupted(Exception):
 
 def _context(project, sb, as_of=date(2025, 3, 1)):
     from sfsync.config import load_project
-    from sfsync.pipeline import build_run_context
+    from sfsync.run_context import build_run_context
 
     env = {**os.environ, **sb.env()}
     return build_run_context(load_project(project.config, env=env), "nightly", as_of, env=env)
