@@ -24,7 +24,9 @@ started on or before E (or is unknown) and that had not churned by E:
   contract start + 3 months), divided by those accounts.
 - ``upsell_proposals``: distinct (account, upsell code) pairs seen in M's snapshots, plus
   upsell signal Tasks (sync key ``signal:<upsell code>:…``) dated in M not already counted.
-A KPI whose inputs are missing is ``n/a`` with the reason; it is neither met nor missed.
+A KPI whose inputs are missing is ``n/a`` with a reason code and its parameters (rendered by
+the report and the CLI through the ``kpi_report.reasons`` templates); it is neither met nor
+missed.
 """
 
 from __future__ import annotations
@@ -65,7 +67,8 @@ class Kpi:
     unit: str  # "%", "points", "ratio", "count"
     numerator: float | None = None
     denominator: float | None = None
-    reason: str | None = None  # why it is n/a
+    reason: str | None = None  # why it is n/a: a key of the kpi_report.reasons templates
+    reason_params: dict[str, str] = field(default_factory=dict, hash=False)  # its placeholders
 
     @property
     def status(self) -> str:
@@ -98,8 +101,9 @@ class Kpi:
 
     @property
     def counts_text(self) -> str:
+        """The counts behind the value (empty when n/a: render :attr:`reason` instead)."""
         if self.value is None:
-            return self.reason or ""
+            return ""
         if self.numerator is None:
             return ""
         if self.denominator is None:
@@ -117,6 +121,7 @@ class Kpi:
             "numerator": self.numerator,
             "denominator": self.denominator,
             "reason": self.reason,
+            "reason_params": dict(self.reason_params),
         }
 
 
@@ -169,14 +174,22 @@ def _dates(frame: pd.DataFrame, col: str) -> pd.Series:
     return pd.to_datetime(frame[col]).astype("datetime64[ns]")
 
 
-def _ratio(key, num, den, target, direction, unit, reason_if_empty) -> Kpi:
+Reason = tuple[str, dict[str, str]]  # (reason code, its template placeholders)
+
+
+def _why(code: str, **params: str) -> Reason:
+    return code, params
+
+
+def _ratio(key, num, den, target, direction, unit, reason_if_empty: Reason | None) -> Kpi:
     if not den:
-        return Kpi(key, None, target, direction, unit, num, den, reason_if_empty)
+        code, params = reason_if_empty or (None, {})
+        return Kpi(key, None, target, direction, unit, num, den, code, params)
     return Kpi(key, num / den, target, direction, unit, float(num), float(den))
 
 
-def _na(key, target, direction, unit, reason) -> Kpi:
-    return Kpi(key, None, target, direction, unit, reason=reason)
+def _na(key, target, direction, unit, reason: Reason) -> Kpi:
+    return Kpi(key, None, target, direction, unit, reason=reason[0], reason_params=reason[1])
 
 
 def compute_kpis(
@@ -205,7 +218,7 @@ def compute_kpis(
 
     # churn rate
     if accounts is None:
-        kpis.append(_na("churn_rate", t.churn_rate_max, "<=", "%", "no accounts data"))
+        kpis.append(_na("churn_rate", t.churn_rate_max, "<=", "%", _why("no_accounts")))
     elif t.churn_date_column not in accounts:
         kpis.append(
             _na(
@@ -213,7 +226,7 @@ def compute_kpis(
                 t.churn_rate_max,
                 "<=",
                 "%",
-                f"accounts have no {t.churn_date_column} column (map the churn date field)",
+                _why("no_churn_column", column=t.churn_date_column),
             )
         )
     else:
@@ -230,13 +243,13 @@ def compute_kpis(
                 t.churn_rate_max,
                 "<=",
                 "%",
-                "no accounts active at the start of the window",
+                _why("no_accounts_at_window_start"),
             )
         )
 
     # NRR
     if mrr is None or mrr.empty:
-        kpis.append(_na("nrr", t.nrr_min, ">=", "%", "no MRR data (pass --mrr FILE)"))
+        kpis.append(_na("nrr", t.nrr_min, ">=", "%", _why("no_mrr_data")))
     else:
         m = mrr.assign(month=mrr["month"].astype(str), mrr=pd.to_numeric(mrr["mrr"]))
         then = m[(m["month"] == shift_month(month, -t.nrr_months)) & (m["mrr"] > 0)]
@@ -250,7 +263,7 @@ def compute_kpis(
                 t.nrr_min,
                 ">=",
                 "%",
-                f"no MRR in {shift_month(month, -t.nrr_months)}",
+                _why("no_mrr_in_month", month=shift_month(month, -t.nrr_months)),
             )
         )
 
@@ -259,22 +272,20 @@ def compute_kpis(
     if book is not None and not scored.empty:
         scored = scored[scored["account_id"].isin(set(book["account_id"]))]
     if scored.empty:
-        reason = f"no score snapshots in {month}"
+        reason = _why("no_snapshots", month=month)
         kpis.append(_na("average_score", t.average_score_min, ">=", "points", reason))
         kpis.append(_na("red_share", t.red_share_max, "<=", "%", reason))
     else:
         total = float(pd.to_numeric(scored["health_score"]).sum())
         kpis.append(
-            _ratio("average_score", total, len(scored), t.average_score_min, ">=", "points", "")
+            _ratio("average_score", total, len(scored), t.average_score_min, ">=", "points", None)
         )
         red = int((scored["health_band"] == "red").sum())
-        kpis.append(_ratio("red_share", red, len(scored), t.red_share_max, "<=", "%", ""))
+        kpis.append(_ratio("red_share", red, len(scored), t.red_share_max, "<=", "%", None))
 
     # monthly active rate
     if book is None or usage is None or "tenant_id" not in book:
-        kpis.append(
-            _na("active_rate", t.active_rate_min, ">=", "%", "needs accounts and usage data")
-        )
+        kpis.append(_na("active_rate", t.active_rate_min, ">=", "%", _why("needs_accounts_usage")))
     else:
         linked = book[book["tenant_id"].notna()]
         rows = usage[usage["month"].astype(str) == month]
@@ -282,7 +293,7 @@ def compute_kpis(
         active = int(linked["tenant_id"].isin(set(u["tenant_id"])).sum())
         if rows.empty:  # no usage extracted for the month is unknown, not "nobody logged in"
             kpis.append(
-                _na("active_rate", t.active_rate_min, ">=", "%", f"no usage rows for {month}")
+                _na("active_rate", t.active_rate_min, ">=", "%", _why("no_usage_rows", month=month))
             )
         else:
             kpis.append(
@@ -293,7 +304,7 @@ def compute_kpis(
                     t.active_rate_min,
                     ">=",
                     "%",
-                    "no accounts with a linked tenant",
+                    _why("no_linked_tenants"),
                 )
             )
 
@@ -318,7 +329,7 @@ def compute_kpis(
                 t.cadence_achievement_min,
                 ">=",
                 "%",
-                "needs accounts and activities",
+                _why("needs_accounts_activities"),
             )
         )
     else:
@@ -339,7 +350,7 @@ def compute_kpis(
                 t.cadence_achievement_min,
                 ">=",
                 "%",
-                f"no segmented accounts in {month}",
+                _why("no_segmented_accounts", month=month),
             )
         )
 
@@ -352,7 +363,7 @@ def compute_kpis(
                 t.meetings_per_account_min,
                 ">=",
                 "ratio",
-                "needs accounts and activities",
+                _why("needs_accounts_activities"),
             )
         )
     else:
@@ -376,7 +387,7 @@ def compute_kpis(
                 t.meetings_per_account_min,
                 ">=",
                 "ratio",
-                "no accounts in the book",
+                _why("no_book_accounts"),
             )
         )
 
@@ -388,7 +399,7 @@ def compute_kpis(
                 t.qbr_rate_min,
                 ">=",
                 "%",
-                "needs activities and score snapshots (segments)",
+                _why("needs_activities_snapshots"),
             )
         )
     else:
@@ -400,7 +411,13 @@ def compute_kpis(
         held = int(sa["account_id"].isin(set(qbrs["account_id"])).sum())
         kpis.append(
             _ratio(
-                "qbr_rate", held, len(sa), t.qbr_rate_min, ">=", "%", f"no S/A accounts in {month}"
+                "qbr_rate",
+                held,
+                len(sa),
+                t.qbr_rate_min,
+                ">=",
+                "%",
+                _why("no_sa_accounts", month=month),
             )
         )
 
@@ -412,7 +429,7 @@ def compute_kpis(
                 t.onboarding_completion_min,
                 ">=",
                 "%",
-                "needs accounts (contract start) and usage",
+                _why("needs_accounts_contract_usage"),
             )
         )
     else:
@@ -433,7 +450,7 @@ def compute_kpis(
                 t.onboarding_completion_min,
                 ">=",
                 "%",
-                f"no account reached 3 months after its contract start in {month}",
+                _why("no_onboarding_due", month=month),
             )
         )
 
@@ -445,7 +462,7 @@ def compute_kpis(
                 t.upsell_proposals_min,
                 ">=",
                 "count",
-                f"no score snapshots in {month} and no Tasks",
+                _why("no_snapshots_no_tasks", month=month),
             )
         )
     else:

@@ -1,8 +1,9 @@
 """Gather the inputs of the monthly KPIs: snapshots from the state store, the CS context from
 Salesforce (or CSV files of canonical columns), usage and MRR from files.
 
-Every input that cannot be had is listed in ``KpiInputs.missing`` with what to do about it;
-the KPIs that need it are then ``n/a`` rather than wrong.
+Every input that cannot be had is listed in ``KpiInputs.missing`` as a :class:`MissingInput`
+(a key of the ``kpi_report.missing`` templates, which say what to do about it, and its
+placeholders); the KPIs that need it are then ``n/a`` rather than wrong.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pandas as pd
 import structlog
@@ -50,6 +51,13 @@ REQUIRED = {
 }
 
 
+class MissingInput(NamedTuple):
+    """An input the KPIs lack: ``code`` is a field of the ``kpi_report.missing`` template."""
+
+    code: str
+    params: dict[str, Any] = {}
+
+
 @dataclass
 class KpiInputs:
     snapshots: pd.DataFrame | None = None
@@ -59,7 +67,7 @@ class KpiInputs:
     tasks: pd.DataFrame | None = None
     mrr: pd.DataFrame | None = None
     users: pd.DataFrame | None = None
-    missing: list[str] = field(default_factory=list)
+    missing: list[MissingInput] = field(default_factory=list)
 
     def frames(self) -> dict[str, Any]:
         """Keyword arguments for :func:`sfsync.automation.kpi.compute_kpis`."""
@@ -148,29 +156,21 @@ def gather_kpi_inputs(
         try:
             inputs.snapshots = snapshots_from_store(store, month, trend_months)
         except ImportError:
-            inputs.missing.append("score snapshots: this build has no state-store snapshots")
+            inputs.missing.append(MissingInput("snapshots_unsupported"))
         if inputs.snapshots is not None and inputs.snapshots.empty:
             inputs.missing.append(
-                f"score snapshots: none in the state store for the {trend_months} months up to "
-                f"{month} (run the nightly job, or pass --snapshots FILE)"
+                MissingInput("snapshots_none", {"months": trend_months, "month": month})
             )
     else:
-        inputs.missing.append("score snapshots: no state store")
+        inputs.missing.append(MissingInput("no_state_store"))
     for kind in ("accounts", "usage", "activities", "tasks", "mrr"):
         if files.get(kind):
             setattr(inputs, kind, read_canonical_csv(files[kind], kind))
     if salesforce is not None and (inputs.accounts is None or inputs.activities is None):
         _read_salesforce(inputs, salesforce, month, account_mapping, bulk_threshold)
-    hints = {
-        "accounts": "accounts: pass --accounts FILE or configure Salesforce",
-        "usage": "usage: pass --usage FILE (monthly usage rows, canonical columns)",
-        "activities": "activities: pass --activities FILE or configure Salesforce",
-        "tasks": "tasks: pass --tasks FILE (sync_key, activity_date) to count upsell Tasks",
-        "mrr": "MRR: pass --mrr FILE (account_id, month, mrr) for NRR",
-    }
-    for kind, hint in hints.items():
+    for kind in ("accounts", "usage", "activities", "tasks", "mrr"):
         if getattr(inputs, kind) is None:
-            inputs.missing.append(hint)
+            inputs.missing.append(MissingInput(f"{kind}_file"))
     return inputs
 
 
@@ -180,7 +180,7 @@ def _read_salesforce(inputs: KpiInputs, client, month: str, mapping, bulk_thresh
         from sfsync.sources import salesforce as sf_source
         from sfsync.sources.columns import apply_mapping
     except ImportError:
-        inputs.missing.append("Salesforce reads: the Salesforce source is not in this build")
+        inputs.missing.append(MissingInput("salesforce_unsupported"))
         return
     end = month_bounds(month)[1].date()
     if inputs.activities is None:

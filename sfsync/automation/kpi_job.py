@@ -17,7 +17,7 @@ from pydantic import field_validator
 
 from sfsync.automation.capacity import owner_capacity
 from sfsync.automation.kpi import KpiReport, band_counts, compute_kpis, kpi_trend, shift_month
-from sfsync.automation.kpi_inputs import KpiInputs, gather_kpi_inputs
+from sfsync.automation.kpi_inputs import KpiInputs, MissingInput, gather_kpi_inputs
 from sfsync.automation.kpi_report import render_kpi_report
 from sfsync.automation.playbook import Playbook
 from sfsync.configfile import StrictModel
@@ -207,16 +207,15 @@ def inputs_from_frames(
         users=frames.get("users"),
     )
     if store is None:
-        inputs.missing.append("score snapshots: no state store")
+        inputs.missing.append(MissingInput("no_state_store"))
     else:
         inputs.snapshots = snapshots_from_store(store, month, trend_months)
         if inputs.snapshots.empty:
             inputs.missing.append(
-                f"score snapshots: none in the state store for the {trend_months} months up to "
-                f"{month} (run the nightly job first)"
+                MissingInput("snapshots_none_job", {"months": trend_months, "month": month})
             )
     for role in ("accounts", "usage", "activities"):
         if getattr(inputs, role) is None:
-            inputs.missing.append(f"{role}: add sources.{role} to the job")
-    inputs.missing.append("MRR: no MRR source in this job, so NRR is n/a")
+            inputs.missing.append(MissingInput(f"{role}_source"))
+    inputs.missing.append(MissingInput("mrr_source"))
     return inputs

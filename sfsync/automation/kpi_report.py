@@ -3,7 +3,9 @@
 No scripts, no external CSS, fonts or images: the file opens from disk in any browser.
 Charts: score distribution of the month, accounts per band over the trend months, and a small
 line chart per KPI over the trend months. Texts come from the ``kpi_report`` and ``slack``
-templates (KPI and band labels).
+templates (KPI and band labels); :func:`counts_text` and :func:`missing_text` render the reason
+codes of :mod:`sfsync.automation.kpi` and :mod:`sfsync.automation.kpi_inputs` (the CLI uses them
+too).
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ from html import escape
 
 import pandas as pd
 
-from sfsync.automation.kpi import KpiReport
+from sfsync.automation.kpi import Kpi, KpiReport
+from sfsync.automation.kpi_inputs import MissingInput
 from sfsync.automation.playbook import SEGMENTS, Playbook
+from sfsync.errors import ConfigError, ConfigProblem
 from sfsync.notify.messages import MessageBuilder
-from sfsync.templates import TemplateSet
+from sfsync.templates import TemplateSet, placeholders
 
 BAND_COLOURS = {"green": "#2e9d57", "yellow": "#e6c229", "orange": "#f08a24", "red": "#d64545"}
 STATUS_COLOURS = {"met": "#2e9d57", "not_met": "#d64545", "na": "#8a8f98"}
@@ -39,9 +43,49 @@ svg text{font-family:inherit}
 """
 
 
-def _t(templates: TemplateSet, key: str, field: str, **values) -> str:
-    text = templates.fields("kpi_report", key)[field]
-    return text.format_map(values) if values else text
+def kpi_text(templates: TemplateSet, key: str, field: str, **values) -> str:
+    """Field ``field`` of template ``kpi_report.key`` rendered with ``values``; a missing field
+    or placeholder is a ConfigError naming the template file and key."""
+    where = f"kpi_report.{key}.{field}"
+    text = templates.fields("kpi_report", key).get(field)
+    if text is None:
+        raise ConfigError(
+            [ConfigProblem(templates.file_of("kpi_report", key), where, "text is not defined")],
+            hint=f"add it to a file in {templates.file}",
+        )
+    missing = placeholders(text) - values.keys()
+    if missing:
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    templates.file_of("kpi_report", key),
+                    where,
+                    f"unknown placeholder(s) {', '.join(sorted(missing))}; "
+                    f"available: {', '.join(sorted(values)) or 'none'}",
+                )
+            ]
+        )
+    return text.format_map(values)
+
+
+_t = kpi_text
+
+
+def value_text(templates: TemplateSet, kpi: Kpi) -> str:
+    """The KPI's value, or the ``no_value`` text when it is n/a."""
+    return kpi.value_text if kpi.value is not None else kpi_text(templates, "kpi_table", "no_value")
+
+
+def counts_text(templates: TemplateSet, kpi: Kpi) -> str:
+    """The counts behind the value, or why the KPI is n/a (``kpi_report.reasons``)."""
+    if kpi.value is not None or not kpi.reason:
+        return kpi.counts_text
+    return kpi_text(templates, "reasons", kpi.reason, **kpi.reason_params)
+
+
+def missing_text(templates: TemplateSet, item: MissingInput) -> str:
+    """A missing input and what to do about it (``kpi_report.missing``)."""
+    return kpi_text(templates, "missing", item.code, **item.params)
 
 
 def _bar_chart(labels: list[str], values: list[int], colours: list[str], width=460, height=220):
@@ -190,7 +234,7 @@ def render_kpi_report(
     trend: pd.DataFrame,
     bands: pd.DataFrame,
     capacity: pd.DataFrame | None = None,
-    missing_inputs: list[str] | None = None,
+    missing_inputs: list[MissingInput] | None = None,
     generated_at: datetime | None = None,
 ) -> str:
     """The report as one HTML string (write it with ``Path.write_text(..., "utf-8")``)."""
@@ -212,10 +256,10 @@ def render_kpi_report(
         status = _t(t, "kpi_table", k.status)
         rows.append(
             f"<tr><td>{escape(labels.kpi_label(k.key))}</td>"
-            f'<td class="num"><b>{escape(k.value_text)}</b></td>'
+            f'<td class="num"><b>{escape(value_text(t, k))}</b></td>'
             f'<td class="num">{escape(k.target_text)}</td>'
             f'<td><span class="pill" style="background:{STATUS_COLOURS[k.status]}">'
-            f"{escape(status)}</span></td><td>{escape(k.counts_text)}</td></tr>"
+            f"{escape(status)}</span></td><td>{escape(counts_text(t, k))}</td></tr>"
         )
     head = "".join(
         f"<th{' class=num' if c in ('value', 'target') else ''}>{escape(_t(t, 'kpi_table', c))}"
@@ -308,7 +352,7 @@ def render_kpi_report(
             f"</h2><table><thead><tr>{cols}</tr></thead><tbody>{body}</tbody></table></div>"
         )
     if missing_inputs:
-        items = "".join(f"<li>{escape(m)}</li>" for m in missing_inputs)
+        items = "".join(f"<li>{escape(missing_text(t, m))}</li>" for m in missing_inputs)
         out.append(
             f'<div class="card"><h2>{escape(_t(t, "missing", "title"))}</h2><ul>{items}</ul></div>'
         )

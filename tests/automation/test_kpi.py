@@ -4,9 +4,12 @@ import pandas as pd
 import pytest
 
 from sfsync.automation.kpi import band_counts, compute_kpis, kpi_trend
+from sfsync.automation.kpi_report import counts_text, value_text
 from sfsync.automation.playbook import load_playbook
+from sfsync.templates import load_templates
 
 PLAYBOOK = load_playbook("mappings/playbook.yaml")
+JA = load_templates("mappings/templates")
 NaT = pd.NaT
 
 ACCOUNTS = pd.DataFrame(
@@ -141,20 +144,55 @@ def test_text_and_targets(report):
 def test_missing_inputs_are_na_with_reason():
     r = compute_kpis("2025-03", playbook=PLAYBOOK, snapshots=SNAPSHOTS)
     k = {x.key: x for x in r.kpis}
-    assert k["nrr"].status == "na" and "MRR" in k["nrr"].reason
+    assert k["nrr"].status == "na" and k["nrr"].reason == "no_mrr_data"
+    assert counts_text(JA, k["nrr"]) == "MRR データがありません（--mrr FILE を指定してください）"
     assert k["churn_rate"].status == "na"
     assert k["active_rate"].status == "na"
     feb = compute_kpis(
         "2025-02", playbook=PLAYBOOK, snapshots=SNAPSHOTS, accounts=ACCOUNTS, usage=USAGE
     )
-    assert feb.get("active_rate").reason == "no usage rows for 2025-02"
+    active = feb.get("active_rate")
+    assert (active.reason, active.reason_params) == ("no_usage_rows", {"month": "2025-02"})
+    assert counts_text(JA, active) == "2025-02 の利用データがありません"
     assert k["average_score"].status == "not_met"
     no_churn_col = compute_kpis(
         "2025-03", playbook=PLAYBOOK, snapshots=None, accounts=ACCOUNTS.drop(columns="churned_on")
     )
     c = no_churn_col.get("churn_rate")
-    assert c.status == "na" and "churned_on" in c.reason
-    assert no_churn_col.get("average_score").reason == "no score snapshots in 2025-03"
+    assert c.status == "na" and c.reason_params == {"column": "churned_on"}
+    assert counts_text(JA, c) == (
+        "顧客データに churned_on 列がありません（解約日の項目をマッピングしてください）"
+    )
+    assert counts_text(JA, no_churn_col.get("average_score")) == (
+        "2025-03 のスコアスナップショットがありません"
+    )
+
+
+def test_reasons_render_in_english():
+    en = load_templates("mappings/templates", "en")
+    r = compute_kpis(
+        "2025-03", playbook=PLAYBOOK, snapshots=None, accounts=ACCOUNTS.drop(columns="churned_on")
+    )
+    assert counts_text(en, r.get("churn_rate")) == (
+        "accounts have no churned_on column (map the churn date field)"
+    )
+    assert counts_text(en, r.get("nrr")) == "no MRR data (pass --mrr FILE)"
+    assert counts_text(en, r.get("average_score")) == "no score snapshots in 2025-03"
+    assert value_text(en, r.get("nrr")) == "n/a" and value_text(JA, r.get("nrr")) == "—"
+
+
+def test_every_reason_code_has_a_text_in_every_language():
+    import re
+    from pathlib import Path
+
+    source = Path("sfsync/automation/kpi.py").read_text(encoding="utf-8")
+    codes = set(re.findall(r'_why\(\s*"(\w+)"', source))
+    assert len(codes) >= 15
+    for language in ("ja", "en"):
+        texts = load_templates("mappings/templates", language).fields("kpi_report", "reasons")
+        assert codes <= texts.keys(), language
+    measured = compute_kpis("2025-03", playbook=PLAYBOOK, snapshots=SNAPSHOTS, accounts=ACCOUNTS)
+    assert counts_text(JA, measured.get("red_share")) == "1 / 4"
 
 
 def test_trend_and_band_counts():

@@ -82,9 +82,14 @@ def test_missing_inputs_are_reported(tmp_path):
         str(f["snapshots"]),
     )
     assert result.exit_code == 0, result.output
-    assert "Missing inputs:" in result.output
-    assert "MRR: pass --mrr FILE" in result.output
-    assert re.search(r"NRR\s+n/a", result.output)
+    out = result.output  # Japanese, the default language
+    assert "2025-03 の KPI" in out
+    assert re.search(r"指標\s+実績\s+目標\s+判定\s+内訳・理由", out)
+    assert re.search(r"NRR\s+—\s+≥ 100\.0%\s+算出不可\s+MRR データがありません", out)
+    assert "不足している入力：" in out
+    assert "MRR：NRR の算出には --mrr FILE（account_id, month, mrr）を指定してください" in out
+    assert "Missing inputs" not in out and "n/a" not in out and "NOT MET" not in out
+    assert re.search(r"算出できた KPI \d+ 件のうち \d+ 件が目標を達成しています。", out)
 
 
 def test_bad_month_and_bad_csv_are_clear_errors(tmp_path):

@@ -74,7 +74,7 @@ def test_churn_rate_comes_from_the_org_churn_dates(project, sandbox_factory):
     assert lost >= 2 and base > 40
     line = _churn_line(result.output)
     assert f"{lost / base:.1%}" in line and f"{lost} / {base}" in line, line
-    assert "n/a" not in line
+    assert "算出不可" not in line
 
 
 def test_an_org_without_the_churn_fields_still_runs_and_the_kpi_says_na(project, sandbox_factory):
@@ -95,7 +95,7 @@ def test_an_org_without_the_churn_fields_still_runs_and_the_kpi_says_na(project,
     kpi = run_cli(project, sb, "run", "monthly-kpi", "--as-of", "2025-04-01")
     assert kpi.exit_code == 0, kpi.output[-3000:]
     line = _churn_line(kpi.output)
-    assert "n/a" in line and "churned_on" in line
+    assert "算出不可" in line and "顧客データに churned_on 列がありません" in line, line
 
 
 def test_recovery_tasks_for_accounts_with_a_churn_reason_exactly_once(project, sandbox_factory):

@@ -43,13 +43,13 @@ def test_monthly_kpi_job_prints_writes_the_report_and_posts_once(project, sandbo
     result = run_cli(project, sb, "run", "monthly-kpi", "--as-of", "2025-04-01")
     assert result.exit_code == 0, result.output[-3000:]
     out = result.output
-    assert "KPIs for 2025-03" in out
+    assert "2025-03 の KPI" in out
     for label in ("ヘルススコア平均", "🔴顧客比率", "接点頻度達成率", "QBR実施率"):
         assert label in out, label
     assert "Run 3 of monthly-kpi as of 2025-04-01: succeeded" in out
     # the averages come from the two nightly snapshots, not n/a
     average = next(line for line in out.splitlines() if line.startswith("ヘルススコア平均"))
-    assert "n/a" not in average
+    assert "算出不可" not in average
     report = project.root / "out" / "kpi-2025-03.html"
     assert report.exists() and "2025-03" in report.read_text(encoding="utf-8")
     assert f"KPI report written to {report}" in out
@@ -78,11 +78,11 @@ def test_kpi_command_reads_the_sandbox(project, tmp_path):
     html = tmp_path / "kpi.html"
     kpi = call("kpi", "--sandbox", "--month", "2025-03", "--html", str(html), "--no-post")
     assert kpi.returncode == 0, kpi.stderr[-3000:]
-    assert "KPIs for 2025-03" in kpi.stdout
+    assert "2025-03 の KPI" in kpi.stdout
     rows = {line.split()[0]: line for line in kpi.stdout.splitlines() if line.strip()}
-    assert "n/a" not in rows["ヘルススコア平均"]
+    assert "算出不可" not in rows["ヘルススコア平均"]
     # usage comes from Metabase through the monthly-kpi job's sources, not from a CSV
     # (the sample book's usage ends the month before the sandbox's date: no rows for March)
-    assert "no usage rows for 2025-03" in rows["月間アクティブ顧客率"]
+    assert "2025-03 の利用データがありません" in rows["月間アクティブ顧客率"]
     assert "--usage" not in kpi.stdout
     assert html.exists()
