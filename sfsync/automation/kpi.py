@@ -25,7 +25,7 @@ started on or before E (or is unknown) and that had not churned by E:
 - ``upsell_proposals``: distinct (account, upsell code) pairs seen in M's snapshots, plus
   upsell signal Tasks (sync key ``signal:<upsell code>:…``) dated in M not already counted.
 A KPI whose inputs are missing is ``n/a`` with a reason code and its parameters (rendered by
-the report and the CLI through the ``kpi_report.reasons`` templates); it is neither met nor
+the report and the CLI through the ``kpi_reasons`` templates); it is neither met nor
 missed.
 """
 
@@ -67,7 +67,7 @@ class Kpi:
     unit: str  # "%", "points", "ratio", "count"
     numerator: float | None = None
     denominator: float | None = None
-    reason: str | None = None  # why it is n/a: a key of the kpi_report.reasons templates
+    reason: str | None = None  # why it is n/a: a key of the kpi_reasons templates
     reason_params: dict[str, str] = field(default_factory=dict, hash=False)  # its placeholders
 
     @property

@@ -2,7 +2,7 @@
 Salesforce (or CSV files of canonical columns), usage and MRR from files.
 
 Every input that cannot be had is listed in ``KpiInputs.missing`` as a :class:`MissingInput`
-(a key of the ``kpi_report.missing`` templates, which say what to do about it, and its
+(a key of the ``kpi_missing_inputs`` templates, which say what to do about it, and its
 placeholders); the KPIs that need it are then ``n/a`` rather than wrong.
 """
 
@@ -52,7 +52,7 @@ REQUIRED = {
 
 
 class MissingInput(NamedTuple):
-    """An input the KPIs lack: ``code`` is a field of the ``kpi_report.missing`` template."""
+    """An input the KPIs lack: ``code`` is a key of the ``kpi_missing_inputs`` templates."""
 
     code: str
     params: dict[str, Any] = {}

@@ -4,8 +4,8 @@ No scripts, no external CSS, fonts or images: the file opens from disk in any br
 Charts: score distribution of the month, accounts per band over the trend months, and a small
 line chart per KPI over the trend months. Texts come from the ``kpi_report`` and ``slack``
 templates (KPI and band labels); :func:`counts_text` and :func:`missing_text` render the reason
-codes of :mod:`sfsync.automation.kpi` and :mod:`sfsync.automation.kpi_inputs` (the CLI uses them
-too).
+codes of :mod:`sfsync.automation.kpi` and :mod:`sfsync.automation.kpi_inputs` through the
+``kpi_reasons`` and ``kpi_missing_inputs`` templates (the CLI uses them too).
 """
 
 from __future__ import annotations
@@ -77,15 +77,15 @@ def value_text(templates: TemplateSet, kpi: Kpi) -> str:
 
 
 def counts_text(templates: TemplateSet, kpi: Kpi) -> str:
-    """The counts behind the value, or why the KPI is n/a (``kpi_report.reasons``)."""
+    """The counts behind the value, or why the KPI is n/a (``kpi_reasons.<code>``)."""
     if kpi.value is not None or not kpi.reason:
         return kpi.counts_text
-    return kpi_text(templates, "reasons", kpi.reason, **kpi.reason_params)
+    return templates.render("kpi_reasons", kpi.reason, kpi.reason_params)["text"]
 
 
 def missing_text(templates: TemplateSet, item: MissingInput) -> str:
-    """A missing input and what to do about it (``kpi_report.missing``)."""
-    return kpi_text(templates, "missing", item.code, **item.params)
+    """A missing input and what to do about it (``kpi_missing_inputs.<code>``)."""
+    return templates.render("kpi_missing_inputs", item.code, item.params)["text"]
 
 
 def _bar_chart(labels: list[str], values: list[int], colours: list[str], width=460, height=220):
@@ -174,6 +174,7 @@ def _line_chart(
     target: float,
     scale: float,
     unit: str,
+    target_label: str = "target",
     width=240,
     height=130,
 ) -> str:
@@ -197,7 +198,7 @@ def _line_chart(
     _, ty = xy(0, target * scale)
     parts.append(
         f'<line x1="{pad_l}" x2="{width - pad_r}" y1="{ty:.1f}" y2="{ty:.1f}" '
-        f'stroke="#8a8f98" stroke-dasharray="4 3"><title>target</title></line>'
+        f'stroke="#8a8f98" stroke-dasharray="4 3"><title>{escape(target_label)}</title></line>'
     )
     points = [(xy(i, v * scale), v) for i, v in enumerate(values) if v is not None]
     if len(points) > 1:
@@ -304,7 +305,12 @@ def render_kpi_report(
         if not any(v is not None for v in values):
             continue
         scale, unit = (100.0, "%") if k.unit == "%" else (1.0, "")
-        charts.append(_line_chart(labels.kpi_label(k.key), months, values, k.target, scale, unit))
+        target_label = f"{_t(t, 'kpi_table', 'target')} {k.target_text}"
+        charts.append(
+            _line_chart(
+                labels.kpi_label(k.key), months, values, k.target, scale, unit, target_label
+            )
+        )
     if charts:
         out.append(
             f'<div class="card"><h2>{escape(_t(t, "kpi_trend", "title"))}</h2>'

@@ -185,12 +185,23 @@ def test_every_reason_code_has_a_text_in_every_language():
     import re
     from pathlib import Path
 
-    source = Path("sfsync/automation/kpi.py").read_text(encoding="utf-8")
-    codes = set(re.findall(r'_why\(\s*"(\w+)"', source))
-    assert len(codes) >= 15
+    def codes(pattern: str, *files: str) -> set[str]:
+        text = "".join(Path(f).read_text(encoding="utf-8") for f in files)
+        return set(re.findall(pattern, text))
+
+    reasons = codes(r'_why\(\s*"(\w+)"', "sfsync/automation/kpi.py")
+    missing = codes(
+        r'MissingInput\(\s*f?"(\w+)"',
+        "sfsync/automation/kpi_inputs.py",
+        "sfsync/automation/kpi_job.py",
+    )
+    missing |= {f"{kind}_file" for kind in ("accounts", "usage", "activities", "tasks", "mrr")}
+    missing |= {f"{role}_source" for role in ("accounts", "usage", "activities")}
+    assert len(reasons) >= 15 and len(missing) >= 10
     for language in ("ja", "en"):
-        texts = load_templates("mappings/templates", language).fields("kpi_report", "reasons")
-        assert codes <= texts.keys(), language
+        sections = load_templates("mappings/templates", language).sections
+        assert reasons <= sections["kpi_reasons"].keys(), language
+        assert missing <= sections["kpi_missing_inputs"].keys(), language
     measured = compute_kpis("2025-03", playbook=PLAYBOOK, snapshots=SNAPSHOTS, accounts=ACCOUNTS)
     assert counts_text(JA, measured.get("red_share")) == "1 / 4"
 

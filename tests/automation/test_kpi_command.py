@@ -80,6 +80,8 @@ def test_missing_inputs_are_reported(tmp_path):
         "--no-salesforce",
         "--snapshots",
         str(f["snapshots"]),
+        "--html",
+        str(tmp_path / "kpi.html"),
     )
     assert result.exit_code == 0, result.output
     out = result.output  # Japanese, the default language
@@ -90,6 +92,14 @@ def test_missing_inputs_are_reported(tmp_path):
     assert "MRR：NRR の算出には --mrr FILE（account_id, month, mrr）を指定してください" in out
     assert "Missing inputs" not in out and "n/a" not in out and "NOT MET" not in out
     assert re.search(r"算出できた KPI \d+ 件のうち \d+ 件が目標を達成しています。", out)
+    html = (tmp_path / "kpi.html").read_text(encoding="utf-8")
+    assert "<h2>不足している入力</h2>" in html
+    assert (
+        "<li>MRR：NRR の算出には --mrr FILE（account_id, month, mrr）を指定してください</li>"
+        in html
+    )
+    assert "MRR データがありません（--mrr FILE を指定してください）" in html
+    assert "pass --mrr" not in html and "n/a" not in html
 
 
 def test_bad_month_and_bad_csv_are_clear_errors(tmp_path):
