@@ -198,17 +198,7 @@ class Sandbox:
         A ready session (instance URL + access token) plus the JWT bearer settings (and the
         integration user's throwaway password), so that a client can log in again by itself
         when the session expires."""
-        env = {
-            "SFSYNC_SF_INSTANCE_URL": self.salesforce_url,
-            "SFSYNC_SF_ACCESS_TOKEN": self.access_token,
-            "SFSYNC_SF_USERNAME": self.integration_username,
-            "SFSYNC_SF_PASSWORD": self.integration_password,
-            "SFSYNC_SF_SECURITY_TOKEN": self.security_token,
-            "SFSYNC_SF_CONSUMER_KEY": self.consumer_key,
-            "SFSYNC_SF_PRIVATE_KEY_FILE": self.jwt_private_key_file,
-            "SFSYNC_SF_DOMAIN": self.salesforce_url.removeprefix("https://"),
-            "REQUESTS_CA_BUNDLE": self.ca_bundle,
-        }
+        env = {**self.jwt_env(), "SFSYNC_SF_ACCESS_TOKEN": self.access_token}
         if self.metabase_url:
             env["SFSYNC_METABASE_URL"] = self.metabase_url
             if self.metabase_api_key:

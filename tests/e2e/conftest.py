@@ -3,16 +3,12 @@ way to run the real CLI against a sandbox with the SPEC §9 environment variable
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.cli_process import make_project, run_sfsync
 
 
 @dataclass
@@ -30,13 +26,7 @@ class Project:
 @pytest.fixture
 def project(tmp_path: Path) -> Project:
     root = tmp_path / "project"
-    root.mkdir()
-    shutil.copytree(REPO / "jobs", root / "jobs")
-    shutil.copytree(REPO / "mappings", root / "mappings")
-    (root / "sfsync.yaml").write_text(
-        "timezone: Asia/Tokyo\nlanguage: ja\nstate_url: sqlite:///.sfsync/state.db\n",
-        encoding="utf-8",
-    )
+    make_project(root)
     return Project(root)
 
 
@@ -48,27 +38,8 @@ class CliResult:
 
 
 def run_cli(project: Project, sandbox, *args: str, env: dict | None = None) -> CliResult:
-    """``python -m sfsync --log-format json --config <project>/sfsync.yaml ARGS`` in a child
-    process whose environment holds only the sandbox's SPEC §9 variables: the real CLI path."""
-    environment = {key: value for key, value in os.environ.items() if not key.startswith("SFSYNC_")}
-    environment.update({**sandbox.env(), **(env or {})})
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sfsync",
-            "--log-format",
-            "json",
-            "--config",
-            str(project.config),
-            *args,
-        ],
-        cwd=REPO,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    """The real CLI in a child process with only the sandbox's SPEC §9 variables."""
+    proc = run_sfsync(project.config, sandbox, *args, env=env)
     return CliResult(proc.returncode, proc.stdout + proc.stderr, proc.stderr)
 
 

@@ -16,7 +16,8 @@ import pandas as pd
 import pytest
 
 from sfsync.sandbox.sample_data import generate
-from tests.e2e.conftest import REPO, customers, run_cli
+from tests.cli_process import REPO
+from tests.e2e.conftest import customers, run_cli
 
 pytest.importorskip("sfsync.sandbox.salesforce", reason="the sandbox org has not landed yet")
 

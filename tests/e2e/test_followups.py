@@ -15,7 +15,8 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 
-from tests.e2e.conftest import REPO, run_cli, writes
+from tests.cli_process import REPO
+from tests.e2e.conftest import run_cli, writes
 
 pytest.importorskip("sfsync.sandbox.salesforce", reason="the sandbox org has not landed yet")
 

@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from tests.e2e.conftest import REPO, run_cli, writes
+from tests.cli_process import REPO
+from tests.e2e.conftest import run_cli, writes
 
 pytest.importorskip("sfsync.sandbox.salesforce", reason="the sandbox org has not landed yet")
 

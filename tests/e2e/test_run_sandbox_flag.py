@@ -9,7 +9,7 @@ import sys
 from datetime import date
 
 from sfsync.sandbox.sample_data import generate
-from tests.e2e.conftest import REPO
+from tests.cli_process import REPO
 
 
 def _sfsync(project, *args: str) -> subprocess.CompletedProcess:

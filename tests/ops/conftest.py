@@ -3,16 +3,12 @@ repository) and the real CLI run in a child process against a sandbox."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.cli_process import make_project, run_sfsync
 
 
 @dataclass
@@ -31,13 +27,7 @@ class OpsProject:
 @pytest.fixture
 def ops_project(tmp_path: Path) -> OpsProject:
     root = tmp_path / "project"
-    root.mkdir()
-    shutil.copytree(REPO / "jobs", root / "jobs")
-    shutil.copytree(REPO / "mappings", root / "mappings")
-    (root / "sfsync.yaml").write_text(
-        f"timezone: Asia/Tokyo\nlanguage: ja\nstate_url: sqlite:///{root / 'state.db'}\n",
-        encoding="utf-8",
-    )
+    make_project(root, state_url=f"sqlite:///{root / 'state.db'}")
     return OpsProject(root)
 
 
@@ -49,19 +39,6 @@ class CliResult:
 
 
 def run_cli(project: OpsProject, sandbox, *args: str, env: dict | None = None) -> CliResult:
-    """``python -m sfsync --log-format json --config <project>/sfsync.yaml ARGS`` in a child
-    process whose environment holds only the sandbox's SPEC §9 variables."""
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("SFSYNC_")}
-    if sandbox is not None:
-        environment.update(sandbox.env())
-    environment.update(env or {})
-    proc = subprocess.run(
-        [sys.executable, "-m", "sfsync", "--log-format", "json", "--config",
-         str(project.config), *args],
-        cwd=REPO,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )  # fmt: skip
+    """The real CLI in a child process with only the sandbox's SPEC §9 variables."""
+    proc = run_sfsync(project.config, sandbox, *args, env=env)
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
