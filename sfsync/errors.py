@@ -70,6 +70,10 @@ class InputDataError(SfsyncError):
     """Input rows that cannot be used (bad CSV, too many quarantined rows)."""
 
 
+class GuardError(SfsyncError):
+    """A guard found tonight's input or output far from normal: the run stopped before writing."""
+
+
 class SourceError(SfsyncError):
     """An extraction source (Metabase, SQL, files, Salesforce reads) failed."""
 

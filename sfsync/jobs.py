@@ -10,7 +10,12 @@ scheduled follow-up Tasks; ``notify`` whether to alert Slack.
 
 Source parameters may use these placeholders, filled in from the as-of date of the run:
 ``{as_of}`` (YYYY-MM-DD), ``{scoring_month}``, ``{previous_month}``, ``{from_month}`` and
-``{to_month}`` (YYYY-MM; the window of ``months`` months ending with the scoring month).
+``{to_month}`` (YYYY-MM; the window of ``months`` months ending with the scoring month), and
+``{as_of_month}`` (YYYY-MM, the current partial month: a usage window that ends there lets the
+latest logins count, SPEC §10; monthly measures still use the scoring month).
+
+Each source has an input guard (``guard``) and the job an output guard (``guards.output``):
+SPEC §12, see :mod:`sfsync.guards`.
 """
 
 from __future__ import annotations
@@ -28,7 +33,40 @@ from sfsync.errors import ConfigError, ConfigProblem
 from sfsync.sources.salesforce import ScopeCondition
 
 ROLES = ("accounts", "users", "activities", "usage")
-PLACEHOLDERS = ("as_of", "scoring_month", "previous_month", "from_month", "to_month")
+PLACEHOLDERS = (
+    "as_of",
+    "scoring_month",
+    "previous_month",
+    "from_month",
+    "to_month",
+    "as_of_month",
+)
+
+
+class InputGuard(StrictModel):
+    """Checks of one source's rows before anything is written (SPEC §12; ``sfsync.guards``)."""
+
+    enabled: bool = Field(default=True, description="false: no input checks for this source")
+    min_row_ratio: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="rows read must be at least this share of the last successful run's",
+    )
+    min_coverage_ratio: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="usage: linked tenants with a scoring-month row must be at least this share "
+        "of those with a previous-month row and of the last successful run's",
+    )
+    min_measure_ratio: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="usage: each measure's filled share in the scoring month must be at least "
+        "this share of its filled share in the previous month (0 when all empty)",
+    )
 
 
 class _SourceBase(StrictModel):
@@ -38,7 +76,12 @@ class _SourceBase(StrictModel):
     months: int = Field(default=13, ge=1, le=120, description="window for {from_month}")
     parameters: dict[str, str | int | float | bool] = Field(default_factory=dict)
     max_quarantine_share: float = Field(default=0.05, ge=0, le=1)
-    unknown_tenants: Literal["quarantine", "ignore"] = "quarantine"
+    unknown_tenants: Literal["report", "quarantine", "ignore"] = Field(
+        default="report",
+        description="usage rows whose tenant no account has (trials, internal, churned, not yet "
+        "linked): report (counted and reported, left out), quarantine (bad rows), ignore",
+    )
+    guard: InputGuard = Field(default_factory=InputGuard)
     exclude_churned: bool = Field(
         default=False,
         description="accounts only: leave out accounts whose churned_on date is on or before "
@@ -153,6 +196,39 @@ class WriteSpec(StrictModel):
     )
 
 
+class ChangeLimit(StrictModel):
+    """A figure may not exceed ``max(floor, factor × its largest value in recent runs)``."""
+
+    floor: float = Field(ge=0, le=1)
+    factor: float = Field(ge=1)
+
+
+class OutputGuard(StrictModel):
+    """The mass-change brake: what a run is about to write against recent runs (SPEC §12)."""
+
+    enabled: bool = True
+    recent_days: int = Field(
+        default=35, ge=1, le=400, description="runs as of this many days back form the baseline"
+    )
+    red_turn_share: ChangeLimit = Field(
+        default_factory=lambda: ChangeLimit(floor=0.10, factor=3),
+        description="share of accounts turning red (not red at the previous score)",
+    )
+    new_churn_signal_share: ChangeLimit = Field(
+        default_factory=lambda: ChangeLimit(floor=0.20, factor=3),
+        description="new churn signals per scored account",
+    )
+    rewrite_share: ChangeLimit = Field(
+        default_factory=lambda: ChangeLimit(floor=0.60, factor=2),
+        description="share of accounts whose visible fields change (score, band, points, "
+        "phase, segment, signals; not the scoring time, trend or explanation text)",
+    )
+
+
+class Guards(StrictModel):
+    output: OutputGuard = Field(default_factory=OutputGuard)
+
+
 class NotifySpec(StrictModel):
     slack: bool = True
 
@@ -165,6 +241,7 @@ class Job(StrictModel):
     compute: Compute
     write: WriteSpec = Field(default_factory=WriteSpec)
     notify: NotifySpec = Field(default_factory=NotifySpec)
+    guards: Guards = Field(default_factory=Guards)
 
     @model_validator(mode="after")
     def _roles(self) -> Job:
@@ -237,6 +314,7 @@ def run_parameters(as_of: date, months: int) -> dict[str, str]:
         "previous_month": add_months(scoring, -1).strftime("%Y-%m"),
         "from_month": add_months(scoring, -(months - 1)).strftime("%Y-%m"),
         "to_month": scoring.strftime("%Y-%m"),
+        "as_of_month": as_of.strftime("%Y-%m"),
     }
 
 

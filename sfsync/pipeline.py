@@ -16,6 +16,7 @@ import pandas as pd
 import structlog
 
 from sfsync.automation.kpi_job import KpiCompute
+from sfsync.guards import stage as guards
 from sfsync.jobs import UsageImportCompute, scoring_month
 from sfsync.report import RunSummary
 from sfsync.run_context import RunContext
@@ -339,18 +340,73 @@ def preflight(ctx: RunContext) -> None:
         check()
 
 
+def _guard_run(ctx: RunContext, *, accept: bool) -> guards.GuardRun:
+    return guards.GuardRun(
+        job_name=ctx.job_name,
+        job=ctx.job,
+        as_of=ctx.as_of,
+        run_id=ctx.run_id,
+        store=ctx.clients.store,
+        dry_run=ctx.dry_run,
+        accept=accept,
+        # a KPI report writes nothing to Salesforce and marks each KPI it cannot compute
+        report_only=isinstance(ctx.job.compute, KpiCompute),
+    )
+
+
+def guard_inputs(ctx: RunContext, inputs: Inputs) -> None:
+    """Stop before computing when a source's input is far from a normal night's (SPEC §12)."""
+    run = _guard_run(ctx, accept=ctx.accept_input_change)
+    findings = guards.judge_inputs(run, inputs.figures)
+    guards.enforce(run, findings, ctx.summary, kind="input", flag=guards.INPUT_FLAG)
+
+
+def guard_plan(ctx: RunContext, computed: Computed, the_plan) -> dict | None:
+    """Stop before writing when the plan changes far more than the recent runs did; returns
+    the plan's figures (None when the job does not score)."""
+    if computed.scores is None:
+        return None
+    figures = guards.plan_figures(
+        computed.scores.scores,
+        computed.previous,
+        computed.scores.signals,
+        the_plan,
+        computed.sync_config.mapping,
+    )
+    run = _guard_run(ctx, accept=ctx.accept_mass_change)
+    findings = guards.judge_outputs(run, figures)
+    guards.enforce(run, findings, ctx.summary, kind="output", flag=guards.OUTPUT_FLAG)
+    return figures
+
+
+def check_write_budget(ctx: RunContext, the_plan) -> None:
+    """Refuse to start writing when the day's API requests cannot cover the whole plan."""
+    if ctx.dry_run or the_plan is None or ctx.clients.salesforce is None:
+        return
+    from sfsync.salesforce.budget import check_write_budget as check
+
+    check(ctx.clients.salesforce, the_plan, bulk_threshold=ctx.bulk_threshold)
+
+
 def run_stages(ctx: RunContext) -> RunOutcome:
-    """preflight → extract → compute → plan → apply → record → notify (no lock or ledger);
-    a KPI job: preflight → extract → KPIs, report and Slack summary."""
+    """preflight → extract → input guard → compute → plan → output guard → API budget →
+    apply → record → notify (no lock or ledger); a KPI job: preflight → extract → input guard
+    → KPIs, report and Slack summary."""
     preflight(ctx)
     inputs = extract(ctx)
+    guard_inputs(ctx, inputs)
     if isinstance(ctx.job.compute, KpiCompute):  # a report: nothing to plan or apply
         from sfsync.automation.kpi_job import kpi_stage
 
-        return RunOutcome(ctx.summary, kpi=kpi_stage(ctx, inputs))
+        outcome = RunOutcome(ctx.summary, kpi=kpi_stage(ctx, inputs))
+        guards.record_baseline(_guard_run(ctx, accept=False), inputs.figures, None)
+        return outcome
     computed = compute(ctx, inputs)
     the_plan = plan(ctx, inputs, computed)
+    plan_figures = guard_plan(ctx, computed, the_plan)
+    check_write_budget(ctx, the_plan)
     applied = apply(ctx, the_plan)
+    guards.record_baseline(_guard_run(ctx, accept=False), inputs.figures, plan_figures)
     record_results(ctx, inputs, computed)
     notify(ctx, inputs, computed, applied)
     return RunOutcome(ctx.summary, the_plan)

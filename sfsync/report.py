@@ -27,6 +27,10 @@ class RunSummary:
     status: str = "running"
     read: dict[str, int] = field(default_factory=dict)  # role -> rows read from the source
     quarantined: dict[str, int] = field(default_factory=dict)  # role -> rows quarantined
+    unknown_tenants: int = 0  # usage tenants no account has (reported and left out)
+    unknown_tenant_rows: int = 0
+    likely_mislinked: int = 0  # linked accounts whose tenant has no usage row at all
+    guards_accepted: list[str] = field(default_factory=list)  # guard findings applied anyway
     scored: int = 0
     bands: dict[str, int] = field(default_factory=dict)
     signals_active: int = 0
@@ -92,6 +96,11 @@ class RunSummary:
             lines.append(f"  quarantined  {parts} (see `sfsync` state store, table quarantine)")
         else:
             lines.append("  quarantined  0 rows")
+        if self.unknown_tenants:
+            lines.append(
+                f"  unknown      {self.unknown_tenant_rows:,} usage rows of "
+                f"{self.unknown_tenants:,} tenants no account has (left out)"
+            )
         if self.scored:
             order = {band: i for i, band in enumerate(("green", "yellow", "orange", "red"))}
             ranked = sorted(self.bands.items(), key=lambda item: order.get(item[0], 9))
@@ -129,6 +138,7 @@ class RunSummary:
         calls = ", ".join(f"{service} {n:,}" for service, n in self.api_calls.items())
         lines.append(f"  API calls    {self.total_api_calls:,} ({calls or 'none'})")
         lines.append(f"  took         {self.duration_seconds:.1f} s")
+        lines.extend(f"  accepted     {finding}" for finding in self.guards_accepted)
         lines.extend(f"  note         {note}" for note in self.notes)
         return "\n".join(lines)
 

@@ -43,6 +43,8 @@ class RunContext:
     progress: Progress = field(default_factory=lambda: Progress(None))
     summary: RunSummary | None = None
     env: dict[str, str] = field(default_factory=dict)
+    accept_input_change: bool = False  # --accept-input-change: the input guard only warns
+    accept_mass_change: bool = False  # --accept-mass-change: the output guard only warns
 
     def __post_init__(self) -> None:
         if self.summary is None:
@@ -72,6 +74,8 @@ def build_run_context(
     dry_run: bool = False,
     env: dict[str, str] | None = None,
     echo: Callable[[str], None] | None = None,
+    accept_input_change: bool = False,
+    accept_mass_change: bool = False,
 ) -> RunContext:
     """A run context for ``project`` (``sfsync.config.Project``) with clients from its settings.
 
@@ -107,6 +111,8 @@ def build_run_context(
         dry_run=dry_run,
         progress=Progress(echo),
         env=dict(env or {}),
+        accept_input_change=accept_input_change,
+        accept_mass_change=accept_mass_change,
     )
 
 

@@ -80,6 +80,8 @@ def execute(
     sandbox: bool,
     plan_out: str | None,
     sandbox_accounts: int = 150,
+    accept_input_change: bool = False,
+    accept_mass_change: bool = False,
 ) -> Any:
     """Shared by ``run`` and ``demo``: load the project, build clients, run, print."""
     from sfsync.config import load_project
@@ -100,7 +102,16 @@ def execute(
         env_ctx = environment({})
     with env_ctx as env:
         project = load_project(config_path, env=env)
-        run_ctx = build_run_context(project, job_name, as_of, dry_run=dry_run, env=env, echo=echo)
+        run_ctx = build_run_context(
+            project,
+            job_name,
+            as_of,
+            dry_run=dry_run,
+            env=env,
+            echo=echo,
+            accept_input_change=accept_input_change,
+            accept_mass_change=accept_mass_change,
+        )
         try:
             outcome = run_job(run_ctx)
         finally:
@@ -138,6 +149,18 @@ def execute(
     metavar="FILE",
     help="Also save the plan as JSON to FILE.",
 )
+@click.option(
+    "--accept-input-change",
+    is_flag=True,
+    help="Go ahead once although the input guard finds tonight's input far from normal "
+    "(scoring month missing, measures empty, row counts collapsed).",
+)
+@click.option(
+    "--accept-mass-change",
+    is_flag=True,
+    help="Go ahead once although the plan changes far more than recent runs did "
+    "(accounts turning red, new churn signals, records rewritten).",
+)
 @click.pass_context
 def run(
     ctx: click.Context,
@@ -146,21 +169,35 @@ def run(
     dry_run: bool,
     sandbox: bool,
     plan_out: str | None,
+    accept_input_change: bool,
+    accept_mass_change: bool,
 ) -> None:
     """Run JOB (a file in jobs/): extract, score, write to Salesforce, alert Slack.
 
     Takes the job's run lock (no overlapping runs) and records the run in the state store.
-    Exit codes: 0 done, 1 failed, 3 finished but some records failed (retried next run),
-    4 another run of the job holds the lock.
+    Before writing, guards compare tonight's input and plan with the previous month and
+    recent runs; a broken feed or a mass change stops the run (exit 1) with the figures.
+    Exit codes: 0 done, 1 failed or stopped by a guard, 3 finished but some records failed
+    (retried next run), 4 another run of the job holds the lock.
 
     \b
     Examples:
       sfsync run nightly
       sfsync run nightly --as-of 2025-03-15 --dry-run --plan-out plan.json
+      sfsync run nightly --accept-input-change   (the feed changed on purpose)
       sfsync run weekly-usage-import --sandbox
       sfsync run monthly-kpi --as-of 2025-04-01   (KPIs of 2025-03, report, Slack)
     """
-    outcome = execute(ctx, job, as_of, dry_run=dry_run, sandbox=sandbox, plan_out=plan_out)
+    outcome = execute(
+        ctx,
+        job,
+        as_of,
+        dry_run=dry_run,
+        sandbox=sandbox,
+        plan_out=plan_out,
+        accept_input_change=accept_input_change,
+        accept_mass_change=accept_mass_change,
+    )
     if outcome.summary.write_failures:
         sys.exit(ExitCode.ROW_FAILURES)
 

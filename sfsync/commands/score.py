@@ -85,7 +85,8 @@ def _input_options(func):
         click.option("--scorecard", "scorecard_name", default="default", show_default=True,
                      help="Scorecard name in mappings/scorecards/ or a YAML path."),
         click.option("--strict", is_flag=True,
-                     help="Fail (exit 1) when any input row is bad instead of skipping it."),
+                     help="Fail (exit 1) when any input row is bad or the input guard finds "
+                     "the usage file broken, instead of warning."),
         click.option("--language", type=click.Choice(["ja", "en"]), default=None,
                      help="Language of the explanation (default: sfsync.yaml's language, ja)."),
     ]  # fmt: skip
@@ -122,6 +123,7 @@ def _score(ctx, accounts_path, usage_path, activities_path, benchmarks_path, pre
         click.echo(f"Warning: {problem} (row skipped)", err=True)
     if problems and strict:
         raise InputDataError(f"{len(problems)} bad input row(s); fix them or drop --strict")
+    guard_offline_inputs(tables[0].frame, tables[1].frame, as_of_date, usage_path, strict)
     benchmarks = None
     if benchmarks_path:
         table = read_benchmarks(benchmarks_path)
@@ -140,6 +142,48 @@ def _score(ctx, accounts_path, usage_path, activities_path, benchmarks_path, pre
         templates=templates,
     )
     return card, result, len(problems)
+
+
+def guard_offline_inputs(accounts, usage, as_of: date, usage_path: str, strict: bool) -> None:
+    """The input guard of a scheduled run, on the files alone (no history offline): warn
+    loudly when the usage file looks broken; with ``--strict`` stop (exit 1)."""
+    from sfsync.errors import GuardError
+    from sfsync.guards.inputs import check_inputs, input_figures
+    from sfsync.jobs import InputGuard, add_months, scoring_month
+
+    month = scoring_month(as_of)
+    linked = accounts["tenant_id"].dropna() if "tenant_id" in accounts.columns else []
+    figures = input_figures(
+        f"usage ({usage_path})",
+        len(usage),
+        usage,
+        linked_tenants=linked,
+        scoring_month=month.strftime("%Y-%m"),
+        previous_month=add_months(month, -1).strftime("%Y-%m"),
+    )
+    guard = InputGuard()
+    findings = check_inputs(
+        figures,
+        None,
+        min_row_ratio=guard.min_row_ratio,
+        min_coverage_ratio=guard.min_coverage_ratio,
+        min_measure_ratio=guard.min_measure_ratio,
+    )
+    for finding in findings:
+        click.secho(f"WARNING: input guard {finding.check}: {finding}", err=True, fg="red")
+    if findings and strict:
+        raise GuardError(
+            f"the input guard found {len(findings)} problem(s) in the usage file; no scores "
+            "were written",
+            hint="fix the file, or drop --strict to score anyway",
+        )
+    if findings:
+        click.secho(
+            "WARNING: these scores rest on input that looks broken; a scheduled run would "
+            "stop here (use --strict to fail).",
+            err=True,
+            fg="red",
+        )
 
 
 @click.command("score")

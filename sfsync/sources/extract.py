@@ -3,7 +3,7 @@ rows, and stop before anything is written when a source has too many of them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,7 +12,16 @@ import pandas as pd
 import structlog
 
 from sfsync.errors import SfsyncError
-from sfsync.jobs import FileSource, MetabaseSource, SalesforceSource, SqlSource, resolve_parameters
+from sfsync.guards.inputs import input_figures
+from sfsync.jobs import (
+    FileSource,
+    MetabaseSource,
+    SalesforceSource,
+    SqlSource,
+    add_months,
+    resolve_parameters,
+    scoring_month,
+)
 from sfsync.sources import files as file_source
 from sfsync.sources import salesforce as sf_source
 from sfsync.sources import sql as sql_source
@@ -24,6 +33,7 @@ from sfsync.sources.columns import (
     load_column_mapping,
     quarantine_unknown,
 )
+from sfsync.sources.tenants import Mislinks, UnknownTenants, find_mislinks, split_unknown_tenants
 
 if TYPE_CHECKING:
     from sfsync.run_context import RunContext
@@ -45,10 +55,14 @@ ROLE_ORDER = ("accounts", "users", "activities", "usage")
 
 @dataclass
 class Inputs:
-    """Canonical frames by role, and every quarantined row of every source."""
+    """Canonical frames by role, every quarantined row of every source, and each source's
+    figures for the input guards (``sfsync.guards.inputs``)."""
 
     frames: dict[str, pd.DataFrame]
     quarantined: pd.DataFrame
+    figures: dict[str, dict[str, Any]] = field(default_factory=dict)
+    unknown_tenants: UnknownTenants = field(default_factory=UnknownTenants)
+    mislinks: Mislinks = field(default_factory=Mislinks)
 
     def get(self, role: str) -> pd.DataFrame | None:
         return self.frames.get(role)
@@ -129,6 +143,7 @@ def extract(ctx: RunContext) -> Inputs:
     summary = ctx.summary
     mapped: dict[str, MappedFrame] = {}
     churned_tenants: set = set()
+    unknown_tenants = UnknownTenants()
     for role in sorted(ctx.job.sources, key=ROLE_ORDER.index):
         source = ctx.job.sources[role]
         ctx.progress.stage(f"Reading {role} from {_source_label(source)}")
@@ -155,14 +170,13 @@ def extract(ctx: RunContext) -> Inputs:
                 result, "tenant_id", tenants, what="tenant (no account has this tenant id)"
             )
         elif role == "usage" and "accounts" in mapped:
-            known = set(mapped["accounts"].frame["tenant_id"].dropna())
-            result = MappedFrame(
-                role,
-                result.frame.loc[result.frame["tenant_id"].isin(known)],
-                result.quarantined,
-                result.rows_read,
-                result.key,
+            kept, unknown = split_unknown_tenants(
+                result.frame, mapped["accounts"].frame["tenant_id"]
             )
+            result = MappedFrame(role, kept, result.quarantined, result.rows_read, result.key)
+            if source.unknown_tenants == "report":
+                unknown_tenants = unknown
+                report_unknown_tenants(ctx, unknown)
         if role == "activities" and "accounts" in mapped:
             ids = sf_source.known_account_ids(mapped["accounts"].frame)
             result = MappedFrame(
@@ -188,7 +202,74 @@ def extract(ctx: RunContext) -> Inputs:
     for role, result in mapped.items():
         setting = f"sources.{role}.max_quarantine_share in jobs/{ctx.job_name}.yaml"
         check_quarantine_share(result, ctx.job.sources[role].max_quarantine_share, setting=setting)
-    return Inputs({role: m.frame.reset_index(drop=True) for role, m in mapped.items()}, quarantined)
+    inputs = Inputs(
+        {role: m.frame.reset_index(drop=True) for role, m in mapped.items()},
+        quarantined,
+        figures=source_figures(mapped, ctx.as_of),
+        unknown_tenants=unknown_tenants,
+    )
+    if "usage" in inputs.frames and "accounts" in inputs.frames:
+        first_of_previous = add_months(scoring_month(ctx.as_of), -1)
+        inputs.mislinks = find_mislinks(
+            inputs.frames["accounts"], inputs.frames["usage"], linked_before=first_of_previous
+        )
+        report_mislinks(ctx, inputs.mislinks)
+    if inputs.unknown_tenants.tenants and "usage" in inputs.figures:
+        inputs.figures["usage"]["unknown_tenants"] = inputs.unknown_tenants.tenants
+        inputs.figures["usage"]["unknown_rows"] = inputs.unknown_tenants.rows
+        inputs.figures["usage"]["largest_unknown"] = inputs.unknown_tenants.largest
+    return inputs
+
+
+def source_figures(mapped: dict[str, MappedFrame], as_of: date) -> dict[str, dict[str, Any]]:
+    """Each source's figures for the input guards; usage is measured against the linked
+    tenants of the accounts and the scoring and previous month of ``as_of``."""
+    month = scoring_month(as_of)
+    linked = mapped["accounts"].frame["tenant_id"] if "accounts" in mapped else None
+    figures = {}
+    for role, result in mapped.items():
+        if role == "usage" and linked is not None:
+            figures[role] = input_figures(
+                role,
+                result.rows_read,
+                result.frame,
+                linked_tenants=linked.dropna(),
+                scoring_month=month.strftime("%Y-%m"),
+                previous_month=add_months(month, -1).strftime("%Y-%m"),
+            )
+        else:
+            figures[role] = input_figures(role, result.rows_read, result.frame)
+    return figures
+
+
+def report_unknown_tenants(ctx: RunContext, unknown: UnknownTenants) -> None:
+    """Count usage rows of tenants no account has in the summary and the log (not bad rows)."""
+    ctx.summary.unknown_tenants = unknown.tenants
+    ctx.summary.unknown_tenant_rows = unknown.rows
+    if not unknown.tenants:
+        return
+    ctx.summary.notes.append(unknown.note())
+    log.info(
+        "unknown_tenants",
+        tenants=unknown.tenants,
+        rows=unknown.rows,
+        largest=[{"tenant_id": t, "rows": n} for t, n in unknown.largest],
+    )
+
+
+def report_mislinks(ctx: RunContext, mislinks: Mislinks) -> None:
+    """Report linked accounts whose tenant has no usage row at all (likely a wrong tenant id)."""
+    ctx.summary.likely_mislinked = len(mislinks.accounts)
+    if not mislinks.accounts:
+        return
+    ctx.summary.notes.append(mislinks.note())
+    log.warning(
+        "tenants_without_usage",
+        accounts=len(mislinks.accounts),
+        examples=[
+            {"account_id": a, "name": n, "tenant_id": t} for a, n, t in mislinks.accounts[:10]
+        ],  # fmt: skip
+    )
 
 
 def exclude_churned(mapped: MappedFrame, as_of: date) -> MappedFrame:

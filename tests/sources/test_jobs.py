@@ -49,7 +49,7 @@ def test_placeholders_are_filled():
     nightly = load_job(ROOT / "jobs", "nightly")
     assert resolve_parameters(nightly.sources["usage"], date(2025, 3, 15)) == {
         "from_month": "2024-02",
-        "to_month": "2025-02",
+        "to_month": "2025-03",  # through the partial as-of month: its logins count (SPEC §10)
     }
 
 
