@@ -82,6 +82,30 @@ def execute(
     sandbox_accounts: int = 150,
 ) -> Any:
     """Shared by ``run`` and ``demo``: load the project, build clients, run, print."""
+    from sfsync.interrupt import stop_on_signals
+
+    with stop_on_signals():  # SIGTERM/SIGINT: recorded as failed, alerted, lock released
+        return _execute(
+            ctx,
+            job_name,
+            as_of_text,
+            dry_run=dry_run,
+            sandbox=sandbox,
+            plan_out=plan_out,
+            sandbox_accounts=sandbox_accounts,
+        )
+
+
+def _execute(
+    ctx: click.Context,
+    job_name: str,
+    as_of_text: str | None,
+    *,
+    dry_run: bool,
+    sandbox: bool,
+    plan_out: str | None,
+    sandbox_accounts: int,
+) -> Any:
     from sfsync.config import load_project
     from sfsync.pipeline import run_job
     from sfsync.run_context import build_run_context
@@ -151,7 +175,8 @@ def run(
 
     Takes the job's run lock (no overlapping runs) and records the run in the state store.
     Exit codes: 0 done, 1 failed, 3 finished but some records failed (retried next run),
-    4 another run of the job holds the lock.
+    4 another run of the job holds the lock, 143/130 stopped by SIGTERM/SIGINT (recorded as
+    failed, alerted, lock released).
 
     \b
     Examples:
