@@ -29,7 +29,8 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 def stop_on_signals(signals: tuple[signal.Signals, ...] = STOP_SIGNALS) -> Iterator[None]:
     """Turn ``signals`` into :class:`RunInterrupted` for the block; restore the old handlers.
 
-    Outside the main thread (where Python cannot install handlers) it does nothing.
+    Outside the main thread (where Python cannot install handlers) it does nothing; a signal
+    the process was started with ignored (``nohup``, a background job of a shell) stays ignored.
     """
     if threading.current_thread() is not threading.main_thread():
         yield
@@ -43,7 +44,11 @@ def stop_on_signals(signals: tuple[signal.Signals, ...] = STOP_SIGNALS) -> Itera
         stopping = True
         raise RunInterrupted(signal.Signals(signum).name, 128 + signum)
 
-    previous = {sig: signal.signal(sig, handler) for sig in signals}
+    previous = {
+        sig: signal.signal(sig, handler)
+        for sig in signals
+        if signal.getsignal(sig) is not signal.SIG_IGN
+    }
     try:
         yield
     finally:
