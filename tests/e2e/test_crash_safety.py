@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -75,23 +76,37 @@ def stalled_metabase() -> Iterator[StalledServer]:
     server.close()
 
 
+@contextmanager
+def _sigint_not_ignored() -> Iterator[None]:
+    """A child inherits an ignored SIGINT (a test runner started in the background): undo it
+    while the child starts, so that its Ctrl-C handling is what gets tested."""
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        yield
+        return
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class Child:
     """``sfsync run`` in a child process; its JSON log events are collected as they come."""
 
-    def __init__(self, project, sandbox, *args: str, env: dict, preexec=None) -> None:
+    def __init__(self, project, sandbox, *args: str, env: dict) -> None:
         environment = {k: v for k, v in os.environ.items() if not k.startswith("SFSYNC_")}
         environment.update(sandbox.env())
         environment.update(env)
         command = [sys.executable, "-m", "sfsync", "--log-format", "json"]
-        self.proc = subprocess.Popen(
-            [*command, "--config", str(project.config), *args],
-            cwd=REPO,
-            env=environment,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            preexec_fn=preexec,
-        )
+        with _sigint_not_ignored():
+            self.proc = subprocess.Popen(
+                [*command, "--config", str(project.config), *args],
+                cwd=REPO,
+                env=environment,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
         self.events: list[dict] = []
         self.stderr: list[str] = []
         self._seen = threading.Condition()
@@ -145,7 +160,7 @@ def _ledger(project) -> tuple[list, list]:
     return locks, ledger
 
 
-def _start_stalled_run(project, sb, metabase: StalledServer, preexec=None) -> Child:
+def _start_stalled_run(project, sb, metabase: StalledServer) -> Child:
     child = Child(
         project,
         sb,
@@ -154,7 +169,6 @@ def _start_stalled_run(project, sb, metabase: StalledServer, preexec=None) -> Ch
         "--as-of",
         AS_OF,
         env={"SFSYNC_METABASE_URL": metabase.url},
-        preexec=preexec,
     )
     child.wait_for("run_lock_acquired")
     child.wait_for("run_started")
@@ -189,17 +203,13 @@ def test_a_run_killed_with_sigkill_does_not_block_the_next_one(
     assert f":{child.proc.pid} ended without finishing" in ledger[0].error
 
 
-def _default_sigint() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_DFL)  # a background test runner may ignore it
-
-
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_a_stopped_run_ends_failed_alerted_and_unlocked(
     project, sandbox_factory, stalled_metabase, sig, code
 ):
     sb = sandbox_factory(accounts=60)
     sb.admin.clear_slack_messages()
-    child = _start_stalled_run(project, sb, stalled_metabase, preexec=_default_sigint)
+    child = _start_stalled_run(project, sb, stalled_metabase)
     child.proc.send_signal(sig)
     exit_code, stdout, stderr = child.finish()
 
