@@ -2,7 +2,8 @@
 
 Each command lives in ``sfsync/commands/<name>.py`` and exposes ``commands``, a list of click
 commands added to the root group here. Library errors (:class:`sfsync.errors.SfsyncError`)
-become ``Error: <message>`` with the error's exit code; usage errors exit 2.
+become ``Error: <message>`` with the error's exit code; usage errors exit 2; a run stopped by
+SIGTERM or SIGINT (:class:`sfsync.errors.RunInterrupted`) exits 143 or 130.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 import click
 
 from sfsync import __version__
-from sfsync.errors import ExitCode, SfsyncError
+from sfsync.errors import ExitCode, RunInterrupted, SfsyncError
 
 COMMAND_MODULES = [
     "sfsync.commands.validate",
@@ -90,5 +91,8 @@ def main(argv: list[str] | None = None) -> None:
         from sfsync.log import redact_text
 
         click.echo(f"Error: {redact_text(str(exc))}", err=True)
+        sys.exit(exc.exit_code)
+    except RunInterrupted as exc:  # SIGTERM / SIGINT inside a run (sfsync.interrupt)
+        click.echo(f"Error: {exc} ({exc.hint})", err=True)
         sys.exit(exc.exit_code)
     sys.exit(ExitCode.OK)

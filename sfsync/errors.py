@@ -19,6 +19,9 @@ class ExitCode:
     USAGE = 2
     ROW_FAILURES = 3  # the run finished, but some records failed and will be retried next run
     LOCKED = 4  # another run of the same job holds the lock
+    # stopped by a signal: 128 + the signal number, as a shell reports a process it killed
+    SIGINT = 130  # Ctrl-C
+    SIGTERM = 143  # timeout, systemd, Kubernetes, docker stop
 
 
 class SfsyncError(Exception):
@@ -94,6 +97,30 @@ class LockedError(SfsyncError):
     """Another run of the same job holds the run lock."""
 
     exit_code = ExitCode.LOCKED
+
+
+class RunInterrupted(BaseException):
+    """The process was told to stop (SIGTERM, SIGINT) in the middle of a command.
+
+    Raised in the main thread by the handlers of :func:`sfsync.interrupt.stop_on_signals`, so
+    the run's ``except``/``finally`` paths record it as failed, alert and release the lock.
+    A ``BaseException`` like ``KeyboardInterrupt``: the ``except Exception`` of retry loops and
+    of "never fail the run" notification code must not swallow it. The CLI prints ``Error:``
+    with the message and exits with ``exit_code`` (128 + the signal number).
+    """
+
+    def __init__(self, signal_name: str, exit_code: int) -> None:
+        self.signal_name = signal_name
+        self.exit_code = exit_code
+        self.message = f"stopped by {signal_name}"
+        self.hint = (
+            "the run stopped before it finished; what it wrote is kept and the next run "
+            "completes the rest"
+        )
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class Retriable(Exception):

@@ -440,10 +440,11 @@ def run_job(ctx: RunContext) -> RunOutcome:
         try:
             outcome = run_stages(ctx)
         except BaseException as exc:
+            from sfsync.errors import RunInterrupted
+
             summary.status = "failed"
-            _finish(
-                ctx, started, error=str(exc) if isinstance(exc, Exception) else type(exc).__name__
-            )
+            named = isinstance(exc, Exception | RunInterrupted)  # "stopped by SIGTERM"
+            _finish(ctx, started, error=str(exc) if named else type(exc).__name__)
             _notify_failure(ctx, exc)
             raise
         summary.status = "partial" if summary.write_failures else "succeeded"

@@ -90,7 +90,9 @@ def backfill(
         if bar is not None:
             bar.update(1)
 
-    with env_ctx as env:
+    from sfsync.interrupt import stop_on_signals
+
+    with stop_on_signals(), env_ctx as env:
         project = load_project(config_path, env=env)
         run_ctx = build_run_context(project, job, date_to, dry_run=dry_run, env=env)
         try:

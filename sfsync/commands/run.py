@@ -84,6 +84,34 @@ def execute(
     accept_mass_change: bool = False,
 ) -> Any:
     """Shared by ``run`` and ``demo``: load the project, build clients, run, print."""
+    from sfsync.interrupt import stop_on_signals
+
+    with stop_on_signals():  # SIGTERM/SIGINT: recorded as failed, alerted, lock released
+        return _execute(
+            ctx,
+            job_name,
+            as_of_text,
+            dry_run=dry_run,
+            sandbox=sandbox,
+            plan_out=plan_out,
+            sandbox_accounts=sandbox_accounts,
+            accept_input_change=accept_input_change,
+            accept_mass_change=accept_mass_change,
+        )
+
+
+def _execute(
+    ctx: click.Context,
+    job_name: str,
+    as_of_text: str | None,
+    *,
+    dry_run: bool,
+    sandbox: bool,
+    plan_out: str | None,
+    sandbox_accounts: int,
+    accept_input_change: bool,
+    accept_mass_change: bool,
+) -> Any:
     from sfsync.config import load_project
     from sfsync.pipeline import run_job
     from sfsync.run_context import build_run_context
@@ -178,7 +206,8 @@ def run(
     Before writing, guards compare tonight's input and plan with the previous month and
     recent runs; a broken feed or a mass change stops the run (exit 1) with the figures.
     Exit codes: 0 done, 1 failed or stopped by a guard, 3 finished but some records failed
-    (retried next run), 4 another run of the job holds the lock.
+    (retried next run), 4 another run of the job holds the lock, 143/130 stopped by
+    SIGTERM/SIGINT (recorded as failed, alerted, lock released).
 
     \b
     Examples:

@@ -1,10 +1,18 @@
 """The run lock: two runs of the same job never overlap (SQLite and PostgreSQL alike).
 
-A lock is a row in ``run_locks`` keyed by job. Taking it is one atomic statement,
-``INSERT … ON CONFLICT (job) DO UPDATE … WHERE run_locks.expires_at < now``, inside a write
-transaction, followed by reading back who holds the row: whoever's random token is there owns
-the lock. A live run's heartbeat thread pushes ``expires_at`` forward; a crashed run stops
-doing so and its lock expires after ``ttl_seconds``. Time is the UTC clock of the host.
+A lock is a row in ``run_locks`` keyed by job, recording its holder: host, host key, process
+id and the process's start identity (:mod:`sfsync.state.process`). Taking it is one write
+transaction: read the current row (``FOR UPDATE`` on PostgreSQL), then one atomic
+``INSERT … ON CONFLICT (job) DO UPDATE … WHERE expires_at < now OR token = <dead holder's>``,
+then read back who holds the row: whoever's random token is there owns the lock.
+
+A live run's heartbeat thread pushes ``expires_at`` forward. A holder whose process is gone
+(killed with SIGKILL, out of memory, host rebooted) stops doing so; a run **on the same host**
+sees at once that the process no longer exists (or that its pid now belongs to a process
+started at another time) and takes the lock over, logging ``run_lock_taken_over``. A holder on
+another host is judged by the TTL alone. Whoever takes the lock marks the runs the dead holder
+left ``running`` as ``abandoned`` (:func:`sfsync.state.runs.abandon_runs`). Time is the UTC
+clock of the host.
 """
 
 from __future__ import annotations
@@ -20,10 +28,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy import Column, DateTime, String, Table, delete, select, update
+from sqlalchemy import Column, DateTime, Integer, String, Table, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from sfsync.errors import LockedError
+from sfsync.state import process
 from sfsync.state.db import Store, metadata, utcnow
 
 log = structlog.get_logger(__name__)
@@ -38,6 +47,12 @@ run_locks = Table(
     Column("token", String(64), nullable=False),
     Column("acquired_at", DateTime, nullable=False),
     Column("expires_at", DateTime, nullable=False),
+    # who holds it (nullable: added to existing stores automatically; a row an older sfsync
+    # wrote has none of them and is judged by its expiry only)
+    Column("host", String(255)),
+    Column("host_key", String(300)),
+    Column("pid", Integer),
+    Column("process_start", String(64)),
 )
 
 
@@ -52,6 +67,8 @@ class RunLock:
     expires_at: datetime
     ttl_seconds: float
     lost: bool = False
+    took_over: str | None = None  # "expired", "process_gone" or "pid_reused" after a takeover
+    previous_holder: str | None = None
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
 
 
@@ -64,9 +81,23 @@ def _insert(store: Store):
     return (postgresql if store.dialect == "postgresql" else sqlite).insert(run_locks)
 
 
+def _takeover_reason(row, now: datetime) -> str | None:
+    """Why the lock ``row`` may be taken now: its expiry passed or its process is gone."""
+    if row is None:
+        return None
+    if row.expires_at < now:
+        return "expired"
+    return process.holder_gone(row.host_key, row.pid, row.process_start)
+
+
 def try_acquire(store: Store, job: str, ttl_seconds: float, holder: str | None = None) -> RunLock:
-    """Take the lock of ``job`` once, or raise LockedError naming the holder and expiry."""
+    """Take the lock of ``job`` once, or raise LockedError naming the holder and expiry.
+
+    Takes over a lock whose expiry passed, or whose holder ran on this host and whose process
+    is gone (see the module docstring).
+    """
     token = secrets.token_hex(16)
+    me = process.current()
     holder = holder or holder_name()
     now = utcnow()
     expires = now + timedelta(seconds=ttl_seconds)
@@ -76,24 +107,52 @@ def try_acquire(store: Store, job: str, ttl_seconds: float, holder: str | None =
         "token": token,
         "acquired_at": now,
         "expires_at": expires,
+        "host": me.host[:255],
+        "host_key": me.host_key,
+        "pid": me.pid,
+        "process_start": me.start,
     }
-    stmt = _insert(store).values(**values)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[run_locks.c.job],
-        set_={k: v for k, v in values.items() if k != "job"},
-        where=run_locks.c.expires_at < now,
-    )
+    current = select(run_locks).where(run_locks.c.job == job)
     with store.begin() as conn:
-        conn.execute(stmt)
-        row = conn.execute(select(run_locks).where(run_locks.c.job == job)).one()
-    if row.token != token:
-        raise LockedError(
-            f"another run of job {job!r} is in progress: the lock is held by {row.holder} "
-            f"since {row.acquired_at:%Y-%m-%d %H:%M:%S} UTC and expires at "
-            f"{row.expires_at:%Y-%m-%d %H:%M:%S} UTC",
-            hint="wait for that run to finish; if it crashed, its lock expires by itself",
+        before = conn.execute(current.with_for_update()).first()
+        reason = _takeover_reason(before, now)
+        takeable = run_locks.c.expires_at < now
+        if reason is not None and before is not None:
+            takeable = or_(takeable, run_locks.c.token == before.token)
+        stmt = _insert(store).values(**values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[run_locks.c.job],
+            set_={k: v for k, v in values.items() if k != "job"},
+            where=takeable,
         )
-    return RunLock(job, holder, token, now, expires, ttl_seconds)
+        conn.execute(stmt)
+        row = conn.execute(current).one()
+    if row.token != token:
+        raise _locked_error(job, row)
+    lock = RunLock(job, holder, token, now, expires, ttl_seconds)
+    if before is not None and reason is not None:
+        lock.took_over, lock.previous_holder = reason, before.holder
+    return lock
+
+
+def _locked_error(job: str, row) -> LockedError:
+    same_host = bool(row.host_key) and row.host_key == process.host_key()
+    if same_host:
+        hint = (
+            "wait for that run to finish: its process is still running on this host "
+            "(if it hangs, stop it with SIGTERM; the next run then starts at once)"
+        )
+    else:
+        hint = (
+            "wait for that run to finish; if its process was killed, the lock is taken over "
+            "when it expires (at once when the next run is on the same host)"
+        )
+    return LockedError(
+        f"another run of job {job!r} is in progress: the lock is held by {row.holder} "
+        f"since {row.acquired_at:%Y-%m-%d %H:%M:%S} UTC and expires at "
+        f"{row.expires_at:%Y-%m-%d %H:%M:%S} UTC",
+        hint=hint,
+    )
 
 
 def renew(store: Store, lock: RunLock) -> bool:
@@ -130,6 +189,19 @@ def _heartbeat(store: Store, lock: RunLock, interval: float) -> None:
             log.warning("run_lock_heartbeat_failed", lock_job=lock.job, error=str(exc))
 
 
+def _abandon_left_runs(store: Store, lock: RunLock) -> None:
+    """Mark runs of the job a dead process left ``running`` as abandoned (we hold the lock)."""
+    from sfsync.state.runs import abandon_runs
+
+    try:
+        ids = abandon_runs(store, lock.job, found_by=lock.holder)
+    except Exception as exc:  # the ledger's tidiness never stops a run
+        log.warning("runs_abandon_failed", lock_job=lock.job, error=str(exc))
+        return
+    if ids:
+        log.warning("runs_abandoned", lock_job=lock.job, run_ids=ids)
+
+
 @contextmanager
 def run_lock(
     store: Store,
@@ -144,7 +216,15 @@ def run_lock(
     ``heartbeat_interval``), so only a crashed run's lock expires.
     """
     lock = try_acquire(store, job, ttl_seconds)
+    if lock.took_over:
+        log.warning(
+            "run_lock_taken_over",
+            lock_job=job,
+            previous_holder=lock.previous_holder,
+            reason=lock.took_over,
+        )
     log.info("run_lock_acquired", lock_job=job, holder=lock.holder, ttl_seconds=ttl_seconds)
+    _abandon_left_runs(store, lock)
     thread = None
     if heartbeat:
         interval = heartbeat_interval or max(ttl_seconds / 3, 0.05)

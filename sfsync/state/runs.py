@@ -21,14 +21,18 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    and_,
+    or_,
     select,
 )
 
 from sfsync.log import bind_run
 from sfsync.state.db import Store, json_default, metadata, utcnow
 
-RUN_STATUSES = ("running", "succeeded", "failed", "partial")
+RUN_STATUSES = ("running", "succeeded", "failed", "partial", "abandoned")
 FINAL_STATUSES = ("succeeded", "failed", "partial")
+# "abandoned": the run's process ended without recording an end (killed, host lost); set by a
+# later run of the job (:func:`abandon_runs`), never by the run itself.
 
 runs = Table(
     "runs",
@@ -125,6 +129,57 @@ def finish_run(
             raise KeyError(f"no run with id {run_id}")
     if structlog.contextvars.get_contextvars().get("run_id") == run_id:
         structlog.contextvars.unbind_contextvars("run_id", "job")
+
+
+def abandon_runs(store: Store, job: str, *, found_by: str, locked: bool = True) -> list[int]:
+    """Mark runs of ``job`` (and of ``backfill:<job>``) still ``running`` as ``abandoned``.
+
+    Call it while holding the job's run lock (``locked``): no other run of the job can then
+    be writing, so every non-dry run left ``running`` belongs to a process that died or lost
+    its lock. Dry runs take no lock; one is abandoned only if it ran on this host and its
+    process is gone. ``found_by`` (``host:pid`` of the caller) goes into the run's error.
+    Returns the ids marked, oldest first.
+    """
+    from sfsync.state.process import pid_alive
+
+    host = socket.gethostname()
+    jobs = (job, f"backfill:{job}")
+    query = select(runs.c.id, runs.c.host, runs.c.pid, runs.c.dry_run).where(
+        runs.c.job.in_(jobs), runs.c.status == "running"
+    )
+    marked: list[tuple[int, str | None, int | None]] = []
+    with store.begin() as conn:
+        for row in conn.execute(query.order_by(runs.c.id)):
+            needs_dead_pid = row.dry_run or not locked
+            if needs_dead_pid and (
+                row.host != host or row.pid is None or pid_alive(row.pid) is not False
+            ):
+                continue
+            marked.append((row.id, row.host, row.pid))
+        now = utcnow()
+        for run_id, run_host, run_pid in marked:
+            conn.execute(
+                runs.update()
+                .where(and_(runs.c.id == run_id, runs.c.status == "running"))
+                .values(
+                    status="abandoned",
+                    finished_at=now,
+                    error=(
+                        f"abandoned: its process {run_host}:{run_pid} ended without finishing "
+                        f"the run (found by the run of {found_by})"
+                    ),
+                )
+            )
+    return [run_id for run_id, _, _ in marked]
+
+
+def running_runs(store: Store, job: str | None = None) -> list[RunRecord]:
+    """Runs still marked ``running`` (of ``job``, or of every job), oldest first."""
+    query = select(runs).where(runs.c.status == "running")
+    if job is not None:
+        query = query.where(or_(runs.c.job == job, runs.c.job == f"backfill:{job}"))
+    with store.connect() as conn:
+        return [_record(row) for row in conn.execute(query.order_by(runs.c.id))]
 
 
 def _record(row: Any) -> RunRecord:

@@ -1,16 +1,19 @@
 """Helper process for the lock tests: python lock_holder.py URL JOB TTL HOLD MODE.
 
-Prints "won" or "locked: <message>" on stdout. MODE "hold" keeps the lock HOLD seconds and
-releases it; MODE "crash" exits hard right after taking it (no release, no heartbeat).
+Prints "won" or "locked: <message>" on stdout (then, in "crash_run", the run id). MODE "hold"
+keeps the lock HOLD seconds and releases it; MODE "crash" exits hard right after taking it (no
+release, no heartbeat); MODE "crash_run" also records a run in the ledger (left ``running``)
+before exiting hard.
 """
 
 import os
 import sys
 import time
+from datetime import date
 
 from sfsync.errors import LockedError
 from sfsync.log import configure_logging
-from sfsync.state import open_store, run_lock
+from sfsync.state import open_store, run_lock, start_run
 
 url, job, ttl, hold, mode = (
     sys.argv[1],
@@ -27,7 +30,9 @@ while time.time() < start_at:
 try:
     with run_lock(store, job, ttl_seconds=ttl, heartbeat_interval=0.2):
         print("won", flush=True)
-        if mode == "crash":
+        if mode == "crash_run":
+            print(start_run(store, job, date(2025, 3, 15)), flush=True)
+        if mode in ("crash", "crash_run"):
             os._exit(0)
         time.sleep(hold)
 except LockedError as exc:
