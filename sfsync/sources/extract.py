@@ -214,6 +214,11 @@ def extract(ctx: RunContext) -> Inputs:
             inputs.frames["accounts"], inputs.frames["usage"], linked_before=first_of_previous
         )
         report_mislinks(ctx, inputs.mislinks)
+        if "usage" in inputs.figures:
+            inputs.figures["usage"]["mislinked"] = [
+                {"account_id": a, "name": n, "tenant_id": t}
+                for a, n, t in inputs.mislinks.accounts[:10]
+            ]
     if inputs.unknown_tenants.tenants and "usage" in inputs.figures:
         inputs.figures["usage"]["unknown_tenants"] = inputs.unknown_tenants.tenants
         inputs.figures["usage"]["unknown_rows"] = inputs.unknown_tenants.rows
