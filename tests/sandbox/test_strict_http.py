@@ -100,8 +100,7 @@ def test_pages_follow_the_configured_size_and_simple_salesforce_reads_them_all(s
 
 
 def test_wide_rows_come_in_smaller_pages(sb):
-    session = sb.admin
-    session._call("POST", "behaviour", json={"page_bytes": 40_000})
+    sb.admin.set_behaviour(page_bytes=40_000)
     try:
         sf = sb.simple_salesforce()
         ids = [r["Id"] for r in sf.query("SELECT Id FROM Account LIMIT 20")["records"]]
@@ -115,7 +114,7 @@ def test_wide_rows_come_in_smaller_pages(sb):
         assert len(narrow["records"]) == 60
         assert len(sf.query_all("SELECT Id, Description FROM Account")["records"]) == 60
     finally:
-        session._call("POST", "behaviour", json={})
+        sb.admin.set_behaviour()
 
 
 # -- Bulk API 2.0 ------------------------------------------------------------------------------
