@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sfsync.config import ENV_OVERRIDES, Project, Settings, load_project, resolve_state_url
-from sfsync.errors import ConfigError, ConfigProblem
+from sfsync.errors import ConfigError, ConfigProblem, SfsyncError
 from sfsync.scoring.wording import wording_from_templates
 from sfsync.templates import load_templates
 
@@ -131,13 +131,69 @@ def validate_scorecards(project: Project) -> tuple[list[ConfigProblem], str]:
 
 
 def validate_org(project: Project) -> list[ConfigProblem]:
-    """``--org``: connect with the project's credentials and check the mappings against the
-    org's describe (the sync area's ``validate_org``)."""
+    """``--org``: connect with the project's credentials, check the mappings against the
+    org's describe (the sync area's ``validate_org``), then let the org judge every job's
+    Salesforce accounts query and scope filter (:func:`validate_org_scopes`)."""
     from sfsync.salesforce.client import connect
     from sfsync.salesforce.planner import validate_org as check
 
     settings = project.settings
-    return check(project, connect(settings.salesforce, timezone=settings.timezone))
+    client = connect(settings.salesforce, timezone=settings.timezone)
+    return check(project, client) + validate_org_scopes(project, client)
+
+
+def validate_org_scopes(project: Project, client: Any) -> list[ConfigProblem]:
+    """Run each job's Salesforce accounts query, scope filter included, with ``LIMIT 1``.
+
+    The org itself judges the SOQL, so a filter it refuses (AND and OR mixed without
+    parentheses, a long text field, a malformed Id, …) is reported now, as a problem of the
+    job file's ``scope``, with Salesforce's error code and message, instead of failing the
+    first night. Jobs that do not load are left to the offline check.
+    """
+    from sfsync.jobs import SalesforceSource, load_job
+    from sfsync.salesforce.retry import SalesforceApiError
+    from sfsync.sources.columns import load_column_mapping
+    from sfsync.sources.extract import DEFAULT_COLUMNS
+    from sfsync.sources.salesforce import accounts_soql, available_fields
+
+    problems: list[ConfigProblem] = []
+    fields_cache: dict[str, list[str] | None] = {}
+    for job_file in sorted(Path(project.jobs_dir).glob("*.yaml")):
+        try:
+            job = load_job(project.jobs_dir, job_file.stem)
+        except ConfigError:
+            continue
+        for role, source in job.sources.items():
+            if not isinstance(source, SalesforceSource) or source.object != "accounts":
+                continue
+            where = f"sources.{role}.scope" if source.scope else f"sources.{role}"
+            shown = str(display_path(job_file))
+            try:
+                mapping = load_column_mapping(
+                    Path(project.mappings_dir)
+                    / "columns"
+                    / f"{source.columns or DEFAULT_COLUMNS[role]}.yaml"
+                )
+                if "Account" not in fields_cache:
+                    fields_cache["Account"] = available_fields(client, "Account")
+                soql = accounts_soql(mapping, source.scope, fields_cache["Account"]) + " LIMIT 1"
+                client.query(soql)
+            except SalesforceApiError as exc:
+                if exc.status not in (400, 404):
+                    raise
+                problems.append(ConfigProblem(shown, where, _refusal(exc, source.scope)))
+            except (ConfigError, SfsyncError, ValueError) as exc:
+                problems.append(ConfigProblem(shown, where, f"cannot check against the org: {exc}"))
+    return problems
+
+
+def _refusal(exc: Any, scope: Any) -> str:
+    """What the org said about a job's accounts query, in one line."""
+    from sfsync.salesforce.retry import error_messages
+
+    said = " ".join(error_messages(exc.content).split())  # Salesforce's message spans lines
+    what = "the scope filter" if scope else "the accounts query"
+    return f"Salesforce refused {what}: {said}"
 
 
 # (name, validator) in the order they run. Other areas add theirs here, one line each.

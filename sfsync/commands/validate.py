@@ -12,7 +12,8 @@ from sfsync.errors import ConfigError, SfsyncError
 @click.option(
     "--org",
     is_flag=True,
-    help="Also check the mappings against the Salesforce org (fields exist, types fit). "
+    help="Also check the mappings against the Salesforce org (fields exist, types fit) and "
+    "run each job's accounts query and scope filter there with LIMIT 1. "
     "Needs credentials; makes a few read-only API calls.",
 )
 @click.pass_context
@@ -26,7 +27,7 @@ def validate(ctx: click.Context, org: bool) -> None:
     Examples:
       sfsync validate
       sfsync --config deploy/prod/sfsync.yaml validate
-      sfsync validate --org            also check field mappings against the org
+      sfsync validate --org            also check field mappings and scope filters against the org
     """
     config_path = (ctx.obj or {}).get("config_path")
     project, report = validation.validate_project(config_path)
@@ -42,7 +43,10 @@ def validate(ctx: click.Context, org: bool) -> None:
         org_report = validation.ValidationReport()
         validation.run_validator(org_report, "org", validation.ORG_VALIDATOR, project)
         if not org_report.ok:
-            raise ConfigError(org_report.problems, hint="fix the mapping or the org's metadata")
+            raise ConfigError(
+                org_report.problems,
+                hint="fix the mapping, the job's scope filter or the org's metadata",
+            )
         click.echo(f"OK: checked {', '.join(org_report.checked)}")
 
 

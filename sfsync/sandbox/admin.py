@@ -68,6 +68,11 @@ class SandboxAdmin:
             },
         )
 
+    def set_behaviour(self, **settings: Any) -> None:
+        """Query page size, page byte budget and Bulk job pacing of the org (see
+        :class:`sfsync.sandbox.salesforce.behaviour.ServerBehaviour`); no arguments: defaults."""
+        self._call("POST", "behaviour", json=settings)
+
     def clear_faults(self) -> None:
         """No more faults; the daily quota is full again and sessions a fault expired work again."""
         self._call("DELETE", "faults")

@@ -112,7 +112,8 @@ def test_injection_attempt_stays_a_value(engine):
         "SELECT Id FROM Account WHERE Name = 'bad \\q escape'",
         "SELECT Id FROM Account LIMIT",
         "SELECT Id FROM Account WHERE Name IN ()",
-        "SELECT Id FROM Account GROUP BY Name",
+        "SELECT Id FROM Account GROUP Name",
+        "SELECT Id FROM Account WHERE Name = 'a' AND Industry = 'b' OR Industry = 'c'",
         "DELETE FROM Account",
     ],
 )

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from werkzeug.wrappers import Request, Response
 
+from sfsync.sandbox.salesforce.behaviour import ServerBehaviour
 from sfsync.sandbox.salesforce.faults import FaultSettings
 from sfsync.sandbox.salesforce.http import json_response
 from sfsync.sandbox.salesforce.values import RecordError
@@ -55,6 +56,14 @@ class Admin:
             faults.clear_faults()
             self.app.sessions.revive_expired_by_fault()
             return json_response({"ok": True})
+        if route == "behaviour" and method in ("POST", "PUT"):
+            try:
+                self.app.behaviour = ServerBehaviour.from_dict(body)
+            except (TypeError, ValueError) as exc:
+                return _error(400, str(exc))
+            return json_response({"ok": True})
+        if route == "behaviour" and method == "GET":
+            return json_response(vars(self.app.behaviour))
         if route == "info" and method == "GET":
             user = self.app.integration_user()
             return json_response(

@@ -1,18 +1,29 @@
-"""The sandbox Salesforce org as a WSGI application: routing, authentication, limits, faults."""
+"""The sandbox Salesforce org as a WSGI application: routing, authentication, limits, faults.
+
+Every answer under ``/services`` and ``/id`` is JSON, errors included: Salesforce answers an
+unknown resource with 404 ``[{"errorCode":"NOT_FOUND","message":"The requested resource does
+not exist"}]``, a wrong method with 405 ``METHOD_NOT_ALLOWED``, and an internal failure with
+500 ``UNKNOWN_EXCEPTION`` ("An unexpected error occurred. Please include this ErrorId if you
+contact support: …"), never with werkzeug's HTML error pages.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
+import secrets
 import socket
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
 from sfsync.sandbox.salesforce.admin import Admin
+from sfsync.sandbox.salesforce.behaviour import ServerBehaviour
 from sfsync.sandbox.salesforce.bulk2 import Bulk2
 from sfsync.sandbox.salesforce.composite import Collections
 from sfsync.sandbox.salesforce.faults import FaultsAndCounters
@@ -48,6 +59,7 @@ class SalesforceApp:
         credentials_dir: Path | None = None,
     ) -> None:
         self.faults = FaultsAndCounters()
+        self.behaviour = ServerBehaviour()
         self.schema = schema or load_schema()
         self.data_dir = data_dir
         self.org = Org(self.schema, self.faults, data_dir)
@@ -172,17 +184,37 @@ class SalesforceApp:
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Any:
         request = Request(environ)
         path = request.path.rstrip("/") or "/"
-        if path.startswith("/_sandbox"):
-            response = self.admin.dispatch(request, path)
-        elif path.startswith("/services/"):
-            response = self._services(request, path, environ)
+        try:
+            response = self._dispatch(request, path, environ)
+        except ConnectionResetError:  # the drop_connection fault
+            raise
+        except HTTPException as exc:  # werkzeug's own (bad request body, too large, …)
+            response = ApiError(
+                exc.code or 400,
+                "INVALID_REQUEST" if (exc.code or 400) < 500 else "UNKNOWN_EXCEPTION",
+                exc.description or exc.name,
+            ).response()
+        except Exception:
+            error_id = f"{secrets.randbelow(10**9)}-{secrets.randbelow(10**5)} ({secrets.randbelow(10**9)})"
+            logging.getLogger("sfsync.sandbox").exception("sandbox_internal_error")
+            response = ApiError(
+                500,
+                "UNKNOWN_EXCEPTION",
+                "An unexpected error occurred. Please include this ErrorId if you contact "
+                f"support: {error_id}",
+            ).response()
+        if path.startswith(("/services/", "/id/")):
             response.headers["Sforce-Limit-Info"] = self.faults.limit_header()
-        elif path.startswith("/id/"):
-            response = self._identity(request, path)
-            response.headers["Sforce-Limit-Info"] = self.faults.limit_header()
-        else:
-            response = not_found().response()
         return response(environ, start_response)
+
+    def _dispatch(self, request: Request, path: str, environ: dict[str, Any]) -> Response:
+        if path.startswith("/_sandbox"):
+            return self.admin.dispatch(request, path)
+        if path.startswith("/services/"):
+            return self._services(request, path, environ)
+        if path.startswith("/id/"):
+            return self._identity(request, path)
+        return not_found().response()
 
     def _services(self, request: Request, path: str, environ: dict[str, Any]) -> Response:
         if path == "/services/oauth2/token":

@@ -2,6 +2,15 @@
 
 Ingest jobs are processed on a background thread after UploadComplete, so clients see the
 real state sequence Open → UploadComplete → InProgress → JobComplete (or Failed/Aborted).
+Every job then stays ``InProgress`` for ``behaviour.bulk_in_progress_polls`` status requests
+(and ``behaviour.bulk_min_seconds``) before it reports its final state, as a real job takes a
+while (see :mod:`sfsync.sandbox.salesforce.behaviour`); query results are refused until then.
+
+Query jobs refuse what the Bulk API 2.0 Developer Guide ("Understanding Bulk API 2.0 Query",
+"SOQL Considerations") lists as unsupported: "GROUP BY, OFFSET, or TYPEOF clauses" and
+"Aggregate Functions such as COUNT()". The guide does not give the error's wording; the job is
+refused when it is created, 400 ``API_ERROR`` naming the clause, so a client sees the problem
+before any polling.
 """
 
 from __future__ import annotations
@@ -18,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.wrappers import Response
 
 from sfsync.sandbox.salesforce.http import ApiError, Ctx, empty_response, json_response
-from sfsync.sandbox.salesforce.soql import SoqlError
+from sfsync.sandbox.salesforce.soql import Query, SoqlError, parse_soql
 from sfsync.sandbox.salesforce.values import RecordError, now_iso
 
 if TYPE_CHECKING:
@@ -63,6 +72,8 @@ class Job:
     rows: list[list[Any]] = field(default_factory=list)  # query results
     columns: list[str] = field(default_factory=list)
     started: float = 0.0
+    hold_polls: int = 0  # status requests still answered InProgress once the work is done
+    ready_at: float = 0.0  # monotonic time before which the job is still InProgress
 
     def info(self) -> dict[str, Any]:
         base = {
@@ -105,6 +116,27 @@ class Bulk2:
         self.app = app
         self.jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
+
+    def _hold(self, job: Job) -> None:
+        """Keep ``job`` InProgress for a while once its work is done (see the module doc)."""
+        behaviour = self.app.behaviour
+        job.hold_polls = int(behaviour.bulk_in_progress_polls)
+        job.ready_at = time.monotonic() + float(behaviour.bulk_min_seconds)
+
+    @staticmethod
+    def _held(job: Job) -> bool:
+        return job.state in ("JobComplete", "Failed") and (
+            job.hold_polls > 0 or time.monotonic() < job.ready_at
+        )
+
+    def _status(self, job: Job) -> dict[str, Any]:
+        """The job's info as a status request sees it (one poll of the hold is used up)."""
+        info = job.info()
+        if self._held(job):
+            job.hold_polls = max(0, job.hold_polls - 1)
+            info["state"] = "InProgress"
+            info.pop("errorMessage", None)
+        return info
 
     def _job(self, job_id: str, kind: str) -> Job:
         job = self.jobs.get(job_id)
@@ -161,9 +193,9 @@ class Bulk2:
         job = self._job(job_id, "ingest")
         method = ctx.request.method
         if method == "GET":
-            return json_response(job.info())
+            return json_response(self._status(job))
         if method == "DELETE":
-            if job.state in ("Open", "UploadComplete", "InProgress"):
+            if job.state in ("Open", "UploadComplete", "InProgress") or self._held(job):
                 raise ApiError(
                     400, "INVALIDJOBSTATE", "Cannot delete a job that is still being processed"
                 )
@@ -175,6 +207,7 @@ class Bulk2:
                 raise ApiError(409, "INVALIDJOBSTATE", f"Job is {job.state}, cannot close")
             job.state = "UploadComplete"
             job.modstamp = now_iso()
+            self._hold(job)
             info = job.info()
             threading.Thread(target=self._process, args=(job,), daemon=True).start()
             return json_response(info)
@@ -291,13 +324,11 @@ class Bulk2:
             raise ApiError(400, "INVALIDJOB", f"InvalidJob : Invalid operation: {operation}")
         text = body.get("query") or ""
         try:
+            parsed = parse_soql(text)
+            _bulk_query_supported(parsed)
             compiled, rows = self.app.engine.run(text, include_deleted=operation == "queryAll")
         except SoqlError as exc:
             raise ApiError(400, exc.code, exc.message) from None
-        if compiled.query.count_only:
-            raise ApiError(
-                400, "API_ERROR", "Aggregate queries are not supported by Bulk API 2.0 query jobs"
-            )
         job = Job(self._new_id("750"), "query", operation, compiled.obj.name, ctx.user_id, ctx.version,
                   delimiter=body.get("columnDelimiter", "COMMA"), line_ending=body.get("lineEnding", "LF"),
                   query=text)  # fmt: skip
@@ -307,6 +338,7 @@ class Bulk2:
         job.state = "UploadComplete"
         info = job.info()
         job.state = "JobComplete"
+        self._hold(job)
         self.jobs[job.id] = job
         return json_response(info)
 
@@ -317,16 +349,19 @@ class Bulk2:
             del self.jobs[job_id]
             return empty_response(204)
         if method == "PATCH":
-            job.state = "Aborted" if ctx.json().get("state") == "Aborted" else job.state
-        return json_response(job.info())
+            if ctx.json().get("state") == "Aborted":
+                job.state, job.hold_polls, job.ready_at = "Aborted", 0, 0.0
+            return json_response(job.info())
+        return json_response(self._status(job))
 
     def query_results(self, ctx: Ctx, job_id: str) -> Response:
         job = self._job(job_id, "query")
-        if job.state != "JobComplete":
+        if job.state != "JobComplete" or self._held(job):
             raise ApiError(
                 400,
                 "INVALIDJOBSTATE",
-                f"Job is {job.state}; results are available after JobComplete",
+                f"Job is {'InProgress' if self._held(job) else job.state}; results are "
+                "available after JobComplete",
             )
         args = ctx.request.args
         max_records = int(args.get("maxRecords") or 50000)
@@ -355,6 +390,23 @@ class Bulk2:
             out.getvalue(),
             content_type=CSV_TYPE,
             headers={"Sforce-Locator": next_locator, "Sforce-NumberOfRecords": str(end - start)},
+        )
+
+
+def _bulk_query_supported(query: Query) -> None:
+    """API_ERROR for what Bulk API 2.0 query jobs do not run (GROUP BY, OFFSET, aggregates)."""
+    unsupported = []
+    if query.group_by:
+        unsupported.append("GROUP BY")
+    if query.offset is not None:
+        unsupported.append("OFFSET")
+    if query.count_only or query.aggregates:
+        unsupported.append("aggregate functions such as COUNT()")
+    if unsupported:
+        raise SoqlError(
+            f"Bulk API 2.0 query jobs do not support {', '.join(unsupported)}; remove "
+            "it from the query or run it with the REST query resource",
+            code="API_ERROR",
         )
 
 

@@ -2,10 +2,24 @@
 
 Results come back in request order. With ``allOrNone`` every write is rolled back when any
 record fails; the records without their own error then report ALL_OR_NONE_OPERATION_ROLLED_BACK.
+
+Upsert (``PATCH composite/sobjects/<type>/<field>``) follows the REST API Developer Guide,
+"Upsert Records Using sObject Collections": "Only external ids are supported. Don't use
+record ids." and "If the request isn't well formed, the API returns a 400 Bad Request". The
+guide gives no wording for an ``Id`` key; the sandbox answers 400 ``INVALID_FIELD`` with the
+platform's message for a field that cannot key an upsert ("Invalid field for upsert, must be
+an External Id custom or standard indexed field: Id", as a real org words it for Apex and the
+API). An external-ID value repeated within one request fails every record that carries it,
+``DUPLICATE_VALUE`` "Duplicate external id specified: <value>" with ``fields: [<field>]``
+(the error a real org gives, e.g. "DUPLICATE_VALUE, Duplicate external id specified: ABC123:
+[Name]" on salesforce.stackexchange.com, "Why does upsert cause a DUPLICATE_VALUE error?";
+the SOAP upsert() docs: records with the same external ID in one call "will be marked as
+errors in the UpsertResult"). Matching is case-insensitive, like the unique index.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -54,19 +68,29 @@ class Collections:
     def upsert(self, ctx: Ctx, sobject: str, field: str) -> Response:
         obj = self.app.object_or_404(sobject)
         fdef = obj.field(field)
-        if fdef is None or not (fdef.external_id or fdef.unique or fdef.name == "Id"):
+        if fdef is None or not (fdef.external_id or fdef.unique):
             raise ApiError(
                 400,
                 "INVALID_FIELD",
-                f"Field {field} is not an External ID or indexed field for {obj.name}",
+                "Invalid field for upsert, must be an External Id custom or standard indexed "
+                f"field: {fdef.name if fdef else field}",
             )
         records, all_or_none = self._records(ctx.json())
+
+        def key_of(rec: dict) -> Any:
+            return next((v for k, v in rec.items() if k.lower() == fdef.name.lower()), None)
+
+        seen = Counter(str(key).lower() for key in map(key_of, records) if key not in (None, ""))
 
         def upsert_one(tx: Transaction, rec: dict) -> dict:
             rtype = (rec.get("attributes") or {}).get("type")
             if rtype and rtype.lower() != obj.name.lower():
                 raise RecordError("INVALID_TYPE", f"Record type {rtype} does not match {obj.name}")
-            value = next((v for k, v in rec.items() if k.lower() == fdef.name.lower()), None)
+            value = key_of(rec)
+            if value not in (None, "") and seen[str(value).lower()] > 1:
+                raise RecordError(
+                    "DUPLICATE_VALUE", f"Duplicate external id specified: {value}", [fdef.name]
+                )
             body = {k: v for k, v in rec.items() if k != "attributes"}
             record_id, created = tx.upsert(obj.name, fdef.name, value, body)
             return {"id": record_id, "success": True, "errors": [], "created": created}

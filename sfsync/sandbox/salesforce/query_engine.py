@@ -1,16 +1,29 @@
-"""Run parsed SOQL against the org: resolve field paths, filter, sort, page and project."""
+"""Run parsed SOQL against the org: resolve field paths, filter, sort, group, page and project.
+
+The describe's ``filterable`` / ``sortable`` / ``groupable`` flags of a field decide whether it
+may appear in WHERE / ORDER BY / GROUP BY, so the sandbox refuses exactly what a real org
+refuses: a long text area in WHERE is ``INVALID_FIELD`` "field 'Description' can not be
+filtered in query call" (the wording of a real org's error, quoted in public issue threads
+and in other Salesforce test doubles; "…can not be sorted in a query call" for ORDER BY).
+A malformed Id literal (``WHERE OwnerId = '005xyz'``) is ``INVALID_QUERY_FILTER_OPERATOR``
+"invalid ID field: 005xyz" (restforce issue #557: "this error can be triggered by trying to
+query records with a malformed Id"; the message as quoted in SFDO-Community/
+declarative-lookup-rollup-summaries issue #626), and LIKE on an Id is "invalid operator on id
+field" (UnofficialSF/LightningFlowComponents issue #255).
+"""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sfsync.sandbox.ids import to_18
-from sfsync.sandbox.salesforce.schema import TEXT_TYPES, FieldDef, ObjectDef
+from sfsync.sandbox.salesforce.schema import NUMBER_TYPES, TEXT_TYPES, FieldDef, ObjectDef
 from sfsync.sandbox.salesforce.soql import (
+    Aggregate,
     BoolOp,
     Comparison,
     DateLiteral,
@@ -45,6 +58,21 @@ class CompiledQuery:
     select: list[ResolvedPath]
     predicate: Callable[[dict], bool]
     order: list[tuple[ResolvedPath, bool, bool]]  # path, descending, nulls_last
+    group: list[ResolvedPath] = field(default_factory=list)
+    # aggregate queries: (output key, Aggregate, resolved path or None) per SELECT aggregate
+    aggregates: list[tuple[str, Aggregate, ResolvedPath | None]] = field(default_factory=list)
+    # aggregate queries: ORDER BY as (output key, descending, nulls_last)
+    aggregate_order: list[tuple[str, bool, bool]] = field(default_factory=list)
+
+    @property
+    def is_aggregate(self) -> bool:
+        return self.query.is_aggregate
+
+
+def _require(path: ResolvedPath, flag: str, wording: str) -> None:
+    """INVALID_FIELD when the describe says the field may not be used this way."""
+    if not getattr(path.field, flag):
+        raise SoqlError(f"field '{path.field.name}' {wording}", code="INVALID_FIELD")
 
 
 def invalid_field(name: str, obj: ObjectDef) -> SoqlError:
@@ -83,16 +111,73 @@ class QueryEngine:
         predicate = (
             self._predicate(obj, query.where) if query.where is not None else (lambda rec: True)
         )
-        order = [
-            (self.resolve(obj, item.path), item.descending,
-             item.nulls_last if item.nulls_last is not None else item.descending)
-            for item in query.order_by
-        ]  # fmt: skip
         if query.offset is not None and query.offset > MAX_OFFSET:
             raise SoqlError(
                 f"Maximum SOQL offset allowed is {MAX_OFFSET}", code="NUMBER_OUTSIDE_VALID_RANGE"
             )
+        if query.is_aggregate or query.group_by:
+            return self._compile_aggregate(query, obj, select, predicate)
+        order = []
+        for item in query.order_by:
+            path = self.resolve(obj, item.path)
+            _require(path, "sortable", "can not be sorted in a query call")
+            nulls_last = item.nulls_last if item.nulls_last is not None else item.descending
+            order.append((path, item.descending, nulls_last))
         return CompiledQuery(query, obj, select, predicate, order)
+
+    def _compile_aggregate(
+        self,
+        query: Query,
+        obj: ObjectDef,
+        select: list[ResolvedPath],
+        predicate: Callable[[dict], bool],
+    ) -> CompiledQuery:
+        """GROUP BY and aggregate functions: rows become AggregateResult records whose
+        aggregates are named by their alias or ``expr0``, ``expr1``… in SELECT order."""
+        group = [self.resolve(obj, name) for name in query.group_by]
+        for path in group:
+            _require(path, "groupable", "can not be grouped in a query call")
+        grouped = {path.text.lower() for path in group}
+        for path in select:
+            if path.text.lower() not in grouped:
+                raise SoqlError(f"Field must be grouped or aggregated: {path.field.name}")
+        aggregates: list[tuple[str, Aggregate, ResolvedPath | None]] = []
+        unnamed = 0
+        for agg in query.aggregates:
+            key = agg.alias
+            if key is None:
+                key, unnamed = f"expr{unnamed}", unnamed + 1
+            aggregates.append((key, agg, self._aggregate_path(obj, agg)))
+        order: list[tuple[str, bool, bool]] = []
+        for item in query.order_by:
+            nulls_last = item.nulls_last if item.nulls_last is not None else item.descending
+            if "(" in item.path:
+                func, _, rest = item.path.partition("(")
+                agg = Aggregate(func, rest.rstrip(")") or None)
+                key = next(
+                    (k for k, a, _ in aggregates if (a.func, a.path) == (agg.func, agg.path)),
+                    None,
+                )
+                if key is None:
+                    key = f"__order{len(order)}"
+                    aggregates.append((key, agg, self._aggregate_path(obj, agg)))
+                order.append((key, item.descending, nulls_last))
+                continue
+            path = self.resolve(obj, item.path)
+            if path.text.lower() not in grouped:
+                raise SoqlError(f"Ordered field must be grouped or aggregated: {path.field.name}")
+            order.append((path.field.name, item.descending, nulls_last))
+        return CompiledQuery(query, obj, select, predicate, [], group, aggregates, order)
+
+    def _aggregate_path(self, obj: ObjectDef, agg: Aggregate) -> ResolvedPath | None:
+        if agg.path is None:
+            return None
+        path = self.resolve(obj, agg.path)
+        if agg.func in ("sum", "avg") and path.field.type not in NUMBER_TYPES:
+            raise SoqlError(
+                f"field {path.field.name} does not support aggregate operator {agg.func.upper()}"
+            )
+        return path
 
     def resolve(self, obj: ObjectDef, text: str) -> ResolvedPath:
         parts = text.split(".")
@@ -191,7 +276,10 @@ class QueryEngine:
 
     def _comparison(self, obj: ObjectDef, cmp: Comparison) -> Callable[[dict], bool]:
         path = self.resolve(obj, cmp.path)
+        _require(path, "filterable", "can not be filtered in query call")
         fdef, get, op = path.field, path.getter, cmp.op
+        if op == "like" and fdef.type == "id":
+            raise SoqlError("invalid operator on id field", "INVALID_QUERY_FILTER_OPERATOR")
         if isinstance(cmp.value, SubQuery):
             inner = self.compile(cmp.value.query)
             inner_rows = [r for r in self.org.records(inner.obj.name) if inner.predicate(r)]
@@ -221,7 +309,7 @@ class QueryEngine:
             if op == "in":
                 return lambda rec: _key(fdef, get(rec)) in keyed and get(rec) is not None
             return lambda rec: _key(fdef, get(rec)) not in keyed
-        literal = self._literal(fdef, cmp.value, cmp.path)
+        literal = self._literal(fdef, cmp.value, cmp.path, like=op == "like")
         if op == "like":
             if fdef.type not in TEXT_TYPES and fdef.type not in ("id", "reference"):
                 raise SoqlError(
@@ -266,7 +354,7 @@ class QueryEngine:
             return lambda rec: (v := get(rec)) is None or compare(_key(fdef, v))
         return lambda rec: (v := get(rec)) is not None and compare(_key(fdef, v))
 
-    def _literal(self, fdef: FieldDef, value: Any, path: str) -> Any:
+    def _literal(self, fdef: FieldDef, value: Any, path: str, like: bool = False) -> Any:
         """Check a literal's type against the field, as Salesforce does; returns stored form."""
         if value is None:
             return None
@@ -303,7 +391,10 @@ class QueryEngine:
         if not isinstance(value, str):
             raise wrong("string")
         if ftype in ("id", "reference"):
-            return to_18(value) if is_id(value) else value
+            if is_id(value):
+                return to_18(value)
+            if not like:
+                raise SoqlError(f"invalid ID field: {value}", "INVALID_QUERY_FILTER_OPERATOR")
         return value
 
     def _date_range(self, literal: DateLiteral, fdef: FieldDef) -> tuple[str, str]:
@@ -330,6 +421,8 @@ class QueryEngine:
                 for r in self.org.records(compiled.obj.name, include_deleted)
                 if compiled.predicate(r)
             ]
+        if compiled.is_aggregate or (compiled.query.count_only and compiled.group):
+            return compiled, self._aggregate_rows(compiled, rows)
         for path, descending, nulls_last in reversed(compiled.order):
             values = [(path.getter(r), r) for r in rows]
             present = [(v, r) for v, r in values if v is not None]
@@ -344,8 +437,48 @@ class QueryEngine:
             rows = rows[: q.limit]
         return compiled, rows
 
+    def _aggregate_rows(self, compiled: CompiledQuery, rows: list[dict]) -> list[dict]:
+        """One AggregateResult row per group (one row for the whole set without GROUP BY)."""
+        groups: dict[tuple, list[dict]] = {}
+        for rec in rows:
+            key = tuple(_key(p.field, p.getter(rec)) for p in compiled.group)
+            groups.setdefault(key, []).append(rec)
+        if not compiled.group:
+            groups = {(): rows}
+        out: list[dict] = []
+        for members in groups.values():
+            row: dict[str, Any] = {}
+            for kind, item in compiled.query.items:
+                if kind == "field":
+                    path = next(
+                        p for p in compiled.group if p.text.lower() == _canon(self, compiled, item)
+                    )
+                    row[path.field.name] = path.getter(members[0])
+            for key, agg, path in compiled.aggregates:
+                row[key] = _aggregate(agg, path, members)
+            out.append(row)
+        for key, descending, nulls_last in reversed(compiled.aggregate_order):
+            present = [r for r in out if r.get(key) is not None]
+            missing = [r for r in out if r.get(key) is None]
+            present.sort(
+                key=lambda r: r[key].lower() if isinstance(r[key], str) else r[key],
+                reverse=descending,
+            )
+            out = present + missing if nulls_last else missing + present
+        for row in out:
+            for hidden in [k for k in row if k.startswith("__order")]:
+                del row[hidden]
+        q = compiled.query
+        if q.offset:
+            out = out[q.offset :]
+        if q.limit is not None:
+            out = out[: q.limit]
+        return out
+
     def project(self, compiled: CompiledQuery, rec: dict, api_version: str) -> dict:
         """A record as the REST API returns it: attributes, then the selected fields."""
+        if compiled.is_aggregate:
+            return {"attributes": {"type": "AggregateResult"}, **rec}
         out: dict[str, Any] = {"attributes": _attributes(compiled.obj.name, rec["Id"], api_version)}
         for path in compiled.select:
             if not path.steps:
@@ -381,6 +514,29 @@ class QueryEngine:
     def flat_row(self, compiled: CompiledQuery, rec: dict) -> list[Any]:
         """The selected values in order, for Bulk API CSV results."""
         return [path.getter(rec) for path in compiled.select]
+
+
+def _canon(engine: QueryEngine, compiled: CompiledQuery, path: str) -> str:
+    return engine.resolve(compiled.obj, path).text.lower()
+
+
+def _aggregate(agg: Aggregate, path: ResolvedPath | None, members: list[dict]) -> Any:
+    """COUNT / COUNT_DISTINCT / SUM / AVG / MIN / MAX of a group, as Salesforce returns it."""
+    if path is None:
+        return len(members)
+    values = [v for v in (path.getter(r) for r in members) if v is not None]
+    if agg.func == "count":
+        return len(values)
+    if agg.func == "count_distinct":
+        return len({_key(path.field, v) for v in values})
+    if not values:
+        return None
+    if agg.func == "sum":
+        return float(sum(values))
+    if agg.func == "avg":
+        return float(sum(values)) / len(values)
+    pick = min if agg.func == "min" else max
+    return pick(values, key=lambda v: _sort_key(path.field, v))
 
 
 def _attributes(sobject: str, record_id: str, api_version: str) -> dict[str, str]:
@@ -419,7 +575,13 @@ def _month_start(day: date, months: int = 0) -> date:
 
 
 def date_literal_range(literal: DateLiteral, today: date) -> tuple[date, date]:
-    """[start, end) of a relative date literal (weeks start on Sunday, as in Salesforce)."""
+    """[start, end) of a relative date literal (weeks start on Sunday, as in Salesforce).
+
+    As the SOQL reference defines them: LAST_N_QUARTERS:n "starts 12:00:00 of the previous
+    quarter and continues through the end of the nth previous quarter" (the current quarter is
+    not included), NEXT_N_QUARTERS:n starts with the next quarter, N_QUARTERS_AGO:n is the
+    whole quarter n quarters back; the _YEARS literals work the same with calendar years.
+    """
     name, n = literal.name, literal.n or 0
     day = timedelta(days=1)
     week_start = today - timedelta(days=(today.weekday() + 1) % 7)
@@ -450,5 +612,15 @@ def date_literal_range(literal: DateLiteral, today: date) -> tuple[date, date]:
         "LAST_N_MONTHS": (_month_start(today, -n), _month_start(today)),
         "NEXT_N_MONTHS": (_month_start(today, 1), _month_start(today, n + 1)),
         "N_MONTHS_AGO": (_month_start(today, -n), _month_start(today, -n + 1)),
-    }
-    return ranges[name]
+        "N_WEEKS_AGO": (week_start - 7 * n * day, week_start - 7 * (n - 1) * day),
+        "LAST_N_QUARTERS": (_month_start(quarter_start, -3 * n), quarter_start),
+        "NEXT_N_QUARTERS": (_month_start(quarter_start, 3), _month_start(quarter_start, 3 * (n + 1))),
+        "N_QUARTERS_AGO": (_month_start(quarter_start, -3 * n), _month_start(quarter_start, -3 * (n - 1))),
+        "LAST_N_YEARS": (date(today.year - n, 1, 1), date(today.year, 1, 1)),
+        "NEXT_N_YEARS": (date(today.year + 1, 1, 1), date(today.year + n + 1, 1, 1)),
+        "N_YEARS_AGO": (date(today.year - n, 1, 1), date(today.year - n + 1, 1, 1)),
+    }  # fmt: skip
+    # The sandbox org's fiscal year is the calendar year (starting in January), the default
+    # of a Salesforce org: every FISCAL literal equals its calendar counterpart.
+    calendar = name.replace("_FISCAL", "")
+    return ranges[calendar]

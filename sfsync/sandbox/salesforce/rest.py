@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import threading
 from collections import OrderedDict
@@ -18,7 +19,6 @@ if TYPE_CHECKING:
     from sfsync.sandbox.salesforce.app import SalesforceApp
 
 SUPPORTED_VERSIONS = [f"{v}.0" for v in range(50, 67)]
-DEFAULT_BATCH = 2000
 MAX_CURSORS = 500
 
 
@@ -103,8 +103,16 @@ class Rest:
         resource: str,
         cursor_id: str | None,
     ) -> Response:
-        batch = self._batch_size(ctx)
-        end = min(len(rows), start + batch)
+        batch = self.app.behaviour.page_size(self._requested_batch(ctx))
+        records: list[dict] = []
+        size = 0
+        for rec in rows[start : start + batch]:  # wide rows: fewer records per page
+            out = self.engine.project(compiled, rec, ctx.version)
+            size += len(json.dumps(out, ensure_ascii=False).encode("utf-8"))
+            if records and size > self.app.behaviour.page_bytes:
+                break
+            records.append(out)
+        end = start + len(records)
         body: dict[str, Any] = {"totalSize": len(rows), "done": end >= len(rows)}
         if end < len(rows):
             if cursor_id is None:
@@ -117,17 +125,18 @@ class Rest:
         elif cursor_id is not None:
             with self._cursor_lock:
                 self._cursors.pop(cursor_id, None)
-        body["records"] = [self.engine.project(compiled, r, ctx.version) for r in rows[start:end]]
+        body["records"] = records
         return json_response(body)
 
     @staticmethod
-    def _batch_size(ctx: Ctx) -> int:
+    def _requested_batch(ctx: Ctx) -> int | None:
+        """``batchSize`` of the ``Sforce-Query-Options`` header, if any."""
         options = ctx.request.headers.get("Sforce-Query-Options", "")
         for part in options.split(","):
             key, _, value = part.strip().partition("=")
             if key.lower() == "batchsize" and value.strip().isdigit():
-                return max(200, min(DEFAULT_BATCH, int(value)))
-        return DEFAULT_BATCH
+                return int(value)
+        return None
 
     # -- rows -----------------------------------------------------------------------
     def create(self, ctx: Ctx, sobject: str) -> Response:

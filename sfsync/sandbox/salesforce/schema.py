@@ -93,6 +93,23 @@ class FieldDef:
     auto_number: str | None = None  # display format, e.g. "HSH-{0000000}"
     default_to_user: bool = False
     derived: bool = False
+    # What describe reports and SOQL enforces (None: from the type, as in Salesforce: a long
+    # text area (textarea longer than 255) can be neither filtered, sorted nor grouped; a
+    # multi-select picklist is filterable (INCLUDES/EXCLUDES) but not sortable or groupable).
+    filterable: bool | None = None
+    sortable: bool | None = None
+    groupable: bool | None = None
+
+    def __post_init__(self) -> None:
+        long_text = self.type == "textarea" and self.length > 255
+        if self.filterable is None:
+            self.filterable = not long_text
+        if self.sortable is None:
+            self.sortable = not long_text and self.type != "multipicklist"
+        if self.groupable is None:
+            self.groupable = not long_text and self.type not in (
+                "multipicklist", "double", "currency", "percent", "datetime"
+            )  # fmt: skip
 
     @property
     def required_on_create(self) -> bool:
@@ -135,9 +152,8 @@ class FieldDef:
             "digits": self.precision if self.type == "int" else 0,
             "externalId": self.external_id,
             "extraTypeInfo": "plaintextarea" if self.type == "textarea" else None,
-            "filterable": self.type != "textarea" or self.length <= 255,
-            "groupable": self.type
-            not in ("textarea", "multipicklist", "double", "currency", "percent", "datetime"),
+            "filterable": self.filterable,
+            "groupable": self.groupable,
             "idLookup": self.name == "Id" or self.external_id or self.unique,
             "label": self.label,
             "length": self.length if is_text else (18 if self.type in ("id", "reference") else 0),
@@ -153,7 +169,7 @@ class FieldDef:
             "restrictedPicklist": self.restricted,
             "scale": self.scale if self.type in ("double", "currency", "percent") else 0,
             "soapType": _SOAP_TYPES.get(self.type, "xsd:string"),
-            "sortable": self.type not in ("textarea", "multipicklist"),
+            "sortable": self.sortable,
             "type": self.type,
             "unique": self.unique,
             "updateable": self.updateable,
@@ -302,6 +318,9 @@ def _standard_field(name: str, spec: dict[str, Any]) -> FieldDef:
         name_field=bool(spec.get("nameField", False)),
         default_to_user=bool(spec.get("defaultToUser", False)),
         derived=derived,
+        filterable=spec.get("filterable"),
+        sortable=spec.get("sortable"),
+        groupable=spec.get("groupable"),
     )
 
 

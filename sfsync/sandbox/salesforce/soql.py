@@ -1,10 +1,19 @@
 """A SOQL parser for the subset sfsync and an admin's scope filters use.
 
-SELECT fields (with parent relationship paths such as ``Owner.Email``) or ``COUNT()``;
-FROM one object; WHERE with AND / OR / NOT and parentheses, ``= != <> < <= > >=``, LIKE,
-IN / NOT IN, INCLUDES / EXCLUDES, null, strings with escapes, numbers, booleans, date and
-datetime literals and date literals (TODAY, LAST_N_DAYS:n, …); ORDER BY, LIMIT, OFFSET.
-Anything else is a ``MALFORMED_QUERY`` (:class:`SoqlError`).
+SELECT fields (with parent relationship paths such as ``Owner.Email``), ``toLabel(field)``,
+``COUNT()`` or aggregate functions (``COUNT(f)``, ``COUNT_DISTINCT(f)``, ``SUM``, ``AVG``,
+``MIN``, ``MAX``, with an optional alias); FROM one object; WHERE with AND / OR / NOT and
+parentheses, ``= != <> < <= > >=``, LIKE, IN / NOT IN, INCLUDES / EXCLUDES, null, strings with
+escapes, numbers, booleans, date and datetime literals and date literals (TODAY,
+LAST_N_DAYS:n, THIS_FISCAL_QUARTER, LAST_N_QUARTERS:n, N_YEARS_AGO:n, …); GROUP BY, ORDER BY,
+LIMIT, OFFSET. Anything else is a ``MALFORMED_QUERY`` (:class:`SoqlError`).
+
+AND and OR at one level without parentheses are rejected, as Salesforce does. The SOQL
+reference ("Condition Expression Syntax"): "Client applications must specify parentheses
+when nesting operators. However, multiple operators of the same type do not need to be
+nested." A real org answers ``WHERE AccountId = '…' AND LastName LIKE 'test' OR Email LIKE
+'test'`` with ``MALFORMED_QUERY`` "ERROR at Row:1:Column:61 unexpected token: OR" (quoted on
+salesforce.stackexchange.com, "Unexpected token OR"); the message here has the same shape.
 """
 
 from __future__ import annotations
@@ -73,15 +82,36 @@ class OrderItem:
     nulls_last: bool | None = None
 
 
+@dataclass(frozen=True)
+class Aggregate:
+    """An aggregate function in SELECT or ORDER BY: ``COUNT(Id)``, ``MAX(CreatedDate) latest``."""
+
+    func: str  # count | count_distinct | sum | avg | min | max
+    path: str | None  # None: COUNT()
+    alias: str | None = None
+
+
 @dataclass
 class Query:
-    fields: list[str]
+    fields: list[str]  # the plain (and toLabel) fields selected, in order
     sobject: str
     where: Any = None
     order_by: list[OrderItem] = field(default_factory=list)
     limit: int | None = None
     offset: int | None = None
     count_only: bool = False
+    group_by: list[str] = field(default_factory=list)
+    # every SELECT item in order: ("field", path) or ("agg", Aggregate)
+    items: list[tuple[str, Any]] = field(default_factory=list)
+
+    @property
+    def aggregates(self) -> list[Aggregate]:
+        return [item for kind, item in self.items if kind == "agg"]
+
+    @property
+    def is_aggregate(self) -> bool:
+        """True when the query returns AggregateResult rows (aggregates or GROUP BY)."""
+        return not self.count_only and (bool(self.aggregates) or bool(self.group_by))
 
 
 _TOKEN = re.compile(
@@ -105,9 +135,16 @@ _KEYWORDS = {"select", "from", "where", "and", "or", "not", "in", "like", "inclu
 DATE_LITERALS = {"YESTERDAY", "TODAY", "TOMORROW", "LAST_WEEK", "THIS_WEEK", "NEXT_WEEK",
                  "LAST_MONTH", "THIS_MONTH", "NEXT_MONTH", "LAST_90_DAYS", "NEXT_90_DAYS",
                  "THIS_QUARTER", "LAST_QUARTER", "NEXT_QUARTER", "THIS_YEAR", "LAST_YEAR",
-                 "NEXT_YEAR"}  # fmt: skip
+                 "NEXT_YEAR", "THIS_FISCAL_QUARTER", "LAST_FISCAL_QUARTER",
+                 "NEXT_FISCAL_QUARTER", "THIS_FISCAL_YEAR", "LAST_FISCAL_YEAR",
+                 "NEXT_FISCAL_YEAR"}  # fmt: skip
 N_DATE_LITERALS = {"LAST_N_DAYS", "NEXT_N_DAYS", "N_DAYS_AGO", "LAST_N_MONTHS", "NEXT_N_MONTHS",
-                   "LAST_N_WEEKS", "NEXT_N_WEEKS", "N_MONTHS_AGO"}  # fmt: skip
+                   "LAST_N_WEEKS", "NEXT_N_WEEKS", "N_WEEKS_AGO", "N_MONTHS_AGO",
+                   "LAST_N_QUARTERS", "NEXT_N_QUARTERS", "N_QUARTERS_AGO", "LAST_N_YEARS",
+                   "NEXT_N_YEARS", "N_YEARS_AGO", "LAST_N_FISCAL_QUARTERS",
+                   "NEXT_N_FISCAL_QUARTERS", "N_FISCAL_QUARTERS_AGO", "LAST_N_FISCAL_YEARS",
+                   "NEXT_N_FISCAL_YEARS", "N_FISCAL_YEARS_AGO"}  # fmt: skip
+AGGREGATE_FUNCTIONS = {"count", "count_distinct", "sum", "avg", "min", "max"}
 
 
 def _unescape(body: str) -> str:
@@ -127,25 +164,40 @@ def _unescape(body: str) -> str:
 
 
 def tokenize(text: str) -> list[tuple[str, str]]:
+    return _tokenize(text)[0]
+
+
+def _tokenize(text: str) -> tuple[list[tuple[str, str]], list[int]]:
+    """The tokens of ``text`` and the offset where each starts."""
     tokens: list[tuple[str, str]] = []
+    starts: list[int] = []
     pos = 0
     while pos < len(text):
         match = _TOKEN.match(text, pos)
         if not match:
             raise SoqlError(f"unexpected token: '{text[pos : pos + 20]}'")
-        pos = match.end()
+        start, pos = pos, match.end()
         kind = match.lastgroup
         if kind == "ws":
             continue
         tokens.append((kind, match.group(kind)))
-    return tokens
+        starts.append(start)
+    return tokens, starts
 
 
 class _Parser:
     def __init__(self, text: str) -> None:
         self.text = text
-        self.tokens = tokenize(text)
+        self.tokens, self.starts = _tokenize(text)
         self.i = 0
+
+    def position_error(self, index: int) -> SoqlError:
+        """Salesforce's MALFORMED_QUERY shape: ``ERROR at Row:r:Column:c unexpected token: X``."""
+        start = self.starts[index] if index < len(self.starts) else len(self.text)
+        row = self.text.count("\n", 0, start) + 1
+        column = start - (self.text.rfind("\n", 0, start) + 1) + 1
+        token = self.tokens[index][1] if index < len(self.tokens) else "<EOF>"
+        return SoqlError(f"ERROR at Row:{row}:Column:{column}\nunexpected token: {token}")
 
     def peek(self, offset: int = 0) -> tuple[str, str] | None:
         j = self.i + offset
@@ -181,24 +233,25 @@ class _Parser:
 
     def parse(self) -> Query:
         self.expect_keyword("select")
-        fields: list[str] = []
-        count_only = False
-        tok = self.peek()
-        if tok and tok[1].lower() == "count" and self.peek(1) == ("punct", "("):
+        items = [self.select_item()]
+        while self.peek() == ("punct", ","):
             self.i += 1
-            self.expect("punct", "(")
-            self.expect("punct", ")")
-            count_only = True
-        else:
-            fields.append(self.ident())
-            while self.peek() == ("punct", ","):
-                self.i += 1
-                fields.append(self.ident())
+            items.append(self.select_item())
+        bare_count = [item for kind, item in items if kind == "agg" and item.path is None]
+        if bare_count and len(items) > 1:
+            raise SoqlError("COUNT() must be the only element in the SELECT list")
         self.expect_keyword("from")
         sobject = self.ident()
-        query = Query(fields=fields, sobject=sobject, count_only=count_only)
+        fields = [path for kind, path in items if kind == "field"]
+        query = Query(fields=fields, sobject=sobject, count_only=bool(bare_count), items=items)
         if self.keyword("where"):
             query.where = self.or_expr()
+        if self.keyword("group"):
+            self.expect_keyword("by")
+            query.group_by.append(self.ident())
+            while self.peek() == ("punct", ","):
+                self.i += 1
+                query.group_by.append(self.ident())
         if self.keyword("order"):
             self.expect_keyword("by")
             query.order_by.append(self.order_item())
@@ -213,8 +266,43 @@ class _Parser:
             raise SoqlError(f"unexpected token: '{self.peek()[1]}'")
         return query
 
+    def function_call(self) -> tuple[str, str | None] | None:
+        """``name(path)`` or ``COUNT()`` at the cursor: (lower name, path or None)."""
+        tok = self.peek()
+        if not (tok and tok[0] == "ident" and self.peek(1) == ("punct", "(")):
+            return None
+        name = tok[1].lower()
+        if name not in AGGREGATE_FUNCTIONS and name != "tolabel":
+            raise SoqlError(f"unexpected token: '{tok[1]}'")
+        self.i += 2
+        if name == "count" and self.peek() == ("punct", ")"):
+            self.i += 1
+            return name, None
+        path = self.ident()
+        self.expect("punct", ")")
+        return name, path
+
+    def select_item(self) -> tuple[str, Any]:
+        call = self.function_call()
+        if call is None:
+            return "field", self.ident()
+        name, path = call
+        if name == "tolabel":  # the sandbox's picklist labels are their values
+            return "field", path
+        alias = None
+        tok = self.peek()
+        if tok and tok[0] == "ident" and tok[1].lower() not in _KEYWORDS:
+            alias = self.ident()
+        return "agg", Aggregate(name, path, alias)
+
     def order_item(self) -> OrderItem:
-        item = OrderItem(self.ident())
+        call = self.function_call()
+        if call is None:
+            item = OrderItem(self.ident())
+        elif call[0] == "tolabel":
+            item = OrderItem(call[1] or "")
+        else:
+            item = OrderItem(f"{call[0]}({call[1] or ''})")
         if self.keyword("desc"):
             item.descending = True
         else:
@@ -228,16 +316,21 @@ class _Parser:
         return item
 
     def or_expr(self) -> Any:
-        items = [self.and_expr()]
-        while self.keyword("or"):
-            items.append(self.and_expr())
-        return items[0] if len(items) == 1 else BoolOp("or", items)
-
-    def and_expr(self) -> Any:
+        """Operands joined by one operator, AND or OR: mixing them at one level without
+        parentheses is MALFORMED_QUERY "unexpected token: OR" (or AND), as in Salesforce."""
         items = [self.not_expr()]
-        while self.keyword("and"):
+        operator: str | None = None
+        while True:
+            tok = self.peek()
+            word = tok[1].lower() if tok and tok[0] == "ident" else ""
+            if word not in ("and", "or"):
+                break
+            if operator is not None and word != operator:
+                raise self.position_error(self.i)
+            operator = word
+            self.i += 1
             items.append(self.not_expr())
-        return items[0] if len(items) == 1 else BoolOp("and", items)
+        return items[0] if len(items) == 1 else BoolOp(operator or "and", items)
 
     def not_expr(self) -> Any:
         if self.keyword("not"):
@@ -250,7 +343,16 @@ class _Parser:
         return self.comparison()
 
     def comparison(self) -> Comparison:
-        path = self.ident()
+        call = self.function_call()
+        if call is None:
+            path = self.ident()
+        elif call[0] == "tolabel" and call[1]:
+            path = call[1]
+        else:
+            raise SoqlError(
+                f"unexpected token: '{call[0]}': aggregate functions are not allowed in WHERE; "
+                "use HAVING"
+            )
         tok = self.peek()
         if tok and tok[0] == "op":
             self.i += 1
@@ -291,8 +393,9 @@ class _Parser:
             self.i += 1
         inner = _Parser.__new__(_Parser)
         inner.text, inner.tokens, inner.i = self.text, self.tokens[start : self.i - 1], 0
+        inner.starts = self.starts[start : self.i - 1]
         query = inner.parse()
-        if query.count_only or len(query.fields) != 1:
+        if query.count_only or query.aggregates or len(query.fields) != 1:
             raise SoqlError("a semi-join subquery must select exactly one field")
         return SubQuery(query)
 
