@@ -13,6 +13,7 @@ import structlog
 
 from sfsync.errors import SfsyncError
 from sfsync.jobs import FileSource, MetabaseSource, SalesforceSource, SqlSource, resolve_parameters
+from sfsync.log import register_url_secrets
 from sfsync.sources import files as file_source
 from sfsync.sources import salesforce as sf_source
 from sfsync.sources import sql as sql_source
@@ -92,6 +93,7 @@ def read_raw(ctx: RunContext, role: str, source: Any) -> pd.DataFrame:
         return client.native_rows(int(source.database or 0), sql, params, fmt=source.format)
     if isinstance(source, SqlSource):
         url = source.url or ctx.env.get(str(source.url_env), "")
+        register_url_secrets(url)  # its password is masked in every sink from now on
         if not url:
             raise SfsyncError(
                 f"sources.{role}: the environment variable {source.url_env} is not set",
