@@ -69,7 +69,17 @@ def _http_url(value: str | None) -> str | None:
     return value.rstrip("/")
 
 
-class SalesforceSettings(StrictModel):
+class _UrlSafeRepr(StrictModel):
+    """A settings block whose ``repr`` hides the user-info of its URLs."""
+
+    def __repr_args__(self):
+        from sfsync.log import redact_text
+
+        for name, value in super().__repr_args__():
+            yield name, redact_text(value) if isinstance(value, str) and "://" in value else value
+
+
+class SalesforceSettings(_UrlSafeRepr):
     """How to reach the Salesforce org. The client picks the auth flow from what is set:
     access_token (existing session) > JWT bearer (consumer_key + private_key_file) >
     client credentials (client_id + client_secret) > username + password (+ security_token)."""
@@ -88,6 +98,10 @@ class SalesforceSettings(StrictModel):
     bulk_threshold: int = Field(2000, ge=1)
     api_reserve: int = Field(1000, ge=0)
     timeout_seconds: float = Field(120, gt=0)
+    # total time of one HTTP call (connect, headers and body); None: 10 × timeout_seconds
+    deadline_seconds: float | None = Field(None, gt=0)
+    # a Bulk API 2.0 job (query or ingest) still running after this is aborted
+    bulk_job_deadline_seconds: float = Field(1800, gt=0)
 
     _url = field_validator("instance_url")(_http_url)
 
@@ -134,7 +148,7 @@ class SalesforceSettings(StrictModel):
         return self
 
 
-class MetabaseSettings(StrictModel):
+class MetabaseSettings(_UrlSafeRepr):
     """Metabase connection: an API key (preferred) or a username and password."""
 
     url: str | None = None
@@ -142,6 +156,8 @@ class MetabaseSettings(StrictModel):
     username: str | None = None
     password: SecretStr | None = None
     timeout_seconds: float = Field(60, gt=0)
+    # total time of one request, retries included; None: 10 × timeout_seconds
+    deadline_seconds: float | None = Field(None, gt=0)
 
     _url = field_validator("url")(_http_url)
 
@@ -156,7 +172,7 @@ class MetabaseSettings(StrictModel):
         return self
 
 
-class SlackSettings(StrictModel):
+class SlackSettings(_UrlSafeRepr):
     """Slack Web API: bot token, optional API base URL (the sandbox), alert channels."""
 
     token: SecretStr | None = None
@@ -234,13 +250,19 @@ class Settings(StrictModel):
         return ZoneInfo(self.timezone)
 
     def secret_values(self) -> list[str]:
-        """Every configured secret in clear text (for the log redactor; never display these)."""
+        """Every configured secret in clear text (for the redactor; never display these):
+        each SecretStr and the password (or token user-info) of every configured URL."""
+        from sfsync.log import url_secrets
+
         values = [_url_password(self.state_url)]
+        for url in (self.state_url, self.salesforce.instance_url, self.metabase.url):
+            values.extend(url_secrets(url))
+        values.extend(url_secrets(self.slack.base_url))
         for block in (self.salesforce, self.metabase, self.slack):
             for value in block.__dict__.values():
                 if isinstance(value, SecretStr):
                     values.append(value.get_secret_value())
-        return [v for v in values if v]
+        return [v for v in dict.fromkeys(values) if v]
 
     def redacted_dict(self) -> dict[str, Any]:
         """Plain data for display: secrets shown as ``'***'`` (or ``None`` when unset)."""
@@ -250,11 +272,29 @@ class Settings(StrictModel):
                 if isinstance(value, SecretStr):
                     data[block][key] = "***"
         data["state_url"] = redact_url(self.state_url)
+        from sfsync.log import redact_text
+
+        for block, key in (
+            ("salesforce", "instance_url"),
+            ("metabase", "url"),
+            ("slack", "base_url"),
+        ):
+            if data[block].get(key):
+                data[block][key] = redact_text(data[block][key])
         return data
 
     def __repr_args__(self):
         for name, value in super().__repr_args__():
             yield name, redact_url(value) if name == "state_url" else value
+
+
+def effective_deadline(block: Any) -> float:
+    """The total deadline of one HTTP call for a ``salesforce`` or ``metabase`` settings block:
+    ``deadline_seconds``, or ten times the per-read ``timeout_seconds`` when it is not set."""
+    configured = getattr(block, "deadline_seconds", None)
+    if configured:
+        return float(configured)
+    return 10.0 * float(getattr(block, "timeout_seconds", None) or 60.0)
 
 
 def _url_password(url: str) -> str | None:

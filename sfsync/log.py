@@ -8,19 +8,27 @@
   formatted: values under secret-looking keys are masked, and secret-looking text (Salesforce
   session ids, Bearer tokens, Slack tokens, Metabase API keys, ``password=…`` in URLs, URL
   passwords, PEM private keys, and every configured secret value) is masked wherever it appears.
-- :func:`redact_text` does the same for one string (error messages).
+- :func:`redact_text` does the same for one string. It is the one function every other sink
+  calls too: CLI errors, Slack messages, the state store's text columns, the plan file.
+- :func:`register_secrets` / :func:`register_url_secrets` add configured secrets (and the
+  password of every configured URL); each is masked in its plain, URL-encoded, JSON-escaped
+  and HTML-escaped forms.
 - :func:`bind_run` adds ``run_id`` and ``job`` to every log line of a run.
 """
 
 from __future__ import annotations
 
+import html
+import json
 import logging
 import re
 import sys
 import threading
+import traceback
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
+from urllib.parse import quote, quote_plus, unquote, urlsplit
 
 import structlog
 from structlog.contextvars import bind_contextvars, reset_contextvars
@@ -35,23 +43,36 @@ SECRET_KEY = re.compile(
 
 _TEXT_PATTERNS: list[tuple[re.Pattern[str], str]] = [
     # PEM private keys
+    # (a key cut short, or inside JSON text, ends at the first character base64 cannot hold,
+    # so a quote that closes a JSON string is kept)
     (
         re.compile(
-            r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(-----END [A-Z ]*PRIVATE KEY-----|\Z)", re.S
+            r"-----BEGIN [A-Z ]*PRIVATE KEY-----"
+            r"(?:.*?-----END [A-Z ]*PRIVATE KEY-----|[A-Za-z0-9+/=\s\\:,.\-]*)",
+            re.S,
         ),
         "-----BEGIN PRIVATE KEY-----" + MASK,
     ),
     # Authorization header values
     (re.compile(r"(?i)\b(Bearer|OAuth|Basic)\s+[A-Za-z0-9._~+/=!\-]{8,}"), r"\1 " + MASK),
     # Salesforce session ids / access tokens: <15 or 18 char org id>!<token>
-    (re.compile(r"\b00D[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?![A-Za-z0-9._\-]+"), MASK),
+    (re.compile(r"\b00D[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?(?:!|%21)[A-Za-z0-9._\-%]+"), MASK),
     # Slack tokens
     (re.compile(r"\bxox[abposre]-[A-Za-z0-9\-]+"), "xox*-" + MASK),
     (re.compile(r"\bxapp-[A-Za-z0-9\-]+"), "xapp-" + MASK),
     # Metabase API keys
     (re.compile(r"\bmb_[A-Za-z0-9+/=_\-]{8,}"), "mb_" + MASK),
-    # passwords in URLs: scheme://user:password@host
-    (re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^/\s:@]*:)([^/\s@]+)(@)"), r"\1" + MASK + r"\3"),
+    # URL user-info, any scheme (https, postgresql+psycopg, jdbc:…): scheme://user:password@host
+    # keeps the user; the authority ends at the first / ? # or space, its user-info at its last @
+    (
+        re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^/\s:@?#\"'<>]*:)[^/\s?#\"'<>]*(@)"),
+        r"\1" + MASK + r"\2",
+    ),
+    # scheme://token@host: a user-info without password that is long enough to be a token
+    (
+        re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.\-]*://)[^/\s:@?#\"'<>]{16,}(@)"),
+        r"\1" + MASK + r"\2",
+    ),
     # key=value / key: value / "key": "value" in query strings, form bodies, messages, JSON
     (
         re.compile(
@@ -69,11 +90,54 @@ _known_lock = threading.Lock()
 _known_pattern: re.Pattern[str] | None = None
 
 
+def secret_forms(value: str) -> set[str]:
+    """The ways one secret shows up in text: as is, URL-encoded (``%40``, ``+``), JSON-escaped
+    (``\\"``, ``\\u00e9``) and HTML-escaped (``&amp;``, as Slack text escapes it)."""
+    forms = {
+        value,
+        quote(value, safe=""),
+        quote(value, safe="/:"),
+        quote_plus(value, safe=""),
+        json.dumps(value)[1:-1],
+        json.dumps(value, ensure_ascii=False)[1:-1],
+        html.escape(value, quote=False),
+    }
+    return {f for f in forms if f}
+
+
+def url_secrets(url: str | None) -> list[str]:
+    """The secret part of a URL's user-info: the password (decoded and as written), or a
+    user-info without password long enough to be a token (``https://<token>@host``)."""
+    if not url or "@" not in url:
+        return []
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return []
+    userinfo = parts.netloc.rpartition("@")[0]
+    if not userinfo:
+        return []
+    user, has_password, password = userinfo.partition(":")
+    secret = password if has_password else (user if len(user) >= 16 else "")
+    return [v for v in {secret, unquote(secret)} if v]
+
+
+def register_url_secrets(*urls: str | None) -> None:
+    """Mask the password (or token user-info) of each URL wherever it appears."""
+    register_secrets(v for url in urls for v in url_secrets(url))
+
+
 def register_secrets(values: Iterable[str | None]) -> None:
-    """Mask these exact values wherever they appear (configured passwords, tokens, keys)."""
+    """Mask these exact values wherever they appear (configured passwords, tokens, keys).
+
+    Each value is masked in every form of :func:`secret_forms`; values shorter than 4
+    characters are left to the shape patterns (they would mask ordinary words).
+    """
     global _known_pattern
     with _known_lock:
-        _known_secrets.update(v for v in values if v and len(v) >= 4)
+        for value in values:
+            if value and len(value) >= 4:
+                _known_secrets.update(f for f in secret_forms(value) if len(f) >= 4)
         if _known_secrets:
             alternatives = sorted(_known_secrets, key=len, reverse=True)
             _known_pattern = re.compile("|".join(re.escape(v) for v in alternatives))
@@ -183,6 +247,7 @@ def configure_logging(log_format: str | None, verbose: int = 0) -> str:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(_level(log_format, verbose))
+    sys.excepthook = _redacting_excepthook
     structlog.configure(
         processors=[
             structlog.stdlib.filter_by_level,
@@ -195,6 +260,12 @@ def configure_logging(log_format: str | None, verbose: int = 0) -> str:
         cache_logger_on_first_use=False,
     )
     return log_format
+
+
+def _redacting_excepthook(exc_type: Any, exc: BaseException, tb: Any) -> None:
+    """Print an uncaught exception's traceback to stderr with its secrets masked."""
+    text = "".join(traceback.format_exception(exc_type, exc, tb))
+    sys.stderr.write(redact_text(text))
 
 
 def _isatty(stream: Any) -> bool:

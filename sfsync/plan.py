@@ -162,7 +162,11 @@ class Plan:
 
     def to_json(self, *, indent: int | None = 2) -> str:
         """The plan as JSON text (``sfsync plan --out plan.json``)."""
-        return json.dumps(self.to_dict(), ensure_ascii=False, indent=indent, default=str)
+        from sfsync.log import redact_text
+
+        return redact_text(
+            json.dumps(self.to_dict(), ensure_ascii=False, indent=indent, default=str)
+        )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Plan:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from sfsync.log import redact_text
 from sfsync.templates import TemplateSet
 
 HEADER_MAX = 150  # Slack's limit for a plain_text header
@@ -155,12 +156,12 @@ class MessageBuilder:
     def run_failed(
         self, *, job: str, as_of: str, run_id: str, error: str
     ) -> tuple[str, list[dict]]:
-        """A run failed (error text must already be redacted)."""
+        """A run failed; secrets in ``error`` are masked here, before escaping and truncation."""
         values = {
             "job": escape(job),
             "as_of": escape(as_of),
             "run_id": escape(run_id),
-            "error": escape(error)[:1500],
+            "error": escape(redact_text(error))[:1500],
         }
         r = self._render("run_failed", values)
         return r["fallback"], [_header(r["header"]), _section(r["body"])]

@@ -352,7 +352,7 @@ class Authenticator:
         """Obtain a token with the most preferred flow."""
         flow = self.flows[0]
         self.flow_used = flow.name
-        return flow.obtain(self.session)
+        return _registered(flow.obtain(self.session))
 
     @property
     def can_renew(self) -> bool:
@@ -363,5 +363,13 @@ class Authenticator:
         for flow in self.flows:
             if flow.can_renew:
                 self.flow_used = flow.name
-                return flow.obtain(self.session)
+                return _registered(flow.obtain(self.session))
         raise AuthError("the Salesforce session cannot be renewed: no login flow is configured")
+
+
+def _registered(token: Token) -> Token:
+    """Mask a token obtained at run time (JWT, password, renewals) wherever it would appear."""
+    from sfsync.log import register_secrets
+
+    register_secrets([token.access_token])
+    return token

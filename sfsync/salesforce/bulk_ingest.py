@@ -3,22 +3,35 @@
 An empty CSV cell leaves a field untouched on update/upsert; ``#N/A`` writes null
 (Salesforce "Valid CSV Record Rows"). Results are matched back to the request by the key
 column (Id or the external-ID field).
+
+Deadline: a job still running after ``salesforce.bulk_job_deadline_seconds`` (the client's
+``bulk_job_deadline_seconds``) is aborted (``PATCH state: Aborted``); the records Salesforce
+reports as done keep their result and every other record is a ``BULK_JOB_ABORTED`` row
+failure, kept in the failure ledger so that the next run writes it again. Nothing is lost
+and the run does not wait on a stuck job.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from sfsync.errors import SfsyncError
+import structlog
+
+from sfsync.errors import ApiLimitError, AuthError, SfsyncError
 
 if TYPE_CHECKING:
     from sfsync.salesforce.writer import WriteRequest
 
+log = structlog.get_logger(__name__)
+
 BULK_NULL = "#N/A"
 BULK_DONE_STATES = frozenset({"JobComplete", "Failed", "Aborted"})
+DEADLINE_SETTING = "salesforce.bulk_job_deadline_seconds"
+ABORTED_CODE = "BULK_JOB_ABORTED"
 
 
 def _bulk_csv(request: WriteRequest) -> str:
@@ -48,20 +61,44 @@ def _csv_rows(text: str) -> list[dict[str, str]]:
 
 
 def _wait_for_job(client: Any, job_id: str, *, timeout: float, sleep: Callable[[float], None]):
+    """Poll until the job is done; past ``timeout`` seconds abort it and return its info
+    with ``timed_out`` set."""
+    started = time.monotonic()
     waited, delay = 0.0, 0.5
     while True:
         info = client.request("GET", f"jobs/ingest/{job_id}").json()
         if info.get("state") in BULK_DONE_STATES:
             return info
-        if waited >= timeout:
-            raise SfsyncError(
-                f"Bulk API job {job_id} did not finish within {timeout:.0f} s "
-                f"(state {info.get('state')})",
-                hint="the job continues in Salesforce; the next run re-plans from the org",
-            )
+        # the injected sleep may not pass real time (tests): count both clocks
+        if max(waited, time.monotonic() - started) >= timeout:
+            return abort_job(client, "ingest", job_id, info, timeout)
         sleep(delay)
         waited += delay
         delay = min(delay * 2, 10.0)
+
+
+def abort_job(client: Any, kind: str, job_id: str, info: dict, timeout: float) -> dict:
+    """Abort a Bulk 2.0 ``kind`` ("ingest" or "query") job that outlived its deadline; returns
+    the job's latest info with ``timed_out: True`` (a job that finished meanwhile is returned
+    as it is)."""
+    log.warning(
+        "salesforce_bulk_job_aborted",
+        job_id=job_id,
+        kind=kind,
+        state=info.get("state"),
+        deadline_seconds=timeout,
+        setting=DEADLINE_SETTING,
+    )
+    try:
+        info = client.request("PATCH", f"jobs/{kind}/{job_id}", json={"state": "Aborted"}).json()
+    except (ApiLimitError, AuthError):
+        raise
+    except SfsyncError as exc:  # it may have finished in between: look again
+        log.info("salesforce_bulk_abort_refused", job_id=job_id, error=str(exc)[:300])
+        info = client.request("GET", f"jobs/{kind}/{job_id}").json()
+        if info.get("state") == "JobComplete":
+            return info
+    return {**info, "state": "Aborted", "timed_out": True}
 
 
 def write_bulk_once(
@@ -85,9 +122,45 @@ def write_bulk_once(
         headers={"Content-Type": "text/csv"},
     )
     client.request("PATCH", f"jobs/ingest/{job_id}", json={"state": "UploadComplete"})
+    timeout = float(getattr(client, "bulk_job_deadline_seconds", None) or timeout)
     info = _wait_for_job(client, job_id, timeout=timeout, sleep=sleep)
     outcome: dict[str, tuple[bool, str | None, bool, str | None, str | None]] = {}
-    ok = client.request("GET", f"jobs/ingest/{job_id}/successfulResults/").text
+    if info.get("timed_out"):
+        _read_results(client, request, job_id, outcome, tolerate_errors=True)
+        message = (
+            f"not written: Bulk API job {job_id} did not finish within {timeout:g} s "
+            f"({DEADLINE_SETTING}) and was aborted; the next run writes this record again"
+        )
+        for key, _ in request.records:
+            outcome.setdefault(key, (False, None, False, ABORTED_CODE, message))
+        return outcome
+    _read_results(client, request, job_id, outcome)
+    if info.get("state") != "JobComplete":
+        message = info.get("errorMessage") or f"job {info.get('state')}"
+        for key, _ in request.records:
+            outcome.setdefault(key, (False, None, False, "BULK_JOB_FAILED", message))
+    return outcome
+
+
+def _read_results(
+    client: Any,
+    request: WriteRequest,
+    job_id: str,
+    outcome: dict[str, tuple[bool, str | None, bool, str | None, str | None]],
+    *,
+    tolerate_errors: bool = False,
+) -> None:
+    """Fill ``outcome`` from the job's successful and failed results. For an aborted job
+    Salesforce may refuse them; with ``tolerate_errors`` that leaves ``outcome`` as it is."""
+    try:
+        ok = client.request("GET", f"jobs/ingest/{job_id}/successfulResults/").text
+        failed = client.request("GET", f"jobs/ingest/{job_id}/failedResults/").text
+    except (ApiLimitError, AuthError):
+        raise
+    except SfsyncError:
+        if not tolerate_errors:
+            raise
+        return
     for row in _csv_rows(ok):
         created = str(row.get("sf__Created", "")).lower() == "true"
         outcome[row.get(request.key_field) or row.get("sf__Id", "")] = (
@@ -97,7 +170,6 @@ def write_bulk_once(
             None,
             None,
         )
-    failed = client.request("GET", f"jobs/ingest/{job_id}/failedResults/").text
     for row in _csv_rows(failed):
         text = row.get("sf__Error", "") or ""
         code, _, message = text.partition(":")
@@ -108,8 +180,3 @@ def write_bulk_once(
             code or None,
             message.strip().removesuffix(":--").strip() or text,
         )
-    if info.get("state") != "JobComplete":
-        message = info.get("errorMessage") or f"job {info.get('state')}"
-        for key, _ in request.records:
-            outcome.setdefault(key, (False, None, False, "BULK_JOB_FAILED", message))
-    return outcome

@@ -6,6 +6,11 @@
 ``client.sf`` is an authenticated ``simple_salesforce.Salesforce`` whose HTTP session is the
 client's :class:`~sfsync.salesforce.retry.SalesforceSession`, so every call made through it
 (REST, SOQL, Bulk 2.0) is retried, re-authenticated and counted the same way.
+
+Deadlines: ``salesforce.timeout_seconds`` bounds each socket read; every HTTP call (logins
+included) also has a total deadline, ``salesforce.deadline_seconds`` (default ten times the
+read timeout), enforced by a :class:`~sfsync.http_deadline.DeadlineAdapter` on the session. A
+Bulk API 2.0 job still running after ``salesforce.bulk_job_deadline_seconds`` is aborted.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import structlog
 from simple_salesforce import Salesforce
 
 from sfsync.errors import ApiLimitError, ConfigError, ConfigProblem
+from sfsync.http_deadline import DeadlineAdapter
 
 from . import query as _query
 from .auth import Authenticator, Token, plan_auth_flows, setting
@@ -31,6 +37,7 @@ log = structlog.get_logger(__name__)
 DEFAULT_API_VERSION = "62.0"
 DEFAULT_BULK_THRESHOLD = 2000
 DEFAULT_API_RESERVE = 1000
+DEFAULT_BULK_JOB_DEADLINE = 1800.0
 
 __all__ = [
     "SalesforceApiError",
@@ -72,8 +79,10 @@ class SalesforceClient:
         bulk_threshold: int = DEFAULT_BULK_THRESHOLD,
         api_reserve: int = DEFAULT_API_RESERVE,
         timezone: str | None = None,
+        bulk_job_deadline_seconds: float = DEFAULT_BULK_JOB_DEADLINE,
     ) -> None:
         self.session = session
+        self.bulk_job_deadline_seconds = bulk_job_deadline_seconds
         self.api_version = api_version.lstrip("v")
         self.bulk_threshold = bulk_threshold
         self.api_reserve = api_reserve
@@ -223,14 +232,17 @@ def connect(
 
     ``settings`` is ``Settings.salesforce`` (or any object/dict with the same field names).
     ``verify`` overrides the CA bundle (default: REQUESTS_CA_BUNDLE, else the system bundle).
-    ``timeout`` defaults to (15 s connect, ``timeout_seconds`` or 300 s read) per attempt.
+    ``timeout`` defaults to (15 s connect, ``timeout_seconds`` or 300 s read) per attempt;
+    each call's total time is bounded by ``deadline_seconds`` (default 10 × the read timeout).
     """
+    read_timeout = float(setting(settings, "timeout_seconds") or 300.0)
     if timeout is None:
-        timeout = (15.0, float(setting(settings, "timeout_seconds") or 300.0))
+        timeout = (15.0, read_timeout)
     api_version = str(setting(settings, "api_version") or DEFAULT_API_VERSION)
     flows = plan_auth_flows(settings, api_version=api_version)
     session = SalesforceSession(policy or _policy_from(settings), timeout=timeout)
     session.verify = default_verify() if verify is None else verify
+    mount_deadline(session, float(setting(settings, "deadline_seconds") or 10 * read_timeout))
     authenticator = Authenticator(flows, session)
     token = authenticator.login()
     _check_instance_url(token.instance_url)
@@ -246,9 +258,19 @@ def connect(
             else setting(settings, "api_reserve")
         ),
         timezone=timezone,
+        bulk_job_deadline_seconds=float(
+            setting(settings, "bulk_job_deadline_seconds") or DEFAULT_BULK_JOB_DEADLINE
+        ),
     )
     log.info("salesforce_connected", flow=authenticator.flow_used, instance_url=client.instance_url)
     return client
+
+
+def mount_deadline(session: requests.Session, seconds: float) -> None:
+    """Give every call ``session`` sends a total deadline of ``seconds``."""
+    adapter = DeadlineAdapter(seconds, "Salesforce", "salesforce.deadline_seconds")
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
 
 
 def _policy_from(settings: Any) -> RetryPolicy:

@@ -17,7 +17,7 @@ import pandas as pd
 import structlog
 from simple_salesforce import format_soql
 
-from sfsync.errors import SourceError
+from sfsync.errors import SourceError, TransientError
 
 if TYPE_CHECKING:
     from .client import SalesforceClient
@@ -33,7 +33,7 @@ IN_CLAUSE_MAX_URL_CHARS = 12_000
 
 BULK_POLL_INITIAL = 0.5
 BULK_POLL_MAX = 10.0
-BULK_TIMEOUT_SECONDS = 3600.0
+BULK_TIMEOUT_SECONDS = 1800.0  # default of salesforce.bulk_job_deadline_seconds
 
 
 # -- pure helpers -------------------------------------------------------------------------
@@ -248,9 +248,17 @@ def bulk_query_frame(
     *,
     include_deleted: bool = False,
     max_records: int | None = None,
-    timeout_seconds: float = BULK_TIMEOUT_SECONDS,
+    timeout_seconds: float | None = None,
 ) -> pd.DataFrame:
-    """Run a Bulk API 2.0 query job and read its CSV results page by page."""
+    """Run a Bulk API 2.0 query job and read its CSV results page by page.
+
+    A job still running after ``timeout_seconds`` (default: the client's
+    ``bulk_job_deadline_seconds``) is aborted and the read fails with a SourceError.
+    """
+    if timeout_seconds is None:
+        timeout_seconds = float(
+            getattr(client, "bulk_job_deadline_seconds", None) or BULK_TIMEOUT_SECONDS
+        )
     job = client.request(
         "POST",
         "jobs/query",
@@ -301,9 +309,17 @@ def _wait_for_query_job(client: SalesforceClient, job_id: str, timeout_seconds: 
                 hint="check the SOQL (fields, object, filters) and the user's permissions",
             )
         if time.monotonic() - started > timeout_seconds:
-            raise SourceError(
+            from .bulk_ingest import DEADLINE_SETTING, abort_job
+
+            info = abort_job(client, "query", job_id, info, timeout_seconds)
+            if info.get("state") == "JobComplete":
+                return
+            raise TransientError(
                 f"Salesforce Bulk API 2.0 query job {job_id} did not finish within "
-                f"{timeout_seconds:.0f} s (state {state})"
+                f"{timeout_seconds:g} s ({DEADLINE_SETTING}, state {state}); it was aborted "
+                "and nothing was read",
+                hint=f"Salesforce is busy: re-run later, or raise {DEADLINE_SETTING} "
+                "in sfsync.yaml",
             )
         client.policy.sleep(wait)
         wait = min(wait * 2, BULK_POLL_MAX)

@@ -22,6 +22,7 @@ from sfsync.jobs import (
     resolve_parameters,
     scoring_month,
 )
+from sfsync.log import register_url_secrets
 from sfsync.sources import files as file_source
 from sfsync.sources import salesforce as sf_source
 from sfsync.sources import sql as sql_source
@@ -106,6 +107,7 @@ def read_raw(ctx: RunContext, role: str, source: Any) -> pd.DataFrame:
         return client.native_rows(int(source.database or 0), sql, params, fmt=source.format)
     if isinstance(source, SqlSource):
         url = source.url or ctx.env.get(str(source.url_env), "")
+        register_url_secrets(url)  # its password is masked in every sink from now on
         if not url:
             raise SfsyncError(
                 f"sources.{role}: the environment variable {source.url_env} is not set",

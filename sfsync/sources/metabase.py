@@ -10,6 +10,10 @@ Authentication: an API key (``x-api-key`` header) or a username/password session
 (``POST /api/session`` → ``X-Metabase-Session``); a session that expires mid-run (401) logs in
 again once. Timeouts and transient failures (connection errors, 5xx) are retried with
 exponential backoff; 4xx are not retried.
+
+Deadlines: ``timeout_seconds`` bounds each socket read; ``deadline_seconds`` (default ten times
+that) bounds one whole request, retries included: the body is streamed and a server that
+drips data or stalls fails with a TransientError naming ``metabase.deadline_seconds``.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ from tenacity import (
 )
 
 from sfsync.errors import AuthError, ConfigError, ConfigProblem, SourceError, TransientError
+from sfsync.http_deadline import Deadline, DeadlineExceeded, send_within
+from sfsync.log import redact_text, register_secrets
 
 log = structlog.get_logger(__name__)
 
@@ -51,7 +57,10 @@ def _secret(value: Any) -> str | None:
 
 
 def is_retriable(exc: BaseException) -> bool:
-    """The one place that decides what a Metabase request retries: transient failures only."""
+    """The one place that decides what a Metabase request retries: transient failures only
+    (a passed total deadline is final: it is the most a request may take)."""
+    if isinstance(exc, DeadlineExceeded):
+        return False
     return isinstance(exc, TransientError | requests.ConnectionError | requests.Timeout)
 
 
@@ -66,6 +75,7 @@ class MetabaseClient:
         username: str | None = None,
         password: str | None = None,
         timeout_seconds: float = 60,
+        deadline_seconds: float | None = None,
         max_attempts: int = 4,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -92,6 +102,7 @@ class MetabaseClient:
         self._password = password
         self._session_id: str | None = None
         self.timeout = timeout_seconds
+        self.deadline = float(deadline_seconds or 10 * timeout_seconds)
         self.max_attempts = max_attempts
         self.http = session or requests.Session()
         self._sleep = sleep
@@ -106,6 +117,7 @@ class MetabaseClient:
             username=getattr(settings, "username", None),
             password=_secret(getattr(settings, "password", None)),
             timeout_seconds=float(getattr(settings, "timeout_seconds", 60) or 60),
+            deadline_seconds=getattr(settings, "deadline_seconds", None),
             **kwargs,
         )
 
@@ -129,19 +141,27 @@ class MetabaseClient:
         )
         if response.status_code in (400, 401, 403):
             raise AuthError(
-                f"Metabase at {self.url} refused the login of user {self._username!r}",
+                f"Metabase at {redact_text(self.url)} refused the login of user {self._username!r}",
                 hint="check metabase.username and metabase.password (or use an API key)",
             )
         self._raise_for_status(response, "/api/session")
         self._session_id = response.json().get("id")
+        register_secrets([self._session_id])
 
     def _send(self, method: str, path: str, headers: dict | None = None, **kw: Any):
-        """One HTTP request with retries of transient failures."""
+        """One HTTP request with retries of transient failures, all within the deadline."""
+        deadline = Deadline(self.deadline, "Metabase", "metabase.deadline_seconds")
+        what = f"{method} {path}"
 
         def attempt() -> requests.Response:
             self.api_calls += 1
-            response = self.http.request(
-                method, self.url + path, headers=headers, timeout=self.timeout, **kw
+            response = send_within(
+                lambda **opts: self.http.request(
+                    method, self.url + path, headers=headers, **opts, **kw
+                ),
+                deadline,
+                what,
+                self.timeout,
             )
             if response.status_code >= 500:
                 raise TransientError(f"Metabase answered {response.status_code} to {method} {path}")
@@ -156,16 +176,20 @@ class MetabaseClient:
                 error=type(exc).__name__,
             )
 
+        backoff = wait_exponential(multiplier=0.5, max=10)
         retrying = Retrying(
             retry=retry_if_exception(is_retriable),
-            wait=wait_exponential(multiplier=0.5, max=10),
-            stop=stop_after_attempt(self.max_attempts),
+            # never sleep past the deadline: the next attempt would fail at once
+            wait=lambda state: min(backoff(state), max(deadline.remaining(), 0.0)),
+            stop=stop_after_attempt(self.max_attempts) | _stop_at(deadline),
             sleep=self._sleep,
             before_sleep=before_sleep,
             reraise=True,
         )
         try:
             return retrying(attempt)
+        except DeadlineExceeded:
+            raise
         except TransientError as exc:
             raise SourceError(
                 f"{exc.message} after {self.max_attempts} attempts",
@@ -173,7 +197,7 @@ class MetabaseClient:
             ) from None
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise SourceError(
-                f"cannot reach Metabase at {self.url} ({type(exc).__name__}) "
+                f"cannot reach Metabase at {redact_text(self.url)} ({type(exc).__name__}) "
                 f"after {self.max_attempts} attempts",
                 hint="check metabase.url / SFSYNC_METABASE_URL and the network",
             ) from None
@@ -313,6 +337,17 @@ class MetabaseClient:
             frame = pd.DataFrame.from_records(payload)
         raise_if_truncated(len(frame), EXPORT_ROW_CAP, what)
         return frame
+
+
+def _stop_at(deadline: Deadline) -> Any:
+    """A tenacity stop condition: no attempt after the deadline has passed."""
+    from tenacity.stop import stop_base
+
+    class _StopAtDeadline(stop_base):
+        def __call__(self, retry_state: RetryCallState) -> bool:
+            return deadline.remaining() <= 0
+
+    return _StopAtDeadline()
 
 
 def raise_if_truncated(rows: int, cap: int, what: str) -> None:

@@ -33,6 +33,7 @@ from sqlalchemy import (
     update,
 )
 
+from sfsync.log import redact_text
 from sfsync.state.db import dumps, metadata, utcnow
 
 alert_ledger = Table(
@@ -175,7 +176,7 @@ def record_decisions(
                     run_id=m.run_id,
                     kind=m.kind,
                     channel=m.channel,
-                    payload=dumps({"text": m.text, "blocks": m.blocks}),
+                    payload=redact_text(dumps({"text": m.text, "blocks": m.blocks})),
                     status="pending",
                     attempts=0,
                     created_at=now,
@@ -232,7 +233,7 @@ def mark_failed(store, message_id: int, error: str) -> None:
         conn.execute(
             update(alert_outbox)
             .where(alert_outbox.c.id == message_id)
-            .values(attempts=alert_outbox.c.attempts + 1, last_error=error[:2000])
+            .values(attempts=alert_outbox.c.attempts + 1, last_error=redact_text(error)[:2000])
         )
 
 

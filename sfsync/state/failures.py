@@ -28,6 +28,7 @@ from sqlalchemy import (
     update,
 )
 
+from sfsync.log import redact_text
 from sfsync.plan import PendingWrite
 from sfsync.state.db import Store, metadata, utcnow
 
@@ -87,7 +88,7 @@ def record_failures(store: Store, run_id: int | None, failures: Iterable[FailedW
                         record_key=f.key,
                         fields=json.dumps(sorted(f.fields)),
                         error_code=f.error_code,
-                        message=(f.message or "")[:2000],
+                        message=redact_text(f.message or "")[:2000],
                         attempts=1,
                         first_run_id=run_id,
                         last_run_id=run_id,
@@ -105,7 +106,7 @@ def record_failures(store: Store, run_id: int | None, failures: Iterable[FailedW
                 .values(
                     fields=json.dumps(sorted(fields)),
                     error_code=f.error_code,
-                    message=(f.message or "")[:2000],
+                    message=redact_text(f.message or "")[:2000],
                     attempts=old["attempts"] + 1,
                     last_run_id=run_id,
                     last_failed_at=now,

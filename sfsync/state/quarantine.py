@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from sqlalchemy import Column, ForeignKey, Integer, String, Table, Text, func, select
 
+from sfsync.log import redact_text
 from sfsync.state.db import Store, dumps, metadata
 
 quarantine = Table(
@@ -38,8 +39,8 @@ def record_quarantine(store: Store, run_id: int | None, source: str, rows: pd.Da
             "run_id": run_id,
             "source": source,
             "row_ref": None if pd.isna(ref) else str(ref),
-            "reason": str(reason),
-            "data": dumps(record),
+            "reason": redact_text(str(reason)),
+            "data": redact_text(dumps(record)),
         }
         for ref, reason, record in zip(
             refs, rows["reason"], records.to_dict("records"), strict=True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 
 import pytest
 import structlog
@@ -25,6 +26,7 @@ def _reset_logging():
         root.removeHandler(handler)
     structlog.reset_defaults()
     structlog.contextvars.clear_contextvars()
+    sys.excepthook = sys.__excepthook__
 
 
 @pytest.mark.parametrize(
@@ -49,12 +51,35 @@ def _reset_logging():
             "MIIEow",
             "BEGIN",
         ),
+        # URL user-info of any scheme, SQLAlchemy driver URLs included
+        ("state at postgresql+psycopg://sfsync:Pg-S3cret@db/x", "Pg-S3cret", "sfsync:***@db/x"),
+        ("jdbc:mysql://app:My-S3cret@db:3306/x failed", "My-S3cret", "app:***@db:3306"),
+        ("https://user:p@ss@metabase.example/api", "p@ss", "user:***@metabase.example/api"),
+        ("https://user:p%40ss%2F1@h/x", "p%40ss", "user:***@h/x"),
+        ("git https://ghp_abcdefghij0123456789@github.com/o/r", "ghp_abcdefghij", "***@github"),
+        # a session id URL-encoded in a query string
+        ("GET /x?sid=1&t=00D5g000004XyZaEAK%21AQ8AQJ2qxLong", "AQ8AQJ2qx", "GET /x"),
     ],
 )
 def test_redact_text_masks_secret_shapes(text, secret, kept):
     out = redact_text(text)
     assert secret not in out
     assert kept in out
+
+
+def test_a_key_cut_short_inside_json_keeps_the_json_valid():
+    text = json.dumps({"error": "bad key -----BEGIN PRIVATE KEY-----\nMIIEvQIBADAN", "n": 1})
+    out = redact_text(text)
+    assert "MIIEvQ" not in out
+    assert json.loads(out)["n"] == 1
+
+
+def test_urls_without_a_password_keep_their_user_and_addresses_are_not_urls():
+    for text in [
+        "postgresql+psycopg://postgres@127.0.0.1:5432/test",
+        "see https://host/path?email=a:b@c.com and mailto:cs@example.com",
+    ]:
+        assert redact_text(text) == text
 
 
 def test_redact_text_leaves_ordinary_text_alone():
@@ -65,6 +90,44 @@ def test_redact_text_leaves_ordinary_text_alone():
 def test_registered_secret_values_are_masked_anywhere():
     register_secrets(["plain-looking-value-42"])
     assert redact_text("login failed for plain-looking-value-42!") == "login failed for ***!"
+
+
+def test_registered_secrets_are_masked_in_every_encoded_form():
+    from urllib.parse import quote, quote_plus
+
+    secret = 'p@ss/w rd&"é-' + "x" * 6
+    register_secrets([secret])
+    for form in [
+        secret,
+        quote(secret, safe=""),
+        quote_plus(secret),
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        'p@ss/w rd&amp;"é-xxxxxx',
+    ]:
+        assert redact_text(f"said [{form}] twice") == "said [***] twice", form
+
+
+def test_url_passwords_are_registered_decoded_and_as_written():
+    from sfsync.log import register_url_secrets, url_secrets
+
+    assert set(url_secrets("https://u:Zz%40pw-1@h/x")) == {"Zz@pw-1", "Zz%40pw-1"}
+    assert url_secrets("postgresql+psycopg://postgres@127.0.0.1/test") == []
+    register_url_secrets("postgresql+psycopg://app:Qq%2Fsecret9@db/x")
+    assert redact_text("psycopg said: password Qq/secret9 rejected") == (
+        "psycopg said: password *** rejected"
+    )
+
+
+def test_an_uncaught_traceback_is_printed_with_secrets_masked(capsys):
+    configure_logging("json", 0)
+    try:
+        raise RuntimeError(f"cannot reach https://u:Tb-S3cret@h with {SLACK}")
+    except RuntimeError as exc:
+        sys.excepthook(type(exc), exc, exc.__traceback__)
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "RuntimeError" in err
+    assert "Tb-S3cret" not in err and SLACK not in err
 
 
 def test_redact_event_masks_keys_values_and_nested_structures():
@@ -177,3 +240,23 @@ def test_start_run_binds_the_run_id_until_finish_run(capsys, sqlite_store):
     assert by_event["accounts_scored"]["run_id"] == run_id
     assert by_event["accounts_scored"]["job"] == "nightly"
     assert "run_id" not in by_event["after_finish"]
+
+
+def test_settings_register_and_hide_the_password_of_every_configured_url():
+    from sfsync.config import load_settings
+
+    settings = load_settings(
+        None,
+        {
+            "SFSYNC_METABASE_URL": "https://mb:Mb%40Pw-77@metabase.example",
+            "SFSYNC_SF_INSTANCE_URL": "https://sf:Sf-Pw-88@acme.my.salesforce.com",
+            "SFSYNC_STATE_URL": "postgresql+psycopg://app:Pg-Pw-99@db/state",
+            "SFSYNC_SLACK_TOKEN": "xoxb-1-2-tokenvalue",
+        },
+    )
+    values = set(settings.secret_values())
+    assert {"Mb@Pw-77", "Mb%40Pw-77", "Sf-Pw-88", "Pg-Pw-99", "xoxb-1-2-tokenvalue"} <= values
+    shown = json.dumps(settings.redacted_dict()) + repr(settings)
+    for secret in ["Mb%40Pw-77", "Sf-Pw-88", "Pg-Pw-99", "tokenvalue"]:
+        assert secret not in shown
+    assert "metabase.example" in shown
