@@ -265,11 +265,12 @@ def test_outage_keeps_messages_pending_and_next_run_delivers_them(
     slack.faults(outage=outage)
     n = notifier(store, slack.base_url)
     down = run(n, DAY0, ALL, 1)  # must not raise
-    assert down.error is None and down.alerts == 3
+    assert down.alerts == 3
+    assert "Slack is unavailable" in down.error or "unreachable" in down.error
     assert down.delivery.sent == 0 and down.delivery.pending == 5
     assert outbox_counts(store) == {"pending": 5}
-    # the first call failed (and was retried once); after that sign of an outage nothing
-    # else was tried: no more lookups (names instead of mentions), no posts
+    # the first call (the owner's lookup) failed and was retried once; after that sign of an
+    # outage nothing else was tried: no posts (a message never goes out without its mention)
     counters = slack.counters()
     assert 1 <= counters["users.lookupByEmail"] <= 2 and counters.get("chat.postMessage", 0) == 0
 
@@ -280,6 +281,10 @@ def test_outage_keeps_messages_pending_and_next_run_delivers_them(
     assert outbox_counts(store) == {"sent": 6}
     texts = [m["text"] for m in slack.messages]
     assert sum("解約予兆" in t for t in texts) == 3
+    # delivered a day late, the alert still mentions its owner
+    acme = next(t for t in texts if "解約予兆" in t and "Acme" in t)
+    assert "担当：<@U0TSUDA>" in acme and "津田" not in acme
+    assert up.error is None
 
 
 def test_connection_refused_never_raises(store, monkeypatch):
@@ -293,9 +298,9 @@ def test_connection_refused_never_raises(store, monkeypatch):
         port = s.getsockname()[1]
     n = notifier(store, f"http://127.0.0.1:{port}/api/")
     result = run(n, DAY0, ALL, 1)
-    assert result.error is None
     assert result.delivery.sent == 0
     assert "unreachable" in (result.delivery.error or "")
+    assert "unreachable" in result.error  # the run's note
     assert outbox_counts(store) == {"pending": 5}
 
 
