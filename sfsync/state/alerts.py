@@ -327,3 +327,29 @@ def outbox_counts(store) -> dict[str, int]:
             select(alert_outbox.c.status, func.count()).group_by(alert_outbox.c.status)
         ).all()
     return {status: int(n) for status, n in rows}
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """Messages not yet sent: how many, since when, and the latest error."""
+
+    count: int
+    oldest: datetime | None
+    last_error: str | None
+
+
+def outbox_backlog(store) -> Backlog:
+    """The unsent messages of the outbox (for ``sfsync doctor``)."""
+    c = alert_outbox.c
+    unsent = c.status.in_([PENDING, SENDING])
+    with store.connect() as conn:
+        count, oldest = conn.execute(
+            select(func.count(), func.min(c.created_at)).where(unsent)
+        ).one()
+        error = conn.execute(
+            select(c.last_error)
+            .where(and_(unsent, c.last_error.is_not(None)))
+            .order_by(c.id.desc())
+            .limit(1)
+        ).scalar()
+    return Backlog(int(count or 0), oldest, error)
