@@ -8,7 +8,17 @@ from datetime import date, timedelta
 
 import pandas as pd
 import pytest
-from slack_helpers import ALL, DAY0, PLAYBOOK, by_kind, notifier, run, signals, slack_server
+from slack_helpers import (
+    ALL,
+    DAY0,
+    PLAYBOOK,
+    SlackServer,  # noqa: F401  (test_kpi_command imports it from here)
+    by_kind,
+    notifier,
+    run,
+    signals,
+    slack_server,
+)
 
 from sfsync.notify.dedupe import decide_alerts
 from sfsync.state.alerts import outbox_counts
