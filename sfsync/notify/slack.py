@@ -195,12 +195,11 @@ class SlackNotifier:
         return result
 
     def _finish(self, result: NotifyResult) -> None:
-        """Deliver, and say in ``result.error`` why messages stayed queued."""
+        """Deliver, and say in ``result.error`` why messages stayed queued (with any warning
+        of the pass, e.g. a resend that could not be checked)."""
         result.delivery = self.deliver_pending()
-        reasons = list(result.delivery.warnings)
         if result.delivery.pending and result.delivery.error:
-            reasons.insert(0, result.delivery.error)
-        if reasons:
+            reasons = [result.delivery.error, *result.delivery.warnings]
             result.error = redact_text("; ".join(reasons))
 
     def _enqueue(self, *, as_of, alerted, cleared, messages) -> int:
