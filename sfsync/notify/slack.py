@@ -64,8 +64,9 @@ def make_client(
     rate_limit_retries: int = 3,
 ) -> WebClient:
     """A slack_sdk WebClient that honours 429 ``Retry-After`` and retries 5xx/connection
-    errors once. TLS is verified against ``ca_bundle``, else ``REQUESTS_CA_BUNDLE``, else the
-    system store."""
+    errors once (for reads; messages are posted through a copy that retries only 429, see
+    ``sfsync.notify.delivery.posting_client``). TLS is verified against ``ca_bundle``, else
+    ``REQUESTS_CA_BUNDLE``, else the system store."""
     cafile = ca_bundle or os.environ.get("REQUESTS_CA_BUNDLE") or None
     context = ssl.create_default_context(cafile=cafile)
     return WebClient(
