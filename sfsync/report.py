@@ -47,7 +47,7 @@ class RunSummary:
     write_failures: int = 0
     signal_alerts: int = 0  # new-signal alerts and escalations decided this run
     alerts_sent: int = 0  # Slack messages delivered (alerts, escalations, the digest)
-    alerts_pending: int = 0
+    alerts_pending: int = 0  # Slack messages still queued in the outbox (the next run sends them)
     api_calls: dict[str, int] = field(default_factory=dict)  # service -> calls
     duration_seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
@@ -82,6 +82,7 @@ class RunSummary:
             "dry_run": self.dry_run,
             **self.counts(),
             "api_calls_total": self.total_api_calls,
+            "notes": list(self.notes),
         }
 
     def to_text(self) -> str:
@@ -129,8 +130,12 @@ class RunSummary:
                 )
             if self.write_failures:
                 lines.append(f"  failed       {self.write_failures:,} records (retried next run)")
-        if not self.dry_run and (self.scored or self.alerts_sent):
-            pending = f", {self.alerts_pending:,} pending" if self.alerts_pending else ""
+        if not self.dry_run and (self.scored or self.alerts_sent or self.alerts_pending):
+            pending = (
+                f", {self.alerts_pending:,} not delivered: queued for the next run"
+                if self.alerts_pending
+                else ""
+            )
             lines.append(
                 f"  alerted      {self.signal_alerts:,} new signals "
                 f"({self.alerts_sent:,} Slack messages sent{pending})"

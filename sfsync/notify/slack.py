@@ -1,11 +1,15 @@
 """Slack notifications: new churn signals, escalations, the run digest, run failures, KPIs.
 
 Every message goes through the state store's outbox (``sfsync.state.alerts``): the decision
-to alert and the message are stored in one transaction, then delivered; a message is marked
-``sent`` only after Slack answered ``ok: true``. Slack being unreachable, failing with 5xx, or
-answering ``ok: false`` never raises out of :meth:`SlackNotifier.notify_run` — the messages
-stay pending and the next run delivers them. HTTP 429 is retried by slack_sdk's
-``RateLimitErrorRetryHandler``, which sleeps for the ``Retry-After`` the server sent.
+to alert and the message are stored in one transaction, then delivered
+(``sfsync.notify.delivery``: claimed before the call, recorded with Slack's ``ts``, never
+posted twice after a crash); owners' mentions are stored as data and resolved when the message
+goes out. Slack being unreachable, failing with 5xx, answering ``ok: false`` or rejecting the
+token never raises out of :meth:`SlackNotifier.notify_run` — the messages stay queued, the
+result's ``error`` says why, and the next run delivers them. Only a failure to *queue* them
+(the state store) raises :class:`AlertQueueError`: the run must not look successful then.
+HTTP 429 is retried by slack_sdk's ``RateLimitErrorRetryHandler``, which sleeps for the
+``Retry-After`` the server sent.
 
 Usage (the pipeline)::
 
@@ -25,12 +29,10 @@ import ssl
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
-from urllib.error import URLError
 
 import pandas as pd
 import structlog
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
@@ -39,8 +41,11 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 from sfsync.automation.capacity import capacity_lines
 from sfsync.automation.playbook import Playbook
+from sfsync.errors import SfsyncError
 from sfsync.log import redact_text
 from sfsync.notify.dedupe import alerting_signals, decide_alerts
+from sfsync.notify.delivery import DeliveryResult, SlackSession, deliver
+from sfsync.notify.mentions import mention_spec, placeholder
 from sfsync.notify.messages import MessageBuilder
 from sfsync.state import alerts as ledger
 from sfsync.templates import TemplateSet
@@ -59,8 +64,9 @@ def make_client(
     rate_limit_retries: int = 3,
 ) -> WebClient:
     """A slack_sdk WebClient that honours 429 ``Retry-After`` and retries 5xx/connection
-    errors once. TLS is verified against ``ca_bundle``, else ``REQUESTS_CA_BUNDLE``, else the
-    system store."""
+    errors once (for reads; messages are posted through a copy that retries only 429, see
+    ``sfsync.notify.delivery.posting_client``). TLS is verified against ``ca_bundle``, else
+    ``REQUESTS_CA_BUNDLE``, else the system store."""
     cafile = ca_bundle or os.environ.get("REQUESTS_CA_BUNDLE") or None
     context = ssl.create_default_context(cafile=cafile)
     return WebClient(
@@ -82,17 +88,17 @@ def _secret(value: Any) -> str | None:
     return value.get_secret_value() if hasattr(value, "get_secret_value") else str(value)
 
 
-@dataclass
-class DeliveryResult:
-    sent: int = 0
-    failed: int = 0
-    pending: int = 0
-    error: str | None = None
+class AlertQueueError(SfsyncError):
+    """Slack messages could not be stored in the outbox: they are neither sent nor queued."""
 
 
 @dataclass
 class NotifyResult:
-    """What one run notified. ``new``/``cleared``: account_id, code (+ episode, reason)."""
+    """What one run notified. ``new``/``cleared``: account_id, code (+ episode, reason).
+
+    ``error`` says why messages stayed queued (Slack unavailable, token rejected, …), without
+    secrets; the messages are in the outbox and the next run delivers them.
+    """
 
     alerts: int = 0
     escalations: int = 0
@@ -116,18 +122,6 @@ class NotifyResult:
         }
 
 
-def _describe(exc: Exception) -> tuple[str, bool]:
-    """(message without secrets, whether Slack as a whole looks unavailable)."""
-    if isinstance(exc, SlackApiError):
-        status = getattr(exc.response, "status_code", None)
-        error = exc.response.get("error") if hasattr(exc.response, "get") else None
-        unavailable = status is None or status >= 500 or status == 429
-        return f"slack api error: status {status}, {error or 'no error code'}", unavailable
-    if isinstance(exc, URLError | OSError | SlackClientError):
-        return f"slack unreachable: {type(exc).__name__}: {getattr(exc, 'reason', exc)}", True
-    return f"slack failure: {type(exc).__name__}", True
-
-
 class SlackNotifier:
     """Decides, records and delivers the Slack messages of runs."""
 
@@ -148,10 +142,12 @@ class SlackNotifier:
         self.channel = channel
         self.manager_channel = manager_channel
         self.messages = MessageBuilder(templates, instance_url)
-        self._mentions: dict[str, str | None] = {}
-        self.api_calls = 0  # Slack Web API calls made (lookups and posts, retries not counted)
-        self._slack_down = False
-        self._down_reason: str | None = None
+        self.session = SlackSession(client) if client is not None else None
+
+    @property
+    def api_calls(self) -> int:
+        """Slack Web API calls made (lookups, history checks and posts; retries not counted)."""
+        return self.session.api_calls if self.session is not None else 0
 
     @classmethod
     def from_settings(
@@ -173,53 +169,53 @@ class SlackNotifier:
     # --- owner mentions -------------------------------------------------------------------
     def mention(self, email: str | None) -> str | None:
         """``<@U…>`` for the Slack user with this email, or None (not found / Slack down)."""
-        if not email or self.client is None or self._slack_down:
+        if self.session is None:
             return None
-        if email not in self._mentions:
-            self.api_calls += 1
-            try:
-                resp = self.client.users_lookupByEmail(email=email)
-                self._mentions[email] = f"<@{resp['user']['id']}>"
-            except Exception as exc:  # noqa: BLE001 - a failed lookup falls back to the name
-                message, unavailable = _describe(exc)
-                if unavailable:
-                    self._slack_down, self._down_reason = True, message
-                log.info("slack_user_lookup_failed", error=message)
-                self._mentions[email] = None
-        return self._mentions[email]
+        uid = self.session.user_id(email)
+        return f"<@{uid}>" if uid else None
 
     # --- delivery -------------------------------------------------------------------------
     def deliver_pending(self) -> DeliveryResult:
-        """Post every pending outbox message, oldest first. Never raises for Slack failures;
-        stops at the first sign that Slack is unavailable (the rest stay pending)."""
-        result = DeliveryResult()
-        if self.client is None:
-            result.pending = len(ledger.pending_messages(self.store))
-            return result
-        for message in ledger.pending_messages(self.store):
-            if self._slack_down:
-                result.pending += 1
-                result.error = result.error or self._down_reason
-                continue
-            self.api_calls += 1
+        """Post every queued message, oldest first (see ``sfsync.notify.delivery``). Never
+        raises for Slack failures; stops at the first sign that Slack is unavailable (the rest
+        stay queued)."""
+        if self.session is None:
+            return DeliveryResult(pending=len(ledger.pending_messages(self.store)))
+        try:
+            result = deliver(self.store, self.session)
+        except Exception as exc:  # noqa: BLE001 - e.g. the store failed while recording
+            error = redact_text(f"{type(exc).__name__}: {exc}")
+            log.error("slack_delivery_failed", error=error)
             try:
-                resp = self.client.chat_postMessage(
-                    channel=message.channel, text=message.text, blocks=message.blocks
-                )
-            except Exception as exc:  # noqa: BLE001 - Slack failures must not fail the run
-                error, unavailable = _describe(exc)
-                ledger.mark_failed(self.store, message.id, error)
-                result.failed += 1
-                result.pending += 1
-                result.error = error
-                if unavailable:
-                    self._slack_down, self._down_reason = True, error
-                log.warning("slack_post_failed", kind=message.kind, error=error)
-                continue
-            ledger.mark_sent(self.store, message.id, resp.get("ts"))
-            result.sent += 1
-        log.info("slack_delivered", sent=result.sent, pending=result.pending, failed=result.failed)
+                pending = len(ledger.pending_messages(self.store))
+            except Exception:  # noqa: BLE001
+                pending = 0
+            return DeliveryResult(pending=pending, error=f"delivery interrupted: {error}")
+        if result.error:
+            result.error = redact_text(result.error)
         return result
+
+    def _finish(self, result: NotifyResult) -> None:
+        """Deliver, and say in ``result.error`` why messages stayed queued (with any warning
+        of the pass, e.g. a resend that could not be checked)."""
+        result.delivery = self.deliver_pending()
+        if result.delivery.pending and result.delivery.error:
+            reasons = [result.delivery.error, *result.delivery.warnings]
+            result.error = redact_text("; ".join(reasons))
+
+    def _enqueue(self, *, as_of, alerted, cleared, messages) -> int:
+        """Store decisions and messages in one transaction, or raise AlertQueueError."""
+        try:
+            return ledger.record_decisions(
+                self.store, as_of=as_of, alerted=alerted, cleared=cleared, messages=messages
+            )
+        except Exception as exc:
+            raise AlertQueueError(
+                "Slack alerts could not be queued in the state store "
+                f"({redact_text(f'{type(exc).__name__}: {exc}')}); nothing was sent or recorded",
+                hint="check the state store (sfsync doctor); the next run decides and sends "
+                "these alerts again",
+            ) from exc
 
     # --- runs -----------------------------------------------------------------------------
     def notify_run(
@@ -237,15 +233,19 @@ class SlackNotifier:
         failures: list[str] | None = None,
         capacity: pd.DataFrame | None = None,
     ) -> NotifyResult:
-        """Alert new churn signals, escalate, post the digest, deliver. Never raises."""
+        """Alert new churn signals, escalate, post the digest, deliver.
+
+        Never raises for Slack: undelivered messages stay queued and ``result.error`` says why.
+        Raises :class:`AlertQueueError` when the messages could not be queued at all.
+        """
         result = NotifyResult()
-        if self.client is None:
+        if self.session is None:
             result.skipped = "slack is not configured (set SFSYNC_SLACK_TOKEN)"
             log.info("slack_skipped", reason=result.skipped)
             return result
-        self._slack_down, self._down_reason = False, None  # every run tries again
+        self.session.reset()  # every run tries again
         try:
-            self._notify_run(
+            decision, out = self._compose(
                 result,
                 run_id,
                 job,
@@ -259,12 +259,26 @@ class SlackNotifier:
                 failures or [],
                 capacity,
             )
-        except Exception as exc:  # noqa: BLE001 - notifications never fail the Salesforce part
-            result.error = redact_text(f"{type(exc).__name__}: {exc}")
-            log.error("slack_notify_failed", error=result.error)
+        except Exception as exc:
+            raise AlertQueueError(
+                "Slack alerts could not be prepared "
+                f"({redact_text(f'{type(exc).__name__}: {exc}')}); nothing was queued",
+                hint="run again with -v and report the traceback",
+            ) from exc
+        result.enqueued = self._enqueue(
+            as_of=as_of, alerted=decision.alert, cleared=decision.cleared, messages=out
+        )
+        log.info(
+            "slack_enqueued",
+            alerts=result.alerts,
+            escalations=result.escalations,
+            cleared=len(decision.cleared),
+            enqueued=result.enqueued,
+        )
+        self._finish(result)
         return result
 
-    def _notify_run(
+    def _compose(
         self,
         result,
         run_id,
@@ -278,7 +292,8 @@ class SlackNotifier:
         tasks_created,
         failures,
         capacity,
-    ) -> None:
+    ) -> tuple[Any, list[ledger.OutboxMessage]]:
+        """The alert decision and the messages of a run (no Slack call, nothing stored)."""
         pb = self.playbook.alerts
         active = alerting_signals(signals, pb.severities)
         decision = decide_alerts(
@@ -300,6 +315,7 @@ class SlackNotifier:
                     text,
                     blocks,
                     str(run_id),
+                    mentions=ctx["mentions"],
                 )
             )
             result.alerts += 1
@@ -322,6 +338,7 @@ class SlackNotifier:
                         text,
                         blocks,
                         str(run_id),
+                        mentions=ctx["mentions"],
                     )
                 )
                 result.escalations += 1
@@ -334,22 +351,13 @@ class SlackNotifier:
                 f"digest:{job}:{run_id}", "digest", self.channel, text, blocks, str(run_id)
             )
         )
-        result.enqueued = ledger.record_decisions(
-            self.store, as_of=as_of, alerted=decision.alert, cleared=decision.cleared, messages=out
-        )
-        log.info(
-            "slack_enqueued",
-            alerts=result.alerts,
-            escalations=result.escalations,
-            cleared=len(decision.cleared),
-            enqueued=result.enqueued,
-        )
-        result.delivery = self.deliver_pending()
+        return decision, out
 
     def notify_run_failed(self, *, run_id: Any, job: str, as_of: Any, error: str) -> NotifyResult:
-        """Alert the CS channel that a run failed (``error`` must be redacted). Never raises."""
+        """Alert the CS channel that a run failed (``error`` must be redacted). Never raises
+        (the run's own error matters more)."""
         result = NotifyResult()
-        if self.client is None:
+        if self.session is None:
             result.skipped = "slack is not configured"
             return result
         try:
@@ -359,40 +367,31 @@ class SlackNotifier:
             msg = ledger.OutboxMessage(
                 f"run_failed:{job}:{run_id}", "run_failed", self.channel, text, blocks, str(run_id)
             )
-            result.enqueued = ledger.record_decisions(
-                self.store,
-                as_of=as_of,
-                alerted=pd.DataFrame(),
-                cleared=pd.DataFrame(),
-                messages=[msg],
+            result.enqueued = self._enqueue(
+                as_of=as_of, alerted=pd.DataFrame(), cleared=pd.DataFrame(), messages=[msg]
             )
-            result.delivery = self.deliver_pending()
+            self._finish(result)
         except Exception as exc:  # noqa: BLE001
             result.error = redact_text(f"{type(exc).__name__}: {exc}")
             log.error("slack_notify_failed", error=result.error)
         return result
 
     def post_kpi_summary(self, month: str, rows: list[dict[str, Any]]) -> NotifyResult:
-        """Post the monthly KPI summary once per month (re-runs find it in the outbox)."""
+        """Post the monthly KPI summary once per month (re-runs find it in the outbox).
+        Raises :class:`AlertQueueError` when it cannot be queued; Slack failures leave it
+        queued (``result.error``)."""
         result = NotifyResult()
-        if self.client is None:
+        if self.session is None:
             result.skipped = "slack is not configured"
             return result
-        try:
-            text, blocks = self.messages.kpi_summary(month, rows)
-            channel = self.manager_channel or self.channel
-            msg = ledger.OutboxMessage(f"kpi:{month}", "kpi", channel, text, blocks, None)
-            result.enqueued = ledger.record_decisions(
-                self.store,
-                as_of=date.today(),
-                alerted=pd.DataFrame(),
-                cleared=pd.DataFrame(),
-                messages=[msg],
-            )
-            result.delivery = self.deliver_pending()
-        except Exception as exc:  # noqa: BLE001
-            result.error = redact_text(f"{type(exc).__name__}: {exc}")
-            log.error("slack_notify_failed", error=result.error)
+        self.session.reset()
+        text, blocks = self.messages.kpi_summary(month, rows)
+        channel = self.manager_channel or self.channel
+        msg = ledger.OutboxMessage(f"kpi:{month}", "kpi", channel, text, blocks, None)
+        result.enqueued = self._enqueue(
+            as_of=date.today(), alerted=pd.DataFrame(), cleared=pd.DataFrame(), messages=[msg]
+        )
+        self._finish(result)
         return result
 
     # --- helpers --------------------------------------------------------------------------
@@ -419,6 +418,9 @@ class SlackNotifier:
             return None if v is None or (not isinstance(v, str) and pd.isna(v)) else v
 
         others = [c for c in active_codes.get(account_id, []) if c not in codes]
+        owner_name = get("owner_name") or get("owner_id")
+        email = get("owner_email")
+        mentions = (mention_spec(email, owner_name),) if email else ()
         return {
             "account_id": account_id,
             "account_name": get("name"),
@@ -426,8 +428,9 @@ class SlackNotifier:
             "score": get("health_score"),
             "band": get("health_band"),
             "codes": list(codes) + others,
-            "owner_mention": self.mention(get("owner_email")),
-            "owner_name": get("owner_name") or get("owner_id"),
+            "owner_mention": placeholder(0) if mentions else None,  # filled in when delivered
+            "owner_name": owner_name,
+            "mentions": mentions,
             "due_date": due,
         }
 

@@ -367,30 +367,96 @@ def check_metabase_cards(ctx: DoctorContext, as_of: Any) -> list[Check]:
 
 
 # -- Slack -----------------------------------------------------------------------------------
+# scope -> (status when missing, what goes wrong without it)
+SLACK_SCOPES: dict[str, tuple[str, str]] = {
+    "chat:write": (FAIL, "no message can be posted"),
+    "users:read.email": (WARN, "owners are named instead of @mentioned"),
+    "channels:history": (
+        WARN,
+        "a run killed while posting cannot check the channel before posting again, so a "
+        "message may appear twice",
+    ),
+    "channels:read": (WARN, "channels are not found by name"),
+}
+SCOPES_FIX = ("add the scope(s) under OAuth & Permissions → Bot Token Scopes of your Slack app, "
+              "reinstall it and update SFSYNC_SLACK_TOKEN if it changed")  # fmt: skip
+
+
 def check_slack(ctx: DoctorContext) -> list[Check]:
     settings = ctx.project.settings.slack
     wants = [n for n, job in ctx.jobs.items() if job.notify.slack]
     if not getattr(settings, "token", None):
+        rows = _outbox_rows(ctx)
         if wants:
             return [Check("Slack authentication", WARN,
                           f"no token; jobs {', '.join(wants)} will send no alerts",
-                          "set SFSYNC_SLACK_TOKEN (a bot token with chat:write)")]  # fmt: skip
-        return [Check("Slack authentication", SKIP, "Slack is not configured")]
-    from slack_sdk.errors import SlackApiError
-
+                          "set SFSYNC_SLACK_TOKEN (a bot token with chat:write)"), *rows]  # fmt: skip
+        return [Check("Slack authentication", SKIP, "Slack is not configured"), *rows]
+    from sfsync.notify.problems import classify
     from sfsync.notify.slack import make_client
 
-    client = make_client(settings.token.get_secret_value(), getattr(settings, "base_url", None))
+    base_url = getattr(settings, "base_url", None)
+    client = make_client(settings.token.get_secret_value(), base_url)
     try:
         auth = client.auth_test()
-    except (SlackApiError, OSError) as exc:
-        return [Check("Slack authentication", FAIL, _error_text(exc),
-                      "check SFSYNC_SLACK_TOKEN (a bot token of the installed app)")]  # fmt: skip
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a row
+        problem = classify(exc)
+        if problem.fix:
+            fix = problem.fix + "; then run `sfsync doctor` again"
+        elif problem.unavailable:
+            fix = (f"check that {base_url or 'https://slack.com/api/'} is reachable from this "
+                   "host (proxy, firewall) and https://slack-status.com")  # fmt: skip
+        else:
+            fix = "check SFSYNC_SLACK_TOKEN (the Bot User OAuth Token of the installed app)"
+        return [Check("Slack authentication", FAIL, redact_text(problem.message), fix),
+                *_outbox_rows(ctx)]  # fmt: skip
     rows = [Check("Slack authentication", OK, f"as {auth.get('user')} in {auth.get('team')}")]
+    rows.extend(_scope_rows(auth))
     channels = [c for c in (settings.channel, getattr(settings, "manager_channel", None)) if c]
     for channel in dict.fromkeys(channels):
         rows.append(_channel_row(client, channel))
+    rows.extend(_outbox_rows(ctx))
     return rows
+
+
+def _scope_rows(auth: Any) -> list[Check]:
+    """The token's scopes, from the ``x-oauth-scopes`` header Slack sends with every answer."""
+    headers = {str(k).lower(): v for k, v in (getattr(auth, "headers", None) or {}).items()}
+    raw = headers.get("x-oauth-scopes")
+    if raw is None:
+        return []
+    if isinstance(raw, list):
+        raw = ",".join(raw)
+    granted = {s.strip() for s in str(raw).split(",") if s.strip()}
+    missing = [(scope, *SLACK_SCOPES[scope]) for scope in SLACK_SCOPES if scope not in granted]
+    if not missing:
+        return [Check("Slack scopes", OK, ", ".join(SLACK_SCOPES))]
+    status = FAIL if any(m[1] == FAIL for m in missing) else WARN
+    detail = "; ".join(f"no {scope}: {why}" for scope, _, why in missing)
+    return [Check("Slack scopes", status, detail, SCOPES_FIX)]
+
+
+def _outbox_rows(ctx: DoctorContext) -> list[Check]:
+    """Messages queued in the state store's outbox (sent by the next run)."""
+    from sfsync.state.alerts import outbox_backlog
+    from sfsync.state.db import open_store
+
+    try:
+        store = open_store(ctx.project.settings.state_url)
+    except Exception:  # noqa: BLE001 - the state store row reports it
+        return []
+    try:
+        backlog = outbox_backlog(store)
+    except Exception:  # noqa: BLE001
+        return []
+    finally:
+        store.dispose()
+    if not backlog.count:
+        return [Check("Slack outbox", OK, "no message waiting")]
+    since = f" since {backlog.oldest:%Y-%m-%d %H:%M} UTC" if backlog.oldest else ""
+    error = f"; last error: {redact_text(backlog.last_error)}" if backlog.last_error else ""
+    return [Check("Slack outbox", WARN, f"{backlog.count:,} messages waiting{since}{error}",
+                  "fix the Slack rows above; the next run delivers them")]  # fmt: skip
 
 
 def _channel_row(client: Any, channel: str) -> Check:
@@ -404,7 +470,9 @@ def _channel_row(client: Any, channel: str) -> Check:
                          f"create {channel} or change slack.channel in sfsync.yaml")  # fmt: skip
         info = client.conversations_info(channel=channel_id)["channel"]
     except SlackApiError as exc:
-        return Check(name, FAIL, _error_text(exc), "give the bot channels:read")
+        from sfsync.notify.problems import classify
+
+        return Check(name, FAIL, redact_text(classify(exc).message), "give the bot channels:read")
     if info.get("is_member"):
         return Check(name, OK, f"{channel_id}, the bot is a member")
     return Check(name, FAIL, f"{channel_id}: the bot is not a member",

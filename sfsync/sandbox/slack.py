@@ -5,27 +5,43 @@ bare ``/<method>`` works too). Tokens come as ``Authorization: Bearer`` or a ``t
 argument; a wrong one answers ``{"ok": false, "error": "invalid_auth"}`` (HTTP 200, as Slack).
 
 Methods: ``auth.test``, ``chat.postMessage`` (``channel`` as ``#name``, ``name``, channel id or
-user id; ``text``, ``blocks``, ``thread_ts``), ``users.lookupByEmail`` (``users_not_found``),
-``users.info``, ``conversations.info`` (``channel_not_found``), ``conversations.list``
-(cursor pagination), ``conversations.join``. Posting to a channel the bot is not in answers ``not_in_channel``.
-Every posted message is recorded (ts, channel, channel_name, text, blocks, thread_ts) and
-appended as one JSON object per line (JSON Lines) to ``state_path``, so that it survives
-restarts and a long run does not rewrite the file for every message.
+user id; ``text``, ``blocks``, ``thread_ts``, ``metadata``), ``users.lookupByEmail``
+(``users_not_found``), ``users.info``, ``conversations.info`` (``channel_not_found``),
+``conversations.list`` (cursor pagination), ``conversations.join``, ``conversations.history``
+(newest first; ``oldest``/``latest`` exclusive unless ``inclusive``; ``limit``; opaque
+``cursor``; ``metadata`` only with ``include_all_metadata``). Posting to a channel the bot is
+not in answers ``not_in_channel``. Message metadata must be an object with an ``event_type``
+(letters, digits, ``_``, ``-``) and an ``event_payload`` object; a bad ``event_type`` is
+dropped with the warning ``invalid_metadata_schema``, a malformed value answers
+``invalid_metadata_format`` (as Slack). Every posted message is recorded (ts, channel,
+channel_name, text, blocks, thread_ts, metadata) and appended as one JSON object per line
+(JSON Lines) to ``state_path``, so that it survives restarts and a long run does not rewrite
+the file for every message.
+
+The token has OAuth scopes (:data:`DEFAULT_SCOPES`, changed with ``PUT /_sandbox/scopes``);
+every answer carries them in the ``x-oauth-scopes`` header as Slack does, and a method whose
+scope is missing answers ``missing_scope`` with ``needed`` and ``provided``.
 
 Sandbox-only admin endpoints (no authentication) under ``/_sandbox/``:
 ``GET messages`` / ``DELETE messages``, ``GET counters`` / ``POST counters/reset``,
 ``GET|PUT|POST faults`` with ``{"rate_limited": N, "retry_after": 1}`` (the next N calls answer
 429 with ``Retry-After``) and/or ``{"outage": "503" | "drop"}`` (every call answers 503, or the
-connection is closed without a response, until cleared), ``DELETE faults``, and
-``PUT channels`` (``[{"id", "name", "is_member"}]``) to change channel membership.
+connection is closed without a response, until cleared) and/or ``{"auth_error": CODE}`` (every
+call answers ``ok: false`` with ``invalid_auth``, ``not_authed``, ``account_inactive``,
+``token_revoked`` or ``token_expired``, as for a token that went bad), ``DELETE faults``,
+``PUT channels`` (``[{"id", "name", "is_member"}]``) to change channel membership, and
+``GET|PUT scopes`` (a list of scope names) to change the token's scopes.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import hmac
 import json
 import os
+import re
 import socket
 import tempfile
 import threading
@@ -39,6 +55,29 @@ from werkzeug.wrappers import Request, Response
 TEAM_ID = "T0SANDBOX"
 BOT_USER_ID = "U0SFSYNCBOT"
 BOT_ID = "B0SFSYNCBOT"
+AUTH_ERRORS = ("invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired")
+DEFAULT_SCOPES: tuple[str, ...] = (
+    "channels:history",
+    "channels:join",
+    "channels:read",
+    "chat:write",
+    "groups:history",
+    "groups:read",
+    "users:read",
+    "users:read.email",
+)
+# The scope each method needs (any one of them), as in Slack's method reference
+METHOD_SCOPES: dict[str, tuple[str, ...]] = {
+    "chat.postMessage": ("chat:write",),
+    "users.lookupByEmail": ("users:read.email",),
+    "users.info": ("users:read",),
+    "conversations.info": ("channels:read", "groups:read"),
+    "conversations.list": ("channels:read", "groups:read"),
+    "conversations.join": ("channels:join",),
+    "conversations.history": ("channels:history", "groups:history"),
+}
+_EVENT_TYPE = re.compile(r"[A-Za-z0-9_-]+")
+HISTORY_MAX_LIMIT = 999
 DEFAULT_CHANNELS: tuple[dict[str, Any], ...] = (
     {"id": "C0CSALERTS", "name": "cs-alerts", "is_member": True},
     {"id": "C0CSMANAGERS", "name": "cs-managers", "is_member": True},
@@ -63,6 +102,7 @@ class SlackSandbox:
         self.channels = [dict(c) for c in (channels or DEFAULT_CHANNELS)]
         self.counters: Counter[str] = Counter()
         self.faults: dict[str, Any] = {}
+        self.scopes: list[str] = list(DEFAULT_SCOPES)
         self.messages: list[dict] = self._load()
         self._last_ts = max((float(m["ts"]) for m in self.messages), default=0.0)
         self._methods = {
@@ -73,6 +113,7 @@ class SlackSandbox:
             "conversations.info": self._conversations_info,
             "conversations.list": self._conversations_list,
             "conversations.join": self._conversations_join,
+            "conversations.history": self._conversations_history,
         }
 
     # ------------------------------------------------------------------ WSGI plumbing
@@ -122,7 +163,23 @@ class SlackSandbox:
             return _json({"ok": False, "error": "not_authed"})
         if not hmac.compare_digest(str(token).encode(), self._token.encode()):
             return _json({"ok": False, "error": "invalid_auth"})
-        return _json(handler(args))
+        if self.faults.get("auth_error"):
+            return _json({"ok": False, "error": self.faults["auth_error"]})
+        with self._lock:
+            scopes = list(self.scopes)
+        needed = METHOD_SCOPES.get(method, ())
+        if needed and not set(needed) & set(scopes):
+            reply = {
+                "ok": False,
+                "error": "missing_scope",
+                "needed": needed[0],
+                "provided": ",".join(scopes),
+            }
+        else:
+            reply = handler(args)
+        response = _json(reply)
+        response.headers["x-oauth-scopes"] = ",".join(scopes)
+        return response
 
     # ------------------------------------------------------------------ Web API methods
 
@@ -153,6 +210,9 @@ class SlackSandbox:
             return {"ok": False, "error": "no_text"}
         if blocks is not None and not isinstance(blocks, list):
             return {"ok": False, "error": "invalid_blocks_format"}
+        metadata, warning = _metadata(args.get("metadata"))
+        if warning == "invalid_metadata_format":
+            return {"ok": False, "error": warning}
         user = self._find_user(target)
         if user is not None:
             channel_id, channel_name = "D" + user["id"][1:], user["name"]
@@ -175,6 +235,8 @@ class SlackSandbox:
                 "user": BOT_USER_ID,
                 "bot_id": BOT_ID,
             }
+            if metadata:
+                message["metadata"] = metadata
             self.messages.append(message)
             self._append(message)
         echoed = {
@@ -188,7 +250,13 @@ class SlackSandbox:
             echoed["blocks"] = blocks
         if args.get("thread_ts"):
             echoed["thread_ts"] = args["thread_ts"]
-        return {"ok": True, "channel": channel_id, "ts": ts, "message": echoed}
+        if metadata:
+            echoed["metadata"] = metadata
+        reply = {"ok": True, "channel": channel_id, "ts": ts, "message": echoed}
+        if warning:
+            reply["warning"] = warning
+            reply["response_metadata"] = {"warnings": [warning]}
+        return reply
 
     def _lookup_by_email(self, args: dict) -> dict:
         email = str(args.get("email") or "").strip().lower()
@@ -219,6 +287,55 @@ class SlackSandbox:
         reply: dict[str, Any] = {"ok": True, "channel": _channel_json(channel)}
         if already:
             reply["warning"] = "already_in_channel"
+        return reply
+
+    def _conversations_history(self, args: dict) -> dict:
+        channel = self._find_channel(str(args.get("channel") or ""), by_name=False)
+        if channel is None:
+            return {"ok": False, "error": "channel_not_found"}
+        if not channel.get("is_member"):
+            return {"ok": False, "error": "not_in_channel"}
+        try:
+            oldest = float(args.get("oldest") or 0)
+        except ValueError:
+            return {"ok": False, "error": "invalid_ts_oldest"}
+        try:
+            latest = float(args["latest"]) if args.get("latest") else time.time() + 1
+        except ValueError:
+            return {"ok": False, "error": "invalid_ts_latest"}
+        try:
+            limit = max(1, min(int(args.get("limit") or 100), HISTORY_MAX_LIMIT))
+        except ValueError:
+            return {"ok": False, "error": "invalid_limit"}
+        inclusive = _flag(args.get("inclusive"))
+        with_metadata = _flag(args.get("include_all_metadata"))
+        before = None
+        if args.get("cursor"):
+            before = _decode_cursor(str(args["cursor"]))
+            if before is None:
+                return {"ok": False, "error": "invalid_cursor"}
+        with self._lock:
+            found = [
+                m
+                for m in self.messages
+                if m["channel"] == channel["id"]
+                and not m.get("thread_ts")
+                and (oldest <= float(m["ts"]) if inclusive else oldest < float(m["ts"]))
+                and (float(m["ts"]) <= latest if inclusive else float(m["ts"]) < latest)
+                and (before is None or float(m["ts"]) < before)
+            ]
+        found.sort(key=lambda m: float(m["ts"]), reverse=True)  # newest first, as Slack
+        page, more = found[:limit], len(found) > limit
+        reply: dict[str, Any] = {
+            "ok": True,
+            "messages": [_history_json(m, with_metadata) for m in page],
+            "has_more": more,
+            "pin_count": 0,
+            "channel_actions_ts": None,
+            "channel_actions_count": 0,
+        }
+        if more:
+            reply["response_metadata"] = {"next_cursor": _encode_cursor(page[-1]["ts"])}
         return reply
 
     def _conversations_list(self, args: dict) -> dict:
@@ -257,8 +374,12 @@ class SlackSandbox:
                 self.set_faults()
             elif verb in ("PUT", "POST"):
                 body = request.get_json(silent=True) or {}
-                unknown = set(body) - {"rate_limited", "retry_after", "outage"}
-                if unknown or body.get("outage") not in (None, "503", "drop"):
+                unknown = set(body) - {"rate_limited", "retry_after", "outage", "auth_error"}
+                if (
+                    unknown
+                    or body.get("outage") not in (None, "503", "drop")
+                    or body.get("auth_error") not in (None, *AUTH_ERRORS)
+                ):
                     return _json({"ok": False, "error": "invalid_faults"}, 400)
                 try:
                     self.set_faults(**body)
@@ -277,10 +398,24 @@ class SlackSandbox:
             return _json({"ok": True})
         if path == "channels" and verb == "GET":
             return _json(self.channels)
+        if path == "scopes" and verb in ("PUT", "POST"):
+            body = request.get_json(silent=True)
+            if not isinstance(body, list) or not all(isinstance(x, str) for x in body):
+                return _json({"ok": False, "error": "invalid_scopes"}, 400)
+            with self._lock:
+                self.scopes = list(body)
+            return _json({"ok": True})
+        if path == "scopes" and verb == "GET":
+            with self._lock:
+                return _json(list(self.scopes))
         return _json({"ok": False, "error": "unknown_admin_endpoint"}, 404)
 
     def set_faults(
-        self, rate_limited: int = 0, retry_after: int = 1, outage: str | None = None
+        self,
+        rate_limited: int = 0,
+        retry_after: int = 1,
+        outage: str | None = None,
+        auth_error: str | None = None,
     ) -> None:
         """Set (or with no arguments clear) injected faults."""
         with self._lock:
@@ -289,6 +424,8 @@ class SlackSandbox:
                 self.faults.update(rate_limited=int(rate_limited), retry_after=int(retry_after))
             if outage:
                 self.faults["outage"] = outage
+            if auth_error:
+                self.faults["auth_error"] = auth_error
 
     def clear_messages(self) -> None:
         """Forget every recorded message (also on disk)."""
@@ -384,6 +521,58 @@ def _channel_json(channel: dict) -> dict:
         "is_archived": False,
         "is_member": bool(channel.get("is_member")),
     }
+
+
+def _metadata(value: Any) -> tuple[dict | None, str | None]:
+    """(metadata to keep, warning or error code) for a ``metadata`` argument."""
+    if value in (None, ""):
+        return None, None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            return None, "invalid_metadata_format"
+    if not isinstance(value, dict) or not isinstance(value.get("event_payload", {}), dict):
+        return None, "invalid_metadata_format"
+    event_type = value.get("event_type")
+    if not isinstance(event_type, str) or not _EVENT_TYPE.fullmatch(event_type):
+        return None, "invalid_metadata_schema"  # a warning: posted without the metadata
+    return {"event_type": event_type, "event_payload": value.get("event_payload") or {}}, None
+
+
+def _history_json(message: dict, with_metadata: bool) -> dict:
+    item = {
+        "type": "message",
+        "user": message.get("user", BOT_USER_ID),
+        "bot_id": message.get("bot_id", BOT_ID),
+        "text": message.get("text", ""),
+        "ts": message["ts"],
+        "team": TEAM_ID,
+    }
+    if message.get("blocks"):
+        item["blocks"] = message["blocks"]
+    if with_metadata and message.get("metadata"):
+        item["metadata"] = message["metadata"]
+    return item
+
+
+def _flag(value: Any) -> bool:
+    return str(value).strip().lower() in ("1", "true", "yes") if value is not None else False
+
+
+def _encode_cursor(ts: str) -> str:
+    return base64.b64encode(f"next_ts:{ts.replace('.', '')}".encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> float | None:
+    try:
+        text = base64.b64decode(cursor.encode(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    if not text.startswith("next_ts:") or not text[8:].isdigit() or len(text[8:]) < 7:
+        return None
+    digits = text[8:]
+    return float(f"{digits[:-6]}.{digits[-6:]}")
 
 
 def _arguments(request: Request) -> dict | None:

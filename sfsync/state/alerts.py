@@ -5,17 +5,22 @@ days during which a churn signal stays active; it ends (``cleared_on``) at the f
 no longer sees the signal, and a later re-appearance opens episode + 1. ``last_alerted_on`` is
 the as-of date of the latest alert of the episode (for the snooze).
 
-``alert_outbox`` holds every message to post, with a unique ``dedupe_key``; a message is
-``pending`` until Slack accepted it (``ok: true``), then ``sent``. Decisions (ledger rows) and
-the messages they cause are written in the same transaction, so a crash never loses an alert
-and never alerts twice.
+``alert_outbox`` holds every message to post, with a unique ``dedupe_key``. Its status moves
+``pending`` → ``sending`` (claimed by one attempt: ``claim_token``, ``claimed_at``, written
+*before* the HTTP call) → ``sent`` (with Slack's ``slack_ts`` and channel id). A row left in
+``sending`` by a run that died mid-call is checked against the channel's history before it is
+posted again (``sfsync.notify.delivery``). Decisions (ledger rows) and the messages they cause
+are written in the same transaction, so a crash never loses an alert and never alerts twice.
+Mentions are stored as data (``mentions``) and resolved when the message goes out, so a
+message delivered days late still mentions its owner.
 """
 
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 import pandas as pd
 from sqlalchemy import (
@@ -35,6 +40,8 @@ from sqlalchemy import (
 
 from sfsync.log import redact_text
 from sfsync.state.db import dumps, metadata, utcnow
+
+PENDING, SENDING, SENT = "pending", "sending", "sent"
 
 alert_ledger = Table(
     "alert_ledger",
@@ -66,6 +73,12 @@ alert_outbox = Table(
     Column("created_at", DateTime, nullable=False),
     Column("sent_at", DateTime),
     Column("slack_ts", String(64)),
+    # JSON list of {"email", "name", "user_id"}: the people the payload's mention
+    # placeholders stand for, resolved to <@U…> when the message is delivered
+    Column("mentions", Text),
+    Column("claim_token", String(128)),  # "<host>:<pid>:<uuid>" of the attempt under way
+    Column("claimed_at", DateTime),  # when that attempt started (UTC)
+    Column("slack_channel", String(64)),  # the channel id Slack answered
 )
 
 LEDGER_COLUMNS = ["account_id", "code", "episode", "last_alerted_on", "cleared_on"]
@@ -73,7 +86,8 @@ LEDGER_COLUMNS = ["account_id", "code", "episode", "last_alerted_on", "cleared_o
 
 @dataclass(frozen=True)
 class OutboxMessage:
-    """One message to post."""
+    """One message to post. ``text``/``blocks`` may hold mention placeholders
+    (``sfsync.notify.mentions``) standing for the people in ``mentions``."""
 
     dedupe_key: str
     kind: str  # signal | escalation | digest | run_failed | kpi
@@ -82,6 +96,11 @@ class OutboxMessage:
     blocks: list[dict]
     run_id: str | None = None
     id: int | None = None
+    mentions: tuple[dict, ...] = ()
+    status: str = PENDING
+    claim_token: str | None = None
+    claimed_at: datetime | None = None
+    attempts: int = 0
 
 
 def open_episodes(store) -> pd.DataFrame:
@@ -177,7 +196,8 @@ def record_decisions(
                     kind=m.kind,
                     channel=m.channel,
                     payload=redact_text(dumps({"text": m.text, "blocks": m.blocks})),
-                    status="pending",
+                    mentions=dumps(list(m.mentions)) if m.mentions else None,
+                    status=PENDING,
                     attempts=0,
                     created_at=now,
                 )
@@ -187,9 +207,12 @@ def record_decisions(
 
 
 def pending_messages(store, limit: int | None = None) -> list[OutboxMessage]:
-    """Pending messages, oldest first."""
+    """Messages not yet sent (``pending``, and ``sending`` ones whose attempt may have died),
+    oldest first."""
     query = (
-        select(alert_outbox).where(alert_outbox.c.status == "pending").order_by(alert_outbox.c.id)
+        select(alert_outbox)
+        .where(alert_outbox.c.status.in_([PENDING, SENDING]))
+        .order_by(alert_outbox.c.id)
     )
     if limit:
         query = query.limit(limit)
@@ -207,28 +230,77 @@ def pending_messages(store, limit: int | None = None) -> list[OutboxMessage]:
                 blocks=payload["blocks"],
                 run_id=r["run_id"],
                 id=r["id"],
+                mentions=tuple(json.loads(r["mentions"])) if r["mentions"] else (),
+                status=r["status"],
+                claim_token=r["claim_token"],
+                claimed_at=r["claimed_at"],
+                attempts=int(r["attempts"] or 0),
             )
         )
     return out
 
 
-def mark_sent(store, message_id: int, slack_ts: str | None) -> None:
+def new_claim_token(host: str, pid: int) -> str:
+    """A claim token naming the host and process of the attempt (``host:pid:uuid``)."""
+    return f"{host[:80]}:{pid}:{uuid.uuid4().hex[:16]}"
+
+
+def claim(store, message: OutboxMessage, token: str) -> bool:
+    """Mark ``message`` ``sending`` under ``token`` before posting it. Succeeds only if the row
+    is still as read (``pending``, or ``sending`` under the same old claim), so two runs never
+    post the same row at once. Committed before the HTTP call is made."""
+    c = alert_outbox.c
+    if message.status == SENDING:
+        still = and_(c.status == SENDING, c.claim_token == message.claim_token)
+    else:
+        still = c.status == PENDING
+    with store.begin() as conn:
+        done = conn.execute(
+            update(alert_outbox)
+            .where(and_(c.id == message.id, still))
+            .values(status=SENDING, claim_token=token, claimed_at=utcnow())
+        )
+    return done.rowcount == 1
+
+
+def mark_sent(store, message_id: int, slack_ts: str | None, channel_id: str | None = None) -> None:
+    """Slack accepted the message (``ts`` in channel ``channel_id``): it is ``sent``."""
     with store.begin() as conn:
         conn.execute(
             update(alert_outbox)
             .where(alert_outbox.c.id == message_id)
             .values(
-                status="sent",
+                status=SENT,
                 sent_at=utcnow(),
                 slack_ts=slack_ts,
+                slack_channel=channel_id,
                 attempts=alert_outbox.c.attempts + 1,
                 last_error=None,
+                claim_token=None,
+            )
+        )
+
+
+def release(store, message_id: int, token: str, error: str) -> None:
+    """Slack certainly did not post it (it answered ``ok: false`` or 429): back to
+    ``pending`` for the next attempt, with the error."""
+    with store.begin() as conn:
+        conn.execute(
+            update(alert_outbox)
+            .where(and_(alert_outbox.c.id == message_id, alert_outbox.c.claim_token == token))
+            .values(
+                status=PENDING,
+                claim_token=None,
+                attempts=alert_outbox.c.attempts + 1,
+                last_error=error[:2000],
             )
         )
 
 
 def mark_failed(store, message_id: int, error: str) -> None:
-    """Record a failed attempt; the message stays pending for the next run."""
+    """Record a failed attempt whose outcome is unknown (no answer from Slack): the row keeps
+    its status (``sending`` stays ``sending`` and is checked against the channel's history
+    before the next attempt)."""
     with store.begin() as conn:
         conn.execute(
             update(alert_outbox)
@@ -237,10 +309,48 @@ def mark_failed(store, message_id: int, error: str) -> None:
         )
 
 
+def known_channel_ids(store) -> dict[str, str]:
+    """Channel as configured (``#cs-alerts``) -> the channel id Slack answered for it."""
+    c = alert_outbox.c
+    query = (
+        select(c.channel, func.max(c.slack_channel))
+        .where(c.slack_channel.is_not(None))
+        .group_by(c.channel)
+    )
+    with store.connect() as conn:
+        return {channel: cid for channel, cid in conn.execute(query).all() if cid}
+
+
 def outbox_counts(store) -> dict[str, int]:
-    """Messages per status (``{"pending": n, "sent": m}``)."""
+    """Messages per status (``{"pending": n, "sending": k, "sent": m}``)."""
     with store.connect() as conn:
         rows = conn.execute(
             select(alert_outbox.c.status, func.count()).group_by(alert_outbox.c.status)
         ).all()
     return {status: int(n) for status, n in rows}
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """Messages not yet sent: how many, since when, and the latest error."""
+
+    count: int
+    oldest: datetime | None
+    last_error: str | None
+
+
+def outbox_backlog(store) -> Backlog:
+    """The unsent messages of the outbox (for ``sfsync doctor``)."""
+    c = alert_outbox.c
+    unsent = c.status.in_([PENDING, SENDING])
+    with store.connect() as conn:
+        count, oldest = conn.execute(
+            select(func.count(), func.min(c.created_at)).where(unsent)
+        ).one()
+        error = conn.execute(
+            select(c.last_error)
+            .where(and_(unsent, c.last_error.is_not(None)))
+            .order_by(c.id.desc())
+            .limit(1)
+        ).scalar()
+    return Backlog(int(count or 0), oldest, error)

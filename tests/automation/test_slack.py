@@ -4,148 +4,26 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 from datetime import date, timedelta
 
 import pandas as pd
 import pytest
-import requests
-from werkzeug.serving import make_server
+from slack_helpers import (
+    ALL,
+    DAY0,
+    PLAYBOOK,
+    SlackServer,  # noqa: F401  (test_kpi_command imports it from here)
+    by_kind,
+    notifier,
+    run,
+    signals,
+    slack_server,
+)
 
-from sfsync.automation.playbook import load_playbook
 from sfsync.notify.dedupe import decide_alerts
-from sfsync.notify.slack import SlackNotifier, make_client
-from sfsync.sandbox.slack import create_app
 from sfsync.state.alerts import outbox_counts
-from sfsync.templates import load_templates
 
-PLAYBOOK = load_playbook("mappings/playbook.yaml")
-DAY0 = date(2025, 3, 15)
-
-ACCOUNTS = pd.DataFrame(
-    {
-        "account_id": ["001S", "001B", "001G"],
-        "name": ["Acme <Strategic>", "Beta", "Gamma"],
-        "owner_id": ["005A", "005B", "005A"],
-    }
-)
-USERS = pd.DataFrame(
-    {
-        "user_id": ["005A", "005B"],
-        "name": ["津田", "鈴木"],
-        "email": ["tsuda@example.com", "suzuki@example.com"],
-    }
-)
-SCORES = pd.DataFrame(
-    {
-        "account_id": ["001S", "001B", "001G"],
-        "health_score": [35, 55, 90],
-        "health_band": ["red", "orange", "green"],
-        "segment": ["S", "B", "A"],
-    }
-)
-
-
-def signals(*pairs) -> pd.DataFrame:
-    sev = {
-        "no_login_60d": "high",
-        "red_band": "high",
-        "deliveries_drop": "medium",
-        "near_plan_limit": "low",
-        "contact_changed": "low",
-    }
-    return pd.DataFrame(
-        [
-            {
-                "account_id": a,
-                "code": c,
-                "kind": "upsell" if c == "near_plan_limit" else "churn",
-                "severity": sev[c],
-            }
-            for a, c in pairs
-        ]
-    )
-
-
-ALL = signals(
-    ("001S", "no_login_60d"),
-    ("001S", "red_band"),
-    ("001B", "deliveries_drop"),
-    ("001G", "near_plan_limit"),
-    ("001B", "contact_changed"),
-)
-
-
-class SlackServer:
-    """The sandbox's Slack Web API app on 127.0.0.1:<free port> (real HTTP), with its admin
-    endpoints for faults."""
-
-    def __init__(self, tmp_path) -> None:
-        users = [
-            {"id": "U0TSUDA", "name": "tsuda", "email": "tsuda@example.com"},
-        ]
-        self.app = create_app("xoxb-test", tmp_path / "slack.jsonl", users)
-        self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        self.root = f"http://127.0.0.1:{self.server.server_port}"
-        self.base_url = f"{self.root}/api/"
-
-    @property
-    def messages(self) -> list[dict]:
-        return requests.get(f"{self.root}/_sandbox/messages", timeout=5).json()
-
-    def clear(self) -> None:
-        requests.delete(f"{self.root}/_sandbox/messages", timeout=5).raise_for_status()
-
-    def faults(self, **faults) -> None:
-        if faults:
-            requests.put(f"{self.root}/_sandbox/faults", json=faults, timeout=5).raise_for_status()
-        else:
-            requests.delete(f"{self.root}/_sandbox/faults", timeout=5).raise_for_status()
-
-    def counters(self) -> dict:
-        return requests.get(f"{self.root}/_sandbox/counters", timeout=5).json()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def slack(tmp_path):
-    server = SlackServer(tmp_path)
-    yield server
-    server.close()
-
-
-def notifier(store, base_url, language="ja") -> SlackNotifier:
-    return SlackNotifier(
-        store,
-        make_client("xoxb-test", base_url),
-        load_templates("mappings/templates", language),
-        PLAYBOOK,
-        channel="#cs-alerts",
-        manager_channel="#cs-managers",
-        instance_url="https://example.my.salesforce.com",
-    )
-
-
-def run(n: SlackNotifier, as_of: date, sigs: pd.DataFrame, run_id: int, **kw):
-    return n.notify_run(
-        run_id=run_id,
-        job="nightly",
-        as_of=as_of,
-        scores=SCORES,
-        signals=sigs,
-        accounts=ACCOUNTS,
-        users=USERS,
-        **kw,
-    )
-
-
-def by_kind(messages, channel):
-    return [m for m in messages if m["channel_name"] == channel.lstrip("#")]
+slack = pytest.fixture(slack_server, name="slack")
 
 
 def test_one_alert_per_new_signal_and_none_on_the_next_run(store, slack):
@@ -265,11 +143,12 @@ def test_outage_keeps_messages_pending_and_next_run_delivers_them(
     slack.faults(outage=outage)
     n = notifier(store, slack.base_url)
     down = run(n, DAY0, ALL, 1)  # must not raise
-    assert down.error is None and down.alerts == 3
+    assert down.alerts == 3
+    assert "Slack is unavailable" in down.error or "unreachable" in down.error
     assert down.delivery.sent == 0 and down.delivery.pending == 5
     assert outbox_counts(store) == {"pending": 5}
-    # the first call failed (and was retried once); after that sign of an outage nothing
-    # else was tried: no more lookups (names instead of mentions), no posts
+    # the first call (the owner's lookup) failed and was retried once; after that sign of an
+    # outage nothing else was tried: no posts (a message never goes out without its mention)
     counters = slack.counters()
     assert 1 <= counters["users.lookupByEmail"] <= 2 and counters.get("chat.postMessage", 0) == 0
 
@@ -280,6 +159,10 @@ def test_outage_keeps_messages_pending_and_next_run_delivers_them(
     assert outbox_counts(store) == {"sent": 6}
     texts = [m["text"] for m in slack.messages]
     assert sum("解約予兆" in t for t in texts) == 3
+    # delivered a day late, the alert still mentions its owner
+    acme = next(t for t in texts if "解約予兆" in t and "Acme" in t)
+    assert "担当：<@U0TSUDA>" in acme and "津田" not in acme
+    assert up.error is None
 
 
 def test_connection_refused_never_raises(store, monkeypatch):
@@ -293,9 +176,9 @@ def test_connection_refused_never_raises(store, monkeypatch):
         port = s.getsockname()[1]
     n = notifier(store, f"http://127.0.0.1:{port}/api/")
     result = run(n, DAY0, ALL, 1)
-    assert result.error is None
     assert result.delivery.sent == 0
     assert "unreachable" in (result.delivery.error or "")
+    assert "unreachable" in result.error  # the run's note
     assert outbox_counts(store) == {"pending": 5}
 
 

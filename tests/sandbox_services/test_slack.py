@@ -182,3 +182,86 @@ def test_users_without_email_or_name_are_tolerated(tmp_path):
         assert client(url).users_lookupByEmail(email="X@Y")["user"]["id"] == "005B"
         with pytest.raises(SlackApiError):
             client(url).users_lookupByEmail(email="None")
+
+
+def test_history_newest_first_with_oldest_latest_and_cursor(slack):
+    url, _, _ = slack
+    c = client(url)
+    ts = [c.chat_postMessage(channel="#cs-alerts", text=f"m{i}")["ts"] for i in range(5)]
+    c.chat_postMessage(channel="#cs-managers", text="elsewhere")
+    c.chat_postMessage(channel="#cs-alerts", text="reply", thread_ts=ts[0])  # not a parent
+    page = c.conversations_history(channel="C0CSALERTS", oldest=ts[1], limit=2)
+    assert [m["text"] for m in page["messages"]] == ["m4", "m3"]  # newest first, oldest excl.
+    assert page["has_more"] and page["response_metadata"]["next_cursor"]
+    rest = c.conversations_history(
+        channel="C0CSALERTS", oldest=ts[1], limit=2, cursor=page["response_metadata"]["next_cursor"]
+    )
+    assert [m["text"] for m in rest["messages"]] == ["m2"] and not rest["has_more"]
+    both = c.conversations_history(channel="C0CSALERTS", oldest=ts[1], latest=ts[3], inclusive=1)
+    assert [m["text"] for m in both["messages"]] == ["m3", "m2", "m1"]
+    every = [m["text"] for page in c.conversations_history(channel="C0CSALERTS", limit=2)
+             for m in page["messages"]]  # fmt: skip
+    assert every == ["m4", "m3", "m2", "m1", "m0"]  # slack_sdk follows the cursor
+    for args, error in (
+        ({"channel": "C0MISSING"}, "channel_not_found"),
+        ({"channel": "C0GENERAL"}, "not_in_channel"),
+        ({"channel": "C0CSALERTS", "cursor": "bogus"}, "invalid_cursor"),
+        ({"channel": "C0CSALERTS", "oldest": "yesterday"}, "invalid_ts_oldest"),
+    ):
+        with pytest.raises(SlackApiError) as info:
+            c.conversations_history(**args)
+        assert info.value.response["error"] == error
+
+
+def test_message_metadata_is_kept_and_returned_on_request(slack):
+    url, state, book = slack
+    c = client(url)
+    metadata = {"event_type": "sfsync_message", "event_payload": {"dedupe_key": "digest:1"}}
+    posted = c.chat_postMessage(channel="#cs-alerts", text="with metadata", metadata=metadata)
+    assert posted["message"]["metadata"] == metadata
+    plain = c.conversations_history(channel="C0CSALERTS")["messages"][0]
+    assert "metadata" not in plain
+    full = c.conversations_history(channel="C0CSALERTS", include_all_metadata=True)
+    assert full["messages"][0]["metadata"] == metadata
+    # kept across restarts of the sandbox
+    assert create_app(TOKEN, state, book.slack_users()).messages[0]["metadata"] == metadata
+    bad_type = c.chat_postMessage(
+        channel="#cs-alerts", text="x", metadata={"event_type": "a.b", "event_payload": {}}
+    )
+    assert bad_type["ok"] and bad_type["warning"] == "invalid_metadata_schema"
+    assert "metadata" not in bad_type["message"]
+    with pytest.raises(SlackApiError) as info:
+        c.api_call("chat.postMessage", json={"channel": "#cs-alerts", "text": "x",
+                                             "metadata": "{not json"})  # fmt: skip
+    assert info.value.response["error"] == "invalid_metadata_format"
+
+
+def test_scopes_header_and_missing_scope(slack):
+    url, _, _ = slack
+    c = client(url)
+    scopes = c.auth_test().headers["x-oauth-scopes"]
+    scopes = scopes if isinstance(scopes, str) else ",".join(scopes)
+    assert "chat:write" in scopes.split(",") and "channels:history" in scopes.split(",")
+    requests.put(f"{url}/_sandbox/scopes", json=["chat:write", "channels:read"])
+    with pytest.raises(SlackApiError) as info:
+        c.conversations_history(channel="C0CSALERTS")
+    response = info.value.response
+    assert response["error"] == "missing_scope" and response["needed"] == "channels:history"
+    assert response["provided"] == "chat:write,channels:read"
+    assert c.chat_postMessage(channel="#cs-alerts", text="still allowed")["ok"]
+
+
+@pytest.mark.parametrize(
+    "code", ["invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"]
+)
+def test_auth_error_fault(slack, code):
+    url, _, _ = slack
+    requests.put(f"{url}/_sandbox/faults", json={"auth_error": code})
+    with pytest.raises(SlackApiError) as info:
+        client(url).chat_postMessage(channel="#cs-alerts", text="x")
+    assert info.value.response.status_code == 200 and info.value.response["error"] == code
+    assert requests.get(f"{url}/_sandbox/messages").json() == []
+    bad = requests.put(f"{url}/_sandbox/faults", json={"auth_error": "nope"})
+    assert bad.status_code == 400
+    requests.delete(f"{url}/_sandbox/faults")
+    assert client(url).auth_test()["ok"]
