@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from sfsync.errors import ExitCode
+from sfsync.errors import ExitCode, GuardError
 
 SANDBOX_DIR = Path(".sfsync") / "sandbox"
 
@@ -142,6 +142,14 @@ def _execute(
         )
         try:
             outcome = run_job(run_ctx)
+        except GuardError as exc:
+            if sandbox:  # the practice org's sample usage was made for the day it was created
+                exc.hint = (
+                    f"{exc.hint}; on the local practice org, the sample usage ends with the "
+                    "month before the day it was created: `sfsync sandbox reset` makes it anew "
+                    "for today"
+                )
+            raise
         finally:
             run_ctx.close()
     if plan_out and outcome.plan is not None:

@@ -54,3 +54,14 @@ def test_unknown_job_is_a_clear_error(project):
     assert result.returncode == 1
     assert "no job named 'nightley'" in result.stderr
     assert "nightly, weekly-usage-import" in result.stderr
+
+
+def test_a_practice_org_older_than_its_scoring_month_says_how_to_renew_it(project):
+    first = _sfsync(project, "run", "nightly", "--sandbox", "--as-of", "2025-03-15", "--dry-run")
+    assert first.returncode == 0, first.stderr[-3000:]
+    # two months later the sample usage (through 2025-02) has no row for the scoring month
+    later = _sfsync(project, "run", "nightly", "--sandbox", "--as-of", "2025-05-10")
+    assert later.returncode == 1, later.stdout + later.stderr[-3000:]
+    assert "scoring_month_missing" in later.stderr and "2025-04" in later.stderr
+    assert "sfsync sandbox reset" in later.stderr
+    assert "Traceback" not in later.stderr
