@@ -192,7 +192,7 @@ def test_environment_problems_name_the_variable(tmp_path, monkeypatch, capsys):
     assert err == expected_error(
         [
             "environment: SFSYNC_SF_DOMAIN: must be login, test or a My Domain host such as "
-            "acme.my",
+            "acme.my ('not a host' is not a host name)",
             "environment: SFSYNC_SLACK_BASE_URL: must be an http(s) URL such as "
             "https://example.my.salesforce.com",
         ]
