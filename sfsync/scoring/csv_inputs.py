@@ -265,6 +265,29 @@ def read_benchmarks(path: str | Path) -> dict[str, float]:
     return dict(zip(raw["industry"].str.strip(), rates.astype(float), strict=True))
 
 
+def read_previous(path: str | Path) -> pd.DataFrame:
+    """Previous scores CSV (``account_id``, ``health_score``: an earlier ``sfsync score``
+    output) for the trend; a score that is not a number from 0 to 100 is an error."""
+    path = Path(path)
+    raw = _read_raw(path)
+    absent = [c for c in ("account_id", "health_score") if c not in raw.columns]
+    if absent:
+        raise InputDataError(
+            f"{path}: the previous scores file lacks the column(s) {', '.join(absent)} "
+            "(give an earlier `sfsync score` output)"
+        )
+    text = raw["health_score"].str.strip()
+    scores = pd.to_numeric(text.mask(text == ""), errors="coerce")
+    bad = (text != "") & ~scores.between(0, 100)
+    if bad.any():
+        line = int(np.flatnonzero(bad.to_numpy())[0]) + 2
+        raise InputDataError(
+            f"{path}:{line}: health_score {raw['health_score'].iloc[line - 2]!r} is not a "
+            "score from 0 to 100"
+        )
+    return pd.DataFrame({"account_id": raw["account_id"].str.strip(), "health_score": scores})
+
+
 def output_columns(categories: list[str]) -> list[str]:
     """Columns of the ``sfsync score`` CSV: SPEC §9's, then trend, signals split by kind,
     missing measures, data quality and the explanation."""

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from sfsync.errors import InputDataError
-from sfsync.scoring.csv_inputs import read_accounts, read_activities, read_benchmarks, read_usage
+from sfsync.scoring.csv_inputs import (
+    read_accounts,
+    read_activities,
+    read_benchmarks,
+    read_previous,
+    read_usage,
+)
 
 USAGE_HEADER = "tenant_id,month,deliveries,login_days,last_login_date,pipeline_conversion_rate,plan_usage_ratio,support_tickets"
 
@@ -138,3 +145,17 @@ def test_benchmark_file(tmp_path):
     path.write_text("industry,rate\ndefault,0.2\nRetail,1.2\n", encoding="utf-8")
     with pytest.raises(InputDataError, match=r"b.csv:3: rate must be a number within 0..1"):
         read_benchmarks(path)
+
+
+def test_previous_scores_file(tmp_path):
+    path = tmp_path / "prev.csv"
+    path.write_text("account_id,health_score,health_band\n001A,55,yellow\n001B,,\n", "utf-8")
+    frame = read_previous(path)
+    assert frame["account_id"].tolist() == ["001A", "001B"]
+    assert frame["health_score"].iloc[0] == 55 and pd.isna(frame["health_score"].iloc[1])
+    path.write_text("account_id,health_score\n001A,55\n001B,inf\n", "utf-8")
+    with pytest.raises(InputDataError, match=r"prev.csv:3: health_score 'inf' is not a score"):
+        read_previous(path)
+    path.write_text("account_id,score\n001A,55\n", "utf-8")
+    with pytest.raises(InputDataError, match="lacks the column.s. health_score"):
+        read_previous(path)
