@@ -33,11 +33,14 @@ from pathlib import Path
 from typing import Literal
 
 import pandas as pd
+import structlog
 from pydantic import Field, model_validator
 
 from sfsync.configfile import StrictModel, load_model
 from sfsync.errors import InputDataError, SourceError
 from sfsync.plausible import non_finite, plausible_range
+
+log = structlog.get_logger(__name__)
 
 ColumnType = Literal["str", "int", "float", "date", "month", "bool"]
 
@@ -290,6 +293,8 @@ def apply_mapping(raw: pd.DataFrame, mapping: ColumnMapping, *, source: str) -> 
         if column not in raw.columns:
             if spec.optional:  # absent means unknown, not empty: consumers say "n/a"
                 continue
+            if len(raw):  # a renamed or misspelt source column: say so rather than stay silent
+                log.warning("mapped_column_absent", source=source, column=column, field=field)
             out[field] = _coerce(pd.Series([None] * len(raw), index=raw.index), spec.type)[0]
             continue
         values, bad = _coerce(raw[column], spec.type)

@@ -209,3 +209,14 @@ def test_plausible_ranges_apply_to_canonical_fields_whatever_the_mapping_says():
         "extra: inf is not a finite number",
     ]
     assert result.frame["login_days"].tolist() == [31.0]  # 1e300 in a field without range is kept
+
+
+def test_a_mapped_column_the_source_lacks_is_logged():
+    from structlog.testing import capture_logs
+
+    raw = pd.DataFrame({"tenant_id": ["t-1"], "month": ["2025-02"], "deliverys": [3]})
+    with capture_logs() as logs:
+        frame = apply_mapping(raw, usage_mapping(), source="usage").frame
+    assert frame["deliveries"].isna().all()
+    absent = {e["column"] for e in logs if e["event"] == "mapped_column_absent"}
+    assert "deliveries" in absent and "tenant_id" not in absent
