@@ -104,7 +104,9 @@ def main(argv: list[str] | None = None) -> None:
         if _VERBOSITY[0]:
             import traceback
 
-            traceback.print_exc()
+            from sfsync.log import redact_text
+
+            click.echo(redact_text(traceback.format_exc()).rstrip(), err=True)
         click.echo(internal_error_line(exc), err=True)
         sys.exit(ExitCode.FAILURE)
     sys.exit(ExitCode.OK)

@@ -117,6 +117,8 @@ def pydantic_problems(file: str, exc: ValidationError) -> list[ConfigProblem]:
             msg = "unknown key (check the spelling; see the documented keys)"
         elif err["type"] == "missing":
             msg = "required key is missing"
+        elif err["type"] == "value_error":  # our own validators' text, without pydantic's prefix
+            msg = msg.removeprefix("Value error, ")
         problems.append(ConfigProblem(file, path, msg))
     return problems
 
