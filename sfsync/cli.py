@@ -3,7 +3,8 @@
 Each command lives in ``sfsync/commands/<name>.py`` and exposes ``commands``, a list of click
 commands added to the root group here. Library errors (:class:`sfsync.errors.SfsyncError`)
 become ``Error: <message>`` with the error's exit code; usage errors exit 2; a run stopped by
-SIGTERM or SIGINT (:class:`sfsync.errors.RunInterrupted`) exits 143 or 130.
+SIGTERM or SIGINT (:class:`sfsync.errors.RunInterrupted`) exits 143 or 130; any other exception
+is a bug and becomes one ``Error: internal error (…)`` line, exit 1 (the traceback only with -v).
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ COMMAND_MODULES = [
     "sfsync.commands.doctor",
     "sfsync.commands.demo",
 ]
+
+
+_VERBOSITY = [0]
+INTERNAL_ERROR_TEXT_LIMIT = 300
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -66,6 +71,7 @@ def cli(ctx: click.Context, log_format: str | None, verbose: int, config_path: s
     from sfsync.log import configure_logging
 
     ctx.ensure_object(dict)
+    _VERBOSITY[0] = verbose  # main() shows a traceback for an unexpected error only with -v
     ctx.obj["config_path"] = config_path
     ctx.obj["log_format"] = configure_logging(log_format, verbose)
 
@@ -95,4 +101,38 @@ def main(argv: list[str] | None = None) -> None:
     except RunInterrupted as exc:  # SIGTERM / SIGINT inside a run (sfsync.interrupt)
         click.echo(f"Error: {exc} ({exc.hint})", err=True)
         sys.exit(exc.exit_code)
+    except BrokenPipeError:  # the reader of our output went away (`sfsync score | head`)
+        _silence_stdout()
+        sys.exit(ExitCode.FAILURE)
+    except Exception as exc:  # noqa: BLE001 - a bug: one line for people, the traceback with -v
+        if _VERBOSITY[0]:
+            import traceback
+
+            from sfsync.log import redact_text
+
+            click.echo(redact_text(traceback.format_exc()).rstrip(), err=True)
+        click.echo(internal_error_line(exc), err=True)
+        sys.exit(ExitCode.FAILURE)
     sys.exit(ExitCode.OK)
+
+
+def internal_error_line(exc: BaseException) -> str:
+    """One line for an unexpected exception: its type and (redacted, shortened) message."""
+    from sfsync.log import redact_text
+
+    text = " ".join(redact_text(str(exc)).split())
+    if len(text) > INTERNAL_ERROR_TEXT_LIMIT:
+        text = text[: INTERNAL_ERROR_TEXT_LIMIT - 1] + "…"
+    detail = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return f"Error: internal error ({detail}); this is a bug in sfsync (run with -v for details)"
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that Python's final flush cannot fail again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass

@@ -69,6 +69,36 @@ def _http_url(value: str | None) -> str | None:
     return value.rstrip("/")
 
 
+def domain_problem(value: str) -> str | None:
+    """Why ``value`` is not a usable ``salesforce.domain`` (None when it is): ``login``,
+    ``test``, a My Domain such as ``acme.my`` / ``acme--uat.sandbox.my``, or a full host name
+    with an optional port (``acme.my.salesforce.com``, ``127.0.0.1:8443``)."""
+    if not value:
+        return "it is empty"
+    if any(c.isspace() for c in value) or "/" in value:
+        return f"{value!r} is not a host name"
+    host, colon, port = value.partition(":")
+    if colon and not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
+        return f"the port {port!r} is not a number from 1 to 65535"
+    if not host.isascii():
+        return f"{host!r} has characters other than letters, digits, '-' and '.'"
+    labels = host.split(".")
+    if any(not label for label in labels):
+        return f"{host!r} has an empty part between dots"
+    bad = [
+        label
+        for label in labels
+        if len(label) > 63 or not label.replace("-", "").isalnum() or "-" in (label[0], label[-1])
+    ]
+    if bad:
+        return (
+            f"{bad[0]!r} is not a host name part (letters, digits and '-', not at the start or end)"
+        )
+    if len(labels) == 1 and not colon and host.lower() not in ("login", "test"):
+        return f"write a My Domain with its suffix, such as {host}.my for {host}.my.salesforce.com"
+    return None
+
+
 class _UrlSafeRepr(StrictModel):
     """A settings block whose ``repr`` hides the user-info of its URLs."""
 
@@ -118,9 +148,12 @@ class SalesforceSettings(_UrlSafeRepr):
     @classmethod
     def _domain(cls, value: str) -> str:
         value = value.strip().removeprefix("https://").rstrip("/")
-        if not value or any(c.isspace() for c in value) or "/" in value:
+        problem = domain_problem(value)
+        if problem:
             raise PydanticCustomError(
-                "domain", "must be login, test or a My Domain host such as acme.my"
+                "domain",
+                "must be login, test or a My Domain host such as acme.my{detail}",
+                {"detail": f" ({problem})"},
             )
         return value
 

@@ -261,6 +261,8 @@ class Job(StrictModel):
                     f"object: {role}"
                 )
         for role, source in self.sources.items():
+            if isinstance(source, SalesforceSource) and source.scope and role != "accounts":
+                raise ValueError(f"sources.{role}: scope applies to accounts only")
             if source.exclude_churned and role != "accounts":
                 raise ValueError(f"sources.{role}: exclude_churned applies to accounts only")
         if self.write.signal_tasks and not isinstance(self.compute, ScoreCompute):

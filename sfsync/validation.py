@@ -64,8 +64,39 @@ def validate_settings(project: Project) -> tuple[list[ConfigProblem], str]:
         problems.append(
             ConfigProblem(file, path, "the JWT bearer flow (consumer_key) needs the username")
         )
+    problem = state_url_problem(project.settings.state_url)
+    if problem:
+        file, path = _source(project, "state_url", env)
+        problems.append(ConfigProblem(file, path, problem))
     source = str(project.config_file) if project.config_file else "defaults (no sfsync.yaml)"
     return problems, source
+
+
+def state_url_problem(url: str) -> str | None:
+    """Why the state store URL cannot be opened by this installation (unknown or missing
+    database driver), or None. Connecting is left to ``sfsync doctor`` and the run."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return "not a database URL (e.g. sqlite:///state.db or postgresql://host/db)"
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")  # what the state store uses
+    try:
+        parsed.get_dialect().import_dbapi()
+    except NoSuchModuleError:
+        return (
+            f"unknown database driver {parsed.drivername!r}; use sqlite:///… or "
+            "postgresql://… (psycopg 3)"
+        )
+    except ImportError as exc:
+        return (
+            f"the database driver of {parsed.drivername!r} is not installed ({exc.name}); "
+            "use postgresql://… (psycopg 3, installed with sfsync)"
+        )
+    return None
 
 
 def validate_templates(project: Project) -> tuple[list[ConfigProblem], str]:

@@ -104,6 +104,7 @@ def _score(ctx, accounts_path, usage_path, activities_path, benchmarks_path, pre
         read_accounts,
         read_activities,
         read_benchmarks,
+        read_previous,
         read_usage,
     )
 
@@ -130,7 +131,7 @@ def _score(ctx, accounts_path, usage_path, activities_path, benchmarks_path, pre
         benchmarks = pd.DataFrame({"industry": list(table), "rate": list(table.values())})
     previous = None
     if previous_path:
-        previous = pd.read_csv(previous_path, dtype={"account_id": str})
+        previous = read_previous(previous_path)
     result = score_accounts(
         tables[0].frame,
         tables[1].frame,

@@ -55,7 +55,7 @@ def load_jobs(project: Any) -> tuple[dict[str, Any], list[Check]]:
     for path in sorted(project.jobs_dir.glob("*.yaml")):
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
             rows.append(Check(f"job {path.stem}", FAIL, _error_text(exc), "fix the YAML"))
             continue
         if (data.get("compute") or {}).get("kind") == "kpi":

@@ -238,15 +238,14 @@ def _password_flow(settings: Any, api_version: str) -> AuthFlow:
         from simple_salesforce.exceptions import SalesforceAuthenticationFailed
         from simple_salesforce.login import SalesforceLogin
 
-        full_url = domain if domain and domain.startswith(("https://", "http://")) else None
         try:
             session_id, instance = SalesforceLogin(
                 username=username,
                 password=password,
                 security_token=security_token,
                 session=session,
-                domain=None if full_url else (domain or "login"),
-                scratch_url=full_url.rstrip("/") if full_url else None,
+                domain=None,  # the same login host as the OAuth flows (host:port included)
+                scratch_url=base,
                 sf_version=api_version,
             )
         except SalesforceAuthenticationFailed as exc:

@@ -1,13 +1,16 @@
 """Read canonical CSV files (SPEC §3) for ``sfsync score`` and write its output CSV.
 
 Dates are ISO ``YYYY-MM-DD``, months ``YYYY-MM``, booleans ``true``/``false`` and an empty cell
-is a missing value. A missing required column fails the whole file; a bad row (unparseable
-date, negative count, duplicate key, empty key) is reported with file and line number (header =
-line 1) and skipped, and the other rows are used. Validation is vectorised per column.
+is a missing value. A missing required column, an empty file or text that is not UTF-8 fails the
+whole file; a bad row (unparseable date, negative count, a number that is not finite such as
+``inf`` or ``NaN``, or one outside its field's plausible range from :mod:`sfsync.plausible`,
+duplicate key, empty key) is reported with file and line number (header = line 1) and skipped,
+and the other rows are used. Validation is vectorised per column.
 """
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from sfsync.errors import InputDataError
+from sfsync.plausible import non_finite, plausible_range
 
 
 @dataclass(frozen=True)
@@ -72,44 +76,102 @@ _INPUT_KINDS = {"number": "number", "boolean": "bool", "category": "text"}
 
 def _read_raw(path: Path) -> pd.DataFrame:
     try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, na_filter=False)
+        data = path.read_bytes()
     except FileNotFoundError:
         raise InputDataError(f"{path}: file not found") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise InputDataError(f"{path}: not a readable CSV file ({exc})") from None
+    except OSError as exc:
+        raise InputDataError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise InputDataError(
+            f"{path}:{line}: not UTF-8 text (byte 0x{data[exc.start]:02x})",
+            hint="save the file as UTF-8 (Excel: 'CSV UTF-8'); Shift_JIS files are not read",
+        ) from None
+    try:
+        raw = pd.read_csv(
+            io.BytesIO(data),
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            encoding="utf-8-sig",
+        )
+    except pd.errors.EmptyDataError:
+        raise InputDataError(f"{path}: the file is empty (expected a header line)") from None
+    except pd.errors.ParserError as exc:
+        raise InputDataError(f"{path}: not a readable CSV file ({exc})".strip()) from None
     raw.columns = [str(c).strip() for c in raw.columns]
     return raw
 
 
-def _parse_column(values: pd.Series, kind: str) -> tuple[pd.Series, np.ndarray, str]:
-    """Parsed column, mask of bad cells, and the message for a bad cell."""
+_NUMBER_MESSAGES = {
+    "number": "is not a number",
+    "count": "is not a non-negative number",
+    "ratio": "is not a non-negative number",
+    "rate": "is not within 0..1",
+}
+
+
+def _parse_number(
+    column: str, values: pd.Series, text: pd.Series, empty: np.ndarray, kind: str
+) -> tuple[pd.Series, pd.Series]:
+    """Numbers of one column and each bad cell's message (None where the cell is fine).
+
+    Precedence per cell: not finite (``inf``, ``NaN`` spelled out), not a number, outside the
+    kind's bounds (count/ratio >= 0, rate 0..1), outside the field's plausible range
+    (:mod:`sfsync.plausible`).
+    """
+    number = pd.to_numeric(text, errors="coerce").astype("float64")
+    infinite = non_finite(text, number).to_numpy(dtype=bool)
+    number = number.mask(infinite)
+    unparsed = ~empty & ~infinite & number.isna().to_numpy()
+    with np.errstate(invalid="ignore"):
+        outside = np.zeros(len(number), dtype=bool)
+        if kind in ("count", "ratio", "rate"):
+            outside |= (number < 0).to_numpy()
+        if kind == "rate":
+            outside |= (number > 1).to_numpy()
+    rng = plausible_range(column)
+    implausible = rng.outside(number).to_numpy() & ~outside if rng else np.zeros(len(number), bool)
+    shown = " (" + values.astype(object).map(repr) + ")"
+    kind_message = _NUMBER_MESSAGES[kind]
+    messages = np.select(
+        [infinite, unparsed | outside, implausible],
+        [
+            f"{column} is not a finite number" + shown,
+            f"{column} {kind_message}" + shown,
+            f"{column} is outside the plausible range {rng.text() if rng else ''}" + shown,
+        ],
+        default=None,
+    )
+    return number.mask(unparsed | outside | implausible), pd.Series(messages, index=values.index)
+
+
+def _parse_column(column: str, values: pd.Series, kind: str) -> tuple[pd.Series, pd.Series]:
+    """Parsed column and each bad cell's message (None where the cell is fine)."""
     text = values.astype("string").str.strip()
     empty = (text == "").to_numpy(dtype=bool)
     text = text.mask(text == "")
+    shown = " (" + values.astype(object).map(repr) + ")"
+    none = pd.Series(None, index=values.index, dtype=object)
+
+    def where(bad: np.ndarray, message: str) -> pd.Series:
+        return (f"{column} {message}" + shown).where(bad, None)
+
     if kind in ("id", "text"):
-        return text, (empty if kind == "id" else np.zeros(len(text), bool)), "is empty"
+        return text, (where(empty, "is empty") if kind == "id" else none)
     if kind == "date":
         parsed = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
-        return parsed, ~empty & parsed.isna().to_numpy(), "is not a date YYYY-MM-DD"
+        return parsed, where(~empty & parsed.isna().to_numpy(), "is not a date YYYY-MM-DD")
     if kind == "month":
         ok = text.str.fullmatch(r"\d{4}-(0[1-9]|1[0-2])").fillna(False).to_numpy(dtype=bool)
-        return text, ~ok, "is not a month YYYY-MM"
+        return text, where(~ok, "is not a month YYYY-MM")
     if kind == "bool":
         lowered = text.str.lower()
         parsed = lowered.map({"true": True, "false": False}).astype("boolean")
-        bad = ~empty & parsed.isna().to_numpy()
-        return parsed, bad, "is not true/false"
-    number = pd.to_numeric(text, errors="coerce").astype("float64")
-    bad = ~empty & number.isna().to_numpy()
-    message = "is not a number"
-    with np.errstate(invalid="ignore"):
-        if kind in ("count", "ratio", "rate"):
-            negative = (number < 0).to_numpy()
-            message = "is not a non-negative number" if kind != "rate" else "is not within 0..1"
-            bad |= negative
-        if kind == "rate":
-            bad |= (number > 1).to_numpy()
-    return number, bad, message
+        return parsed, where(~empty & parsed.isna().to_numpy(), "is not true/false")
+    return _parse_number(column, values, text, empty, kind)
 
 
 def _read_table(
@@ -133,9 +195,10 @@ def _read_table(
     out: dict[str, pd.Series] = {}
     for column in raw.columns:
         kind = kinds.get(column, "text")
-        parsed, bad_cells, message = _parse_column(raw[column], kind)
+        parsed, cell_messages = _parse_column(column, raw[column], kind)
+        bad_cells = cell_messages.notna().to_numpy(dtype=bool)
         for i in np.flatnonzero(bad_cells):
-            messages.append((i, f"{column} {message} ({raw[column].iloc[i]!r})"))
+            messages.append((i, str(cell_messages.iloc[i])))
         bad |= bad_cells
         out[column] = parsed.reset_index(drop=True)
     for column, kind in kinds.items():
@@ -166,7 +229,13 @@ def read_accounts(path: str | Path, extra_inputs: dict[str, str] | None = None) 
     """Accounts CSV. ``extra_inputs`` (column -> number|boolean|category) types the extra
     account columns a scorecard reads (for instance seed-000 checklist steps)."""
     kinds = dict(ACCOUNTS) | {c: _INPUT_KINDS[k] for c, k in (extra_inputs or {}).items()}
-    return _read_table(path, kinds, ACCOUNTS_REQUIRED, ["account_id"], "accounts")
+    table = _read_table(path, kinds, ACCOUNTS_REQUIRED, ["account_id"], "accounts")
+    if len(table.frame) == 0 and not table.problems:
+        raise InputDataError(
+            f"{path}: the accounts file has a header but no account rows; nothing to score",
+            hint="export the accounts again (one row per account under the header line)",
+        )
+    return table
 
 
 def read_usage(path: str | Path, extra_inputs: dict[str, str] | None = None) -> CsvTable:
@@ -194,6 +263,29 @@ def read_benchmarks(path: str | Path) -> dict[str, float]:
         line = int(np.flatnonzero(bad.to_numpy())[0]) + 2
         raise InputDataError(f"{path}:{line}: rate must be a number within 0..1")
     return dict(zip(raw["industry"].str.strip(), rates.astype(float), strict=True))
+
+
+def read_previous(path: str | Path) -> pd.DataFrame:
+    """Previous scores CSV (``account_id``, ``health_score``: an earlier ``sfsync score``
+    output) for the trend; a score that is not a number from 0 to 100 is an error."""
+    path = Path(path)
+    raw = _read_raw(path)
+    absent = [c for c in ("account_id", "health_score") if c not in raw.columns]
+    if absent:
+        raise InputDataError(
+            f"{path}: the previous scores file lacks the column(s) {', '.join(absent)} "
+            "(give an earlier `sfsync score` output)"
+        )
+    text = raw["health_score"].str.strip()
+    scores = pd.to_numeric(text.mask(text == ""), errors="coerce")
+    bad = (text != "") & ~scores.between(0, 100)
+    if bad.any():
+        line = int(np.flatnonzero(bad.to_numpy())[0]) + 2
+        raise InputDataError(
+            f"{path}:{line}: health_score {raw['health_score'].iloc[line - 2]!r} is not a "
+            "score from 0 to 100"
+        )
+    return pd.DataFrame({"account_id": raw["account_id"].str.strip(), "health_score": scores})
 
 
 def output_columns(categories: list[str]) -> list[str]:

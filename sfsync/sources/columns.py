@@ -12,7 +12,9 @@ provides, the source column each comes from, its type and its constraints::
 
 Types: ``str``, ``int`` (whole numbers, stored as float64 so that missing stays NaN), ``float``,
 ``date`` (ISO ``YYYY-MM-DD``; timestamps keep their calendar date), ``month`` (``YYYY-MM``) and
-``bool`` (true/false, 1/0, yes/no). An empty cell is a missing value. A column marked
+``bool`` (true/false, 1/0, yes/no). An empty cell is a missing value. A number that is not
+finite (``inf``, ``1e999``, ``NaN`` spelled out) or outside its canonical field's plausible range
+(:mod:`sfsync.plausible`, e.g. ``login_days`` 0–31) is a bad value: the row is quarantined. A column marked
 ``optional: true`` may be absent from the source altogether (a field not every org has); the
 canonical column is then left out, so that consumers can tell "not known" from "empty".
 
@@ -31,10 +33,14 @@ from pathlib import Path
 from typing import Literal
 
 import pandas as pd
+import structlog
 from pydantic import Field, model_validator
 
 from sfsync.configfile import StrictModel, load_model
 from sfsync.errors import InputDataError, SourceError
+from sfsync.plausible import non_finite, plausible_range
+
+log = structlog.get_logger(__name__)
 
 ColumnType = Literal["str", "int", "float", "date", "month", "bool"]
 
@@ -287,22 +293,35 @@ def apply_mapping(raw: pd.DataFrame, mapping: ColumnMapping, *, source: str) -> 
         if column not in raw.columns:
             if spec.optional:  # absent means unknown, not empty: consumers say "n/a"
                 continue
+            if len(raw):  # a renamed or misspelt source column: say so rather than stay silent
+                log.warning("mapped_column_absent", source=source, column=column, field=field)
             out[field] = _coerce(pd.Series([None] * len(raw), index=raw.index), spec.type)[0]
             continue
         values, bad = _coerce(raw[column], spec.type)
         shown = raw[column].astype(object).map(repr)
+        if spec.type in ("int", "float"):  # inf, -inf, 1e999, "NaN": bad, never data
+            infinite = non_finite(raw[column], values)
+            add_reason(infinite, f"{field}: " + shown + " is not a finite number")
+            bad, values = bad & ~infinite, values.mask(infinite)
+        else:
+            infinite = pd.Series(False, index=raw.index)
         add_reason(bad, f"{field}: " + shown + f" is {_describe(spec.type)}")
         if spec.required:
-            add_reason(values.isna() & ~bad, f"{field}: required value is empty")
+            add_reason(values.isna() & ~bad & ~infinite, f"{field}: required value is empty")
+        limited = pd.Series(False, index=raw.index)
         if spec.min is not None:
-            add_reason(
-                values.notna() & (values < spec.min),
-                f"{field}: " + shown + f" is below the minimum {spec.min:g}",
-            )
+            below = values.notna() & (values < spec.min)
+            add_reason(below, f"{field}: " + shown + f" is below the minimum {spec.min:g}")
+            limited |= below
         if spec.max is not None:
+            above = values.notna() & (values > spec.max)
+            add_reason(above, f"{field}: " + shown + f" is above the maximum {spec.max:g}")
+            limited |= above
+        plausible = plausible_range(field) if spec.type in ("int", "float") else None
+        if plausible is not None:  # absurd values (sfsync/plausible.py), whatever the mapping says
             add_reason(
-                values.notna() & (values > spec.max),
-                f"{field}: " + shown + f" is above the maximum {spec.max:g}",
+                plausible.outside(values) & ~limited,
+                f"{field}: " + shown + f" is outside the plausible range {plausible.text()}",
             )
         out[field] = values
     frame = pd.DataFrame(out, index=raw.index)

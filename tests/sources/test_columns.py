@@ -173,3 +173,50 @@ def test_broken_mapping_files_name_file_and_key(tmp_path, yaml_text, message):
 def test_thousands_separators_are_numbers():
     raw = pd.DataFrame({"tenant_id": ["t-1"], "month": ["2025-02"], "deliveries": ["1,200"]})
     assert apply_mapping(raw, usage_mapping(), source="usage").frame["deliveries"].iloc[0] == 1200
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "reason"),
+    [
+        ("deliveries", "1e308", "deliveries: '1e308' is outside the plausible range 0–100,000"),
+        ("deliveries", 1e308, "deliveries: 1e+308 is outside the plausible range 0–100,000"),
+        ("deliveries", "inf", "deliveries: 'inf' is not a finite number"),
+        ("deliveries", float("-inf"), "deliveries: -inf is not a finite number"),
+        ("deliveries", "NaN", "deliveries: 'NaN' is not a finite number"),
+        ("deliveries", "1e999", "deliveries: '1e999' is not a finite number"),
+        ("plan_usage_ratio", "Infinity", "plan_usage_ratio: 'Infinity' is not a finite number"),
+        ("plan_usage_ratio", 1.5, "plan_usage_ratio: 1.5 is outside the plausible range 0–1"),
+        ("support_tickets", 1e6, "support_tickets: 1000000.0 is outside the plausible range"),
+    ],
+)
+def test_non_finite_and_absurd_numbers_are_quarantined_with_the_range(column, value, reason):
+    raw = pd.DataFrame({"tenant_id": ["t-1", "t-2"], "month": ["2025-02", "2025-02"]})
+    raw[column] = pd.Series([1, value], dtype=object)
+    result = apply_mapping(raw, usage_mapping(), source="usage")
+    assert list(result.frame["tenant_id"]) == ["t-1"]
+    assert reason in result.quarantined["reason"].iloc[0]
+    assert result.quarantined["reason"].iloc[0].count(";") == 0  # one reason, not three
+
+
+def test_plausible_ranges_apply_to_canonical_fields_whatever_the_mapping_says():
+    mapping = ColumnMapping.model_validate(
+        {"columns": {"login_days": {"source": "days", "type": "float"}, "extra": {"type": "float"}}}
+    )
+    raw = pd.DataFrame({"days": [31, 31.5, None], "extra": [1e300, 2, float("inf")]})
+    result = apply_mapping(raw, mapping, source="usage")
+    assert list(result.quarantined["reason"]) == [
+        "login_days: 31.5 is outside the plausible range 0–31",
+        "extra: inf is not a finite number",
+    ]
+    assert result.frame["login_days"].tolist() == [31.0]  # 1e300 in a field without range is kept
+
+
+def test_a_mapped_column_the_source_lacks_is_logged():
+    from structlog.testing import capture_logs
+
+    raw = pd.DataFrame({"tenant_id": ["t-1"], "month": ["2025-02"], "deliverys": [3]})
+    with capture_logs() as logs:
+        frame = apply_mapping(raw, usage_mapping(), source="usage").frame
+    assert frame["deliveries"].isna().all()
+    absent = {e["column"] for e in logs if e["event"] == "mapped_column_absent"}
+    assert "deliveries" in absent and "tenant_id" not in absent

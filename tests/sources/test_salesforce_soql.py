@@ -2,6 +2,7 @@
 
 The same queries run against the sandbox org in tests/e2e (real HTTP, real SOQL parsing)."""
 
+import re
 from datetime import date
 from pathlib import Path
 
@@ -58,10 +59,48 @@ def test_scope_field_names_cannot_carry_soql(field):
 def test_scope_operator_and_value_shape_must_agree():
     with pytest.raises(ValidationError):
         ScopeCondition(field="Name", op="OR", value="a")
+    with pytest.raises(ValidationError, match="needs a list of values, such as value: \\[a\\]"):
+        ScopeCondition(field="Name", op="in", value="a")
+    with pytest.raises(ValidationError, match="needs op 'in' or 'not in'"):
+        ScopeCondition(field="Name", op="=", value=["a"])
+    # a condition built without validation still refuses to become SOQL
+    unchecked = ScopeCondition.model_construct(field="Name", op="in", value="a")
     with pytest.raises(ValueError, match="needs a list"):
-        ScopeCondition(field="Name", op="in", value="a").to_soql()
-    with pytest.raises(ValueError, match="needs op 'in'"):
-        ScopeCondition(field="Name", op="=", value=["a"]).to_soql()
+        unchecked.to_soql()
+
+
+@pytest.mark.parametrize(
+    ("op", "value", "message"),
+    [
+        ("not in", [], "needs at least one value"),
+        ("in", ["a", None], "the list holds null"),
+        ("in", [True], "the list holds true"),
+        ("in", [["a"]], "list items must be single values"),
+        ("like", 5, "op 'like' compares text"),
+        (">", None, "op '>' needs a text, number or date (got null)"),
+        ("<=", False, "got false"),
+        (">=", float("inf"), "inf is not a finite number"),
+        ("=", {"a": 1}, "not a mapping"),
+    ],
+)
+def test_scope_value_shapes_each_operator_rejects(op, value, message):
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        ScopeCondition(field="Type", op=op, value=value)
+
+
+@pytest.mark.parametrize(
+    ("op", "value", "soql"),
+    [
+        ("IN", ["Customer"], "Type IN ('Customer')"),
+        ("Not  In", ["a", 2], "Type NOT IN ('a',2)"),
+        ("=", None, "Type = null"),
+        ("!=", True, "Type != true"),
+        ("like", "Acme%", "Type LIKE 'Acme%'"),
+        (">", date(2025, 1, 1), "Type > 2025-01-01"),
+    ],
+)
+def test_scope_shapes_each_operator_accepts(op, value, soql):
+    assert ScopeCondition(field="Type", op=op, value=value).to_soql() == soql
 
 
 def test_activity_queries_bound_the_window_and_statuses():
