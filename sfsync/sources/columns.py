@@ -10,7 +10,8 @@ provides, the source column each comes from, its type and its constraints::
       month: {type: month, required: true}
       deliveries: {source: webinars_delivered, type: int, min: 0}
 
-Types: ``str``, ``int`` (whole numbers, stored as float64 so that missing stays NaN), ``float``,
+Types: ``str``, ``id`` (a Salesforce record id, 15 or 18 letters and digits, always kept in its
+18-character form so that ids differing only in case stay apart), ``int`` (whole numbers, stored as float64 so that missing stays NaN), ``float``,
 ``date`` (ISO ``YYYY-MM-DD``; timestamps keep their calendar date), ``month`` (``YYYY-MM``) and
 ``bool`` (true/false, 1/0, yes/no). An empty cell is a missing value. A number that is not
 finite (``inf``, ``1e999``, ``NaN`` spelled out) or outside its canonical field's plausible range
@@ -39,10 +40,12 @@ from pydantic import Field, model_validator
 from sfsync.configfile import StrictModel, load_model
 from sfsync.errors import InputDataError, SourceError
 from sfsync.plausible import non_finite, plausible_range
+from sfsync.salesforce.ids import ID_PATTERN, to_18
 
 log = structlog.get_logger(__name__)
 
-ColumnType = Literal["str", "int", "float", "date", "month", "bool"]
+# "id": a Salesforce record id, 15 or 18 characters, normalised to 18 (sfsync.salesforce.ids)
+ColumnType = Literal["str", "id", "int", "float", "date", "month", "bool"]
 
 QUARANTINE_COLUMNS = ["source", "row_ref", "reason"]
 
@@ -192,6 +195,11 @@ def _coerce(series: pd.Series, kind: ColumnType) -> tuple[pd.Series, pd.Series]:
     if kind == "str":
         text = raw.map(_to_text, na_action="ignore")
         return text.astype("str").where(present, pd.NA), pd.Series(False, index=raw.index)
+    if kind == "id":
+        text = raw.map(_to_text, na_action="ignore").astype("string").str.strip()
+        ok = text.str.fullmatch(ID_PATTERN.pattern).fillna(False).astype(bool)
+        ids = text.where(ok).map(to_18, na_action="ignore").astype("str").where(ok & present, pd.NA)
+        return ids, present & ~ok
     if kind in ("int", "float"):
         numbers = pd.to_numeric(raw.map(_numeric_text, na_action="ignore"), errors="coerce")
         numbers = numbers.astype("float64")
@@ -260,6 +268,7 @@ def _describe(kind: ColumnType) -> str:
         "month": "not a month (expected YYYY-MM)",
         "bool": "not a boolean (expected true/false)",
         "str": "not text",
+        "id": "not a Salesforce record id (15 or 18 letters and digits)",
     }[kind]
 
 

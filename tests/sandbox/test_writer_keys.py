@@ -20,6 +20,7 @@ from sfsync.config import SalesforceSettings
 from sfsync.plan import Plan, diff_tasks
 from sfsync.salesforce.client import connect
 from sfsync.salesforce.writer import LockRetry, WriteStatus, apply_plan
+from tests.cli_process import REPO
 
 NO_SLEEP = LockRetry(attempts=2, sleep=lambda s: None)
 
@@ -88,21 +89,28 @@ def test_a_repeated_task_key_is_sent_once(sandbox_factory, bulk_threshold):
     assert sorted(stored) == sorted(keys)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reported to the lead: Task keys that differ only in letter case (two 15-character "
-    "account ids that differ in case) both go into one request; Sync_Key__c is unique and "
-    "case-insensitive, so a real org refuses both with DUPLICATE_VALUE",
-)
-def test_keys_differing_only_in_case_are_not_sent_together(sandbox_factory):
-    sb = sandbox_factory(accounts=3)
-    client = _client(sb)
-    account_id = client.query("SELECT Id FROM Account LIMIT 1")[0]["Id"]
-    keys = [
-        f"signal:red_band:{account_id[:15]}:2025-02",
-        f"signal:red_band:{account_id[:15].lower()}:2025-02",
-    ]
-    tasks, _ = diff_tasks(_desired(account_id, keys), None)
-    result = apply_plan(client, Plan("Account", "Id", tasks=tuple(tasks)), lock_retry=NO_SLEEP)
-    assert {r.error_code for r in result.results} == {"DUPLICATE_VALUE"}  # what the org says
-    assert _repeats(client.requests) == []
+def test_ids_differing_only_in_case_become_keys_that_differ_without_case(tmp_path):
+    """Two 15-character account ids that differ only in letter case are two accounts; a file or
+    SQL accounts source reads them through the column mapping, which brings every id to its
+    18-character form, so the Task keys built from them never collide in the case-insensitive
+    Sync_Key__c (a real org would refuse both with DUPLICATE_VALUE)."""
+    from sfsync.sources.columns import apply_mapping, load_column_mapping
+
+    mapping = load_column_mapping(REPO / "mappings" / "columns" / "salesforce_accounts.yaml")
+    raw = pd.DataFrame({"Id": ["001A0000001abcd", "001A0000001ABCD"], "OwnerId": "005000000000001"})
+    mapped = apply_mapping(raw, mapping, source="accounts")
+    ids = list(mapped.frame["account_id"])
+    assert [len(i) for i in ids] == [18, 18] and mapped.quarantined_count == 0
+    keys = [f"signal:red_band:{account_id}:2025-02" for account_id in ids]
+    assert len({k.lower() for k in keys}) == 2
+    assert mapped.frame["owner_id"].tolist() == ["005000000000001AAA"] * 2
+
+
+def test_a_malformed_account_id_is_a_bad_row():
+    from sfsync.sources.columns import apply_mapping, load_column_mapping
+
+    mapping = load_column_mapping(REPO / "mappings" / "columns" / "salesforce_accounts.yaml")
+    raw = pd.DataFrame({"Id": ["001A0000001abcd", "001-bad"], "OwnerId": "005000000000001"})
+    mapped = apply_mapping(raw, mapping, source="accounts")
+    assert len(mapped.frame) == 1 and mapped.quarantined_count == 1
+    assert "not a Salesforce record id" in mapped.quarantined["reason"].iloc[0]

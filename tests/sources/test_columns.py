@@ -185,7 +185,7 @@ def test_thousands_separators_are_numbers():
         ("deliveries", "NaN", "deliveries: 'NaN' is not a finite number"),
         ("deliveries", "1e999", "deliveries: '1e999' is not a finite number"),
         ("plan_usage_ratio", "Infinity", "plan_usage_ratio: 'Infinity' is not a finite number"),
-        ("plan_usage_ratio", 1.5, "plan_usage_ratio: 1.5 is outside the plausible range 0–1"),
+        ("plan_usage_ratio", 12.5, "plan_usage_ratio: 12.5 is outside the plausible range 0–10"),
         ("support_tickets", 1e6, "support_tickets: 1000000.0 is outside the plausible range"),
     ],
 )
