@@ -2,7 +2,7 @@
 clean run's end state. Prints, per trial, the exit codes and the differences, then the totals:
 trials that ended in the clean end state, duplicate Tasks, duplicate and lost Slack alerts.
 
-    python bench/bench_reliability.py                    # 20 kill trials + the fault matrix
+    python bench/bench_reliability.py   # 20 kills over the run, 20 during Slack delivery, faults
     python bench/bench_reliability.py --kills 50 --accounts 150 --seed 3
 
 Every trial runs the real CLI in child processes against a fresh sandbox built from the same
@@ -48,6 +48,10 @@ def main() -> None:
         kills = []
         for delay in kill_delays(duration, args.kills, args.seed):
             kills.append(bench.killed_trial(reference, delay))
+            print(_line(kills[-1]), flush=True)
+        print(f"\nkill -9 during Slack delivery ({args.kills} points after slack_enqueued):")
+        for delay in kill_delays(1.5, args.kills, args.seed + 1):
+            kills.append(bench.killed_trial(reference, delay - 0.2, after_event="slack_enqueued"))
             print(_line(kills[-1]), flush=True)
         faults = []
         if not args.no_faults:

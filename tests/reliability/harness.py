@@ -19,6 +19,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -109,13 +110,15 @@ def compare(reference: EndState, trial: EndState) -> Comparison:
     keys = set(reference.tasks) | set(trial.tasks)
     return Comparison(
         accounts_differ=sum(
-            1 for k in set(reference.accounts) | set(trial.accounts)
+            1
+            for k in set(reference.accounts) | set(trial.accounts)
             if reference.accounts.get(k) != trial.accounts.get(k)
         ),  # fmt: skip
         tasks_missing=sum(1 for k in keys if k not in trial.tasks),
         tasks_extra=sum(1 for k in keys if k not in reference.tasks),
         tasks_differ=sum(
-            1 for k in keys
+            1
+            for k in keys
             if k in trial.tasks and k in reference.tasks and trial.tasks[k] != reference.tasks[k]
         ),  # fmt: skip
         duplicate_tasks=trial.duplicate_tasks,
@@ -196,9 +199,14 @@ class Bench:
         finally:
             sb.stop()
 
-    def killed_trial(self, reference: EndState, delay: float) -> Trial:
-        """Start a run, SIGKILL it after ``delay`` seconds, run again until done, compare."""
-        trial = Trial(f"kill -9 after {delay:.2f} s")
+    def killed_trial(
+        self, reference: EndState, delay: float, *, after_event: str | None = None
+    ) -> Trial:
+        """Start a run, SIGKILL it ``delay`` seconds after it started (or after it logged
+        ``after_event``, e.g. ``slack_enqueued``: the delivery window), run again until done,
+        compare."""
+        where = f" after {after_event}" if after_event else ""
+        trial = Trial(f"kill -9 {delay:.2f} s{where}")
         sb = self.sandbox()
         try:
             config = self.project()
@@ -207,8 +215,17 @@ class Bench:
                 cwd=REPO,
                 env=self.environment(sb),
                 stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
             )
+            seen = threading.Event()
+            reader = threading.Thread(
+                target=_watch, args=(proc.stderr, after_event, seen), daemon=True
+            )
+            reader.start()
+            if after_event is None:
+                seen.set()
+            seen.wait(timeout=120)
             time.sleep(delay)
             if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
@@ -216,6 +233,7 @@ class Bench:
             else:
                 trial.note = "finished before the kill"
             trial.exit_codes.append(proc.wait())
+            reader.join(timeout=5)
             trial.exit_codes += self.run_until_done(sb, config)
             trial.comparison = compare(reference, end_state(sb))
             return trial
@@ -245,6 +263,15 @@ class Bench:
             return trial
         finally:
             sb.stop()
+
+
+def _watch(stream, event: str | None, seen: threading.Event) -> None:
+    """Read a child's JSON log lines; set ``seen`` at the first line of ``event``."""
+    marker = f'"event": "{event}"' if event else None
+    for line in stream:
+        if marker and marker in line:
+            seen.set()
+    seen.set()  # the child ended without that event
 
 
 def _clear_faults(sb: Sandbox) -> None:

@@ -32,6 +32,16 @@ def test_runs_killed_at_random_points_converge_without_duplicates(bench, referen
     assert all(t.exit_codes[-1] == 0 for t in trials), trials
 
 
+def test_runs_killed_while_delivering_to_slack_post_each_alert_once(bench, reference):
+    state, _ = reference
+    trials = [
+        bench.killed_trial(state, delay, after_event="slack_enqueued") for delay in (0.05, 0.3)
+    ]
+    figures = totals(trials)
+    assert figures["duplicate_alerts"] == 0 and figures["lost_alerts"] == 0, trials
+    assert figures["same_end_state"] == len(trials), trials
+
+
 @pytest.mark.parametrize("name,inject,clear", FAULTS, ids=[f[0] for f in FAULTS])
 def test_each_fault_converges_to_the_clean_end_state(bench, reference, name, inject, clear):
     state, _ = reference
