@@ -100,39 +100,58 @@ class _Lines:
         return self._buffer.getvalue()
 
 
-def _chunks(request: WriteRequest, limits: UploadLimits) -> Iterator[tuple[list[str], list[str]]]:
-    """(keys, lines) of each job, header line first, rows ordered by parent."""
+@dataclass(frozen=True)
+class UploadSize:
+    """The measure of one job's upload: records, UTF-8 bytes and characters (header included)."""
+
+    records: int
+    bytes: int
+    chars: int
+
+
+def _chunks(
+    request: WriteRequest, limits: UploadLimits, *, keep_lines: bool = True
+) -> Iterator[tuple[list[str], list[str], UploadSize]]:
+    """(keys, lines, size) of each job, header line first, rows ordered by parent; with
+    ``keep_lines`` False the lines are only measured (``lines`` is empty)."""
     records = order_by_parent(request)
     columns = columns_of(records)
     render = _Lines()
     header = render.line([request.key_field, *columns])
     header_bytes, header_chars = len(header.encode("utf-8")), len(header)
     keys: list[str] = []
-    lines: list[str] = [header]
+    lines: list[str] = [header] if keep_lines else []
     size, chars = header_bytes, header_chars
     for key, values in records:
         line = render.line([key, *(cell(values, name) for name in columns)])
         line_bytes, line_chars = len(line.encode("utf-8")), len(line)
         full = size + line_bytes > limits.max_bytes or chars + line_chars > limits.max_chars
         if keys and full:
-            yield keys, lines
-            keys, lines = [], [header]
+            yield keys, lines, UploadSize(len(keys), size, chars)
+            keys, lines = [], [header] if keep_lines else []
             size, chars = header_bytes, header_chars
         keys.append(key)
-        lines.append(line)
+        if keep_lines:
+            lines.append(line)
         size += line_bytes
         chars += line_chars
     if keys:
-        yield keys, lines
+        yield keys, lines, UploadSize(len(keys), size, chars)
 
 
 def split_uploads(request: WriteRequest, limits: UploadLimits | None = None) -> Iterator[Upload]:
     """The request's records as one or more job uploads, each under ``limits`` (a single row
     larger than the limits goes alone: Salesforce then reports it)."""
-    for keys, lines in _chunks(request, limits or UploadLimits()):
+    for keys, lines, _size in _chunks(request, limits or UploadLimits()):
         yield Upload(tuple(keys), "".join(lines).encode("utf-8"))
+
+
+def measure_uploads(request: WriteRequest, limits: UploadLimits | None = None) -> list[UploadSize]:
+    """The size of each upload :func:`split_uploads` makes of ``request``, without building
+    them (for the API budget and for tests at the real limits)."""
+    return [size for _, _, size in _chunks(request, limits or UploadLimits(), keep_lines=False)]
 
 
 def count_jobs(request: WriteRequest, limits: UploadLimits | None = None) -> int:
     """How many ingest jobs :func:`split_uploads` makes of ``request`` (0 for no records)."""
-    return sum(1 for _ in _chunks(request, limits or UploadLimits()))
+    return len(measure_uploads(request, limits))
