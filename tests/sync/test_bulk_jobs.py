@@ -11,12 +11,13 @@ from typing import Any
 import pytest
 
 from sfsync.errors import SourceError, TransientError
+from sfsync.plan import Plan, TaskChange
 from sfsync.salesforce import bulk2
 from sfsync.salesforce.bulk_ingest import ABORTED_CODE, FAILED_CODE
 from sfsync.salesforce.bulk_upload import UploadLimits
 from sfsync.salesforce.query import bulk_query_frame
 from sfsync.salesforce.retry import RetryPolicy
-from sfsync.salesforce.writer import LockRetry, WriteRequest, WriteStatus, write
+from sfsync.salesforce.writer import LockRetry, WriteRequest, WriteStatus, apply_plan, write
 
 
 class _Reply:
@@ -83,26 +84,29 @@ class FakeBulkOrg:
         if kind == "results":  # query
             return _Reply(text='"Id","Name"\n"001A","Acme"\n', headers={"Sforce-Locator": "null"})
         rows = list(csv.DictReader(io.StringIO(self.uploads[job_id])))
+        header = list(rows[0]) if rows else ["Id"]
+        key = header[0]  # Id, or the external-ID field of an upsert
+        rows = [{"Id": r[key], **r} for r in rows]
         unprocessed = self.unprocessed
         if self.jobs[job_id].get("aborted"):  # nothing was processed
             unprocessed = tuple(r["Id"] for r in rows)
-        header = list(rows[0]) if rows else ["Id"]
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         if kind == "successfulResults":
             writer.writerow(["sf__Id", "sf__Created", *header])
             picked = [r for r in rows if r["Id"] not in self.fail + unprocessed]
             for r in picked:
-                writer.writerow([r["Id"], "false", *r.values()])
+                writer.writerow([r["Id"], "false", *(r[h] for h in header)])
         elif kind == "failedResults":
             writer.writerow(["sf__Id", "sf__Error", *header])
             for r in (r for r in rows if r["Id"] in self.fail and r["Id"] not in unprocessed):
-                writer.writerow([r["Id"], "FIELD_CUSTOM_VALIDATION_EXCEPTION:bad:--", *r.values()])
+                error = "FIELD_CUSTOM_VALIDATION_EXCEPTION:bad:--"
+                writer.writerow([r["Id"], error, *(r[h] for h in header)])
         else:
             assert kind == "unprocessedrecords"
             writer.writerow(header)
             for r in (r for r in rows if r["Id"] in unprocessed):
-                writer.writerow(r.values())
+                writer.writerow([r[h] for h in header])
         return _Reply(text=out.getvalue())
 
     def count(self, method: str, suffix: str) -> int:
@@ -196,3 +200,36 @@ def test_a_split_upload_runs_one_job_after_another_with_every_record_once():
     assert sent == sorted(keys)
     assert [r.key for r in results] == keys
     assert all(r.status is WriteStatus.SUCCESS for r in results)
+
+
+def test_task_rows_are_sent_ordered_by_what_id_then_key():
+    org = FakeBulkOrg(polls=0)
+    accounts = ["001C", "001A", "001B"]
+    tasks = tuple(
+        TaskChange(
+            f"signal:{code}:{account}:2025-03",
+            "create",
+            "new",
+            account_id=account,
+            fields={"Subject": code, "WhatId": account},
+        )
+        for code in ("red_band", "low_usage")
+        for account in accounts
+    )
+    result = apply_plan(
+        org,
+        Plan("Account", "Id", tasks=tasks),
+        bulk_threshold=1,
+        lock_retry=LockRetry(attempts=1, sleep=org.sleeps.append),
+        upload_limits=UploadLimits(max_bytes=250),
+    )
+    assert result.methods == {"Task": "bulk"} and not result.failed
+    assert org.count("POST", "jobs/ingest") > 1
+    sent = [
+        (row["WhatId"], row["Sync_Key__c"])
+        for data in org.uploads.values()
+        for row in csv.DictReader(io.StringIO(data))
+    ]
+    assert (
+        sent == sorted(sent) and [w for w, _ in sent] == ["001A"] * 2 + ["001B"] * 2 + ["001C"] * 2
+    )
