@@ -2,7 +2,9 @@
 
 Reads are done when a plan exists and its writes are known, so the requests it needs can be
 estimated before the first write: sObject Collections take one request per 200 records; a
-Bulk API 2.0 job takes a fixed number (create, upload, close, results) plus its status polls.
+Bulk API 2.0 upload becomes as many jobs as :func:`~sfsync.salesforce.bulk_upload.count_jobs`
+says (the writer's own split under the upload limits), each a fixed number of requests
+(create, upload, close, results) plus its status polls.
 :func:`estimate_write_calls` is pure; :func:`check_write_budget` compares the estimate with
 the org's remaining daily requests (from the ``Sforce-Limit-Info`` header of the last
 response, so the check costs no request) minus the reserve.
@@ -17,23 +19,34 @@ import structlog
 
 from sfsync.errors import ApiLimitError
 from sfsync.plan import Plan
-from sfsync.salesforce.writer import COLLECTION_SIZE, DEFAULT_BULK_THRESHOLD, plan_requests
+from sfsync.salesforce.bulk2 import INGEST_JOB_CALLS, POLLS_PER_JOB
+from sfsync.salesforce.bulk_upload import UploadLimits, count_jobs
+from sfsync.salesforce.writer import (
+    COLLECTION_SIZE,
+    DEFAULT_BULK_THRESHOLD,
+    choose_api,
+    plan_requests,
+)
 
 log = structlog.get_logger(__name__)
 
 # create + upload + close + successful/failed/unprocessed results, and the status polls of a
 # job that takes a few minutes (the poll interval doubles up to 10 s)
-BULK_JOB_CALLS = 6 + 30
+BULK_JOB_CALLS = INGEST_JOB_CALLS + POLLS_PER_JOB
 RETRY_MARGIN = 1.1  # room for retried requests (503, dropped connections, lock retries)
 
 
-def estimate_write_calls(plan: Plan, bulk_threshold: int = DEFAULT_BULK_THRESHOLD) -> int:
+def estimate_write_calls(
+    plan: Plan,
+    bulk_threshold: int = DEFAULT_BULK_THRESHOLD,
+    upload_limits: UploadLimits | None = None,
+) -> int:
     """The API requests applying ``plan`` needs, with a margin for retries."""
     calls = 0
     for request in plan_requests(plan):
         records = len(request.records)
-        if records > bulk_threshold:
-            calls += BULK_JOB_CALLS
+        if choose_api(records, bulk_threshold) == "bulk":
+            calls += BULK_JOB_CALLS * count_jobs(request, upload_limits)
         else:
             calls += math.ceil(records / COLLECTION_SIZE)
     return math.ceil(calls * RETRY_MARGIN)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import re
-import time
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -18,6 +17,7 @@ import structlog
 from simple_salesforce import format_soql
 
 from sfsync.errors import SourceError, TransientError
+from sfsync.salesforce import bulk2
 
 if TYPE_CHECKING:
     from .client import SalesforceClient
@@ -31,9 +31,7 @@ SOQL_MAX_CHARS = 100_000
 #: the 100,000-character SOQL limit, so chunks are measured URL-encoded.
 IN_CLAUSE_MAX_URL_CHARS = 12_000
 
-BULK_POLL_INITIAL = 0.5
-BULK_POLL_MAX = 10.0
-BULK_TIMEOUT_SECONDS = 1800.0  # default of salesforce.bulk_job_deadline_seconds
+BULK_TIMEOUT_SECONDS = bulk2.DEFAULT_DEADLINE_SECONDS  # of salesforce.bulk_job_deadline_seconds
 
 
 # -- pure helpers -------------------------------------------------------------------------
@@ -252,42 +250,20 @@ def bulk_query_frame(
 ) -> pd.DataFrame:
     """Run a Bulk API 2.0 query job and read its CSV results page by page.
 
-    A job still running after ``timeout_seconds`` (default: the client's
-    ``bulk_job_deadline_seconds``) is aborted and the read fails with a SourceError.
+    The job goes through the shared helper (:mod:`sfsync.salesforce.bulk2`): polled with
+    backoff, and aborted when still running after ``timeout_seconds`` (default: the client's
+    ``bulk_job_deadline_seconds``), in which case the read fails with a TransientError; a job
+    that Salesforce fails or aborts fails the read with a SourceError.
     """
     if timeout_seconds is None:
-        timeout_seconds = float(
-            getattr(client, "bulk_job_deadline_seconds", None) or BULK_TIMEOUT_SECONDS
-        )
-    job = client.request(
-        "POST",
-        "jobs/query",
-        json={
-            "operation": "queryAll" if include_deleted else "query",
-            "query": soql,
-            "contentType": "CSV",
-            "columnDelimiter": "COMMA",
-            "lineEnding": "LF",
-        },
-    ).json()
-    job_id = job["id"]
+        timeout_seconds = bulk2.deadline_seconds(client, BULK_TIMEOUT_SECONDS)
+    job_id = bulk2.create_query_job(client, soql, include_deleted=include_deleted)
     _wait_for_query_job(client, job_id, timeout_seconds)
     frames: list[pd.DataFrame] = []
-    locator: str | None = None
     pages = 0
-    while True:
-        params: dict[str, Any] = {}
-        if max_records:
-            params["maxRecords"] = max_records
-        if locator:
-            params["locator"] = locator
-        response = client.request("GET", f"jobs/query/{job_id}/results", params=params)
-        response.encoding = "utf-8"
-        frames.append(csv_frame(response.text))
+    for text in bulk2.query_result_pages(client, job_id, max_records=max_records):
+        frames.append(csv_frame(text))
         pages += 1
-        locator = response.headers.get("Sforce-Locator")
-        if not locator or locator == "null":
-            break
     frames = [f for f in frames if len(f.columns)]
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     log.info("salesforce_bulk_query_read", job_id=job_id, records=len(frame), pages=pages)
@@ -295,31 +271,22 @@ def bulk_query_frame(
 
 
 def _wait_for_query_job(client: SalesforceClient, job_id: str, timeout_seconds: float) -> None:
-    started = time.monotonic()
-    wait = BULK_POLL_INITIAL
-    while True:
-        info = client.request("GET", f"jobs/query/{job_id}").json()
-        state = info.get("state")
-        if state == "JobComplete":
-            return
-        if state in ("Failed", "Aborted"):
-            raise SourceError(
-                f"Salesforce Bulk API 2.0 query job {job_id} {state.lower()}: "
-                f"{info.get('errorMessage') or 'no error message'}",
-                hint="check the SOQL (fields, object, filters) and the user's permissions",
-            )
-        if time.monotonic() - started > timeout_seconds:
-            from .bulk_ingest import DEADLINE_SETTING, abort_job
-
-            info = abort_job(client, "query", job_id, info, timeout_seconds)
-            if info.get("state") == "JobComplete":
-                return
-            raise TransientError(
-                f"Salesforce Bulk API 2.0 query job {job_id} did not finish within "
-                f"{timeout_seconds:g} s ({DEADLINE_SETTING}, state {state}); it was aborted "
-                "and nothing was read",
-                hint=f"Salesforce is busy: re-run later, or raise {DEADLINE_SETTING} "
-                "in sfsync.yaml",
-            )
-        client.policy.sleep(wait)
-        wait = min(wait * 2, BULK_POLL_MAX)
+    info = bulk2.wait_for_job(
+        client, "query", job_id, timeout=timeout_seconds, sleep=client.policy.sleep
+    )
+    state = info.get("state")
+    if state == "JobComplete":
+        return
+    if info.get("timed_out"):
+        raise TransientError(
+            f"Salesforce Bulk API 2.0 query job {job_id} did not finish within "
+            f"{timeout_seconds:g} s ({bulk2.DEADLINE_SETTING}); it was aborted "
+            "and nothing was read",
+            hint=f"Salesforce is busy: re-run later, or raise {bulk2.DEADLINE_SETTING} "
+            "in sfsync.yaml",
+        )
+    raise SourceError(
+        f"Salesforce Bulk API 2.0 query job {job_id} {str(state).lower()}: "
+        f"{info.get('errorMessage') or 'no error message'}",
+        hint="check the SOQL (fields, object, filters) and the user's permissions",
+    )

@@ -3,71 +3,75 @@
 - Account fields: ``update`` keyed by Id (only the changed fields of the changed records).
 - Tasks: ``upsert`` keyed by the external ID ``Sync_Key__c`` (create and update alike), so a
   repeated request can never create a second Task.
-- Up to ``bulk_threshold`` records (default 2,000): sObject Collections, 200 records per call,
-  ``allOrNone=false``. Above: one Bulk API 2.0 ingest job (CSV; an empty cell leaves a field
-  untouched, ``#N/A`` writes null).
+- Every write goes through one interface, :class:`~sfsync.salesforce.dml.DmlOperation`
+  (start / load records / end / results), chosen by volume: up to ``bulk_threshold`` records
+  (default 2,000) sObject Collections, 200 records per call, ``allOrNone=false``
+  (:mod:`~sfsync.salesforce.collections_dml`); above, Bulk API 2.0 ingest jobs, rows ordered
+  by parent and split under the upload limits (:mod:`~sfsync.salesforce.bulk_ingest`).
 - Per-record results are frozen :class:`WriteResult` records with a :class:`WriteStatus`.
-  Records that failed with ``UNABLE_TO_LOCK_ROW`` are sent again, alone, with exponential
-  backoff (tenacity); any other row failure is reported, never raised, and never blocks the
-  other records. Request-level problems (5xx, expired session) are retried by the client;
-  an exhausted API limit or a failed login propagates and stops the run.
+  Records that failed with ``UNABLE_TO_LOCK_ROW`` are sent again, alone (through the API their
+  number calls for), with exponential backoff; any other row failure is reported, never
+  raised, and never blocks the other records. Request-level problems (5xx, expired session)
+  are retried by the client; an exhausted API limit or a failed login propagates and stops
+  the run.
 - With a state store, failures go to the failure ledger (:mod:`sfsync.state.failures`) so
   that the next plan retries them; successes resolve earlier entries.
+
+:class:`SalesforceWriter` holds the choices (threshold, lock retry, deadline, upload limits)
+and writes requests or whole plans; :func:`write` and :func:`apply_plan` are the same as
+functions.
 """
 
 from __future__ import annotations
 
-import contextlib
-import enum
-import time
+import dataclasses
+import random
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
-import tenacity
 
-from sfsync.errors import ApiLimitError, AuthError, SfsyncError
 from sfsync.plan import TASK_KEY_FIELD, Plan
-from sfsync.salesforce.bulk_ingest import write_bulk_once
+from sfsync.salesforce.bulk_ingest import BulkIngestOperation
+from sfsync.salesforce.bulk_upload import UploadLimits
+from sfsync.salesforce.collections_dml import COLLECTION_SIZE, CollectionsOperation
+from sfsync.salesforce.dml import (
+    LOCK_CODES,
+    DmlOperation,
+    LockRetry,
+    WriteRequest,
+    WriteResult,
+    WriteStatus,
+)
+
+__all__ = [
+    "COLLECTION_SIZE",
+    "DEFAULT_BULK_THRESHOLD",
+    "LOCK_CODES",
+    "ApplyResult",
+    "LockRetry",
+    "SalesforceWriter",
+    "WriteRequest",
+    "WriteResult",
+    "WriteStatus",
+    "apply_plan",
+    "choose_api",
+    "plan_requests",
+    "write",
+]
 
 log = structlog.get_logger(__name__)
 
-COLLECTION_SIZE = 200
 DEFAULT_BULK_THRESHOLD = 2000
-LOCK_CODES = frozenset({"UNABLE_TO_LOCK_ROW"})
+DEFAULT_BULK_TIMEOUT = 600.0
 
 
-class WriteStatus(enum.Enum):
-    """Outcome of one record: written, rejected by Salesforce, or its request failed."""
-
-    SUCCESS = "success"
-    ROW_FAILURE = "row_failure"
-    JOB_FAILURE = "job_failure"
-
-
-@dataclass(frozen=True)
-class WriteResult:
-    """What happened to one record of the plan."""
-
-    sobject: str
-    key: str
-    status: WriteStatus
-    record_id: str | None = None
-    created: bool = False
-    error_code: str | None = None
-    message: str | None = None
-    attempts: int = 1
-    fields: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class ApplyResult:
     """Every record's outcome plus how the writes were made."""
 
     results: tuple[WriteResult, ...] = ()
-    methods: dict[str, str] = field(default_factory=dict)  # sobject -> collections | bulk
+    methods: dict[str, str] = dataclasses.field(default_factory=dict)  # sobject -> api
     api_calls: int = 0
 
     @property
@@ -89,261 +93,112 @@ class ApplyResult:
         }
 
 
-@dataclass(frozen=True)
-class WriteRequest:
-    """Records of one object to write one way: ``update`` by Id or ``upsert`` by external ID."""
-
-    sobject: str
-    operation: str  # update | upsert
-    key_field: str  # Id for update, the external-ID field for upsert
-    records: tuple[tuple[str, dict[str, Any]], ...]  # (key, field values without the key)
+def choose_api(records: int, bulk_threshold: int) -> str:
+    """``collections`` up to ``bulk_threshold`` records, ``bulk`` above."""
+    return "bulk" if records > bulk_threshold else "collections"
 
 
-@dataclass(frozen=True)
-class LockRetry:
-    """How records rejected with UNABLE_TO_LOCK_ROW are retried."""
-
-    attempts: int = 5
-    initial_wait: float = 0.5
-    max_wait: float = 10.0
-    sleep: Callable[[float], None] = time.sleep
+def _lock_wait(lock_retry: LockRetry, round_number: int) -> float:
+    """Exponential backoff with jitter before lock-retry round ``round_number`` (2, 3, …)."""
+    wait = lock_retry.initial_wait * 2 ** (round_number - 2)
+    return min(wait + random.uniform(0, lock_retry.initial_wait), lock_retry.max_wait)
 
 
-class _StillLocked(Exception):
-    pass
+class SalesforceWriter:
+    """Writes requests and plans to one org through the DML operations (see the module doc)."""
 
+    def __init__(
+        self,
+        client: Any,
+        *,
+        bulk_threshold: int | None = None,
+        lock_retry: LockRetry | None = None,
+        bulk_timeout: float = DEFAULT_BULK_TIMEOUT,
+        upload_limits: UploadLimits | None = None,
+    ) -> None:
+        if bulk_threshold is None:
+            bulk_threshold = getattr(client, "bulk_threshold", None) or DEFAULT_BULK_THRESHOLD
+        self.client = client
+        self.bulk_threshold = int(bulk_threshold)
+        self.lock_retry = lock_retry or LockRetry()
+        self.bulk_timeout = bulk_timeout
+        self.upload_limits = upload_limits or UploadLimits()
 
-def _error(errors: Any) -> tuple[str | None, str | None]:
-    if not errors:
-        return None, None
-    first = errors[0] if isinstance(errors, list) else errors
-    if isinstance(first, dict):
-        code = first.get("statusCode") or first.get("errorCode")
-        message = first.get("message")
-        fields = first.get("fields")
-        if fields:
-            message = f"{message} (fields: {', '.join(fields)})"
-        return code, message
-    return None, str(first)
+    def operation(self, request: WriteRequest) -> DmlOperation:
+        """The DML operation for ``request``, chosen by its number of records."""
+        if choose_api(len(request.records), self.bulk_threshold) == "bulk":
+            return BulkIngestOperation(
+                self.client,
+                request,
+                timeout=self.bulk_timeout,
+                sleep=self.lock_retry.sleep,
+                limits=self.upload_limits,
+            )
+        return CollectionsOperation(self.client, request)
 
+    def _run(self, request: WriteRequest) -> tuple[WriteResult, ...]:
+        operation = self.operation(request)
+        operation.start()
+        operation.load_records(request.records)
+        operation.end()
+        return operation.results()
 
-def _chunks(items: Sequence, size: int) -> Iterable[Sequence]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
+    def write(self, request: WriteRequest) -> list[WriteResult]:
+        """Write one request; locked records go again (alone) up to ``lock_retry.attempts``
+        rounds. Returns one result per record, in request order."""
+        if not request.records:
+            return []
+        final: dict[str, WriteResult] = {}
+        attempts: Counter[str] = Counter()
+        pending = request
+        for round_number in range(1, max(self.lock_retry.attempts, 1) + 1):
+            if round_number > 1:
+                self.lock_retry.sleep(_lock_wait(self.lock_retry, round_number))
+            locked: list[str] = []
+            for result in self._run(pending):
+                attempts[result.key] += 1
+                final[result.key] = dataclasses.replace(result, attempts=attempts[result.key])
+                if result.locked:
+                    locked.append(result.key)
+            if not locked:
+                break
+            if round_number < self.lock_retry.attempts:
+                log.info("locked_records_retrying", sobject=request.sobject, records=len(locked))
+            pending = request.subset(locked)
+        return [final[key] for key, _ in request.records]
 
-
-# -- sObject Collections ---------------------------------------------------------------------
-def _send_collection(
-    client: Any, request: WriteRequest, chunk: Sequence[tuple[str, dict[str, Any]]]
-) -> list[tuple[str, dict[str, Any]]]:
-    """One collections call; returns (key, result dict) per record, in order."""
-    records = []
-    for key, values in chunk:
-        body: dict[str, Any] = {"attributes": {"type": request.sobject}, **values}
-        body["id" if request.operation == "update" else request.key_field] = key
-        records.append(body)
-    path = "composite/sobjects"
-    if request.operation == "upsert":
-        path = f"composite/sobjects/{request.sobject}/{request.key_field}"
-    response = client.request("PATCH", path, json={"allOrNone": False, "records": records})
-    payload = response.json()
-    if not isinstance(payload, list) or len(payload) != len(chunk):
-        raise SfsyncError(
-            f"unexpected sObject Collections response for {request.sobject}: "
-            f"{len(payload) if isinstance(payload, list) else type(payload).__name__} results "
-            f"for {len(chunk)} records"
+    def apply(self, plan: Plan, store: Any = None, run_id: int | None = None) -> ApplyResult:
+        """Execute exactly ``plan``; collect per-record outcomes; update the failure ledger."""
+        calls_before = getattr(self.client, "api_calls", 0)
+        results: list[WriteResult] = []
+        methods: dict[str, str] = {}
+        for request in plan_requests(plan):
+            methods[request.sobject] = choose_api(len(request.records), self.bulk_threshold)
+            outcome = self.write(request)
+            results.extend(outcome)
+            failed = [r for r in outcome if r.status is not WriteStatus.SUCCESS]
+            log.info(
+                "records_written",
+                sobject=request.sobject,
+                method=methods[request.sobject],
+                records=len(outcome) - len(failed),
+                failed=len(failed),
+            )
+            for r in failed[:20]:
+                log.warning(
+                    "record_write_failed",
+                    sobject=r.sobject,
+                    key=r.key,
+                    error_code=r.error_code,
+                    message=r.message,
+                )
+        if store is not None:
+            _update_ledger(store, run_id, plan, results)
+        return ApplyResult(
+            results=tuple(results),
+            methods=methods,
+            api_calls=getattr(self.client, "api_calls", 0) - calls_before,
         )
-    return [(key, result) for (key, _), result in zip(chunk, payload, strict=True)]
-
-
-def _write_collections(
-    client: Any, request: WriteRequest, lock_retry: LockRetry
-) -> list[WriteResult]:
-    pending = dict(request.records)
-    attempts: Counter[str] = Counter()
-    results: dict[str, WriteResult] = {}
-    unavailable: SfsyncError | None = None
-
-    def one_round() -> None:
-        nonlocal unavailable
-        locked: list[str] = []
-        for chunk in _chunks(list(pending.items()), COLLECTION_SIZE):
-            if unavailable is not None:
-                for key, values in chunk:
-                    results[key] = _job_failure(request, key, values, unavailable, attempts[key])
-                continue
-            for key, _ in chunk:
-                attempts[key] += 1
-            try:
-                outcome = _send_collection(client, request, chunk)
-            except (ApiLimitError, AuthError):
-                raise
-            except SfsyncError as exc:  # retries exhausted, or the request was refused
-                unavailable = exc
-                for key, values in chunk:
-                    results[key] = _job_failure(request, key, values, exc, attempts[key])
-                continue
-            for key, result in outcome:
-                code, message = _error(result.get("errors"))
-                if result.get("success"):
-                    results[key] = WriteResult(
-                        request.sobject,
-                        key,
-                        WriteStatus.SUCCESS,
-                        record_id=result.get("id"),
-                        created=bool(result.get("created", False)),
-                        attempts=attempts[key],
-                        fields=tuple(pending[key]),
-                    )
-                elif code in LOCK_CODES:
-                    locked.append(key)
-                    results[key] = WriteResult(
-                        request.sobject,
-                        key,
-                        WriteStatus.ROW_FAILURE,
-                        error_code=code,
-                        message=message,
-                        attempts=attempts[key],
-                        fields=tuple(pending[key]),
-                    )
-                else:
-                    results[key] = WriteResult(
-                        request.sobject,
-                        key,
-                        WriteStatus.ROW_FAILURE,
-                        record_id=result.get("id"),
-                        error_code=code,
-                        message=message,
-                        attempts=attempts[key],
-                        fields=tuple(pending[key]),
-                    )
-        for key in list(pending):
-            if key not in locked:
-                del pending[key]
-        if locked:
-            log.info("locked_records_retrying", sobject=request.sobject, records=len(locked))
-            raise _StillLocked()
-
-    _retry_locked(one_round, lock_retry)
-    return [results[key] for key, _ in request.records]
-
-
-def _retry_locked(one_round: Callable[[], None], lock_retry: LockRetry) -> None:
-    retrying = tenacity.Retrying(
-        stop=tenacity.stop_after_attempt(lock_retry.attempts),
-        wait=tenacity.wait_exponential_jitter(
-            multiplier=lock_retry.initial_wait, max=lock_retry.max_wait
-        ),
-        retry=tenacity.retry_if_exception_type(_StillLocked),
-        sleep=lock_retry.sleep,
-        reraise=True,
-    )
-    # Records still locked after the last attempt keep their UNABLE_TO_LOCK_ROW row failure.
-    with contextlib.suppress(_StillLocked):
-        retrying(one_round)
-
-
-def _job_failure(
-    request: WriteRequest, key: str, values: dict[str, Any], exc: Exception, attempts: int
-) -> WriteResult:
-    return WriteResult(
-        request.sobject,
-        key,
-        WriteStatus.JOB_FAILURE,
-        error_code=getattr(exc, "error_code", None) or type(exc).__name__,
-        message=str(exc)[:500],
-        attempts=max(attempts, 1),
-        fields=tuple(values),
-    )
-
-
-# -- Bulk API 2.0 ----------------------------------------------------------------------------
-def _write_bulk(
-    client: Any,
-    request: WriteRequest,
-    lock_retry: LockRetry,
-    *,
-    timeout: float,
-    bulk_threshold: int,
-    rounds_left: int,
-) -> list[WriteResult]:
-    values_by_key = dict(request.records)
-    attempts: Counter[str] = Counter(dict.fromkeys(values_by_key, 1))
-    try:
-        outcome = write_bulk_once(client, request, timeout=timeout, sleep=lock_retry.sleep)
-    except (ApiLimitError, AuthError):
-        raise
-    except SfsyncError as exc:
-        return [_job_failure(request, k, v, exc, 1) for k, v in request.records]
-    results: dict[str, WriteResult] = {}
-    locked: list[tuple[str, dict[str, Any]]] = []
-    for key, values in request.records:
-        success, record_id, created, code, message = outcome.get(
-            key, (False, None, False, "NOT_PROCESSED", "Salesforce returned no result")
-        )
-        if success:
-            results[key] = WriteResult(
-                request.sobject,
-                key,
-                WriteStatus.SUCCESS,
-                record_id,
-                created,
-                fields=tuple(values),
-            )
-        elif code in LOCK_CODES:
-            locked.append((key, values))
-        else:
-            results[key] = WriteResult(
-                request.sobject,
-                key,
-                WriteStatus.ROW_FAILURE,
-                record_id,
-                False,
-                code,
-                message,
-                fields=tuple(values),
-            )
-    if locked and rounds_left <= 1:
-        for key, values in locked:
-            results[key] = WriteResult(
-                request.sobject,
-                key,
-                WriteStatus.ROW_FAILURE,
-                None,
-                False,
-                "UNABLE_TO_LOCK_ROW",
-                "record still locked after retries",
-                fields=tuple(values),
-            )
-    elif locked:
-        # Only the locked records go again, through collections when they are few enough.
-        log.info("locked_records_retrying", sobject=request.sobject, records=len(locked))
-        again = WriteRequest(request.sobject, request.operation, request.key_field, tuple(locked))
-        lock_retry.sleep(lock_retry.initial_wait)
-        if len(locked) > bulk_threshold:
-            retried = _write_bulk(
-                client,
-                again,
-                lock_retry,
-                timeout=timeout,
-                bulk_threshold=bulk_threshold,
-                rounds_left=rounds_left - 1,
-            )
-        else:
-            retried = _write_collections(client, again, lock_retry)
-        for result in retried:
-            results[result.key] = WriteResult(
-                result.sobject,
-                result.key,
-                result.status,
-                result.record_id,
-                result.created,
-                result.error_code,
-                result.message,
-                result.attempts + attempts[result.key],
-                result.fields,
-            )
-    return [results[key] for key, _ in request.records]
 
 
 def write(
@@ -352,26 +207,23 @@ def write(
     *,
     bulk_threshold: int = DEFAULT_BULK_THRESHOLD,
     lock_retry: LockRetry | None = None,
-    bulk_timeout: float = 600.0,
+    bulk_timeout: float = DEFAULT_BULK_TIMEOUT,
+    upload_limits: UploadLimits | None = None,
 ) -> list[WriteResult]:
     """Write one request: collections up to ``bulk_threshold`` records, Bulk API 2.0 above."""
-    lock_retry = lock_retry or LockRetry()
-    if not request.records:
-        return []
-    if len(request.records) > bulk_threshold:
-        return _write_bulk(
-            client,
-            request,
-            lock_retry,
-            timeout=bulk_timeout,
-            bulk_threshold=bulk_threshold,
-            rounds_left=lock_retry.attempts,
-        )
-    return _write_collections(client, request, lock_retry)
+    writer = SalesforceWriter(
+        client,
+        bulk_threshold=bulk_threshold,
+        lock_retry=lock_retry,
+        bulk_timeout=bulk_timeout,
+        upload_limits=upload_limits,
+    )
+    return writer.write(request)
 
 
 def plan_requests(plan: Plan) -> list[WriteRequest]:
-    """The writes a plan stands for: record updates by match field, Task upserts by key."""
+    """The writes a plan stands for: record updates by match field, Task upserts by key
+    (each Task's parent Account known, for Bulk ordering)."""
     requests: list[WriteRequest] = []
     if plan.records:
         operation = "update" if plan.match_field.lower() == "id" else "upsert"
@@ -394,6 +246,11 @@ def plan_requests(plan: Plan) -> list[WriteRequest]:
                     (t.sync_key, {k: v for k, v in t.fields.items() if k != TASK_KEY_FIELD})
                     for t in tasks
                 ),
+                {
+                    t.sync_key: str(t.fields.get("WhatId") or t.account_id)
+                    for t in tasks
+                    if t.fields.get("WhatId") or t.account_id
+                },
             )
         )
     return requests
@@ -407,48 +264,18 @@ def apply_plan(
     *,
     bulk_threshold: int | None = None,
     lock_retry: LockRetry | None = None,
-    bulk_timeout: float = 600.0,
+    bulk_timeout: float = DEFAULT_BULK_TIMEOUT,
+    upload_limits: UploadLimits | None = None,
 ) -> ApplyResult:
     """Execute exactly ``plan``; collect per-record outcomes; update the failure ledger."""
-    threshold = bulk_threshold
-    if threshold is None:
-        threshold = getattr(client, "bulk_threshold", None) or DEFAULT_BULK_THRESHOLD
-    calls_before = getattr(client, "api_calls", 0)
-    results: list[WriteResult] = []
-    methods: dict[str, str] = {}
-    for request in plan_requests(plan):
-        methods[request.sobject] = "bulk" if len(request.records) > threshold else "collections"
-        outcome = write(
-            client,
-            request,
-            bulk_threshold=threshold,
-            lock_retry=lock_retry,
-            bulk_timeout=bulk_timeout,
-        )
-        results.extend(outcome)
-        failed = [r for r in outcome if r.status is not WriteStatus.SUCCESS]
-        log.info(
-            "records_written",
-            sobject=request.sobject,
-            method=methods[request.sobject],
-            records=len(outcome) - len(failed),
-            failed=len(failed),
-        )
-        for r in failed[:20]:
-            log.warning(
-                "record_write_failed",
-                sobject=r.sobject,
-                key=r.key,
-                error_code=r.error_code,
-                message=r.message,
-            )
-    if store is not None:
-        _update_ledger(store, run_id, plan, results)
-    return ApplyResult(
-        results=tuple(results),
-        methods=methods,
-        api_calls=getattr(client, "api_calls", 0) - calls_before,
+    writer = SalesforceWriter(
+        client,
+        bulk_threshold=bulk_threshold,
+        lock_retry=lock_retry,
+        bulk_timeout=bulk_timeout,
+        upload_limits=upload_limits,
     )
+    return writer.apply(plan, store, run_id)
 
 
 def _update_ledger(store: Any, run_id: int | None, plan: Plan, results: list[WriteResult]):

@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from sfsync.plan import Plan
+from sfsync.salesforce.bulk_upload import UploadLimits
 from sfsync.salesforce.planner import (
     desired_account_fields,
     load_sync_config,
@@ -46,6 +47,7 @@ def sync_once(
     bulk_threshold: int | None = None,
     language: str = "ja",
     lock_retry: LockRetry | None = None,
+    upload_limits: UploadLimits | None = None,
 ) -> SyncRun:
     """Plan (and unless ``dry_run`` apply) one sync of ``scores`` and their signal Tasks."""
     from sfsync.state.failures import pending_writes
@@ -64,5 +66,6 @@ def sync_once(
         None,
         bulk_threshold=bulk_threshold,
         lock_retry=lock_retry or LockRetry(attempts=6, initial_wait=0.01, max_wait=0.05),
+        upload_limits=upload_limits,
     )
     return SyncRun(plan, result)

@@ -236,6 +236,30 @@ def test_bulk_api_above_the_threshold(org, tmp_path):
     assert again.plan.is_empty
 
 
+def test_bulk_uploads_split_into_several_jobs_write_everything(org, tmp_path):
+    from sfsync.salesforce.bulk_upload import UploadLimits
+
+    sb, client, accounts, users, scores, signals = org
+    sb.admin.reset_counters()
+    first = sync_once(
+        client,
+        scores,
+        signals,
+        accounts,
+        users,
+        as_of=AS_OF,
+        bulk_threshold=20,
+        upload_limits=UploadLimits(max_bytes=8_000),
+    )
+    assert first.result.methods == {"Account": "bulk", "Task": "bulk"}
+    assert not first.result.failed
+    jobs = sb.admin.counters()["calls"]
+    created = sum(n for endpoint, n in jobs.items() if endpoint.startswith("POST jobs/ingest"))
+    assert created > 2  # Accounts and Tasks each split into several jobs
+    again = sync_once(client, scores, signals, accounts, users, as_of=AS_OF, dry_run=True)
+    assert again.plan.is_empty
+
+
 def test_sfsync_plan_from_a_scores_csv(org, tmp_path, monkeypatch):
     import json
     import os
