@@ -28,7 +28,7 @@ from typing import Any, Literal
 import structlog
 from structlog.contextvars import bound_contextvars
 
-from sfsync.errors import ConfigError, ExitCode
+from sfsync.errors import ConfigError, ExitCode, RunInterrupted
 from sfsync.jobs import ScoreCompute, add_months
 
 log = structlog.get_logger(__name__)
@@ -221,7 +221,9 @@ def run_backfill(
                     on_date(outcome)
         except BaseException as exc:
             if run_id is not None:
-                error = str(exc) if isinstance(exc, Exception) else type(exc).__name__
+                error = (
+                    str(exc) if isinstance(exc, Exception | RunInterrupted) else type(exc).__name__
+                )
                 runs.finish_run(store, run_id, "failed", counts=result.to_event(), error=error)
             raise
         finally:
@@ -285,7 +287,7 @@ def _backfill_date(
         outcome = _write_date(ctx, options, as_of, inputs, computed, mapping, last=last)
     except BaseException as exc:
         if record:
-            error = str(exc) if isinstance(exc, Exception) else type(exc).__name__
+            error = str(exc) if isinstance(exc, Exception | RunInterrupted) else type(exc).__name__
             progress.mark_finished(store, ctx.job_name, key, as_of, status="failed", error=error)
         raise
     outcome.run_id = run_id
