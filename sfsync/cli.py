@@ -18,6 +18,7 @@ from sfsync import __version__
 from sfsync.errors import ExitCode, RunInterrupted, SfsyncError
 
 COMMAND_MODULES = [
+    "sfsync.commands.init",
     "sfsync.commands.validate",
     "sfsync.commands.run",
     "sfsync.commands.plan",
