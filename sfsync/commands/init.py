@@ -45,13 +45,20 @@ def init(directory: Path, force: bool) -> None:
 
 def summary(written: WrittenProject) -> str:
     """Lines naming what was written: each top-level file, each folder with its file count."""
-    counts = Counter(rel.split("/", 1)[0] + ("/" if "/" in rel else "") for rel in written.files)
+    counts = Counter(_group(rel) for rel in written.files)
     lines = [f"Wrote {len(written.files)} files into {written.root}:"]
     for top in sorted(counts, key=lambda name: (name.endswith("/"), name)):
         lines.append(f"  {top}" if not top.endswith("/") else f"  {top}  ({counts[top]} files)")
     if written.overwritten:
         lines.append(f"({len(written.overwritten)} existing files overwritten: --force)")
     return "\n".join(lines)
+
+
+def _group(relative: str) -> str:
+    """``jobs/``, ``mappings/``, ``deploy/salesforce/`` or the file itself."""
+    parts = relative.split("/")
+    depth = 2 if parts[0] == "deploy" else 1
+    return "/".join(parts[:depth]) + "/" if len(parts) > depth else relative
 
 
 commands = [init]
