@@ -16,9 +16,19 @@ fail() { printf 'wheel smoke: FAILED: %s\n' "$*" >&2; exit 1; }
 step "build the wheels"
 "$python" -m venv "$work/build-venv"
 "$work/build-venv/bin/pip" install -q 'build>=1.0'
+rm -rf "$repo/build" "$repo/sandbox/build"  # setuptools would pack stale files left there
 "$work/build-venv/bin/python" -m build -q --wheel --outdir "$work/dist" "$repo" >/dev/null
 "$work/build-venv/bin/python" -m build -q --wheel --outdir "$work/dist" "$repo/sandbox" >/dev/null
 ls "$work/dist"
+"$work/build-venv/bin/python" - "$work/dist"/sfsync-[0-9]*.whl <<'PY' || fail "the sfsync wheel is not self-contained"
+import sys, zipfile
+names = zipfile.ZipFile(sys.argv[1]).namelist()
+assert not [n for n in names if n.startswith(("sfsync/sandbox/", "sfsync_sandbox/"))], "carries the practice org"
+for needed in ("sfsync/project_template/sfsync.yaml", "sfsync/project_template/jobs/nightly.yaml",
+               "sfsync/project_template/mappings/templates/ja/",
+               "sfsync/project_template/deploy/salesforce/sfdx-project.json"):
+    assert any(n.startswith(needed) for n in names), f"lacks {needed}"
+PY
 
 step "install the sfsync wheel alone into a fresh virtualenv"
 "$python" -m venv "$work/venv"

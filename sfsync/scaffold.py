@@ -46,6 +46,11 @@ def default_salesforce_metadata_dir() -> Path:
     return Path(str(template_root())) / SALESFORCE_METADATA
 
 
+def default_mappings_dir() -> Path:
+    """``mappings/`` of the packaged default project."""
+    return Path(str(template_root())) / "mappings"
+
+
 def template_files(root: Traversable | None = None) -> dict[str, Traversable]:
     """Every file of the default project by its relative POSIX path, sorted."""
     found: dict[str, Traversable] = {}

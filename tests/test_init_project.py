@@ -134,3 +134,10 @@ def test_the_product_never_imports_the_practice_org_by_name():
         if IMPORTS_PRACTICE_ORG.search(p.read_text(encoding="utf-8"))
     ]
     assert offenders == []
+
+
+def test_offline_score_finds_the_packaged_scorecards():
+    from sfsync.scaffold import default_mappings_dir
+
+    assert (default_mappings_dir() / "scorecards" / "default.yaml").is_file()
+    assert (default_mappings_dir() / "scorecards" / "seed000.yaml").is_file()
