@@ -180,7 +180,8 @@ def _execute(
 @click.option(
     "--sandbox",
     is_flag=True,
-    help="Run against the embedded local sandbox (Salesforce, Metabase, Slack).",
+    help="Run against the local practice org (Salesforce, Metabase, Slack stand-ins; "
+    "needs sfsync-sandbox), not a real org.",
 )
 @click.option(
     "--plan-out",
