@@ -102,6 +102,29 @@ def test_a_missing_practice_org_says_how_to_install_it():
     assert "pip install -e ./sandbox" in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [["demo"], ["run", "nightly", "--sandbox"], ["sandbox", "reset"], ["doctor", "--sandbox"]],
+)
+def test_commands_that_need_the_practice_org_say_how_to_install_it(
+    argv, tmp_path, monkeypatch, capsys
+):
+    import sfsync.commands.practice_org as practice_org
+    from sfsync.cli import main
+
+    monkeypatch.setattr(practice_org, "ENTRY_POINT_GROUP", "sfsync.no-such-entry-point-group")
+    write_project(tmp_path)
+    (tmp_path / ".sfsync" / "sandbox").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exited:
+        main(["--log-format", "console", *argv])
+    err = capsys.readouterr().err
+    assert exited.value.code == 1, err
+    assert "Error: the local practice org (sfsync-sandbox) is not installed" in err
+    assert "pip install -e ./sandbox" in err
+    assert "Traceback" not in err
+
+
 def test_the_practice_org_is_found_through_its_entry_point():
     plugin = load_practice_org()
     assert {"Sandbox", "reset_data_dir", "export_sample_csv"} <= set(dir(plugin))

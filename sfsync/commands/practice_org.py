@@ -24,13 +24,13 @@ class PracticeOrgMissing(SfsyncError):
     """``--sandbox``, ``demo`` or ``sandbox …`` was used without the practice org installed."""
 
 
-def load_practice_org(group: str = ENTRY_POINT_GROUP) -> Any:
+def load_practice_org(group: str | None = None) -> Any:
     """The practice org's plugin module (``Sandbox``, ``reset_data_dir``, ``export_sample_csv``).
 
     Raises :class:`PracticeOrgMissing`, naming the command that installs it, when no
     distribution provides the ``sfsync.sandbox`` entry point.
     """
-    found = sorted(entry_points(group=group), key=lambda ep: ep.name)
+    found = sorted(entry_points(group=group or ENTRY_POINT_GROUP), key=lambda ep: ep.name)
     if not found:
         raise PracticeOrgMissing(
             "the local practice org (sfsync-sandbox) is not installed", hint=INSTALL_HINT
