@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sfsync.sandbox import Sandbox  # noqa: E402
+from sfsync_sandbox import Sandbox  # noqa: E402
 
 
 def _timed(label: str, func):

@@ -110,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
-    from sfsync.sandbox import Sandbox
+    from sfsync_sandbox import Sandbox
+
     from sfsync.state.db import open_store
     from tests.sync.runner import owner_frames, sync_once
     from tests.sync.synthetic import synthetic_result

@@ -18,6 +18,7 @@ from sfsync import __version__
 from sfsync.errors import ExitCode, RunInterrupted, SfsyncError
 
 COMMAND_MODULES = [
+    "sfsync.commands.init",
     "sfsync.commands.validate",
     "sfsync.commands.run",
     "sfsync.commands.plan",
@@ -65,7 +66,7 @@ def cli(ctx: click.Context, log_format: str | None, verbose: int, config_path: s
 
     \b
     Quick start (no Salesforce org needed):
-      sfsync demo                      run the nightly job against the local sandbox
+      sfsync demo                      run the nightly job against the local practice org
       sfsync run nightly --dry-run     show what a run would write, write nothing
     """
     from sfsync.log import configure_logging

@@ -31,7 +31,7 @@ def _parse_date(_ctx: click.Context, param: click.Parameter, value: str) -> date
 @click.option("--with-alerts", is_flag=True, help="Also alert Slack about signals of past dates.")
 @click.option("--update-accounts", is_flag=True,
               help="Also write Account fields for the LAST date of the range.")  # fmt: skip
-@click.option("--sandbox", is_flag=True, help="Run against the embedded local sandbox.")
+@click.option("--sandbox", is_flag=True, help="Use the local practice org (sfsync-sandbox).")
 @click.pass_context
 def backfill(
     ctx: click.Context,

@@ -28,7 +28,7 @@ from sfsync.commands.run import environment, log_format, sandbox_environment
               help="Which snapshot per account: the last or first one before its churn date.")  # fmt: skip
 @click.option("--no-proposal", is_flag=True, help="Do not write the proposed scorecard YAML.")
 @click.option("--sandbox", is_flag=True,
-              help="Read outcomes from the embedded local sandbox org and use the sandbox's "
+              help="Read outcomes from the local practice org (sfsync-sandbox) and use its "
               "state store (where `sfsync backfill … --sandbox` put the history).")  # fmt: skip
 @click.pass_context
 def calibrate(

@@ -1,4 +1,4 @@
-"""``sfsync demo``: the nightly job against the local sandbox, explained for a CS operations person."""
+"""``sfsync demo``: the nightly job against the local practice org, explained for CS operations."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from sfsync.errors import ExitCode
 
 
 @click.command("doctor")
-@click.option("--sandbox", is_flag=True, help="Check against the embedded local sandbox.")
+@click.option("--sandbox", is_flag=True, help="Check the local practice org (sfsync-sandbox).")
 @click.option("--as-of", "as_of", metavar="DATE",
               help="As-of date for the Metabase card parameters (default: today).")  # fmt: skip
 @click.pass_context

@@ -34,7 +34,7 @@ FILE = click.Path(dir_okay=False, path_type=Path)
 @click.option(
     "--sandbox",
     is_flag=True,
-    help="Use the embedded local sandbox (Salesforce, Slack) and its state store, as "
+    help="Use the local practice org (Salesforce, Slack; sfsync-sandbox) and its state store, as "
     "`sfsync run --sandbox` does.",
 )
 @click.option("--language", type=click.Choice(["ja", "en"]), help="Template language.")

@@ -48,13 +48,16 @@ def environment(overrides: Mapping[str, str]) -> Iterator[dict[str, str]]:
 def sandbox_environment(
     root: Path, as_of: date, *, accounts: int = 150, seed: int = 7, echo=None
 ) -> Iterator[dict[str, str]]:
-    """Start the local sandbox in-process and point the SPEC §9 variables at it.
+    """Start the local practice org in-process and point the SPEC §9 variables at it.
 
     The product path then runs unchanged: the same settings loader reads the same environment
-    variables a real deployment sets. The sandbox's state lives under ``.sfsync/sandbox/`` and
-    so does the state store of sandbox runs, apart from the real one.
+    variables a real deployment sets. The practice org's state lives under ``.sfsync/sandbox/``
+    and so does the state store of practice runs, apart from the real one. The practice org is
+    the separate ``sfsync-sandbox`` install, found through its entry point.
     """
-    from sfsync.sandbox import Sandbox
+    from sfsync.commands.practice_org import load_practice_org
+
+    Sandbox = load_practice_org().Sandbox  # noqa: N806 - a class
 
     data_dir = root / SANDBOX_DIR
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -62,7 +65,7 @@ def sandbox_environment(
         overrides = dict(sb.env())
         overrides.setdefault("SFSYNC_STATE_URL", f"sqlite:///{data_dir / 'state.db'}")
         if echo:
-            echo(f"Sandbox org at {sb.salesforce_url} (state in {data_dir})")
+            echo(f"Local practice org at {sb.salesforce_url} (state in {data_dir})")
         with environment(overrides) as env:
             yield env
 
@@ -177,7 +180,8 @@ def _execute(
 @click.option(
     "--sandbox",
     is_flag=True,
-    help="Run against the embedded local sandbox (Salesforce, Metabase, Slack).",
+    help="Run against the local practice org (Salesforce, Metabase, Slack stand-ins; "
+    "needs sfsync-sandbox), not a real org.",
 )
 @click.option(
     "--plan-out",

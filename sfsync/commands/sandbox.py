@@ -1,4 +1,8 @@
-"""``sfsync sandbox``: run the local sandbox org (Salesforce, Metabase, Slack) or reset it."""
+"""``sfsync sandbox``: run the local practice org (Salesforce, Metabase, Slack) or reset it.
+
+The practice org is the separate ``sfsync-sandbox`` install, loaded through its entry point
+(:mod:`sfsync.commands.practice_org`).
+"""
 
 from __future__ import annotations
 
@@ -9,14 +13,18 @@ from pathlib import Path
 
 import click
 
-DATA_DIR_HELP = "Where the sandbox keeps its org, Metabase database and Slack messages."
+from sfsync.commands.practice_org import load_practice_org
+
+DATA_DIR_HELP = "Where the practice org keeps its org, Metabase database and Slack messages."
 
 
 @click.group("sandbox")
 def sandbox_group() -> None:
-    """Run the local sandbox: Salesforce REST API, Metabase API and Slack API over HTTPS.
+    """Run the local practice org: Salesforce REST, Metabase and Slack APIs over HTTPS.
 
-    The sandbox keeps its state in --data-dir between runs; a second run sees the first
+    A stand-in org on 127.0.0.1 with sample customers (not a Salesforce sandbox org). It is
+    installed separately: pip install -e ./sandbox from a clone of the repository.
+    It keeps its state in --data-dir between runs; a second run sees the first
     run's writes. Nothing talks to the internet.
 
     \b
@@ -39,10 +47,10 @@ def sandbox_group() -> None:
 @click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
               help="Port of the Salesforce API (0: any free port).")  # fmt: skip
 def serve(accounts: int, seed: int, as_of, data_dir: Path, reset: bool, port: int) -> None:
-    """Serve the sandbox until Ctrl-C and print how to connect to it.
+    """Serve the local practice org until Ctrl-C and print how to connect to it.
 
     Prints `export` lines for the SFSYNC_* variables and REQUESTS_CA_BUNDLE; the only
-    secrets in them are the sandbox's own throwaway tokens.
+    secrets in them are the practice org's own throwaway tokens.
 
     \b
     Examples:
@@ -50,9 +58,7 @@ def serve(accounts: int, seed: int, as_of, data_dir: Path, reset: bool, port: in
       sfsync sandbox serve --accounts 20000 --seed 3 --as-of 2025-03-15
       sfsync sandbox serve --port 8443 --data-dir /tmp/sfsync-sandbox
     """
-    from sfsync.sandbox import Sandbox
-
-    sb = Sandbox(
+    sb = load_practice_org().Sandbox(
         data_dir=data_dir,
         accounts=accounts,
         seed=seed,
@@ -65,12 +71,12 @@ def serve(accounts: int, seed: int, as_of, data_dir: Path, reset: bool, port: in
             _print_connection(sb, data_dir)
             threading.Event().wait()
         except KeyboardInterrupt:
-            click.echo("Stopping the sandbox…")
+            click.echo("Stopping the local practice org…")
 
 
 def _print_connection(sb, data_dir: Path) -> None:
     org = sb.salesforce_app.org
-    click.echo(f"sfsync sandbox is running (data in {data_dir}).")
+    click.echo(f"The local practice org is running (data in {data_dir}).")
     click.echo(
         f"  Salesforce  {sb.salesforce_url}  ({len(org.tables['Account'])} accounts, "
         f"{len(org.tables['Task'])} tasks, {len(org.tables['User'])} users)"
@@ -91,7 +97,7 @@ def _print_connection(sb, data_dir: Path) -> None:
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
               default=Path(".sfsync/sandbox"), show_default=True, help=DATA_DIR_HELP)  # fmt: skip
 def reset(data_dir: Path) -> None:
-    """Delete the sandbox's records, Metabase database and Slack messages.
+    """Delete the local practice org's records, Metabase database and Slack messages.
 
     The CA certificate and the connected app are kept, so exported variables stay valid.
     The next `sfsync sandbox serve` starts from fresh sample data.
@@ -100,13 +106,12 @@ def reset(data_dir: Path) -> None:
     Example:
       sfsync sandbox reset --data-dir .sfsync/sandbox
     """
-    from sfsync.sandbox import reset_data_dir
-
+    practice_org = load_practice_org()
     if not data_dir.exists():
         click.echo(f"Nothing to reset: {data_dir} does not exist.")
         return
-    reset_data_dir(data_dir)
-    click.echo(f"Sandbox state in {data_dir} deleted; the next serve starts fresh.")
+    practice_org.reset_data_dir(data_dir)
+    click.echo(f"Practice org state in {data_dir} deleted; the next serve starts fresh.")
 
 
 @sandbox_group.command("export")
@@ -129,10 +134,9 @@ def export(ctx: click.Context, directory: Path, accounts: int, seed: int, as_of)
                    --activities samples/activities.csv --as-of 2025-03-15 --out scores.csv
     """
     from sfsync.config import load_project
-    from sfsync.sandbox.export import export_sample_csv
 
     project = load_project((ctx.obj or {}).get("config_path"))
-    counts = export_sample_csv(
+    counts = load_practice_org().export_sample_csv(
         directory, accounts=accounts, seed=seed, as_of=as_of.date(),
         mappings_dir=project.mappings_dir,
     )  # fmt: skip

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from sfsync.errors import ConfigError, InputDataError
+from sfsync.scaffold import default_mappings_dir
 
 DEFAULT_TIMEZONE = "Asia/Tokyo"
 
@@ -22,7 +23,7 @@ def _project(ctx: click.Context):
 
 def _mappings_dirs(ctx: click.Context) -> list[Path]:
     dirs = [_project(ctx).mappings_dir, Path.cwd() / "mappings"]
-    dirs.append(Path(__file__).resolve().parents[2] / "mappings")  # a source checkout
+    dirs.append(default_mappings_dir())  # the defaults inside the package (sfsync init)
     return dirs
 
 

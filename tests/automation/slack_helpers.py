@@ -8,11 +8,11 @@ from datetime import date
 
 import pandas as pd
 import requests
+from sfsync_sandbox.slack import create_app
 from werkzeug.serving import make_server
 
 from sfsync.automation.playbook import load_playbook
 from sfsync.notify.slack import SlackNotifier, make_client
-from sfsync.sandbox.slack import create_app
 from sfsync.templates import load_templates
 
 TOKEN = "xoxb-test"

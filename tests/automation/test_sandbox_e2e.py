@@ -8,12 +8,12 @@ from datetime import date, timedelta
 
 import pandas as pd
 import pytest
+from sfsync_sandbox.sample_data import generate  # noqa: E402
 
 from sfsync.automation.capacity import owner_capacity  # noqa: E402
 from sfsync.automation.followups import build_followups  # noqa: E402
 from sfsync.automation.playbook import load_playbook  # noqa: E402
 from sfsync.notify.slack import SlackNotifier, make_client  # noqa: E402
-from sfsync.sandbox.sample_data import generate  # noqa: E402
 from sfsync.templates import load_templates  # noqa: E402
 
 AS_OF = date(2025, 3, 15)

@@ -1,4 +1,4 @@
-"""``sfsync run nightly --sandbox``: the sandbox starts in-process under .sfsync/sandbox/ and
+"""``sfsync run nightly --sandbox``: the sandbox starts in-process under .sandbox/src/sfsync_sandbox/ and
 the product path runs unchanged through the environment-variable overrides."""
 
 from __future__ import annotations
@@ -8,7 +8,8 @@ import subprocess
 import sys
 from datetime import date
 
-from sfsync.sandbox.sample_data import generate
+from sfsync_sandbox.sample_data import generate
+
 from tests.cli_process import REPO
 
 

@@ -28,9 +28,9 @@ from urllib.parse import quote, quote_plus, urlsplit
 import pytest
 import sqlalchemy as sa
 import yaml
+from sfsync_sandbox import Sandbox
 
 from sfsync.config import load_project
-from sfsync.sandbox import Sandbox
 from tests.cli_process import make_project, run_sfsync
 from tests.fixtures.sandbox import SANDBOX_AS_OF
 from tests.fixtures.state import create_postgres_database, drop_postgres_database

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sfsync.ops.backfill import BackfillOptions, BackfillResult, DateOutcome, backfill_dates
 from tests.ops.conftest import run_cli
 
-pytest.importorskip("sfsync.sandbox.salesforce", reason="the sandbox org has not landed yet")
+pytest.importorskip("sfsync_sandbox.salesforce", reason="the sandbox org has not landed yet")
 
 ACCOUNTS = 40
 FROM, TO = "2024-04-01", "2025-03-01"

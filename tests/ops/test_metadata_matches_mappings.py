@@ -1,6 +1,6 @@
 """The SFDX metadata in deploy/salesforce and the default mappings cannot drift apart.
 
-The sandbox builds its schema from the same XML files (sfsync.sandbox.salesforce.schema), so
+The sandbox builds its schema from the same XML files (sfsync_sandbox.salesforce.schema), so
 this test checks the shipped metadata, as parsed, against every default mapping with the same
 validation ``sfsync validate --org`` runs against a real org's describe.
 """
@@ -8,9 +8,9 @@ validation ``sfsync validate --org`` runs against a real org's describe.
 from pathlib import Path
 
 import pytest
+from sfsync_sandbox.salesforce.schema import default_metadata_dir, load_schema
 
 from sfsync.salesforce.mapping import load_mapping, validate_mapping_against_org
-from sfsync.sandbox.salesforce.schema import default_metadata_dir, load_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 METADATA = ROOT / "deploy" / "salesforce" / "force-app" / "main" / "default"

@@ -28,7 +28,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sfsync.sandbox import Sandbox
+from sfsync_sandbox import Sandbox
+
 from tests.cli_process import REPO, make_project
 
 AS_OF = "2025-03-15"

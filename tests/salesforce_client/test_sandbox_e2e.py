@@ -11,12 +11,12 @@ from datetime import date
 import certifi
 import pandas as pd
 import pytest
+from sfsync_sandbox import Sandbox
 
 from sfsync.errors import ApiLimitError, AuthError, ConfigError
 from sfsync.salesforce.auth import plan_auth_flows
 from sfsync.salesforce.client import RetryPolicy, connect, soql_in
 from sfsync.salesforce.retry import SalesforceSession
-from sfsync.sandbox import Sandbox
 
 from .conftest import SfSettings
 

@@ -55,7 +55,7 @@ def test_journal_keeps_writes_when_the_process_dies(sandbox_factory, tmp_path):
 
 
 def test_a_large_journal_is_compacted_into_a_snapshot(sandbox_factory, tmp_path, monkeypatch):
-    from sfsync.sandbox.salesforce import store
+    from sfsync_sandbox.salesforce import store
 
     monkeypatch.setattr(store, "COMPACT_JOURNAL_BYTES", 10)
     data_dir = tmp_path / "sb"

@@ -5,12 +5,11 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-
-from sfsync.sandbox.salesforce.faults import FaultsAndCounters
-from sfsync.sandbox.salesforce.query_engine import QueryEngine, date_literal_range
-from sfsync.sandbox.salesforce.schema import load_schema
-from sfsync.sandbox.salesforce.soql import DateLiteral, SoqlError, parse_soql
-from sfsync.sandbox.salesforce.store import Org
+from sfsync_sandbox.salesforce.faults import FaultsAndCounters
+from sfsync_sandbox.salesforce.query_engine import QueryEngine, date_literal_range
+from sfsync_sandbox.salesforce.schema import load_schema
+from sfsync_sandbox.salesforce.soql import DateLiteral, SoqlError, parse_soql
+from sfsync_sandbox.salesforce.store import Org
 
 USER = "0055g0000000001AAA"
 

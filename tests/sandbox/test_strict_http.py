@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import pytest
 import requests
-
-from sfsync.sandbox.salesforce.behaviour import ServerBehaviour
+from sfsync_sandbox.salesforce.behaviour import ServerBehaviour
 
 
 @pytest.fixture

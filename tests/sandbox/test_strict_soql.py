@@ -1,7 +1,7 @@
 """The sandbox's SOQL refuses what a real org refuses and accepts what admins write.
 
 Each refusal carries the error code and message shape a real org answers with; the sources
-are quoted in the docstrings of ``sfsync.sandbox.salesforce.soql`` and ``query_engine``.
+are quoted in the docstrings of ``sfsync_sandbox.salesforce.soql`` and ``query_engine``.
 No HTTP here: the engine on an in-memory org.
 """
 
@@ -10,12 +10,11 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-
-from sfsync.sandbox.salesforce.faults import FaultsAndCounters
-from sfsync.sandbox.salesforce.query_engine import QueryEngine, date_literal_range
-from sfsync.sandbox.salesforce.schema import FieldDef, load_schema
-from sfsync.sandbox.salesforce.soql import DateLiteral, SoqlError, parse_soql
-from sfsync.sandbox.salesforce.store import Org
+from sfsync_sandbox.salesforce.faults import FaultsAndCounters
+from sfsync_sandbox.salesforce.query_engine import QueryEngine, date_literal_range
+from sfsync_sandbox.salesforce.schema import FieldDef, load_schema
+from sfsync_sandbox.salesforce.soql import DateLiteral, SoqlError, parse_soql
+from sfsync_sandbox.salesforce.store import Org
 
 USER = "0055g0000000001AAA"
 TODAY = date(2025, 3, 15)  # Q1 2025

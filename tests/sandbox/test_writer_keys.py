@@ -2,7 +2,7 @@
 
 A real org refuses every record of an sObject Collections upsert (and of an internal Bulk
 batch) that repeats an external ID within the request: ``DUPLICATE_VALUE`` "Duplicate external
-id specified: <value>" (see ``sfsync.sandbox.salesforce.composite``); the sandbox now does the
+id specified: <value>" (see ``sfsync_sandbox.salesforce.composite``); the sandbox now does the
 same. The plan keeps one Task change per ``Sync_Key__c``; these tests check what actually goes
 over the wire, for sObject Collections and for Bulk API 2.0, against the sandbox.
 """

@@ -8,9 +8,8 @@ from contextlib import contextmanager
 from datetime import date
 
 import pytest
+from sfsync_sandbox.sample_data import SampleData, generate
 from werkzeug.serving import make_server
-
-from sfsync.sandbox.sample_data import SampleData, generate
 
 AS_OF = date(2025, 3, 15)
 

@@ -8,9 +8,9 @@ import json
 
 import pytest
 import requests
+from sfsync_sandbox.metabase import DEFAULT_CARDS_FILE, ROW_LIMIT, create_app, load_usage
 
 from sfsync.errors import ConfigError
-from sfsync.sandbox.metabase import DEFAULT_CARDS_FILE, ROW_LIMIT, create_app, load_usage
 from tests.sandbox_services.conftest import serve
 
 KEY = "mb_sandbox_key"

@@ -1,4 +1,4 @@
-"""Churned and at-risk customers in the sample book (sfsync.sandbox.sample_data.churn)."""
+"""Churned and at-risk customers in the sample book (sfsync_sandbox.sample_data.churn)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pandas as pd
+from sfsync_sandbox.sample_data import CHURN_REASONS, generate
 
-from sfsync.sandbox.sample_data import CHURN_REASONS, generate
 from tests.sandbox_services.conftest import AS_OF
 
 FIELDS = (

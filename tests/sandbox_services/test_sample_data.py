@@ -7,10 +7,10 @@ from datetime import date
 import numpy as np
 import pandas as pd
 import pytest
+from sfsync_sandbox import INTEGRATION_USER_ID
+from sfsync_sandbox.salesforce.oauth import INTEGRATION_USERNAME
+from sfsync_sandbox.sample_data import ARCHETYPES, INDUSTRY_BENCHMARKS, generate
 
-from sfsync.sandbox import INTEGRATION_USER_ID
-from sfsync.sandbox.salesforce.oauth import INTEGRATION_USERNAME
-from sfsync.sandbox.sample_data import ARCHETYPES, INDUSTRY_BENCHMARKS, generate
 from tests.sandbox_services.conftest import AS_OF
 
 SCORING, PREVIOUS = "2025-02", "2025-01"
@@ -239,8 +239,8 @@ def test_hundred_thousand_accounts():
 
 
 def test_vectorised_ids_match_make_id():
-    from sfsync.sandbox.ids import make_id
-    from sfsync.sandbox.sample_data import make_ids
+    from sfsync_sandbox.ids import make_id
+    from sfsync_sandbox.sample_data import make_ids
 
     ids = make_ids("Task", 250_000)
     for number in (1, 61, 62, 63, 3_843, 3_844, 99_999, 238_327, 250_000):

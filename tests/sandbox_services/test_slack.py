@@ -6,11 +6,11 @@ import json
 
 import pytest
 import requests
+from sfsync_sandbox.slack import create_app
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
-from sfsync.sandbox.slack import create_app
 from tests.sandbox_services.conftest import serve
 
 TOKEN = "xoxb-sandbox-token"

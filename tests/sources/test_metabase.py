@@ -6,8 +6,8 @@ from datetime import date
 
 import pandas as pd
 import pytest
+import sfsync_sandbox.metabase as sandbox_metabase
 
-import sfsync.sandbox.metabase as sandbox_metabase
 from sfsync.errors import SourceError
 from sfsync.sources.columns import apply_mapping, load_column_mapping
 from sfsync.sources.metabase import MetabaseClient, query_response_frame
