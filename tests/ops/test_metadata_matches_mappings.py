@@ -72,6 +72,7 @@ def test_the_accounts_column_mapping_reads_fields_the_metadata_ships():
         "bool": {"boolean"},
         "float": {"double", "currency", "percent", "int"},
         "str": {"string", "id", "reference", "picklist", "textarea", "email", "phone", "url"},
+        "id": {"id", "reference"},  # record ids, kept in their 18-character form
     }
     for column, spec in mapping.columns.items():
         field = fields.get(mapping.source_column(column))
