@@ -198,28 +198,30 @@ def score_accounts(
 def input_coverage_problem(
     card: Scorecard, accounts: pd.DataFrame, usage: pd.DataFrame
 ) -> str | None:
-    """Why the scorecard cannot score these frames: every input it declares is absent (or
-    empty on every row) of the frame it comes from, so every account would silently score
-    the minimum. None when at least one declared input has a value (or none is declared)."""
+    """Why the scorecard cannot score these frames: every input it declares is empty on every
+    row of the frame it comes from, so every account would silently score the minimum. None
+    when one declared input has a value, when none is declared, or when a declared column is
+    missing altogether (the feature builder names it)."""
     frames = {"accounts": accounts, "usage": usage}
     if not card.inputs or not len(accounts):
         return None
-    absent = []
+    empty = []
     for column, spec in card.inputs.items():
         frame = frames[spec.source]
-        if column in frame.columns and frame[column].notna().any():
+        if column not in frame.columns or frame[column].notna().any():
             return None
-        absent.append(f"{spec.source}.{column}")
+        empty.append(f"{spec.source} column '{column}'")
     readers = [
         f"{cat}.{name}"
         for cat, name, measure in card.measures()
         if any(col in card.inputs for col in measure_inputs(measure))
     ]
-    shown = ", ".join(absent[:8]) + (f" and {len(absent) - 8} more" if len(absent) > 8 else "")
+    shown = ", ".join(empty[:6]) + (f" and {len(empty) - 6} more" if len(empty) > 6 else "")
+    more = ", …" if len(readers) > 5 else ""
     return (
         f"the scorecard {card.name} cannot score these accounts: its inputs ({shown}) are "
-        f"absent on every row, so its measures ({', '.join(readers[:5])}"
-        f"{', …' if len(readers) > 5 else ''}) would score 0 for everyone"
+        f"empty on every row, so its measures ({', '.join(readers[:5])}{more}) would score 0 "
+        "for everyone; fill them in the source (its column mapping) or use another scorecard"
     )
 
 
