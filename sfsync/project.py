@@ -25,9 +25,9 @@ from sfsync.config import Project, Settings
 from sfsync.configfile import load_model
 from sfsync.errors import ConfigError, ConfigProblem, InputDataError, SfsyncError
 from sfsync.jobs import FileSource, Job, SalesforceSource, ScoreCompute, job_path
-from sfsync.salesforce.mapping import PRODUCIBLE_VALUES, SCORING_COLUMNS
-from sfsync.salesforce.planner import SyncConfig, load_sync_config
-from sfsync.salesforce.tasks import task_problems
+from sfsync.salesforce.mapping import PRODUCIBLE_VALUES, SCORING_COLUMNS, load_mapping
+from sfsync.salesforce.planner import SyncConfig
+from sfsync.salesforce.tasks import TaskSettings, load_task_settings, task_problems
 from sfsync.scoring.scorecard import Scorecard, load_scorecard
 from sfsync.sources.columns import ColumnMapping, load_column_mapping
 from sfsync.sources.extract import DEFAULT_COLUMNS
@@ -191,18 +191,12 @@ def bundle_problems(
 
     templates = c.load(lambda: load_templates(mappings / "templates", settings.language))
     sync_config = None
-    columns = output_columns(job, scorecard)
     if not isinstance(job.compute, KpiCompute):
         name = job.write.account_fields or "account_fields"
         if not c.missing(mappings / f"{name}.yaml", owner, "write.account_fields"):
+            columns = output_columns(job, scorecard)
             sync_config = c.load(
-                lambda: load_sync_config(
-                    mappings,
-                    mapping_name=name,
-                    language=settings.language,
-                    timezone=settings.timezone,
-                    columns=columns,
-                )
+                lambda: sync_config_of(mappings, name, templates, settings.timezone, columns)
             )
 
     playbook = None
@@ -230,6 +224,34 @@ def bundle_problems(
     )
     c.problems.extend(cross_problems(bundle, owner))
     return (None if c.problems else bundle), c.problems
+
+
+def sync_config_of(
+    mappings: Path,
+    mapping_name: str,
+    templates: TemplateSet | None,
+    timezone: str,
+    columns: list[str] | None,
+) -> SyncConfig:
+    """The Account field mapping (checked against the job's result ``columns``) and the Task
+    settings, with the already loaded ``templates`` (as ``load_sync_config`` does, reading
+    the templates once)."""
+    problems: list[ConfigProblem] = []
+    mapping = task_settings = None
+    try:
+        mapping = load_mapping(mappings / f"{mapping_name}.yaml", columns=columns)
+    except ConfigError as exc:
+        problems += exc.problems
+    path = mappings / "tasks.yaml"
+    try:
+        task_settings = load_task_settings(path) if path.exists() else TaskSettings()
+    except ConfigError as exc:
+        problems += exc.problems
+    if task_settings is not None and templates is not None:
+        problems += task_problems(task_settings, templates)
+    if problems or mapping is None or task_settings is None:
+        raise ConfigError(problems)
+    return SyncConfig(mapping, task_settings, templates, timezone)
 
 
 def _read_benchmarks(path: Path) -> pd.DataFrame:
