@@ -8,9 +8,8 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from sfsync.config import DEFAULT_TIMEZONE
 from sfsync.errors import ConfigError, InputDataError
-
-DEFAULT_TIMEZONE = "Asia/Tokyo"
 
 
 def _project(ctx: click.Context):
