@@ -22,6 +22,7 @@ import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -34,10 +35,11 @@ from sfsync.automation.nightly import (
     run_capacity,
     scheduled_followups,
 )
+from sfsync.automation.playbook import Playbook
 from sfsync.guards import stage as guards
 from sfsync.jobs import UsageImportCompute, scoring_month
-from sfsync.plan import Plan
-from sfsync.ports import Notifier, SalesforceApi
+from sfsync.plan import PendingWrite, Plan
+from sfsync.ports import Notifier, SalesforceApi, Store
 from sfsync.project import USAGE_IMPORT_COLUMNS, JobBundle
 from sfsync.report import RunSummary
 from sfsync.run_context import Run
@@ -51,6 +53,9 @@ from sfsync.sources.extract import (
     extract,
     store_quarantine,
 )
+
+if TYPE_CHECKING:  # the writer's result type (sfsync.salesforce.writer imports at apply)
+    from sfsync.salesforce.writer import ApplyResult
 
 log = structlog.get_logger(__name__)
 
@@ -215,7 +220,7 @@ def compute_scores(
     return Computed(desired, config, tasks, result, previous)
 
 
-def previous_scores(store, scorecard: str, as_of: date) -> pd.DataFrame | None:
+def previous_scores(store: Store | None, scorecard: str, as_of: date) -> pd.DataFrame | None:
     """Each account's latest stored score before the as-of date (for trend and score_drop)."""
     if store is None:
         return None
@@ -232,7 +237,7 @@ def plan(
     computed: Computed,
     salesforce: SalesforceApi,
     *,
-    pending: list | None = None,
+    pending: list[PendingWrite] | None = None,
     meta: dict | None = None,
 ) -> Plan:
     """Read what Salesforce holds and compare it with the desired state: the Plan (data).
@@ -249,7 +254,7 @@ def plan(
     )
 
 
-def pending_writes(store) -> list:
+def pending_writes(store: Store | None) -> list[PendingWrite]:
     """The failure ledger's writes that the next plan retries (none without a store)."""
     if store is None:
         return []
@@ -261,7 +266,14 @@ def pending_writes(store) -> list:
 # --- apply -----------------------------------------------------------------------------------
 
 
-def apply(the_plan: Plan, writer: SalesforceApi, *, store, run_id: int | None, bulk_threshold: int):
+def apply(
+    the_plan: Plan,
+    writer: SalesforceApi,
+    *,
+    store: Store | None,
+    run_id: int | None,
+    bulk_threshold: int,
+) -> ApplyResult:
     """Execute the plan through ``writer``; each outcome is kept in the failure ledger."""
     from sfsync.salesforce.writer import apply_plan
 
@@ -280,7 +292,7 @@ class WriteCounts:
     write_failures: int = 0
 
     @classmethod
-    def of(cls, applied) -> WriteCounts:
+    def of(cls, applied: ApplyResult) -> WriteCounts:
         """Count the results of ``apply``."""
         fields = created = updated = 0
         created_keys = []
@@ -315,7 +327,7 @@ class Recorded:
 
 
 def record_results(
-    store, run_id: int | None, scorecard: str, as_of: date, accounts: pd.DataFrame,
+    store: Store, run_id: int | None, scorecard: str, as_of: date, accounts: pd.DataFrame,
     result: ScoreResult,
 ) -> Recorded:  # fmt: skip
     """After a real run: store the score snapshot and the signal ledger (state store)."""
@@ -350,7 +362,7 @@ def notify(
     as_of: date,
     inputs: Inputs,
     computed: Computed,
-    playbook,
+    playbook: Playbook | None,
     failures: list[str],
     tasks_created: int,
 ) -> Notified:

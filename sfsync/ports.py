@@ -2,7 +2,7 @@
 
 Each stage names the port it needs (``sfsync.pipeline``): the extract stage a
 :class:`SalesforceApi` and a :class:`UsageReader`, apply a :class:`SalesforceApi` as its
-writer, record and the guards a :class:`~sfsync.state.db.Store`, notify a :class:`Notifier`.
+writer, record and the guards a :class:`Store`, notify a :class:`Notifier`.
 The real implementations are ``sfsync.salesforce.client.SalesforceClient``,
 ``sfsync.sources.metabase.MetabaseClient``, ``sfsync.state.db.Store`` and
 ``sfsync.notify.slack.SlackNotifier``; ``sfsync.run_context.open_clients`` builds them.
@@ -11,13 +11,11 @@ The real implementations are ``sfsync.salesforce.client.SalesforceClient``,
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from datetime import date
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import pandas as pd
-
-if TYPE_CHECKING:  # typing only: the ports do not import the adapters
-    pass
 
 
 @runtime_checkable
@@ -79,6 +77,22 @@ class Notifier(Protocol):
         ...
 
 
-Store = "StateStore"  # the state store is one concrete class (SQLite or PostgreSQL)
+class Store(Protocol):
+    """The state store (``sfsync.state.db.Store``, SQLite or PostgreSQL): write transactions,
+    reads, and closing its connections. The ledgers' functions take it as their first
+    argument (``sfsync.state``)."""
+
+    def begin(self) -> AbstractContextManager[Any]:
+        """A write transaction."""
+        ...
+
+    def connect(self) -> Any:
+        """A connection for reads."""
+        ...
+
+    def dispose(self) -> None:
+        """Close every connection."""
+        ...
+
 
 __all__ = ["Notifier", "SalesforceApi", "Store", "UsageReader"]

@@ -12,17 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING
 
 from sfsync.config import Project
 from sfsync.errors import ConfigError, ConfigProblem
 from sfsync.jobs import Job, MetabaseSource
-from sfsync.ports import Notifier, SalesforceApi, UsageReader
+from sfsync.ports import Notifier, SalesforceApi, Store, UsageReader
 from sfsync.project import JobBundle, load_bundle
 from sfsync.report import Progress
-
-if TYPE_CHECKING:
-    from sfsync.state.db import Store
 
 
 @dataclass

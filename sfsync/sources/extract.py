@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import pandas as pd
 import structlog
@@ -34,7 +34,7 @@ from sfsync.jobs import (
     scoring_month,
 )
 from sfsync.log import register_url_secrets
-from sfsync.ports import SalesforceApi, UsageReader
+from sfsync.ports import SalesforceApi, Store, UsageReader
 from sfsync.report import Progress
 from sfsync.sources import files as file_source
 from sfsync.sources import salesforce as sf_source
@@ -48,9 +48,6 @@ from sfsync.sources.columns import (
     quarantine_unknown,
 )
 from sfsync.sources.tenants import Mislinks, UnknownTenants, find_mislinks, split_unknown_tenants
-
-if TYPE_CHECKING:
-    from sfsync.state.db import Store as StateStore
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -360,9 +357,7 @@ def exclude_churned(mapped: MappedFrame, as_of: date) -> MappedFrame:
     )
 
 
-def store_quarantine(
-    store: StateStore | None, run_id: int | None, quarantined: pd.DataFrame
-) -> None:
+def store_quarantine(store: Store | None, run_id: int | None, quarantined: pd.DataFrame) -> None:
     """Record quarantined rows in the state store (``sfsync.state.quarantine``)."""
     if quarantined.empty or store is None or run_id is None:
         return
