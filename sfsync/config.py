@@ -27,6 +27,10 @@ from sfsync.errors import ConfigError, ConfigProblem
 
 DEFAULT_CONFIG_FILE = "sfsync.yaml"
 DEFAULT_STATE_URL = "sqlite:///.sfsync/state.db"
+# the one place of each default the settings give (others import these)
+DEFAULT_TIMEZONE = "Asia/Tokyo"
+DEFAULT_BULK_THRESHOLD = 2000  # records; below it writes and reads use the REST API
+DEFAULT_API_RESERVE = 1000
 ENV_SOURCE = "environment"
 
 # Environment variable -> dotted key in sfsync.yaml. SPEC §9 names the first block; the rest
@@ -125,8 +129,8 @@ class SalesforceSettings(_UrlSafeRepr):
     client_id: str | None = None
     client_secret: SecretStr | None = None
     api_version: str = "62.0"
-    bulk_threshold: int = Field(2000, ge=1)
-    api_reserve: int = Field(1000, ge=0)
+    bulk_threshold: int = Field(DEFAULT_BULK_THRESHOLD, ge=1)
+    api_reserve: int = Field(DEFAULT_API_RESERVE, ge=0)
     timeout_seconds: float = Field(120, gt=0)
     # total time of one HTTP call (connect, headers and body); None: 10 × timeout_seconds
     deadline_seconds: float | None = Field(None, gt=0)
@@ -226,7 +230,7 @@ _BLOCKS = ("salesforce", "metabase", "slack")
 class Settings(StrictModel):
     """The validated contents of ``sfsync.yaml`` with environment overrides applied."""
 
-    timezone: str = "Asia/Tokyo"
+    timezone: str = DEFAULT_TIMEZONE
     language: Literal["ja", "en"] = "ja"
     state_url: str = DEFAULT_STATE_URL
     lock_ttl_seconds: int = Field(600, ge=10)

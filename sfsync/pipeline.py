@@ -1,29 +1,104 @@
-"""Compose one job: extract → compute → plan → apply → notify → report.
+"""Compose one job: extract → compute → plan → apply → record → notify → report.
 
-Each stage is one function taking the :class:`~sfsync.run_context.RunContext` (what the run is
-about and the ready-made clients, built by ``sfsync.run_context.build_run_context``) and the
-previous stage's output.
+Each stage is a function taking only what it uses and returning its result:
+
+* ``extract(job, column_mappings, readers, run)`` → :class:`~sfsync.sources.extract.Inputs`
+  (``sfsync.sources.extract``);
+* :func:`compute` ``(inputs, bundle, as_of, previous)`` → :class:`Computed`, the desired
+  Salesforce state (pure: no I/O, no clock);
+* :func:`plan` ``(computed, salesforce, pending, meta)`` → the Plan (data);
+* :func:`apply` ``(plan, writer, store, run_id, bulk_threshold)`` → the write results;
+* :func:`record_results` and :func:`notify` → what they stored and sent;
+* :func:`report` ``(results, ...)`` → the :class:`~sfsync.report.RunSummary`.
+
+:func:`run_job` runs them under the run lock with the guards and the API budget check in
+between; the summary is built from the stage results (:class:`StageResults`), also when the
+run fails or is interrupted.
 """
 
 from __future__ import annotations
 
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 import structlog
 
-from sfsync.automation.kpi_job import KpiCompute
+from sfsync.automation.kpi_job import KpiCompute, KpiOutcome, KpiStageResult, kpi_stage
+from sfsync.automation.nightly import (
+    combine_tasks,
+    count_by_kind,
+    run_capacity,
+    scheduled_followups,
+)
+from sfsync.automation.playbook import Playbook
 from sfsync.guards import stage as guards
 from sfsync.jobs import UsageImportCompute, scoring_month
+from sfsync.plan import PendingWrite, Plan
+from sfsync.ports import Notifier, SalesforceApi, Store
+from sfsync.project import USAGE_IMPORT_COLUMNS, JobBundle
 from sfsync.report import RunSummary
-from sfsync.run_context import RunContext
-from sfsync.sources import files as file_source
-from sfsync.sources.extract import Inputs, extract
+from sfsync.run_context import Run
+from sfsync.salesforce.planner import SyncConfig
+from sfsync.scoring.result import ScoreResult
+from sfsync.sources.extract import (
+    Inputs,
+    Readers,
+    SourceRun,
+    check_quarantine_shares,
+    extract,
+    store_quarantine,
+)
+
+if TYPE_CHECKING:  # the writer's result type (sfsync.salesforce.writer imports at apply)
+    from sfsync.salesforce.writer import ApplyResult
 
 log = structlog.get_logger(__name__)
+
+__all__ = [
+    "Computed",
+    "RunOutcome",
+    "StageResults",
+    "apply",
+    "compute",
+    "compute_scores",
+    "extract_inputs",
+    "notify",
+    "plan",
+    "record_results",
+    "report",
+    "run_job",
+    "run_stages",
+    "usage_import_frame",
+]
+
+
+# --- extract ---------------------------------------------------------------------------------
+
+
+def extract_inputs(run: Run, run_id: int | None) -> Inputs:
+    """The extract stage of ``run``: read the sources, keep the quarantined rows in the state
+    store, then stop when a source has too many of them."""
+    bundle, clients = run.bundle, run.clients
+    inputs = extract(
+        bundle.job,
+        bundle.column_mappings,
+        Readers(clients.salesforce, clients.metabase),
+        SourceRun(
+            as_of=run.as_of,
+            root=bundle.root,
+            bulk_threshold=bundle.bulk_threshold,
+            env=run.request.env,
+            progress=run.progress,
+        ),
+    )
+    store_quarantine(clients.store, run_id, inputs.quarantined)
+    check_quarantine_shares(inputs, bundle.job, bundle.name)
+    return inputs
 
 
 # --- compute ---------------------------------------------------------------------------------
@@ -34,18 +109,10 @@ class Computed:
     """What the run wants in Salesforce: Account field values, Tasks, and the scores."""
 
     desired_fields: pd.DataFrame
-    sync_config: Any  # sfsync.salesforce.planner.SyncConfig
+    sync_config: SyncConfig
     desired_tasks: pd.DataFrame | None = None
-    scores: Any = None  # sfsync.scoring.ScoreResult when the job scores
+    scores: ScoreResult | None = None  # when the job scores
     previous: pd.DataFrame | None = None  # the previous stored scores (trend, band moves)
-
-
-USAGE_IMPORT_COLUMNS = {
-    "deliveries": "usage_deliveries",
-    "login_days": "usage_login_days",
-    "last_login_date": "usage_last_login",
-    "plan_usage_ratio": "usage_plan_ratio",
-}
 
 
 def usage_import_frame(accounts: pd.DataFrame, usage: pd.DataFrame, month: str) -> pd.DataFrame:
@@ -63,28 +130,23 @@ def usage_import_frame(accounts: pd.DataFrame, usage: pd.DataFrame, month: str) 
     return out[["account_id", "usage_month", *USAGE_IMPORT_COLUMNS.values()]].reset_index(drop=True)
 
 
-def sync_config(ctx: RunContext, columns) -> Any:
-    """Field mapping, Task settings and templates of the job (``sfsync.salesforce.planner``)."""
-    from sfsync.salesforce.planner import load_sync_config
-
-    return load_sync_config(
-        ctx.mappings_dir,
-        mapping_name=ctx.job.write.account_fields or "account_fields",
-        language=str(getattr(ctx.settings, "language", None) or "ja"),
-        timezone=ctx.timezone,
-        columns=list(columns),
-    )
+def _sync_config(bundle: JobBundle) -> SyncConfig:
+    if bundle.sync_config is None:  # load_bundle guarantees it for a job that writes
+        raise ValueError(f"job {bundle.name} has no Account field mapping")
+    return bundle.sync_config
 
 
-def compute(ctx: RunContext, inputs: Inputs) -> Computed:
-    """Derive the desired Salesforce state from the inputs (no writes)."""
+def compute(
+    inputs: Inputs, bundle: JobBundle, as_of: date, previous: pd.DataFrame | None
+) -> Computed:
+    """Derive the desired Salesforce state from the inputs (pure: no I/O, no clock)."""
     accounts = inputs.frames["accounts"]
-    if isinstance(ctx.job.compute, UsageImportCompute):
-        month = scoring_month(ctx.as_of).strftime("%Y-%m")
+    if isinstance(bundle.job.compute, UsageImportCompute):
+        month = scoring_month(as_of).strftime("%Y-%m")
         desired = usage_import_frame(accounts, inputs.frames["usage"], month)
         log.info("usage_import_computed", accounts=len(desired), month=month)
-        return Computed(desired, sync_config(ctx, desired.columns))
-    return compute_scores(ctx, inputs)
+        return Computed(desired, _sync_config(bundle))
+    return compute_scores(inputs, bundle, as_of, previous)
 
 
 def _empty_usage() -> pd.DataFrame:
@@ -102,135 +164,149 @@ def _empty_activities() -> pd.DataFrame:
     )
 
 
-def compute_scores(ctx: RunContext, inputs: Inputs) -> Computed:
-    """Score the accounts with the job's scorecard; build the desired signal Tasks."""
+def compute_scores(
+    inputs: Inputs, bundle: JobBundle, as_of: date, previous: pd.DataFrame | None
+) -> Computed:
+    """Score the accounts with the bundle's scorecard; build the desired signal and follow-up
+    Tasks (pure: the scorecard, benchmarks, templates and playbook come from ``bundle``,
+    ``previous`` is the previous stored scores)."""
     from sfsync.salesforce.planner import desired_account_fields, signal_tasks
-    from sfsync.scoring import load_scorecard, score_accounts
+    from sfsync.scoring import score_accounts
 
-    spec = ctx.job.compute
-    ctx.progress.stage(f"Scoring accounts with the {spec.scorecard} scorecard")
-    card = load_scorecard(ctx.mappings_dir / "scorecards" / f"{spec.scorecard}.yaml")
-    benchmarks = None
-    if spec.benchmarks:
-        benchmarks = file_source.read_file(ctx.mappings_dir / "benchmarks" / spec.benchmarks)
+    card = bundle.scorecard
+    if card is None:  # load_bundle guarantees it for a scoring job
+        raise ValueError(f"job {bundle.name} has no scorecard")
     accounts = inputs.frames["accounts"]
     usage = inputs.get("usage")
     activities = inputs.get("activities")
-    previous = previous_scores(ctx, spec.scorecard)
-    from sfsync.templates import load_templates
-
-    # the explanation (Health_Explanation__c) is written in the configured language
-    language = str(getattr(ctx.settings, "language", None) or "ja")
-    templates = load_templates(ctx.mappings_dir / "templates", language)
     result = score_accounts(
         accounts,
         usage if usage is not None else _empty_usage(),
         activities if activities is not None else _empty_activities(),
-        as_of=ctx.as_of,
+        as_of=as_of,
         scorecard=card,
-        benchmarks=benchmarks,
+        benchmarks=bundle.benchmarks,
         previous=previous,
-        templates=templates,
+        templates=bundle.templates,  # the explanation is written in the configured language
     )
     scores = result.scores
-    summary = ctx.summary
-    summary.scored = len(scores)
-    summary.bands = {
-        str(band): int(n) for band, n in scores["health_band"].value_counts(dropna=False).items()
-    }
-    summary.signals_active = len(result.signals)
-    desired = desired_account_fields(scores, ctx.as_of)
-    config = sync_config(ctx, desired.columns)
-    from sfsync.automation.nightly import combine_tasks, followups_for_job
-
+    desired = desired_account_fields(scores, as_of)
+    config = _sync_config(bundle)
+    write = bundle.job.write
     signal, followup = None, None
-    if ctx.job.write.signal_tasks:
+    if write.signal_tasks:
         signal = signal_tasks(
-            config, result.signals, accounts, inputs.get("users"), as_of=ctx.as_of, scores=scores
+            config, result.signals, accounts, inputs.get("users"), as_of=as_of, scores=scores
         )
-    if ctx.job.write.followup_tasks:
-        followup = followups_for_job(ctx, inputs, config, result, previous)
-
+    if write.followup_tasks:
+        if bundle.playbook is None or bundle.templates is None:
+            raise ValueError(f"job {bundle.name} writes follow-ups but has no playbook")
+        followup = scheduled_followups(
+            bundle.playbook,
+            bundle.templates,
+            accounts,
+            as_of=as_of,
+            usage=usage,
+            activities=activities,
+            scores=scores,
+            signals=result.signals,
+            previous=previous,
+            users=inputs.get("users"),
+            status=config.task_settings.status,
+            fallback_owner=config.task_settings.fallback_owner,
+        )
     tasks = combine_tasks(signal, followup)
     log.info("accounts_scored", accounts=len(scores), signals=len(result.signals))
     return Computed(desired, config, tasks, result, previous)
 
 
-def previous_scores(ctx: RunContext, scorecard: str) -> pd.DataFrame | None:
+def previous_scores(store: Store | None, scorecard: str, as_of: date) -> pd.DataFrame | None:
     """Each account's latest stored score before the as-of date (for trend and score_drop)."""
-    if ctx.clients.store is None:
+    if store is None:
         return None
     from sfsync.state.snapshots import previous_scores as stored_previous
 
-    previous = stored_previous(ctx.clients.store, scorecard, ctx.as_of)
+    previous = stored_previous(store, scorecard, as_of)
     return previous if len(previous) else None
 
 
 # --- plan ------------------------------------------------------------------------------------
 
 
-def plan(ctx: RunContext, inputs: Inputs, computed: Computed):
-    """Read what Salesforce holds and compare it with the desired state: the Plan (data)."""
+def plan(
+    computed: Computed,
+    salesforce: SalesforceApi,
+    *,
+    pending: list[PendingWrite] | None = None,
+    meta: dict | None = None,
+) -> Plan:
+    """Read what Salesforce holds and compare it with the desired state: the Plan (data).
+    ``pending``: the failure ledger's writes to retry (``sfsync.state.failures``)."""
     from sfsync.salesforce.planner import plan_sync
 
-    ctx.progress.stage("Comparing with Salesforce")
-    pending = []
-    if ctx.clients.store is not None:
-        from sfsync.state.failures import pending_writes
-
-        pending = pending_writes(ctx.clients.store)
-    result = plan_sync(
-        ctx.clients.salesforce,
+    return plan_sync(
+        salesforce,
         computed.sync_config,
         computed.desired_fields,
         computed.desired_tasks,
-        pending=pending,
-        meta={"job": ctx.job_name, "as_of": ctx.as_of.isoformat(), "run_id": ctx.run_id},
+        pending=pending or [],
+        meta=meta,
     )
-    totals = result.totals()
-    ctx.summary.fields_planned = totals["records_to_update"]
-    ctx.summary.tasks_planned = totals["tasks_to_create"] + totals["tasks_to_update"]
-    return result
 
 
-def _count_task_kinds(summary: RunSummary, created_keys: list[str]) -> None:
-    from sfsync.automation.nightly import count_by_kind
+def pending_writes(store: Store | None) -> list[PendingWrite]:
+    """The failure ledger's writes that the next plan retries (none without a store)."""
+    if store is None:
+        return []
+    from sfsync.state.failures import pending_writes as stored
 
-    summary.signal_tasks_created, summary.followup_tasks_created = count_by_kind(created_keys)
+    return stored(store)
 
 
 # --- apply -----------------------------------------------------------------------------------
 
 
-def apply(ctx: RunContext, the_plan) -> Any:
-    """Execute the plan (nothing in a dry run); count what was written."""
-    if ctx.dry_run:
-        return None
+def apply(
+    the_plan: Plan,
+    writer: SalesforceApi,
+    *,
+    store: Store | None,
+    run_id: int | None,
+    bulk_threshold: int,
+) -> ApplyResult:
+    """Execute the plan through ``writer``; each outcome is kept in the failure ledger."""
     from sfsync.salesforce.writer import apply_plan
 
-    ctx.progress.stage("Writing to Salesforce")
-    result = apply_plan(
-        ctx.clients.salesforce,
-        the_plan,
-        ctx.clients.store,
-        ctx.run_id,
-        bulk_threshold=ctx.bulk_threshold,
-    )
-    summary = ctx.summary
-    created_keys = []
-    for r in result.succeeded:
-        if r.sobject == "Task":
-            if r.created:
-                summary.tasks_created += 1
-                created_keys.append(r.key)
+    return apply_plan(writer, the_plan, store, run_id, bulk_threshold=bulk_threshold)
+
+
+@dataclass(frozen=True)
+class WriteCounts:
+    """What apply wrote, counted for the summary."""
+
+    fields_written: int = 0
+    tasks_created: int = 0
+    tasks_updated: int = 0
+    signal_tasks_created: int = 0
+    followup_tasks_created: int = 0
+    write_failures: int = 0
+
+    @classmethod
+    def of(cls, applied: ApplyResult) -> WriteCounts:
+        """Count the results of ``apply``."""
+        fields = created = updated = 0
+        created_keys = []
+        for r in applied.succeeded:
+            if r.sobject == "Task":
+                if r.created:
+                    created += 1
+                    created_keys.append(r.key)
+                else:
+                    updated += 1
             else:
-                summary.tasks_updated += 1
-        else:
-            summary.fields_written += 1
-    _count_task_kinds(summary, created_keys)
-    summary.write_failures = len(result.failed)
-    summary.unchanged = max(the_plan.records_in_scope - len(the_plan.records), 0)
-    return result
+                fields += 1
+        signal, followup = count_by_kind(created_keys)
+        return cls(fields, created, updated, signal, followup, len(applied.failed))
 
 
 def with_owners(scores: pd.DataFrame, accounts: pd.DataFrame) -> pd.DataFrame:
@@ -242,68 +318,169 @@ def with_owners(scores: pd.DataFrame, accounts: pd.DataFrame) -> pd.DataFrame:
     return scores.merge(owners, on="account_id", how="left")
 
 
-def record_results(ctx: RunContext, inputs: Inputs, computed: Computed) -> None:
+@dataclass(frozen=True)
+class Recorded:
+    """What the record stage stored: new signals in the ledger."""
+
+    signals_new: int = 0
+    churn_signals_new: int = 0
+
+
+def record_results(
+    store: Store, run_id: int | None, scorecard: str, as_of: date, accounts: pd.DataFrame,
+    result: ScoreResult,
+) -> Recorded:  # fmt: skip
     """After a real run: store the score snapshot and the signal ledger (state store)."""
-    if ctx.dry_run or ctx.clients.store is None or computed.scores is None:
-        return
     from sfsync.state.signals import sync_signals
     from sfsync.state.snapshots import save_snapshots, with_measure_points
 
-    store, result = ctx.clients.store, computed.scores
-    scores = with_measure_points(
-        with_owners(result.scores, inputs.frames["accounts"]),
-        getattr(result, "explanations", None),
-    )
-    save_snapshots(store, ctx.run_id, ctx.job.compute.scorecard, ctx.as_of, scores)
-    changes = sync_signals(store, ctx.as_of, result.signals, scope=result.scores["account_id"])
-    ctx.summary.signals_new = len(changes.new)
-    if "kind" in changes.new:
-        ctx.summary.churn_signals_new = int((changes.new["kind"] == "churn").sum())
+    scores = with_measure_points(with_owners(result.scores, accounts), result.explanations)
+    save_snapshots(store, run_id, scorecard, as_of, scores)
+    changes = sync_signals(store, as_of, result.signals, scope=result.scores["account_id"])
+    churn = int((changes.new["kind"] == "churn").sum()) if "kind" in changes.new else 0
+    return Recorded(len(changes.new), churn)
 
 
 # --- notify ----------------------------------------------------------------------------------
 
 
-def notify(ctx: RunContext, inputs: Inputs, computed: Computed, applied: Any) -> None:
+@dataclass(frozen=True)
+class Notified:
+    """What the notify stage decided and sent."""
+
+    signal_alerts: int = 0
+    alerts_sent: int = 0
+    alerts_pending: int = 0
+    notes: tuple[str, ...] = ()
+
+
+def notify(
+    notifier: Notifier,
+    *,
+    run_id: int | None,
+    job: str,
+    as_of: date,
+    inputs: Inputs,
+    computed: Computed,
+    playbook: Playbook | None,
+    failures: list[str],
+    tasks_created: int,
+) -> Notified:
     """Slack: a notice per new signal, escalations and the digest (``sfsync.notify.slack``;
     deduplicated through the alert ledger, so a re-run alerts nothing new)."""
-    if ctx.dry_run or not ctx.job.notify.slack or computed.scores is None:
-        return
-    if ctx.clients.slack is None:
-        ctx.summary.notes.append("Slack is not configured (SFSYNC_SLACK_TOKEN): no alerts sent")
-        return
-    ctx.progress.stage("Notifying Slack")
-    failures = [f"{r.sobject} {r.key}: {r.error_code}" for r in getattr(applied, "failed", ())]
-    from sfsync.automation.nightly import run_capacity
-
+    result = computed.scores
+    assert result is not None
     capacity = run_capacity(
-        ctx.mappings_dir,
-        inputs.frames["accounts"],
-        scores=computed.scores.scores,
-        users=inputs.get("users"),
+        playbook, inputs.frames["accounts"], scores=result.scores, users=inputs.get("users")
     )
-    result = ctx.clients.slack.notify_run(
-        run_id=ctx.run_id,
-        job=ctx.job_name,
-        as_of=ctx.as_of,
-        scores=computed.scores.scores,
-        signals=computed.scores.signals,
+    sent = notifier.notify_run(
+        run_id=run_id,
+        job=job,
+        as_of=as_of,
+        scores=result.scores,
+        signals=result.signals,
         accounts=inputs.frames["accounts"],
         users=inputs.get("users"),
         previous=computed.previous,
-        tasks_created=ctx.summary.tasks_created,
+        tasks_created=tasks_created,
         failures=failures,
         capacity=capacity,
     )
-    counts = result.counts()
-    summary = ctx.summary
-    summary.signal_alerts = int(result.alerts)
-    summary.alerts_sent = int(counts.get("slack_sent", 0))
-    summary.alerts_pending = int(counts.get("slack_pending", 0))
-    if result.skipped:
-        summary.notes.append(f"Slack: {result.skipped}")
-    if result.error:
-        summary.notes.append(f"Slack: {result.error} (messages stay queued for the next run)")
+    counts = sent.counts()
+    notes = []
+    if sent.skipped:
+        notes.append(f"Slack: {sent.skipped}")
+    if sent.error:
+        notes.append(f"Slack: {sent.error} (messages stay queued for the next run)")
+    return Notified(
+        int(sent.alerts),
+        int(counts.get("slack_sent", 0)),
+        int(counts.get("slack_pending", 0)),
+        tuple(notes),
+    )
+
+
+# --- report ----------------------------------------------------------------------------------
+
+
+@dataclass
+class StageResults:
+    """Each stage's result as the composition receives it (None: not reached / not run)."""
+
+    run_id: int | None = None
+    inputs: Inputs | None = None
+    guard_notes: list[str] = field(default_factory=list)
+    computed: Computed | None = None
+    plan: Plan | None = None
+    written: WriteCounts | None = None
+    recorded: Recorded | None = None
+    notified: Notified | None = None
+    kpi: KpiStageResult | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def report(
+    results: StageResults,
+    *,
+    job: str,
+    as_of: date,
+    dry_run: bool,
+    status: str,
+    api_calls: dict[str, int],
+    duration_seconds: float,
+) -> RunSummary:
+    """The run summary, built from the stage results."""
+    summary = RunSummary(job=job, as_of=as_of, dry_run=dry_run, run_id=results.run_id)
+    summary.status = status
+    notes: list[str] = []
+    inputs = results.inputs
+    if inputs is not None:
+        summary.read = inputs.rows_read
+        summary.quarantined = inputs.quarantined_counts
+        summary.unknown_tenants = inputs.unknown_tenants.tenants
+        summary.unknown_tenant_rows = inputs.unknown_tenants.rows
+        summary.likely_mislinked = len(inputs.mislinks.accounts)
+        notes += inputs.notes
+    summary.guards_accepted = list(results.guard_notes)
+    computed = results.computed
+    if computed is not None and computed.scores is not None:
+        scores = computed.scores.scores
+        summary.scored = len(scores)
+        counts = scores["health_band"].value_counts(dropna=False).items()
+        summary.bands = {str(band): int(n) for band, n in counts}
+        summary.signals_active = len(computed.scores.signals)
+    if results.plan is not None:
+        totals = results.plan.totals()
+        summary.fields_planned = totals["records_to_update"]
+        summary.tasks_planned = totals["tasks_to_create"] + totals["tasks_to_update"]
+    written = results.written
+    if written is not None:
+        summary.fields_written = written.fields_written
+        summary.tasks_created = written.tasks_created
+        summary.tasks_updated = written.tasks_updated
+        summary.signal_tasks_created = written.signal_tasks_created
+        summary.followup_tasks_created = written.followup_tasks_created
+        summary.write_failures = written.write_failures
+        if results.plan is not None:
+            plan_ = results.plan
+            summary.unchanged = max(plan_.records_in_scope - len(plan_.records), 0)
+    if results.recorded is not None:
+        summary.signals_new = results.recorded.signals_new
+        summary.churn_signals_new = results.recorded.churn_signals_new
+    notes += results.notes
+    if results.notified is not None:
+        summary.signal_alerts = results.notified.signal_alerts
+        summary.alerts_sent = results.notified.alerts_sent
+        summary.alerts_pending = results.notified.alerts_pending
+        notes += results.notified.notes
+    if results.kpi is not None:
+        summary.alerts_sent = results.kpi.alerts_sent
+        summary.alerts_pending = results.kpi.alerts_pending
+        notes += results.kpi.notes
+    summary.notes = notes
+    summary.api_calls = dict(api_calls)
+    summary.duration_seconds = duration_seconds
+    return summary
 
 
 # --- the whole run ---------------------------------------------------------------------------
@@ -314,58 +491,61 @@ class RunOutcome:
     """What ``run_job`` hands back: the summary and the plan (for ``--dry-run`` / ``--plan-out``)."""
 
     summary: RunSummary
-    plan: Any = None
-    kpi: Any = None  # sfsync.automation.kpi_job.KpiOutcome of a KPI job
+    plan: Plan | None = None
+    kpi: KpiOutcome | None = None  # the outcome of a KPI job
 
 
-def _api_calls(ctx: RunContext) -> dict[str, int]:
+def _api_calls(run: Run) -> dict[str, int]:
     calls = {}
     for name, client in (
-        ("salesforce", ctx.clients.salesforce),
-        ("metabase", ctx.clients.metabase),
+        ("salesforce", run.clients.salesforce),
+        ("metabase", run.clients.metabase),
     ):
         count = getattr(client, "api_calls", None) if client is not None else None
         if count is not None:
             calls[name] = int(count)
-    slack_calls = getattr(ctx.clients.slack, "api_calls", None)
+    slack_calls = getattr(run.clients.slack, "api_calls", None)
     if slack_calls is not None:
         calls["slack"] = int(slack_calls)
     return calls
 
 
-def preflight(ctx: RunContext) -> None:
+def preflight(salesforce: SalesforceApi | None) -> None:
     """Refuse to start when the org has fewer daily API requests left than the reserve."""
-    check = getattr(ctx.clients.salesforce, "check_api_budget", None)
+    check = getattr(salesforce, "check_api_budget", None)
     if check is not None:
         check()
 
 
-def _guard_run(ctx: RunContext, *, accept: bool) -> guards.GuardRun:
+def _guard_run(run: Run, run_id: int | None, *, accept: bool) -> guards.GuardRun:
     return guards.GuardRun(
-        job_name=ctx.job_name,
-        job=ctx.job,
-        as_of=ctx.as_of,
-        run_id=ctx.run_id,
-        store=ctx.clients.store,
-        dry_run=ctx.dry_run,
+        job_name=run.job_name,
+        job=run.job,
+        as_of=run.as_of,
+        run_id=run_id,
+        store=run.clients.store,
+        dry_run=run.dry_run,
         accept=accept,
         # a KPI report writes nothing to Salesforce and marks each KPI it cannot compute
-        report_only=isinstance(ctx.job.compute, KpiCompute),
+        report_only=isinstance(run.job.compute, KpiCompute),
     )
 
 
-def guard_inputs(ctx: RunContext, inputs: Inputs) -> None:
-    """Stop before computing when a source's input is far from a normal night's (SPEC §12)."""
-    run = _guard_run(ctx, accept=ctx.accept_input_change)
-    findings = guards.judge_inputs(run, inputs.figures)
-    guards.enforce(run, findings, ctx.summary, kind="input", flag=guards.INPUT_FLAG)
+def guard_inputs(run: Run, run_id: int | None, inputs: Inputs) -> list[str]:
+    """Stop before computing when a source's input is far from a normal night's (SPEC §12);
+    returns the findings let through (accepted, dry run, report)."""
+    grun = _guard_run(run, run_id, accept=run.request.accept_input_change)
+    findings = guards.judge_inputs(grun, inputs.figures)
+    return guards.enforce(grun, findings, kind="input", flag=guards.INPUT_FLAG)
 
 
-def guard_plan(ctx: RunContext, computed: Computed, the_plan) -> dict | None:
+def guard_plan(
+    run: Run, run_id: int | None, computed: Computed, the_plan: Plan
+) -> tuple[dict | None, list[str]]:
     """Stop before writing when the plan changes far more than the recent runs did; returns
-    the plan's figures (None when the job does not score)."""
+    the plan's figures (None when the job does not score) and the findings let through."""
     if computed.scores is None:
-        return None
+        return None, []
     figures = guards.plan_figures(
         computed.scores.scores,
         computed.previous,
@@ -373,95 +553,171 @@ def guard_plan(ctx: RunContext, computed: Computed, the_plan) -> dict | None:
         the_plan,
         computed.sync_config.mapping,
     )
-    run = _guard_run(ctx, accept=ctx.accept_mass_change)
-    findings = guards.judge_outputs(run, figures)
-    guards.enforce(run, findings, ctx.summary, kind="output", flag=guards.OUTPUT_FLAG)
-    return figures
+    grun = _guard_run(run, run_id, accept=run.request.accept_mass_change)
+    findings = guards.judge_outputs(grun, figures)
+    return figures, guards.enforce(grun, findings, kind="output", flag=guards.OUTPUT_FLAG)
 
 
-def check_write_budget(ctx: RunContext, the_plan) -> None:
+def check_write_budget(salesforce: SalesforceApi, the_plan: Plan, bulk_threshold: int) -> None:
     """Refuse to start writing when the day's API requests cannot cover the whole plan."""
-    if ctx.dry_run or the_plan is None or ctx.clients.salesforce is None:
-        return
     from sfsync.salesforce.budget import check_write_budget as check
 
-    check(ctx.clients.salesforce, the_plan, bulk_threshold=ctx.bulk_threshold)
+    check(salesforce, the_plan, bulk_threshold=bulk_threshold)
 
 
-def run_stages(ctx: RunContext) -> RunOutcome:
+def _now(bundle: JobBundle) -> datetime:
+    return datetime.now(ZoneInfo(bundle.timezone))
+
+
+def run_stages(run: Run, results: StageResults) -> RunOutcome | None:
     """preflight → extract → input guard → compute → plan → output guard → API budget →
     apply → record → notify (no lock or ledger); a KPI job: preflight → extract → input guard
-    → KPIs, report and Slack summary."""
-    preflight(ctx)
-    inputs = extract(ctx)
-    guard_inputs(ctx, inputs)
-    if isinstance(ctx.job.compute, KpiCompute):  # a report: nothing to plan or apply
-        from sfsync.automation.kpi_job import kpi_stage
+    → KPIs, report and Slack summary. Each stage's result goes into ``results``; returns the
+    plan or the KPI outcome (the summary is made by :func:`run_job`)."""
+    bundle, clients, request = run.bundle, run.clients, run.request
+    run_id, store = results.run_id, clients.store
+    preflight(clients.salesforce)
+    inputs = results.inputs = extract_inputs(run, run_id)
+    results.guard_notes += guard_inputs(run, run_id, inputs)
+    spec = bundle.job.compute
+    if isinstance(spec, KpiCompute):  # a report: nothing to plan or apply
+        notifier = None
+        post = spec.post and bundle.job.notify.slack and not request.dry_run
+        if post:
+            notifier = clients.slack
+        run.progress.stage(f"Computing the KPIs of {spec.resolve_month(run.as_of)}")
+        assert bundle.playbook is not None and bundle.templates is not None
+        results.kpi = kpi_stage(
+            inputs.frames,
+            spec=spec if not request.dry_run else spec.model_copy(update={"report": None}),
+            playbook=bundle.playbook,
+            templates=bundle.templates,
+            as_of=run.as_of,
+            root=bundle.root,
+            store=store,
+            notifier=notifier,
+            post=post,
+            generated_at=_now(bundle),
+        )
+        guards.record_baseline(_guard_run(run, run_id, accept=False), inputs.figures, None)
+        return RunOutcome(RunSummary(run.job_name, run.as_of), kpi=results.kpi.outcome)
 
-        outcome = RunOutcome(ctx.summary, kpi=kpi_stage(ctx, inputs))
-        guards.record_baseline(_guard_run(ctx, accept=False), inputs.figures, None)
-        return outcome
-    computed = compute(ctx, inputs)
-    the_plan = plan(ctx, inputs, computed)
-    plan_figures = guard_plan(ctx, computed, the_plan)
-    check_write_budget(ctx, the_plan)
-    applied = apply(ctx, the_plan)
-    guards.record_baseline(_guard_run(ctx, accept=False), inputs.figures, plan_figures)
-    record_results(ctx, inputs, computed)
-    notify(ctx, inputs, computed, applied)
-    return RunOutcome(ctx.summary, the_plan)
+    previous = None
+    if not isinstance(spec, UsageImportCompute):
+        run.progress.stage(f"Scoring accounts with the {spec.scorecard} scorecard")
+        previous = previous_scores(store, spec.scorecard, run.as_of)
+    computed = results.computed = compute(inputs, bundle, run.as_of, previous)
+
+    run.progress.stage("Comparing with Salesforce")
+    meta = {"job": run.job_name, "as_of": run.as_of.isoformat(), "run_id": run_id}
+    the_plan = results.plan = plan(
+        computed, clients.salesforce, pending=pending_writes(store), meta=meta
+    )
+    figures, accepted = guard_plan(run, run_id, computed, the_plan)
+    results.guard_notes += accepted
+    applied = None
+    if not request.dry_run and clients.salesforce is not None:
+        check_write_budget(clients.salesforce, the_plan, bundle.bulk_threshold)
+    if not request.dry_run:
+        run.progress.stage("Writing to Salesforce")
+        applied = apply(
+            the_plan,
+            clients.salesforce,
+            store=store,
+            run_id=run_id,
+            bulk_threshold=bundle.bulk_threshold,
+        )
+        results.written = WriteCounts.of(applied)
+    guards.record_baseline(_guard_run(run, run_id, accept=False), inputs.figures, figures)
+    scored = computed.scores
+    if not request.dry_run and store is not None and scored is not None:
+        results.recorded = record_results(
+            store, run_id, spec.scorecard, run.as_of, inputs.frames["accounts"], scored
+        )
+    if not request.dry_run and bundle.job.notify.slack and scored is not None:
+        if clients.slack is None:
+            results.notes.append("Slack is not configured (SFSYNC_SLACK_TOKEN): no alerts sent")
+        else:
+            run.progress.stage("Notifying Slack")
+            failed = getattr(applied, "failed", ())
+            results.notified = notify(
+                clients.slack,
+                run_id=run_id,
+                job=run.job_name,
+                as_of=run.as_of,
+                inputs=inputs,
+                computed=computed,
+                playbook=bundle.playbook,
+                failures=[f"{r.sobject} {r.key}: {r.error_code}" for r in failed],
+                tasks_created=results.written.tasks_created if results.written else 0,
+            )
+    return RunOutcome(RunSummary(run.job_name, run.as_of), the_plan)
 
 
-def run_job(ctx: RunContext) -> RunOutcome:
+def run_job(run: Run) -> RunOutcome:
     """Run the job under the run lock, recorded in the runs ledger.
 
     A dry run takes no lock (it writes nothing) but is recorded with ``dry_run``. A failed run
     is recorded as failed with its error and the error is raised again; a run where some
     records failed is ``partial`` (they are retried by the next run).
     """
-    store = ctx.clients.store
+    store = run.clients.store
     started = time.monotonic()
-    summary = ctx.summary
-    if store is None:
+    results = StageResults()
+    if store is None or run.dry_run:
         lock = nullcontext()
     else:
         from sfsync.state.lock import run_lock
 
-        ttl = int(getattr(ctx.settings, "lock_ttl_seconds", 600))
-        lock = nullcontext() if ctx.dry_run else run_lock(store, ctx.job_name, ttl_seconds=ttl)
+        lock = run_lock(store, run.job_name, ttl_seconds=run.bundle.lock_ttl_seconds)
     with lock:
         if store is not None:
             from sfsync.state import runs
 
-            ctx.run_id = summary.run_id = runs.start_run(
-                store, ctx.job_name, ctx.as_of, dry_run=ctx.dry_run
-            )
-        log.info("run_started", job=ctx.job_name, as_of=ctx.as_of.isoformat(), run_id=ctx.run_id)
+            results.run_id = runs.start_run(store, run.job_name, run.as_of, dry_run=run.dry_run)
+        log.info(
+            "run_started", job=run.job_name, as_of=run.as_of.isoformat(), run_id=results.run_id
+        )
         try:
-            outcome = run_stages(ctx)
+            outcome = run_stages(run, results)
         except BaseException as exc:
             from sfsync.errors import RunInterrupted
 
-            summary.status = "failed"
             named = isinstance(exc, Exception | RunInterrupted)  # "stopped by SIGTERM"
-            _finish(ctx, started, error=str(exc) if named else type(exc).__name__)
-            _notify_failure(ctx, exc)
+            _finish(run, results, started, "failed", error=str(exc) if named else None,
+                    error_type=type(exc).__name__)  # fmt: skip
+            _notify_failure(run, results.run_id, exc)
             raise
-        summary.status = "partial" if summary.write_failures else "succeeded"
-        _finish(ctx, started)
+        failures = results.written.write_failures if results.written else 0
+        outcome.summary = _finish(run, results, started, "partial" if failures else "succeeded")
     return outcome
 
 
-def _finish(ctx: RunContext, started: float, error: str | None = None) -> None:
-    summary = ctx.summary
-    summary.api_calls = _api_calls(ctx)
-    summary.duration_seconds = time.monotonic() - started
-    if ctx.clients.store is not None and ctx.run_id is not None:
+def _finish(
+    run: Run,
+    results: StageResults,
+    started: float,
+    status: str,
+    *,
+    error: str | None = None,
+    error_type: str | None = None,
+) -> RunSummary:
+    summary = report(
+        results,
+        job=run.job_name,
+        as_of=run.as_of,
+        dry_run=run.dry_run,
+        status=status,
+        api_calls=_api_calls(run),
+        duration_seconds=time.monotonic() - started,
+    )
+    error = error if error is not None else error_type
+    if run.clients.store is not None and results.run_id is not None:
         from sfsync.state import runs
 
         runs.finish_run(
-            ctx.clients.store,
-            ctx.run_id,
+            run.clients.store,
+            results.run_id,
             summary.status,
             counts=summary.counts(),
             api_calls=summary.total_api_calls,
@@ -469,15 +725,14 @@ def _finish(ctx: RunContext, started: float, error: str | None = None) -> None:
         )
     event = log.error if summary.status == "failed" else log.info
     event("run_finished", **summary.to_event(), **({"error": error} if error else {}))
+    return summary
 
 
-def _notify_failure(ctx: RunContext, exc: BaseException) -> None:
-    notifier = ctx.clients.slack
-    if notifier is None or ctx.dry_run or not ctx.job.notify.slack:
+def _notify_failure(run: Run, run_id: int | None, exc: BaseException) -> None:
+    notifier = run.clients.slack
+    if notifier is None or run.dry_run or not run.job.notify.slack:
         return
     try:
-        notifier.notify_run_failed(
-            run_id=ctx.run_id, job=ctx.job_name, as_of=ctx.as_of, error=str(exc)
-        )
+        notifier.notify_run_failed(run_id=run_id, job=run.job_name, as_of=run.as_of, error=str(exc))
     except Exception as notify_exc:  # the run's own error matters more than the alert's
         log.warning("run_failure_alert_failed", error=type(notify_exc).__name__)

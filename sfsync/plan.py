@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from sfsync.config import DEFAULT_TIMEZONE
 from sfsync.salesforce.mapping import ObjectMapping
 from sfsync.salesforce.normalise import ValueProblem, is_null, normalise, same
 
@@ -423,7 +424,7 @@ def build_plan(
     existing_tasks: pd.DataFrame | None,
     mapping: ObjectMapping,
     *,
-    tz: ZoneInfo | str = "Asia/Tokyo",
+    tz: ZoneInfo | str = DEFAULT_TIMEZONE,
     integration_user_id: str | None = None,
     pending: Iterable[PendingWrite] = (),
     meta: dict[str, Any] | None = None,

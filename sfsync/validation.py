@@ -232,7 +232,7 @@ VALIDATORS: list[tuple[str, Validator | str]] = [
     ("settings", validate_settings),
     ("templates", validate_templates),
     ("scorecards", validate_scorecards),
-    ("jobs", "sfsync.jobs:validate"),
+    ("jobs", "sfsync.project:validate_jobs"),
     ("field mappings and task rules", "sfsync.salesforce.planner:validate"),
 ]
 
@@ -267,7 +267,8 @@ def run_validator(report: ValidationReport, name: str, validator: Validator | st
     except ConfigError as exc:
         result = exc.problems
     problems, detail = result if isinstance(result, tuple) else (result, "")
-    report.problems.extend(problems)
+    # several jobs share a file: its problem is listed once
+    report.problems.extend(p for p in dict.fromkeys(problems) if p not in report.problems)
     report.checked.append(f"{name} ({detail})" if detail else name)
 
 

@@ -421,32 +421,6 @@ def _recovery(rows, acc, signals, as_of: date, pb: Playbook) -> None:
             )
 
 
-def followups_for_run(
-    mappings_dir,
-    language: str,
-    accounts: pd.DataFrame,
-    *,
-    as_of: date,
-    **frames,
-) -> pd.DataFrame:
-    """:func:`build_followups` with the playbook and templates of a project's ``mappings/``
-    (the pipeline's entry point; ``frames``: usage, activities, scores, signals, previous,
-    users, status)."""
-    from pathlib import Path
-
-    from sfsync.automation.playbook import load_playbook
-    from sfsync.templates import load_templates
-
-    root = Path(mappings_dir)
-    return build_followups(
-        accounts,
-        as_of=as_of,
-        playbook=load_playbook(root / "playbook.yaml"),
-        templates=load_templates(root / "templates", language),
-        **frames,
-    )
-
-
 def build_followups(
     accounts: pd.DataFrame,
     *,

@@ -17,6 +17,7 @@ import pandas as pd
 import structlog
 
 from sfsync.automation.kpi import month_bounds, shift_month
+from sfsync.config import DEFAULT_BULK_THRESHOLD
 from sfsync.errors import InputDataError
 
 log = structlog.get_logger(__name__)
@@ -145,7 +146,7 @@ def gather_kpi_inputs(
     files: dict[str, Path | None] | None = None,
     salesforce=None,
     account_mapping=None,
-    bulk_threshold: int = 2000,
+    bulk_threshold: int = DEFAULT_BULK_THRESHOLD,
 ) -> KpiInputs:
     """Collect what is available; list what is missing (never silently empty)."""
     files = files or {}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -92,8 +92,10 @@ def run_kpi(
     account_mapping=None,
     html_out: Path | None = None,
     notifier=None,
+    generated_at: datetime,
 ) -> KpiOutcome:
-    """Compute ``month``'s KPIs; write the report to ``html_out``; post with ``notifier``."""
+    """Compute ``month``'s KPIs; write the report to ``html_out`` (stamped ``generated_at``);
+    post with ``notifier``."""
     check_month(month)
     n = playbook.kpi.trend_months
     if inputs is None:
@@ -127,6 +129,7 @@ def run_kpi(
             bands=bands,
             capacity=capacity,
             missing_inputs=inputs.missing,
+            generated_at=generated_at,
         )
         html_out = Path(html_out)
         html_out.parent.mkdir(parents=True, exist_ok=True)
@@ -138,59 +141,67 @@ def run_kpi(
     return outcome
 
 
-def kpi_stage(ctx, inputs) -> KpiOutcome:
+@dataclass(frozen=True)
+class KpiStageResult:
+    """What the KPI stage of a job hands back: the outcome and what the run summary shows."""
+
+    outcome: KpiOutcome
+    notes: list[str]
+    alerts_sent: int = 0
+    alerts_pending: int = 0
+
+
+def kpi_stage(
+    frames: dict[str, pd.DataFrame],
+    *,
+    spec: KpiCompute,
+    playbook: Playbook,
+    templates: TemplateSet,
+    as_of: date,
+    root: Path,
+    store: Any,
+    notifier: Any,
+    post: bool,
+    generated_at: datetime,
+) -> KpiStageResult:
     """The compute stage of a ``compute: {kind: kpi}`` job (``sfsync run monthly-kpi``).
 
-    ``ctx`` is the pipeline's ``RunContext``, ``inputs`` the extract stage's canonical frames
-    (accounts, users, activities, usage as the job's sources read them). Snapshots come from
-    the state store. Writes the HTML report under the project root and posts the summary with
-    the run's Slack notifier (neither in a dry run). Nothing is planned or applied.
+    ``frames`` are the extract stage's canonical frames (accounts, users, activities, usage as
+    the job's sources read them); snapshots come from ``store``. Writes the HTML report under
+    ``root`` when ``spec.report`` is set and posts the summary with ``notifier`` when ``post``
+    (the pipeline passes neither in a dry run). Nothing is planned or applied.
     """
-    from sfsync.automation.playbook import load_playbook
-    from sfsync.templates import load_templates
-
-    spec: KpiCompute = ctx.job.compute
-    month = spec.resolve_month(ctx.as_of)
-    playbook = load_playbook(ctx.mappings_dir / "playbook.yaml")
-    language = str(getattr(ctx.settings, "language", None) or "ja")
-    templates = load_templates(ctx.mappings_dir / "templates", language)
+    month = spec.resolve_month(as_of)
     kpi_inputs = inputs_from_frames(
-        month,
-        trend_months=playbook.kpi.trend_months,
-        store=ctx.clients.store,
-        frames=inputs.frames,
+        month, trend_months=playbook.kpi.trend_months, store=store, frames=frames
     )
-    html_out = None
-    if spec.report and not ctx.dry_run:
-        html_out = Path(ctx.root) / spec.report.format(month=month)
-    notifier = None
-    if spec.post and ctx.job.notify.slack and not ctx.dry_run:
-        notifier = ctx.clients.slack
-        if notifier is None:
-            ctx.summary.notes.append("Slack is not configured (SFSYNC_SLACK_TOKEN): not posted")
-    ctx.progress.stage(f"Computing the KPIs of {month}")
+    html_out = Path(root) / spec.report.format(month=month) if spec.report else None
+    notes = []
+    if post and notifier is None:
+        notes.append("Slack is not configured (SFSYNC_SLACK_TOKEN): not posted")
     outcome = run_kpi(
         month,
         playbook=playbook,
         templates=templates,
         inputs=kpi_inputs,
         html_out=html_out,
-        notifier=notifier,
+        notifier=notifier if post else None,
+        generated_at=generated_at,
     )
-    summary = ctx.summary
     met = sum(k.status == "met" for k in outcome.report.kpis)
     measured = sum(k.status != "na" for k in outcome.report.kpis)
-    summary.notes.append(f"KPIs of {month}: {met} of {measured} measured KPIs meet their target")
+    notes.append(f"KPIs of {month}: {met} of {measured} measured KPIs meet their target")
     if outcome.html_path is not None:
-        summary.notes.append(f"KPI report written to {outcome.html_path}")
+        notes.append(f"KPI report written to {outcome.html_path}")
+    sent = pending = 0
     slack = outcome.slack
     if slack is not None:
-        summary.alerts_sent = int(getattr(slack.delivery, "sent", 0) or 0)
-        summary.alerts_pending = int(getattr(slack.delivery, "pending", 0) or 0)
+        sent = int(getattr(slack.delivery, "sent", 0) or 0)
+        pending = int(getattr(slack.delivery, "pending", 0) or 0)
         if slack.error:
-            summary.notes.append(f"Slack: {slack.error} (the summary stays queued)")
+            notes.append(f"Slack: {slack.error} (the summary stays queued)")
     log.info("kpi_job_computed", month=month, met=met, measured=measured)
-    return outcome
+    return KpiStageResult(outcome, notes, sent, pending)
 
 
 def inputs_from_frames(

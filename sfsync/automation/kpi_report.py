@@ -236,12 +236,13 @@ def render_kpi_report(
     bands: pd.DataFrame,
     capacity: pd.DataFrame | None = None,
     missing_inputs: list[MissingInput] | None = None,
-    generated_at: datetime | None = None,
+    generated_at: datetime,
 ) -> str:
-    """The report as one HTML string (write it with ``Path.write_text(..., "utf-8")``)."""
+    """The report as one HTML string (write it with ``Path.write_text(..., "utf-8")``);
+    ``generated_at`` is the time the report says it was made (the caller reads the clock)."""
     labels = MessageBuilder(templates)
     t = templates
-    generated = (generated_at or datetime.now()).strftime("%Y-%m-%d %H:%M")
+    generated = generated_at.strftime("%Y-%m-%d %H:%M")
     band_labels = {b: labels.band_label(b) for b in BANDS}
     out = [
         "<!DOCTYPE html>",

@@ -1,21 +1,22 @@
 """The playbook automation inside the nightly job: scheduled follow-up Tasks next to the signal
 Tasks, and owner capacity for the run digest.
 
-The pipeline (``sfsync.pipeline.compute_scores`` and ``notify``) calls these; they are pure
-apart from reading ``mappings/`` (playbook and templates).
+The pipeline (``sfsync.pipeline.compute_scores`` and ``notify``) calls these; they are pure:
+the playbook and templates come from the job's bundle (``sfsync.project.JobBundle``).
 """
 
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import pandas as pd
 import structlog
 
 from sfsync.automation.capacity import owner_capacity
-from sfsync.automation.followups import TASK_COLUMNS, empty_tasks, followups_for_run
-from sfsync.automation.playbook import load_playbook
+from sfsync.automation.followups import TASK_COLUMNS, build_followups, empty_tasks
+from sfsync.automation.playbook import Playbook
+from sfsync.salesforce.tasks import resolve_owners
+from sfsync.templates import TemplateSet
 
 log = structlog.get_logger(__name__)
 
@@ -28,8 +29,8 @@ def is_signal_key(sync_key: str) -> bool:
 
 
 def scheduled_followups(
-    mappings_dir: str | Path,
-    language: str,
+    playbook: Playbook,
+    templates: TemplateSet,
     accounts: pd.DataFrame,
     *,
     as_of: date,
@@ -49,13 +50,11 @@ def scheduled_followups(
     then assigns the integration user). ``previous`` needs ``account_id`` and ``owner_id`` for
     the hand-over rule.
     """
-    from sfsync.salesforce.tasks import resolve_owners
-
-    tasks = followups_for_run(
-        mappings_dir,
-        language,
+    tasks = build_followups(
         accounts,
         as_of=as_of,
+        playbook=playbook,
+        templates=templates,
         usage=usage,
         activities=activities,
         scores=scores,
@@ -70,26 +69,6 @@ def scheduled_followups(
         tasks["owner_id"] = resolve_owners(tasks["owner_id"], users, fallback_owner).to_numpy()
     log.info("followups_computed", tasks=len(tasks), rules=tasks["rule"].value_counts().to_dict())
     return tasks
-
-
-def followups_for_job(ctx, inputs, config, result, previous) -> pd.DataFrame:
-    """:func:`scheduled_followups` for a pipeline run: ``ctx`` the ``RunContext``, ``inputs``
-    the extracted frames, ``config`` the sync config (Task status, fallback owner), ``result``
-    the scoring result, ``previous`` the previous snapshot (with ``owner_id``)."""
-    return scheduled_followups(
-        ctx.mappings_dir,
-        str(getattr(ctx.settings, "language", None) or "ja"),
-        inputs.frames["accounts"],
-        as_of=ctx.as_of,
-        usage=inputs.get("usage"),
-        activities=inputs.get("activities"),
-        scores=result.scores,
-        signals=result.signals,
-        previous=previous,
-        users=inputs.get("users"),
-        status=config.task_settings.status,
-        fallback_owner=config.task_settings.fallback_owner,
-    )
 
 
 def combine_tasks(*frames: pd.DataFrame | None) -> pd.DataFrame | None:
@@ -119,12 +98,11 @@ def count_by_kind(sync_keys) -> tuple[int, int]:
 
 
 def run_capacity(
-    mappings_dir: str | Path,
+    playbook: Playbook,
     accounts: pd.DataFrame,
     *,
     scores: pd.DataFrame | None = None,
     users: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Accounts per owner against the playbook's caps, for the run digest."""
-    playbook = load_playbook(Path(mappings_dir) / "playbook.yaml")
     return owner_capacity(accounts, playbook, scores=scores, users=users)

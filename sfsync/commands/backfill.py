@@ -63,9 +63,9 @@ def backfill(
       sfsync backfill nightly --from 2024-04-01 --to 2025-03-01 --sandbox
     """
     from sfsync.config import load_project
-    from sfsync.jobs import load_job
     from sfsync.ops.backfill import BackfillOptions, run_backfill
-    from sfsync.run_context import build_run_context
+    from sfsync.project import load_bundle
+    from sfsync.run_context import open_run
 
     options = BackfillOptions(date_from, date_to, every, dry_run, with_tasks, with_alerts,
                               update_accounts)  # fmt: skip
@@ -74,7 +74,7 @@ def backfill(
     config_path = (ctx.obj or {}).get("config_path")
     console = log_format(ctx) == "console"
     project = load_project(config_path, env=os.environ)
-    load_job(project.jobs_dir, job)
+    load_bundle(project, job)  # every file of the job checked before anything starts
     echo = (lambda line: click.echo(line, err=True)) if console else None
     env_ctx = sandbox_environment(project.root, date_to, echo=echo) if sandbox else environment({})
     bar = None
@@ -94,7 +94,7 @@ def backfill(
 
     with stop_on_signals(), env_ctx as env:
         project = load_project(config_path, env=env)
-        run_ctx = build_run_context(project, job, date_to, dry_run=dry_run, env=env)
+        run_ctx = open_run(project, job, date_to, dry_run=dry_run, env=env)
         try:
             result = run_backfill(run_ctx, options, on_start=on_start, on_date=on_date)
         finally:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -115,18 +117,19 @@ def _run_job(ctx, project, month: str, html_out, post, env):
     lock and recorded in the runs ledger like ``sfsync run monthly-kpi``."""
     from sfsync.automation.kpi import shift_month
     from sfsync.pipeline import run_job
-    from sfsync.run_context import build_run_context
+    from sfsync.run_context import open_run
 
     as_of = date.fromisoformat(shift_month(month, 1) + "-01")  # the month is then "previous"
     echo = (lambda line: click.echo(line, err=True)) if _console(ctx) else None
-    run_ctx = build_run_context(project, KPI_JOB, as_of, env=env, echo=echo)
+    run_ctx = open_run(project, KPI_JOB, as_of, env=env, echo=echo)
     spec = run_ctx.job.compute
     update = {"month": month}
     if html_out is not None:
         update["report"] = str(Path(html_out).resolve())
     if post is not None:
         update["post"] = post
-    run_ctx.job = run_ctx.job.model_copy(update={"compute": spec.model_copy(update=update)})
+    job = run_ctx.job.model_copy(update={"compute": spec.model_copy(update=update)})
+    run_ctx.bundle = dataclasses.replace(run_ctx.bundle, job=job)
     try:
         return run_job(run_ctx).kpi
     finally:
@@ -178,6 +181,7 @@ def _run(project, month, html_out, post, files, use_salesforce, language):
             account_mapping=account_mapping,
             html_out=html_out,
             notifier=notifier,
+            generated_at=datetime.now(ZoneInfo(settings.timezone)),
         )
     finally:
         store.dispose()

@@ -64,9 +64,9 @@ def plan_command(ctx, job, scores_path, as_of, out_path):
 def plan_job(project, job: str, as_of: date):
     """Plan a job from jobs/ through the pipeline: extract, score, plan; a dry run, no writes."""
     from sfsync.pipeline import run_job
-    from sfsync.run_context import build_run_context
+    from sfsync.run_context import open_run
 
-    run_ctx = build_run_context(project, job, as_of, dry_run=True)
+    run_ctx = open_run(project, job, as_of, dry_run=True)
     try:
         outcome = run_job(run_ctx)
     finally:

@@ -117,15 +117,14 @@ def _execute(
 ) -> Any:
     from sfsync.config import load_project
     from sfsync.pipeline import run_job
-    from sfsync.run_context import build_run_context
+    from sfsync.project import load_bundle
+    from sfsync.run_context import open_run
 
     config_path = (ctx.obj or {}).get("config_path")
     console = log_format(ctx) == "console"
     echo = (lambda line: click.echo(line, err=True)) if console else None
-    from sfsync.jobs import load_job
-
     project = load_project(config_path, env=os.environ)
-    load_job(project.jobs_dir, job_name)  # a bad job fails before anything starts
+    load_bundle(project, job_name)  # every file of the job checked before anything starts
     as_of = parse_as_of(as_of_text, project.settings.timezone)
     if sandbox:
         env_ctx = sandbox_environment(project.root, as_of, accounts=sandbox_accounts, echo=echo)
@@ -133,7 +132,7 @@ def _execute(
         env_ctx = environment({})
     with env_ctx as env:
         project = load_project(config_path, env=env)
-        run_ctx = build_run_context(
+        run_ctx = open_run(
             project,
             job_name,
             as_of,

@@ -8,10 +8,9 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from sfsync.config import DEFAULT_TIMEZONE
 from sfsync.errors import ConfigError, InputDataError
 from sfsync.scaffold import default_mappings_dir
-
-DEFAULT_TIMEZONE = "Asia/Tokyo"
 
 
 def _project(ctx: click.Context):

@@ -22,7 +22,6 @@ from sfsync.errors import GuardError
 from sfsync.guards.inputs import GuardFinding, check_inputs
 from sfsync.guards.outputs import OUTPUT_FIGURES, QUIET_COLUMNS, check_outputs, output_figures
 from sfsync.jobs import Job
-from sfsync.report import RunSummary
 
 log = structlog.get_logger(__name__)
 
@@ -97,12 +96,11 @@ def plan_figures(scores: Any, previous: Any, signals: Any, plan: Any, mapping: A
     )
 
 
-def enforce(
-    run: GuardRun, findings: list[GuardFinding], summary: RunSummary, *, kind: str, flag: str
-) -> None:
-    """Stop the run on findings (GuardError), unless accepted or a dry run."""
+def enforce(run: GuardRun, findings: list[GuardFinding], *, kind: str, flag: str) -> list[str]:
+    """Stop the run on findings (GuardError), unless accepted or a dry run; returns the
+    findings that were let through, as the run summary shows them."""
     if not findings:
-        return
+        return []
     for finding in findings:
         log.warning(
             "guard_failed",
@@ -119,8 +117,7 @@ def enforce(
             verb = "would stop a real run"
         else:
             verb = "a report job goes on; its figures say what is missing"
-        summary.guards_accepted.extend(f"{kind} guard ({verb}): {f}" for f in findings)
-        return
+        return [f"{kind} guard ({verb}): {f}" for f in findings]
     lines = "\n".join(f"  - {f.check}: {f}" for f in findings)
     what = "input looks broken" if kind == "input" else "plan changes far more than usual"
     roles = sorted({f.source for f in findings})

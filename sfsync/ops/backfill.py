@@ -166,7 +166,7 @@ def run_backfill(
     on_start: Callable[[int, int], None] | None = None,
     on_date: Callable[[DateOutcome], None] | None = None,
 ) -> BackfillResult:
-    """Backfill ``base``'s job (a ``sfsync.run_context.RunContext``; its as-of date is ignored).
+    """Backfill ``base``'s job (a ``sfsync.run_context.Run``; its as-of date is ignored).
 
     ``on_start(pending, total)`` is called once the dates to run are known, ``on_date`` after
     each date (progress bars; tests use it to interrupt a backfill). Takes the job's run lock
@@ -183,7 +183,7 @@ def run_backfill(
     result = BackfillResult(base.job_name, key, options.dry_run)
     started = time.monotonic()
     calls_before = _api_calls(base)
-    mapping = load_history_mapping(base.mappings_dir) if options.write_history else None
+    mapping = load_history_mapping(base.bundle.mappings_dir) if options.write_history else None
     if store is None or options.dry_run:
         lock = nullcontext()
     else:
@@ -201,7 +201,7 @@ def run_backfill(
         from sfsync.pipeline import preflight
         from sfsync.state import runs
 
-        preflight(base)
+        preflight(base.clients.salesforce)
         run_id = None
         if store is not None and not options.dry_run and pending:
             # one run in the ledger for the whole backfill: its id is on every log line
@@ -269,22 +269,21 @@ def _backfill_date(
     *,
     last: bool,
 ) -> DateOutcome:
-    from sfsync.pipeline import compute_scores
-    from sfsync.sources.extract import extract
+    from sfsync.pipeline import compute_scores, extract_inputs, previous_scores
     from sfsync.state import backfill as progress
 
     store = base.clients.store
-    ctx = dataclasses.replace(base, as_of=as_of, summary=None, run_id=run_id,
-                              dry_run=options.dry_run)  # fmt: skip
-    ctx.summary.run_id = run_id
+    request = dataclasses.replace(base.request, as_of=as_of, dry_run=options.dry_run)
+    ctx = dataclasses.replace(base, request=request)
     record = store is not None and not options.dry_run
     if record:
         progress.mark_started(store, ctx.job_name, key, as_of, run_id)
     log.info("backfill_date_started")
     try:
-        inputs = extract(ctx)
-        computed = compute_scores(ctx, inputs)
-        outcome = _write_date(ctx, options, as_of, inputs, computed, mapping, last=last)
+        inputs = extract_inputs(ctx, run_id)
+        previous = previous_scores(store, ctx.job.compute.scorecard, as_of)
+        computed = compute_scores(inputs, ctx.bundle, as_of, previous)
+        outcome = _write_date(ctx, options, as_of, inputs, computed, mapping, run_id, last=last)
     except BaseException as exc:
         if record:
             error = str(exc) if isinstance(exc, Exception | RunInterrupted) else type(exc).__name__
@@ -311,10 +310,10 @@ def _backfill_date(
 
 def _write_date(
     ctx: Any, options: BackfillOptions, as_of: date, inputs: Any, computed: Any, mapping: Any,
-    *, last: bool,
+    run_id: int | None, *, last: bool,
 ) -> DateOutcome:  # fmt: skip
     from sfsync.ops.history import history_frame, write_history
-    from sfsync.pipeline import apply, notify, plan
+    from sfsync.pipeline import WriteCounts, apply, notify, pending_writes, plan
     from sfsync.state.snapshots import save_snapshots, with_measure_points
 
     result = computed.scores
@@ -325,14 +324,14 @@ def _write_date(
     store = ctx.clients.store
     if store is not None:
         stored = with_measure_points(scores, result.explanations)
-        save_snapshots(store, ctx.run_id, ctx.job.compute.scorecard, as_of, stored)
+        save_snapshots(store, run_id, ctx.job.compute.scorecard, as_of, stored)
     if mapping is not None:
         written, failures = write_history(
             ctx.clients.salesforce,
             mapping,
             history_frame(scores, as_of),
-            timezone=ctx.timezone,
-            bulk_threshold=ctx.bulk_threshold,
+            timezone=ctx.bundle.timezone,
+            bulk_threshold=ctx.bundle.bulk_threshold,
         )
         outcome.history_written = written
         outcome.history_failed = len(failures)
@@ -341,9 +340,12 @@ def _write_date(
     if options.with_tasks or accounts_too:
         fields = computed.desired_fields if accounts_too else computed.desired_fields.iloc[0:0]
         tasks = computed.desired_tasks if options.with_tasks else None
-        the_plan = plan(ctx, inputs, dataclasses.replace(computed, desired_fields=fields,
-                                                         desired_tasks=tasks))  # fmt: skip
-        applied = apply(ctx, the_plan)
+        wanted = dataclasses.replace(computed, desired_fields=fields, desired_tasks=tasks)
+        meta = {"job": ctx.job_name, "as_of": as_of.isoformat(), "run_id": run_id}
+        salesforce = ctx.clients.salesforce
+        the_plan = plan(wanted, salesforce, pending=pending_writes(store), meta=meta)
+        applied = apply(the_plan, salesforce, store=store, run_id=run_id,
+                        bulk_threshold=ctx.bundle.bulk_threshold)  # fmt: skip
         failed = list(getattr(applied, "failed", ()))
         outcome.failures.extend(f"{r.sobject} {r.key}: {r.error_code}" for r in failed)
     else:
@@ -352,7 +354,19 @@ def _write_date(
         from sfsync.state.signals import sync_signals
 
         sync_signals(store, as_of, result.signals, scope=scores["account_id"])
-        notify(ctx, inputs, computed, applied)
+        if ctx.job.notify.slack and ctx.clients.slack is not None:
+            failed = getattr(applied, "failed", ())
+            notify(
+                ctx.clients.slack,
+                run_id=run_id,
+                job=ctx.job_name,
+                as_of=as_of,
+                inputs=inputs,
+                computed=computed,
+                playbook=ctx.bundle.playbook,
+                failures=[f"{r.sobject} {r.key}: {r.error_code}" for r in failed],
+                tasks_created=WriteCounts.of(applied).tasks_created if applied else 0,
+            )
     if outcome.failures:
         outcome.status = "failed"
     return outcome

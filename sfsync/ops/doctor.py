@@ -269,7 +269,7 @@ def check_api_requests(ctx: DoctorContext) -> list[Check]:
     name = "Salesforce daily API requests"
     if ctx.salesforce is None:
         return [Check(name, SKIP, "no Salesforce session")]
-    reserve = int(getattr(ctx.project.settings.salesforce, "api_reserve", 1000) or 0)
+    reserve = ctx.project.settings.salesforce.api_reserve
     try:
         daily = ctx.salesforce.limits().get("DailyApiRequests") or {}
     except Exception as exc:  # noqa: BLE001

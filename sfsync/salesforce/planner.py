@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 import structlog
 
+from sfsync.config import DEFAULT_TIMEZONE
 from sfsync.errors import ConfigError, ConfigProblem
 from sfsync.plan import TASK_KEY_FIELD, PendingWrite, Plan, build_plan
 from sfsync.salesforce.mapping import (
@@ -38,7 +39,7 @@ from sfsync.salesforce.tasks import (
     task_key_problems,
     task_problems,
 )
-from sfsync.templates import TemplateSet, load_templates
+from sfsync.templates import DEFAULT_LANGUAGE, TemplateSet, load_templates
 
 log = structlog.get_logger(__name__)
 
@@ -50,15 +51,15 @@ class SyncConfig:
     mapping: ObjectMapping
     task_settings: TaskSettings
     templates: TemplateSet | None
-    timezone: str = "Asia/Tokyo"
+    timezone: str = DEFAULT_TIMEZONE
 
 
 def load_sync_config(
     mappings_dir: str | Path,
     *,
     mapping_name: str = "account_fields",
-    language: str = "ja",
-    timezone: str = "Asia/Tokyo",
+    language: str = DEFAULT_LANGUAGE,
+    timezone: str = DEFAULT_TIMEZONE,
     columns: Iterable[str] | None = None,
 ) -> SyncConfig:
     """Load and validate (offline) the mapping, Task settings and Task templates."""
@@ -171,11 +172,11 @@ def plan_sync(
 
 
 def _project_config(project: Any) -> SyncConfig:
-    settings = getattr(project, "settings", None)
+    settings = project.settings
     return load_sync_config(
         project.mappings_dir,
-        language=str(getattr(settings, "language", None) or "ja"),
-        timezone=str(getattr(settings, "timezone", None) or "Asia/Tokyo"),
+        language=settings.language,
+        timezone=settings.timezone,
     )
 
 

@@ -22,7 +22,7 @@ from sfsync.scoring.rules import (
     lifecycle_phase,
     segment,
 )
-from sfsync.scoring.scorecard import Scorecard
+from sfsync.scoring.scorecard import Scorecard, measure_inputs
 from sfsync.scoring.trend import score_change
 from sfsync.scoring.wording import Wording, resolve_wording
 from sfsync.templates import TemplateSet
@@ -103,11 +103,15 @@ def score_accounts(
     (``account_id, health_score, health_band``) for ``health_trend`` and ``score_drop``.
     ``rules`` overrides the scorecard's rules. ``templates``: the template set the
     ``explanation`` column is written with (its ``explanation*`` sections, and the scorecard's
-    labels in its language); without it, the repository's ``mappings/templates/<language>``
-    (``language`` defaults to ``ja``; loaded once per process). Pure apart from that default:
-    no clock, no I/O.
+    labels in its language); required. Pure: no clock, no I/O.
+
+    A scorecard whose declared inputs are absent on every row is an InputDataError naming
+    them (every account would otherwise silently score 0).
     """
     wording = resolve_wording(templates, language)  # checked before any work: fail fast
+    problem = input_coverage_problem(scorecard, accounts, usage)
+    if problem:
+        raise InputDataError(problem)
     rules = rules or scorecard.rules
     extra = {name: spec.source for name, spec in scorecard.inputs.items()}
     with_previous = previous is not None and len(previous) > 0 and "account_id" in previous
@@ -188,6 +192,36 @@ def score_accounts(
         _totals=totals,
         _account_ids=account_ids,
         wording=wording,
+    )
+
+
+def input_coverage_problem(
+    card: Scorecard, accounts: pd.DataFrame, usage: pd.DataFrame
+) -> str | None:
+    """Why the scorecard cannot score these frames: every input it declares is empty on every
+    row of the frame it comes from, so every account would silently score the minimum. None
+    when one declared input has a value, when none is declared, or when a declared column is
+    missing altogether (the feature builder names it)."""
+    frames = {"accounts": accounts, "usage": usage}
+    if not card.inputs or not len(accounts):
+        return None
+    empty = []
+    for column, spec in card.inputs.items():
+        frame = frames[spec.source]
+        if column not in frame.columns or frame[column].notna().any():
+            return None
+        empty.append(f"{spec.source} column '{column}'")
+    readers = [
+        f"{cat}.{name}"
+        for cat, name, measure in card.measures()
+        if any(col in card.inputs for col in measure_inputs(measure))
+    ]
+    shown = ", ".join(empty[:6]) + (f" and {len(empty) - 6} more" if len(empty) > 6 else "")
+    more = ", …" if len(readers) > 5 else ""
+    return (
+        f"the scorecard {card.name} cannot score these accounts: its inputs ({shown}) are "
+        f"empty on every row, so its measures ({', '.join(readers[:5])}{more}) would score 0 "
+        "for everyone; fill them in the source (its column mapping) or use another scorecard"
     )
 
 

@@ -10,14 +10,10 @@ placeholder is a ConfigError naming the template file and key, before any accoun
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 from sfsync.errors import ConfigError, ConfigProblem
-from sfsync.templates import DEFAULT_LANGUAGE, TemplateSet, load_templates, placeholders
-
-#: the repository's own templates (used when a caller passes no template set)
-DEFAULT_TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "mappings" / "templates"
+from sfsync.templates import TemplateSet, placeholders
 
 #: section -> key -> field -> placeholders that field may use
 REQUIRED: dict[str, dict[str, dict[str, frozenset[str]]]] = {
@@ -144,17 +140,14 @@ def wording_from_templates(templates: TemplateSet) -> Wording:
     return Wording(language=templates.language, texts=texts, bands=bands)
 
 
-@lru_cache(maxsize=8)
-def default_wording(language: str = DEFAULT_LANGUAGE) -> Wording:
-    """The wording of the repository's own ``mappings/templates/<language>`` (cached)."""
-    return wording_from_templates(load_templates(DEFAULT_TEMPLATES_DIR, language))
-
-
-def resolve_wording(templates: TemplateSet | None, language: str | None) -> Wording:
-    """``templates`` when they define the explanation, else the repository's own templates in
-    their (or the given) language, ``ja`` by default."""
-    if templates is not None and "explanation" in templates.sections:
-        return wording_from_templates(templates)
-    if templates is not None:
-        language = templates.language
-    return default_wording(language or DEFAULT_LANGUAGE)
+def resolve_wording(templates: TemplateSet | None, language: str | None = None) -> Wording:
+    """The wording of ``templates`` (which must define the ``explanation`` section); the
+    caller loads them (``sfsync.project.JobBundle.templates``): nothing is read here."""
+    if templates is None or "explanation" not in templates.sections:
+        where = templates.file if templates is not None else "templates"
+        raise ConfigError(
+            [ConfigProblem(str(where), "explanation", "no explanation templates to word scores")],
+            hint="pass the template set of mappings/templates/<language> "
+            "(sfsync.templates.load_templates)",
+        )
+    return wording_from_templates(templates)

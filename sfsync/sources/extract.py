@@ -1,12 +1,21 @@
 """The extract stage: read every source of a job, map it to canonical columns, quarantine bad
-rows, and stop before anything is written when a source has too many of them."""
+rows, and stop before anything is written when a source has too many of them.
+
+``extract(job, column_mappings, readers, ...)`` takes the job's sources, their column mappings
+(from the :class:`~sfsync.project.JobBundle`) and the ready-made readers; it returns
+:class:`Inputs` — the canonical frames, the quarantined rows, each source's figures for the
+input guards and what the run summary reports (rows read, quarantined, unknown tenants, likely
+mislinks). It writes nothing: the pipeline stores the quarantined rows, then calls
+:func:`check_quarantine_shares`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, TypeVar
 
 import pandas as pd
 import structlog
@@ -15,33 +24,35 @@ from sfsync.errors import SfsyncError
 from sfsync.guards.inputs import input_figures
 from sfsync.jobs import (
     FileSource,
+    Job,
     MetabaseSource,
     SalesforceSource,
+    Source,
     SqlSource,
     add_months,
     resolve_parameters,
     scoring_month,
 )
 from sfsync.log import register_url_secrets
+from sfsync.ports import SalesforceApi, Store, UsageReader
+from sfsync.report import Progress
 from sfsync.sources import files as file_source
 from sfsync.sources import salesforce as sf_source
 from sfsync.sources import sql as sql_source
 from sfsync.sources.columns import (
+    ColumnMapping,
     MappedFrame,
     apply_mapping,
     check_quarantine_share,
     empty_quarantine,
-    load_column_mapping,
     quarantine_unknown,
 )
 from sfsync.sources.tenants import Mislinks, UnknownTenants, find_mislinks, split_unknown_tenants
 
-if TYPE_CHECKING:
-    from sfsync.run_context import RunContext
-
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
-# the column mapping a role uses when its source does not name one
+# the column mapping a role uses when its source does not name one (kept here for importers)
 DEFAULT_COLUMNS = {
     "accounts": "salesforce_accounts",
     "users": "salesforce_users",
@@ -54,19 +65,62 @@ CHURN_DATE_COLUMN = "churned_on"
 ROLE_ORDER = ("accounts", "users", "activities", "usage")
 
 
+@dataclass(frozen=True)
+class Readers:
+    """The clients the sources read through (None: not configured)."""
+
+    salesforce: SalesforceApi | None = None
+    metabase: UsageReader | None = None
+
+
+@dataclass(frozen=True)
+class SourceRun:
+    """What the sources of one run are read with besides the readers: the as-of date, the
+    project root (query files, file sources), the environment (``url_env``), the Bulk API
+    threshold and where progress goes."""
+
+    as_of: date
+    root: Path
+    bulk_threshold: int
+    env: Mapping[str, str] = field(default_factory=dict)
+    progress: Progress = field(default_factory=lambda: Progress(None))
+
+
 @dataclass
 class Inputs:
-    """Canonical frames by role, every quarantined row of every source, and each source's
-    figures for the input guards (``sfsync.guards.inputs``)."""
+    """Canonical frames by role, every quarantined row of every source, each source's
+    figures for the input guards (``sfsync.guards.inputs``), and what the run summary
+    reports about the extraction."""
 
     frames: dict[str, pd.DataFrame]
     quarantined: pd.DataFrame
     figures: dict[str, dict[str, Any]] = field(default_factory=dict)
     unknown_tenants: UnknownTenants = field(default_factory=UnknownTenants)
     mislinks: Mislinks = field(default_factory=Mislinks)
+    mapped: dict[str, MappedFrame] = field(default_factory=dict)
 
     def get(self, role: str) -> pd.DataFrame | None:
         return self.frames.get(role)
+
+    @property
+    def rows_read(self) -> dict[str, int]:
+        """Rows read from each source (before mapping)."""
+        return {role: m.rows_read for role, m in self.mapped.items()}
+
+    @property
+    def quarantined_counts(self) -> dict[str, int]:
+        """Rows quarantined per source."""
+        return {role: m.quarantined_count for role, m in self.mapped.items()}
+
+    @property
+    def notes(self) -> list[str]:
+        """The summary's notes about the inputs (unknown tenants, likely mislinks)."""
+        notes = []
+        if self.unknown_tenants.tenants:
+            notes.append(self.unknown_tenants.note())
+        if self.mislinks.accounts:
+            notes.append(self.mislinks.note())
+        return notes
 
 
 def _source_label(source: Any) -> str:
@@ -79,80 +133,90 @@ def _source_label(source: Any) -> str:
     return f"Salesforce ({source.object})"
 
 
-def read_raw(ctx: RunContext, role: str, source: Any) -> pd.DataFrame:
+def read_raw(
+    role: str,
+    source: Source,
+    mapping: ColumnMapping | None,
+    readers: Readers,
+    run: SourceRun,
+) -> pd.DataFrame:
     """Rows of one source, before mapping (Salesforce activities come back canonical)."""
-    progress = ctx.progress.callback(role)
+    progress = run.progress.callback(role)
     if isinstance(source, SalesforceSource):
-        client = _require(ctx.clients.salesforce, "a Salesforce client", role)
+        client = _require(readers.salesforce, "a Salesforce client", role)
         if source.object == "accounts":
-            mapping = _mapping(ctx, role, source)
             return sf_source.read_accounts(
-                client, mapping, source.scope, bulk_threshold=ctx.bulk_threshold
+                client, mapping, source.scope, bulk_threshold=run.bulk_threshold
             )
         if source.object == "users":
-            return sf_source.read_users(client, bulk_threshold=ctx.bulk_threshold)
+            return sf_source.read_users(client, bulk_threshold=run.bulk_threshold)
         return sf_source.read_activities(
             client,
-            as_of=ctx.as_of,
+            as_of=run.as_of,
             lookback_days=source.lookback_days,
             completed_statuses=source.completed_statuses,
-            bulk_threshold=ctx.bulk_threshold,
+            bulk_threshold=run.bulk_threshold,
         )
-    params = resolve_parameters(source, ctx.as_of)
+    params = resolve_parameters(source, run.as_of)
     if isinstance(source, MetabaseSource):
-        client = _require(ctx.clients.metabase, "Metabase settings (metabase.url)", role)
+        client = _require(readers.metabase, "Metabase settings (metabase.url)", role)
         if source.card is not None:
             return client.card_rows(source.card, params, fmt=source.format)
-        sql = sql_source.read_query_file(ctx.root / str(source.query_file))
+        sql = sql_source.read_query_file(run.root / str(source.query_file))
         return client.native_rows(int(source.database or 0), sql, params, fmt=source.format)
     if isinstance(source, SqlSource):
-        url = source.url or ctx.env.get(str(source.url_env), "")
+        url = source.url or run.env.get(str(source.url_env), "")
         register_url_secrets(url)  # its password is masked in every sink from now on
         if not url:
             raise SfsyncError(
                 f"sources.{role}: the environment variable {source.url_env} is not set",
                 hint="set it to the SQLAlchemy URL of the warehouse",
             )
-        sql = sql_source.read_query_file(ctx.root / source.query_file)
+        sql = sql_source.read_query_file(run.root / source.query_file)
         return sql_source.read_sql(url, sql, params, chunksize=source.chunksize, progress=progress)
-    return file_source.read_file(ctx.root / source.path, file_format=source.format)
+    return file_source.read_file(run.root / source.path, file_format=source.format)
 
 
-def _require(client: Any, what: str, role: str) -> Any:
+def _require(client: T | None, what: str, role: str) -> T:
     if client is None:
         raise SfsyncError(f"sources.{role} needs {what}, which is not configured")
     return client
 
 
-def _mapping(ctx: RunContext, role: str, source: Any):
-    name = source.columns or DEFAULT_COLUMNS[role]
-    return load_column_mapping(ctx.mappings_dir / "columns" / f"{name}.yaml")
-
-
-def map_source(ctx: RunContext, role: str, source: Any, raw: pd.DataFrame) -> MappedFrame:
+def map_source(
+    role: str, source: Source, mapping: ColumnMapping | None, raw: pd.DataFrame
+) -> MappedFrame:
     """Apply the column mapping (Salesforce activities are canonical already)."""
     if isinstance(source, SalesforceSource) and source.object == "activities":
         return MappedFrame(role, raw, empty_quarantine(), len(raw))
-    return apply_mapping(raw, _mapping(ctx, role, source), source=role)
+    if mapping is None:
+        raise SfsyncError(f"sources.{role} has no column mapping")
+    return apply_mapping(raw, mapping, source=role)
 
 
-def extract(ctx: RunContext) -> Inputs:
-    """Read every source of the job, map and validate it; stop if too many rows are bad.
+def extract(
+    job: Job,
+    column_mappings: Mapping[str, ColumnMapping],
+    readers: Readers,
+    run: SourceRun,
+) -> Inputs:
+    """Read every source of the job, map and validate it (nothing is written).
 
-    Quarantined rows are stored in the state store before the share check, so that a run
-    stopped for bad input still leaves the reasons to look at.
+    The caller stores :attr:`Inputs.quarantined` and then calls
+    :func:`check_quarantine_shares`, so that a run stopped for bad input still leaves the
+    reasons to look at.
     """
-    summary = ctx.summary
     mapped: dict[str, MappedFrame] = {}
     churned_tenants: set = set()
     unknown_tenants = UnknownTenants()
-    for role in sorted(ctx.job.sources, key=ROLE_ORDER.index):
-        source = ctx.job.sources[role]
-        ctx.progress.stage(f"Reading {role} from {_source_label(source)}")
-        raw = read_raw(ctx, role, source)
-        result = map_source(ctx, role, source, raw)
+    for role in sorted(job.sources, key=ROLE_ORDER.index):
+        source = job.sources[role]
+        mapping = column_mappings.get(role)
+        run.progress.stage(f"Reading {role} from {_source_label(source)}")
+        raw = read_raw(role, source, mapping, readers, run)
+        result = map_source(role, source, mapping, raw)
         if role == "accounts" and source.exclude_churned:
-            kept = exclude_churned(result, ctx.as_of)
+            kept = exclude_churned(result, run.as_of)
             # their usage is neither scored nor "unknown": drop it quietly below
             churned_tenants = set(result.frame["tenant_id"].dropna()) - set(
                 kept.frame["tenant_id"].dropna()
@@ -178,7 +242,7 @@ def extract(ctx: RunContext) -> Inputs:
             result = MappedFrame(role, kept, result.quarantined, result.rows_read, result.key)
             if source.unknown_tenants == "report":
                 unknown_tenants = unknown
-                report_unknown_tenants(ctx, unknown)
+                log_unknown_tenants(unknown)
         if role == "activities" and "accounts" in mapped:
             ids = sf_source.known_account_ids(mapped["accounts"].frame)
             result = MappedFrame(
@@ -189,9 +253,7 @@ def extract(ctx: RunContext) -> Inputs:
                 result.key,
             )
         mapped[role] = result
-        summary.read[role] = result.rows_read
-        summary.quarantined[role] = result.quarantined_count
-        ctx.progress.rows(role, result.rows_read, done=True)
+        run.progress.rows(role, result.rows_read, done=True)
         log.info(
             "source_extracted",
             role=role,
@@ -200,22 +262,19 @@ def extract(ctx: RunContext) -> Inputs:
             quarantined=result.quarantined_count,
         )
     quarantined = pd.concat([m.quarantined for m in mapped.values()], ignore_index=True)
-    store_quarantine(ctx, quarantined)
-    for role, result in mapped.items():
-        setting = f"sources.{role}.max_quarantine_share in jobs/{ctx.job_name}.yaml"
-        check_quarantine_share(result, ctx.job.sources[role].max_quarantine_share, setting=setting)
     inputs = Inputs(
         {role: m.frame.reset_index(drop=True) for role, m in mapped.items()},
         quarantined,
-        figures=source_figures(mapped, ctx.as_of),
+        figures=source_figures(mapped, run.as_of),
         unknown_tenants=unknown_tenants,
+        mapped=mapped,
     )
     if "usage" in inputs.frames and "accounts" in inputs.frames:
-        first_of_previous = add_months(scoring_month(ctx.as_of), -1)
+        first_of_previous = add_months(scoring_month(run.as_of), -1)
         inputs.mislinks = find_mislinks(
             inputs.frames["accounts"], inputs.frames["usage"], linked_before=first_of_previous
         )
-        report_mislinks(ctx, inputs.mislinks)
+        log_mislinks(inputs.mislinks)
         if "usage" in inputs.figures:
             inputs.figures["usage"]["mislinked"] = [
                 {"account_id": a, "name": n, "tenant_id": t}
@@ -226,6 +285,13 @@ def extract(ctx: RunContext) -> Inputs:
         inputs.figures["usage"]["unknown_rows"] = inputs.unknown_tenants.rows
         inputs.figures["usage"]["largest_unknown"] = inputs.unknown_tenants.largest
     return inputs
+
+
+def check_quarantine_shares(inputs: Inputs, job: Job, job_name: str) -> None:
+    """Stop (SourceError) when a source has more bad rows than its ``max_quarantine_share``."""
+    for role, result in inputs.mapped.items():
+        setting = f"sources.{role}.max_quarantine_share in jobs/{job_name}.yaml"
+        check_quarantine_share(result, job.sources[role].max_quarantine_share, setting=setting)
 
 
 def source_figures(mapped: dict[str, MappedFrame], as_of: date) -> dict[str, dict[str, Any]]:
@@ -249,13 +315,10 @@ def source_figures(mapped: dict[str, MappedFrame], as_of: date) -> dict[str, dic
     return figures
 
 
-def report_unknown_tenants(ctx: RunContext, unknown: UnknownTenants) -> None:
-    """Count usage rows of tenants no account has in the summary and the log (not bad rows)."""
-    ctx.summary.unknown_tenants = unknown.tenants
-    ctx.summary.unknown_tenant_rows = unknown.rows
+def log_unknown_tenants(unknown: UnknownTenants) -> None:
+    """Log usage rows of tenants no account has (not bad rows; the summary counts them)."""
     if not unknown.tenants:
         return
-    ctx.summary.notes.append(unknown.note())
     log.info(
         "unknown_tenants",
         tenants=unknown.tenants,
@@ -264,12 +327,10 @@ def report_unknown_tenants(ctx: RunContext, unknown: UnknownTenants) -> None:
     )
 
 
-def report_mislinks(ctx: RunContext, mislinks: Mislinks) -> None:
-    """Report linked accounts whose tenant has no usage row at all (likely a wrong tenant id)."""
-    ctx.summary.likely_mislinked = len(mislinks.accounts)
+def log_mislinks(mislinks: Mislinks) -> None:
+    """Log linked accounts whose tenant has no usage row at all (likely a wrong tenant id)."""
     if not mislinks.accounts:
         return
-    ctx.summary.notes.append(mislinks.note())
     log.warning(
         "tenants_without_usage",
         accounts=len(mislinks.accounts),
@@ -296,11 +357,11 @@ def exclude_churned(mapped: MappedFrame, as_of: date) -> MappedFrame:
     )
 
 
-def store_quarantine(ctx: RunContext, quarantined: pd.DataFrame) -> None:
+def store_quarantine(store: Store | None, run_id: int | None, quarantined: pd.DataFrame) -> None:
     """Record quarantined rows in the state store (``sfsync.state.quarantine``)."""
-    if quarantined.empty or ctx.clients.store is None or ctx.run_id is None:
+    if quarantined.empty or store is None or run_id is None:
         return
     from sfsync.state.quarantine import record_quarantine
 
     for source, rows in quarantined.groupby("source", sort=False):
-        record_quarantine(ctx.clients.store, ctx.run_id, str(source), rows.drop(columns="source"))
+        record_quarantine(store, run_id, str(source), rows.drop(columns="source"))

@@ -25,6 +25,7 @@ from pydantic import ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 from simple_salesforce import format_soql
 
+from sfsync.config import DEFAULT_BULK_THRESHOLD
 from sfsync.configfile import StrictModel
 from sfsync.errors import SourceError
 from sfsync.sources.columns import ColumnMapping
@@ -236,7 +237,7 @@ def read_accounts(
     mapping: ColumnMapping,
     scope: Sequence[ScopeCondition] = (),
     *,
-    bulk_threshold: int = 2000,
+    bulk_threshold: int = DEFAULT_BULK_THRESHOLD,
 ) -> pd.DataFrame:
     """Raw Account rows (Salesforce field names); map them with ``salesforce_accounts.yaml``.
 
@@ -252,7 +253,9 @@ def read_accounts(
     return frame
 
 
-def read_users(client: QueryClient, *, bulk_threshold: int = 2000) -> pd.DataFrame:
+def read_users(
+    client: QueryClient, *, bulk_threshold: int = DEFAULT_BULK_THRESHOLD
+) -> pd.DataFrame:
     """Raw User rows: Id, Name, Email, ManagerId, IsActive."""
     soql = f"SELECT {', '.join(USER_FIELDS)} FROM User"
     frame = _frame(client, soql, USER_FIELDS, bulk_threshold)
@@ -298,7 +301,7 @@ def read_activities(
     as_of: date,
     lookback_days: int = 400,
     completed_statuses: Sequence[str] = ("Completed",),
-    bulk_threshold: int = 2000,
+    bulk_threshold: int = DEFAULT_BULK_THRESHOLD,
 ) -> pd.DataFrame:
     """Completed Tasks and past Events on Accounts in the lookback window, canonical columns.
 

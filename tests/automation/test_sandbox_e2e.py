@@ -82,6 +82,7 @@ def world(sandbox_factory, monkeypatch):
         activities,
         as_of=AS_OF,
         scorecard=load_scorecard("mappings/scorecards/default.yaml"),
+        templates=TEMPLATES,
     )
     return sb, sample, accounts, activities, users, result
 

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
+from pathlib import Path
 
 import pandas as pd
+
+from sfsync.templates import TemplateSet, load_templates
 
 AS_OF = date(2025, 3, 15)  # scoring month 2025-02, previous month 2025-01
 
@@ -77,3 +81,20 @@ def activities_frame(rows: list[dict]) -> pd.DataFrame:
 
 def healthy_usage() -> list[dict]:
     return [usage_row("2025-02"), usage_row("2025-01")]
+
+
+TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "mappings" / "templates"
+
+
+@lru_cache(maxsize=4)
+def templates(language: str = "ja") -> TemplateSet:
+    """The repository's template set of ``language`` (score_accounts needs one passed in)."""
+    return load_templates(TEMPLATES_DIR, language)
+
+
+def wording_kw(kw: dict) -> dict:
+    """``kw`` for score_accounts with ``language=`` turned into that language's templates."""
+    kw = dict(kw)
+    language = kw.pop("language", None) or "ja"
+    kw.setdefault("templates", templates(language))
+    return kw

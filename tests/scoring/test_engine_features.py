@@ -13,6 +13,7 @@ from tests.scoring.builders import (
     accounts_frame,
     activities_frame,
     base_account,
+    templates,
     usage_frame,
     usage_row,
 )
@@ -35,7 +36,12 @@ def score(card_, accounts, usage=None):
         if usage and extra in usage[0]:
             usage_df[extra] = [u.get(extra) for u in usage]
     return score_accounts(
-        accounts_frame(accounts), usage_df, activities_frame([]), as_of=AS_OF, scorecard=card_
+        accounts_frame(accounts),
+        usage_df,
+        activities_frame([]),
+        as_of=AS_OF,
+        scorecard=card_,
+        templates=templates(),
     ).scores
 
 
@@ -163,6 +169,7 @@ def test_duplicate_account_ids_are_rejected_by_the_library(default_card):
             activities_frame([]),
             as_of=AS_OF,
             scorecard=default_card,
+            templates=templates(),
         )
 
 
@@ -174,6 +181,7 @@ def test_signals_frame_and_explanations_shape(default_card):
         activities_frame([]),
         as_of=AS_OF,
         scorecard=default_card,
+        templates=templates(),
     )
     assert list(result.signals.columns) == ["account_id", "code", "kind", "severity"]
     first = result.signals[result.signals["account_id"] == "001A"]

@@ -11,16 +11,17 @@ import pytest
 
 from sfsync.errors import ConfigError
 from sfsync.scoring import score_accounts, scorecard_from_dict
-from sfsync.scoring.wording import DEFAULT_TEMPLATES_DIR
 from sfsync.templates import load_templates
 from tests.scoring.builders import (
     AS_OF,
+    TEMPLATES_DIR,
     accounts_frame,
     activities_frame,
     activity,
     base_account,
     usage_frame,
     usage_row,
+    wording_kw,
 )
 
 # The worked example (account 001B of test_cli_score): deliveries 1 -> 15, login days 1 -> 8,
@@ -66,7 +67,7 @@ def score(card, accounts=None, usage=None, acts=None, **kw):
         activities_frame(acts or WORKED_ACTS),
         as_of=AS_OF,
         scorecard=card,
-        **kw,
+        **wording_kw(kw),
     )
 
 
@@ -78,7 +79,7 @@ def test_worked_example_is_japanese_by_default(default_card):
 
 def test_worked_example_in_english(default_card):
     assert score(default_card, language="en").scores["explanation"].iloc[0] == EN
-    templates = load_templates(DEFAULT_TEMPLATES_DIR, "en")
+    templates = load_templates(TEMPLATES_DIR, "en")
     assert score(default_card, templates=templates).scores["explanation"].iloc[0] == EN
 
 
@@ -143,7 +144,7 @@ def test_missing_zero_and_no_score_wording():
 
 def _copy_templates(tmp_path: Path) -> Path:
     target = tmp_path / "templates"
-    shutil.copytree(DEFAULT_TEMPLATES_DIR, target)
+    shutil.copytree(TEMPLATES_DIR, target)
     return target
 
 

@@ -22,6 +22,7 @@ from tests.scoring.builders import (
     base_account,
     usage_frame,
     usage_row,
+    wording_kw,
 )
 
 
@@ -35,7 +36,7 @@ def run(card, account=None, usage=None, acts=None, as_of=AS_OF, **kw):
         activities_frame(acts),
         as_of=as_of,
         scorecard=card,
-        **kw,
+        **wording_kw(kw),
     )
 
 

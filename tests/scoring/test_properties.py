@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from sfsync.scoring import score_accounts
 from sfsync.scoring.calendar import add_months, add_months_array, whole_months_between
-from tests.scoring.builders import accounts_frame, activities_frame, usage_frame
+from tests.scoring.builders import accounts_frame, activities_frame, templates, usage_frame
 from tests.scoring.reference import add_months as ref_add_months
 from tests.scoring.reference import score_rows
 
@@ -107,6 +107,7 @@ def _engine(default_card, as_of, accounts, usage, activities, previous):
         scorecard=default_card,
         benchmarks=bench,
         previous=prev if previous else None,
+        templates=templates(),
     )
 
 

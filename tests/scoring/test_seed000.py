@@ -28,6 +28,7 @@ from tests.scoring.builders import (
     activities_frame,
     base_account,
     usage_frame,
+    wording_kw,
 )
 
 
@@ -64,7 +65,7 @@ def score_rows(language: str | None = None):
             frame[column] = frame[column].astype("boolean")
     return score_accounts(
         frame, usage_frame([]), activities_frame([]), as_of=AS_OF, scorecard=card,
-        language=language,
+        **wording_kw({"language": language}),
     )  # fmt: skip
 
 

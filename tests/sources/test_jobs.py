@@ -14,7 +14,6 @@ from sfsync.jobs import (
     resolve_parameters,
     run_parameters,
     scoring_month,
-    validate_jobs,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -116,6 +115,11 @@ def test_broken_jobs_name_the_file_and_key(tmp_path, text, message):
 
 
 def test_validate_collects_every_problem_across_jobs(tmp_path):
+    # sfsync.jobs.validate_jobs was replaced by the job bundle's loader (sfsync.project),
+    # which also reports the files each job needs that are missing here
+    from sfsync.config import Project, Settings
+    from sfsync.project import validate_jobs
+
     jobs = tmp_path / "jobs"
     jobs.mkdir()
     (jobs / "a.yaml").write_text("sources: {}\ncompute: {kind: score}")
@@ -126,10 +130,11 @@ def test_validate_collects_every_problem_across_jobs(tmp_path):
         "write: {account_fields: null}"
     )
     (tmp_path / "mappings").mkdir()
-    problems = validate_jobs(jobs, tmp_path / "mappings", tmp_path)
+    project = Project(tmp_path, Settings(), jobs, tmp_path / "mappings", None)
+    problems, detail = validate_jobs(project)
     text = "\n".join(map(str, problems))
+    assert detail == "a, b"
     assert "a.yaml" in text and "sources.accounts is required" in text
     assert "b.yaml: sources.accounts.columns" in text
     assert "b.yaml: sources.usage.path" in text
     assert "b.yaml: compute.scorecard" in text
-    assert len(problems) == 4
