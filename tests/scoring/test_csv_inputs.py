@@ -115,7 +115,7 @@ def test_header_only_accounts_file_is_an_error(tmp_path):
         ("1e999,1,0.1,0.1,0", "deliveries is not a finite number ('1e999')"),
         ("1,32,0.1,0.1,0", "login_days is outside the plausible range 0–31 ('32')"),
         ("1,1,nan,0.1,0", "pipeline_conversion_rate is not a finite number ('nan')"),
-        ("1,1,0.1,1.02,0", "plan_usage_ratio is outside the plausible range 0–1 ('1.02')"),
+        ("1,1,0.1,10.5,0", "plan_usage_ratio is outside the plausible range 0–10 ('10.5')"),
         ("1,1,0.1,0.1,-3", "support_tickets is not a non-negative number ('-3')"),
     ],
 )
