@@ -108,6 +108,21 @@ class LockRetry:
     max_wait: float = 10.0
     sleep: Callable[[float], None] = time.sleep
 
+    @classmethod
+    def from_settings(cls, retry: Any) -> LockRetry:
+        """From ``salesforce.retry`` (``attempts``, ``wait_initial_seconds``,
+        ``wait_max_seconds``); None or unset keys keep the defaults."""
+        values = {
+            name: getattr(retry, key)
+            for name, key in (
+                ("attempts", "attempts"),
+                ("initial_wait", "wait_initial_seconds"),
+                ("max_wait", "wait_max_seconds"),
+            )
+            if getattr(retry, key, None) is not None
+        }
+        return cls(**values)
+
 
 class _StillLocked(Exception):
     pass
@@ -409,7 +424,10 @@ def apply_plan(
     lock_retry: LockRetry | None = None,
     bulk_timeout: float = 600.0,
 ) -> ApplyResult:
-    """Execute exactly ``plan``; collect per-record outcomes; update the failure ledger."""
+    """Execute exactly ``plan``; collect per-record outcomes; update the failure ledger.
+
+    ``lock_retry`` defaults to the client's ``salesforce.retry`` settings."""
+    lock_retry = lock_retry or LockRetry.from_settings(getattr(client, "retry_settings", None))
     threshold = bulk_threshold
     if threshold is None:
         threshold = getattr(client, "bulk_threshold", None) or DEFAULT_BULK_THRESHOLD
