@@ -1,6 +1,6 @@
 """Test lanes and shared fixtures.
 
-Two lanes (README "Tests", ``.ci/run``):
+Two lanes; README command 2 and ``.ci/run`` run both, the fast lane first:
 
 - the fast lane, ``pytest -m "not e2e"``: unit and narrow integration tests (in-process, the
   local practice org or a ``responses`` mock on loopback), under 3 minutes on 2 cores;
