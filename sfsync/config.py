@@ -113,6 +113,16 @@ class _UrlSafeRepr(StrictModel):
             yield name, redact_text(value) if isinstance(value, str) and "://" in value else value
 
 
+class RetrySettings(StrictModel):
+    """How one service's transient failures are retried: how many attempts in all, and the
+    exponential backoff between them (first wait, longest wait). A key left unset keeps that
+    service's built-in default; tests set tiny waits so that nothing sleeps for real."""
+
+    attempts: int | None = Field(None, ge=1)
+    wait_initial_seconds: float | None = Field(None, ge=0)
+    wait_max_seconds: float | None = Field(None, ge=0)
+
+
 class SalesforceSettings(_UrlSafeRepr):
     """How to reach the Salesforce org. The client picks the auth flow from what is set:
     access_token (existing session) > JWT bearer (consumer_key + private_key_file) >
@@ -136,6 +146,9 @@ class SalesforceSettings(_UrlSafeRepr):
     deadline_seconds: float | None = Field(None, gt=0)
     # a Bulk API 2.0 job (query or ingest) still running after this is aborted
     bulk_job_deadline_seconds: float = Field(1800, gt=0)
+    # failed requests (default 6 attempts, 0.5 s doubling to 30 s) and locked records (5, 0.5 s
+    # doubling to 10 s)
+    retry: RetrySettings = RetrySettings()
 
     _url = field_validator("instance_url")(_http_url)
 
@@ -195,6 +208,8 @@ class MetabaseSettings(_UrlSafeRepr):
     timeout_seconds: float = Field(60, gt=0)
     # total time of one request, retries included; None: 10 × timeout_seconds
     deadline_seconds: float | None = Field(None, gt=0)
+    # failed requests (default 4 attempts, 0.5 s doubling to 10 s)
+    retry: RetrySettings = RetrySettings()
 
     _url = field_validator("url")(_http_url)
 
@@ -216,6 +231,9 @@ class SlackSettings(_UrlSafeRepr):
     base_url: str | None = None
     channel: str = "#cs-alerts"
     manager_channel: str = "#cs-managers"
+    # 429 answers (default 4 attempts, waiting the Retry-After Slack sends, at most
+    # wait_max_seconds when set) and 5xx / connection errors (2 attempts, 0.5 s + jitter)
+    retry: RetrySettings = RetrySettings()
 
     @field_validator("base_url")
     @classmethod

@@ -8,8 +8,15 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+
+#: Retry waits of every test project: the same attempts as in production, but a retry waits
+#: milliseconds, not seconds (``salesforce.retry``, ``metabase.retry``, ``slack.retry``).
+FAST_RETRY = {"wait_initial_seconds": 0.01, "wait_max_seconds": 0.05}
 
 
 def make_project(root: Path, state_url: str = "sqlite:///.sfsync/state.db") -> Path:
@@ -18,10 +25,26 @@ def make_project(root: Path, state_url: str = "sqlite:///.sfsync/state.db") -> P
     shutil.copytree(REPO / "jobs", root / "jobs")
     shutil.copytree(REPO / "mappings", root / "mappings")
     config = root / "sfsync.yaml"
-    config.write_text(
-        f"timezone: Asia/Tokyo\nlanguage: ja\nstate_url: {state_url}\n", encoding="utf-8"
-    )
+    settings = {
+        "timezone": "Asia/Tokyo",
+        "language": "ja",
+        "state_url": state_url,
+        **{block: {"retry": dict(FAST_RETRY)} for block in ("salesforce", "metabase", "slack")},
+    }
+    config.write_text(yaml.safe_dump(settings, sort_keys=False), encoding="utf-8")
     return config
+
+
+def add_settings(config: Path, extra: dict[str, Any]) -> None:
+    """Merge ``extra`` into a project's sfsync.yaml; blocks merge key by key
+    (``{"salesforce": {"api_reserve": 0}}`` keeps ``salesforce.retry``)."""
+    settings = yaml.safe_load(config.read_text(encoding="utf-8")) or {}
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(settings.get(key), dict):
+            settings[key] = {**settings[key], **value}
+        else:
+            settings[key] = value
+    config.write_text(yaml.safe_dump(settings, sort_keys=False), encoding="utf-8")
 
 
 def run_sfsync(

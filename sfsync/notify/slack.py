@@ -8,8 +8,8 @@ goes out. Slack being unreachable, failing with 5xx, answering ``ok: false`` or 
 token never raises out of :meth:`SlackNotifier.notify_run` — the messages stay queued, the
 result's ``error`` says why, and the next run delivers them. Only a failure to *queue* them
 (the state store) raises :class:`AlertQueueError`: the run must not look successful then.
-HTTP 429 is retried by slack_sdk's ``RateLimitErrorRetryHandler``, which sleeps for the
-``Retry-After`` the server sent.
+HTTP 429 is retried after the ``Retry-After`` the server sent (``sfsync.notify.retry``,
+configured by ``slack.retry``).
 
 Usage (the pipeline)::
 
@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import os
 import ssl
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -33,11 +35,6 @@ from typing import Any
 import pandas as pd
 import structlog
 from slack_sdk import WebClient
-from slack_sdk.http_retry.builtin_handlers import (
-    ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
-    ServerErrorRetryHandler,
-)
 
 from sfsync.automation.capacity import capacity_lines
 from sfsync.automation.playbook import Playbook
@@ -47,6 +44,7 @@ from sfsync.notify.dedupe import alerting_signals, decide_alerts
 from sfsync.notify.delivery import DeliveryResult, SlackSession, deliver
 from sfsync.notify.mentions import mention_spec, placeholder
 from sfsync.notify.messages import MessageBuilder
+from sfsync.notify.retry import retry_handlers
 from sfsync.state import alerts as ledger
 from sfsync.templates import TemplateSet
 
@@ -62,10 +60,13 @@ def make_client(
     ca_bundle: str | None = None,
     timeout: int = 15,
     rate_limit_retries: int = 3,
+    retry: Any = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> WebClient:
     """A slack_sdk WebClient that honours 429 ``Retry-After`` and retries 5xx/connection
     errors once (for reads; messages are posted through a copy that retries only 429, see
-    ``sfsync.notify.delivery.posting_client``). TLS is verified against ``ca_bundle``, else
+    ``sfsync.notify.delivery.posting_client``); ``retry`` is ``slack.retry`` (see
+    ``sfsync.notify.retry``). TLS is verified against ``ca_bundle``, else
     ``REQUESTS_CA_BUNDLE``, else the system store."""
     cafile = ca_bundle or os.environ.get("REQUESTS_CA_BUNDLE") or None
     context = ssl.create_default_context(cafile=cafile)
@@ -74,11 +75,7 @@ def make_client(
         base_url=base_url or "https://slack.com/api/",
         ssl=context,
         timeout=timeout,
-        retry_handlers=[
-            ConnectionErrorRetryHandler(max_retry_count=1),
-            RateLimitErrorRetryHandler(max_retry_count=rate_limit_retries),
-            ServerErrorRetryHandler(max_retry_count=1),
-        ],
+        retry_handlers=retry_handlers(retry, rate_limit_retries=rate_limit_retries, sleep=sleep),
     )
 
 
@@ -155,7 +152,15 @@ class SlackNotifier:
     ) -> SlackNotifier:
         """From ``settings.slack`` (token, base_url, channel, manager_channel)."""
         token = _secret(getattr(slack_settings, "token", None))
-        client = make_client(token, getattr(slack_settings, "base_url", None)) if token else None
+        client = (
+            make_client(
+                token,
+                getattr(slack_settings, "base_url", None),
+                retry=getattr(slack_settings, "retry", None),
+            )
+            if token
+            else None
+        )
         return cls(
             store,
             client,

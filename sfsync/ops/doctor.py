@@ -396,7 +396,9 @@ def check_slack(ctx: DoctorContext) -> list[Check]:
     from sfsync.notify.slack import make_client
 
     base_url = getattr(settings, "base_url", None)
-    client = make_client(settings.token.get_secret_value(), base_url)
+    client = make_client(
+        settings.token.get_secret_value(), base_url, retry=getattr(settings, "retry", None)
+    )
     try:
         auth = client.auth_test()
     except Exception as exc:  # noqa: BLE001 - every failure becomes a row

@@ -87,6 +87,7 @@ class SalesforceClient:
         self.bulk_threshold = bulk_threshold
         self.api_reserve = api_reserve
         self.timezone = timezone
+        self.retry_settings: Any = None  # ``salesforce.retry``: the writer's lock retry
         self._authenticator = authenticator
         self._describe_cache: dict[str, dict[str, Any]] = {}
         self.sf: Salesforce = self._make_salesforce(token)
@@ -262,6 +263,7 @@ def connect(
             setting(settings, "bulk_job_deadline_seconds") or DEFAULT_BULK_JOB_DEADLINE
         ),
     )
+    client.retry_settings = setting(settings, "retry")
     log.info("salesforce_connected", flow=authenticator.flow_used, instance_url=client.instance_url)
     return client
 
@@ -274,16 +276,8 @@ def mount_deadline(session: requests.Session, seconds: float) -> None:
 
 
 def _policy_from(settings: Any) -> RetryPolicy:
-    policy = RetryPolicy()
-    for name, attr in (
-        ("max_attempts", "max_attempts"),
-        ("retry_max_attempts", "max_attempts"),
-        ("retry_max_seconds", "max_seconds"),
-    ):
-        value = setting(settings, name)
-        if value is not None:
-            setattr(policy, attr, type(getattr(policy, attr))(value))
-    return policy
+    """The request retry policy of ``salesforce.retry`` (unset keys keep the defaults)."""
+    return RetryPolicy.from_settings(setting(settings, "retry"))
 
 
 def _check_instance_url(url: str) -> None:

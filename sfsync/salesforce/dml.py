@@ -85,6 +85,21 @@ class LockRetry:
     max_wait: float = 10.0
     sleep: Callable[[float], None] = time.sleep
 
+    @classmethod
+    def from_settings(cls, retry: Any) -> LockRetry:
+        """From ``salesforce.retry`` (``attempts``, ``wait_initial_seconds``,
+        ``wait_max_seconds``); None or unset keys keep the defaults."""
+        values = {
+            name: getattr(retry, key)
+            for name, key in (
+                ("attempts", "attempts"),
+                ("initial_wait", "wait_initial_seconds"),
+                ("max_wait", "wait_max_seconds"),
+            )
+            if getattr(retry, key, None) is not None
+        }
+        return cls(**values)
+
 
 class DmlOperation(Protocol):
     """One pass of writes of one request through one API (CumulusCI's DML step).

@@ -176,7 +176,9 @@ def describe_endpoint(method: str | None, url: str | None) -> str:
 class RetryPolicy:
     """Bounded exponential backoff with jitter; ``Retry-After`` wins when the server sends it.
 
-    ``sleep`` is injectable so tests can observe the waits without waiting.
+    ``sleep`` and ``clock`` (monotonic seconds, for the ``max_seconds`` bound) are injectable
+    so tests can observe the waits without waiting. ``salesforce.retry`` in ``sfsync.yaml``
+    sets the attempts and waits (:meth:`from_settings`).
     """
 
     max_attempts: int = 6
@@ -186,6 +188,25 @@ class RetryPolicy:
     jitter: float = 0.5
     max_retry_after: float = 120.0
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
+    clock: Callable[[], float] = field(default=time.monotonic, repr=False)
+
+    @classmethod
+    def from_settings(cls, retry: Any, **overrides: Any) -> RetryPolicy:
+        """A policy from a ``retry`` settings block (``attempts``, ``wait_initial_seconds``,
+        ``wait_max_seconds``; None or unset keys keep the defaults). The jitter is at most the
+        first wait, so tiny waits stay tiny."""
+        policy = cls(**overrides)
+        attempts = getattr(retry, "attempts", None)
+        initial = getattr(retry, "wait_initial_seconds", None)
+        longest = getattr(retry, "wait_max_seconds", None)
+        if attempts is not None:
+            policy.max_attempts = int(attempts)
+        if initial is not None:
+            policy.initial_wait = float(initial)
+            policy.jitter = min(policy.jitter, float(initial))
+        if longest is not None:
+            policy.max_wait = float(longest)
+        return policy
 
     def wait_seconds(self, retry_state: tenacity.RetryCallState) -> float:
         """Seconds to wait before the next attempt."""
@@ -201,9 +222,10 @@ class RetryPolicy:
 
     def retrying(self) -> tenacity.Retrying:
         """A fresh tenacity controller for one logical request."""
+        started = self.clock()
         return tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.max_attempts)
-            | tenacity.stop_after_delay(self.max_seconds),
+            | (lambda _state: self.clock() - started >= self.max_seconds),
             wait=self.wait_seconds,
             retry=tenacity.retry_if_result(lambda r: decide(r) is Decision.RETRY)
             | tenacity.retry_if_exception(lambda e: decide(e) is Decision.RETRY),

@@ -120,7 +120,10 @@ class SalesforceWriter:
             bulk_threshold = getattr(client, "bulk_threshold", None) or DEFAULT_BULK_THRESHOLD
         self.client = client
         self.bulk_threshold = int(bulk_threshold)
-        self.lock_retry = lock_retry or LockRetry()
+        # default: the client's salesforce.retry settings (tests set tiny waits there)
+        self.lock_retry = lock_retry or LockRetry.from_settings(
+            getattr(client, "retry_settings", None)
+        )
         self.bulk_timeout = bulk_timeout
         self.upload_limits = upload_limits or UploadLimits()
 

@@ -9,7 +9,8 @@ answer with a JSON list of row objects (or CSV).
 Authentication: an API key (``x-api-key`` header) or a username/password session
 (``POST /api/session`` → ``X-Metabase-Session``); a session that expires mid-run (401) logs in
 again once. Timeouts and transient failures (connection errors, 5xx) are retried with
-exponential backoff; 4xx are not retried.
+exponential backoff (``metabase.retry``: 4 attempts, waits from 0.5 s doubling up to 10 s by
+default); 4xx are not retried.
 
 Deadlines: ``timeout_seconds`` bounds each socket read; ``deadline_seconds`` (default ten times
 that) bounds one whole request, retries included: the body is streamed and a server that
@@ -77,6 +78,8 @@ class MetabaseClient:
         timeout_seconds: float = 60,
         deadline_seconds: float | None = None,
         max_attempts: int = 4,
+        wait_initial_seconds: float = 0.5,
+        wait_max_seconds: float = 10.0,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -104,13 +107,25 @@ class MetabaseClient:
         self.timeout = timeout_seconds
         self.deadline = float(deadline_seconds or 10 * timeout_seconds)
         self.max_attempts = max_attempts
+        self.wait_initial = wait_initial_seconds
+        self.wait_max = wait_max_seconds
         self.http = session or requests.Session()
         self._sleep = sleep
         self.api_calls = 0
 
     @classmethod
     def from_settings(cls, settings: Any, **kwargs: Any) -> MetabaseClient:
-        """Build a client from the ``metabase`` section of the settings (secrets as SecretStr)."""
+        """Build a client from the ``metabase`` section of the settings (secrets as SecretStr);
+        ``metabase.retry`` sets the attempts and backoff (unset keys keep the defaults)."""
+        retry = getattr(settings, "retry", None)
+        for key, name in (
+            ("max_attempts", "attempts"),
+            ("wait_initial_seconds", "wait_initial_seconds"),
+            ("wait_max_seconds", "wait_max_seconds"),
+        ):
+            value = getattr(retry, name, None)
+            if value is not None:
+                kwargs.setdefault(key, value)
         return cls(
             str(getattr(settings, "url", "") or ""),
             api_key=_secret(getattr(settings, "api_key", None)),
@@ -176,7 +191,7 @@ class MetabaseClient:
                 error=type(exc).__name__,
             )
 
-        backoff = wait_exponential(multiplier=0.5, max=10)
+        backoff = wait_exponential(multiplier=self.wait_initial, max=self.wait_max)
         retrying = Retrying(
             retry=retry_if_exception(is_retriable),
             # never sleep past the deadline: the next attempt would fail at once

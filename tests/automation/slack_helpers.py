@@ -120,10 +120,11 @@ def slack_server(tmp_path):
     server.close()
 
 
-def notifier(store, base_url, language="ja", token=TOKEN) -> SlackNotifier:
+def notifier(store, base_url, language="ja", token=TOKEN, sleep=lambda _s: None) -> SlackNotifier:
+    """A notifier on ``base_url``; its retries wait through ``sleep`` (default: not at all)."""
     return SlackNotifier(
         store,
-        make_client(token, base_url),
+        make_client(token, base_url, sleep=sleep),
         load_templates("mappings/templates", language),
         PLAYBOOK,
         channel="#cs-alerts",

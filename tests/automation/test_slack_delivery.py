@@ -46,16 +46,6 @@ def outbox_rows(store) -> list[dict]:
         return [dict(r) for r in conn.execute(select(alert_outbox)).mappings().all()]
 
 
-def no_backoff(monkeypatch) -> None:
-    import slack_sdk.http_retry.builtin_handlers as handlers
-    import slack_sdk.http_retry.builtin_interval_calculators as calc
-
-    monkeypatch.setattr(
-        calc.BackoffRetryIntervalCalculator, "calculate_sleep_duration", lambda self, n: 0
-    )
-    monkeypatch.setattr(handlers.time, "sleep", lambda s: None)
-
-
 # --- killed during delivery ----------------------------------------------------------------
 
 
@@ -166,10 +156,9 @@ def test_without_the_history_scope_the_resend_is_said(store, slack, monkeypatch)
     assert len(slack.messages) == 3  # at least once: the unverifiable one went out again
 
 
-def test_a_dropped_connection_on_post_is_checked_not_retried(store, slack, monkeypatch):
+def test_a_dropped_connection_on_post_is_checked_not_retried(store, slack):
     """chat.postMessage is not retried on a dropped connection (Slack may have posted it);
     the row stays "sending" and the next delivery looks before posting."""
-    no_backoff(monkeypatch)
     n = notifier(store, slack.base_url)
     n.mention("suzuki@example.com")
     slack.faults(outage="drop")
@@ -186,8 +175,7 @@ def test_a_dropped_connection_on_post_is_checked_not_retried(store, slack, monke
 # --- mentions --------------------------------------------------------------------------------
 
 
-def test_late_delivery_keeps_the_mention_after_sustained_429(store, slack, monkeypatch):
-    no_backoff(monkeypatch)
+def test_late_delivery_keeps_the_mention_after_sustained_429(store, slack):
     slack.faults(rate_limited=50, retry_after=1)
     down = run(notifier(store, slack.base_url), DAY0, signals(("001S", "red_band")), 1)
     assert down.delivery.sent == 0 and "429" in down.error
@@ -269,6 +257,7 @@ def doctor_rows(slack, store_url, token=TOKEN) -> dict[str, tuple[str, str, str]
             base_url=slack.base_url,
             channel="#cs-alerts",
             manager_channel="#cs-managers",
+            retry=SimpleNamespace(attempts=None, wait_initial_seconds=0, wait_max_seconds=0),
         ),
         state_url=store_url,
     )
@@ -311,8 +300,7 @@ def test_doctor_warns_about_missing_scopes_and_queued_messages(store_url, store,
     assert doctor_rows(slack, store_url)["Slack scopes"][0] == FAIL  # no chat:write
 
 
-def test_doctor_unreachable_slack(store_url, store, slack, monkeypatch):
-    no_backoff(monkeypatch)
+def test_doctor_unreachable_slack(store_url, store, slack):
     slack.close()
     status, detail, fix = doctor_rows(slack, store_url)["Slack authentication"]
     assert status == FAIL and "unreachable" in detail and "reachable from this host" in fix

@@ -13,13 +13,10 @@ from collections import Counter
 from datetime import date
 
 import pandas as pd
-import pytest
 from sfsync_sandbox.sample_data import generate
 
 from tests.cli_process import REPO
 from tests.e2e.conftest import customers, run_cli
-
-pytest.importorskip("sfsync_sandbox.salesforce", reason="the sandbox org has not landed yet")
 
 AS_OF = "2025-03-15"
 ACCOUNTS = 80

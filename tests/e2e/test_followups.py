@@ -13,14 +13,10 @@ from collections import Counter
 from datetime import date, timedelta
 
 import pandas as pd
-import pytest
+from sfsync_sandbox.sample_data import generate
 
 from tests.cli_process import REPO
 from tests.e2e.conftest import run_cli, writes
-
-pytest.importorskip("sfsync_sandbox.salesforce", reason="the sandbox org has not landed yet")
-
-from sfsync_sandbox.sample_data import generate  # noqa: E402
 
 SANDBOX_AS_OF = date(2025, 3, 15)
 ACCOUNTS = 60

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
+from tests.cli_process import add_settings
 from tests.e2e.conftest import customers, run_cli, writes
 
 AS_OF = "2025-03-15"
@@ -182,8 +183,7 @@ def test_a_login_in_the_current_month_counts_through_metabase(project, sandbox_f
 
 def test_a_plan_beyond_the_api_budget_writes_nothing(project, sandbox_factory):
     sb = sandbox_factory(accounts=40)
-    config = project.config.read_text(encoding="utf-8")
-    project.config.write_text(config + "salesforce:\n  api_reserve: 0\n", encoding="utf-8")
+    add_settings(project.config, {"salesforce": {"api_reserve": 0}})
     dry = run_cli(project, sb, "run", "nightly", "--as-of", AS_OF, "--dry-run")
     assert dry.exit_code == 0, dry.output
     [finished] = events(dry.stderr, "run_finished")

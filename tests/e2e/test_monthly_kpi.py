@@ -7,12 +7,8 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 from tests.cli_process import REPO
 from tests.e2e.conftest import run_cli, writes
-
-pytest.importorskip("sfsync_sandbox.salesforce", reason="the sandbox org has not landed yet")
 
 
 def _kpi_summaries(sb) -> list[dict]:

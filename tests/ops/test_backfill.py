@@ -14,8 +14,6 @@ from sqlalchemy import func, select
 from sfsync.ops.backfill import BackfillOptions, BackfillResult, DateOutcome, backfill_dates
 from tests.ops.conftest import run_cli
 
-pytest.importorskip("sfsync_sandbox.salesforce", reason="the sandbox org has not landed yet")
-
 ACCOUNTS = 40
 FROM, TO = "2024-04-01", "2025-03-01"
 HISTORY = "Health_Score_History__c"

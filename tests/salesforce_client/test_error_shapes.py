@@ -177,14 +177,19 @@ def test_backoff_grows_and_is_bounded(session_client, sleeps):
 
 
 @responses.activate
-def test_total_time_bound_stops_retrying(monkeypatch, sleeps):
+def test_total_time_bound_stops_retrying(sleeps):
     from sfsync.salesforce.client import RetryPolicy
 
     from .conftest import SfSettings
 
-    clock = iter(range(0, 10_000, 50))  # every monotonic() read jumps 50 s
-    monkeypatch.setattr("tenacity.time.monotonic", lambda: next(clock), raising=False)
-    policy = RetryPolicy(max_attempts=100, max_seconds=120, initial_wait=0.1, sleep=sleeps)
+    ticks = iter(range(0, 10_000, 50))  # every clock read jumps 50 s
+    policy = RetryPolicy(
+        max_attempts=100,
+        max_seconds=120,
+        initial_wait=0.1,
+        sleep=sleeps,
+        clock=lambda: next(ticks),
+    )
     client = connect(SfSettings(instance_url=INSTANCE, access_token=TOKEN), policy=policy)
     _register(LIMITS_URL, [E503])
     with pytest.raises(TransientError):

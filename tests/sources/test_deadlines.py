@@ -27,7 +27,7 @@ from sfsync.salesforce.query import bulk_query_frame
 from sfsync.salesforce.retry import RetryPolicy, SalesforceSession
 from sfsync.salesforce.writer import LockRetry, WriteRequest, WriteStatus, write
 from sfsync.sources.metabase import MetabaseClient
-from tests.cli_process import make_project, run_sfsync
+from tests.cli_process import add_settings, make_project, run_sfsync
 from tests.fixtures.sandbox import SANDBOX_AS_OF
 
 MARGIN = 1.5  # seconds a failure may take beyond its deadline
@@ -236,11 +236,7 @@ def test_a_run_against_a_dripping_metabase_fails_in_time_and_releases_the_lock(
     tmp_path, sandbox, slow_server
 ):
     config = make_project(tmp_path / "project")
-    config.write_text(
-        config.read_text(encoding="utf-8")
-        + "metabase:\n  timeout_seconds: 3\n  deadline_seconds: 4\n",
-        encoding="utf-8",
-    )
+    add_settings(config, {"metabase": {"timeout_seconds": 3, "deadline_seconds": 4}})
     env = {"SFSYNC_METABASE_URL": slow_server.url, "SFSYNC_METABASE_API_KEY": "mb_drip_key_123"}
     started = time.monotonic()
     proc = run_sfsync(

@@ -1,11 +1,7 @@
 """The failure ledger on SQLite and PostgreSQL: record, re-open, list pending, resolve."""
 
-import pytest
-
-pytest.importorskip("sfsync.state.db")
-
-from sfsync.plan import PendingWrite  # noqa: E402
-from sfsync.state.failures import (  # noqa: E402
+from sfsync.plan import PendingWrite
+from sfsync.state.failures import (
     FailedWrite,
     open_failures,
     pending_writes,

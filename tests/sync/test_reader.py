@@ -1,13 +1,10 @@
 """Reads are paged: IN-lists for a small scope, the whole scope in pages otherwise."""
 
 import pandas as pd
-import pytest
 
 from sfsync.salesforce.mapping import load_mapping
 from sfsync.salesforce.reader import read_current, read_existing_tasks
 from tests.sync.test_mapping import DEFAULT
-
-pytest.importorskip("sfsync.salesforce.query")
 
 
 class RecordingClient:
