@@ -19,7 +19,13 @@ def test_the_wheel_installs_outside_the_repository_and_runs_init_and_the_demo(tm
     proc = subprocess.run(
         ["bash", str(REPO / ".ci" / "wheel_smoke.sh")],
         env={
-            **{k: v for k, v in os.environ.items() if not k.startswith(("SFSYNC_", "VIRTUAL_ENV"))},
+            # REQUESTS_CA_BUNDLE may point at a practice org's CA bundle (another test in this
+            # worker trusted it in-process); pip reaches the package index with its own settings
+            **{
+                k: v
+                for k, v in os.environ.items()
+                if not k.startswith(("SFSYNC_", "VIRTUAL_ENV")) and k != "REQUESTS_CA_BUNDLE"
+            },
             "PYTHON": sys.executable,
             "TMPDIR": str(tmp_path),
         },
