@@ -41,6 +41,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 from sfsync.automation.capacity import capacity_lines
 from sfsync.automation.playbook import Playbook
+from sfsync.catalogue import BANDS
 from sfsync.errors import SfsyncError
 from sfsync.log import redact_text
 from sfsync.notify.dedupe import alerting_signals, decide_alerts
@@ -52,7 +53,7 @@ from sfsync.templates import TemplateSet
 
 log = structlog.get_logger(__name__)
 
-BAND_ORDER = ["green", "yellow", "orange", "red"]
+BAND_ORDER = list(BANDS)
 
 
 def make_client(
