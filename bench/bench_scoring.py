@@ -34,7 +34,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sfsync.scoring import load_scorecard, score_accounts  # noqa: E402
-from sfsync.scoring.calendar import add_months  # noqa: E402
+from sfsync.calendar import shift_months_clamped  # noqa: E402
 from tests.scoring.reference import score_rows  # noqa: E402
 
 COMPARED = [
@@ -78,7 +78,7 @@ def generate(n: int, months: int, seed: int, as_of: date):
         }
     )
     first = date(as_of.year, as_of.month, 1)
-    month_starts = [add_months(first, -k) for k in range(months, 0, -1)]
+    month_starts = [shift_months_clamped(first, -k) for k in range(months, 0, -1)]
     labels = np.array([f"{m:%Y-%m}" for m in month_starts], dtype=object)
     tenant_pos = np.flatnonzero(linked)
     rows_tenant = np.tile(tenant_pos, months)

@@ -66,7 +66,7 @@ def _phase(sb, label: str, fn):
 
 def _naive(sb, scores, signals, accounts, users, sample: int | None):
     """One update per account and one create per Task, with simple-salesforce directly."""
-    from sfsync.plan import build_plan
+    from sfsync.salesforce.diff import build_plan
     from sfsync.salesforce.mapping import load_mapping
     from sfsync.salesforce.planner import desired_account_fields, load_sync_config, signal_tasks
     from tests.sync.runner import MAPPINGS

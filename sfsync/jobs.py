@@ -27,10 +27,10 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from sfsync.automation.kpi_job import KpiCompute
+from sfsync.calendar import add_months, is_month_text, month_text, scoring_month
 from sfsync.configfile import StrictModel, load_model
 from sfsync.errors import ConfigError, ConfigProblem
-from sfsync.sources.salesforce import ScopeCondition
+from sfsync.scope import ScopeCondition
 
 ROLES = ("accounts", "users", "activities", "usage")
 PLACEHOLDERS = (
@@ -181,6 +181,36 @@ class UsageImportCompute(StrictModel):
     kind: Literal["usage_import"]
 
 
+class KpiCompute(StrictModel):
+    """``compute:`` section of a KPI job."""
+
+    kind: Literal["kpi"]
+    month: str = "previous"  # "previous" = the last complete month before the as-of date
+    report: str | None = "out/kpi-{month}.html"  # relative to the project root
+    post: bool = True
+
+    @field_validator("month")
+    @classmethod
+    def _month(cls, value: str) -> str:
+        if value != "previous" and not is_month_text(value):
+            raise ValueError(f"{value!r}: use previous or a month YYYY-MM")
+        return value
+
+    @field_validator("report")
+    @classmethod
+    def _report(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                value.format(month="2025-01")
+            except (KeyError, IndexError, ValueError) as exc:
+                raise ValueError(f"{value!r}: the only placeholder is {{month}} ({exc})") from None
+        return value
+
+    def resolve_month(self, as_of: date) -> str:
+        """The report month: ``previous`` is the last complete month before ``as_of``."""
+        return month_text(scoring_month(as_of)) if self.month == "previous" else self.month
+
+
 Compute = Annotated[ScoreCompute | UsageImportCompute | KpiCompute, Field(discriminator="kind")]
 
 
@@ -296,27 +326,16 @@ def load_job(jobs_dir: Path, name: str) -> Job:
     return load_model(path, Job)
 
 
-def add_months(month: date, n: int) -> date:
-    """The first day of the month ``n`` months after ``month`` (negative: before)."""
-    index = month.year * 12 + month.month - 1 + n
-    return date(index // 12, index % 12 + 1, 1)
-
-
-def scoring_month(as_of: date) -> date:
-    """First day of the latest complete calendar month before ``as_of`` (SPEC §10)."""
-    return add_months(date(as_of.year, as_of.month, 1), -1)
-
-
 def run_parameters(as_of: date, months: int) -> dict[str, str]:
     """The placeholder values of a run as of ``as_of`` with a window of ``months`` months."""
     scoring = scoring_month(as_of)
     return {
         "as_of": as_of.isoformat(),
-        "scoring_month": scoring.strftime("%Y-%m"),
-        "previous_month": add_months(scoring, -1).strftime("%Y-%m"),
-        "from_month": add_months(scoring, -(months - 1)).strftime("%Y-%m"),
-        "to_month": scoring.strftime("%Y-%m"),
-        "as_of_month": as_of.strftime("%Y-%m"),
+        "scoring_month": month_text(scoring),
+        "previous_month": month_text(add_months(scoring, -1)),
+        "from_month": month_text(add_months(scoring, -(months - 1))),
+        "to_month": month_text(scoring),
+        "as_of_month": month_text(as_of),
     }
 
 

@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import structlog
 
-from sfsync.automation.kpi_job import KpiCompute, KpiOutcome, KpiStageResult, kpi_stage
+from sfsync.automation.kpi_job import KpiOutcome, KpiStageResult, kpi_stage
 from sfsync.automation.nightly import (
     combine_tasks,
     count_by_kind,
@@ -36,8 +36,9 @@ from sfsync.automation.nightly import (
     scheduled_followups,
 )
 from sfsync.automation.playbook import Playbook
+from sfsync.calendar import month_text, scoring_month
 from sfsync.guards import stage as guards
-from sfsync.jobs import UsageImportCompute, scoring_month
+from sfsync.jobs import KpiCompute, UsageImportCompute
 from sfsync.plan import PendingWrite, Plan
 from sfsync.ports import Notifier, SalesforceApi, Store
 from sfsync.project import USAGE_IMPORT_COLUMNS, JobBundle
@@ -142,7 +143,7 @@ def compute(
     """Derive the desired Salesforce state from the inputs (pure: no I/O, no clock)."""
     accounts = inputs.frames["accounts"]
     if isinstance(bundle.job.compute, UsageImportCompute):
-        month = scoring_month(as_of).strftime("%Y-%m")
+        month = month_text(scoring_month(as_of))
         desired = usage_import_frame(accounts, inputs.frames["usage"], month)
         log.info("usage_import_computed", accounts=len(desired), month=month)
         return Computed(desired, _sync_config(bundle))

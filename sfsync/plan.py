@@ -1,37 +1,22 @@
-"""Desired vs current -> Plan: exactly what a run would write, as data.
+"""The Plan: exactly what a run would write, as data.
 
-:func:`build_plan` is pure. It compares the desired field values (the scoring result) with the
-current values read from Salesforce after normalising both (:mod:`sfsync.salesforce.normalise`)
-and the desired Tasks with the existing ones (by ``Sync_Key__c``), and returns a :class:`Plan`:
-
-- per record, the fields that change (old -> new); records without changes are not listed;
-- per Task key, ``create``, ``update`` (only the changed fields) or ``skip`` with a reason:
-  ``completed_by_csm`` (the Task is closed), ``edited_by_csm`` (last modified by someone other
-  than the integration user), ``deleted_by_csm`` (in the recycle bin: never recreated),
-  ``unchanged``;
-- records and Tasks whose last write failed (``pending`` from the failure ledger) are included
-  again even when the diff would not include them, flagged ``retry``;
-- problems: values that cannot be written (the record is left out, the rest goes ahead).
+A :class:`Plan` lists, per record, the fields that change (old -> new); per Task key,
+``create``, ``update`` (only the changed fields) or ``skip`` with a reason; earlier failures
+to write again (``retry``) or that need no write any more; and the values that cannot be
+written. :func:`sfsync.salesforce.diff.build_plan` builds it (pure), the writer
+(``sfsync.salesforce.writer``) executes it and nothing else, the failure ledger
+(``sfsync.state.failures``) stores :class:`PendingWrite`. These types sit below all three.
 
 ``Plan.to_json()`` / ``Plan.from_json()`` round-trip; ``Plan.summary()`` is the text that
-``sfsync plan`` and ``sfsync run --dry-run`` print. The writer executes a plan and nothing else.
+``sfsync plan`` and ``sfsync run --dry-run`` print.
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import date
 from typing import Any
-from zoneinfo import ZoneInfo
-
-import pandas as pd
-
-from sfsync.config import DEFAULT_TIMEZONE
-from sfsync.salesforce.mapping import ObjectMapping
-from sfsync.salesforce.normalise import ValueProblem, is_null, normalise, same
 
 PLAN_FORMAT = 1
 TASK_KEY_FIELD = "Sync_Key__c"
@@ -246,212 +231,3 @@ def _show(value: Any) -> str:
         return "(empty)"
     text = str(value).replace("\n", " ")
     return text if len(text) <= 40 else text[:39] + "…"
-
-
-def _records(frame: pd.DataFrame | None) -> list[dict[str, Any]]:
-    if frame is None or frame.empty:
-        return []
-    return frame.to_dict(orient="records")
-
-
-def _pending_by_key(pending: Iterable[PendingWrite], sobject: str) -> dict[str, PendingWrite]:
-    return {p.key: p for p in pending if p.sobject == sobject}
-
-
-def diff_records(
-    desired: pd.DataFrame,
-    current: pd.DataFrame,
-    mapping: ObjectMapping,
-    *,
-    tz: ZoneInfo,
-    pending: Iterable[PendingWrite] = (),
-) -> tuple[list[RecordChange], list[PlanProblem], list[PendingWrite], int]:
-    """Field changes per record; problems; pending failures that need no write; scope size."""
-    key_column, key_field = mapping.match.column, mapping.match.field
-    retry = _pending_by_key(pending, mapping.sobject)
-    current_by_key = {str(r[key_field]): r for r in _records(current)}
-    counts = Counter(str(k) for k in desired[key_column]) if not desired.empty else Counter()
-    changes: list[RecordChange] = []
-    problems: list[PlanProblem] = []
-    resolved: list[PendingWrite] = []
-    seen: set[str] = set()
-    for row in _records(desired):
-        raw_key = row.get(key_column)
-        if is_null(raw_key):
-            problems.append(PlanProblem("", key_column, "missing record key; row left out"))
-            continue
-        key = str(raw_key)
-        if counts[key] > 1:
-            if key not in seen:
-                problems.append(
-                    PlanProblem(key, key_column, f"appears {counts[key]} times; record left out")
-                )
-            seen.add(key)
-            continue
-        seen.add(key)
-        now = current_by_key.get(key)
-        if now is None:
-            problems.append(
-                PlanProblem(
-                    key, key_field, f"no {mapping.sobject} with {key_field} {key} in Salesforce"
-                )
-            )
-            continue
-        forced = set(retry[key].fields) if key in retry else set()
-        record_changes: list[FieldChange] = []
-        try:
-            for column, spec in mapping.fields.items():
-                value = row.get(column)
-                if spec.null_policy == "leave" and is_null(value) and spec.field not in forced:
-                    continue
-                new = normalise(value, spec, tz, desired=True)
-                old = normalise(now.get(spec.field), spec, tz, desired=False)
-                if not same(old, new, spec) or spec.field in forced:
-                    record_changes.append(FieldChange(spec.field, old, new))
-        except ValueProblem as exc:
-            problems.append(PlanProblem(key, spec.field, f"{column}: {exc}"))
-            continue
-        if record_changes:
-            changes.append(RecordChange(key, tuple(record_changes), retry=key in retry))
-        elif key in retry:
-            resolved.append(retry[key])
-    resolved.extend(p for k, p in retry.items() if k not in seen)
-    return changes, problems, resolved, len(seen)
-
-
-def _task_fields(row: dict[str, Any], *, create: bool) -> dict[str, Any]:
-    fields: dict[str, Any] = {}
-    for column, name in TASK_COLUMNS.items():
-        if name in ("ActivityDate", "Status") and not create:
-            continue
-        value = row.get(column)
-        if name == "Status" and is_null(value):
-            value = DEFAULT_TASK_STATUS
-        if is_null(value):
-            continue
-        if isinstance(value, (pd.Timestamp, date)):
-            value = value.strftime("%Y-%m-%d")
-        fields[name] = str(value)
-    return fields
-
-
-def _flag(value: Any) -> bool:
-    """A Salesforce boolean as read (bool, or "true"/"false" text from a Bulk query)."""
-    if isinstance(value, str):
-        return value.strip().lower() == "true"
-    return False if is_null(value) else bool(value)
-
-
-def _is_closed(existing: dict[str, Any]) -> bool:
-    if not is_null(existing.get("IsClosed")):
-        return _flag(existing.get("IsClosed"))
-    return str(existing.get("Status") or "").casefold() == "completed"
-
-
-def _edited_by_someone_else(existing: dict[str, Any], integration_user_id: str | None) -> bool:
-    """Last modified by neither the integration user nor the Task's creator (sfsync)."""
-    editor = existing.get("LastModifiedById")
-    if is_null(editor):
-        return False
-    ours = {
-        str(v)[:15] for v in (integration_user_id, existing.get("CreatedById")) if not is_null(v)
-    }
-    return bool(ours) and str(editor)[:15] not in ours
-
-
-def diff_tasks(
-    desired_tasks: pd.DataFrame | None,
-    existing_tasks: pd.DataFrame | None,
-    *,
-    integration_user_id: str | None = None,
-    pending: Iterable[PendingWrite] = (),
-) -> tuple[list[TaskChange], list[PendingWrite]]:
-    """One TaskChange per desired Task key; pending Task failures that need no write."""
-    retry = _pending_by_key(pending, "Task")
-    existing_by_key: dict[str, dict[str, Any]] = {}
-    for r in _records(existing_tasks):  # a live Task wins over a deleted one with the same key
-        key = str(r[TASK_KEY_FIELD])
-        if key not in existing_by_key or _flag(existing_by_key[key].get("IsDeleted")):
-            existing_by_key[key] = r
-    out: list[TaskChange] = []
-    resolved: list[PendingWrite] = []
-    seen: set[str] = set()
-    for row in _records(desired_tasks):
-        key = str(row["sync_key"])
-        if key in seen:
-            continue
-        seen.add(key)
-        account_id = None if is_null(row.get("account_id")) else str(row["account_id"])
-        is_retry = key in retry
-        existing = existing_by_key.get(key)
-        if existing is None:
-            fields = _task_fields(row, create=True)
-            fields[TASK_KEY_FIELD] = key
-            out.append(TaskChange(key, "create", "new", account_id, None, fields, is_retry))
-            continue
-        task_id = str(existing.get("Id")) if not is_null(existing.get("Id")) else None
-        if _flag(existing.get("IsDeleted")):
-            reason = "deleted_by_csm"
-        elif _is_closed(existing):
-            reason = "completed_by_csm"
-        elif _edited_by_someone_else(existing, integration_user_id):
-            reason = "edited_by_csm"
-        else:
-            wanted = _task_fields(row, create=False)
-            changed = {
-                name: value
-                for name, value in wanted.items()
-                if name in TASK_MAINTAINED_FIELDS and str(existing.get(name) or "") != value
-            }
-            if changed:
-                changed[TASK_KEY_FIELD] = key
-                out.append(
-                    TaskChange(key, "update", "changed", account_id, task_id, changed, is_retry)
-                )
-                continue
-            reason = "unchanged"
-        out.append(TaskChange(key, "skip", reason, account_id, task_id))
-        if is_retry:
-            resolved.append(retry[key])
-    resolved.extend(p for k, p in retry.items() if k not in seen)
-    return out, resolved
-
-
-def build_plan(
-    desired_fields: pd.DataFrame,
-    current: pd.DataFrame,
-    desired_tasks: pd.DataFrame | None,
-    existing_tasks: pd.DataFrame | None,
-    mapping: ObjectMapping,
-    *,
-    tz: ZoneInfo | str = DEFAULT_TIMEZONE,
-    integration_user_id: str | None = None,
-    pending: Iterable[PendingWrite] = (),
-    meta: dict[str, Any] | None = None,
-) -> Plan:
-    """Compare desired with current values and Tasks; return the Plan (pure, no I/O).
-
-    ``desired_fields`` has the mapping's match column and result columns; ``current`` has the
-    match field and the mapped Salesforce fields (as read by ``sfsync.salesforce.reader``);
-    ``desired_tasks`` is the desired-Task frame of docs/ARCHITECTURE.md (optional ``status``
-    column for new Tasks); ``existing_tasks`` has ``Id``, ``Sync_Key__c``, ``IsClosed``,
-    ``Status``, ``LastModifiedById``, ``CreatedById`` and the maintained Task fields.
-    """
-    zone = ZoneInfo(tz) if isinstance(tz, str) else tz
-    pending = list(pending)
-    records, problems, resolved, scope = diff_records(
-        desired_fields, current, mapping, tz=zone, pending=pending
-    )
-    tasks, resolved_tasks = diff_tasks(
-        desired_tasks, existing_tasks, integration_user_id=integration_user_id, pending=pending
-    )
-    return Plan(
-        sobject=mapping.sobject,
-        match_field=mapping.match.field,
-        records=tuple(records),
-        tasks=tuple(tasks),
-        problems=tuple(problems),
-        resolved=tuple(resolved + resolved_tasks),
-        records_in_scope=scope,
-        meta=dict(meta or {}),
-    )

@@ -19,12 +19,11 @@ from typing import TypeVar
 
 import pandas as pd
 
-from sfsync.automation.kpi_job import KpiCompute
 from sfsync.automation.playbook import Playbook, load_playbook
 from sfsync.config import Project, Settings
 from sfsync.configfile import load_model
 from sfsync.errors import ConfigError, ConfigProblem, InputDataError, SfsyncError
-from sfsync.jobs import FileSource, Job, SalesforceSource, ScoreCompute, job_path
+from sfsync.jobs import FileSource, Job, KpiCompute, SalesforceSource, ScoreCompute, job_path
 from sfsync.salesforce.mapping import PRODUCIBLE_VALUES, SCORING_COLUMNS, load_mapping
 from sfsync.salesforce.planner import SyncConfig
 from sfsync.salesforce.tasks import TaskSettings, load_task_settings, task_problems

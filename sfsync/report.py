@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
+from sfsync.catalogue import BANDS
+
 Echo = Callable[[str], None]
 
 
@@ -103,7 +105,7 @@ class RunSummary:
                 f"{self.unknown_tenants:,} tenants no account has (left out)"
             )
         if self.scored:
-            order = {band: i for i, band in enumerate(("green", "yellow", "orange", "red"))}
+            order = {band: i for i, band in enumerate(BANDS)}
             ranked = sorted(self.bands.items(), key=lambda item: order.get(item[0], 9))
             bands = ", ".join(f"{n:,} {band}" for band, n in ranked)
             lines.append(f"  scored       {self.scored:,} accounts ({bands})")

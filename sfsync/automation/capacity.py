@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from sfsync.automation.playbook import SEGMENTS, Playbook
+from sfsync.automation.playbook import Playbook
+from sfsync.catalogue import SEGMENTS
 
 CAPACITY_COLUMNS = [
     "owner_id",

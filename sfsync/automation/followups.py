@@ -48,6 +48,7 @@ from datetime import date
 import pandas as pd
 
 from sfsync.automation.playbook import Playbook
+from sfsync.calendar import fiscal_quarter
 from sfsync.salesforce.tasks import TASK_FRAME_COLUMNS
 from sfsync.templates import TemplateSet
 
@@ -95,8 +96,9 @@ def _days(n: int) -> pd.Timedelta:
     return pd.Timedelta(days=n)
 
 
-def _add_months(values: pd.Series, months: int) -> pd.Series:
-    """Calendar-month arithmetic with the day clamped (Jan 31 + 1 month = Feb 28/29)."""
+def _shift_months_clamped(values: pd.Series, months: int) -> pd.Series:
+    """:func:`sfsync.calendar.shift_months_clamped` on a datetime Series (Jan 31 + 1 month =
+    Feb 28/29)."""
     return values + pd.DateOffset(months=months)
 
 
@@ -220,7 +222,7 @@ def _onboarding(rows: _Rows, acc: pd.DataFrame, first: pd.Series, pb: Playbook) 
     c = pd.to_datetime(acc["contract_start"]).astype("datetime64[ns]")
     has_c = c.notna()
     period = c.dt.strftime("%Y-%m-%d")
-    end = _add_months(c, ob.complete_check_months)
+    end = _shift_months_clamped(c, ob.complete_check_months)
     close = end + _days(ob.late_grace_days)
     delivered = first.notna()
     f_eff = first.where(delivered, c + _days(ob.planned_first_delivery_days))
@@ -259,19 +261,6 @@ def _onboarding(rows: _Rows, acc: pd.DataFrame, first: pd.Series, pb: Playbook) 
         )
 
 
-def fiscal_quarter(as_of: date, fiscal_year_start_month: int = 1) -> tuple[str, date, date]:
-    """The fiscal quarter containing ``as_of``: (label like ``2025Q1``, first day, last day).
-
-    The fiscal year is labelled by the calendar year in which it starts.
-    """
-    offset = (as_of.month - fiscal_year_start_month) % 12
-    q = offset // 3
-    start = pd.Timestamp(as_of.year, as_of.month, 1) - pd.DateOffset(months=offset % 3)
-    fy = start.year if start.month >= fiscal_year_start_month else start.year - 1
-    end = start + pd.DateOffset(months=3) - pd.Timedelta(days=1)
-    return f"{fy}Q{q + 1}", start.date(), end.date()
-
-
 def _qbr(rows, acc, segment, activities, as_of: date, pb: Playbook) -> None:
     label, qstart, qend = fiscal_quarter(as_of, pb.qbr.fiscal_year_start_month)
     qstart_ts, qend_ts = pd.Timestamp(qstart), pd.Timestamp(qend)
@@ -302,7 +291,7 @@ def _qbr(rows, acc, segment, activities, as_of: date, pb: Playbook) -> None:
 
 def _renewal(rows, acc, pb: Playbook) -> None:
     r = pd.to_datetime(acc["renewal_date"]).astype("datetime64[ns]")
-    open_ = _add_months(r, -pb.renewal.lead_months)
+    open_ = _shift_months_clamped(r, -pb.renewal.lead_months)
     rows.add(
         r.notna(),
         rule="renewal_reminder",

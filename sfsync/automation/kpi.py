@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from sfsync.automation.playbook import Playbook
+from sfsync.calendar import shift_month_text
+from sfsync.catalogue import BANDS
 
 KPI_KEYS = [
     "churn_rate",
@@ -145,10 +147,6 @@ def month_bounds(month: str) -> tuple[pd.Timestamp, pd.Timestamp]:
     return start, start + pd.offsets.MonthEnd(0)
 
 
-def shift_month(month: str, n: int) -> str:
-    return (pd.Timestamp(f"{month}-01") + pd.DateOffset(months=n)).strftime("%Y-%m")
-
-
 def month_snapshot(snapshots: pd.DataFrame | None, month: str) -> pd.DataFrame:
     """Each account's latest snapshot dated in ``month`` (empty when there is none)."""
     if snapshots is None or snapshots.empty:
@@ -252,7 +250,7 @@ def compute_kpis(
         kpis.append(_na("nrr", t.nrr_min, ">=", "%", _why("no_mrr_data")))
     else:
         m = mrr.assign(month=mrr["month"].astype(str), mrr=pd.to_numeric(mrr["mrr"]))
-        then = m[(m["month"] == shift_month(month, -t.nrr_months)) & (m["mrr"] > 0)]
+        then = m[(m["month"] == shift_month_text(month, -t.nrr_months)) & (m["mrr"] > 0)]
         now = m[(m["month"] == month) & m["account_id"].isin(then["account_id"])]
         base_mrr = float(then["mrr"].sum())
         kpis.append(
@@ -263,7 +261,7 @@ def compute_kpis(
                 t.nrr_min,
                 ">=",
                 "%",
-                _why("no_mrr_in_month", month=shift_month(month, -t.nrr_months)),
+                _why("no_mrr_in_month", month=shift_month_text(month, -t.nrr_months)),
             )
         )
 
@@ -502,7 +500,7 @@ def kpi_trend(
 
 def band_counts(snapshots: pd.DataFrame | None, months: list[str]) -> pd.DataFrame:
     """Accounts per band in each month's latest snapshots (index month, columns bands)."""
-    bands = ["green", "yellow", "orange", "red"]
+    bands = list(BANDS)
     rows = []
     for m in months:
         snap = month_snapshot(snapshots, m)

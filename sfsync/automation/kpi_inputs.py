@@ -16,7 +16,8 @@ from typing import Any, NamedTuple
 import pandas as pd
 import structlog
 
-from sfsync.automation.kpi import month_bounds, shift_month
+from sfsync.automation.kpi import month_bounds
+from sfsync.calendar import month_text, scoring_month, shift_month_text
 from sfsync.config import DEFAULT_BULK_THRESHOLD
 from sfsync.errors import InputDataError
 
@@ -133,7 +134,7 @@ def snapshots_from_store(store, month: str, trend_months: int) -> pd.DataFrame:
     """Snapshots dated in the ``trend_months`` months up to the end of ``month``."""
     from sfsync.state.snapshots import history
 
-    first = month_bounds(shift_month(month, -(trend_months - 1)))[0].date()
+    first = month_bounds(shift_month_text(month, -(trend_months - 1)))[0].date()
     last = month_bounds(month)[1].date()
     return history(store, first, last)
 
@@ -200,5 +201,5 @@ def _read_salesforce(inputs: KpiInputs, client, month: str, mapping, bulk_thresh
 
 
 def default_month(today: date) -> str:
-    """The last complete calendar month before ``today``."""
-    return (pd.Timestamp(today).replace(day=1) - pd.DateOffset(months=1)).strftime("%Y-%m")
+    """The last complete calendar month before ``today`` (the scoring month), ``YYYY-MM``."""
+    return month_text(scoring_month(today))

@@ -1,68 +1,33 @@
 """The monthly KPI job: gather inputs, compute the month and its trend, write the HTML report,
 post the summary to Slack. Used by ``sfsync kpi`` and by ``jobs/monthly-kpi.yaml``
-(``compute: {kind: kpi}``; :class:`KpiCompute` is the model of that section).
+(``compute: {kind: kpi}``; :class:`sfsync.jobs.KpiCompute` is the model of that section).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pandas as pd
 import structlog
-from pydantic import field_validator
 
 from sfsync.automation.capacity import owner_capacity
-from sfsync.automation.kpi import KpiReport, band_counts, compute_kpis, kpi_trend, shift_month
+from sfsync.automation.kpi import KpiReport, band_counts, compute_kpis, kpi_trend
 from sfsync.automation.kpi_inputs import KpiInputs, MissingInput, gather_kpi_inputs
 from sfsync.automation.kpi_report import render_kpi_report
 from sfsync.automation.playbook import Playbook
-from sfsync.configfile import StrictModel
+from sfsync.calendar import is_month_text, shift_month_text
 from sfsync.errors import ConfigError, ConfigProblem
+from sfsync.jobs import KpiCompute
 from sfsync.templates import TemplateSet
 
 log = structlog.get_logger(__name__)
 
-MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-
-
-class KpiCompute(StrictModel):
-    """``compute:`` section of a KPI job."""
-
-    kind: Literal["kpi"]
-    month: str = "previous"  # "previous" = the last complete month before the as-of date
-    report: str | None = "out/kpi-{month}.html"  # relative to the project root
-    post: bool = True
-
-    @field_validator("month")
-    @classmethod
-    def _month(cls, value: str) -> str:
-        if value != "previous" and not MONTH.match(value):
-            raise ValueError(f"{value!r}: use previous or a month YYYY-MM")
-        return value
-
-    @field_validator("report")
-    @classmethod
-    def _report(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                value.format(month="2025-01")
-            except (KeyError, IndexError, ValueError) as exc:
-                raise ValueError(f"{value!r}: the only placeholder is {{month}} ({exc})") from None
-        return value
-
-    def resolve_month(self, as_of: date) -> str:
-        """The report month: ``previous`` is the last complete month before ``as_of``."""
-        from sfsync.automation.kpi_inputs import default_month
-
-        return default_month(as_of) if self.month == "previous" else self.month
-
 
 def check_month(month: str, where: str = "--month") -> str:
-    if not MONTH.match(month or ""):
+    if not is_month_text(month or ""):
         raise ConfigError([ConfigProblem(where, "", f"{month!r} is not a month (YYYY-MM)")])
     return month
 
@@ -108,7 +73,7 @@ def run_kpi(
             account_mapping=account_mapping,
         )
     report = compute_kpis(month, playbook=playbook, snapshots=inputs.snapshots, **inputs.frames())
-    months = [shift_month(month, -i) for i in range(n - 1, -1, -1)]
+    months = [shift_month_text(month, -i) for i in range(n - 1, -1, -1)]
     trend = kpi_trend(months, playbook=playbook, snapshots=inputs.snapshots, **inputs.frames())
     bands = band_counts(inputs.snapshots, months)
     capacity = None

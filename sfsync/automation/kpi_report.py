@@ -17,14 +17,14 @@ import pandas as pd
 
 from sfsync.automation.kpi import Kpi, KpiReport
 from sfsync.automation.kpi_inputs import MissingInput
-from sfsync.automation.playbook import SEGMENTS, Playbook
+from sfsync.automation.playbook import Playbook
+from sfsync.catalogue import BANDS, SEGMENTS
 from sfsync.errors import ConfigError, ConfigProblem
-from sfsync.notify.messages import MessageBuilder
+from sfsync.labels import Labels
 from sfsync.templates import TemplateSet, placeholders
 
 BAND_COLOURS = {"green": "#2e9d57", "yellow": "#e6c229", "orange": "#f08a24", "red": "#d64545"}
 STATUS_COLOURS = {"met": "#2e9d57", "not_met": "#d64545", "na": "#8a8f98"}
-BANDS = ["green", "yellow", "orange", "red"]
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI","Hiragino Sans","Noto Sans CJK JP",
@@ -240,7 +240,7 @@ def render_kpi_report(
 ) -> str:
     """The report as one HTML string (write it with ``Path.write_text(..., "utf-8")``);
     ``generated_at`` is the time the report says it was made (the caller reads the clock)."""
-    labels = MessageBuilder(templates)
+    labels = Labels(templates)
     t = templates
     generated = generated_at.strftime("%Y-%m-%d %H:%M")
     band_labels = {b: labels.band_label(b) for b in BANDS}

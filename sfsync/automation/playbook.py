@@ -12,10 +12,10 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from sfsync.catalogue import SEGMENTS, UPSELL_CODES, Severity
 from sfsync.configfile import StrictModel, load_model
 
 Priority = Literal["High", "Normal", "Low"]
-SEGMENTS = ("S", "A", "B", "C")
 
 
 class SegmentPolicy(StrictModel):
@@ -88,7 +88,7 @@ class RecoveryPolicy(StrictModel):
 
 class AlertPolicy(StrictModel):
     snooze_days: int = Field(default=14, ge=0)
-    severities: list[Literal["high", "medium", "low"]] = ["high", "medium"]
+    severities: list[Severity] = ["high", "medium"]
     escalate_segments: list[Literal["S", "A", "B", "C"]] = ["S"]
     escalate_bands: list[Literal["green", "yellow", "orange", "red"]] = ["red"]
     due_hours: int = Field(default=48, gt=0)
@@ -110,7 +110,7 @@ class KpiTargets(StrictModel):
     churn_window_months: int = Field(default=12, gt=0)
     nrr_months: int = Field(default=3, gt=0)
     churn_date_column: str = "churned_on"
-    upsell_codes: list[str] = ["near_plan_limit", "deliveries_rising", "expansion_proposal"]
+    upsell_codes: list[str] = list(UPSELL_CODES)
     trend_months: int = Field(default=6, gt=0)
 
 

@@ -115,11 +115,11 @@ def _run_job(ctx, project, month: str, html_out, post, env):
     """The month's KPIs through the ``monthly-kpi`` job: its sources (Salesforce accounts,
     users and activities; Metabase usage) as of the first day after the month, under the run
     lock and recorded in the runs ledger like ``sfsync run monthly-kpi``."""
-    from sfsync.automation.kpi import shift_month
+    from sfsync.calendar import shift_month_text
     from sfsync.pipeline import run_job
     from sfsync.run_context import open_run
 
-    as_of = date.fromisoformat(shift_month(month, 1) + "-01")  # the month is then "previous"
+    as_of = date.fromisoformat(shift_month_text(month, 1) + "-01")  # the month is then "previous"
     echo = (lambda line: click.echo(line, err=True)) if _console(ctx) else None
     run_ctx = open_run(project, KPI_JOB, as_of, env=env, echo=echo)
     spec = run_ctx.job.compute

@@ -80,6 +80,7 @@ def plan_from_scores_csv(project, scores_path: Path, as_of: date):
     """Plan the Account fields and signal Tasks of a `sfsync score` CSV against the org."""
     import pandas as pd
 
+    from sfsync.catalogue import CHURN_CODES
     from sfsync.salesforce.client import connect
     from sfsync.salesforce.planner import (
         desired_account_fields,
@@ -88,7 +89,7 @@ def plan_from_scores_csv(project, scores_path: Path, as_of: date):
         signal_tasks,
     )
     from sfsync.salesforce.reader import read_owner_frames
-    from sfsync.salesforce.tasks import CHURN_CODES, signals_from_codes
+    from sfsync.salesforce.tasks import signals_from_codes
 
     settings = project.settings
     config = load_sync_config(

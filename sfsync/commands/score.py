@@ -148,9 +148,10 @@ def _score(ctx, accounts_path, usage_path, activities_path, benchmarks_path, pre
 def guard_offline_inputs(accounts, usage, as_of: date, usage_path: str, strict: bool) -> None:
     """The input guard of a scheduled run, on the files alone (no history offline): warn
     loudly when the usage file looks broken; with ``--strict`` stop (exit 1)."""
+    from sfsync.calendar import add_months, month_text, scoring_month
     from sfsync.errors import GuardError
     from sfsync.guards.inputs import check_inputs, input_figures
-    from sfsync.jobs import InputGuard, add_months, scoring_month
+    from sfsync.jobs import InputGuard
 
     month = scoring_month(as_of)
     linked = accounts["tenant_id"].dropna() if "tenant_id" in accounts.columns else []
@@ -159,8 +160,8 @@ def guard_offline_inputs(accounts, usage, as_of: date, usage_path: str, strict: 
         len(usage),
         usage,
         linked_tenants=linked,
-        scoring_month=month.strftime("%Y-%m"),
-        previous_month=add_months(month, -1).strftime("%Y-%m"),
+        scoring_month=month_text(month),
+        previous_month=month_text(add_months(month, -1)),
     )
     guard = InputGuard()
     findings = check_inputs(

@@ -8,9 +8,10 @@ into a template; mentions (``<@U…>``) and links are built here and inserted un
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
+from sfsync.labels import Labels
 from sfsync.log import redact_text
 from sfsync.templates import TemplateSet
 
@@ -45,36 +46,13 @@ def _context(text: str) -> dict:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": text}]}
 
 
-class MessageBuilder:
-    """Builds the messages of one template language for one Salesforce org."""
+class MessageBuilder(Labels):
+    """Builds the messages of one template language for one Salesforce org (labels from
+    :class:`sfsync.labels.Labels`)."""
 
     def __init__(self, templates: TemplateSet, instance_url: str = "") -> None:
-        self.t = templates
+        super().__init__(templates)
         self.instance_url = instance_url
-
-    # --- labels ---------------------------------------------------------------------------
-    def _label(self, key: str, default: str, field: str = "label") -> str:
-        if self.t.has("slack", key):
-            return self.t.fields("slack", key).get(field, default)
-        return default
-
-    def band_label(self, band: Any) -> str:
-        if band is None or band != band or band == "":
-            return self._label("band_none", "-")
-        return self._label(f"band_{band}", str(band))
-
-    def signal_label(self, code: str) -> str:
-        return self._label(f"signal_{code}", code)
-
-    def signals_text(self, codes: Iterable[str]) -> str:
-        return (
-            "、".join(self.signal_label(c) for c in codes)
-            if self.t.language == "ja"
-            else (", ".join(self.signal_label(c) for c in codes))
-        )
-
-    def kpi_label(self, key: str) -> str:
-        return self._label(f"kpi_{key}", key)
 
     # --- messages -------------------------------------------------------------------------
     def _render(self, key: str, values: Mapping[str, Any]) -> dict[str, str]:

@@ -38,6 +38,7 @@ from slack_sdk import WebClient
 
 from sfsync.automation.capacity import capacity_lines
 from sfsync.automation.playbook import Playbook
+from sfsync.catalogue import BANDS
 from sfsync.errors import SfsyncError
 from sfsync.log import redact_text
 from sfsync.notify.dedupe import alerting_signals, decide_alerts
@@ -50,7 +51,7 @@ from sfsync.templates import TemplateSet
 
 log = structlog.get_logger(__name__)
 
-BAND_ORDER = ["green", "yellow", "orange", "red"]
+BAND_ORDER = list(BANDS)
 
 
 def make_client(

@@ -28,8 +28,9 @@ from typing import Any, Literal
 import structlog
 from structlog.contextvars import bound_contextvars
 
+from sfsync.calendar import add_months
 from sfsync.errors import ConfigError, ExitCode, RunInterrupted
-from sfsync.jobs import ScoreCompute, add_months
+from sfsync.jobs import ScoreCompute
 
 log = structlog.get_logger(__name__)
 

@@ -19,7 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-BAND_ORDER = ["green", "yellow", "orange", "red"]
+from sfsync.catalogue import BANDS
+
+BAND_ORDER = list(BANDS)
 
 
 def auc_retained_above_churned(values: pd.Series, churned: pd.Series) -> float | None:

@@ -23,6 +23,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
+from sfsync.catalogue import BANDS, CHURN_CODES, PHASES, SEGMENTS, UPSELL_CODES
 from sfsync.configfile import StrictModel, load_model
 from sfsync.errors import ConfigError, ConfigProblem
 
@@ -81,22 +82,13 @@ SCORING_COLUMNS = frozenset(
     }
 )
 
-CHURN_CODES = (
-    "competitor",
-    "deliveries_drop",
-    "no_login_60d",
-    "red_band",
-    "score_drop",
-    "tickets_rising",
-)
-UPSELL_CODES = ("deliveries_rising", "near_plan_limit")
-
-# Every value the default scorecard and rules can produce (SPEC §10), per result column. The
-# org validation checks that each is an allowed picklist value of the mapped field.
+# Every value the default scorecard and rules can produce (SPEC §10), per result column, from
+# the catalogue. The org validation checks that each is an allowed picklist value of the mapped
+# field.
 PRODUCIBLE_VALUES: dict[str, tuple[str, ...]] = {
-    "health_band": ("green", "yellow", "orange", "red"),
-    "lifecycle_phase": ("onboarding", "adoption", "expansion", "maturity", "renewal"),
-    "segment": ("S", "A", "B", "C"),
+    "health_band": BANDS,
+    "lifecycle_phase": PHASES,
+    "segment": SEGMENTS,
     "churn_signals": CHURN_CODES,
     "upsell_signals": UPSELL_CODES,
     "signals": tuple(sorted(CHURN_CODES + UPSELL_CODES)),

@@ -25,7 +25,8 @@ import structlog
 
 from sfsync.config import DEFAULT_TIMEZONE
 from sfsync.errors import ConfigError, ConfigProblem
-from sfsync.plan import TASK_KEY_FIELD, PendingWrite, Plan, build_plan
+from sfsync.plan import TASK_KEY_FIELD, PendingWrite, Plan
+from sfsync.salesforce.diff import build_plan
 from sfsync.salesforce.mapping import (
     ObjectMapping,
     load_mapping,

@@ -18,9 +18,17 @@ from typing import Any
 import pandas as pd
 from pydantic import Field
 
+from sfsync.calendar import month_text, scoring_month
+from sfsync.catalogue import (
+    CHURN_CODES,
+    SEVERITIES,
+    TASK_SECTION,
+    default_severity,
+    signal_kind,
+    task_template_key,
+)
 from sfsync.configfile import StrictModel, load_model
 from sfsync.errors import ConfigProblem
-from sfsync.salesforce.mapping import CHURN_CODES
 from sfsync.templates import TemplateSet
 
 TASK_FRAME_COLUMNS = [
@@ -35,7 +43,7 @@ TASK_FRAME_COLUMNS = [
     "rule",
     "signal_code",
 ]
-TEMPLATE_SECTION = "tasks"
+TEMPLATE_SECTION = TASK_SECTION
 SUBJECT_LENGTH = 255  # Task.Subject
 TEMPLATE_PLACEHOLDERS = (
     "account_name",
@@ -51,19 +59,6 @@ TEMPLATE_PLACEHOLDERS = (
 )
 
 
-# Severity of each signal code (SPEC §10); upsell signals are informational ("low").
-SIGNAL_SEVERITY = {
-    "no_login_60d": "high",
-    "deliveries_drop": "medium",
-    "tickets_rising": "medium",
-    "competitor": "high",
-    "red_band": "high",
-    "score_drop": "medium",
-    "near_plan_limit": "low",
-    "deliveries_rising": "low",
-}
-
-
 def signals_from_codes(scores: pd.DataFrame, column: str = "signals") -> pd.DataFrame:
     """The long signals frame from a ``;``-joined codes column (``sfsync score`` CSV)."""
     rows = []
@@ -71,8 +66,7 @@ def signals_from_codes(scores: pd.DataFrame, column: str = "signals") -> pd.Data
         if not isinstance(codes, str):
             continue
         for code in filter(None, (c.strip() for c in codes.split(";"))):
-            kind = "churn" if code in CHURN_CODES else "upsell"
-            rows.append((str(account_id), code, kind, SIGNAL_SEVERITY.get(code, "low")))
+            rows.append((str(account_id), code, signal_kind(code), default_severity(code)))
     return pd.DataFrame(rows, columns=["account_id", "code", "kind", "severity"])
 
 
@@ -95,19 +89,13 @@ def load_task_settings(path: str | Path) -> TaskSettings:
     return settings.model_copy(update={"source": str(path)})
 
 
-def scoring_month(as_of: date) -> str:
-    """The latest complete calendar month before ``as_of`` (SPEC §10), as ``YYYY-MM``."""
-    return (as_of.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
-
-
 def signal_task_key(code: str, account_id: str, as_of: date) -> str:
-    """``signal:<code>:<account_id>:<scoring month>``."""
-    return f"signal:{code}:{account_id}:{scoring_month(as_of)}"
+    """``signal:<code>:<account_id>:<scoring month YYYY-MM>`` (SPEC §10)."""
+    return _task_key(code, account_id, month_text(scoring_month(as_of)))
 
 
-def template_key(code: str) -> str:
-    """The template key of a signal's Task: ``signal.<code>``."""
-    return f"signal.{code}"
+def _task_key(code: str, account_id: str, month: str) -> str:
+    return f"signal:{code}:{account_id}:{month}"
 
 
 def task_problems(settings: TaskSettings, templates: TemplateSet) -> list[ConfigProblem]:
@@ -124,33 +112,33 @@ def task_problems(settings: TaskSettings, templates: TemplateSet) -> list[Config
                 )
             )
             continue
-        if not templates.has(TEMPLATE_SECTION, template_key(code)):
+        if not templates.has(TEMPLATE_SECTION, task_template_key(code)):
             problems.append(
                 ConfigProblem(
                     templates.file,
-                    f"{TEMPLATE_SECTION}.{template_key(code)}",
+                    f"{TEMPLATE_SECTION}.{task_template_key(code)}",
                     f"no Task template for signal {code} (language {templates.language})",
                 )
             )
             continue
-        fields = templates.fields(TEMPLATE_SECTION, template_key(code))
+        fields = templates.fields(TEMPLATE_SECTION, task_template_key(code))
         for name in ("subject", "description"):
             if name not in fields:
                 problems.append(
                     ConfigProblem(
                         templates.file,
-                        f"{TEMPLATE_SECTION}.{template_key(code)}.{name}",
+                        f"{TEMPLATE_SECTION}.{task_template_key(code)}.{name}",
                         "required template field is missing",
                     )
                 )
         try:
             templates.render(
-                TEMPLATE_SECTION, template_key(code), dict.fromkeys(TEMPLATE_PLACEHOLDERS, "")
+                TEMPLATE_SECTION, task_template_key(code), dict.fromkeys(TEMPLATE_PLACEHOLDERS, "")
             )
         except Exception as exc:  # ConfigError naming the template
             problems.extend(getattr(exc, "problems", [ConfigProblem(templates.file, "", str(exc))]))
     for i, severity in enumerate(settings.severities):
-        if severity not in ("high", "medium", "low"):
+        if severity not in SEVERITIES:
             problems.append(
                 ConfigProblem(file, f"severities.{i}", f"unknown severity {severity!r}")
             )
@@ -238,7 +226,7 @@ def build_signal_tasks(
     names: dict[str, str] = {}
     if users is not None and not users.empty and "name" in users:
         names = {str(u): str(n) for u, n in zip(users["user_id"], users["name"], strict=True)}
-    month = scoring_month(as_of)
+    month = month_text(scoring_month(as_of))
     due = as_of + timedelta(days=settings.due_offset_days)
     rows = []
     for rec in frame.sort_values(["account_id", "code"]).to_dict(orient="records"):
@@ -256,10 +244,10 @@ def build_signal_tasks(
             "health_band": _text(rec.get("health_band")),
             "segment": _text(rec.get("segment")),
         }
-        text = templates.render(TEMPLATE_SECTION, template_key(code), values)
+        text = templates.render(TEMPLATE_SECTION, task_template_key(code), values)
         rows.append(
             {
-                "sync_key": f"signal:{code}:{account_id}:{month}",
+                "sync_key": _task_key(code, account_id, month),
                 "account_id": account_id,
                 "owner_id": owner,
                 "subject": _fit(text["subject"], SUBJECT_LENGTH),

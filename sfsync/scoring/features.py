@@ -17,21 +17,22 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from sfsync.calendar import (
+    calendar_months_until,
+    days_between,
+    month_text,
+    previous_month,
+    scoring_month,
+    shift_months_clamped_array,
+    to_day_array,
+    whole_months_between,
+)
 from sfsync.errors import InputDataError
 from sfsync.scoring.arrays import (
     encode_keys,
     factorize_text,
     release_unused_memory,
     text_array,
-)
-from sfsync.scoring.calendar import (
-    add_months_array,
-    calendar_months_until,
-    days_between,
-    previous_month,
-    scoring_month,
-    to_day_array,
-    whole_months_between,
 )
 from sfsync.scoring.usage_features import (
     NAT_INT,
@@ -144,7 +145,7 @@ def _activity_features(
     raw = raw_dates(activities["date"])
     dates = raw[rows]
     latest = latest_by(codes, dates.view(np.int64), n).view(raw.dtype).astype("datetime64[D]")
-    quarter_start = add_months_array(np.array([np.datetime64(as_of, "D")]), -3)[0]
+    quarter_start = shift_months_clamped_array(np.array([np.datetime64(as_of, "D")]), -3)[0]
     after = dates.view(np.int64) >= day_bound(raw, quarter_start.astype(date) + timedelta(days=1))
     recent_rows, recent_codes = rows[after], codes[after]
     type_codes, type_names = factorize_text(activities["type"].take(recent_rows))
@@ -205,7 +206,7 @@ def build_features(
     _require(accounts, ACCOUNT_COLUMNS, "accounts")
     _require(usage, USAGE_COLUMNS, "usage")
     _require(activities, ACTIVITY_COLUMNS, "activities")
-    month = scoring_month(as_of)
+    month = month_text(scoring_month(as_of))
     prev = previous_month(month)
     n = len(accounts)
     done_rows = _completed_rows(activities, as_of)

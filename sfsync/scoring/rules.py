@@ -7,16 +7,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal
 
 import numpy as np
 import pandas as pd
 from pydantic import Field
 
+from sfsync.calendar import latest_shifted_on_or_before
+from sfsync.catalogue import Severity, default_severity, signal_kind
 from sfsync.configfile import StrictModel
-from sfsync.scoring.calendar import latest_shifted_on_or_before
-
-Severity = Literal["high", "medium", "low"]
 
 
 class SegmentRules(StrictModel):
@@ -38,43 +36,43 @@ class _Signal(StrictModel):
 
 
 class NoLoginRule(_Signal):
-    severity: Severity = "high"
+    severity: Severity = default_severity("no_login_60d")
     days: int = 60
     min_contract_age_days: int = 60
 
 
 class DeliveriesDropRule(_Signal):
-    severity: Severity = "medium"
+    severity: Severity = default_severity("deliveries_drop")
     max_ratio: float = 0.5
 
 
 class TicketsRisingRule(_Signal):
-    severity: Severity = "medium"
+    severity: Severity = default_severity("tickets_rising")
     min_tickets: float = 3
     min_ratio: float = 2.0
 
 
 class CompetitorRule(_Signal):
-    severity: Severity = "high"
+    severity: Severity = default_severity("competitor")
 
 
 class RedBandRule(_Signal):
-    severity: Severity = "high"
+    severity: Severity = default_severity("red_band")
     band: str = "red"
 
 
 class ScoreDropRule(_Signal):
-    severity: Severity = "medium"
+    severity: Severity = default_severity("score_drop")
     points: float = 15
 
 
 class NearPlanLimitRule(_Signal):
-    severity: Severity = "low"
+    severity: Severity = default_severity("near_plan_limit")
     min_ratio: float = 0.8
 
 
 class DeliveriesRisingRule(_Signal):
-    severity: Severity = "low"
+    severity: Severity = default_severity("deliveries_rising")
     min_ratio: float = 1.5
     min_deliveries: float = 3
 
@@ -83,7 +81,7 @@ class ExpansionProposalRule(_Signal):
     """SPEC §6 names it, SPEC §10 does not define a code for it: off by default."""
 
     enabled: bool = False
-    severity: Severity = "low"
+    severity: Severity = default_severity("expansion_proposal")
     band: str = "green"
     phase: str = "expansion"
 
@@ -104,17 +102,6 @@ class Rules(StrictModel):
     segments: SegmentRules = SegmentRules()
     phases: PhaseRules = PhaseRules()
     signals: SignalRules = SignalRules()
-
-
-CHURN_CODES = (
-    "competitor",
-    "deliveries_drop",
-    "no_login_60d",
-    "red_band",
-    "score_drop",
-    "tickets_rising",
-)
-UPSELL_CODES = ("deliveries_rising", "expansion_proposal", "near_plan_limit")
 
 
 @dataclass(frozen=True)
@@ -182,33 +169,33 @@ def compute_signals(
 
     out: list[Signal] = []
 
-    def add(code: str, kind: str, rule, mask: np.ndarray) -> None:
+    def add(code: str, rule, mask: np.ndarray) -> None:
         if rule.enabled:
-            out.append(Signal(code, kind, rule.severity, np.asarray(mask, dtype=bool)))
+            out.append(Signal(code, signal_kind(code), rule.severity, np.asarray(mask, dtype=bool)))
 
     r = rules.no_login_60d
     contract_age = col("days_since_contract_start")
     since_login = col("days_since_last_login")
     old_enough = np.isnan(contract_age) | (contract_age >= r.min_contract_age_days)
     idle = np.isnan(since_login) | (since_login >= r.days)
-    add("no_login_60d", "churn", r, linked & old_enough & idle)
+    add("no_login_60d", r, linked & old_enough & idle)
 
     this, prev = col("deliveries_this_month"), col("deliveries_previous_month")
     with np.errstate(invalid="ignore"):
         r = rules.deliveries_drop
-        add("deliveries_drop", "churn", r, linked & (prev > 0) & (this <= r.max_ratio * prev))
+        add("deliveries_drop", r, linked & (prev > 0) & (this <= r.max_ratio * prev))
         r = rules.tickets_rising
         t_this, t_prev = col("support_tickets_this_month"), col("support_tickets_previous_month")
         rising = (t_this >= r.min_tickets) & (t_this >= r.min_ratio * t_prev)
-        add("tickets_rising", "churn", r, linked & rising)
-        add("competitor", "churn", rules.competitor, _truthy(frame["competitor_evaluation"]))
-        add("red_band", "churn", rules.red_band, band == rules.red_band.band)
-        add("score_drop", "churn", rules.score_drop, -score_change >= rules.score_drop.points)
+        add("tickets_rising", r, linked & rising)
+        add("competitor", rules.competitor, _truthy(frame["competitor_evaluation"]))
+        add("red_band", rules.red_band, band == rules.red_band.band)
+        add("score_drop", rules.score_drop, -score_change >= rules.score_drop.points)
         r = rules.near_plan_limit
-        add("near_plan_limit", "upsell", r, linked & (col("plan_usage_ratio") >= r.min_ratio))
+        add("near_plan_limit", r, linked & (col("plan_usage_ratio") >= r.min_ratio))
         r = rules.deliveries_rising
         grow = (this >= r.min_ratio * prev) & (this >= r.min_deliveries)
-        add("deliveries_rising", "upsell", r, linked & grow)
+        add("deliveries_rising", r, linked & grow)
     r = rules.expansion_proposal
-    add("expansion_proposal", "upsell", r, (band == r.band) & (phase == r.phase))
+    add("expansion_proposal", r, (band == r.band) & (phase == r.phase))
     return out

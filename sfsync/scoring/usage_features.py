@@ -28,8 +28,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from sfsync.calendar import to_day_array
 from sfsync.scoring.arrays import encode_keys, find_in, text_array
-from sfsync.scoring.calendar import to_day_array
 
 COUNTS = ["deliveries", "login_days", "support_tickets", "video_views", "email_opens"]
 COUNTS += ["email_clicks"]

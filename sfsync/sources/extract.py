@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 import pandas as pd
 import structlog
 
+from sfsync.calendar import add_months, month_text, scoring_month
 from sfsync.errors import SfsyncError
 from sfsync.guards.inputs import input_figures
 from sfsync.jobs import (
@@ -29,9 +30,7 @@ from sfsync.jobs import (
     SalesforceSource,
     Source,
     SqlSource,
-    add_months,
     resolve_parameters,
-    scoring_month,
 )
 from sfsync.log import register_url_secrets
 from sfsync.ports import SalesforceApi, Store, UsageReader
@@ -307,8 +306,8 @@ def source_figures(mapped: dict[str, MappedFrame], as_of: date) -> dict[str, dic
                 result.rows_read,
                 result.frame,
                 linked_tenants=linked.dropna(),
-                scoring_month=month.strftime("%Y-%m"),
-                previous_month=add_months(month, -1).strftime("%Y-%m"),
+                scoring_month=month_text(month),
+                previous_month=month_text(add_months(month, -1)),
             )
         else:
             figures[role] = input_figures(role, result.rows_read, result.frame)

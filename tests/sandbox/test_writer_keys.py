@@ -17,8 +17,9 @@ import pandas as pd
 import pytest
 
 from sfsync.config import SalesforceSettings
-from sfsync.plan import Plan, diff_tasks
+from sfsync.plan import Plan
 from sfsync.salesforce.client import connect
+from sfsync.salesforce.diff import diff_tasks
 from sfsync.salesforce.writer import LockRetry, WriteStatus, apply_plan
 from tests.cli_process import REPO
 

@@ -9,13 +9,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sfsync.scoring.calendar import (
-    add_months,
-    add_months_array,
+from sfsync.calendar import (
     calendar_months_until,
     latest_shifted_on_or_before,
+    month_text,
     previous_month,
     scoring_month,
+    shift_months_clamped,
+    shift_months_clamped_array,
     whole_months_between,
 )
 
@@ -36,9 +37,9 @@ D = date
         (D(2025, 8, 31), 1, D(2025, 9, 30)),
     ],
 )
-def test_add_months_clamps_the_day(day, months, expected):
-    assert add_months(day, months) == expected
-    array = add_months_array(np.array([day], dtype="datetime64[D]"), months)
+def test_shift_months_clamped_clamps_the_day(day, months, expected):
+    assert shift_months_clamped(day, months) == expected
+    array = shift_months_clamped_array(np.array([day], dtype="datetime64[D]"), months)
     assert array[0].astype(date) == expected
 
 
@@ -53,7 +54,7 @@ def test_add_months_clamps_the_day(day, months, expected):
     ],
 )
 def test_scoring_month_is_the_last_complete_month(as_of, month, previous):
-    assert scoring_month(as_of) == month
+    assert month_text(scoring_month(as_of)) == month
     assert previous_month(month) == previous
 
 
@@ -94,8 +95,8 @@ def test_calendar_months_until_brackets_each_target_between_whole_month_shifts(a
     got = calendar_months_until(as_of, np.array(days, dtype="datetime64[D]"))
     for target, value in zip(days, got, strict=True):
         m = int(np.floor(value))
-        assert add_months(as_of, m) <= target < add_months(as_of, m + 1)
-        low, high = add_months(as_of, m), add_months(as_of, m + 1)
+        assert shift_months_clamped(as_of, m) <= target < shift_months_clamped(as_of, m + 1)
+        low, high = shift_months_clamped(as_of, m), shift_months_clamped(as_of, m + 1)
         assert value - m == pytest.approx((target - low).days / (high - low).days)
 
 
@@ -109,7 +110,7 @@ def test_a_month_shift_threshold_is_one_date_comparison(as_of, months, offsets):
     last = latest_shifted_on_or_before(as_of, months)
     for days in offsets:
         day = as_of + timedelta(days=days)
-        assert (add_months(day, -months) <= as_of) == (day <= last)
+        assert (shift_months_clamped(day, -months) <= as_of) == (day <= last)
 
 
 @pytest.mark.parametrize(

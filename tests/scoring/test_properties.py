@@ -11,8 +11,12 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sfsync.calendar import (
+    shift_months_clamped,
+    shift_months_clamped_array,
+    whole_months_between,
+)
 from sfsync.scoring import score_accounts
-from sfsync.scoring.calendar import add_months, add_months_array, whole_months_between
 from tests.scoring.builders import accounts_frame, activities_frame, templates, usage_frame
 from tests.scoring.reference import add_months as ref_add_months
 from tests.scoring.reference import score_rows
@@ -34,7 +38,7 @@ rates = st.one_of(
 def near(as_of: date):
     """A date near a boundary of as_of: +/- whole months (clamped) +/- a day, or any offset."""
     month_edge = st.builds(
-        lambda m, d: add_months(as_of, m) + timedelta(days=d),
+        lambda m, d: shift_months_clamped(as_of, m) + timedelta(days=d),
         st.integers(-14, 8),
         st.integers(-1, 1),
     )
@@ -49,7 +53,7 @@ def near(as_of: date):
 def scenarios(draw):
     as_of = draw(as_of_dates)
     first = date(as_of.year, as_of.month, 1)
-    months = [f"{add_months(first, -k):%Y-%m}" for k in (0, 1, 2, 3)]
+    months = [f"{shift_months_clamped(first, -k):%Y-%m}" for k in (0, 1, 2, 3)]
     n = draw(st.integers(1, 6))
     accounts, usage, activities, previous = [], [], [], {}
     for i in range(n):
@@ -155,19 +159,19 @@ def test_score_range_band_and_renormalisation(default_card, scenario):
 
 
 @given(st.dates(min_value=date(1900, 1, 1), max_value=date(2200, 1, 1)), st.integers(-600, 600))
-def test_add_months_matches_the_reference_and_clamps(day, months):
-    shifted = add_months(day, months)
+def test_shift_months_clamped_matches_the_reference_and_clamps(day, months):
+    shifted = shift_months_clamped(day, months)
     assert shifted == ref_add_months(day, months)
     assert shifted.day == day.day or shifted.day < day.day
     assert (shifted.year * 12 + shifted.month) - (day.year * 12 + day.month) == months
 
 
 @given(st.lists(st.dates(min_value=date(1800, 1, 1), max_value=date(2300, 1, 1)), min_size=1))
-def test_add_months_array_matches_the_scalar_version(days):
+def test_shift_months_clamped_array_matches_the_scalar_version(days):
     arr = np.array(days + [None], dtype="datetime64[D]")
     for months in (-25, -1, 0, 1, 3, 14):
-        shifted = add_months_array(arr, months)
-        assert [add_months(d, months) for d in days] == shifted[:-1].astype(date).tolist()
+        shifted = shift_months_clamped_array(arr, months)
+        assert [shift_months_clamped(d, months) for d in days] == shifted[:-1].astype(date).tolist()
         assert np.isnat(shifted[-1])
 
 
@@ -177,4 +181,4 @@ def test_add_months_array_matches_the_scalar_version(days):
 )
 def test_whole_months_is_the_largest_m_with_start_plus_m_on_or_before_end(start, end):
     m = int(whole_months_between(np.array([start], dtype="datetime64[D]"), end)[0])
-    assert add_months(start, m) <= end < add_months(start, m + 1)
+    assert shift_months_clamped(start, m) <= end < shift_months_clamped(start, m + 1)

@@ -11,11 +11,11 @@ import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sfsync.scoring.calendar import add_months, previous_month, scoring_month
+from sfsync.calendar import add_months, month_text, previous_month, scoring_month
 from sfsync.scoring.usage_features import usage_by_tenant
 
 AS_OF = date(2025, 3, 15)
-MONTH = scoring_month(AS_OF)
+MONTH = month_text(scoring_month(AS_OF))
 PREV = previous_month(MONTH)
 MONTHS = [f"{add_months(date(2025, 3, 1), -k):%Y-%m}" for k in range(-1, 15)]
 TENANTS = ["T1", "T2", "T3", "T4", "T5", "X9", ""]  # X9: no account; "": a blank cell

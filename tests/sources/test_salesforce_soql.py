@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
+from sfsync.scope import ScopeCondition
 from sfsync.sources.columns import load_column_mapping
 from sfsync.sources.salesforce import (
-    ScopeCondition,
     accounts_soql,
     canonical_activities,
     events_soql,

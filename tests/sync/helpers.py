@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sfsync.salesforce.mapping import CHURN_CODES
+from sfsync.catalogue import CHURN_CODES
 
 
 def _field(name: str, type_: str, **extra: Any) -> dict[str, Any]:

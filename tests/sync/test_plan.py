@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from sfsync.plan import PendingWrite, Plan, build_plan
+from sfsync.plan import PendingWrite, Plan
+from sfsync.salesforce.diff import build_plan
 from sfsync.salesforce.mapping import load_mapping, resolve_against_org
 from tests.sync.helpers import account_describe
 

@@ -6,11 +6,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from sfsync.calendar import month_text, scoring_month
 from sfsync.salesforce.tasks import (
     TaskSettings,
     build_signal_tasks,
     load_task_settings,
-    scoring_month,
     task_problems,
 )
 from sfsync.templates import load_templates
@@ -68,7 +68,7 @@ def frames():
     [(date(2025, 3, 15), "2025-02"), (date(2025, 3, 1), "2025-02"), (date(2025, 1, 31), "2024-12")],
 )
 def test_scoring_month_is_the_last_complete_month(as_of, month):
-    assert scoring_month(as_of) == month
+    assert month_text(scoring_month(as_of)) == month
 
 
 def test_signal_tasks_follow_spec_10():

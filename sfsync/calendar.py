@@ -1,43 +1,96 @@
-"""Calendar arithmetic of SPEC §10: scoring month, month addition with day clamping.
+"""Calendar arithmetic of SPEC §10, defined once: months, the scoring month, quarters.
 
 Everything works on calendar dates (no time, no time zone): the caller passes the as-of date
-already converted to the configured time zone. Array functions take and return numpy
-``datetime64[D]`` arrays, with NaT for missing dates, and never loop in Python.
+already converted to the configured time zone. Two kinds of month arithmetic exist and have
+different names:
+
+- :func:`add_months` moves between *months*: the first day of the month ``n`` months later
+  (query windows, the scoring month, monthly periods);
+- :func:`shift_months_clamped` moves a *day* by calendar months, clamping the day
+  (Jan 31 + 1 month = Feb 28/29): contract ages, renewal windows, "within 3 months".
+
+A month as text is ``YYYY-MM`` (:func:`month_text`, :func:`parse_month`); Task keys
+(``signal:<code>:<account>:<YYYY-MM>``) use ``month_text(scoring_month(as_of))``.
+Array functions take and return numpy ``datetime64[D]`` arrays, with NaT for missing dates,
+and never loop in Python.
 """
 
 from __future__ import annotations
 
-import calendar
+import re
+from calendar import monthrange
 from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
 
 NAT = np.datetime64("NaT", "D")
+MONTH_PATTERN = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
-def add_months(day: date, months: int) -> date:
+def month_start(day: date) -> date:
+    """The first day of ``day``'s month."""
+    return date(day.year, day.month, 1)
+
+
+def add_months(month: date, n: int) -> date:
+    """The first day of the month ``n`` months after ``month``'s month (negative: before)."""
+    index = month.year * 12 + month.month - 1 + n
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def shift_months_clamped(day: date, months: int) -> date:
     """``day`` plus ``months`` calendar months, clamping the day (Jan 31 + 1 month = Feb 28/29)."""
     index = day.year * 12 + (day.month - 1) + months
     year, month0 = divmod(index, 12)
-    last = calendar.monthrange(year, month0 + 1)[1]
+    last = monthrange(year, month0 + 1)[1]
     return date(year, month0 + 1, min(day.day, last))
 
 
-def scoring_month(as_of: date) -> str:
-    """The latest complete calendar month before ``as_of``, as ``YYYY-MM``.
+def scoring_month(as_of: date) -> date:
+    """First day of the latest complete calendar month before ``as_of`` (SPEC §10).
 
-    As of 2025-03-15 and as of 2025-03-01 it is ``2025-02``: a partial current month would
-    make every account look idle early in the month.
+    As of 2025-03-15 and as of 2025-03-01 it is 2025-02-01: a partial current month would make
+    every account look idle early in the month.
     """
-    prev = add_months(date(as_of.year, as_of.month, 1), -1)
-    return f"{prev.year:04d}-{prev.month:02d}"
+    return add_months(as_of, -1)
+
+
+def is_month_text(text: str) -> bool:
+    """True when ``text`` is a month ``YYYY-MM`` (month 01-12)."""
+    return MONTH_PATTERN.match(text) is not None
+
+
+def month_text(month: date) -> str:
+    """``YYYY-MM`` of ``month``."""
+    return f"{month.year:04d}-{month.month:02d}"
+
+
+def parse_month(text: str) -> date:
+    """The first day of the month ``YYYY-MM``."""
+    return date(int(text[:4]), int(text[5:7]), 1)
+
+
+def shift_month_text(month: str, n: int) -> str:
+    """The ``YYYY-MM`` month ``n`` months after ``month`` (negative: before)."""
+    return month_text(add_months(parse_month(month), n))
 
 
 def previous_month(month: str) -> str:
     """The calendar month before ``YYYY-MM``."""
-    prev = add_months(date(int(month[:4]), int(month[5:7]), 1), -1)
-    return f"{prev.year:04d}-{prev.month:02d}"
+    return shift_month_text(month, -1)
+
+
+def fiscal_quarter(as_of: date, fiscal_year_start_month: int = 1) -> tuple[str, date, date]:
+    """The fiscal quarter containing ``as_of``: (label like ``2025Q1``, first day, last day).
+
+    The fiscal year is labelled by the calendar year in which it starts.
+    """
+    offset = (as_of.month - fiscal_year_start_month) % 12
+    start = add_months(as_of, -(offset % 3))
+    fy = start.year if start.month >= fiscal_year_start_month else start.year - 1
+    end = add_months(start, 3) - timedelta(days=1)
+    return f"{fy}Q{offset // 3 + 1}", start, end
 
 
 def to_day_array(values: pd.Series | np.ndarray) -> np.ndarray:
@@ -94,8 +147,8 @@ def _shift(days: np.ndarray, months) -> np.ndarray:
     return _days(new_year, new_month, np.minimum(day, _month_length(new_year, new_month)))
 
 
-def add_months_array(days: np.ndarray, months: int | np.ndarray) -> np.ndarray:
-    """Vectorised :func:`add_months` on ``datetime64[D]``; NaT stays NaT."""
+def shift_months_clamped_array(days: np.ndarray, months: int | np.ndarray) -> np.ndarray:
+    """Vectorised :func:`shift_months_clamped` on ``datetime64[D]``; NaT stays NaT."""
     days = np.asarray(days, dtype="datetime64[D]")
     nat = np.isnat(days)
     ints = np.where(nat, 0, days.view(np.int64))
@@ -122,7 +175,7 @@ def whole_months_between(start: np.ndarray, end: np.ndarray | date) -> np.ndarra
         nat = np.isnat(start)
         sy, sm, sd = _civil(np.where(nat, 0, start.view(np.int64)))
         months = (end.year * 12 + end.month) - (sy * 12 + sm)
-        months -= np.minimum(sd, calendar.monthrange(end.year, end.month)[1]) > end.day
+        months -= np.minimum(sd, monthrange(end.year, end.month)[1]) > end.day
         return np.where(nat, np.nan, months.astype(np.float64))
     nat = np.isnat(start) | np.isnat(end)
     months = _whole_months(
@@ -180,14 +233,16 @@ def days_between(earlier: np.ndarray, later: date) -> np.ndarray:
 
 
 def latest_shifted_on_or_before(as_of: date, months: int) -> date:
-    """The latest day d with ``add_months(d, -months) <= as_of``.
+    """The latest day d with ``shift_months_clamped(d, -months) <= as_of``.
 
     Subtracting months (with clamping) never reorders dates, so for an array of dates
-    ``add_months_array(days, -months) <= as_of`` is exactly ``days <= this day``: one scalar
+    ``shift_months_clamped_array(days, -months) <= as_of`` is exactly ``days <= this day``: one scalar
     computation instead of calendar arithmetic on every date. Several days can clamp to the
     same day (Mar 29-31 minus one month are all Feb 28), hence the search just past
     ``as_of + months``."""
-    start = add_months(as_of, months)
+    start = shift_months_clamped(as_of, months)
     return max(
-        d for d in (start + timedelta(days=k) for k in range(5)) if add_months(d, -months) <= as_of
+        d
+        for d in (start + timedelta(days=k) for k in range(5))
+        if shift_months_clamped(d, -months) <= as_of
     )
