@@ -33,8 +33,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sfsync.scoring import load_scorecard, score_accounts  # noqa: E402
 from sfsync.calendar import shift_months_clamped  # noqa: E402
+from sfsync.scoring import load_scorecard, score_accounts  # noqa: E402
 from tests.scoring.reference import score_rows  # noqa: E402
 
 COMPARED = [
