@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections.abc import Iterator, Mapping
@@ -12,6 +13,7 @@ from typing import Any
 
 import click
 
+from sfsync.calendar import scoring_month
 from sfsync.errors import ExitCode, GuardError
 
 SANDBOX_DIR = Path(".sfsync") / "sandbox"
@@ -68,6 +70,15 @@ def sandbox_environment(
             echo(f"Local practice org at {sb.salesforce_url} (state in {data_dir})")
         with environment(overrides) as env:
             yield env
+
+
+def sample_date(root: Path) -> date | None:
+    """The date the local practice org's sample book was made for (None when unknown)."""
+    try:
+        made = json.loads((root / SANDBOX_DIR / "sample.json").read_text(encoding="utf-8"))
+        return date.fromisoformat(str(made["as_of"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def log_format(ctx: click.Context) -> str:
@@ -145,11 +156,12 @@ def _execute(
         try:
             outcome = run_job(run_ctx)
         except GuardError as exc:
-            if sandbox:  # the practice org's sample usage was made for the day it was created
+            made_on = sample_date(project.root) if sandbox else None
+            if made_on is not None and scoring_month(as_of) > scoring_month(made_on):
                 exc.hint = (
-                    f"{exc.hint}; on the local practice org, the sample usage ends with the "
-                    "month before the day it was created: `sfsync sandbox reset` makes it anew "
-                    "for today"
+                    f"{exc.hint}; the local practice org's sample usage was made as of "
+                    f"{made_on.isoformat()} and ends with "
+                    f"{scoring_month(made_on):%Y-%m}: `sfsync sandbox reset` makes it anew for today"
                 )
             raise
         finally:
