@@ -145,7 +145,7 @@ class RunSummary:
         calls = ", ".join(f"{service} {n:,}" for service, n in self.api_calls.items())
         lines.append(f"  API calls    {self.total_api_calls:,} ({calls or 'none'})")
         lines.append(f"  took         {self.duration_seconds:.1f} s")
-        lines.extend(f"  accepted     {finding}" for finding in self.guards_accepted)
+        lines.extend(f"  guard        {finding}" for finding in self.guards_accepted)
         lines.extend(f"  note         {note}" for note in self.notes)
         return "\n".join(lines)
 

@@ -65,7 +65,7 @@ def test_a_broken_usage_feed_stops_the_night_before_any_write(project, sandbox_f
         "--accept-mass-change",
     )
     assert result.exit_code == 0, result.output
-    assert "accepted     input guard (accepted by --accept-input-change)" in result.output
+    assert "guard        input guard (accepted by --accept-input-change)" in result.output
     assert writes(sb.admin.counters()) > 0
 
 
