@@ -47,7 +47,9 @@ def _check(project: Path) -> subprocess.CompletedProcess[str]:
 def sdr() -> None:
     missing = [tool for tool in ("node", "npm") if shutil.which(tool) is None]
     if missing:
-        pytest.skip(f"{' and '.join(missing)} not installed: the Salesforce metadata check needs Node.js 20+ and npm")
+        pytest.skip(
+            f"{' and '.join(missing)} not installed: the Salesforce metadata check needs Node.js 20+ and npm"
+        )
     _npm_ci()
 
 
@@ -71,7 +73,9 @@ def test_a_broken_file_fails_the_check(sdr: None, tmp_path: Path) -> None:
     copy = tmp_path / "salesforce"
     shutil.copytree(PROJECT, copy)
     field = copy / "force-app/main/default/objects/Account/fields/Health_Score__c.field-meta.xml"
-    field.write_text(field.read_text(encoding="utf-8").replace("</label>", "</labl>"), encoding="utf-8")
+    field.write_text(
+        field.read_text(encoding="utf-8").replace("</label>", "</labl>"), encoding="utf-8"
+    )
     result = _check(copy)
     assert result.returncode != 0
     assert "Health_Score__c.field-meta.xml" in result.stderr
