@@ -95,3 +95,60 @@ def test_the_describe_labels_are_the_metadata_labels(sandbox_sf) -> None:
         field = described[path.parent.parent.name][name]
         assert field["label"] == label and field["inlineHelpText"] == help_text
         assert {v["value"]: v["label"] for v in field["picklistValues"]} == values
+
+
+def test_the_account_layout_shows_the_health_section_and_the_history() -> None:
+    layout = ET.parse(SOURCE / "layouts/Account-sfsync Account Layout.layout-meta.xml").getroot()
+    sections = {s.findtext(NS + "label"): s for s in layout.findall(NS + "layoutSections")}
+    health = {f.text for f in sections["ヘルススコア"].iter(NS + "field")}
+    assert {"Health_Score__c", "Health_Band__c", "Health_Trend__c", "Churn_Signals__c"} <= health
+    assert [f.text for f in sections["スコアの内訳"].iter(NS + "field")] == [
+        "Health_Explanation__c"
+    ]
+    related = [r.findtext(NS + "relatedList") for r in layout.findall(NS + "relatedLists")]
+    assert "Health_Score_History__c.Account__c" in related
+    laid_out = {f.text for f in layout.iter(NS + "field")}
+    account_fields = {p.stem.split(".")[0] for p in SOURCE.glob("objects/Account/fields/*.xml")}
+    assert account_fields <= laid_out
+
+
+def _permissions(name: str) -> dict[str, bool]:
+    root = ET.parse(SOURCE / f"permissionsets/{name}.permissionset-meta.xml").getroot()
+    return {
+        p.findtext(NS + "field"): p.findtext(NS + "editable") == "true"
+        for p in root.findall(NS + "fieldPermissions")
+    }  # fmt: skip
+
+
+def test_csm_and_manager_permission_sets_read_every_field_and_never_edit_sfsync_output() -> None:
+    integration = _permissions("sfsync_Integration")
+    written = {f for f, editable in integration.items() if editable}
+    for name in ("sfsync_CSM", "sfsync_Manager"):
+        perms = _permissions(name)
+        assert set(perms) == set(integration), name
+        assert not written & {f for f, editable in perms.items() if editable}, name
+    assert {f for f, e in _permissions("sfsync_CSM").items() if e} == {
+        "Account.Churn_Date__c", "Account.Churn_Reason__c", "Account.Competitor_Evaluation__c"
+    }  # fmt: skip
+
+
+def test_list_views_have_japanese_names_and_filter_on_codes() -> None:
+    views = {
+        p.name.split(".")[0]: ET.parse(p).getroot()
+        for p in SOURCE.glob("objects/*/listViews/*.xml")
+    }
+    assert set(views) == {
+        "sfsync_My_Red_Orange_Accounts",
+        "sfsync_SA_Accounts",
+        "sfsync_Signal_Tasks_Due_48h",
+    }
+    for view in views.values():
+        assert JAPANESE.search(view.findtext(NS + "label"))
+    mine = views["sfsync_My_Red_Orange_Accounts"]
+    assert mine.findtext(NS + "filterScope") == "Mine"
+    assert mine.find(NS + "filters").findtext(NS + "value") == "red,orange"
+    signal = {
+        f.findtext(NS + "field"): f.findtext(NS + "value")
+        for f in views["sfsync_Signal_Tasks_Due_48h"].findall(NS + "filters")
+    }
+    assert signal["Sync_Key__c"] == "signal:" and signal["DUE_DATE"] == "NEXT_N_DAYS:2"

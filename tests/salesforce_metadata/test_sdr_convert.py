@@ -66,7 +66,9 @@ def test_the_metadata_converts_with_source_deploy_retrieve(sdr: None) -> None:
     assert {"Account-en_US", "Activity-en_US", "Health_Score_History__c-en_US"} <= set(
         components["CustomObjectTranslation"]
     )
-    assert "sfsync_Integration" in components["PermissionSet"]
+    assert components["PermissionSet"] == ["sfsync_CSM", "sfsync_Integration", "sfsync_Manager"]
+    assert components["Layout"] == ["Account-sfsync Account Layout"]
+    assert len(components["ListView"]) == len(list(SOURCE.glob("objects/*/listViews/*.xml")))
 
 
 def test_a_broken_file_fails_the_check(sdr: None, tmp_path: Path) -> None:
