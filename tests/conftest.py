@@ -25,6 +25,8 @@ pytest_plugins = ["tests.fixtures.sandbox", "tests.fixtures.state"]
 E2E = (
     # whole runs of the CLI against the local practice org, kill -9 and fault trials
     "tests/e2e/",
+    # Salesforce's metadata library (npm ci, then node) over deploy/salesforce
+    "tests/salesforce_metadata/test_sdr_convert.py",
     "tests/reliability/",
     # the broken-input corpus: one CLI child process per case
     "tests/foundation/test_broken_corpus.py",

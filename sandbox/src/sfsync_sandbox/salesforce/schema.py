@@ -84,6 +84,8 @@ class FieldDef:
     external_id: bool = False
     unique: bool = False
     values: tuple[str, ...] = ()
+    # The picklist values' labels, in the order of ``values`` (empty: each label is its value).
+    value_labels: tuple[str, ...] = ()
     restricted: bool = False
     default: Any = None
     reference_to: tuple[str, ...] = ()
@@ -94,6 +96,7 @@ class FieldDef:
     auto_number: str | None = None  # display format, e.g. "HSH-{0000000}"
     default_to_user: bool = False
     derived: bool = False
+    inline_help_text: str | None = None
     # What describe reports and SOQL enforces (None: from the type, as in Salesforce: a long
     # text area (textarea longer than 255) can be neither filtered, sorted nor grouped; a
     # multi-select picklist is filterable (INCLUDES/EXCLUDES) but not sortable or groupable).
@@ -125,15 +128,16 @@ class FieldDef:
     def describe(self) -> dict[str, Any]:
         """The field as the describe resource reports it."""
         is_text = self.type in TEXT_TYPES
+        labels = self.value_labels or self.values
         picklist = [
             {
                 "active": True,
                 "defaultValue": value == self.default,
-                "label": value,
+                "label": label,
                 "validFor": None,
                 "value": value,
             }
-            for value in self.values
+            for value, label in zip(self.values, labels, strict=True)
         ]
         return {
             "aggregatable": self.type not in ("textarea", "multipicklist"),
@@ -156,6 +160,7 @@ class FieldDef:
             "filterable": self.filterable,
             "groupable": self.groupable,
             "idLookup": self.name == "Id" or self.external_id or self.unique,
+            "inlineHelpText": self.inline_help_text,
             "label": self.label,
             "length": self.length if is_text else (18 if self.type in ("id", "reference") else 0),
             "name": self.name,
@@ -340,6 +345,7 @@ def parse_field_xml(path: Path) -> FieldDef:
         raise ValueError(f"{path}: unsupported field type {xml_type!r}")
     ftype = _XML_TYPES[xml_type]
     values: list[str] = []
+    value_labels: list[str] = []
     restricted = False
     default: Any = None
     value_set = root.find(_NS + "valueSet")
@@ -347,6 +353,7 @@ def parse_field_xml(path: Path) -> FieldDef:
         restricted = _text(value_set, "restricted") == "true"
         for value in value_set.iter(_NS + "value"):
             values.append(_text(value, "fullName") or "")
+            value_labels.append(_text(value, "label") or values[-1])
             if _text(value, "default") == "true":
                 default = values[-1]
     if ftype == "boolean":
@@ -369,11 +376,13 @@ def parse_field_xml(path: Path) -> FieldDef:
         external_id=_text(root, "externalId") == "true",
         unique=_text(root, "unique") == "true",
         values=tuple(values),
+        value_labels=tuple(value_labels),
         restricted=restricted,
         default=default,
         reference_to=(reference,) if reference else (),
         relationship_name=f"{name[:-3]}__r" if rel and name.endswith("__c") else None,
         custom=True,
+        inline_help_text=_text(root, "inlineHelpText"),
     )
 
 
