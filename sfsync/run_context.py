@@ -20,7 +20,7 @@ from sfsync.notify.slack import SlackNotifier
 from sfsync.ports import Notifier, SalesforceApi, Store, UsageReader
 from sfsync.project import JobBundle, load_bundle
 from sfsync.report import Progress
-from sfsync.salesforce.client import connect
+from sfsync.salesforce import client as salesforce_client
 from sfsync.sources.metabase import MetabaseClient
 from sfsync.state.db import open_store
 
@@ -115,7 +115,10 @@ def open_clients(bundle: JobBundle, *, dry_run: bool) -> Clients:
     store = open_store(settings.state_url)
     clients = Clients(store=store)
     try:
-        clients.salesforce = connect(settings.salesforce, timezone=settings.timezone)
+        # through the module, so that a test can stand in for connect() where it is defined
+        clients.salesforce = salesforce_client.connect(
+            settings.salesforce, timezone=settings.timezone
+        )
         if any(isinstance(s, MetabaseSource) for s in bundle.job.sources.values()):
             clients.metabase = MetabaseClient.from_settings(settings.metabase)
         if bundle.job.notify.slack and not dry_run:
