@@ -21,16 +21,20 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from sfsync.configfile import StrictModel, pydantic_problems, read_yaml
+from sfsync.defaults import (  # re-exported: the one place of each default is sfsync.defaults
+    DEFAULT_API_RESERVE,
+    DEFAULT_BULK_THRESHOLD,
+    DEFAULT_CONFIG_FILE,
+    DEFAULT_STATE_URL,
+    DEFAULT_TIMEZONE,
+)
 from sfsync.errors import ConfigError, ConfigProblem
+from sfsync.log import redact_text, register_secrets, url_secrets
 
-DEFAULT_CONFIG_FILE = "sfsync.yaml"
-DEFAULT_STATE_URL = "sqlite:///.sfsync/state.db"
-# the one place of each default the settings give (others import these)
-DEFAULT_TIMEZONE = "Asia/Tokyo"
-DEFAULT_BULK_THRESHOLD = 2000  # records; below it writes and reads use the REST API
-DEFAULT_API_RESERVE = 1000
 ENV_SOURCE = "environment"
 
 # Environment variable -> dotted key in sfsync.yaml. SPEC §9 names the first block; the rest
@@ -107,8 +111,6 @@ class _UrlSafeRepr(StrictModel):
     """A settings block whose ``repr`` hides the user-info of its URLs."""
 
     def __repr_args__(self):
-        from sfsync.log import redact_text
-
         for name, value in super().__repr_args__():
             yield name, redact_text(value) if isinstance(value, str) and "://" in value else value
 
@@ -280,9 +282,6 @@ class Settings(StrictModel):
     @field_validator("state_url")
     @classmethod
     def _state_url(cls, value: str) -> str:
-        from sqlalchemy.engine import make_url
-        from sqlalchemy.exc import ArgumentError
-
         try:
             backend = make_url(value).get_backend_name()
         except ArgumentError:
@@ -307,8 +306,6 @@ class Settings(StrictModel):
     def secret_values(self) -> list[str]:
         """Every configured secret in clear text (for the redactor; never display these):
         each SecretStr and the password (or token user-info) of every configured URL."""
-        from sfsync.log import url_secrets
-
         values = [_url_password(self.state_url)]
         for url in (self.state_url, self.salesforce.instance_url, self.metabase.url):
             values.extend(url_secrets(url))
@@ -327,7 +324,6 @@ class Settings(StrictModel):
                 if isinstance(value, SecretStr):
                     data[block][key] = "***"
         data["state_url"] = redact_url(self.state_url)
-        from sfsync.log import redact_text
 
         for block, key in (
             ("salesforce", "instance_url"),
@@ -353,8 +349,6 @@ def effective_deadline(block: Any) -> float:
 
 
 def _url_password(url: str) -> str | None:
-    from sqlalchemy.engine import make_url
-
     try:
         return make_url(url).password
     except Exception:
@@ -363,8 +357,6 @@ def _url_password(url: str) -> str | None:
 
 def redact_url(url: str) -> str:
     """A database URL with its password replaced by ``***``."""
-    from sqlalchemy.engine import make_url
-
     try:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:
@@ -445,8 +437,6 @@ class Project:
 
 def resolve_state_url(url: str, root: Path) -> str:
     """Make a relative SQLite database path absolute against the project ``root``."""
-    from sqlalchemy.engine import make_url
-
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return url
@@ -480,8 +470,6 @@ def load_project(
             update={"private_key_file": root / key_file}
         )
     settings = settings.model_copy(update=updates)
-
-    from sfsync.log import register_secrets
 
     register_secrets(settings.secret_values())
     return Project(

@@ -22,7 +22,6 @@ import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -37,6 +36,7 @@ from sfsync.automation.nightly import (
 )
 from sfsync.automation.playbook import Playbook
 from sfsync.calendar import month_text, scoring_month
+from sfsync.errors import RunInterrupted
 from sfsync.guards import stage as guards
 from sfsync.jobs import KpiCompute, UsageImportCompute
 from sfsync.plan import PendingWrite, Plan
@@ -44,7 +44,10 @@ from sfsync.ports import Notifier, SalesforceApi, Store
 from sfsync.project import USAGE_IMPORT_COLUMNS, JobBundle
 from sfsync.report import RunSummary
 from sfsync.run_context import Run
-from sfsync.salesforce.planner import SyncConfig
+from sfsync.salesforce import budget
+from sfsync.salesforce.planner import SyncConfig, desired_account_fields, plan_sync, signal_tasks
+from sfsync.salesforce.writer import ApplyResult, apply_plan
+from sfsync.scoring import score_accounts
 from sfsync.scoring.result import ScoreResult
 from sfsync.sources.extract import (
     Inputs,
@@ -54,9 +57,12 @@ from sfsync.sources.extract import (
     extract,
     store_quarantine,
 )
-
-if TYPE_CHECKING:  # the writer's result type (sfsync.salesforce.writer imports at apply)
-    from sfsync.salesforce.writer import ApplyResult
+from sfsync.state import runs
+from sfsync.state.failures import pending_writes as stored_pending_writes
+from sfsync.state.lock import run_lock
+from sfsync.state.signals import sync_signals
+from sfsync.state.snapshots import previous_scores as stored_previous_scores
+from sfsync.state.snapshots import save_snapshots, with_measure_points
 
 log = structlog.get_logger(__name__)
 
@@ -171,9 +177,6 @@ def compute_scores(
     """Score the accounts with the bundle's scorecard; build the desired signal and follow-up
     Tasks (pure: the scorecard, benchmarks, templates and playbook come from ``bundle``,
     ``previous`` is the previous stored scores)."""
-    from sfsync.salesforce.planner import desired_account_fields, signal_tasks
-    from sfsync.scoring import score_accounts
-
     card = bundle.scorecard
     if card is None:  # load_bundle guarantees it for a scoring job
         raise ValueError(f"job {bundle.name} has no scorecard")
@@ -225,9 +228,8 @@ def previous_scores(store: Store | None, scorecard: str, as_of: date) -> pd.Data
     """Each account's latest stored score before the as-of date (for trend and score_drop)."""
     if store is None:
         return None
-    from sfsync.state.snapshots import previous_scores as stored_previous
 
-    previous = stored_previous(store, scorecard, as_of)
+    previous = stored_previous_scores(store, scorecard, as_of)
     return previous if len(previous) else None
 
 
@@ -243,8 +245,6 @@ def plan(
 ) -> Plan:
     """Read what Salesforce holds and compare it with the desired state: the Plan (data).
     ``pending``: the failure ledger's writes to retry (``sfsync.state.failures``)."""
-    from sfsync.salesforce.planner import plan_sync
-
     return plan_sync(
         salesforce,
         computed.sync_config,
@@ -259,9 +259,8 @@ def pending_writes(store: Store | None) -> list[PendingWrite]:
     """The failure ledger's writes that the next plan retries (none without a store)."""
     if store is None:
         return []
-    from sfsync.state.failures import pending_writes as stored
 
-    return stored(store)
+    return stored_pending_writes(store)
 
 
 # --- apply -----------------------------------------------------------------------------------
@@ -276,8 +275,6 @@ def apply(
     bulk_threshold: int,
 ) -> ApplyResult:
     """Execute the plan through ``writer``; each outcome is kept in the failure ledger."""
-    from sfsync.salesforce.writer import apply_plan
-
     return apply_plan(writer, the_plan, store, run_id, bulk_threshold=bulk_threshold)
 
 
@@ -332,9 +329,6 @@ def record_results(
     result: ScoreResult,
 ) -> Recorded:  # fmt: skip
     """After a real run: store the score snapshot and the signal ledger (state store)."""
-    from sfsync.state.signals import sync_signals
-    from sfsync.state.snapshots import save_snapshots, with_measure_points
-
     scores = with_measure_points(with_owners(result.scores, accounts), result.explanations)
     save_snapshots(store, run_id, scorecard, as_of, scores)
     changes = sync_signals(store, as_of, result.signals, scope=result.scores["account_id"])
@@ -561,9 +555,7 @@ def guard_plan(
 
 def check_write_budget(salesforce: SalesforceApi, the_plan: Plan, bulk_threshold: int) -> None:
     """Refuse to start writing when the day's API requests cannot cover the whole plan."""
-    from sfsync.salesforce.budget import check_write_budget as check
-
-    check(salesforce, the_plan, bulk_threshold=bulk_threshold)
+    budget.check_write_budget(salesforce, the_plan, bulk_threshold=bulk_threshold)
 
 
 def _now(bundle: JobBundle) -> datetime:
@@ -668,13 +660,9 @@ def run_job(run: Run) -> RunOutcome:
     if store is None or run.dry_run:
         lock = nullcontext()
     else:
-        from sfsync.state.lock import run_lock
-
         lock = run_lock(store, run.job_name, ttl_seconds=run.bundle.lock_ttl_seconds)
     with lock:
         if store is not None:
-            from sfsync.state import runs
-
             results.run_id = runs.start_run(store, run.job_name, run.as_of, dry_run=run.dry_run)
         log.info(
             "run_started", job=run.job_name, as_of=run.as_of.isoformat(), run_id=results.run_id
@@ -682,8 +670,6 @@ def run_job(run: Run) -> RunOutcome:
         try:
             outcome = run_stages(run, results)
         except BaseException as exc:
-            from sfsync.errors import RunInterrupted
-
             named = isinstance(exc, Exception | RunInterrupted)  # "stopped by SIGTERM"
             _finish(run, results, started, "failed", error=str(exc) if named else None,
                     error_type=type(exc).__name__)  # fmt: skip
@@ -714,8 +700,6 @@ def _finish(
     )
     error = error if error is not None else error_type
     if run.clients.store is not None and results.run_id is not None:
-        from sfsync.state import runs
-
         runs.finish_run(
             run.clients.store,
             results.run_id,

@@ -18,6 +18,8 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from sfsync.log import redact_text
+
 PLAN_FORMAT = 1
 TASK_KEY_FIELD = "Sync_Key__c"
 # Task fields sfsync keeps up to date on an open, untouched Task. ActivityDate and Status are
@@ -148,8 +150,6 @@ class Plan:
 
     def to_json(self, *, indent: int | None = 2) -> str:
         """The plan as JSON text (``sfsync plan --out plan.json``)."""
-        from sfsync.log import redact_text
-
         return redact_text(
             json.dumps(self.to_dict(), ensure_ascii=False, indent=indent, default=str)
         )

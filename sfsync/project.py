@@ -28,6 +28,7 @@ from sfsync.salesforce.mapping import PRODUCIBLE_VALUES, SCORING_COLUMNS, load_m
 from sfsync.salesforce.planner import SyncConfig
 from sfsync.salesforce.tasks import TaskSettings, load_task_settings, task_problems
 from sfsync.scoring.scorecard import Scorecard, load_scorecard
+from sfsync.sources import files as file_source
 from sfsync.sources.columns import ColumnMapping, load_column_mapping
 from sfsync.sources.extract import DEFAULT_COLUMNS
 from sfsync.templates import TemplateSet, load_templates
@@ -254,8 +255,6 @@ def sync_config_of(
 
 
 def _read_benchmarks(path: Path) -> pd.DataFrame:
-    from sfsync.sources import files as file_source
-
     return file_source.read_file(path)
 
 

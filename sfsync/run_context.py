@@ -16,9 +16,13 @@ from datetime import date
 from sfsync.config import Project
 from sfsync.errors import ConfigError, ConfigProblem
 from sfsync.jobs import Job, MetabaseSource
+from sfsync.notify.slack import SlackNotifier
 from sfsync.ports import Notifier, SalesforceApi, Store, UsageReader
 from sfsync.project import JobBundle, load_bundle
 from sfsync.report import Progress
+from sfsync.salesforce import client as salesforce_client
+from sfsync.sources.metabase import MetabaseClient
+from sfsync.state.db import open_store
 
 
 @dataclass
@@ -107,18 +111,15 @@ build_run_context = open_run
 
 def open_clients(bundle: JobBundle, *, dry_run: bool) -> Clients:
     """The clients of ``bundle``'s job, built from its settings."""
-    from sfsync.state.db import open_store
-
     settings = bundle.settings
     store = open_store(settings.state_url)
     clients = Clients(store=store)
     try:
-        from sfsync.salesforce.client import connect
-
-        clients.salesforce = connect(settings.salesforce, timezone=settings.timezone)
+        # through the module, so that a test can stand in for connect() where it is defined
+        clients.salesforce = salesforce_client.connect(
+            settings.salesforce, timezone=settings.timezone
+        )
         if any(isinstance(s, MetabaseSource) for s in bundle.job.sources.values()):
-            from sfsync.sources.metabase import MetabaseClient
-
             clients.metabase = MetabaseClient.from_settings(settings.metabase)
         if bundle.job.notify.slack and not dry_run:
             clients.slack = _slack_notifier(bundle, store, clients.salesforce)
@@ -140,7 +141,6 @@ def _slack_notifier(
             [ConfigProblem(str(bundle.mappings_dir / "playbook.yaml"), "", "does not exist")],
             hint="Slack alerts need the playbook (owner capacity, escalations)",
         )
-    from sfsync.notify.slack import SlackNotifier
 
     return SlackNotifier.from_settings(
         slack,

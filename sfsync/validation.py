@@ -20,9 +20,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
 from sfsync.config import ENV_OVERRIDES, Project, Settings, load_project, resolve_state_url
 from sfsync.errors import ConfigError, ConfigProblem, SfsyncError
+from sfsync.jobs import SalesforceSource, load_job
+from sfsync.salesforce import planner
+from sfsync.salesforce.client import connect
+from sfsync.salesforce.retry import SalesforceApiError, error_messages
+from sfsync.scoring.scorecard import load_rules, load_scorecard
 from sfsync.scoring.wording import wording_from_templates
+from sfsync.sources.columns import load_column_mapping
+from sfsync.sources.extract import DEFAULT_COLUMNS
+from sfsync.sources.salesforce import accounts_soql, available_fields
 from sfsync.templates import load_templates
 
 Validator = Callable[[Project], Any]
@@ -75,9 +86,6 @@ def validate_settings(project: Project) -> tuple[list[ConfigProblem], str]:
 def state_url_problem(url: str) -> str | None:
     """Why the state store URL cannot be opened by this installation (unknown or missing
     database driver), or None. Connecting is left to ``sfsync doctor`` and the run."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
-
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -142,8 +150,6 @@ def validate_templates(project: Project) -> tuple[list[ConfigProblem], str]:
 
 def validate_scorecards(project: Project) -> tuple[list[ConfigProblem], str]:
     """Every scorecard in ``mappings/scorecards/`` and ``mappings/rules.yaml`` load cleanly."""
-    from sfsync.scoring.scorecard import load_rules, load_scorecard
-
     problems: list[ConfigProblem] = []
     names = []
     for path in sorted((project.mappings_dir / "scorecards").glob("*.yaml")):
@@ -165,12 +171,9 @@ def validate_org(project: Project) -> list[ConfigProblem]:
     """``--org``: connect with the project's credentials, check the mappings against the
     org's describe (the sync area's ``validate_org``), then let the org judge every job's
     Salesforce accounts query and scope filter (:func:`validate_org_scopes`)."""
-    from sfsync.salesforce.client import connect
-    from sfsync.salesforce.planner import validate_org as check
-
     settings = project.settings
     client = connect(settings.salesforce, timezone=settings.timezone)
-    return check(project, client) + validate_org_scopes(project, client)
+    return planner.validate_org(project, client) + validate_org_scopes(project, client)
 
 
 def validate_org_scopes(project: Project, client: Any) -> list[ConfigProblem]:
@@ -181,12 +184,6 @@ def validate_org_scopes(project: Project, client: Any) -> list[ConfigProblem]:
     job file's ``scope``, with Salesforce's error code and message, instead of failing the
     first night. Jobs that do not load are left to the offline check.
     """
-    from sfsync.jobs import SalesforceSource, load_job
-    from sfsync.salesforce.retry import SalesforceApiError
-    from sfsync.sources.columns import load_column_mapping
-    from sfsync.sources.extract import DEFAULT_COLUMNS
-    from sfsync.sources.salesforce import accounts_soql, available_fields
-
     problems: list[ConfigProblem] = []
     fields_cache: dict[str, list[str] | None] = {}
     for job_file in sorted(Path(project.jobs_dir).glob("*.yaml")):
@@ -220,8 +217,6 @@ def validate_org_scopes(project: Project, client: Any) -> list[ConfigProblem]:
 
 def _refusal(exc: Any, scope: Any) -> str:
     """What the org said about a job's accounts query, in one line."""
-    from sfsync.salesforce.retry import error_messages
-
     said = " ".join(error_messages(exc.content).split())  # Salesforce's message spans lines
     what = "the scope filter" if scope else "the accounts query"
     return f"Salesforce refused {what}: {said}"

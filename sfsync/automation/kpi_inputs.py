@@ -20,6 +20,9 @@ from sfsync.automation.kpi import month_bounds
 from sfsync.calendar import month_text, scoring_month, shift_month_text
 from sfsync.config import DEFAULT_BULK_THRESHOLD
 from sfsync.errors import InputDataError
+from sfsync.sources import salesforce as sf_source
+from sfsync.sources.columns import apply_mapping
+from sfsync.state.snapshots import history
 
 log = structlog.get_logger(__name__)
 
@@ -132,8 +135,6 @@ def read_canonical_csv(path: str | Path, kind: str) -> pd.DataFrame:
 
 def snapshots_from_store(store, month: str, trend_months: int) -> pd.DataFrame:
     """Snapshots dated in the ``trend_months`` months up to the end of ``month``."""
-    from sfsync.state.snapshots import history
-
     first = month_bounds(shift_month_text(month, -(trend_months - 1)))[0].date()
     last = month_bounds(month)[1].date()
     return history(store, first, last)
@@ -155,10 +156,7 @@ def gather_kpi_inputs(
     if files.get("snapshots"):
         inputs.snapshots = read_canonical_csv(files["snapshots"], "snapshots")
     elif store is not None:
-        try:
-            inputs.snapshots = snapshots_from_store(store, month, trend_months)
-        except ImportError:
-            inputs.missing.append(MissingInput("snapshots_unsupported"))
+        inputs.snapshots = snapshots_from_store(store, month, trend_months)
         if inputs.snapshots is not None and inputs.snapshots.empty:
             inputs.missing.append(
                 MissingInput("snapshots_none", {"months": trend_months, "month": month})
@@ -178,12 +176,6 @@ def gather_kpi_inputs(
 
 def _read_salesforce(inputs: KpiInputs, client, month: str, mapping, bulk_threshold: int) -> None:
     """Accounts and activities through the extract stage's Salesforce readers."""
-    try:
-        from sfsync.sources import salesforce as sf_source
-        from sfsync.sources.columns import apply_mapping
-    except ImportError:
-        inputs.missing.append(MissingInput("salesforce_unsupported"))
-        return
     end = month_bounds(month)[1].date()
     if inputs.activities is None:
         inputs.activities = sf_source.read_activities(

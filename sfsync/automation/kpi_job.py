@@ -15,7 +15,12 @@ import structlog
 
 from sfsync.automation.capacity import owner_capacity
 from sfsync.automation.kpi import KpiReport, band_counts, compute_kpis, kpi_trend
-from sfsync.automation.kpi_inputs import KpiInputs, MissingInput, gather_kpi_inputs
+from sfsync.automation.kpi_inputs import (
+    KpiInputs,
+    MissingInput,
+    gather_kpi_inputs,
+    snapshots_from_store,
+)
 from sfsync.automation.kpi_report import render_kpi_report
 from sfsync.automation.playbook import Playbook
 from sfsync.calendar import is_month_text, shift_month_text
@@ -174,8 +179,6 @@ def inputs_from_frames(
 ) -> KpiInputs:
     """KPI inputs from the extract stage's frames and the state store's snapshots; every input
     that is not there is listed in ``missing`` (as :func:`gather_kpi_inputs` does)."""
-    from sfsync.automation.kpi_inputs import snapshots_from_store
-
     inputs = KpiInputs(
         accounts=frames.get("accounts"),
         usage=frames.get("usage"),

@@ -30,6 +30,7 @@ def doctor(ctx: click.Context, sandbox: bool, as_of: str | None) -> None:
       sfsync doctor
       sfsync doctor --sandbox
     """
+    # lazy: keeps `sfsync --help` under 150 ms (pandas, SQLAlchemy, simple_salesforce)
     from sfsync.config import load_project
     from sfsync.ops.doctor import failed, render_table, run_checks
 

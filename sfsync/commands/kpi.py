@@ -10,6 +10,10 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from sfsync.commands.kpi_output import print_kpi
+from sfsync.commands.run import environment, parse_as_of, sandbox_environment
+from sfsync.errors import ConfigError, ConfigProblem
+
 FILE = click.Path(dir_okay=False, path_type=Path)
 
 
@@ -69,9 +73,9 @@ def kpi(
       sfsync kpi --month 2025-03 --usage usage.csv --mrr mrr.csv --no-post
       sfsync kpi --sandbox --month 2025-03 --html out/kpi.html
     """
+    # lazy: keeps `sfsync --help` under 150 ms (pandas, SQLAlchemy, simple_salesforce)
     from sfsync.automation.kpi_inputs import default_month
     from sfsync.automation.kpi_job import check_month
-    from sfsync.commands.run import environment, parse_as_of, sandbox_environment
     from sfsync.config import load_project
 
     config_path = (ctx.obj or {}).get("config_path")
@@ -115,6 +119,7 @@ def _run_job(ctx, project, month: str, html_out, post, env):
     """The month's KPIs through the ``monthly-kpi`` job: its sources (Salesforce accounts,
     users and activities; Metabase usage) as of the first day after the month, under the run
     lock and recorded in the runs ledger like ``sfsync run monthly-kpi``."""
+    # lazy: keeps `sfsync --help` under 150 ms (pandas, SQLAlchemy, simple_salesforce)
     from sfsync.calendar import shift_month_text
     from sfsync.pipeline import run_job
     from sfsync.run_context import open_run
@@ -142,9 +147,9 @@ def _console(ctx) -> bool:
 
 def _run(project, month, html_out, post, files, use_salesforce, language):
     """Build the store, Salesforce client and notifier from ``project``'s settings; run."""
+    # lazy: keeps `sfsync --help` under 150 ms (pandas, SQLAlchemy, simple_salesforce)
     from sfsync.automation.kpi_job import run_kpi
     from sfsync.automation.playbook import load_playbook
-    from sfsync.errors import ConfigError, ConfigProblem
     from sfsync.notify.slack import SlackNotifier
     from sfsync.salesforce.client import connect
     from sfsync.sources.columns import load_column_mapping
@@ -185,66 +190,6 @@ def _run(project, month, html_out, post, files, use_salesforce, language):
         )
     finally:
         store.dispose()
-
-
-def print_kpi(outcome) -> None:
-    """Print a ``KpiOutcome``: the KPI table against the targets, capacity, missing inputs.
-
-    Every text comes from the ``kpi_report`` templates of the outcome's language."""
-    from sfsync.automation.kpi_report import counts_text, kpi_text, missing_text, value_text
-    from sfsync.notify.messages import MessageBuilder
-
-    t = outcome.templates
-
-    def cli(field: str, **values) -> str:
-        return kpi_text(t, "cli", field, **values)
-
-    labels = MessageBuilder(t)
-    report = outcome.report
-    rows = [
-        (
-            labels.kpi_label(k.key),
-            value_text(t, k),
-            k.target_text,
-            cli(k.status),
-            counts_text(t, k),
-        )
-        for k in report.kpis
-    ]
-    header = tuple(cli(c) for c in ("kpi", "value", "target", "status", "counts"))
-
-    def width(text: str) -> int:  # East Asian characters take two columns in a terminal
-        import unicodedata
-
-        return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
-
-    widths = [max(width(r[i]) for r in [header, *rows]) for i in range(4)]
-    click.echo(cli("heading", month=report.month))
-    for r in [header, *rows]:
-        cells = [r[i] + " " * (widths[i] - width(r[i])) for i in range(4)]
-        click.echo("  ".join(cells) + "  " + r[4])
-    met = sum(k.status == "met" for k in report.kpis)
-    measured = sum(k.status != "na" for k in report.kpis)
-    click.echo("\n" + cli("summary", met=met, measured=measured))
-    if outcome.capacity is not None and outcome.capacity["over_cap"].any():
-        over = outcome.capacity[outcome.capacity["over_cap"]]
-        click.echo(cli("over_capacity", owners=", ".join(map(str, over["owner_name"]))))
-    if outcome.inputs.missing:
-        click.echo(cli("missing"))
-        for item in outcome.inputs.missing:
-            click.echo(f"  - {missing_text(t, item)}")
-    if outcome.html_path:
-        click.echo(cli("report_written", path=outcome.html_path))
-    if outcome.slack is not None:
-        s = outcome.slack
-        state = (
-            "slack_posted"
-            if s.delivery.sent
-            else "slack_already_posted"
-            if not s.enqueued and not s.delivery.pending
-            else "slack_pending"
-        )
-        click.echo(cli(state))
 
 
 commands = [kpi]

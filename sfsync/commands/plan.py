@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from sfsync.catalogue import CHURN_CODES
 from sfsync.errors import ConfigError
 
 
@@ -43,6 +44,7 @@ def plan_command(ctx, job, scores_path, as_of, out_path):
       sfsync plan nightly --out plan.json
       sfsync plan --scores scores.csv --as-of 2025-03-15
     """
+    # lazy: keeps `sfsync --help` under 150 ms (SQLAlchemy, pydantic, structlog)
     from sfsync.config import load_project
 
     project = load_project((ctx.obj or {}).get("config_path"))
@@ -63,6 +65,7 @@ def plan_command(ctx, job, scores_path, as_of, out_path):
 
 def plan_job(project, job: str, as_of: date):
     """Plan a job from jobs/ through the pipeline: extract, score, plan; a dry run, no writes."""
+    # lazy: keeps `sfsync --help` under 150 ms (pandas, SQLAlchemy, simple_salesforce)
     from sfsync.pipeline import run_job
     from sfsync.run_context import open_run
 
@@ -78,9 +81,9 @@ def plan_job(project, job: str, as_of: date):
 
 def plan_from_scores_csv(project, scores_path: Path, as_of: date):
     """Plan the Account fields and signal Tasks of a `sfsync score` CSV against the org."""
+    # lazy: keeps `sfsync --help` under 150 ms (pandas)
     import pandas as pd
 
-    from sfsync.catalogue import CHURN_CODES
     from sfsync.salesforce.client import connect
     from sfsync.salesforce.planner import (
         desired_account_fields,
@@ -90,6 +93,8 @@ def plan_from_scores_csv(project, scores_path: Path, as_of: date):
     )
     from sfsync.salesforce.reader import read_owner_frames
     from sfsync.salesforce.tasks import signals_from_codes
+    from sfsync.state.db import open_store
+    from sfsync.state.failures import pending_writes
 
     settings = project.settings
     config = load_sync_config(
@@ -115,8 +120,6 @@ def plan_from_scores_csv(project, scores_path: Path, as_of: date):
     accounts, users = read_owner_frames(client, list(scores["account_id"].dropna()))
     tasks = signal_tasks(config, signals, accounts, users, as_of=as_of, scores=scores)
     desired = desired_account_fields(scores, as_of)
-    from sfsync.state.db import open_store
-    from sfsync.state.failures import pending_writes
 
     store = open_store(project.state_url)
     try:

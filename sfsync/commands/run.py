@@ -10,11 +10,14 @@ from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
 
-from sfsync.calendar import scoring_month
+from sfsync.commands.kpi_output import print_kpi
+from sfsync.commands.practice_org import load_practice_org
 from sfsync.errors import ExitCode, GuardError
+from sfsync.interrupt import stop_on_signals
 
 SANDBOX_DIR = Path(".sfsync") / "sandbox"
 
@@ -26,7 +29,6 @@ def parse_as_of(value: str | None, timezone: str) -> date:
             return date.fromisoformat(value)
         except ValueError:
             raise click.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
-    from zoneinfo import ZoneInfo
 
     return datetime.now(ZoneInfo(timezone)).date()
 
@@ -57,8 +59,6 @@ def sandbox_environment(
     and so does the state store of practice runs, apart from the real one. The practice org is
     the separate ``sfsync-sandbox`` install, found through its entry point.
     """
-    from sfsync.commands.practice_org import load_practice_org
-
     Sandbox = load_practice_org().Sandbox  # noqa: N806 - a class
 
     data_dir = root / SANDBOX_DIR
@@ -98,8 +98,6 @@ def execute(
     accept_mass_change: bool = False,
 ) -> Any:
     """Shared by ``run`` and ``demo``: load the project, build clients, run, print."""
-    from sfsync.interrupt import stop_on_signals
-
     with stop_on_signals():  # SIGTERM/SIGINT: recorded as failed, alerted, lock released
         return _execute(
             ctx,
@@ -126,6 +124,7 @@ def _execute(
     accept_input_change: bool,
     accept_mass_change: bool,
 ) -> Any:
+    # lazy: keeps `sfsync --help` under 150 ms (pandas, SQLAlchemy, simple_salesforce)
     from sfsync.config import load_project
     from sfsync.pipeline import run_job
     from sfsync.project import load_bundle
@@ -156,6 +155,9 @@ def _execute(
         try:
             outcome = run_job(run_ctx)
         except GuardError as exc:
+            # lazy: keeps `sfsync --help` under 150 ms (sfsync.calendar loads pandas)
+            from sfsync.calendar import scoring_month
+
             made_on = sample_date(project.root) if sandbox else None
             if made_on is not None and scoring_month(as_of) > scoring_month(made_on):
                 exc.hint = (
@@ -171,8 +173,6 @@ def _execute(
     if dry_run and outcome.plan is not None:
         click.echo(outcome.plan.summary())
     if outcome.kpi is not None:
-        from sfsync.commands.kpi import print_kpi
-
         print_kpi(outcome.kpi)
         click.echo("")
     click.echo(outcome.summary.to_text())

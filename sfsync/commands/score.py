@@ -8,13 +8,14 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from sfsync.config import DEFAULT_TIMEZONE
-from sfsync.errors import ConfigError, InputDataError
+from sfsync.defaults import DEFAULT_TIMEZONE
+from sfsync.errors import ConfigError, GuardError, InputDataError
 from sfsync.scaffold import default_mappings_dir
 
 
 def _project(ctx: click.Context):
     """The project (sfsync.yaml beside jobs/ and mappings/); defaults when there is none."""
+    # lazy: keeps `sfsync --help` under 150 ms (SQLAlchemy, pydantic, structlog)
     from sfsync.config import load_project
 
     return load_project((ctx.find_root().obj or {}).get("config_path"))
@@ -43,6 +44,7 @@ def resolve_scorecard(ctx: click.Context, name: str) -> Path:
 def load_explanation_templates(ctx: click.Context, language: str | None):
     """The template set for explanations: ``--language``, else sfsync.yaml's ``language``,
     from the first ``mappings/templates/<language>`` found (project, working dir, checkout)."""
+    # lazy: keeps `sfsync --help` under 150 ms (pydantic, PyYAML)
     from sfsync.templates import load_templates
 
     language = language or _project(ctx).settings.language
@@ -97,6 +99,7 @@ def _input_options(func):
 
 def _score(ctx, accounts_path, usage_path, activities_path, benchmarks_path, previous_path,
            as_of, scorecard_name, strict, language):  # fmt: skip
+    # lazy: keeps `sfsync --help` under 150 ms (pandas)
     import pandas as pd
 
     from sfsync.scoring import load_scorecard, score_accounts
@@ -148,8 +151,8 @@ def _score(ctx, accounts_path, usage_path, activities_path, benchmarks_path, pre
 def guard_offline_inputs(accounts, usage, as_of: date, usage_path: str, strict: bool) -> None:
     """The input guard of a scheduled run, on the files alone (no history offline): warn
     loudly when the usage file looks broken; with ``--strict`` stop (exit 1)."""
+    # lazy: keeps `sfsync --help` under 150 ms (pandas, simple_salesforce, pydantic)
     from sfsync.calendar import add_months, month_text, scoring_month
-    from sfsync.errors import GuardError
     from sfsync.guards.inputs import check_inputs, input_figures
     from sfsync.jobs import InputGuard
 
@@ -209,6 +212,7 @@ def score(ctx, out_path, **inputs):
       sfsync score ... --scorecard seed000 --out seed000.csv
       sfsync score ... --language en --out scores_en.csv
     """
+    # lazy: keeps `sfsync --help` under 150 ms (pandas, pydantic, PyYAML)
     from sfsync.scoring.csv_inputs import write_scores
 
     card, result, skipped = _score(ctx, **inputs)
@@ -228,6 +232,7 @@ def score(ctx, out_path, **inputs):
 
 
 def _columns(categories):
+    # lazy: keeps `sfsync --help` under 150 ms (pandas, pydantic, PyYAML)
     from sfsync.scoring.csv_inputs import output_columns
 
     return output_columns(categories)
@@ -249,6 +254,7 @@ def explain(ctx, account_id, **inputs):
                      --usage usage.csv --activities activities.csv --as-of 2025-03-15
       sfsync explain --account 001000000000001AAA ... --language en
     """
+    # lazy: keeps `sfsync --help` under 150 ms (pandas, pydantic, PyYAML)
     from sfsync.scoring.explain import render_account
 
     card, result, _ = _score(ctx, **inputs)

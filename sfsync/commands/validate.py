@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import click
 
-from sfsync import validation
 from sfsync.errors import ConfigError, SfsyncError
 
 
@@ -29,6 +28,9 @@ def validate(ctx: click.Context, org: bool) -> None:
       sfsync --config deploy/prod/sfsync.yaml validate
       sfsync validate --org            also check field mappings and scope filters against the org
     """
+    # lazy: keeps `sfsync --help` under 150 ms (pandas, SQLAlchemy, simple_salesforce)
+    from sfsync import validation
+
     config_path = (ctx.obj or {}).get("config_path")
     project, report = validation.validate_project(config_path)
     if not report.ok:

@@ -22,6 +22,7 @@ from sfsync.errors import GuardError
 from sfsync.guards.inputs import GuardFinding, check_inputs
 from sfsync.guards.outputs import OUTPUT_FIGURES, QUIET_COLUMNS, check_outputs, output_figures
 from sfsync.jobs import Job
+from sfsync.state.run_figures import last_good_figures, recent_figures, record_figures
 
 log = structlog.get_logger(__name__)
 
@@ -45,8 +46,6 @@ class GuardRun:
 
 def judge_inputs(run: GuardRun, figures: dict[str, dict[str, Any]]) -> list[GuardFinding]:
     """Every input finding of every source whose guard is enabled."""
-    from sfsync.state.run_figures import last_good_figures
-
     findings: list[GuardFinding] = []
     for role, figs in figures.items():
         guard = run.job.sources[role].guard
@@ -73,7 +72,6 @@ def judge_outputs(run: GuardRun, figures: dict[str, Any]) -> list[GuardFinding]:
     guard = run.job.guards.output
     if not guard.enabled or run.store is None:
         return []
-    from sfsync.state.run_figures import recent_figures
 
     recent = recent_figures(run.store, run.job_name, "output", run.as_of, days=guard.recent_days)
     recent = [r for r in recent if r.run_id != run.run_id]
@@ -139,7 +137,6 @@ def record_baseline(
     """Keep a run's figures; they become the baseline once the run finished well."""
     if run.store is None or run.run_id is None or run.dry_run:
         return
-    from sfsync.state.run_figures import record_figures
 
     for role, figs in input_figures.items():
         record_figures(run.store, run.run_id, run.job_name, run.as_of, f"input:{role}", figs)

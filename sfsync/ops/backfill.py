@@ -31,6 +31,30 @@ from structlog.contextvars import bound_contextvars
 from sfsync.calendar import add_months
 from sfsync.errors import ConfigError, ExitCode, RunInterrupted
 from sfsync.jobs import ScoreCompute
+from sfsync.ops.history import (
+    history_frame,
+    history_org_problems,
+    load_history_mapping,
+    resolve_history_mapping,
+    write_history,
+)
+from sfsync.pipeline import (
+    WriteCounts,
+    apply,
+    compute_scores,
+    extract_inputs,
+    notify,
+    pending_writes,
+    plan,
+    preflight,
+    previous_scores,
+)
+from sfsync.state import backfill as progress
+from sfsync.state import runs
+from sfsync.state.backfill import completed_dates, range_key
+from sfsync.state.lock import run_lock
+from sfsync.state.signals import sync_signals
+from sfsync.state.snapshots import save_snapshots, with_measure_points
 
 log = structlog.get_logger(__name__)
 
@@ -173,9 +197,6 @@ def run_backfill(
     each date (progress bars; tests use it to interrupt a backfill). Takes the job's run lock
     unless it is a dry run.
     """
-    from sfsync.ops.history import load_history_mapping
-    from sfsync.state.backfill import completed_dates, range_key
-
     if not isinstance(base.job.compute, ScoreCompute):
         raise ConfigError(f"job {base.job_name!r} does not score accounts; nothing to backfill")
     dates = backfill_dates(options.date_from, options.date_to, options.every)
@@ -185,12 +206,7 @@ def run_backfill(
     started = time.monotonic()
     calls_before = _api_calls(base)
     mapping = load_history_mapping(base.bundle.mappings_dir) if options.write_history else None
-    if store is None or options.dry_run:
-        lock = nullcontext()
-    else:
-        from sfsync.state.lock import run_lock
-
-        lock = run_lock(store, base.job_name)
+    lock = nullcontext() if store is None or options.dry_run else run_lock(store, base.job_name)
     with lock:
         done = completed_dates(store, base.job_name, key) if store is not None else set()
         pending = [d for d in dates if d not in done]
@@ -199,8 +215,6 @@ def run_backfill(
         if on_start:
             on_start(len(pending), len(dates))
         resolved = _check_history_object(base, mapping) if mapping is not None else None
-        from sfsync.pipeline import preflight
-        from sfsync.state import runs
 
         preflight(base.clients.salesforce)
         run_id = None
@@ -247,8 +261,6 @@ def _api_calls(ctx: Any) -> int:
 
 def _check_history_object(ctx: Any, mapping: Any) -> Any:
     """Validate the history mapping against the org (stops before any write); resolve it."""
-    from sfsync.ops.history import history_org_problems, resolve_history_mapping
-
     describe = ctx.clients.salesforce.describe(mapping.sobject)
     problems = history_org_problems(mapping, describe)
     if problems:
@@ -270,9 +282,6 @@ def _backfill_date(
     *,
     last: bool,
 ) -> DateOutcome:
-    from sfsync.pipeline import compute_scores, extract_inputs, previous_scores
-    from sfsync.state import backfill as progress
-
     store = base.clients.store
     request = dataclasses.replace(base.request, as_of=as_of, dry_run=options.dry_run)
     ctx = dataclasses.replace(base, request=request)
@@ -313,10 +322,6 @@ def _write_date(
     ctx: Any, options: BackfillOptions, as_of: date, inputs: Any, computed: Any, mapping: Any,
     run_id: int | None, *, last: bool,
 ) -> DateOutcome:  # fmt: skip
-    from sfsync.ops.history import history_frame, write_history
-    from sfsync.pipeline import WriteCounts, apply, notify, pending_writes, plan
-    from sfsync.state.snapshots import save_snapshots, with_measure_points
-
     result = computed.scores
     scores = result.scores
     outcome = DateOutcome(as_of, "planned" if options.dry_run else "done", accounts=len(scores))
@@ -352,8 +357,6 @@ def _write_date(
     else:
         applied = None
     if options.with_alerts and store is not None:
-        from sfsync.state.signals import sync_signals
-
         sync_signals(store, as_of, result.signals, scope=scores["account_id"])
         if ctx.job.notify.slack and ctx.clients.slack is not None:
             failed = getattr(applied, "failed", ())

@@ -26,6 +26,7 @@ import structlog
 import yaml
 from sqlalchemy import select
 
+from sfsync.configfile import validate_data
 from sfsync.errors import ConfigError, InputDataError
 from sfsync.ops.calibrate_stats import (
     MeasureSeparation,
@@ -33,6 +34,9 @@ from sfsync.ops.calibrate_stats import (
     churn_by_band,
     suggest_points,
 )
+from sfsync.scoring import load_scorecard
+from sfsync.scoring.scorecard import max_points
+from sfsync.state.snapshots import score_snapshots
 
 log = structlog.get_logger(__name__)
 
@@ -42,8 +46,7 @@ MIN_CHURNED_WARNING = 10  # below this many churned accounts the figures are not
 def read_history(store: Any, scorecard: str, date_from: date, date_to: date) -> pd.DataFrame:
     """Snapshots of ``scorecard`` dated ``date_from..date_to``: account_id, as_of,
     health_score, health_band and one column per measure (points; NaN = did not apply)."""
-    from sfsync.state.snapshots import score_snapshots as s
-
+    s = score_snapshots
     query = (
         select(s.c.account_id, s.c.as_of, s.c.health_score, s.c.health_band, s.c.measure_points)
         .where(s.c.scorecard == scorecard, s.c.as_of >= date_from, s.c.as_of <= date_to)
@@ -139,8 +142,6 @@ def calibrate(
     shrinkage_accounts: int = 50,
 ) -> CalibrationReport:
     """Measure, suggest, and write the proposed scorecard (see the module docstring)."""
-    from sfsync.scoring import load_scorecard
-
     card = load_scorecard(scorecard_path)
     history = read_history(store, card.name, date_from, date_to)
     if history.empty:
@@ -211,9 +212,6 @@ def _scale_measure(data: dict, factor: float) -> None:
 
 def proposed_scorecard(raw: dict, card: Any, suggestions: list[MeasureSeparation]) -> dict:
     """The live scorecard (raw YAML data) with points scaled to the suggested maxima (pure)."""
-    from sfsync.configfile import validate_data
-    from sfsync.scoring.scorecard import max_points
-
     out = json.loads(json.dumps(raw))  # deep copy of plain YAML data
     suggested = {s.measure: s.suggested_max for s in suggestions}
     for cat_name, category in card.categories.items():
@@ -257,8 +255,6 @@ def write_proposed_scorecard(
     scorecard_path: Path, card: Any, suggestions: list[MeasureSeparation]
 ) -> Path:
     """Write ``<name>.proposed.yaml`` beside the live file and check it loads; return its path."""
-    from sfsync.scoring import load_scorecard
-
     raw = yaml.safe_load(Path(scorecard_path).read_text(encoding="utf-8"))
     proposal = proposed_scorecard(raw, card, suggestions)
     path = proposed_path_for(Path(scorecard_path))

@@ -12,9 +12,25 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
+import yaml
+from slack_sdk.errors import SlackApiError
 
 from sfsync.errors import ConfigError, SfsyncError
+from sfsync.jobs import MetabaseSource, load_job, resolve_parameters
 from sfsync.log import redact_text
+from sfsync.notify.problems import classify
+from sfsync.notify.slack import make_client
+from sfsync.ops.history import HISTORY_MAPPING, history_org_problems, load_history_mapping
+from sfsync.plan import TASK_KEY_FIELD
+from sfsync.salesforce.client import connect
+from sfsync.salesforce.mapping import load_mapping, validate_mapping_against_org
+from sfsync.salesforce.tasks import task_key_problems
+from sfsync.sources.columns import load_column_mapping
+from sfsync.sources.extract import DEFAULT_COLUMNS
+from sfsync.sources.metabase import MetabaseClient
+from sfsync.state.alerts import outbox_backlog
+from sfsync.state.db import MIGRATIONS, open_store
+from sfsync.state.run_figures import last_good_figures
 
 log = structlog.get_logger(__name__)
 
@@ -47,9 +63,6 @@ class DoctorContext:
 
 
 def load_jobs(project: Any) -> tuple[dict[str, Any], list[Check]]:
-    import yaml
-
-    from sfsync.jobs import load_job
 
     jobs, rows = {}, []
     for path in sorted(project.jobs_dir.glob("*.yaml")):
@@ -69,8 +82,6 @@ def load_jobs(project: Any) -> tuple[dict[str, Any], list[Check]]:
 
 # -- state store -----------------------------------------------------------------------------
 def check_state_store(ctx: DoctorContext) -> list[Check]:
-    from sfsync.state.db import MIGRATIONS, open_store
-
     url = ctx.project.settings.state_url
     try:
         store = open_store(url)
@@ -91,9 +102,6 @@ def check_state_store(ctx: DoctorContext) -> list[Check]:
 def check_tenant_links(ctx: DoctorContext) -> list[Check]:
     """From each job's last finished run: the largest usage tenants no account has (normal:
     trials, internal, not yet linked) and accounts whose tenant had no usage row at all."""
-    from sfsync.state.db import open_store
-    from sfsync.state.run_figures import last_good_figures
-
     jobs = [name for name, job in ctx.jobs.items() if "usage" in job.sources]
     if not jobs:
         return []
@@ -136,8 +144,6 @@ def _tenant_rows(label: str, last: Any) -> list[Check]:
 
 # -- Salesforce ------------------------------------------------------------------------------
 def check_salesforce_auth(ctx: DoctorContext) -> list[Check]:
-    from sfsync.salesforce.client import connect
-
     settings = ctx.project.settings
     if not getattr(settings.salesforce, "instance_url", None) and not getattr(
         settings.salesforce, "username", None
@@ -182,8 +188,6 @@ def _account_mappings(ctx: DoctorContext) -> dict[str, list[str]]:
 
 def check_mapped_fields(ctx: DoctorContext) -> list[Check]:
     """Every mapped field exists, is updateable and has a compatible type (sync engine check)."""
-    from sfsync.salesforce.mapping import load_mapping, validate_mapping_against_org
-
     if ctx.salesforce is None:
         return [Check("mapped fields", SKIP, "no Salesforce session")]
     rows: list[Check] = []
@@ -209,8 +213,6 @@ def check_mapped_fields(ctx: DoctorContext) -> list[Check]:
 def _columns_named_in(path: Any) -> list[str]:
     """The result columns a mapping names (whether the job produces them is `sfsync validate`'s
     offline check; doctor checks the org side)."""
-    import yaml
-
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     match = (data.get("match") or {}).get("column", "account_id")
     return [*(data.get("fields") or {}), match]
@@ -225,8 +227,6 @@ def _problem_rows(label: str, problems: Iterable[Any]) -> list[Check]:
 
 
 def _history_rows(ctx: DoctorContext) -> list[Check]:
-    from sfsync.ops.history import HISTORY_MAPPING, history_org_problems, load_history_mapping
-
     path = ctx.project.mappings_dir / f"{HISTORY_MAPPING}.yaml"
     label = f"mapping {HISTORY_MAPPING}.yaml"
     if not path.exists():
@@ -245,9 +245,6 @@ def _history_rows(ctx: DoctorContext) -> list[Check]:
 
 
 def check_task_key(ctx: DoctorContext) -> list[Check]:
-    from sfsync.plan import TASK_KEY_FIELD
-    from sfsync.salesforce.tasks import task_key_problems
-
     name = f"Task.{TASK_KEY_FIELD}"
     if ctx.salesforce is None:
         return [Check(name, SKIP, "no Salesforce session")]
@@ -288,8 +285,6 @@ def check_api_requests(ctx: DoctorContext) -> list[Check]:
 
 # -- Metabase --------------------------------------------------------------------------------
 def _metabase_sources(ctx: DoctorContext) -> list[tuple[str, str, Any]]:
-    from sfsync.jobs import MetabaseSource
-
     return [
         (job_name, role, source)
         for job_name, job in ctx.jobs.items()
@@ -299,8 +294,6 @@ def _metabase_sources(ctx: DoctorContext) -> list[tuple[str, str, Any]]:
 
 
 def check_metabase(ctx: DoctorContext) -> list[Check]:
-    from sfsync.sources.metabase import MetabaseClient
-
     sources = _metabase_sources(ctx)
     settings = ctx.project.settings.metabase
     if not sources:
@@ -323,10 +316,6 @@ def check_metabase(ctx: DoctorContext) -> list[Check]:
 
 def check_metabase_cards(ctx: DoctorContext, as_of: Any) -> list[Check]:
     """Each card a job reads exists and returns the columns its column mapping needs."""
-    from sfsync.jobs import resolve_parameters
-    from sfsync.sources.columns import load_column_mapping
-    from sfsync.sources.extract import DEFAULT_COLUMNS
-
     rows = []
     for job_name, role, source in _metabase_sources(ctx):
         label = f"Metabase card {source.card}" if source.card else "Metabase native query"
@@ -392,8 +381,6 @@ def check_slack(ctx: DoctorContext) -> list[Check]:
                           f"no token; jobs {', '.join(wants)} will send no alerts",
                           "set SFSYNC_SLACK_TOKEN (a bot token with chat:write)"), *rows]  # fmt: skip
         return [Check("Slack authentication", SKIP, "Slack is not configured"), *rows]
-    from sfsync.notify.problems import classify
-    from sfsync.notify.slack import make_client
 
     base_url = getattr(settings, "base_url", None)
     client = make_client(
@@ -440,9 +427,6 @@ def _scope_rows(auth: Any) -> list[Check]:
 
 def _outbox_rows(ctx: DoctorContext) -> list[Check]:
     """Messages queued in the state store's outbox (sent by the next run)."""
-    from sfsync.state.alerts import outbox_backlog
-    from sfsync.state.db import open_store
-
     try:
         store = open_store(ctx.project.settings.state_url)
     except Exception:  # noqa: BLE001 - the state store row reports it
@@ -462,8 +446,6 @@ def _outbox_rows(ctx: DoctorContext) -> list[Check]:
 
 
 def _channel_row(client: Any, channel: str) -> Check:
-    from slack_sdk.errors import SlackApiError
-
     name = f"Slack channel {channel}"
     try:
         channel_id = _channel_id(client, channel)
@@ -472,8 +454,6 @@ def _channel_row(client: Any, channel: str) -> Check:
                          f"create {channel} or change slack.channel in sfsync.yaml")  # fmt: skip
         info = client.conversations_info(channel=channel_id)["channel"]
     except SlackApiError as exc:
-        from sfsync.notify.problems import classify
-
         return Check(name, FAIL, redact_text(classify(exc).message), "give the bot channels:read")
     if info.get("is_member"):
         return Check(name, OK, f"{channel_id}, the bot is a member")

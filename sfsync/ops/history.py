@@ -15,6 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pandas as pd
+import yaml
 
 from sfsync.errors import ConfigProblem
 from sfsync.salesforce.mapping import (
@@ -24,6 +25,7 @@ from sfsync.salesforce.mapping import (
     validate_mapping_against_org,
 )
 from sfsync.salesforce.normalise import ValueProblem, normalise
+from sfsync.salesforce.writer import WriteRequest, WriteStatus, write
 
 HISTORY_MAPPING = "score_history_fields"
 ACCOUNT_LOOKUP_FIELD = "Account__c"
@@ -51,8 +53,6 @@ def load_history_mapping(mappings_dir: str | Path, scores_columns=()) -> ObjectM
     path = Path(mappings_dir) / f"{HISTORY_MAPPING}.yaml"
     columns = {*HISTORY_COLUMNS, *scores_columns}
     if not scores_columns:
-        import yaml
-
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         columns |= {c for c in (data.get("fields") or {}) if str(c).endswith("_points")}
     return load_mapping(path, columns=sorted(columns))
@@ -127,8 +127,6 @@ def write_history(
     bulk_threshold: int,
 ) -> tuple[int, list[str]]:
     """Upsert the history records of ``frame``; return (records written, failure messages)."""
-    from sfsync.salesforce.writer import WriteRequest, WriteStatus, write
-
     records, problems = history_records(frame, mapping, timezone)
     request = WriteRequest(mapping.sobject, "upsert", mapping.match.field, tuple(records))
     results = write(client, request, bulk_threshold=bulk_threshold)

@@ -28,8 +28,11 @@ from urllib.parse import urlsplit
 import jwt
 import requests
 import structlog
+from simple_salesforce.exceptions import SalesforceAuthenticationFailed
+from simple_salesforce.login import SalesforceLogin
 
 from sfsync.errors import AuthError, ConfigError, ConfigProblem
+from sfsync.log import register_secrets
 
 from .retry import error_messages, response_content
 
@@ -235,9 +238,6 @@ def _password_flow(settings: Any, api_version: str) -> AuthFlow:
         return request_token(session, f"{base}/services/oauth2/token", data, "password")
 
     def soap(session: requests.Session) -> Token:
-        from simple_salesforce.exceptions import SalesforceAuthenticationFailed
-        from simple_salesforce.login import SalesforceLogin
-
         try:
             session_id, instance = SalesforceLogin(
                 username=username,
@@ -368,7 +368,5 @@ class Authenticator:
 
 def _registered(token: Token) -> Token:
     """Mask a token obtained at run time (JWT, password, renewals) wherever it would appear."""
-    from sfsync.log import register_secrets
-
     register_secrets([token.access_token])
     return token

@@ -33,6 +33,11 @@ from sfsync.salesforce.mapping import (
     resolve_against_org,
     validate_mapping_against_org,
 )
+from sfsync.salesforce.reader import (
+    integration_user_id,
+    read_current,
+    read_existing_tasks,
+)
 from sfsync.salesforce.tasks import (
     TaskSettings,
     build_signal_tasks,
@@ -138,12 +143,6 @@ def plan_sync(
     meta: dict[str, Any] | None = None,
 ) -> Plan:
     """Check the mapping against the org, read current values and Tasks, build the Plan."""
-    from sfsync.salesforce.reader import (
-        integration_user_id,
-        read_current,
-        read_existing_tasks,
-    )
-
     with_tasks = desired_tasks is not None and not desired_tasks.empty
     mapping = check_org(client, config, with_tasks=with_tasks)
     pending = list(pending)

@@ -9,18 +9,17 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import pandas as pd
+import requests
 import structlog
 from simple_salesforce import format_soql
 
 from sfsync.errors import SourceError, TransientError
 from sfsync.salesforce import bulk2
-
-if TYPE_CHECKING:
-    from .client import SalesforceClient
+from sfsync.salesforce.retry import RetryPolicy
 
 log = structlog.get_logger(__name__)
 
@@ -32,6 +31,20 @@ SOQL_MAX_CHARS = 100_000
 IN_CLAUSE_MAX_URL_CHARS = 12_000
 
 BULK_TIMEOUT_SECONDS = bulk2.DEFAULT_DEADLINE_SECONDS  # of salesforce.bulk_job_deadline_seconds
+
+
+class QueryClient(Protocol):
+    """What reading needs of a client: one REST call through its retry policy, and the policy
+    (whose ``sleep`` paces Bulk 2.0 polling). :class:`sfsync.salesforce.client.SalesforceClient`
+    is the implementation; naming the protocol here keeps this module free of the client."""
+
+    policy: RetryPolicy
+
+    def request(
+        self, method: str, path: str, *, raise_for_status: bool = True, **kwargs: Any
+    ) -> requests.Response:
+        """Send one REST call (``path`` relative to the versioned data endpoint)."""
+        ...
 
 
 # -- pure helpers -------------------------------------------------------------------------
@@ -178,7 +191,7 @@ def bulk_compatible(soql: str) -> bool:
 
 
 def iter_query_pages(
-    client: SalesforceClient, soql: str, *, include_deleted: bool = False
+    client: QueryClient, soql: str, *, include_deleted: bool = False
 ) -> Iterator[dict[str, Any]]:
     """Yield the raw JSON pages of a SOQL query, following ``nextRecordsUrl``."""
     endpoint = "queryAll" if include_deleted else "query"
@@ -189,9 +202,7 @@ def iter_query_pages(
         yield page
 
 
-def query(
-    client: SalesforceClient, soql: str, *, include_deleted: bool = False
-) -> list[dict[str, Any]]:
+def query(client: QueryClient, soql: str, *, include_deleted: bool = False) -> list[dict[str, Any]]:
     """All records of a SOQL query, flattened (see :func:`flatten_record`)."""
     fields = select_fields(soql)
     rows: list[dict[str, Any]] = []
@@ -201,7 +212,7 @@ def query(
 
 
 def query_frame(
-    client: SalesforceClient,
+    client: QueryClient,
     soql: str,
     *,
     bulk_threshold: int,
@@ -241,7 +252,7 @@ def _ordered(fields: list[str], present: Iterable[str]) -> list[str]:
 
 
 def bulk_query_frame(
-    client: SalesforceClient,
+    client: QueryClient,
     soql: str,
     *,
     include_deleted: bool = False,
@@ -270,7 +281,7 @@ def bulk_query_frame(
     return frame
 
 
-def _wait_for_query_job(client: SalesforceClient, job_id: str, timeout_seconds: float) -> None:
+def _wait_for_query_job(client: QueryClient, job_id: str, timeout_seconds: float) -> None:
     info = bulk2.wait_for_job(
         client, "query", job_id, timeout=timeout_seconds, sleep=client.policy.sleep
     )

@@ -13,9 +13,11 @@ from typing import Any
 
 import pandas as pd
 import structlog
+from simple_salesforce import format_soql
 
 from sfsync.plan import TASK_KEY_FIELD
 from sfsync.salesforce.mapping import ObjectMapping
+from sfsync.salesforce.query import soql_in
 
 log = structlog.get_logger(__name__)
 
@@ -51,8 +53,6 @@ def _read(
     select = f"SELECT {', '.join(fields)} FROM {sobject}"
     deleted = {"include_deleted": True} if include_deleted else {}
     if keys is not None and len(keys) <= in_list_max:
-        from sfsync.salesforce.query import soql_in
-
         records: list[dict[str, Any]] = []
         for condition in soql_in(key_field, keys):
             records.extend(client.query(f"{select} WHERE {condition}", **deleted))
@@ -109,8 +109,6 @@ def read_existing_tasks(
 def _task_scope(keys: list[str]) -> str:
     """A WHERE clause covering ``keys``: their common period (``…:<period>``) when they share
     one, so that Tasks of earlier months are not read; otherwise every keyed Task."""
-    from simple_salesforce import format_soql
-
     periods = {key.rsplit(":", 1)[-1] for key in keys if ":" in key}
     if len(periods) == 1 and all(":" in key for key in keys):
         return format_soql(f"{TASK_KEY_FIELD} LIKE '%:{{:like}}'", periods.pop())

@@ -43,6 +43,7 @@ from sfsync.salesforce.dml import (
     WriteResult,
     WriteStatus,
 )
+from sfsync.state.failures import FailedWrite, record_failures, resolve_failures
 
 __all__ = [
     "COLLECTION_SIZE",
@@ -282,8 +283,6 @@ def apply_plan(
 
 
 def _update_ledger(store: Any, run_id: int | None, plan: Plan, results: list[WriteResult]):
-    from sfsync.state.failures import FailedWrite, record_failures, resolve_failures
-
     failed = [
         FailedWrite(r.sobject, r.key, r.fields, r.error_code, r.message)
         for r in results

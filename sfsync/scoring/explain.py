@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from sfsync.scoring.arrays import unique_inverse
+from sfsync.scoring.engine import bin_labels
 from sfsync.scoring.scorecard import (
     BenchmarkMeasure,
     BooleanMeasure,
@@ -341,8 +342,6 @@ def render_account(
 
 def _bin_label(card: Scorecard, labels: Labels, category: str, measure: str, canonical) -> str:
     """The localised label of the bin whose canonical label (engine order) is ``canonical``."""
-    from sfsync.scoring.engine import bin_labels
-
     canonical_labels = bin_labels(card.categories[category].measures[measure])
     try:
         return labels.bins[measure][canonical_labels.index(canonical)]

@@ -26,6 +26,7 @@ from pydantic import Field, model_validator
 
 from sfsync.configfile import StrictModel, load_model, read_yaml, validate_data
 from sfsync.errors import ConfigError, ConfigProblem, InputDataError
+from sfsync.scoring.csv_inputs import read_benchmarks
 from sfsync.scoring.features import FEATURES
 from sfsync.scoring.rules import Rules
 
@@ -379,8 +380,6 @@ def load_scorecard(path: str | Path) -> Scorecard:
             problems += exc.problems
     table = card.benchmark_table
     if card.benchmarks_file:
-        from sfsync.scoring.csv_inputs import read_benchmarks
-
         try:
             table = read_benchmarks(path.parent / card.benchmarks_file)
         except (ConfigError, InputDataError) as exc:

@@ -47,6 +47,7 @@ from sfsync.sources.columns import (
     quarantine_unknown,
 )
 from sfsync.sources.tenants import Mislinks, UnknownTenants, find_mislinks, split_unknown_tenants
+from sfsync.state.quarantine import record_quarantine
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -360,7 +361,6 @@ def store_quarantine(store: Store | None, run_id: int | None, quarantined: pd.Da
     """Record quarantined rows in the state store (``sfsync.state.quarantine``)."""
     if quarantined.empty or store is None or run_id is None:
         return
-    from sfsync.state.quarantine import record_quarantine
 
     for source, rows in quarantined.groupby("source", sort=False):
         record_quarantine(store, run_id, str(source), rows.drop(columns="source"))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 import structlog
 
 from sfsync.errors import SourceError
@@ -61,8 +62,6 @@ def read_file(
                 encoding=encoding,
             )
         else:
-            import pyarrow.parquet as pq
-
             available = pq.read_schema(path).names
             wanted = [c for c in columns if c in available] if columns else None
             frame = pd.read_parquet(path, columns=wanted)

@@ -35,6 +35,7 @@ from tenacity import (
     stop_after_attempt,
     wait_exponential,
 )
+from tenacity.stop import stop_base
 
 from sfsync.errors import AuthError, ConfigError, ConfigProblem, SourceError, TransientError
 from sfsync.http_deadline import Deadline, DeadlineExceeded, send_within
@@ -356,7 +357,6 @@ class MetabaseClient:
 
 def _stop_at(deadline: Deadline) -> Any:
     """A tenacity stop condition: no attempt after the deadline has passed."""
-    from tenacity.stop import stop_base
 
     class _StopAtDeadline(stop_base):
         def __call__(self, retry_state: RetryCallState) -> bool:

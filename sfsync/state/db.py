@@ -13,12 +13,10 @@ SQLite (default ``.sfsync/state.db``; WAL, foreign keys, 30 s busy timeout) and 
 from __future__ import annotations
 
 import importlib
-import json
 import pkgutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +26,6 @@ from sqlalchemy import (
     DateTime,
     Engine,
     Integer,
-    MetaData,
     String,
     Table,
     create_engine,
@@ -43,14 +40,13 @@ from sqlalchemy.pool import StaticPool
 from sqlalchemy.schema import AddConstraint, CreateIndex  # noqa: F401  (for migration steps)
 
 from sfsync.errors import ConfigError, ConfigProblem, SfsyncError
-
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
+from sfsync.log import redact_text
+from sfsync.state.runs import finish_run, last_runs, start_run
+from sfsync.state.schema import (  # noqa: F401 - re-exported: the table modules import them here
+    dumps,
+    json_default,
+    metadata,
+    utcnow,
 )
 
 schema_version = Table(
@@ -82,24 +78,6 @@ MIGRATIONS: list[Migration] = [
 ]
 
 _PG_MIGRATION_LOCK = 0x5F5F5C  # advisory lock key held while migrating
-
-
-def utcnow() -> datetime:
-    """The current UTC time as a naive datetime (how the store keeps timestamps)."""
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-def json_default(value: Any) -> Any:
-    """``json.dumps`` fallback for numpy/pandas scalars and dates in stored JSON."""
-    if hasattr(value, "item"):
-        return value.item()
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return str(value)
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, default=json_default, ensure_ascii=False, sort_keys=True)
 
 
 class SchemaTooNewError(SfsyncError):
@@ -157,18 +135,12 @@ class Store:
 
     # Convenience methods; the functions in the sibling modules are the real API.
     def start_run(self, job: str, as_of, **kw):
-        from sfsync.state.runs import start_run
-
         return start_run(self, job, as_of, **kw)
 
     def finish_run(self, run_id: int, status: str, **kw):
-        from sfsync.state.runs import finish_run
-
         return finish_run(self, run_id, status, **kw)
 
     def last_runs(self, job: str, n: int = 10):
-        from sfsync.state.runs import last_runs
-
         return last_runs(self, job, n)
 
 
@@ -312,8 +284,6 @@ def store_status(url: str) -> StoreStatus:
             version = _current_version(conn)
             present = set(inspect(conn).get_table_names())
     except SQLAlchemyError as exc:
-        from sfsync.log import redact_text
-
         raise SfsyncError(
             f"cannot reach the state store {shown}: "
             f"{redact_text(str(getattr(exc, 'orig', None) or exc))}",
@@ -331,10 +301,8 @@ def load_table_modules() -> None:
 
     Tables defined outside ``sfsync/state/`` must be imported before :func:`open_store`.
     """
-    import sfsync.state as package
-
-    for info in pkgutil.iter_modules(package.__path__):
-        importlib.import_module(f"{package.__name__}.{info.name}")
+    for info in pkgutil.iter_modules([str(Path(__file__).parent)]):
+        importlib.import_module(f"{__package__}.{info.name}")
 
 
 def open_store(url: str) -> Store:
@@ -348,7 +316,6 @@ def open_store(url: str) -> Store:
         migrate(store)
     except SQLAlchemyError as exc:
         store.dispose()
-        from sfsync.log import redact_text
 
         raise SfsyncError(
             f"cannot open the state store {store.url}: {redact_text(str(getattr(exc, 'orig', None) or exc))}",

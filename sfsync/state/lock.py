@@ -34,6 +34,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sfsync.errors import LockedError
 from sfsync.state import process
 from sfsync.state.db import Store, metadata, utcnow
+from sfsync.state.runs import abandon_runs
 
 log = structlog.get_logger(__name__)
 
@@ -191,8 +192,6 @@ def _heartbeat(store: Store, lock: RunLock, interval: float) -> None:
 
 def _abandon_left_runs(store: Store, lock: RunLock) -> None:
     """Mark runs of the job a dead process left ``running`` as abandoned (we hold the lock)."""
-    from sfsync.state.runs import abandon_runs
-
     try:
         ids = abandon_runs(store, lock.job, found_by=lock.holder)
     except Exception as exc:  # the ledger's tidiness never stops a run

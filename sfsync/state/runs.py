@@ -26,8 +26,10 @@ from sqlalchemy import (
     select,
 )
 
-from sfsync.log import bind_run
-from sfsync.state.db import Store, json_default, metadata, utcnow
+from sfsync.log import bind_run, redact_text
+from sfsync.ports import Store
+from sfsync.state.process import pid_alive
+from sfsync.state.schema import json_default, metadata, utcnow
 
 RUN_STATUSES = ("running", "succeeded", "failed", "partial", "abandoned")
 FINAL_STATUSES = ("succeeded", "failed", "partial")
@@ -110,7 +112,6 @@ def finish_run(
     """
     if status not in FINAL_STATUSES:
         raise ValueError(f"status must be one of {', '.join(FINAL_STATUSES)}, not {status!r}")
-    from sfsync.log import redact_text
 
     clean_counts = json.loads(json.dumps(counts or {}, default=json_default))
     with store.begin() as conn:
@@ -140,8 +141,6 @@ def abandon_runs(store: Store, job: str, *, found_by: str, locked: bool = True) 
     process is gone. ``found_by`` (``host:pid`` of the caller) goes into the run's error.
     Returns the ids marked, oldest first.
     """
-    from sfsync.state.process import pid_alive
-
     host = socket.gethostname()
     jobs = (job, f"backfill:{job}")
     query = select(runs.c.id, runs.c.host, runs.c.pid, runs.c.dry_run).where(
