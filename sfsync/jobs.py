@@ -169,6 +169,12 @@ class ScoreCompute(StrictModel):
 
     kind: Literal["score"]
     scorecard: str = "default"
+    trend_days: int = Field(
+        default=28,
+        ge=1,
+        description="Health_Trend__c: the change against the latest stored score at least "
+        "this many days older",
+    )
     benchmarks: str | None = Field(
         default=None,
         description="a CSV in mappings/benchmarks/ (industry,rate); null: the scorecard's own",

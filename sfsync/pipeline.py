@@ -22,6 +22,7 @@ import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -49,6 +50,7 @@ from sfsync.salesforce.planner import SyncConfig, desired_account_fields, plan_s
 from sfsync.salesforce.writer import ApplyResult, apply_plan
 from sfsync.scoring import score_accounts
 from sfsync.scoring.result import ScoreResult
+from sfsync.scoring.trend import trend_baseline_day
 from sfsync.sources.extract import (
     Inputs,
     Readers,
@@ -62,7 +64,7 @@ from sfsync.state.failures import pending_writes as stored_pending_writes
 from sfsync.state.lock import run_lock
 from sfsync.state.signals import sync_signals
 from sfsync.state.snapshots import previous_scores as stored_previous_scores
-from sfsync.state.snapshots import save_snapshots, with_measure_points
+from sfsync.state.snapshots import save_snapshots, scores_on_or_before, with_measure_points
 
 log = structlog.get_logger(__name__)
 
@@ -144,16 +146,21 @@ def _sync_config(bundle: JobBundle) -> SyncConfig:
 
 
 def compute(
-    inputs: Inputs, bundle: JobBundle, as_of: date, previous: pd.DataFrame | None
+    inputs: Inputs,
+    bundle: JobBundle,
+    as_of: date,
+    previous: pd.DataFrame | None,
+    trend_baseline: pd.DataFrame | None | Literal["previous"] = "previous",
 ) -> Computed:
-    """Derive the desired Salesforce state from the inputs (pure: no I/O, no clock)."""
+    """Derive the desired Salesforce state from the inputs (pure: no I/O, no clock).
+    ``trend_baseline``: the stored scores ``health_trend`` compares with (:func:`trend_baseline`)."""
     accounts = inputs.frames["accounts"]
     if isinstance(bundle.job.compute, UsageImportCompute):
         month = month_text(scoring_month(as_of))
         desired = usage_import_frame(accounts, inputs.frames["usage"], month)
         log.info("usage_import_computed", accounts=len(desired), month=month)
         return Computed(desired, _sync_config(bundle))
-    return compute_scores(inputs, bundle, as_of, previous)
+    return compute_scores(inputs, bundle, as_of, previous, trend_baseline)
 
 
 def _empty_usage() -> pd.DataFrame:
@@ -172,7 +179,11 @@ def _empty_activities() -> pd.DataFrame:
 
 
 def compute_scores(
-    inputs: Inputs, bundle: JobBundle, as_of: date, previous: pd.DataFrame | None
+    inputs: Inputs,
+    bundle: JobBundle,
+    as_of: date,
+    previous: pd.DataFrame | None,
+    trend_baseline: pd.DataFrame | None | Literal["previous"] = "previous",
 ) -> Computed:
     """Score the accounts with the bundle's scorecard; build the desired signal and follow-up
     Tasks (pure: the scorecard, benchmarks, templates and playbook come from ``bundle``,
@@ -191,6 +202,7 @@ def compute_scores(
         scorecard=card,
         benchmarks=bundle.benchmarks,
         previous=previous,
+        trend_baseline=trend_baseline,
         templates=bundle.templates,  # the explanation is written in the configured language
     )
     scores = result.scores
@@ -225,12 +237,23 @@ def compute_scores(
 
 
 def previous_scores(store: Store | None, scorecard: str, as_of: date) -> pd.DataFrame | None:
-    """Each account's latest stored score before the as-of date (for trend and score_drop)."""
+    """Each account's latest stored score before the as-of date (for score_drop)."""
     if store is None:
         return None
 
     previous = stored_previous_scores(store, scorecard, as_of)
     return previous if len(previous) else None
+
+
+def trend_baseline(
+    store: Store | None, scorecard: str, as_of: date, trend_days: int
+) -> pd.DataFrame | None:
+    """Each account's latest stored score at least ``trend_days`` before the as-of date (what
+    ``Health_Trend__c`` compares with; None without one)."""
+    if store is None:
+        return None
+    baseline = scores_on_or_before(store, scorecard, trend_baseline_day(as_of, trend_days))
+    return baseline if len(baseline) else None
 
 
 # --- plan ------------------------------------------------------------------------------------
@@ -595,11 +618,12 @@ def run_stages(run: Run, results: StageResults) -> RunOutcome | None:
         guards.record_baseline(_guard_run(run, run_id, accept=False), inputs.figures, None)
         return RunOutcome(RunSummary(run.job_name, run.as_of), kpi=results.kpi.outcome)
 
-    previous = None
+    previous = baseline = None
     if not isinstance(spec, UsageImportCompute):
         run.progress.stage(f"Scoring accounts with the {spec.scorecard} scorecard")
         previous = previous_scores(store, spec.scorecard, run.as_of)
-    computed = results.computed = compute(inputs, bundle, run.as_of, previous)
+        baseline = trend_baseline(store, spec.scorecard, run.as_of, spec.trend_days)
+    computed = results.computed = compute(inputs, bundle, run.as_of, previous, baseline)
 
     run.progress.stage("Comparing with Salesforce")
     meta = {"job": run.job_name, "as_of": run.as_of.isoformat(), "run_id": run_id}

@@ -5,6 +5,8 @@ current values read from Salesforce after normalising both (:mod:`sfsync.salesfo
 and the desired Tasks with the existing ones (by ``Sync_Key__c``), and returns a :class:`Plan`:
 
 - per record, the fields that change (old -> new); records without changes are not listed;
+  a field mapped ``write: with_changes`` (the scoring time, the explanation) is listed only
+  when a field mapped ``write: always`` of the same record changes too;
 - per Task key, ``create``, ``update`` (only the changed fields) or ``skip`` with a reason:
   ``completed_by_csm`` (the Task is closed), ``edited_by_csm`` (last modified by someone other
   than the integration user), ``deleted_by_csm`` (in the recycle bin: never recreated),
@@ -94,6 +96,7 @@ def diff_records(
             continue
         forced = set(retry[key].fields) if key in retry else set()
         record_changes: list[FieldChange] = []
+        visible = False  # a field written "always" changes (or is retried)
         try:
             for column, spec in mapping.fields.items():
                 value = row.get(column)
@@ -103,9 +106,12 @@ def diff_records(
                 old = normalise(now.get(spec.field), spec, tz, desired=False)
                 if not same(old, new, spec) or spec.field in forced:
                     record_changes.append(FieldChange(spec.field, old, new))
+                    visible = visible or spec.write == "always" or spec.field in forced
         except ValueProblem as exc:
             problems.append(PlanProblem(key, spec.field, f"{column}: {exc}"))
             continue
+        if not visible:  # only "with_changes" fields differ: they never force a write
+            record_changes = []
         if record_changes:
             changes.append(RecordChange(key, tuple(record_changes), retry=key in retry))
         elif key in retry:

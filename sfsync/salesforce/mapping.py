@@ -7,6 +7,14 @@ matches) and, per result column, the target field, its Salesforce type and the n
 - ``clear``: a missing desired value writes null (the field is emptied);
 - ``leave``: a missing desired value leaves whatever is in Salesforce untouched.
 
+and when the field is written (``write``):
+
+- ``always`` (default): whenever its value differs from Salesforce's;
+- ``with_changes``: only together with a change of an ``always`` field of the same record. For
+  values that restate "when" (the scoring time) or that move a little every day (the
+  explanation quotes days since the last touch): they never force a write of their own, so the
+  next night with unchanged inputs writes nothing.
+
 Validation happens twice, both times naming the mapping file and the offending key:
 offline (:func:`mapping_problems`: unknown result column, unknown type, duplicate target field)
 and against the org's describe (:func:`validate_mapping_against_org`: the field exists, is
@@ -101,6 +109,9 @@ class FieldMapping(StrictModel):
     field: str = Field(min_length=1)
     type: FieldType
     null_policy: Literal["clear", "leave"] = "clear"
+    # ``always``: written whenever it differs; ``with_changes``: only together with a change of
+    # an ``always`` field of the same record (a value that never forces a write on its own).
+    write: Literal["always", "with_changes"] = "always"
     # Multiply numbers by this before writing (e.g. 100 to write a 0–1 ratio into a percent
     # field: Salesforce stores 72 % as 72).
     scale: float | None = None
@@ -204,6 +215,15 @@ def mapping_problems(
             problems.append(
                 ConfigProblem(file, f"{where}.length", f"length applies to text, not {spec.type}")
             )
+    if mapping.fields and all(spec.write == "with_changes" for spec in mapping.fields.values()):
+        problems.append(
+            ConfigProblem(
+                file,
+                "fields",
+                "every field is write: with_changes, so nothing would ever be written; "
+                "set write: always on the fields whose change should be written",
+            )
+        )
     return problems
 
 

@@ -1,9 +1,10 @@
 """Read what Salesforce holds now: mapped fields of the records in scope, existing Tasks.
 
 Reads are paged, never one call per record: a small scope (up to ``in_list_max`` keys) is read
-with ``IN (...)`` queries (one call per ~200 keys); a larger scope reads the whole object with
-one SOQL query (pages of up to 2,000 records) or a Bulk API 2.0 query above the client's bulk
-threshold, and the plan picks out the records it needs.
+with ``IN (...)`` queries (one call per ~200 keys); a larger scope of Accounts reads the whole
+object with one SOQL query (pages of up to 2,000 records) or a Bulk API 2.0 query above the
+client's bulk threshold, and the plan picks out the records it needs. Existing Tasks are read
+by this run's keys (:func:`read_existing_tasks`), so the read does not grow with history.
 """
 
 from __future__ import annotations
@@ -86,33 +87,57 @@ def read_existing_tasks(
     client: Any, sync_keys: Iterable[str], *, in_list_max: int = IN_LIST_MAX
 ) -> pd.DataFrame:
     """Tasks that carry one of ``sync_keys`` (open, closed or deleted: a Task a CSM deleted is
-    in the recycle bin, and must not be recreated), with the fields the plan needs."""
+    in the recycle bin, and must not be recreated), with the fields the plan needs.
+
+    The read is sized by this run's keys, never by history: a period (the key's last part,
+    ``…:<period>``) shared by more than ``in_list_max`` keys is read with one ``LIKE '%:<period>'``
+    condition (the signal Tasks of a scoring month), every other key in ``IN (...)`` lists of
+    about 200 keys (follow-ups, whose periods are dates). Deleted rows are included
+    (``queryAll``) only for these keys: the CSM-deleted Task rule needs them.
+    """
     keys = list(dict.fromkeys(str(k) for k in sync_keys))
     if not keys:
         return pd.DataFrame(columns=list(TASK_READ_FIELDS))
-    frame = _read(
-        client,
-        "Task",
-        list(TASK_READ_FIELDS),
-        TASK_KEY_FIELD,
-        keys,
-        where=_task_scope(keys),
-        in_list_max=in_list_max,
-        include_deleted=True,
-    )
-    if len(keys) > in_list_max:
-        frame = frame[frame[TASK_KEY_FIELD].isin(keys)]
-    log.info("existing_tasks_read", tasks=len(frame))
+    fields = list(TASK_READ_FIELDS)
+    select = f"SELECT {', '.join(fields)} FROM Task"
+    periods = _wide_periods(keys, in_list_max)
+    frames: list[pd.DataFrame] = []
+    if periods:
+        frame = client.query_frame(f"{select} WHERE {_period_scope(periods)}", include_deleted=True)
+        frames.append(frame.reindex(columns=fields))
+    narrow = [k for k in keys if _period(k) not in periods]
+    if narrow:
+        records: list[dict[str, Any]] = []
+        for condition in soql_in(TASK_KEY_FIELD, narrow):
+            records.extend(client.query(f"{select} WHERE {condition}", include_deleted=True))
+        frames.append(pd.DataFrame.from_records(records, columns=fields))
+    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    rows_read = len(frame)
+    frame = frame[frame[TASK_KEY_FIELD].astype("string").isin(keys).fillna(False)]
+    log.info("existing_tasks_read", tasks=len(frame), rows_read=rows_read, keys=len(keys))
     return frame.reset_index(drop=True)
 
 
-def _task_scope(keys: list[str]) -> str:
-    """A WHERE clause covering ``keys``: their common period (``…:<period>``) when they share
-    one, so that Tasks of earlier months are not read; otherwise every keyed Task."""
-    periods = {key.rsplit(":", 1)[-1] for key in keys if ":" in key}
-    if len(periods) == 1 and all(":" in key for key in keys):
-        return format_soql(f"{TASK_KEY_FIELD} LIKE '%:{{:like}}'", periods.pop())
-    return f"{TASK_KEY_FIELD} != null"
+def _period(key: str) -> str | None:
+    return key.rsplit(":", 1)[-1] if ":" in key else None
+
+
+def _wide_periods(keys: list[str], in_list_max: int) -> set[str]:
+    """Periods shared by more than ``in_list_max`` keys: cheaper read by period than by key."""
+    counts: dict[str, int] = {}
+    for key in keys:
+        period = _period(key)
+        if period is not None:
+            counts[period] = counts.get(period, 0) + 1
+    return {p for p, n in counts.items() if n > in_list_max}
+
+
+def _period_scope(periods: Iterable[str]) -> str:
+    """A WHERE clause matching the keys that end in one of ``periods``."""
+    conditions = [
+        format_soql(f"{TASK_KEY_FIELD} LIKE '%:{{:like}}'", period) for period in sorted(periods)
+    ]
+    return conditions[0] if len(conditions) == 1 else "(" + " OR ".join(conditions) + ")"
 
 
 def integration_user_id(client: Any) -> str | None:

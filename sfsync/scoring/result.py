@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -92,6 +93,7 @@ def score_accounts(
     scorecard: Scorecard,
     benchmarks: pd.DataFrame | None = None,
     previous: pd.DataFrame | None = None,
+    trend_baseline: pd.DataFrame | None | Literal["previous"] = "previous",
     rules: Rules | None = None,
     templates: TemplateSet | None = None,
     language: str | None = None,
@@ -100,7 +102,10 @@ def score_accounts(
 
     ``benchmarks``: frame ``industry, rate`` (a ``default`` row applies to unlisted industries);
     None uses the scorecard's ``benchmarks_file``. ``previous``: the previous stored snapshot
-    (``account_id, health_score, health_band``) for ``health_trend`` and ``score_drop``.
+    (``account_id, health_score, health_band``) for ``score_drop`` (and the features).
+    ``trend_baseline``: the stored scores ``health_trend`` compares with (the nightly job: the
+    latest at least ``trend_days`` older, :mod:`sfsync.scoring.trend`); ``"previous"``: the
+    same as ``previous``; None: no baseline (the trend is empty).
     ``rules`` overrides the scorecard's rules. ``templates``: the template set the
     ``explanation`` column is written with (its ``explanation*`` sections, and the scorecard's
     labels in its language); required. Pure: no clock, no I/O.
@@ -154,6 +159,8 @@ def score_accounts(
         f"{cat_name}_points": _int_column(points, integral)
         for cat_name, points in totals.category_points.items()
     }
+    if not isinstance(trend_baseline, str):
+        change = score_change(account_ids, totals.score, trend_baseline)
     health_trend = _int_column(change, True)
     explanation = explanation_text(totals, scorecard, wording, flags)
     health_band = strings_from_codes(totals.band_names, totals.band_code)

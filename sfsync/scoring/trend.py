@@ -1,12 +1,28 @@
-"""Trend against the previous stored snapshot (``health_trend`` and the ``score_drop`` input)."""
+"""Score change against a stored snapshot: ``health_trend`` and the ``score_drop`` input.
+
+- ``health_trend`` (``Health_Trend__c``): the change against each account's latest stored score
+  at least ``trend_days`` (default 28) days older than the as-of date (:func:`trend_baseline_day`;
+  the state store's ``scores_on_or_before``). On a nightly schedule it therefore does not move
+  day over day, and two runs on one day see the same baseline (never None because of a re-run).
+- ``score_drop``: the change against the previous stored score (SPEC §10).
+"""
 
 from __future__ import annotations
+
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
 
 from sfsync.errors import InputDataError
 from sfsync.scoring.arrays import index_in, text_array
+
+DEFAULT_TREND_DAYS = 28
+
+
+def trend_baseline_day(as_of: date, trend_days: int = DEFAULT_TREND_DAYS) -> date:
+    """The latest snapshot date ``health_trend`` compares with: ``as_of`` − ``trend_days``."""
+    return as_of - timedelta(days=trend_days)
 
 
 def score_change(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from datetime import date
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import (
@@ -223,6 +224,16 @@ def previous_scores(
     """
     if isinstance(as_of, str) and isinstance(scorecard, date):
         as_of, scorecard = scorecard, as_of
+    return _latest(store, str(scorecard), score_snapshots.c.as_of < as_of)
+
+
+def scores_on_or_before(store: Store, scorecard: str, day: date) -> pd.DataFrame:
+    """Each account's latest snapshot of ``scorecard`` on or before ``day`` (the trend
+    baseline: ``day`` = as-of − the trend window); the columns of :func:`previous_scores`."""
+    return _latest(store, scorecard, score_snapshots.c.as_of <= day)
+
+
+def _latest(store: Store, scorecard: str, when: Any) -> pd.DataFrame:
     s = score_snapshots
     ranked = (
         select(
@@ -231,7 +242,7 @@ def previous_scores(
             .over(partition_by=s.c.account_id, order_by=s.c.as_of.desc())
             .label("recency"),
         )
-        .where(s.c.scorecard == scorecard, s.c.as_of < as_of)
+        .where(s.c.scorecard == scorecard, when)
         .subquery()
     )
     names = [*FRAME_COLUMNS, "scorecard", "category_points"]

@@ -203,3 +203,14 @@ def test_quarantine_record_takes_rows_of_several_sources(store):
 
 def test_save_scores_is_the_same_as_save_snapshots(store):
     assert snapshots.save_scores is save_snapshots
+
+
+def test_scores_on_or_before_is_the_trend_baseline(store):
+    run = start_run(store, "nightly", date(2025, 3, 1))
+    save_snapshots(store, run, "default", date(2025, 1, 1), scores(["A1", "A2"], 50, "orange"))
+    save_snapshots(store, run, "default", date(2025, 2, 15), scores(["A1"], 70, "yellow"))
+    save_snapshots(store, run, "default", date(2025, 3, 14), scores(["A1", "A2"], 90))
+    base = snapshots.scores_on_or_before(store, "default", date(2025, 2, 15))  # the day counts
+    assert list(base["account_id"]) == ["A1", "A2"]
+    assert list(base["health_score"]) == [70, 50]
+    assert snapshots.scores_on_or_before(store, "default", date(2024, 12, 31)).empty

@@ -358,6 +358,17 @@ def test_score_drop_and_trend(default_card, previous, raised, trend):
     assert ("score_drop" in signals_of(default_card, previous=prev, usage=usage)) == raised
 
 
+def test_the_trend_has_its_own_baseline_and_score_drop_keeps_the_previous_score(default_card):
+    prev = pd.DataFrame({"account_id": ["001A"], "health_score": [100], "health_band": "x"})
+    baseline = pd.DataFrame({"account_id": ["001A"], "health_score": [80], "health_band": "x"})
+    usage = [usage_row(deliveries=1), usage_row("2025-01", deliveries=1)]
+    row = one(default_card, previous=prev, trend_baseline=baseline, usage=usage)
+    assert row["health_trend"] == 5  # 85 against the baseline's 80
+    assert "score_drop" in row["signals"]  # 85 against the previous stored 100
+    row = one(default_card, previous=prev, trend_baseline=None, usage=usage)
+    assert pd.isna(row["health_trend"])  # no score old enough: no trend
+
+
 def test_no_previous_score_means_no_trend(default_card):
     prev = pd.DataFrame({"account_id": ["other"], "health_score": [10]})
     row = one(default_card, previous=prev)

@@ -53,6 +53,30 @@ def test_many_task_keys_of_one_month_read_only_that_month():
     read_existing_tasks(client, keys)
     assert client.soql[0][0] == "query_frameAll"  # deleted Tasks too: never recreated
     assert client.soql[0][1].endswith("FROM Task WHERE Sync_Key__c LIKE '%:2025-02'")
+
+
+def test_task_keys_of_many_periods_never_read_every_keyed_task():
     client = RecordingClient()
-    read_existing_tasks(client, [*keys, "signal:red_band:x:2025-01"])
-    assert client.soql[0][1].endswith("FROM Task WHERE Sync_Key__c != null")
+    month = [f"signal:red_band:{i}:2025-02" for i in ids(500)]
+    dates = [f"qbr:{i}:2024-{1 + n % 12:02d}-{1 + n % 28:02d}" for n, i in enumerate(ids(300))]
+    read_existing_tasks(client, [*month, *dates, "signal:red_band:x:2025-01"])
+    kinds = [kind for kind, _ in client.soql]
+    assert kinds[0] == "query_frameAll" and set(kinds[1:]) == {"queryAll"}
+    assert client.soql[0][1].endswith("FROM Task WHERE Sync_Key__c LIKE '%:2025-02'")
+    assert all(" IN ('" in soql for _, soql in client.soql[1:])  # the other 301 keys by key
+    assert not any("!= null" in soql for _, soql in client.soql)
+    in_listed = sum(soql.count("','") + 1 for _, soql in client.soql[1:])
+    assert in_listed == 301
+
+
+def test_only_the_runs_keys_are_kept_and_the_rows_read_are_logged(caplog):
+    class Org(RecordingClient):
+        def query_frame(self, soql, include_deleted=False):
+            super().query_frame(soql, include_deleted)
+            return pd.DataFrame(
+                {"Id": ["00T1", "00T2"], "Sync_Key__c": [keys[0], "qbr:other:2025-02"]}
+            )
+
+    keys = [f"signal:red_band:{i}:2025-02" for i in ids(300)]
+    frame = read_existing_tasks(Org(), keys)
+    assert list(frame["Id"]) == ["00T1"]
