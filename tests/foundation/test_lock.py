@@ -82,8 +82,10 @@ def test_racing_threads_get_exactly_one_lock(store):
 
 def test_racing_processes_get_exactly_one_lock(store_url):
     open_store(store_url).dispose()  # schema first, so the race is about the lock only
-    start_at = time.time() + 2.5  # every process is up and waiting by then
-    procs = [spawn(store_url, "nightly", 30, 2.0, start_at=start_at) for _ in range(3)]
+    # every process is up and waiting by start_at, and the winner holds the lock long enough
+    # for a contender that starts late on a loaded machine to still find it taken
+    start_at = time.time() + 4.0
+    procs = [spawn(store_url, "nightly", 30, 8.0, start_at=start_at) for _ in range(3)]
     outputs = [p.communicate(timeout=60)[0].strip() for p in procs]
     assert sorted(o.split(":")[0] for o in outputs) == ["locked", "locked", "won"], outputs
 
