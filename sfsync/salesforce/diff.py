@@ -319,11 +319,11 @@ def build_plan(
     closes: list[TaskChange] = []
     if open_signal_tasks is not None and close_description is not None:
         column = mapping.match.column
-        scope = [] if desired_fields.empty else desired_fields[column].dropna().astype(str)
+        scored = [] if desired_fields.empty else desired_fields[column].dropna().astype(str)
         held, closes = signal_task_hygiene(
             desired_tasks,
             open_signal_tasks,
-            scope_accounts=set(scope),
+            scope_accounts=set(scored),
             integration_user_id=integration_user_id,
             close_description=close_description,
         )
