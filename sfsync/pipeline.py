@@ -122,6 +122,8 @@ class Computed:
     desired_tasks: pd.DataFrame | None = None
     scores: ScoreResult | None = None  # when the job scores
     previous: pd.DataFrame | None = None  # the previous stored scores (trend, band moves)
+    signal_tasks_on: bool = False  # the job writes signal Tasks: hold and close them (SPEC §10)
+    as_of: date | None = None
 
 
 def usage_import_frame(accounts: pd.DataFrame, usage: pd.DataFrame, month: str) -> pd.DataFrame:
@@ -233,7 +235,9 @@ def compute_scores(
         )
     tasks = combine_tasks(signal, followup)
     log.info("accounts_scored", accounts=len(scores), signals=len(result.signals))
-    return Computed(desired, config, tasks, result, previous)
+    return Computed(
+        desired, config, tasks, result, previous, signal_tasks_on=signal is not None, as_of=as_of
+    )
 
 
 def previous_scores(store: Store | None, scorecard: str, as_of: date) -> pd.DataFrame | None:
@@ -275,6 +279,8 @@ def plan(
         computed.desired_tasks,
         pending=pending or [],
         meta=meta,
+        signal_hygiene=computed.signal_tasks_on,
+        as_of=computed.as_of,
     )
 
 

@@ -38,6 +38,14 @@ TASK_COLUMNS = {
     "status": "Status",
 }
 DEFAULT_TASK_STATUS = "Not Started"
+# A signal Task sfsync closed because its signal cleared (SPEC §10) ends its description with
+# this line: ``sfsync.sources.salesforce.read_activities`` never counts such a Task as a touch.
+AUTO_CLOSED_MARKER = "#sfsync-auto-closed"
+
+
+def is_auto_closed(description: Any) -> bool:
+    """True when a Task's description carries :data:`AUTO_CLOSED_MARKER`."""
+    return isinstance(description, str) and AUTO_CLOSED_MARKER in description
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,12 @@ an **open** date (from when the Task is wanted), a **due** date (its ``activity_
 ``open <= as_of <= close``. The ``sync_key`` is ``<rule>:<account_id>:<period>``, where the
 period does not depend on the as-of date inside the window, so every run in the window asks
 for the same Task and the writer finds it instead of creating a second one. Nor does a row's
-content (no "N days since" in a text), so a Task once written is not rewritten by later runs.
+subject (no "N days since" in a text), so a Task once written is not rewritten by later runs
+(its due date and description are written on creation only).
+
+No Task is born overdue (SPEC §10): a row whose due date lies before the as-of date (a first
+run, a run after a gap, a late rule) is due ``task_due.grace_business_days`` business days
+after the as-of date instead (:func:`due_not_before`); the key keeps its period.
 
 Rules (offsets from ``mappings/playbook.yaml``; C = contract start, F = first delivery):
 
@@ -127,6 +132,15 @@ def _segments(accounts: pd.DataFrame, scores: pd.DataFrame | None) -> pd.Series:
     return pd.Series(pd.NA, index=accounts.index, dtype="object")
 
 
+def due_not_before(due: pd.Series, as_of: date, grace_business_days: int) -> pd.Series:
+    """Due dates with the ones already past moved to ``grace_business_days`` business days
+    (Mon-Fri) after ``as_of``: no Task is born overdue (SPEC §10). Pure."""
+    as_of_ts = pd.Timestamp(as_of)
+    grace = as_of_ts + pd.offsets.BDay(grace_business_days) if grace_business_days else as_of_ts
+    due = pd.to_datetime(due).astype("datetime64[ns]")
+    return due.where(due.isna() | (due >= as_of_ts), grace)
+
+
 def _last_touch(accounts: pd.DataFrame, activities: pd.DataFrame | None, as_of: date) -> pd.Series:
     if activities is None or activities.empty:
         return pd.Series(pd.NaT, index=accounts.index, dtype="datetime64[ns]")
@@ -142,9 +156,15 @@ class _Rows:
     """Collects candidate rows of every rule and renders the emitted ones."""
 
     def __init__(
-        self, accounts: pd.DataFrame, templates: TemplateSet, as_of: date, status: str
+        self,
+        accounts: pd.DataFrame,
+        templates: TemplateSet,
+        as_of: date,
+        status: str,
+        grace_business_days: int = 3,
     ) -> None:
         self.accounts = accounts
+        self.grace_business_days = grace_business_days
         self.status = status
         self.templates = templates
         self.as_of = pd.Timestamp(as_of)
@@ -176,7 +196,8 @@ class _Rows:
         if not keep.any():
             return
         acc = self.accounts[keep]
-        frame = frame[keep]
+        frame = frame[keep].copy()
+        frame["due"] = due_not_before(frame["due"], self.as_of.date(), self.grace_business_days)
         out = pd.DataFrame(
             {
                 "sync_key": rule + ":" + acc["account_id"] + ":" + frame["period"].astype(str),
@@ -437,7 +458,7 @@ def build_followups(
     for col in ("contract_start", "renewal_date"):
         if col not in acc:
             acc[col] = pd.NaT
-    rows = _Rows(acc, templates, as_of, status)
+    rows = _Rows(acc, templates, as_of, status, playbook.task_due.grace_business_days)
     segment = _segments(acc, scores)
     _onboarding(rows, acc, first_delivery_dates(acc, usage, as_of), playbook)
     _qbr(rows, acc, segment, activities, as_of, playbook)

@@ -114,6 +114,13 @@ class KpiTargets(StrictModel):
     trend_months: int = Field(default=6, gt=0)
 
 
+class TaskDuePolicy(StrictModel):
+    """No Task is born overdue (SPEC §10): a follow-up whose scheduled due date has already
+    passed is due this many business days (Mon-Fri) after the as-of date instead."""
+
+    grace_business_days: int = Field(default=3, ge=0)
+
+
 class Playbook(StrictModel):
     segments: dict[Literal["S", "A", "B", "C"], SegmentPolicy]
     overall_cap: int = Field(default=30, gt=0)
@@ -125,6 +132,7 @@ class Playbook(StrictModel):
     recovery: RecoveryPolicy
     alerts: AlertPolicy = AlertPolicy()
     kpi: KpiTargets = KpiTargets()
+    task_due: TaskDuePolicy = TaskDuePolicy()
 
     @model_validator(mode="after")
     def _all_segments(self) -> Playbook:

@@ -133,6 +133,8 @@ def plan_from_scores_csv(project, scores_path: Path, as_of: date):
         tasks,
         pending=pending,
         meta={"as_of": as_of.isoformat(), "source": str(scores_path)},
+        signal_hygiene=True,
+        as_of=as_of,
     )
 
 

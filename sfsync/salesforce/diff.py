@@ -10,7 +10,11 @@ and the desired Tasks with the existing ones (by ``Sync_Key__c``), and returns a
 - per Task key, ``create``, ``update`` (only the changed fields) or ``skip`` with a reason:
   ``completed_by_csm`` (the Task is closed), ``edited_by_csm`` (last modified by someone other
   than the integration user), ``deleted_by_csm`` (in the recycle bin: never recreated),
-  ``unchanged``;
+  ``unchanged``, ``open_earlier_month`` (SPEC §10: the signal's Task of an earlier month is
+  still open, so this month's is not created);
+- per open signal Task of an account in scope whose signal is no longer active (SPEC §10), an
+  ``update`` with reason ``signal_cleared`` closing it (Status Completed, the reason appended to
+  its description, see :func:`signal_task_hygiene`); a Task a CSM edited is left alone;
 - records and Tasks whose last write failed (``pending`` from the failure ledger) are included
   again even when the diff would not include them, flagged ``retry``;
 - problems: values that cannot be written (the record is left out, the rest goes ahead).
@@ -21,7 +25,7 @@ The writer executes a plan and nothing else.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Collection, Iterable
 from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -43,6 +47,7 @@ from sfsync.plan import (
 )
 from sfsync.salesforce.mapping import ObjectMapping
 from sfsync.salesforce.normalise import ValueProblem, is_null, normalise, same
+from sfsync.salesforce.tasks import CLOSED_STATUS, parse_signal_key
 
 
 def _records(frame: pd.DataFrame | None) -> list[dict[str, Any]]:
@@ -160,14 +165,72 @@ def _edited_by_someone_else(existing: dict[str, Any], integration_user_id: str |
     return bool(ours) and str(editor)[:15] not in ours
 
 
+def signal_task_hygiene(
+    desired_tasks: pd.DataFrame | None,
+    open_signal_tasks: pd.DataFrame | None,
+    *,
+    scope_accounts: Collection[str],
+    integration_user_id: str | None = None,
+    close_description: Callable[[dict[str, Any], str], str],
+) -> tuple[set[str], list[TaskChange]]:
+    """SPEC §10 for signal Tasks already in the org (pure).
+
+    ``open_signal_tasks``: the org's open (not completed, not deleted) Tasks with a signal key.
+    Returns the desired signal keys not to create because the same account and code has an
+    open Task of an earlier month (one open Task per account and signal), and the ``update``
+    changes closing the open signal Tasks whose signal is no longer active, for the accounts
+    in ``scope_accounts`` (the accounts this run scored) only. A Task last modified by someone
+    other than sfsync is never changed. ``close_description(task, code)`` gives the closed
+    Task's description.
+    """
+    active: dict[tuple[str, str], str] = {}  # (code, account) -> this run's month
+    for row in _records(desired_tasks):
+        parsed = parse_signal_key(row["sync_key"])
+        if parsed:
+            active[(parsed[0], parsed[1])] = parsed[2]
+    desired_keys = {str(r["sync_key"]) for r in _records(desired_tasks)}
+    scope = {str(a) for a in scope_accounts}
+    held: set[str] = set()
+    closes: list[TaskChange] = []
+    for task in _records(open_signal_tasks):
+        key = str(task[TASK_KEY_FIELD])
+        parsed = parse_signal_key(key)
+        if (
+            parsed is None
+            or key in desired_keys
+            or _is_closed(task)
+            or _flag(task.get("IsDeleted"))
+        ):
+            continue
+        code, account, month = parsed
+        this_month = active.get((code, account))
+        if this_month is not None:
+            if month < this_month:
+                held.add(f"signal:{code}:{account}:{this_month}")
+            continue
+        if account not in scope or _edited_by_someone_else(task, integration_user_id):
+            continue
+        task_id = None if is_null(task.get("Id")) else str(task["Id"])
+        fields = {
+            "Status": CLOSED_STATUS,
+            "Description": close_description(task, code),
+            TASK_KEY_FIELD: key,
+        }
+        closes.append(TaskChange(key, "update", "signal_cleared", account, task_id, fields))
+    return held, closes
+
+
 def diff_tasks(
     desired_tasks: pd.DataFrame | None,
     existing_tasks: pd.DataFrame | None,
     *,
     integration_user_id: str | None = None,
     pending: Iterable[PendingWrite] = (),
+    held: Collection[str] = (),
 ) -> tuple[list[TaskChange], list[PendingWrite]]:
-    """One TaskChange per desired Task key; pending Task failures that need no write."""
+    """One TaskChange per desired Task key; pending Task failures that need no write.
+
+    ``held``: keys not to create (an earlier month's Task for the same signal is open)."""
     retry = _pending_by_key(pending, "Task")
     existing_by_key: dict[str, dict[str, Any]] = {}
     for r in _records(existing_tasks):  # a live Task wins over a deleted one with the same key
@@ -185,6 +248,11 @@ def diff_tasks(
         account_id = None if is_null(row.get("account_id")) else str(row["account_id"])
         is_retry = key in retry
         existing = existing_by_key.get(key)
+        if existing is None and key in held:
+            out.append(TaskChange(key, "skip", "open_earlier_month", account_id))
+            if is_retry:
+                resolved.append(retry[key])
+            continue
         if existing is None:
             fields = _task_fields(row, create=True)
             fields[TASK_KEY_FIELD] = key
@@ -229,6 +297,8 @@ def build_plan(
     integration_user_id: str | None = None,
     pending: Iterable[PendingWrite] = (),
     meta: dict[str, Any] | None = None,
+    open_signal_tasks: pd.DataFrame | None = None,
+    close_description: Callable[[dict[str, Any], str], str] | None = None,
 ) -> Plan:
     """Compare desired with current values and Tasks; return the Plan (pure, no I/O).
 
@@ -237,15 +307,34 @@ def build_plan(
     ``desired_tasks`` is the desired-Task frame of docs/ARCHITECTURE.md (optional ``status``
     column for new Tasks); ``existing_tasks`` has ``Id``, ``Sync_Key__c``, ``IsClosed``,
     ``Status``, ``LastModifiedById``, ``CreatedById`` and the maintained Task fields.
+    ``open_signal_tasks`` (with ``close_description``): the org's open signal Tasks, for
+    :func:`signal_task_hygiene` over the accounts of ``desired_fields``; None skips it.
     """
     zone = ZoneInfo(tz) if isinstance(tz, str) else tz
     pending = list(pending)
     records, problems, resolved, scope = diff_records(
         desired_fields, current, mapping, tz=zone, pending=pending
     )
+    held: set[str] = set()
+    closes: list[TaskChange] = []
+    if open_signal_tasks is not None and close_description is not None:
+        column = mapping.match.column
+        scored = [] if desired_fields.empty else desired_fields[column].dropna().astype(str)
+        held, closes = signal_task_hygiene(
+            desired_tasks,
+            open_signal_tasks,
+            scope_accounts=set(scored),
+            integration_user_id=integration_user_id,
+            close_description=close_description,
+        )
     tasks, resolved_tasks = diff_tasks(
-        desired_tasks, existing_tasks, integration_user_id=integration_user_id, pending=pending
+        desired_tasks,
+        existing_tasks,
+        integration_user_id=integration_user_id,
+        pending=pending,
+        held=held,
     )
+    tasks.extend(closes)
     return Plan(
         sobject=mapping.sobject,
         match_field=mapping.match.field,

@@ -37,10 +37,12 @@ from sfsync.salesforce.reader import (
     integration_user_id,
     read_current,
     read_existing_tasks,
+    read_open_signal_tasks,
 )
 from sfsync.salesforce.tasks import (
     TaskSettings,
     build_signal_tasks,
+    cleared_description,
     load_task_settings,
     task_key_problems,
     task_problems,
@@ -141,21 +143,36 @@ def plan_sync(
     *,
     pending: Iterable[PendingWrite] = (),
     meta: dict[str, Any] | None = None,
+    signal_hygiene: bool = False,
+    as_of: date | None = None,
 ) -> Plan:
-    """Check the mapping against the org, read current values and Tasks, build the Plan."""
-    with_tasks = desired_tasks is not None and not desired_tasks.empty
+    """Check the mapping against the org, read current values and Tasks, build the Plan.
+
+    ``signal_hygiene`` (the run writes signal Tasks; needs ``as_of``): also read the org's open
+    signal Tasks, hold this month's Task while an earlier one is open and close the ones whose
+    signal cleared (SPEC §10, :func:`sfsync.salesforce.diff.signal_task_hygiene`).
+    """
+    signal_hygiene = signal_hygiene and as_of is not None
+    with_tasks = signal_hygiene or (desired_tasks is not None and not desired_tasks.empty)
     mapping = check_org(client, config, with_tasks=with_tasks)
     pending = list(pending)
     keys = [str(k) for k in desired_fields[mapping.match.column].dropna()]
     current = read_current(client, mapping, keys)
-    existing = None
+    existing = open_signal = None
     user_id = None
     if with_tasks:
-        task_keys = list(desired_tasks["sync_key"]) + [
-            p.key for p in pending if p.sobject == "Task"
-        ]
+        wanted = [] if desired_tasks is None else list(desired_tasks["sync_key"])
+        task_keys = wanted + [p.key for p in pending if p.sobject == "Task"]
         existing = read_existing_tasks(client, task_keys)
         user_id = integration_user_id(client)
+    if signal_hygiene:
+        open_signal = read_open_signal_tasks(client)
+    templates = config.templates
+
+    def close_description(task: dict[str, Any], code: str) -> str:
+        assert as_of is not None
+        return cleared_description(task.get("Description"), code, templates, as_of=as_of)
+
     plan = build_plan(
         desired_fields,
         current,
@@ -166,6 +183,8 @@ def plan_sync(
         integration_user_id=user_id,
         pending=pending,
         meta=meta,
+        open_signal_tasks=open_signal,
+        close_description=close_description,
     )
     log.info("plan_built", **{k: v for k, v in plan.totals().items() if not isinstance(v, dict)})
     return plan

@@ -118,6 +118,20 @@ def read_existing_tasks(
     return frame.reset_index(drop=True)
 
 
+def read_open_signal_tasks(client: Any) -> pd.DataFrame:
+    """The org's open signal Tasks (key ``signal:…``, not completed, not deleted), any month:
+    what SPEC §10's one-open-Task-per-signal and close-when-cleared rules need. Their number
+    is bounded by the open work, not by history."""
+    fields = list(TASK_READ_FIELDS)
+    soql = (
+        f"SELECT {', '.join(fields)} FROM Task "
+        f"WHERE {TASK_KEY_FIELD} LIKE 'signal:%' AND IsClosed = false"
+    )
+    frame = client.query_frame(soql).reindex(columns=fields)
+    log.info("open_signal_tasks_read", tasks=len(frame))
+    return frame.reset_index(drop=True)
+
+
 def _period(key: str) -> str | None:
     return key.rsplit(":", 1)[-1] if ":" in key else None
 

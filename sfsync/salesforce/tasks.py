@@ -25,10 +25,12 @@ from sfsync.catalogue import (
     TASK_SECTION,
     default_severity,
     signal_kind,
+    slack_label_key,
     task_template_key,
 )
 from sfsync.configfile import StrictModel, load_model
 from sfsync.errors import ConfigProblem
+from sfsync.plan import AUTO_CLOSED_MARKER
 from sfsync.templates import TemplateSet
 
 TASK_FRAME_COLUMNS = [
@@ -87,6 +89,35 @@ def load_task_settings(path: str | Path) -> TaskSettings:
     """Load ``mappings/tasks.yaml`` (ConfigError naming the file on any problem)."""
     settings = load_model(path, TaskSettings)
     return settings.model_copy(update={"source": str(path)})
+
+
+CLOSED_STATUS = "Completed"
+CLEARED_TEMPLATE_KEY = "signal_cleared"
+
+
+def parse_signal_key(key: str) -> tuple[str, str, str] | None:
+    """(code, account_id, month) of ``signal:<code>:<account_id>:<month>``; None otherwise."""
+    parts = str(key).split(":")
+    if len(parts) != 4 or parts[0] != "signal" or not all(parts[1:]):
+        return None
+    return parts[1], parts[2], parts[3]
+
+
+def cleared_description(
+    previous: Any, code: str, templates: TemplateSet | None, *, as_of: date
+) -> str:
+    """The description of a signal Task closed because its signal cleared: the Task's text, the
+    reason (template ``tasks.signal_cleared``, the signal's label from the Slack templates) and
+    :data:`AUTO_CLOSED_MARKER` on the last line."""
+    label = ""
+    if templates is not None and templates.has("slack", slack_label_key(code)):
+        label = templates.fields("slack", slack_label_key(code)).get("label", "")
+    reason = ""
+    if templates is not None and templates.has(TEMPLATE_SECTION, CLEARED_TEMPLATE_KEY):
+        values = {"signal_label": label, "as_of": as_of.isoformat()}
+        reason = templates.render(TEMPLATE_SECTION, CLEARED_TEMPLATE_KEY, values)["description"]
+    parts = [_text(previous).rstrip(), reason.strip(), AUTO_CLOSED_MARKER]
+    return "\n\n".join(p for p in parts[:-1] if p) + "\n" + AUTO_CLOSED_MARKER
 
 
 def signal_task_key(code: str, account_id: str, as_of: date) -> str:

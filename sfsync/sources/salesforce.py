@@ -23,6 +23,7 @@ from simple_salesforce import format_soql
 
 from sfsync.config import DEFAULT_BULK_THRESHOLD
 from sfsync.errors import SourceError
+from sfsync.plan import is_auto_closed
 from sfsync.scope import FIELD_NAME, ScopeCondition, scope_clause
 from sfsync.sources.columns import ColumnMapping
 
@@ -30,7 +31,7 @@ log = structlog.get_logger(__name__)
 
 ACCOUNT_KEY_PREFIX = "001"
 USER_FIELDS = ["Id", "Name", "Email", "ManagerId", "IsActive"]
-TASK_FIELDS = ["Id", "WhatId", "Status", "ActivityDate", "Type"]
+TASK_FIELDS = ["Id", "WhatId", "Status", "ActivityDate", "Type", "Description"]
 EVENT_FIELDS = ["Id", "WhatId", "ActivityDate", "Type"]
 ACTIVITY_COLUMNS = ["activity_id", "account_id", "date", "type", "completed", "source_object"]
 _TYPES = {"call": "call", "email": "email", "meeting": "meeting", "qbr": "qbr"}
@@ -199,12 +200,15 @@ def read_activities(
     """Completed Tasks and past Events on Accounts in the lookback window, canonical columns.
 
     Columns: activity_id, account_id, date, type (call/email/meeting/qbr/other…), completed,
-    source_object (Task/Event).
+    source_object (Task/Event). A Task sfsync closed because its signal cleared (its description
+    carries ``sfsync.plan.AUTO_CLOSED_MARKER``) is no touch and left out (SPEC §10).
     """
     start = as_of - timedelta(days=lookback_days)
     tasks = _frame(
         client, tasks_soql(start, as_of, completed_statuses), TASK_FIELDS, bulk_threshold
     )
+    if "Description" in tasks.columns:  # closed by sfsync when its signal cleared: no touch
+        tasks = tasks.loc[~tasks["Description"].map(is_auto_closed).astype(bool)]
     events = _frame(client, events_soql(start, as_of), EVENT_FIELDS, bulk_threshold)
     frames = [canonical_activities(tasks, "Task"), canonical_activities(events, "Event")]
     activities = pd.concat(frames, ignore_index=True)

@@ -10,6 +10,7 @@ import pytest
 from sfsync.automation.followups import (
     TASK_COLUMNS,
     build_followups,
+    due_not_before,
     first_delivery_dates,
     fiscal_quarter,
 )
@@ -78,10 +79,38 @@ def test_output_shape_and_keys_are_deterministic():
         "recovery_cost:002:2025-03",
     } <= common
     assert first["status"].unique().tolist() == ["Not Started"]
+    # a row already past due moves with the as-of date (SPEC §10: never born overdue); its due
+    # date and description are written once, on creation; the subject never moves
+    moved_to = again.set_index("sync_key")["activity_date"]
+    moved = sorted(k for k in common if moved_to[k] == d("2025-03-18"))  # 2025-03-13 + 3 bd
+    assert "overdue_touch:002:2025-01-31" in moved
+    fixed = sorted(common - set(moved))
     pd.testing.assert_frame_equal(
-        first.set_index("sync_key").loc[sorted(common)],
-        again.set_index("sync_key").loc[sorted(common)],
+        first.set_index("sync_key").loc[fixed], again.set_index("sync_key").loc[fixed]
     )
+    pd.testing.assert_frame_equal(
+        first.set_index("sync_key").loc[moved].drop(columns=["activity_date", "description"]),
+        again.set_index("sync_key").loc[moved].drop(columns=["activity_date", "description"]),
+    )
+
+
+def test_no_followup_is_born_overdue():
+    # the last touch lies far back: the overdue-touch Task's scheduled due date (2022-…) has
+    # passed; it is due 3 business days after the as-of date (a Friday: the next Wednesday)
+    acc = account(account_id="002", segment="A", contract_start="2020-01-06")
+    out = run(acc, d("2025-03-14"), activities=touch("2021-12-01", acct="002"))
+    assert len(out) and all(due >= d("2025-03-14") for due in out["activity_date"])
+    overdue = rows(out, "overdue_touch").iloc[0]
+    assert overdue["activity_date"] == d("2025-03-19")
+    assert "2025-03-19" in overdue["description"]
+
+
+def test_due_not_before_keeps_future_dates_and_moves_past_ones():
+    due = pd.Series(pd.to_datetime(["2025-03-01", "2025-03-14", "2025-04-01", None]))
+    out = due_not_before(due, d("2025-03-14"), 3)
+    assert list(out[:3]) == list(pd.to_datetime(["2025-03-19", "2025-03-14", "2025-04-01"]))
+    assert pd.isna(out[3])
+    assert due_not_before(due, d("2025-03-14"), 0)[0] == pd.Timestamp("2025-03-14")
 
 
 # --- onboarding ---------------------------------------------------------------------------
@@ -242,7 +271,9 @@ def test_renewal_reminder_two_months_before(as_of, present):
     assert (len(got) == 1) is present
     if present:
         assert got["sync_key"].iloc[0] == "renewal_reminder:001000000000001AAA:2025-05-31"
-        assert pd.Timestamp(got["activity_date"].iloc[0]) == pd.Timestamp("2025-04-07")
+        # due 7 days after it opens; a run after that date makes it due 3 business days later
+        due = pd.Timestamp("2025-04-07") if as_of < "2025-04-07" else pd.Timestamp("2025-06-04")
+        assert pd.Timestamp(got["activity_date"].iloc[0]) == due
         assert got["priority"].iloc[0] == "High"
 
 

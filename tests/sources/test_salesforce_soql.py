@@ -105,7 +105,7 @@ def test_scope_shapes_each_operator_accepts(op, value, soql):
 
 def test_activity_queries_bound_the_window_and_statuses():
     assert tasks_soql(date(2024, 2, 10), date(2025, 3, 15), ["Completed", "x' OR '"]) == (
-        "SELECT Id, WhatId, Status, ActivityDate, Type FROM Task WHERE ActivityDate >= "
+        "SELECT Id, WhatId, Status, ActivityDate, Type, Description FROM Task WHERE ActivityDate >= "
         "2024-02-10 AND ActivityDate <= 2025-03-15 AND Status IN ('Completed','x\\' OR \\'')"
     )
     assert events_soql(date(2024, 2, 10), date(2025, 3, 15)).endswith(
