@@ -3,12 +3,8 @@ and one proposal Task per new upsell signal on the practice org; a re-run create
 
 from __future__ import annotations
 
-import pytest
-
 from sfsync.catalogue import UPSELL_CODES
 from tests.e2e.conftest import customers, run_cli
-
-pytestmark = pytest.mark.e2e
 
 AS_OF = "2025-03-15"
 
