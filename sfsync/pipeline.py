@@ -47,6 +47,7 @@ from sfsync.report import RunSummary
 from sfsync.run_context import Run
 from sfsync.salesforce import budget
 from sfsync.salesforce.planner import SyncConfig, desired_account_fields, plan_sync, signal_tasks
+from sfsync.salesforce.upsell import build_upsell_tasks
 from sfsync.salesforce.writer import ApplyResult, apply_plan
 from sfsync.scoring import score_accounts
 from sfsync.scoring.result import ScoreResult
@@ -187,8 +188,8 @@ def compute_scores(
     previous: pd.DataFrame | None,
     trend_baseline: pd.DataFrame | None | Literal["previous"] = "previous",
 ) -> Computed:
-    """Score the accounts with the bundle's scorecard; build the desired signal and follow-up
-    Tasks (pure: the scorecard, benchmarks, templates and playbook come from ``bundle``,
+    """Score the accounts with the bundle's scorecard; build the desired signal, upsell and
+    follow-up Tasks (pure: the scorecard, benchmarks, templates and playbook come from ``bundle``,
     ``previous`` is the previous stored scores)."""
     card = bundle.scorecard
     if card is None:  # load_bundle guarantees it for a scoring job
@@ -211,11 +212,22 @@ def compute_scores(
     desired = desired_account_fields(scores, as_of)
     config = _sync_config(bundle)
     write = bundle.job.write
-    signal, followup = None, None
+    signal, upsell, followup = None, None, None
     if write.signal_tasks:
         signal = signal_tasks(
             config, result.signals, accounts, inputs.get("users"), as_of=as_of, scores=scores
         )
+        if config.templates is not None:  # always: signal_tasks raised without templates
+            upsell = build_upsell_tasks(
+                result.signals,
+                accounts,
+                inputs.get("users"),
+                as_of=as_of,
+                templates=config.templates,
+                status=config.task_settings.status,
+                fallback_owner=config.task_settings.fallback_owner,
+                scores=scores,
+            )
     if write.followup_tasks:
         if bundle.playbook is None or bundle.templates is None:
             raise ValueError(f"job {bundle.name} writes follow-ups but has no playbook")
@@ -233,7 +245,7 @@ def compute_scores(
             status=config.task_settings.status,
             fallback_owner=config.task_settings.fallback_owner,
         )
-    tasks = combine_tasks(signal, followup)
+    tasks = combine_tasks(signal, upsell, followup)
     log.info("accounts_scored", accounts=len(scores), signals=len(result.signals))
     return Computed(
         desired, config, tasks, result, previous, signal_tasks_on=signal is not None, as_of=as_of

@@ -27,6 +27,7 @@ from sfsync.jobs import FileSource, Job, KpiCompute, SalesforceSource, ScoreComp
 from sfsync.salesforce.mapping import PRODUCIBLE_VALUES, SCORING_COLUMNS, load_mapping
 from sfsync.salesforce.planner import SyncConfig
 from sfsync.salesforce.tasks import TaskSettings, load_task_settings, task_problems
+from sfsync.salesforce.upsell import upsell_template_problems
 from sfsync.scoring.scorecard import Scorecard, load_scorecard
 from sfsync.sources import files as file_source
 from sfsync.sources.columns import ColumnMapping, load_column_mapping
@@ -249,6 +250,7 @@ def sync_config_of(
         problems += exc.problems
     if task_settings is not None and templates is not None:
         problems += task_problems(task_settings, templates)
+        problems += upsell_template_problems(templates)
     if problems or mapping is None or task_settings is None:
         raise ConfigError(problems)
     return SyncConfig(mapping, task_settings, templates, timezone)
@@ -356,6 +358,7 @@ def template_language_problems(bundle: JobBundle) -> list[ConfigProblem]:
         except ConfigError:
             continue  # reported by the templates validator
         problems += task_problems(config.task_settings, templates)
+        problems += upsell_template_problems(templates)
     return problems
 
 

@@ -78,9 +78,13 @@ class DeliveriesRisingRule(_Signal):
 
 
 class ExpansionProposalRule(_Signal):
-    """SPEC §6 names it, SPEC §10 does not define a code for it: off by default."""
+    """Green band in the expansion phase (seed 001 §2.3, §3.4): time to propose an expansion.
 
-    enabled: bool = False
+    On by default (issue 12): an upsell signal like ``near_plan_limit`` and
+    ``deliveries_rising``, written to ``Upsell_Signals__c`` with a proposal Task.
+    """
+
+    enabled: bool = True
     severity: Severity = default_severity("expansion_proposal")
     band: str = "green"
     phase: str = "expansion"

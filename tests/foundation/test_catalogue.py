@@ -55,6 +55,11 @@ def test_churn_signals_picklist_lists_exactly_the_catalogue_churn_codes():
     assert sorted(picklist_values(path)) == list(CHURN_PICKLIST_CODES)
 
 
+def test_upsell_signals_picklist_lists_exactly_the_catalogue_upsell_codes():
+    path = OBJECTS / "Account/fields/Upsell_Signals__c.field-meta.xml"
+    assert picklist_values(path) == list(UPSELL_CODES)  # alphabetical, like the stored form
+
+
 @pytest.mark.parametrize("sobject", ["Account", "Health_Score_History__c"])
 @pytest.mark.parametrize(
     ("field", "values"),

@@ -13,13 +13,19 @@ from pathlib import Path
 
 import pytest
 
-from sfsync.catalogue import BANDS, CHURN_PICKLIST_CODES, PHASES
+from sfsync.catalogue import BANDS, CHURN_PICKLIST_CODES, PHASES, UPSELL_CODES
 
 SOURCE = Path(__file__).resolve().parents[2] / "deploy/salesforce/force-app/main/default"
 NS = "{http://soap.sforce.com/2006/04/metadata}"
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 FIELD_FILES = sorted(SOURCE.glob("objects/*/fields/*.field-meta.xml"))
-CODE_PICKLISTS = {"Health_Band__c", "Lifecycle_Phase__c", "Churn_Signals__c", "Churn_Reason__c"}
+CODE_PICKLISTS = {
+    "Health_Band__c",
+    "Lifecycle_Phase__c",
+    "Churn_Signals__c",
+    "Upsell_Signals__c",
+    "Churn_Reason__c",
+}
 
 
 def _field(path: Path) -> tuple[str, str, str | None, dict[str, str]]:
@@ -74,6 +80,11 @@ def test_the_practice_orgs_describe_reports_the_japanese_labels(sandbox_sf) -> N
     signals = {v["value"]: v["label"] for v in account["Churn_Signals__c"]["picklistValues"]}
     assert tuple(signals) == CHURN_PICKLIST_CODES
     assert signals["no_login_60d"] == "60日以上ログインなし"
+    upsell = account["Upsell_Signals__c"]
+    assert upsell["type"] == "multipicklist" and upsell["label"] == "アップセル機会シグナル"
+    values = {v["value"]: v["label"] for v in upsell["picklistValues"]}
+    assert tuple(values) == UPSELL_CODES
+    assert values["near_plan_limit"] == "プラン上限の80%以上を利用"
     assert account["Health_Score__c"]["label"] == "ヘルススコア"
     assert JAPANESE.search(account["Health_Score__c"]["inlineHelpText"])
     task = {f["name"]: f for f in sandbox_sf.Task.describe()["fields"]}
@@ -102,6 +113,7 @@ def test_the_account_layout_shows_the_health_section_and_the_history() -> None:
     sections = {s.findtext(NS + "label"): s for s in layout.findall(NS + "layoutSections")}
     health = {f.text for f in sections["ヘルススコア"].iter(NS + "field")}
     assert {"Health_Score__c", "Health_Band__c", "Health_Trend__c", "Churn_Signals__c"} <= health
+    assert "Upsell_Signals__c" in health
     assert [f.text for f in sections["スコアの内訳"].iter(NS + "field")] == [
         "Health_Explanation__c"
     ]

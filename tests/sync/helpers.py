@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sfsync.catalogue import CHURN_CODES
+from sfsync.catalogue import CHURN_CODES, UPSELL_CODES
 
 
 def _field(name: str, type_: str, **extra: Any) -> dict[str, Any]:
@@ -34,6 +34,7 @@ def account_describe(
         ),
         _picklist("CS_Segment__c", ["S", "A", "B", "C"]),
         _picklist("Churn_Signals__c", list(CHURN_CODES), type_="multipicklist"),
+        _picklist("Upsell_Signals__c", list(UPSELL_CODES), type_="multipicklist"),
         _field("Health_Scored_At__c", "datetime"),
         _field("Health_Explanation__c", "textarea", length=32768),
     ]
