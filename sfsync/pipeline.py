@@ -327,6 +327,7 @@ class WriteCounts:
     tasks_created: int = 0
     tasks_updated: int = 0
     signal_tasks_created: int = 0
+    upsell_tasks_created: int = 0
     followup_tasks_created: int = 0
     write_failures: int = 0
 
@@ -344,8 +345,8 @@ class WriteCounts:
                     updated += 1
             else:
                 fields += 1
-        signal, followup = count_by_kind(created_keys)
-        return cls(fields, created, updated, signal, followup, len(applied.failed))
+        signal, upsell, followup = count_by_kind(created_keys)
+        return cls(fields, created, updated, signal, upsell, followup, len(applied.failed))
 
 
 def with_owners(scores: pd.DataFrame, accounts: pd.DataFrame) -> pd.DataFrame:
@@ -495,6 +496,7 @@ def report(
         summary.tasks_created = written.tasks_created
         summary.tasks_updated = written.tasks_updated
         summary.signal_tasks_created = written.signal_tasks_created
+        summary.upsell_tasks_created = written.upsell_tasks_created
         summary.followup_tasks_created = written.followup_tasks_created
         summary.write_failures = written.write_failures
         if results.plan is not None:

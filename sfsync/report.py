@@ -43,6 +43,7 @@ class RunSummary:
     fields_written: int = 0
     tasks_created: int = 0
     signal_tasks_created: int = 0  # of tasks_created: Tasks for new churn signals
+    upsell_tasks_created: int = 0  # of tasks_created: proposals for new upsell signals
     followup_tasks_created: int = 0  # of tasks_created: the playbook's scheduled follow-ups
     tasks_updated: int = 0
     unchanged: int = 0
@@ -128,6 +129,7 @@ class RunSummary:
             if self.tasks_created:
                 lines.append(
                     f"  new tasks    {self.signal_tasks_created:,} for signals, "
+                    f"{self.upsell_tasks_created:,} upsell proposals, "
                     f"{self.followup_tasks_created:,} scheduled follow-ups"
                 )
             if self.write_failures:

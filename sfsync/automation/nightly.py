@@ -16,6 +16,7 @@ from sfsync.automation.capacity import owner_capacity
 from sfsync.automation.followups import TASK_COLUMNS, build_followups, empty_tasks
 from sfsync.automation.playbook import Playbook
 from sfsync.salesforce.tasks import resolve_owners
+from sfsync.salesforce.upsell import UPSELL_KEY_PREFIX
 from sfsync.templates import TemplateSet
 
 log = structlog.get_logger(__name__)
@@ -90,11 +91,12 @@ def combine_tasks(*frames: pd.DataFrame | None) -> pd.DataFrame | None:
     return combined.drop_duplicates("sync_key", keep="first").reset_index(drop=True)
 
 
-def count_by_kind(sync_keys) -> tuple[int, int]:
-    """(signal Tasks, follow-up Tasks) among ``sync_keys``."""
+def count_by_kind(sync_keys) -> tuple[int, int, int]:
+    """(signal Tasks, upsell Tasks, follow-up Tasks) among ``sync_keys``."""
     keys = [str(k) for k in sync_keys]
     signal = sum(1 for k in keys if is_signal_key(k))
-    return signal, len(keys) - signal
+    upsell = sum(1 for k in keys if k.startswith(UPSELL_KEY_PREFIX))
+    return signal, upsell, len(keys) - signal - upsell
 
 
 def run_capacity(

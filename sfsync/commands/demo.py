@@ -65,7 +65,8 @@ def demo(ctx: click.Context, as_of: str | None, accounts: int) -> None:
         f"{s.churn_signals_new:,} new churn risks and "
         f"{s.signals_new - s.churn_signals_new:,} upsell opportunities were found. "
         f"{s.fields_written:,} Account records were updated and {s.tasks_created:,} Tasks "
-        f"created ({s.signal_tasks_created:,} for new risks, {s.followup_tasks_created:,} "
+        f"created ({s.signal_tasks_created:,} for new risks, {s.upsell_tasks_created:,} upsell "
+        f"proposals, {s.followup_tasks_created:,} "
         f"scheduled follow-ups); {s.signal_alerts:,} risks alerted in Slack, using "
         f"{s.total_api_calls:,} API calls."
     )

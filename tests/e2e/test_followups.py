@@ -20,7 +20,9 @@ from tests.e2e.conftest import run_cli, writes
 
 SANDBOX_AS_OF = date(2025, 3, 15)
 ACCOUNTS = 60
-NEW_TASKS = re.compile(r"new tasks\s+(\d+) for signals, (\d+) scheduled follow-ups")
+NEW_TASKS = re.compile(
+    r"new tasks\s+(\d+) for signals, (?:\d+) upsell proposals, (\d+) scheduled follow-ups"
+)
 
 
 def _keyed_tasks(sb) -> list[dict]:
@@ -28,7 +30,7 @@ def _keyed_tasks(sb) -> list[dict]:
 
 
 def _followups(sb) -> list[dict]:
-    return [t for t in _keyed_tasks(sb) if not t["Sync_Key__c"].startswith("signal:")]
+    return [t for t in _keyed_tasks(sb) if not t["Sync_Key__c"].startswith(("signal:", "upsell:"))]
 
 
 def _assert_unique_keys(sb) -> None:
@@ -69,7 +71,8 @@ def test_followups_are_created_on_their_dates_exactly_once(project, sandbox_fact
     signal_created, followups_created = map(int, NEW_TASKS.search(first.output).groups())
     followups = _followups(sb)
     assert followups_created == len(followups) > 0
-    assert signal_created == len(_keyed_tasks(sb)) - len(followups) > 0
+    signal_tasks = [t for t in _keyed_tasks(sb) if t["Sync_Key__c"].startswith("signal:")]
+    assert signal_created == len(signal_tasks) > 0
     rules = Counter(t["Sync_Key__c"].split(":")[0] for t in followups)
     assert {"qbr", "renewal_reminder", "overdue_touch"} <= set(rules), rules
     assert any(rule.startswith("onboarding_") for rule in rules), rules
