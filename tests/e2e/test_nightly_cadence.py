@@ -6,19 +6,9 @@ latest stored score at least 28 days older, so it does not move day over day."""
 from __future__ import annotations
 
 from tests.e2e.conftest import customers, run_cli
+from tests.sync.helpers import VISIBLE_HEALTH_FIELDS
 
-VISIBLE = (
-    "Health_Score__c",
-    "Health_Band__c",
-    "Health_Usage__c",
-    "Health_Engagement__c",
-    "Health_Outcome__c",
-    "Health_Contract__c",
-    "Health_Trend__c",
-    "Lifecycle_Phase__c",
-    "CS_Segment__c",
-    "Churn_Signals__c",
-)
+VISIBLE = VISIBLE_HEALTH_FIELDS
 
 
 def _visible(accounts: list[dict]) -> dict[str, tuple]:

@@ -31,21 +31,10 @@ from typing import Any
 from sfsync_sandbox import Sandbox
 
 from tests.cli_process import REPO, make_project
+from tests.sync.helpers import VISIBLE_HEALTH_FIELDS
 
 AS_OF = "2025-03-15"
-ACCOUNT_FIELDS = (
-    "Health_Score__c",
-    "Health_Band__c",
-    "Health_Usage__c",
-    "Health_Engagement__c",
-    "Health_Outcome__c",
-    "Health_Contract__c",
-    "Health_Trend__c",
-    "Lifecycle_Phase__c",
-    "CS_Segment__c",
-    "Churn_Signals__c",
-    "Health_Explanation__c",
-)
+ACCOUNT_FIELDS = (*VISIBLE_HEALTH_FIELDS, "Health_Explanation__c")
 TASK_FIELDS = ("Subject", "OwnerId", "WhatId", "ActivityDate", "Status", "Priority")
 RUN_NOTICES = ("実行サマリー", "実行失敗", "Run summary", "Run failed")  # digest, failure
 

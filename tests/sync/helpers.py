@@ -49,6 +49,20 @@ def account_describe(
 
 BASE_URL = "https://org.example.com/services/data/v62.0/"
 
+# the Account fields a CSM sees change (mappings/account_fields.yaml, visible ones)
+VISIBLE_HEALTH_FIELDS = (
+    "Health_Score__c",
+    "Health_Band__c",
+    "Health_Usage__c",
+    "Health_Engagement__c",
+    "Health_Outcome__c",
+    "Health_Contract__c",
+    "Health_Trend__c",
+    "Lifecycle_Phase__c",
+    "CS_Segment__c",
+    "Churn_Signals__c",
+)
+
 
 def rest_client(sleeps: list | None = None):
     """The real SalesforceClient on a ready session, for `responses` tests (no waiting)."""

@@ -7,6 +7,7 @@ from datetime import date
 
 import pytest
 
+from tests.sync.helpers import VISIBLE_HEALTH_FIELDS
 from tests.sync.runner import owner_frames, sync_once
 from tests.sync.synthetic import synthetic_result
 
@@ -55,16 +56,7 @@ def write_calls(counters) -> int:
 def org_state(sb):
     """Mapped Account fields and Task fields by key, as stored in the org."""
     fields = [
-        "Health_Score__c",
-        "Health_Band__c",
-        "Health_Usage__c",
-        "Health_Engagement__c",
-        "Health_Outcome__c",
-        "Health_Contract__c",
-        "Health_Trend__c",
-        "Lifecycle_Phase__c",
-        "CS_Segment__c",
-        "Churn_Signals__c",
+        *VISIBLE_HEALTH_FIELDS,
         "Health_Scored_At__c",
         "Health_Explanation__c",
     ]
