@@ -30,6 +30,7 @@ from sfsync.catalogue import (
 )
 from sfsync.configfile import StrictModel, load_model
 from sfsync.errors import ConfigProblem
+from sfsync.labels import Labels
 from sfsync.plan import AUTO_CLOSED_MARKER
 from sfsync.templates import TemplateSet
 
@@ -259,6 +260,11 @@ def build_signal_tasks(
         names = {str(u): str(n) for u, n in zip(users["user_id"], users["name"], strict=True)}
     month = month_text(scoring_month(as_of))
     due = as_of + timedelta(days=settings.due_offset_days)
+    labels = Labels(templates)  # a band is shown by its label (危険), never its code (red)
+
+    def band_label(band: Any) -> str:
+        return labels.band_label(band) if _text(band) else ""
+
     rows = []
     for rec in frame.sort_values(["account_id", "code"]).to_dict(orient="records"):
         code, account_id = str(rec["code"]), str(rec["account_id"])
@@ -272,7 +278,7 @@ def build_signal_tasks(
             "due_date": due.isoformat(),
             "owner_name": names.get(str(owner), "") if owner else "",
             "health_score": _text(rec.get("health_score")),
-            "health_band": _text(rec.get("health_band")),
+            "health_band": band_label(rec.get("health_band")),
             "segment": _text(rec.get("segment")),
         }
         text = templates.render(TEMPLATE_SECTION, task_template_key(code), values)

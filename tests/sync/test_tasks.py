@@ -101,7 +101,7 @@ def test_signal_tasks_follow_spec_10():
         == "【要対応・48時間以内】株式会社アルファ: 60日以上ログインがありません"
     )
     assert "期限 2025-03-17" in tasks.loc[0, "description"]
-    assert "ヘルススコア: 55（orange）" in tasks.loc[0, "description"]
+    assert "ヘルススコア: 55（🟠 警戒）" in tasks.loc[0, "description"]
 
 
 def test_without_fallback_an_inactive_owner_leaves_the_owner_empty():
