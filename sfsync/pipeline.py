@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import structlog
 
+from sfsync.automation.closures import closable_followups
 from sfsync.automation.kpi_job import KpiOutcome, KpiStageResult, kpi_stage
 from sfsync.automation.nightly import (
     combine_tasks,
@@ -36,6 +37,7 @@ from sfsync.automation.nightly import (
     scheduled_followups,
 )
 from sfsync.automation.playbook import Playbook
+from sfsync.automation.urgent import build_urgent_tasks
 from sfsync.calendar import month_text, scoring_month
 from sfsync.errors import RunInterrupted
 from sfsync.guards import stage as guards
@@ -46,7 +48,13 @@ from sfsync.project import USAGE_IMPORT_COLUMNS, JobBundle
 from sfsync.report import RunSummary
 from sfsync.run_context import Run
 from sfsync.salesforce import budget
-from sfsync.salesforce.planner import SyncConfig, desired_account_fields, plan_sync, signal_tasks
+from sfsync.salesforce.planner import (
+    LoopContext,
+    SyncConfig,
+    desired_account_fields,
+    plan_sync,
+    signal_tasks,
+)
 from sfsync.salesforce.upsell import build_upsell_tasks
 from sfsync.salesforce.writer import ApplyResult, apply_plan
 from sfsync.scoring import score_accounts
@@ -125,6 +133,7 @@ class Computed:
     previous: pd.DataFrame | None = None  # the previous stored scores (trend, band moves)
     signal_tasks_on: bool = False  # the job writes signal Tasks: hold and close them (SPEC §10)
     as_of: date | None = None
+    loop: LoopContext | None = None  # users and names for escalating overdue signal Tasks
 
 
 def usage_import_frame(accounts: pd.DataFrame, usage: pd.DataFrame, month: str) -> pd.DataFrame:
@@ -245,10 +254,47 @@ def compute_scores(
             status=config.task_settings.status,
             fallback_owner=config.task_settings.fallback_owner,
         )
-    tasks = combine_tasks(signal, upsell, followup)
+    urgent = None
+    if signal is not None and bundle.playbook is not None and config.templates is not None:
+        urgent = build_urgent_tasks(
+            result.signals,
+            scores,
+            accounts,
+            inputs.get("users"),
+            as_of=as_of,
+            playbook=bundle.playbook,
+            templates=config.templates,
+            previous=previous,
+            fallback_manager=config.task_settings.escalation.fallback_manager,
+            status=config.task_settings.status,
+        )
+    tasks = combine_tasks(signal, urgent, upsell, followup)
     log.info("accounts_scored", accounts=len(scores), signals=len(result.signals))
+    loop = None
+    if signal is not None or followup is not None:
+        names = accounts[["account_id", "name"]].dropna() if "name" in accounts else None
+        closable = None
+        if followup is not None and bundle.playbook is not None:
+            closable = closable_followups(
+                accounts, as_of=as_of, playbook=bundle.playbook, activities=activities, usage=usage
+            )
+        loop = LoopContext(
+            users=inputs.get("users"),
+            account_names=None
+            if names is None
+            else dict(zip(names["account_id"].astype(str), names["name"].astype(str), strict=True)),
+            escalate=signal is not None,
+            closable=closable,
+        )
     return Computed(
-        desired, config, tasks, result, previous, signal_tasks_on=signal is not None, as_of=as_of
+        desired,
+        config,
+        tasks,
+        result,
+        previous,
+        signal_tasks_on=signal is not None,
+        as_of=as_of,
+        loop=loop,
     )
 
 
@@ -293,6 +339,7 @@ def plan(
         meta=meta,
         signal_hygiene=computed.signal_tasks_on,
         as_of=computed.as_of,
+        loop=computed.loop,
     )
 
 
@@ -402,6 +449,7 @@ def notify(
     playbook: Playbook | None,
     failures: list[str],
     tasks_created: int,
+    escalations: list[dict] | None = None,
 ) -> Notified:
     """Slack: a notice per new signal, escalations and the digest (``sfsync.notify.slack``;
     deduplicated through the alert ledger, so a re-run alerts nothing new)."""
@@ -422,6 +470,7 @@ def notify(
         tasks_created=tasks_created,
         failures=failures,
         capacity=capacity,
+        escalations=escalations or [],
     )
     counts = sent.counts()
     notes = []
@@ -677,6 +726,10 @@ def run_stages(run: Run, results: StageResults) -> RunOutcome | None:
         else:
             run.progress.stage("Notifying Slack")
             failed = getattr(applied, "failed", ())
+            failed_keys = {r.key for r in failed}
+            escalations = [
+                e for e in the_plan.meta.get("escalations", []) if e["sync_key"] not in failed_keys
+            ]
             results.notified = notify(
                 clients.slack,
                 run_id=run_id,
@@ -687,6 +740,7 @@ def run_stages(run: Run, results: StageResults) -> RunOutcome | None:
                 playbook=bundle.playbook,
                 failures=[f"{r.sobject} {r.key}: {r.error_code}" for r in failed],
                 tasks_created=results.written.tasks_created if results.written else 0,
+                escalations=escalations,
             )
     return RunOutcome(RunSummary(run.job_name, run.as_of), the_plan)
 

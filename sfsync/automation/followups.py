@@ -31,7 +31,8 @@ Rules (offsets from ``mappings/playbook.yaml``; C = contract start, F = first de
   C + planned_first_delivery_days.
 - ``qbr`` open on the first day of the fiscal quarter containing the as-of date, due on its last
   day minus due_days_before_quarter_end, close on its last day; S required, A recommended (by
-  the playbook); skipped when a completed QBR lies in the quarter up to the as-of date.
+  the playbook); skipped when a completed QBR (an activity of ``qbr.held_types``: QBR or
+  meeting by default) lies in the quarter up to the as-of date.
   Period ``<fiscal year>Q<n>``.
 - ``renewal_reminder`` open renewal date - lead_months, due open + due_days, close on the
   renewal date. Period: the renewal date.
@@ -288,8 +289,9 @@ def _qbr(rows, acc, segment, activities, as_of: date, pb: Playbook) -> None:
     held = pd.Series(False, index=acc.index)
     if activities is not None and not activities.empty:
         d = pd.to_datetime(activities["date"])
+        held_types = {t.casefold() for t in pb.qbr.held_types}
         qbrs = activities[
-            (activities["type"].astype("string").str.lower() == "qbr")
+            activities["type"].astype("string").str.lower().isin(held_types).fillna(False)
             & activities["completed"].fillna(False).astype(bool)
             & (d >= qstart_ts)
             & (d <= pd.Timestamp(as_of))

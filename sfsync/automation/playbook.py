@@ -58,6 +58,9 @@ class QbrPolicy(StrictModel):
     fiscal_year_start_month: int = Field(default=1, ge=1, le=12)
     due_days_before_quarter_end: int = Field(default=0, ge=0)
     segments: dict[Literal["S", "A", "B", "C"], QbrSegmentPolicy]
+    # Activity types (case-insensitive) that count as "QBR held" this quarter: no QBR Task is
+    # created, and an open one sfsync created is closed (SPEC §10 "meeting held this quarter").
+    held_types: list[str] = Field(default=["qbr", "meeting"], min_length=1)
 
 
 class RenewalPolicy(StrictModel):
@@ -86,12 +89,24 @@ class RecoveryPolicy(StrictModel):
     priority: Priority = "High"
 
 
+class UrgentMeetingPolicy(StrictModel):
+    """Seed 001 §5.2 緊急対応MTG: a new churn signal of these severities on an account of
+    ``alerts.escalate_segments`` or ``alerts.escalate_bands`` gives the owner's manager a Task
+    due the next business day (24 hours on a weekday), key ``urgent:<account>:<scoring month>``."""
+
+    enabled: bool = True
+    severities: list[Severity] = ["high"]
+    due_business_days: int = Field(default=1, ge=0)
+    priority: Priority = "High"
+
+
 class AlertPolicy(StrictModel):
     snooze_days: int = Field(default=14, ge=0)
     severities: list[Severity] = ["high", "medium"]
     escalate_segments: list[Literal["S", "A", "B", "C"]] = ["S"]
     escalate_bands: list[Literal["green", "yellow", "orange", "red"]] = ["red"]
     due_hours: int = Field(default=48, gt=0)
+    urgent_meeting: UrgentMeetingPolicy = UrgentMeetingPolicy()
 
 
 class KpiTargets(StrictModel):

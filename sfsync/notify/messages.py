@@ -92,6 +92,19 @@ class MessageBuilder(Labels):
         r = self._render("signal_escalation", values)
         return r["fallback"], [_header(r["header"]), _section(r["body"]), _context(r["context"])]
 
+    def overdue_escalation(self, ctx: Mapping[str, Any]) -> tuple[str, list[dict]]:
+        """An overdue signal Task escalated to the manager. ``ctx``: account_id, account_name,
+        subject (the escalation Task's), due_date, manager (mention placeholder or name)."""
+        values = {
+            "account_name": escape(ctx.get("account_name") or ctx["account_id"]),
+            "subject": escape(ctx.get("subject", "")),
+            "due_date": escape(ctx.get("due_date", "")),
+            "manager": ctx.get("manager") or "-",
+            "url": record_url(self.instance_url, ctx["account_id"]),
+        }
+        r = self._render("overdue_escalation", values)
+        return r["fallback"], [_header(r["header"]), _section(r["body"]), _context(r["context"])]
+
     def _list_section(self, key: str, items: list[dict[str, Any]]) -> dict | None:
         if not items:
             return None

@@ -238,8 +238,13 @@ class SlackNotifier:
         tasks_created: int = 0,
         failures: list[str] | None = None,
         capacity: pd.DataFrame | None = None,
+        escalations: list[dict] | None = None,
     ) -> NotifyResult:
         """Alert new churn signals, escalate, post the digest, deliver.
+
+        ``escalations``: the run's escalation Tasks of overdue signal Tasks (``sync_key``,
+        ``account_id``, ``owner_id`` = the manager, ``subject``, ``due_date``); each gets one
+        notice, deduplicated by its key in the outbox, so a re-run never sends it again.
 
         Never raises for Slack: undelivered messages stay queued and ``result.error`` says why.
         Raises :class:`AlertQueueError` when the messages could not be queued at all.
@@ -265,6 +270,9 @@ class SlackNotifier:
                 failures or [],
                 capacity,
             )
+            overdue = self._overdue_notices(run_id, escalations or [], accounts, users)
+            out[-1:-1] = overdue  # before the digest
+            result.escalations += len(overdue)
         except Exception as exc:
             raise AlertQueueError(
                 "Slack alerts could not be prepared "
@@ -358,6 +366,50 @@ class SlackNotifier:
             )
         )
         return decision, out
+
+    def _overdue_notices(self, run_id, escalations, accounts, users) -> list[ledger.OutboxMessage]:
+        """One notice per escalation of an overdue signal Task, to the manager channel (else
+        the CS channel), mentioning the manager; dedupe key ``overdue:<signal Task key>``."""
+        if not escalations:
+            return []
+        info = self._account_info(accounts, None, None)
+        emails, names = {}, {}
+        if users is not None and not users.empty:
+            for rec in users.to_dict(orient="records"):
+                uid = str(rec.get("user_id") or "")[:15]
+                emails[uid] = rec.get("email") if isinstance(rec.get("email"), str) else None
+                names[uid] = rec.get("name") if isinstance(rec.get("name"), str) else ""
+        out = []
+        for esc in escalations:
+            manager = str(esc.get("owner_id") or "")[:15]
+            email, name = emails.get(manager), names.get(manager) or ""
+            mentions = (mention_spec(email, name),) if email else ()
+            account_id = esc["account_id"]
+            account = account_id
+            if account_id in info.index and isinstance(info.at[account_id, "name"], str):
+                account = info.at[account_id, "name"]
+            text, blocks = self.messages.overdue_escalation(
+                {
+                    "account_id": account_id,
+                    "account_name": account,
+                    "subject": esc.get("subject", ""),
+                    "due_date": esc.get("due_date", ""),
+                    "manager": placeholder(0) if mentions else (name or "-"),
+                }
+            )
+            key = esc["sync_key"].split(":", 1)[1]
+            out.append(
+                ledger.OutboxMessage(
+                    f"overdue:{key}",
+                    "escalation",
+                    self.manager_channel or self.channel,
+                    text,
+                    blocks,
+                    str(run_id),
+                    mentions=mentions,
+                )
+            )
+        return out
 
     def notify_run_failed(self, *, run_id: Any, job: str, as_of: Any, error: str) -> NotifyResult:
         """Alert the CS channel that a run failed (``error`` must be redacted). Never raises

@@ -15,7 +15,7 @@ ConfigError before anything is read or written. Reads are paged (see ``reader``)
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -26,7 +26,9 @@ import structlog
 from sfsync.config import DEFAULT_TIMEZONE
 from sfsync.errors import ConfigError, ConfigProblem
 from sfsync.plan import TASK_KEY_FIELD, PendingWrite, Plan
+from sfsync.salesforce.closing import FOLLOWUP_PREFIXES, followup_closes
 from sfsync.salesforce.diff import build_plan
+from sfsync.salesforce.escalation import ESCALATION_KEY_PREFIX, build_escalation_tasks
 from sfsync.salesforce.mapping import (
     ObjectMapping,
     load_mapping,
@@ -37,6 +39,7 @@ from sfsync.salesforce.reader import (
     integration_user_id,
     read_current,
     read_existing_tasks,
+    read_open_followup_tasks,
     read_open_signal_tasks,
 )
 from sfsync.salesforce.tasks import (
@@ -44,6 +47,7 @@ from sfsync.salesforce.tasks import (
     build_signal_tasks,
     cleared_description,
     load_task_settings,
+    parse_signal_key,
     task_key_problems,
     task_problems,
 )
@@ -124,6 +128,64 @@ def signal_tasks(
     )
 
 
+@dataclass(frozen=True)
+class LoopContext:
+    """What plan-time escalation needs besides the org: the users (``user_id``, ``name``,
+    ``manager_id``, ``is_active``) and the account names."""
+
+    users: pd.DataFrame | None = None
+    account_names: dict[str, str] | None = None
+    escalate: bool = True  # escalate overdue signal Tasks (needs signal hygiene)
+    # follow-up keys whose reason went away (``sfsync.automation.closures``); None: the run
+    # writes no follow-ups and closes none
+    closable: dict[str, str] | None = None
+
+
+def loop_escalations(
+    open_signal: pd.DataFrame | None,
+    desired_tasks: pd.DataFrame | None,
+    loop: LoopContext,
+    config: SyncConfig,
+    *,
+    as_of: date,
+    scope: Iterable[str],
+) -> pd.DataFrame:
+    """Escalation Tasks for the overdue open signal Tasks whose signal this run still sees."""
+    assert config.templates is not None
+    active = set()
+    if desired_tasks is not None and not desired_tasks.empty:
+        for key in desired_tasks["sync_key"]:
+            parsed = parse_signal_key(str(key))
+            if parsed:
+                active.add((parsed[0], parsed[1]))
+    still = open_signal
+    if open_signal is not None and not open_signal.empty:
+        pairs = [parse_signal_key(str(k)) for k in open_signal[TASK_KEY_FIELD]]
+        mask = [bool(p) and (p[0], p[1]) in active for p in pairs]
+        still = open_signal[mask]
+    frame, unassigned = build_escalation_tasks(
+        still,
+        loop.users,
+        as_of=as_of,
+        settings=config.task_settings.escalation,
+        templates=config.templates,
+        account_names=loop.account_names,
+        scope_accounts=list(scope),
+        status=config.task_settings.status,
+    )
+    if len(frame) or unassigned:
+        log.info("signal_tasks_escalated", escalations=len(frame), without_manager=unassigned)
+    return frame
+
+
+def combine_task_frames(first: pd.DataFrame | None, extra: pd.DataFrame) -> pd.DataFrame:
+    """``first`` plus the rows of ``extra`` whose key it does not hold yet."""
+    if first is None or first.empty:
+        return extra.reset_index(drop=True)
+    new = extra[~extra["sync_key"].isin(set(first["sync_key"]))]
+    return pd.concat([first, new.astype("object")], ignore_index=True)
+
+
 def check_org(client: Any, config: SyncConfig, *, with_tasks: bool = True) -> ObjectMapping:
     """Validate the mapping (and the Task key field) against the org; return it resolved."""
     describe = client.describe(config.mapping.sobject)
@@ -145,28 +207,44 @@ def plan_sync(
     meta: dict[str, Any] | None = None,
     signal_hygiene: bool = False,
     as_of: date | None = None,
+    loop: LoopContext | None = None,
 ) -> Plan:
     """Check the mapping against the org, read current values and Tasks, build the Plan.
 
     ``signal_hygiene`` (the run writes signal Tasks; needs ``as_of``): also read the org's open
     signal Tasks, hold this month's Task while an earlier one is open and close the ones whose
-    signal cleared (SPEC §10, :func:`sfsync.salesforce.diff.signal_task_hygiene`).
+    signal cleared (SPEC §10, :func:`sfsync.salesforce.diff.signal_task_hygiene`); with
+    ``loop`` (users and account names), escalate the overdue ones whose signal is still active
+    (:mod:`sfsync.salesforce.escalation`).
     """
     signal_hygiene = signal_hygiene and as_of is not None
-    with_tasks = signal_hygiene or (desired_tasks is not None and not desired_tasks.empty)
+    close_followups = loop is not None and loop.closable is not None and as_of is not None
+    with_tasks = (
+        signal_hygiene or close_followups or (desired_tasks is not None and not desired_tasks.empty)
+    )
     mapping = check_org(client, config, with_tasks=with_tasks)
     pending = list(pending)
     keys = [str(k) for k in desired_fields[mapping.match.column].dropna()]
     current = read_current(client, mapping, keys)
     existing = open_signal = None
     user_id = None
+    if signal_hygiene:
+        open_signal = read_open_signal_tasks(client)
+        if loop is not None and loop.escalate and config.templates is not None:
+            assert as_of is not None
+            escalations = loop_escalations(
+                open_signal, desired_tasks, loop, config, as_of=as_of, scope=keys
+            )
+            if not escalations.empty:
+                desired_tasks = combine_task_frames(desired_tasks, escalations)
+    open_followups = None
+    if close_followups:
+        open_followups = read_open_followup_tasks(client, FOLLOWUP_PREFIXES)
     if with_tasks:
         wanted = [] if desired_tasks is None else list(desired_tasks["sync_key"])
         task_keys = wanted + [p.key for p in pending if p.sobject == "Task"]
         existing = read_existing_tasks(client, task_keys)
         user_id = integration_user_id(client)
-    if signal_hygiene:
-        open_signal = read_open_signal_tasks(client)
     templates = config.templates
 
     def close_description(task: dict[str, Any], code: str) -> str:
@@ -186,8 +264,40 @@ def plan_sync(
         open_signal_tasks=open_signal,
         close_description=close_description,
     )
+    if close_followups:
+        assert loop is not None and loop.closable is not None and as_of is not None
+        closes = followup_closes(
+            open_followups,
+            closable=loop.closable,
+            desired_keys=[] if desired_tasks is None else list(desired_tasks["sync_key"]),
+            scope_accounts=keys,
+            as_of=as_of,
+            templates=config.templates,
+            integration_user_id=user_id,
+        )
+        if closes:
+            plan = replace(plan, tasks=plan.tasks + tuple(closes))
+    if desired_tasks is not None and not desired_tasks.empty:
+        plan.meta["escalations"] = escalation_meta(desired_tasks)
     log.info("plan_built", **{k: v for k, v in plan.totals().items() if not isinstance(v, dict)})
     return plan
+
+
+def escalation_meta(desired_tasks: pd.DataFrame) -> list[dict[str, str]]:
+    """The plan's escalation Tasks (created now or earlier) as notice data for Slack."""
+    rows = desired_tasks[
+        desired_tasks["sync_key"].astype(str).str.startswith(ESCALATION_KEY_PREFIX)
+    ]
+    return [
+        {
+            "sync_key": str(r["sync_key"]),
+            "account_id": str(r["account_id"]),
+            "owner_id": "" if r["owner_id"] is None else str(r["owner_id"]),
+            "subject": str(r["subject"]),
+            "due_date": str(r["activity_date"]),
+        }
+        for r in rows.to_dict(orient="records")
+    ]
 
 
 def _project_config(project: Any) -> SyncConfig:
@@ -222,6 +332,7 @@ __all__ = [
     "validate",
     "validate_org",
     "TASK_KEY_FIELD",
+    "LoopContext",
     "SyncConfig",
     "check_org",
     "desired_account_fields",

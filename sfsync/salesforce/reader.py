@@ -132,6 +132,20 @@ def read_open_signal_tasks(client: Any) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
+def read_open_followup_tasks(client: Any, prefixes: Iterable[str]) -> pd.DataFrame:
+    """The org's open (not completed, not deleted) Tasks whose key starts with one of
+    ``prefixes`` (follow-ups sfsync may close when their reason went away, SPEC §10)."""
+    fields = list(TASK_READ_FIELDS)
+    likes = [format_soql(f"{TASK_KEY_FIELD} LIKE '{{:like}}%'", p) for p in prefixes]
+    if not likes:
+        return pd.DataFrame(columns=fields)
+    where = likes[0] if len(likes) == 1 else "(" + " OR ".join(likes) + ")"
+    soql = f"SELECT {', '.join(fields)} FROM Task WHERE {where} AND IsClosed = false"
+    frame = client.query_frame(soql).reindex(columns=fields)
+    log.info("open_followup_tasks_read", tasks=len(frame))
+    return frame.reset_index(drop=True)
+
+
 def _period(key: str) -> str | None:
     return key.rsplit(":", 1)[-1] if ":" in key else None
 

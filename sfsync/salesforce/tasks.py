@@ -73,6 +73,20 @@ def signals_from_codes(scores: pd.DataFrame, column: str = "signals") -> pd.Data
     return pd.DataFrame(rows, columns=["account_id", "code", "kind", "severity"])
 
 
+class EscalationSettings(StrictModel):
+    """``mappings/tasks.yaml`` ``escalation``: the 48-hour rule as a loop (see
+    :mod:`sfsync.salesforce.escalation`)."""
+
+    # An open signal Task past its due date gives its owner's manager one Task and Slack notice.
+    enabled: bool = True
+    # Manager when the owner has none (User.ManagerId) or it is inactive: a user Id or the
+    # email of an active user. Empty: such escalations are left out (and counted in the log).
+    fallback_manager: str | None = None
+    # The escalation Task is due this many business days (Mon-Fri) after the as-of date.
+    due_business_days: int = Field(default=1, ge=0)
+    priority: str = "High"
+
+
 class TaskSettings(StrictModel):
     """``mappings/tasks.yaml``: how signal Tasks are made."""
 
@@ -83,6 +97,7 @@ class TaskSettings(StrictModel):
     status: str = "Not Started"
     severities: tuple[str, ...] = ("high", "medium")
     signals: tuple[str, ...] = CHURN_CODES
+    escalation: EscalationSettings = EscalationSettings()
     source: str = ""
 
 
