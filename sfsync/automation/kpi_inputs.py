@@ -187,7 +187,12 @@ def _read_salesforce(inputs: KpiInputs, client, month: str, mapping, bulk_thresh
     if inputs.users is None:
         raw = sf_source.read_users(client, bulk_threshold=bulk_threshold)
         inputs.users = pd.DataFrame(
-            {"user_id": raw.get("Id"), "name": raw.get("Name"), "email": raw.get("Email")}
+            {
+                "user_id": raw.get("Id"),
+                "name": raw.get("Name"),
+                "email": raw.get("Email"),
+                "username": raw.get("Username"),
+            }
         )
     log.info("kpi_salesforce_read", month=month, as_of=(end + timedelta(days=0)).isoformat())
 

@@ -6,7 +6,7 @@ post the summary to Slack. Used by ``sfsync kpi`` and by ``jobs/monthly-kpi.yaml
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +22,9 @@ from sfsync.automation.kpi_inputs import (
     snapshots_from_store,
 )
 from sfsync.automation.kpi_report import render_kpi_report
+from sfsync.automation.person_capacity import reassignment_suggestions, with_person_load
 from sfsync.automation.playbook import Playbook
-from sfsync.calendar import is_month_text, shift_month_text
+from sfsync.calendar import add_months, is_month_text, parse_month, shift_month_text
 from sfsync.errors import ConfigError, ConfigProblem
 from sfsync.jobs import KpiCompute
 from sfsync.templates import TemplateSet
@@ -48,6 +49,7 @@ class KpiOutcome:
     slack: Any = None
     months: list[str] = field(default_factory=list)
     templates: TemplateSet | None = None  # the labels the printed table uses
+    suggestions: list[dict[str, str]] = field(default_factory=list)  # capacity reassignments
 
 
 def run_kpi(
@@ -82,6 +84,7 @@ def run_kpi(
     trend = kpi_trend(months, playbook=playbook, snapshots=inputs.snapshots, **inputs.frames())
     bands = band_counts(inputs.snapshots, months)
     capacity = None
+    suggestions: list[dict[str, str]] = []
     if inputs.accounts is not None:
         current = inputs.accounts
         churn_col = playbook.kpi.churn_date_column
@@ -89,7 +92,14 @@ def run_kpi(
             current = current[current[churn_col].isna()]
         scores = report.scores if not report.scores.empty else None
         capacity = owner_capacity(current, playbook, scores=scores, users=inputs.users)
+        # personal caps (and ramps) as they stand at the end of the reported month
+        month_end = add_months(parse_month(month), 1) - timedelta(days=1)
+        capacity = with_person_load(capacity, playbook, inputs.users, month_end)
+        suggestions = reassignment_suggestions(
+            current, capacity, playbook, inputs.users, scores=scores
+        )
     outcome = KpiOutcome(report, inputs, trend, bands, capacity, months=months, templates=templates)
+    outcome.suggestions = suggestions
     if html_out is not None:
         html = render_kpi_report(
             report,
@@ -98,6 +108,7 @@ def run_kpi(
             trend=trend,
             bands=bands,
             capacity=capacity,
+            suggestions=suggestions,
             missing_inputs=inputs.missing,
             generated_at=generated_at,
         )

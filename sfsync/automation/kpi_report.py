@@ -235,6 +235,7 @@ def render_kpi_report(
     trend: pd.DataFrame,
     bands: pd.DataFrame,
     capacity: pd.DataFrame | None = None,
+    suggestions: list[dict[str, str]] | None = None,
     missing_inputs: list[MissingInput] | None = None,
     generated_at: datetime,
 ) -> str:
@@ -319,6 +320,7 @@ def render_kpi_report(
         )
     # capacity
     if capacity is not None and not capacity.empty:
+        per_person = "person_load" in capacity
         head = "".join(f'<th class="num">{s} (≤{playbook.segments[s].cap})</th>' for s in SEGMENTS)
         body = []
         for row in capacity.itertuples(index=False):
@@ -328,17 +330,37 @@ def render_kpi_report(
                 for s in SEGMENTS
             )
             total_cls = " over" if row.over_total else ""
+            personal = ""
+            if per_person:  # the personal cap and load (> 1.0 flagged), seed 001 §4.1
+                load_cls = " over" if row.over_load else ""
+                personal = (
+                    f'<td class="num">{int(row.personal_cap)}</td>'
+                    f'<td class="num{load_cls}">{float(row.person_load):.2f}</td>'
+                )
+            over = row.over_cap or (per_person and row.over_load)
             body.append(
                 f"<tr><td>{escape(str(row.owner_name))}</td>{cells}"
-                f'<td class="num{total_cls}">{row.accounts_total}</td>'
-                f"<td>{'⚠' if row.over_cap else ''}</td></tr>"
+                f'<td class="num{total_cls}">{row.accounts_total}</td>{personal}'
+                f"<td>{'⚠' if over else ''}</td></tr>"
             )
+        personal_head = ""
+        if per_person:
+            personal_head = (
+                f'<th class="num">{escape(_t(t, "capacity", "personal_cap"))}</th>'
+                f'<th class="num">{escape(_t(t, "capacity", "load"))}</th>'
+            )
+        moves = ""
+        if suggestions:
+            items = "".join(
+                f"<li>{escape(_t(t, 'capacity', 'suggestion', **s))}</li>" for s in suggestions
+            )
+            moves = f"<h3>{escape(_t(t, 'capacity', 'suggestions_title'))}</h3><ul>{items}</ul>"
         out.append(
             f'<div class="card"><h2>{escape(_t(t, "capacity", "title"))}</h2><table><thead><tr>'
             f"<th>{escape(_t(t, 'capacity', 'owner'))}</th>{head}"
             f'<th class="num">{escape(_t(t, "capacity", "total"))} (≤{playbook.overall_cap})</th>'
-            f"<th>{escape(_t(t, 'capacity', 'over'))}</th></tr></thead>"
-            f"<tbody>{''.join(body)}</tbody></table></div>"
+            f"{personal_head}<th>{escape(_t(t, 'capacity', 'over'))}</th></tr></thead>"
+            f"<tbody>{''.join(body)}</tbody></table>{moves}</div>"
         )
     if not report.owners.empty:
         names = {}

@@ -7,6 +7,7 @@ without code.
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -136,6 +137,56 @@ class TaskDuePolicy(StrictModel):
     grace_business_days: int = Field(default=3, ge=0)
 
 
+class RampStep(StrictModel):
+    """From ``start`` on, the person's cap is ``cap`` (until the next step)."""
+
+    start: date
+    cap: int = Field(gt=0)
+
+
+class PersonCapacity(StrictModel):
+    """One person's cap (accounts), optionally ramping up (a new hire), and the segments the
+    person can take over in reassignment suggestions (empty: any)."""
+
+    user: str = Field(min_length=1)  # Salesforce username (or email) or User Id
+    cap: int = Field(gt=0)
+    ramp: list[RampStep] = []
+    segments: list[Literal["S", "A", "B", "C"]] = []
+
+    @model_validator(mode="after")
+    def _ramp_in_order(self) -> PersonCapacity:
+        starts = [step.start for step in self.ramp]
+        if starts != sorted(starts) or len(set(starts)) != len(starts):
+            raise ValueError("ramp steps must have increasing start dates")
+        return self
+
+    def cap_on(self, day: date) -> int:
+        """The cap in effect on ``day``: the latest ramp step started by then (the first step
+        before it starts), else ``cap``."""
+        if not self.ramp:
+            return self.cap
+        current = self.ramp[0].cap
+        for step in self.ramp:
+            if step.start <= day:
+                current = step.cap
+        return current
+
+
+class CapacityPolicy(StrictModel):
+    """Per-person caps (seed 001 §4.1) and reassignment suggestions."""
+
+    people: list[PersonCapacity] = []
+    max_suggestions: int = Field(default=10, ge=0)
+
+    @model_validator(mode="after")
+    def _unique_people(self) -> CapacityPolicy:
+        seen = [p.user.casefold() for p in self.people]
+        duplicates = sorted({u for u in seen if seen.count(u) > 1})
+        if duplicates:
+            raise ValueError(f"people listed twice: {', '.join(duplicates)}")
+        return self
+
+
 class Playbook(StrictModel):
     segments: dict[Literal["S", "A", "B", "C"], SegmentPolicy]
     overall_cap: int = Field(default=30, gt=0)
@@ -148,6 +199,7 @@ class Playbook(StrictModel):
     alerts: AlertPolicy = AlertPolicy()
     kpi: KpiTargets = KpiTargets()
     task_due: TaskDuePolicy = TaskDuePolicy()
+    capacity: CapacityPolicy = CapacityPolicy()
 
     @model_validator(mode="after")
     def _all_segments(self) -> Playbook:

@@ -30,7 +30,7 @@ from sfsync.sources.columns import ColumnMapping
 log = structlog.get_logger(__name__)
 
 ACCOUNT_KEY_PREFIX = "001"
-USER_FIELDS = ["Id", "Name", "Email", "ManagerId", "IsActive"]
+USER_FIELDS = ["Id", "Name", "Email", "Username", "ManagerId", "IsActive"]
 TASK_FIELDS = ["Id", "WhatId", "Status", "ActivityDate", "Type", "Description"]
 EVENT_FIELDS = ["Id", "WhatId", "ActivityDate", "Type"]
 ACTIVITY_COLUMNS = ["activity_id", "account_id", "date", "type", "completed", "source_object"]
@@ -150,7 +150,7 @@ def read_accounts(
 def read_users(
     client: QueryClient, *, bulk_threshold: int = DEFAULT_BULK_THRESHOLD
 ) -> pd.DataFrame:
-    """Raw User rows: Id, Name, Email, ManagerId, IsActive."""
+    """Raw User rows: Id, Name, Email, Username, ManagerId, IsActive."""
     soql = f"SELECT {', '.join(USER_FIELDS)} FROM User"
     frame = _frame(client, soql, USER_FIELDS, bulk_threshold)
     log.info("users_extracted", rows=len(frame))
