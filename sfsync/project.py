@@ -24,6 +24,7 @@ from sfsync.config import Project, Settings
 from sfsync.configfile import load_model
 from sfsync.errors import ConfigError, ConfigProblem, InputDataError, SfsyncError
 from sfsync.jobs import FileSource, Job, KpiCompute, SalesforceSource, ScoreCompute, job_path
+from sfsync.salesforce.escalation import loop_template_problems
 from sfsync.salesforce.mapping import PRODUCIBLE_VALUES, SCORING_COLUMNS, load_mapping
 from sfsync.salesforce.planner import SyncConfig
 from sfsync.salesforce.tasks import TaskSettings, load_task_settings, task_problems
@@ -251,6 +252,7 @@ def sync_config_of(
     if task_settings is not None and templates is not None:
         problems += task_problems(task_settings, templates)
         problems += upsell_template_problems(templates)
+        problems += loop_template_problems(templates)
     if problems or mapping is None or task_settings is None:
         raise ConfigError(problems)
     return SyncConfig(mapping, task_settings, templates, timezone)
@@ -359,6 +361,7 @@ def template_language_problems(bundle: JobBundle) -> list[ConfigProblem]:
             continue  # reported by the templates validator
         problems += task_problems(config.task_settings, templates)
         problems += upsell_template_problems(templates)
+        problems += loop_template_problems(templates)
     return problems
 
 

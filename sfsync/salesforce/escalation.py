@@ -20,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 
+from sfsync.errors import ConfigError, ConfigProblem
 from sfsync.labels import Labels
 from sfsync.plan import TASK_KEY_FIELD
 from sfsync.salesforce.tasks import (
@@ -44,6 +45,48 @@ ESCALATION_PLACEHOLDERS = (
     "days_overdue",
     "due_date",
 )
+
+
+# Templates the loop renders, with the placeholders each may use (checked by sfsync validate).
+LOOP_TEMPLATES: dict[tuple[str, str], tuple[str, ...]] = {
+    (TEMPLATE_SECTION, ESCALATION_TEMPLATE_KEY): ESCALATION_PLACEHOLDERS,
+    (TEMPLATE_SECTION, "urgent_meeting"): (
+        "account_name",
+        "signal_labels",
+        "reasons",
+        "owner_name",
+        "health_score",
+        "health_band",
+        "segment",
+        "due_date",
+    ),
+    (TEMPLATE_SECTION, "urgent_reason_segment"): ("health_band",),
+    (TEMPLATE_SECTION, "urgent_reason_band"): ("health_band",),
+    (TEMPLATE_SECTION, "followup_closed.qbr_held"): ("as_of",),
+    (TEMPLATE_SECTION, "followup_closed.onboarding_done"): ("as_of",),
+    (TEMPLATE_SECTION, "followup_closed.renewal_passed"): ("as_of",),
+    ("slack", "overdue_escalation"): ("account_name", "subject", "due_date", "manager", "url"),
+}
+
+
+def loop_template_problems(templates: TemplateSet) -> list[ConfigProblem]:
+    """Every template of :data:`LOOP_TEMPLATES` exists and renders with its placeholders."""
+    problems: list[ConfigProblem] = []
+    for (section, key), names in LOOP_TEMPLATES.items():
+        if not templates.has(section, key):
+            problems.append(
+                ConfigProblem(
+                    templates.file,
+                    f"{section}.{key}",
+                    f"template is not defined (language {templates.language})",
+                )
+            )
+            continue
+        try:
+            templates.render(section, key, dict.fromkeys(names, ""))
+        except ConfigError as exc:
+            problems.extend(exc.problems)
+    return problems
 
 
 def escalation_key(signal_key: str) -> str:

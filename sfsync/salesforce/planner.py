@@ -28,7 +28,11 @@ from sfsync.errors import ConfigError, ConfigProblem
 from sfsync.plan import TASK_KEY_FIELD, PendingWrite, Plan
 from sfsync.salesforce.closing import FOLLOWUP_PREFIXES, followup_closes
 from sfsync.salesforce.diff import build_plan
-from sfsync.salesforce.escalation import ESCALATION_KEY_PREFIX, build_escalation_tasks
+from sfsync.salesforce.escalation import (
+    ESCALATION_KEY_PREFIX,
+    build_escalation_tasks,
+    loop_template_problems,
+)
 from sfsync.salesforce.mapping import (
     ObjectMapping,
     load_mapping,
@@ -91,6 +95,7 @@ def load_sync_config(
             problems.extend(exc.problems)
     if settings is not None and templates is not None:
         problems.extend(task_problems(settings, templates))
+        problems.extend(loop_template_problems(templates))
     if problems:
         raise ConfigError(problems, hint="fix the files named above; nothing was written")
     assert mapping is not None and settings is not None

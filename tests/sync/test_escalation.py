@@ -5,6 +5,7 @@ new high churn signal on an S-segment or red-band account; the Slack notice from
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pandas as pd
 
@@ -18,6 +19,7 @@ from sfsync.salesforce.escalation import (
     business_days_after,
     escalation_key,
     escalation_notices,
+    loop_template_problems,
     manager_of,
     overdue_signal_tasks,
 )
@@ -306,3 +308,18 @@ def test_urgent_meeting_owner_falls_back_and_english_texts():
     )
     assert list(frame["owner_id"]) == [MGR]
     assert list(frame["subject"]) == ["Urgent meeting: A社"]
+
+
+def test_the_loop_templates_are_checked_in_every_language(tmp_path):
+    assert loop_template_problems(JA) == [] and loop_template_problems(EN) == []
+    folder = tmp_path / "ja"
+    folder.mkdir()
+    for path in Path("mappings/templates/ja").glob("*.yaml"):
+        text = path.read_text(encoding="utf-8")
+        if path.name == "tasks_loop.yaml":
+            text = text.replace("{account_name}: 期限を過ぎた", "{account}: 期限を過ぎた")
+            text = text.replace("  urgent_meeting:\n", "  urgent_meeting_renamed:\n")
+        (folder / path.name).write_text(text, encoding="utf-8")
+    problems = loop_template_problems(load_templates(tmp_path, "ja"))
+    where = sorted(p.path for p in problems)
+    assert where == ["tasks.escalation_overdue.subject", "tasks.urgent_meeting"], problems
