@@ -47,8 +47,11 @@ def print_kpi(outcome) -> None:
     met = sum(k.status == "met" for k in report.kpis)
     measured = sum(k.status != "na" for k in report.kpis)
     click.echo("\n" + cli("summary", met=met, measured=measured))
-    if outcome.capacity is not None and outcome.capacity["over_cap"].any():
-        over = outcome.capacity[outcome.capacity["over_cap"]]
+    capacity = outcome.capacity
+    if capacity is not None and "over_load" in capacity:  # the personal load above 1.0 too
+        capacity = capacity.assign(over_cap=capacity["over_cap"] | capacity["over_load"])
+    if capacity is not None and capacity["over_cap"].any():
+        over = capacity[capacity["over_cap"]]
         click.echo(cli("over_capacity", owners=", ".join(map(str, over["owner_name"]))))
     if outcome.inputs.missing:
         click.echo(cli("missing"))
