@@ -189,3 +189,25 @@ def test_the_kpi_report_capacity_section_shows_load_and_suggestions():
     assert '<td class="num over">1.60</td>' in html  # 8 / 5
     assert "担当替えの提案" in html
     assert "C0（C）: 酒井 → " in html
+
+
+def test_run_kpi_flags_the_personal_load_and_suggests_moves(capsys):
+    from sfsync.automation.kpi_inputs import KpiInputs
+    from sfsync.automation.kpi_job import run_kpi
+    from sfsync.commands.kpi_output import print_kpi
+
+    accounts = pd.concat([book(SAKAI, {"C": 8}), book(TSUDA, {"C": 3})], ignore_index=True)
+    accounts["churned_on"] = pd.NaT
+    outcome = run_kpi(
+        "2025-04",
+        playbook=PLAYBOOK,
+        templates=JA,
+        inputs=KpiInputs(snapshots=pd.DataFrame(), accounts=accounts, users=USERS),
+        generated_at=datetime(2025, 5, 1, 9, 0),
+    )
+    got = outcome.capacity.set_index("owner_id")
+    assert got.at[SAKAI, "personal_cap"] == 5  # the ramp as of 2025-04-30
+    assert got.at[SAKAI, "over_load"] and not got.at[SAKAI, "over_cap"]
+    assert len(outcome.suggestions) == 3
+    print_kpi(outcome)
+    assert "担当社数が上限を超えている担当者：酒井" in capsys.readouterr().out
