@@ -37,6 +37,9 @@ log = structlog.get_logger(__name__)
 DEFAULT_DATA_DIR = Path(".sfsync/sandbox")
 API_VERSION = "62.0"
 STATE_DIRS = ("org", "metabase", "slack")
+# the per-content engagement log is ten rows per tenant-month: the warehouse gets it for books
+# up to this size (benchmark books of 100,000 accounts do without it)
+CONTENT_LOG_MAX_ACCOUNTS = 20_000
 INTEGRATION_USER_ID = make_id("User", 1, pod="0I")
 
 
@@ -319,6 +322,8 @@ class Sandbox:
         def load() -> None:
             try:
                 metabase.load_usage(db_path, sample.usage)
+                if len(sample.accounts) <= CONTENT_LOG_MAX_ACCOUNTS:
+                    metabase.load_content_log(db_path, sample.content_log())
             except BaseException as exc:  # re-raised by start()
                 self._usage_error = exc
 

@@ -69,6 +69,7 @@ from sfsync_sandbox.sample_data.accounts import (
 from sfsync_sandbox.sample_data.activities import activities
 from sfsync_sandbox.sample_data.churn import CHURN_REASONS, churn_reasons, pick_churned
 from sfsync_sandbox.sample_data.common import add_months, make_ids
+from sfsync_sandbox.sample_data.engagement import content_log
 from sfsync_sandbox.sample_data.people import owner_plan, tiers
 from sfsync_sandbox.sample_data.usage import USAGE_MONTHS, usage_rows
 
@@ -112,6 +113,12 @@ class SampleData:
     usage: pd.DataFrame
     profiles: pd.DataFrame
     as_of: date
+    seed: int = 7
+
+    def content_log(self) -> pd.DataFrame:
+        """The per-content engagement log behind the usage rows' video, document and mail
+        figures (``sample_data/engagement.py``); built on demand, as it is ten times as long."""
+        return content_log(self.usage, self.seed)
 
     def slack_users(self) -> list[dict]:
         """Active users as ``{"id", "name", "email"}`` dicts for the Slack sandbox."""
@@ -203,6 +210,7 @@ def generate(accounts: int = 150, seed: int = 7, as_of: date | None = None) -> S
         start[linked],
         today,
         churn_date=churn_date[linked],
+        engagement_rng=np.random.default_rng([seed, 13]),
     )
     tasks, events = activities(
         rng, account_ids, owner_of, tier, archetype, start, today, churn_date=churn_date
@@ -218,4 +226,5 @@ def generate(accounts: int = 150, seed: int = 7, as_of: date | None = None) -> S
         usage=usage,
         profiles=profiles,
         as_of=as_of,
+        seed=seed,
     )
