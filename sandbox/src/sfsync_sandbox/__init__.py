@@ -272,9 +272,11 @@ class Sandbox:
                 org.load_records(sobject, tables.get(sobject, []), user)
         else:
             frames = {"User": sample.users, "Account": sample.accounts, "Task": sample.tasks,
-                      "Event": sample.events}  # fmt: skip
+                      "Event": sample.events, "Contact": sample.contacts,
+                      "Campaign": sample.campaigns}  # fmt: skip
             for sobject, frame in frames.items():
-                org.load_frame(sobject, frame, user)
+                if frame is not None:
+                    org.load_frame(sobject, frame, user)
 
     def _ensure_integration_user(self) -> None:
         org = self.salesforce_app.org
