@@ -56,8 +56,14 @@ def aggregate_content_log(log: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame({c: pd.Series(dtype="str") for c in KEY})
     views = pd.to_numeric(log["views"], errors="coerce").fillna(0.0).astype("float64")
     table = (
-        pd.DataFrame({"tenant_id": log["tenant_id"], "month": log["month"],
-                      "kind": log["kind"], "views": views})  # fmt: skip
+        pd.DataFrame(
+            {
+                "tenant_id": log["tenant_id"],
+                "month": log["month"],
+                "kind": log["kind"],
+                "views": views,
+            }
+        )  # fmt: skip
         .pivot_table(index=KEY, columns="kind", values="views", aggfunc="sum", fill_value=0.0)
         .reindex(columns=kinds, fill_value=0.0)
         .rename(columns=KIND_COLUMNS)

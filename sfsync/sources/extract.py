@@ -36,10 +36,10 @@ from sfsync.jobs import (
 from sfsync.log import register_url_secrets
 from sfsync.ports import SalesforceApi, Store, UsageReader
 from sfsync.report import Progress
+from sfsync.sources import engagement
 from sfsync.sources import files as file_source
 from sfsync.sources import salesforce as sf_source
 from sfsync.sources import sql as sql_source
-from sfsync.sources import engagement
 from sfsync.sources.columns import (
     ColumnMapping,
     MappedFrame,
@@ -318,9 +318,7 @@ def read_content_log(
 
 def with_content_log(usage: MappedFrame, content: pd.DataFrame) -> MappedFrame:
     """Usage rows with video, document and mail views filled from the content log's sums."""
-    merged = engagement.merge_engagement(
-        usage.frame, engagement.aggregate_content_log(content)
-    )
+    merged = engagement.merge_engagement(usage.frame, engagement.aggregate_content_log(content))
     log.info("content_log_merged", filled=merged.filled, unmatched_rows=merged.unmatched_rows)
     return _replace_frame(usage, merged.frame)
 

@@ -37,7 +37,9 @@ def test_sample_contacts_carry_a_cs_role_and_are_queryable_by_account(org):
     )["records"]
     assert len(rows) == 40  # one primary contact per account
     assert all(r["Account"]["Name"] and r["Email"] for r in rows)
-    roles = sf.query("SELECT CS_Contact_Role__c, COUNT(Id) n FROM Contact GROUP BY CS_Contact_Role__c")
+    roles = sf.query(
+        "SELECT CS_Contact_Role__c, COUNT(Id) n FROM Contact GROUP BY CS_Contact_Role__c"
+    )
     assert {r["CS_Contact_Role__c"] for r in roles["records"]} >= {"primary", "decision_maker"}
     field = {f["name"]: f for f in sf.Contact.describe()["fields"]}["CS_Contact_Role__c"]
     assert field["label"] == "CS上の役割"
@@ -66,7 +68,9 @@ def test_a_contact_is_a_member_of_a_campaign_once(org):
     created = sf.CampaignMember.create({"CampaignId": campaign, "ContactId": first})
     assert created["success"]
     with pytest.raises(SalesforceMalformedRequest) as err:
-        sf.CampaignMember.create({"CampaignId": campaign, "ContactId": first, "Status": "Responded"})
+        sf.CampaignMember.create(
+            {"CampaignId": campaign, "ContactId": first, "Status": "Responded"}
+        )
     error = err.value.content[0]
     assert error["errorCode"] == "DUPLICATE_VALUE"
     assert error["message"] == "Already a campaign member."

@@ -19,8 +19,11 @@ def usage(book) -> pd.DataFrame:
     accounts = book.accounts.set_index("Id")
     archetype = book.profiles.set_index("Id")["archetype"].reindex(accounts.index)
     by_tenant = pd.DataFrame(
-        {"archetype": archetype.to_numpy(), "churn": accounts["Churn_Date__c"].to_numpy(),
-         "start": accounts["Contract_Start_Date__c"].to_numpy()},  # fmt: skip
+        {
+            "archetype": archetype.to_numpy(),
+            "churn": accounts["Churn_Date__c"].to_numpy(),
+            "start": accounts["Contract_Start_Date__c"].to_numpy(),
+        },  # fmt: skip
         index=accounts["Tenant_Id__c"].to_numpy(),
     )
     frame = book.usage.join(by_tenant, on="tenant_id")

@@ -148,8 +148,12 @@ def test_allowed_values_only_for_text_columns():
 
 def test_engagement_counts_outside_their_plausible_range_are_bad_rows():
     raw = pd.DataFrame(
-        {"tenant_id": ["t1", "t2"], "month": ["2025-01"] * 2,
-         "email_delivered": ["5", "1e12"], "document_views": ["inf", "2"]}  # fmt: skip
+        {
+            "tenant_id": ["t1", "t2"],
+            "month": ["2025-01"] * 2,
+            "email_delivered": ["5", "1e12"],
+            "document_views": ["inf", "2"],
+        }  # fmt: skip
     )
     result = apply_mapping(raw, load_column_mapping(MAPPINGS / "metabase_usage.yaml"), source="u")
     reasons = " | ".join(result.quarantined["reason"])
@@ -209,8 +213,12 @@ def _job(usage_extra: dict) -> Job:
         {
             "sources": {
                 "accounts": {"kind": "file", "path": "accounts.csv", "columns": "accounts"},
-                "usage": {"kind": "file", "path": "usage.csv", "columns": "file_usage",
-                          **usage_extra},  # fmt: skip
+                "usage": {
+                    "kind": "file",
+                    "path": "usage.csv",
+                    "columns": "file_usage",
+                    **usage_extra,
+                },  # fmt: skip
             },
             "compute": {"kind": "score"},
         }
@@ -219,8 +227,13 @@ def _job(usage_extra: dict) -> Job:
 
 def _mappings() -> dict[str, ColumnMapping]:
     accounts = ColumnMapping.model_validate(
-        {"key": ["account_id"], "columns": {"account_id": {"type": "str", "required": True},
-                                            "tenant_id": {"type": "str"}}}  # fmt: skip
+        {
+            "key": ["account_id"],
+            "columns": {
+                "account_id": {"type": "str", "required": True},
+                "tenant_id": {"type": "str"},
+            },
+        }  # fmt: skip
     )
     return {
         "accounts": accounts,

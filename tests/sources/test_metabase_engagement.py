@@ -79,8 +79,10 @@ def test_a_content_log_card_fills_the_usage_rows(served, tmp_path):
                     "content_log": {
                         "kind": "metabase",
                         "card": 4,
-                        "parameters": {"from_month": "{scoring_month}",
-                                       "to_month": "{scoring_month}"},
+                        "parameters": {
+                            "from_month": "{scoring_month}",
+                            "to_month": "{scoring_month}",
+                        },
                     },  # fmt: skip
                 },
             },

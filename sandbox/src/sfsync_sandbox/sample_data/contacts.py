@@ -39,7 +39,9 @@ CAMPAIGNS = (
 )
 
 
-def contacts(seed: int, account_ids: np.ndarray, owner_of: np.ndarray, tier: np.ndarray) -> pd.DataFrame:
+def contacts(
+    seed: int, account_ids: np.ndarray, owner_of: np.ndarray, tier: np.ndarray
+) -> pd.DataFrame:
     """Contact rows (Salesforce field names) for the accounts, in account order."""
     rng = np.random.default_rng([seed, 15])
     n = len(account_ids)
