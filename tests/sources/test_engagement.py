@@ -307,3 +307,32 @@ def test_sample_warehouse_holds_the_content_log(tmp_path, book):
         kinds = conn.execute(sa.text("select distinct content_kind from content_engagement"))
         assert {k for (k,) in kinds} == {"video", "document", "mail"}
     engine.dispose()
+
+
+def test_validate_checks_the_content_log_source_and_its_mapping(tmp_path):
+    from sfsync.config import load_project
+    from sfsync.errors import ConfigError
+    from sfsync.project import load_bundle
+    from tests.cli_process import make_project
+
+    config = make_project(tmp_path / "project")
+    job = config.parent / "jobs" / "nightly.yaml"
+    text = job.read_text(encoding="utf-8").replace(
+        "    columns: metabase_usage\n",
+        "    columns: metabase_usage\n"
+        "    content_log: {kind: file, path: data/content.csv, columns: my_content_log}\n",
+    )
+    job.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_bundle(load_project(config), "nightly")
+    problems = " ".join(str(err.value).split())
+    assert "sources.usage.content_log.columns" in problems and "my_content_log.yaml" in problems
+    assert "sources.usage.content_log.path" in problems and "content.csv" in problems
+    # with the shipped mapping and the file in place, the job loads with the log's mapping
+    job.write_text(text.replace("columns: my_content_log", "columns: content_log"), "utf-8")
+    (config.parent / "data").mkdir()
+    (config.parent / "data" / "content.csv").write_text("tenant_id\n", encoding="utf-8")
+    bundle = load_bundle(load_project(config), "nightly")
+    assert bundle.column_mappings["usage.content_log"].columns["kind"].values == [
+        "video", "document", "mail",
+    ]  # fmt: skip
