@@ -118,9 +118,11 @@ def derive_tutorial_completed(usage: pd.DataFrame) -> pd.DataFrame:
     if dates.isna().all():
         return usage
     first = dates.groupby(usage["tenant_id"]).transform("min")
-    month_end = pd.PeriodIndex(usage["month"].astype(str), freq="M").end_time.normalize()
+    codes, distinct = pd.factorize(usage["month"])  # a few dozen months: parse each once
+    ends = pd.to_datetime(pd.Index(distinct).astype(str) + "-01", format="%Y-%m-%d")
+    month_end = (ends + pd.offsets.MonthEnd(0)).to_numpy()[codes]
     derived = pd.Series(
-        first.notna().to_numpy() & (first.to_numpy() <= month_end.to_numpy()),
+        first.notna().to_numpy() & (first.to_numpy() <= month_end),
         index=usage.index,
         dtype="boolean",
     )
