@@ -63,8 +63,12 @@ def contacts(
     count = len(idx)
     last = np.asarray(_SURNAMES, dtype=object)[rng.integers(0, len(_SURNAMES), count)]
     first = np.asarray(_GIVEN, dtype=object)[rng.integers(0, len(_GIVEN), count)]
-    title = np.array([_TITLES[r][k % len(_TITLES[r])] for r, k in
-                      zip(role_arr, rng.integers(0, 3, count), strict=True)], dtype=object)  # fmt: skip
+    role_names_all = (*role_names, "user")
+    codes = pd.Categorical(role_arr, role_names_all).codes
+    choices = np.array(
+        [[_TITLES[r][k % len(_TITLES[r])] for k in range(3)] for r in role_names_all], dtype=object
+    )
+    title = choices[codes, rng.integers(0, 3, count)]
     number = np.arange(1, count + 1)
     return pd.DataFrame(
         {
@@ -73,7 +77,9 @@ def contacts(
             "OwnerId": owner_of[idx],
             "LastName": last,
             "FirstName": first,
-            "Email": [f"contact{k:07d}@customer.example.jp" for k in number],
+            "Email": "contact"
+            + pd.Series(number).astype(str).str.zfill(7)
+            + "@customer.example.jp",
             "Title": title,
             "CS_Contact_Role__c": role_arr,
             "HasOptedOutOfEmail": rng.random(count) < 0.03,
