@@ -79,9 +79,12 @@ def test_a_contact_is_a_member_of_a_campaign_once(org):
     other = sf.query("SELECT Id FROM Campaign ORDER BY Name DESC LIMIT 1")["records"][0]["Id"]
     assert sf.CampaignMember.create({"CampaignId": other, "ContactId": first})["success"]
     members = sf.query(
-        f"SELECT ContactId, Status, HasResponded FROM CampaignMember WHERE CampaignId = '{campaign}'"
+        "SELECT ContactId, Contact.AccountId, Campaign.Name, Status, HasResponded "
+        f"FROM CampaignMember WHERE CampaignId = '{campaign}'"
     )["records"]
     assert sorted(m["ContactId"] for m in members) == sorted([first, second])
+    assert all(m["Contact"]["AccountId"].startswith("001") for m in members)
+    assert {m["Campaign"]["Name"] for m in members} == {sf.Campaign.get(campaign)["Name"]}
     assert {m["Status"] for m in members} == {"Sent"}  # the default status; the duplicate left none
 
 
