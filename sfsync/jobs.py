@@ -87,6 +87,13 @@ class _SourceBase(StrictModel):
         description="accounts only: leave out accounts whose churned_on date is on or before "
         "the as-of date (they are no longer customers); accounts without it are kept",
     )
+    content_log: ContentLogSource | None = Field(
+        default=None,
+        description="usage only: a per-content engagement log (tenant, month, content id, kind "
+        "video/document/mail, views, completion ratio) read from its own metabase, sql or file "
+        "source (default column mapping: content_log) and summed per tenant and month into "
+        "video_views, document_views and email_opens (sfsync.sources.engagement)",
+    )
 
     @field_validator("parameters")
     @classmethod
@@ -162,6 +169,10 @@ class FileSource(_SourceBase):
 Source = Annotated[
     SalesforceSource | MetabaseSource | SqlSource | FileSource, Field(discriminator="kind")
 ]
+# where a usage source's per-content engagement log comes from (any source but Salesforce)
+ContentLogSource = Annotated[MetabaseSource | SqlSource | FileSource, Field(discriminator="kind")]
+for _model in (_SourceBase, SalesforceSource, MetabaseSource, SqlSource, FileSource):
+    _model.model_rebuild()
 
 
 class ScoreCompute(StrictModel):
@@ -269,6 +280,12 @@ class NotifySpec(StrictModel):
     slack: bool = True
 
 
+def content_log_role(role: str) -> str:
+    """The name under which the per-content log of source ``role`` is read, mapped, quarantined
+    and guarded (``usage.content_log``)."""
+    return f"{role}.content_log"
+
+
 class Job(StrictModel):
     """One job file."""
 
@@ -301,6 +318,10 @@ class Job(StrictModel):
                 raise ValueError(f"sources.{role}: scope applies to accounts only")
             if source.exclude_churned and role != "accounts":
                 raise ValueError(f"sources.{role}: exclude_churned applies to accounts only")
+            if source.content_log is not None and role != "usage":
+                raise ValueError(f"sources.{role}: content_log applies to usage only")
+            if source.content_log is not None and source.content_log.content_log is not None:
+                raise ValueError(f"sources.{role}.content_log cannot have a content_log itself")
         if self.write.signal_tasks and not isinstance(self.compute, ScoreCompute):
             raise ValueError("write.signal_tasks needs compute kind score")
         if self.write.followup_tasks and not isinstance(self.compute, ScoreCompute):
@@ -310,6 +331,16 @@ class Job(StrictModel):
                 "compute kind kpi writes nothing to Salesforce: set write.account_fields: null"
             )
         return self
+
+    def source_of(self, role: str) -> _SourceBase:
+        """The source read under ``role``: a role of ``sources``, or a source's content log
+        (:func:`content_log_role`). A KeyError when there is none."""
+        for name, source in self.sources.items():
+            if role == name:
+                return source
+            if source.content_log is not None and role == content_log_role(name):
+                return source.content_log
+        raise KeyError(role)
 
 
 def job_path(jobs_dir: Path, name: str) -> Path:

@@ -47,9 +47,16 @@ PLAUSIBLE: dict[str, PlausibleRange] = {
     "deliveries": PlausibleRange(0, 100_000),  # webinars delivered in one month
     "login_days": PlausibleRange(0, 31),  # days with a login in one month
     "support_tickets": PlausibleRange(0, 100_000),
+    # tech-touch engagement logs (seed 000), per tenant and month
     "video_views": PlausibleRange(0, 1_000_000_000),
+    "document_views": PlausibleRange(0, 1_000_000_000),
+    "email_delivered": PlausibleRange(0, 1_000_000_000),
     "email_opens": PlausibleRange(0, 1_000_000_000),
     "email_clicks": PlausibleRange(0, 1_000_000_000),
+    # per-content engagement log (sfsync.sources.engagement): views of one content in a month,
+    # and the share of it the viewers got through (a video watched to the end: 1)
+    "views": PlausibleRange(0, 1_000_000_000),
+    "completion_ratio": PlausibleRange(0, 1, RATIO_TOLERANCE),
     "pipeline_conversion_rate": PlausibleRange(0, 1, RATIO_TOLERANCE),
     # a customer over their plan limit is real (overage, a grace period): 1.8 is usage at 180 %;
     # quarantining it would drop the tenant's month and make a heavy user look idle

@@ -23,7 +23,15 @@ from sfsync.automation.playbook import Playbook, load_playbook
 from sfsync.config import Project, Settings
 from sfsync.configfile import load_model
 from sfsync.errors import ConfigError, ConfigProblem, InputDataError, SfsyncError
-from sfsync.jobs import FileSource, Job, KpiCompute, SalesforceSource, ScoreCompute, job_path
+from sfsync.jobs import (
+    FileSource,
+    Job,
+    KpiCompute,
+    SalesforceSource,
+    ScoreCompute,
+    content_log_role,
+    job_path,
+)
 from sfsync.salesforce.escalation import loop_template_problems
 from sfsync.salesforce.mapping import PRODUCIBLE_VALUES, SCORING_COLUMNS, load_mapping
 from sfsync.salesforce.planner import SyncConfig
@@ -32,7 +40,7 @@ from sfsync.salesforce.upsell import upsell_template_problems
 from sfsync.scoring.scorecard import Scorecard, load_scorecard
 from sfsync.sources import files as file_source
 from sfsync.sources.columns import ColumnMapping, load_column_mapping
-from sfsync.sources.extract import DEFAULT_COLUMNS
+from sfsync.sources.extract import CONTENT_LOG_COLUMNS, DEFAULT_COLUMNS
 from sfsync.templates import TemplateSet, load_templates
 
 T = TypeVar("T")
@@ -118,11 +126,15 @@ class _Collector:
 def mapped_roles(job: Job) -> dict[str, str]:
     """Source role -> column mapping name, for every source whose rows are mapped
     (Salesforce activities come back canonical)."""
-    return {
+    roles = {
         role: source.columns or DEFAULT_COLUMNS[role]
         for role, source in job.sources.items()
         if not (isinstance(source, SalesforceSource) and source.object == "activities")
     }
+    for role, source in job.sources.items():  # a usage source's per-content engagement log
+        if source.content_log is not None:
+            roles[content_log_role(role)] = source.content_log.columns or CONTENT_LOG_COLUMNS
+    return roles
 
 
 def output_columns(job: Job, scorecard: Scorecard | None) -> list[str] | None:
@@ -174,7 +186,12 @@ def bundle_problems(
             loaded = c.load(lambda file=file: load_column_mapping(file))
             if loaded is not None:
                 column_mappings[role] = loaded
-    for role, source in job.sources.items():
+    every_source = [*job.sources.items()] + [
+        (content_log_role(role), source.content_log)
+        for role, source in job.sources.items()
+        if source.content_log is not None
+    ]
+    for role, source in every_source:
         query_file = getattr(source, "query_file", None)
         if query_file:
             c.missing(root / query_file, owner, f"sources.{role}.query_file")

@@ -110,6 +110,7 @@ def _score(ctx, accounts_path, usage_path, activities_path, benchmarks_path, pre
         read_previous,
         read_usage,
     )
+    from sfsync.sources.engagement import derive_tutorial_completed
 
     card = load_scorecard(resolve_scorecard(ctx, scorecard_name))
     templates = load_explanation_templates(ctx, language)
@@ -135,9 +136,11 @@ def _score(ctx, accounts_path, usage_path, activities_path, benchmarks_path, pre
     previous = None
     if previous_path:
         previous = read_previous(previous_path)
+    # as `sfsync run` does (sfsync.sources.extract): tutorial_completed from its date
+    usage = derive_tutorial_completed(tables[1].frame)
     result = score_accounts(
         tables[0].frame,
-        tables[1].frame,
+        usage,
         tables[2].frame,
         as_of=as_of_date,
         scorecard=card,

@@ -48,7 +48,7 @@ def judge_inputs(run: GuardRun, figures: dict[str, dict[str, Any]]) -> list[Guar
     """Every input finding of every source whose guard is enabled."""
     findings: list[GuardFinding] = []
     for role, figs in figures.items():
-        guard = run.job.sources[role].guard
+        guard = run.job.source_of(role).guard  # a role or a content log
         if not guard.enabled:
             continue
         last = None

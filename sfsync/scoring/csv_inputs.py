@@ -64,9 +64,12 @@ USAGE = {
     "plan_usage_ratio": "ratio",
     "support_tickets": "count",
     "video_views": "count",
+    "document_views": "count",
+    "email_delivered": "count",
     "email_opens": "count",
     "email_clicks": "count",
     "tutorial_completed": "bool",
+    "tutorial_completed_at": "date",
 }
 USAGE_REQUIRED = ["tenant_id", "month", "deliveries", "login_days"]
 ACTIVITIES = {"account_id": "id", "date": "date", "type": "text", "completed": "bool"}

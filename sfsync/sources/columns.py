@@ -16,6 +16,8 @@ Types: ``str``, ``id`` (a Salesforce record id, 15 or 18 letters and digits, alw
 ``bool`` (true/false, 1/0, yes/no). An empty cell is a missing value. A number that is not
 finite (``inf``, ``1e999``, ``NaN`` spelled out) or outside its canonical field's plausible range
 (:mod:`sfsync.plausible`, e.g. ``login_days`` 0–31) is a bad value: the row is quarantined. A column marked
+``values: [...]`` (text columns) lists the values allowed; any other value is a bad value too.
+A column marked
 ``optional: true`` may be absent from the source altogether (a field not every org has); the
 canonical column is then left out, so that consumers can tell "not known" from "empty".
 
@@ -70,11 +72,20 @@ class ColumnSpec(StrictModel):
     )
     min: float | None = None
     max: float | None = None
+    values: list[str] | None = Field(
+        default=None,
+        description="str columns: the values allowed (matched ignoring case and surrounding "
+        "spaces, kept in the spelling given here); any other value quarantines the row",
+    )
 
     @model_validator(mode="after")
     def _required_or_optional(self) -> ColumnSpec:
         if self.required and self.optional:
             raise ValueError("a column cannot be both required and optional")
+        if self.values is not None and self.type != "str":
+            raise ValueError("values (allowed values) is only for type: str columns")
+        if self.values is not None and not self.values:
+            raise ValueError("values must list at least one allowed value")
         return self
 
 
@@ -260,6 +271,15 @@ def _bool_value(value: object) -> object:
     return pd.NA
 
 
+def _allowed(values: pd.Series, allowed: list[str]) -> tuple[pd.Series, pd.Series]:
+    """``values`` in the spelling of ``allowed`` (matched ignoring case), and the mask of the
+    present values that are none of them."""
+    spelling = {a.strip().casefold(): a for a in allowed}
+    folded = values.map(lambda v: spelling.get(str(v).strip().casefold()), na_action="ignore")
+    unknown = values.notna() & folded.isna()
+    return folded.astype("str").where(folded.notna(), pd.NA), unknown
+
+
 def _describe(kind: ColumnType) -> str:
     return {
         "int": "not a whole number",
@@ -326,6 +346,10 @@ def apply_mapping(raw: pd.DataFrame, mapping: ColumnMapping, *, source: str) -> 
             above = values.notna() & (values > spec.max)
             add_reason(above, f"{field}: " + shown + f" is above the maximum {spec.max:g}")
             limited |= above
+        if spec.values is not None:
+            values, unknown = _allowed(values, spec.values)
+            allowed_text = ", ".join(spec.values)
+            add_reason(unknown, f"{field}: " + shown + f" is not one of {allowed_text}")
         plausible = plausible_range(field) if spec.type in ("int", "float") else None
         if plausible is not None:  # absurd values (sfsync/plausible.py), whatever the mapping says
             add_reason(

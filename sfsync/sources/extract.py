@@ -30,11 +30,13 @@ from sfsync.jobs import (
     SalesforceSource,
     Source,
     SqlSource,
+    content_log_role,
     resolve_parameters,
 )
 from sfsync.log import register_url_secrets
 from sfsync.ports import SalesforceApi, Store, UsageReader
 from sfsync.report import Progress
+from sfsync.sources import engagement
 from sfsync.sources import files as file_source
 from sfsync.sources import salesforce as sf_source
 from sfsync.sources import sql as sql_source
@@ -61,6 +63,8 @@ DEFAULT_COLUMNS = {
 }
 # the canonical accounts column holding the churn date (mappings/columns/salesforce_accounts.yaml)
 CHURN_DATE_COLUMN = "churned_on"
+# the column mapping of a usage source's per-content log when its content_log names none
+CONTENT_LOG_COLUMNS = "content_log"
 # extraction order: accounts first, so that usage can be checked against known tenants
 ROLE_ORDER = ("accounts", "users", "activities", "usage")
 
@@ -215,6 +219,14 @@ def extract(
         run.progress.stage(f"Reading {role} from {_source_label(source)}")
         raw = read_raw(role, source, mapping, readers, run)
         result = map_source(role, source, mapping, raw)
+        if role == "usage":
+            if source.content_log is not None:
+                log_role = content_log_role(role)
+                mapped[log_role] = read_content_log(
+                    log_role, source.content_log, column_mappings.get(log_role), readers, run
+                )
+                result = with_content_log(result, mapped[log_role].frame)
+            result = _replace_frame(result, engagement.derive_tutorial_completed(result.frame))
         if role == "accounts" and source.exclude_churned:
             kept = exclude_churned(result, run.as_of)
             # their usage is neither scored nor "unknown": drop it quietly below
@@ -287,11 +299,40 @@ def extract(
     return inputs
 
 
+def read_content_log(
+    role: str, source: Source, mapping: ColumnMapping | None, readers: Readers, run: SourceRun
+) -> MappedFrame:
+    """Read and map a usage source's per-content engagement log (bad rows quarantined)."""
+    run.progress.stage(f"Reading {role} from {_source_label(source)}")
+    result = map_source(role, source, mapping, read_raw(role, source, mapping, readers, run))
+    run.progress.rows(role, result.rows_read, done=True)
+    log.info(
+        "source_extracted",
+        role=role,
+        rows=result.rows_read,
+        valid=len(result.frame),
+        quarantined=result.quarantined_count,
+    )
+    return result
+
+
+def with_content_log(usage: MappedFrame, content: pd.DataFrame) -> MappedFrame:
+    """Usage rows with video, document and mail views filled from the content log's sums."""
+    merged = engagement.merge_engagement(usage.frame, engagement.aggregate_content_log(content))
+    log.info("content_log_merged", filled=merged.filled, unmatched_rows=merged.unmatched_rows)
+    return _replace_frame(usage, merged.frame)
+
+
+def _replace_frame(mapped: MappedFrame, frame: pd.DataFrame) -> MappedFrame:
+    return MappedFrame(mapped.source, frame, mapped.quarantined, mapped.rows_read, mapped.key)
+
+
 def check_quarantine_shares(inputs: Inputs, job: Job, job_name: str) -> None:
     """Stop (SourceError) when a source has more bad rows than its ``max_quarantine_share``."""
     for role, result in inputs.mapped.items():
         setting = f"sources.{role}.max_quarantine_share in jobs/{job_name}.yaml"
-        check_quarantine_share(result, job.sources[role].max_quarantine_share, setting=setting)
+        share = job.source_of(role).max_quarantine_share
+        check_quarantine_share(result, share, setting=setting)
 
 
 def source_figures(mapped: dict[str, MappedFrame], as_of: date) -> dict[str, dict[str, Any]]:

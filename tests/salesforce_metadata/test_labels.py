@@ -100,6 +100,7 @@ def test_the_describe_labels_are_the_metadata_labels(sandbox_sf) -> None:
             f["name"]: f for f in sandbox_sf.Health_Score_History__c.describe()["fields"]
         },
         "Activity": {f["name"]: f for f in sandbox_sf.Task.describe()["fields"]},
+        "Contact": {f["name"]: f for f in sandbox_sf.Contact.describe()["fields"]},
     }
     for path in FIELD_FILES:
         name, label, help_text, values = _field(path)
@@ -140,7 +141,8 @@ def test_csm_and_manager_permission_sets_read_every_field_and_never_edit_sfsync_
         assert set(perms) == set(integration), name
         assert not written & {f for f, editable in perms.items() if editable}, name
     assert {f for f, e in _permissions("sfsync_CSM").items() if e} == {
-        "Account.Churn_Date__c", "Account.Churn_Reason__c", "Account.Competitor_Evaluation__c"
+        "Account.Churn_Date__c", "Account.Churn_Reason__c", "Account.Competitor_Evaluation__c",
+        "Contact.CS_Contact_Role__c",
     }  # fmt: skip
 
 

@@ -27,7 +27,10 @@ CANONICAL = [
     "video_views",
     "email_opens",
     "email_clicks",
+    "document_views",
+    "email_delivered",
     "tutorial_completed",
+    "tutorial_completed_at",
 ]
 
 

@@ -169,7 +169,8 @@ def test_usage_frame_is_canonical(book):
     assert list(usage.columns) == [
         "tenant_id", "month", "deliveries", "login_days", "last_login_date",
         "pipeline_conversion_rate", "plan_usage_ratio", "support_tickets",
-        "video_views", "email_opens", "email_clicks", "tutorial_completed",
+        "video_views", "document_views", "email_delivered", "email_opens", "email_clicks",
+        "tutorial_completed", "tutorial_completed_at",
     ]  # fmt: skip
     months = sorted(usage["month"].unique())
     assert months[0] == "2024-02" and months[-1] == SCORING and len(months) == 13

@@ -14,6 +14,8 @@ KEY_PREFIXES = {
     "Task": "00T",
     "Event": "00U",
     "Contact": "003",
+    "Campaign": "701",
+    "CampaignMember": "00v",
     "Health_Score_History__c": "a01",
 }
 

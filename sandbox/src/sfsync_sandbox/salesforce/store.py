@@ -55,6 +55,8 @@ class Org:
         for obj in schema.objects.values():
             for fdef in obj.external_id_fields():
                 self.indexes[(obj.name, fdef.name)] = {}
+        if "CampaignMember" in schema.objects:  # a lookup index for the one-membership rule
+            self.indexes[("CampaignMember", "ContactId")] = {}
 
     # -- persistence ----------------------------------------------------------------
     @property
@@ -238,7 +240,7 @@ class Org:
             if fdef.name not in columns:
                 columns[fdef.name] = repeat(default_value(fdef, user_id), count)
         names = list(columns)
-        derive = sobject in ("User", "Contact", "Task", "Event") or any(
+        derive = sobject in ("User", "Contact", "Task", "Event", "CampaignMember") or any(
             f.auto_number for f in obj.fields.values()
         )
         with self.lock:
@@ -342,7 +344,8 @@ class Org:
                         del index[_norm(rec[fname])]
 
     def _derive(self, obj: ObjectDef, rec: dict[str, Any], old: dict | None) -> None:
-        """Fields the org computes: names, Task.IsClosed, activity AccountId, autonumbers."""
+        """Fields the org computes: names, Task.IsClosed, activity AccountId, autonumbers,
+        CampaignMember.HasResponded and FirstRespondedDate."""
         name = obj.name
         if name in ("User", "Contact") and obj.field("FirstName"):
             full = " ".join(p for p in (rec.get("FirstName"), rec.get("LastName")) if p)
@@ -358,6 +361,12 @@ class Org:
         if name == "Event" and rec.get("ActivityDateTime"):
             start = datetime.fromisoformat(rec["ActivityDateTime"].replace("+0000", "+00:00"))
             rec["ActivityDate"] = start.astimezone(ORG_TIMEZONE).date().isoformat()
+        if name == "CampaignMember":
+            responded = rec.get("Status") == "Responded"
+            rec["HasResponded"] = responded
+            if responded and not rec.get("FirstRespondedDate"):
+                stamp = rec.get("LastModifiedDate") or now_iso()
+                rec["FirstRespondedDate"] = stamp[:10]
         if name in ("Task", "Event"):
             what = rec.get("WhatId")
             rec["AccountId"] = what if what and what.startswith("001") else None

@@ -2,7 +2,8 @@
 
 Validation follows Salesforce: unknown fields (INVALID_FIELD), read-only fields
 (INVALID_FIELD_FOR_INSERT_UPDATE), required fields (REQUIRED_FIELD_MISSING), types, lengths
-and restricted picklists (``values.coerce``), references, unique external ids (DUPLICATE_VALUE)
+and restricted picklists (``values.coerce``), references, unique external ids (DUPLICATE_VALUE),
+one CampaignMember per Campaign and Contact (DUPLICATE_VALUE "Already a campaign member.")
 and injected row locks (UNABLE_TO_LOCK_ROW).
 """
 
@@ -200,6 +201,8 @@ class Transaction:
             if fdef.type == "reference" and rec.get(fdef.name) is not None:
                 self._check_reference(fdef, rec[fdef.name])
         self.org._derive(obj, rec, old)
+        if obj.name == "CampaignMember":
+            self._check_membership(rec, creating)
         for fdef in obj.fields.values():
             if fdef.unique and rec.get(fdef.name) is not None:
                 others = set(self.org.find_external(obj.name, fdef.name, rec[fdef.name])) - {
@@ -212,6 +215,21 @@ class Transaction:
                         [],
                     )
         return rec
+
+    def _check_membership(self, rec: dict, creating: bool) -> None:
+        """A CampaignMember names a Contact (Leads are not modelled), and a Contact is a
+        member of a Campaign once: a second insert fails as on a real org."""
+        contact = rec.get("ContactId")
+        if contact is None:
+            raise RecordError(
+                "REQUIRED_FIELD_MISSING", "Required fields are missing: [ContactId]", ["ContactId"]
+            )
+        if not creating:
+            return  # CampaignId and ContactId cannot change after the insert
+        for other in self.org.find_external("CampaignMember", "ContactId", contact):
+            member = self.org.get("CampaignMember", other)
+            if member and other != rec["Id"] and member["CampaignId"] == rec["CampaignId"]:
+                raise RecordError("DUPLICATE_VALUE", "Already a campaign member.", [])
 
     def _check_reference(self, fdef: FieldDef, value: str) -> None:
         target = self.org.schema.for_id(value)

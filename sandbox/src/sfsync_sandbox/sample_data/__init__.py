@@ -39,6 +39,11 @@ Tiers: ``S`` (ARR ≥ 5M JPY or ``Enterprise__c``), ``A`` (1M–5M), ``B`` (< 1M
 the ``low_usage`` archetype fall into segment C. Phases (by contract dates as of ``as_of``):
 onboarding ~8 %, adoption ~10 %, expansion ~15 %, renewal ~15 % (a few already past their
 renewal date), maturity the rest; ~1 % have no contract start, ~1 % no renewal date.
+Contacts (``sample_data/contacts.py``): a primary contact (主担当) per account, a decision
+maker (決裁者) and mostly an admin for S and A accounts, zero to two users each; five active
+tech-touch Campaigns without members. Engagement logs (``sample_data/engagement.py``): mail
+opens and clicks, video and document views fade before churn and rise for some healthy
+accounts; the per-content log behind them is ``SampleData.content_log()``.
 Activities: completed Tasks (Call/Email/Meeting) and past Events (Meeting/QBR) with the latest
 touch < 30, 30–59, ≥ 60 days ago or never, meetings in the last quarter more likely for S/A,
 plus open Tasks due in the future. Names are mostly Japanese (株式会社…), a few English, and a
@@ -69,6 +74,8 @@ from sfsync_sandbox.sample_data.accounts import (
 from sfsync_sandbox.sample_data.activities import activities
 from sfsync_sandbox.sample_data.churn import CHURN_REASONS, churn_reasons, pick_churned
 from sfsync_sandbox.sample_data.common import add_months, make_ids
+from sfsync_sandbox.sample_data.contacts import campaigns, contacts
+from sfsync_sandbox.sample_data.engagement import content_log
 from sfsync_sandbox.sample_data.people import owner_plan, tiers
 from sfsync_sandbox.sample_data.usage import USAGE_MONTHS, usage_rows
 
@@ -112,6 +119,14 @@ class SampleData:
     usage: pd.DataFrame
     profiles: pd.DataFrame
     as_of: date
+    seed: int = 7
+    contacts: pd.DataFrame | None = None  # customer contacts with their CS role
+    campaigns: pd.DataFrame | None = None  # the tech-touch Campaigns (no members)
+
+    def content_log(self) -> pd.DataFrame:
+        """The per-content engagement log behind the usage rows' video, document and mail
+        figures (``sample_data/engagement.py``); built on demand, as it is ten times as long."""
+        return content_log(self.usage, self.seed)
 
     def slack_users(self) -> list[dict]:
         """Active users as ``{"id", "name", "email"}`` dicts for the Slack sandbox."""
@@ -203,6 +218,7 @@ def generate(accounts: int = 150, seed: int = 7, as_of: date | None = None) -> S
         start[linked],
         today,
         churn_date=churn_date[linked],
+        engagement_rng=np.random.default_rng([seed, 13]),
     )
     tasks, events = activities(
         rng, account_ids, owner_of, tier, archetype, start, today, churn_date=churn_date
@@ -218,4 +234,13 @@ def generate(accounts: int = 150, seed: int = 7, as_of: date | None = None) -> S
         usage=usage,
         profiles=profiles,
         as_of=as_of,
+        seed=seed,
+        contacts=contacts(seed, account_ids, owner_of, tier),
+        campaigns=campaigns(as_of, _head_of_cs(users)),
     )
+
+
+def _head_of_cs(users: pd.DataFrame) -> str:
+    """The Id of the head of CS (糸谷), who owns the tech-touch Campaigns."""
+    head = users.loc[users["Username"].str.startswith("itoya@"), "Id"]
+    return str(head.iloc[0]) if len(head) else str(users["Id"].iloc[0])

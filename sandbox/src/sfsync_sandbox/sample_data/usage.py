@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from sfsync_sandbox.sample_data.accounts import INDUSTRY_BENCHMARKS
+from sfsync_sandbox.sample_data.engagement import engagement, tutorial_completed
 
 USAGE_MONTHS = 13
 _FADE_MONTHS = 4  # a churned tenant's usage fades over this many months before it leaves
@@ -19,12 +20,15 @@ def usage_rows(
     contract_start: np.ndarray,
     as_of: np.datetime64,
     churn_date: np.ndarray | None = None,
+    engagement_rng: np.random.Generator | None = None,
 ) -> pd.DataFrame:
     """Canonical usage rows for the 13 months before ``as_of``; idle tenant-months omitted.
 
     A churned tenant (``churn_date`` set, archetype ``churned``) fades over the
     ``_FADE_MONTHS`` months before its churn month (fewer deliveries and logins, more tickets)
     and has no row from its churn month on; its last login is before the churn date.
+    The engagement columns (``sample_data/engagement.py``) come from ``engagement_rng``
+    (default: seeded with 0), so that they leave the draws of ``rng`` as they were.
     """
     t = len(tenant_ids)
     if churn_date is None:
@@ -126,11 +130,21 @@ def usage_rows(
     last_login = np.minimum(last_login, before_churn[:, None])
     last_login = np.where(login > 0, last_login, np.datetime64("NaT"))
 
-    views = rng.poisson(deliveries * rng.uniform(20, 120, t)[:, None]).astype(float)
-    opens = rng.poisson(deliveries * rng.uniform(40, 200, t)[:, None]).astype(float)
-    clicks = rng.binomial(opens.astype(np.int64), 0.12).astype(float)
-    months_in = np.cumsum(exists, axis=1)
-    tutorial = (months_in >= 2) | (rng.random((t, m_count)) < 0.3)
+    # these draws once made the engagement columns; they stay so that the draws of `rng` that
+    # follow (the activities) and so every default score are what they were
+    rng.poisson(deliveries * rng.uniform(20, 120, t)[:, None])
+    rng.binomial(rng.poisson(deliveries * rng.uniform(40, 200, t)[:, None]), 0.12)
+    rng.random((t, m_count))
+    eng = engagement(
+        engagement_rng if engagement_rng is not None else np.random.default_rng(0),
+        archetype,
+        exists,
+        months,
+        to_go,
+        gone,
+        as_of,
+    )
+    tutorial = tutorial_completed(eng.tutorial_completed_at, months)
 
     ti, mi = np.nonzero(active)
     frame = pd.DataFrame(
@@ -143,10 +157,13 @@ def usage_rows(
             "pipeline_conversion_rate": np.round(rate[ti, mi], 4),
             "plan_usage_ratio": np.round(ratio[ti, mi], 3),
             "support_tickets": tickets[ti, mi],
-            "video_views": views[ti, mi],
-            "email_opens": opens[ti, mi],
-            "email_clicks": clicks[ti, mi],
+            "video_views": eng.video_views[ti, mi],
+            "document_views": eng.document_views[ti, mi],
+            "email_delivered": eng.email_delivered[ti, mi],
+            "email_opens": eng.email_opens[ti, mi],
+            "email_clicks": eng.email_clicks[ti, mi],
             "tutorial_completed": pd.array(tutorial[ti, mi], dtype="boolean"),
+            "tutorial_completed_at": pd.to_datetime(eng.tutorial_completed_at[ti]),
         }
     )
     return frame

@@ -1,0 +1,103 @@
+"""Customer contacts and the tech-touch Campaigns of the sample org (seed 000).
+
+Every account has a primary contact (主担当, ``CS_Contact_Role__c`` = ``primary``); S and A
+accounts also a decision maker (決裁者, ``decision_maker``) and most an admin (管理者); and
+each account has zero to two users (利用者). About 3 % of contacts opted out of email. The
+Campaigns are the talk's tech-touch mails (step mails, the tutorial-completed trigger mail,
+monthly tips, release notices, the renewal reminder), active and without members: sfsync adds
+the members.
+
+Drawn from a generator of its own, so the rest of the book does not change.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from sfsync_sandbox.sample_data.common import make_ids
+
+_SURNAMES = ("佐藤", "鈴木", "高橋", "田中", "伊藤", "渡辺", "山本", "中村", "小林", "加藤",
+             "吉田", "山田", "佐々木", "山口", "松本", "井上", "木村", "林", "清水", "斎藤")  # fmt: skip
+_GIVEN = ("陽子", "健太", "美穂", "直樹", "恵", "隆", "由美", "亮", "千尋", "浩二",
+          "真理子", "大樹", "香織", "剛", "舞")  # fmt: skip
+# role code -> (titles it is drawn from)
+_TITLES = {
+    "primary": ("マーケティング部 主任", "営業企画部 課長", "インサイドセールス リーダー"),
+    "decision_maker": ("マーケティング部 部長", "執行役員", "営業本部長"),
+    "admin": ("情報システム部", "マーケティング部 運用担当"),
+    "user": ("マーケティング部", "インサイドセールス", "営業部"),
+}
+CAMPAIGNS = (
+    ("テックタッチ: オンボーディング ステップメール", "Email"),
+    ("テックタッチ: チュートリアル完了メール", "Email"),
+    ("テックタッチ: 月次Tipsメール", "Email"),
+    ("テックタッチ: リリース案内", "Email"),
+    ("テックタッチ: 更新案内（更新2ヶ月前）", "Email"),
+)
+
+
+def contacts(
+    seed: int, account_ids: np.ndarray, owner_of: np.ndarray, tier: np.ndarray
+) -> pd.DataFrame:
+    """Contact rows (Salesforce field names) for the accounts, in account order."""
+    rng = np.random.default_rng([seed, 15])
+    n = len(account_ids)
+    big = np.isin(tier, ("S", "A"))
+    roles = [np.full(n, True), big, big & (rng.random(n) < 0.7)]
+    users = rng.integers(0, 3, n)
+    role_names = ("primary", "decision_maker", "admin")
+    account_idx, role = [], []
+    for name, has in zip(role_names, roles, strict=True):
+        account_idx.append(np.nonzero(has)[0])
+        role.append(np.full(int(has.sum()), name, dtype=object))
+    user_idx = np.repeat(np.arange(n), users)
+    account_idx.append(user_idx)
+    role.append(np.full(len(user_idx), "user", dtype=object))
+    idx = np.concatenate(account_idx)
+    role_arr = np.concatenate(role)
+    order = np.lexsort((pd.Categorical(role_arr, [*role_names, "user"]).codes, idx))
+    idx, role_arr = idx[order], role_arr[order]
+    count = len(idx)
+    last = np.asarray(_SURNAMES, dtype=object)[rng.integers(0, len(_SURNAMES), count)]
+    first = np.asarray(_GIVEN, dtype=object)[rng.integers(0, len(_GIVEN), count)]
+    role_names_all = (*role_names, "user")
+    codes = pd.Categorical(role_arr, role_names_all).codes
+    choices = np.array(
+        [[_TITLES[r][k % len(_TITLES[r])] for k in range(3)] for r in role_names_all], dtype=object
+    )
+    title = choices[codes, rng.integers(0, 3, count)]
+    number = np.arange(1, count + 1)
+    return pd.DataFrame(
+        {
+            "Id": make_ids("Contact", count),
+            "AccountId": account_ids[idx],
+            "OwnerId": owner_of[idx],
+            "LastName": last,
+            "FirstName": first,
+            "Email": "contact"
+            + pd.Series(number).astype(str).str.zfill(7)
+            + "@customer.example.jp",
+            "Title": title,
+            "CS_Contact_Role__c": role_arr,
+            "HasOptedOutOfEmail": rng.random(count) < 0.03,
+        }
+    )
+
+
+def campaigns(as_of: date, owner_id: str) -> pd.DataFrame:
+    """The tech-touch Campaigns (active, running since a year before ``as_of``)."""
+    start = pd.Timestamp(as_of) - pd.DateOffset(years=1)
+    return pd.DataFrame(
+        {
+            "Id": make_ids("Campaign", len(CAMPAIGNS)),
+            "Name": [name for name, _ in CAMPAIGNS],
+            "Type": [kind for _, kind in CAMPAIGNS],
+            "Status": "In Progress",
+            "IsActive": True,
+            "StartDate": start,
+            "OwnerId": owner_id,
+        }
+    )
