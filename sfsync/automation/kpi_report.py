@@ -17,6 +17,7 @@ import pandas as pd
 
 from sfsync.automation.kpi import Kpi, KpiReport
 from sfsync.automation.kpi_inputs import MissingInput
+from sfsync.automation.kpi_sections import leading_sections
 from sfsync.automation.playbook import Playbook
 from sfsync.catalogue import BANDS, SEGMENTS
 from sfsync.errors import ConfigError, ConfigProblem
@@ -273,6 +274,7 @@ def render_kpi_report(
         f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
         "</div>"
     )
+    out += leading_sections(report, templates=t, playbook=playbook)
     # charts
     scores = pd.to_numeric(
         report.scores.get("health_score", pd.Series(dtype=float)), errors="coerce"
