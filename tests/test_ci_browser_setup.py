@@ -20,11 +20,7 @@ def _packages(tmp_path: Path, *, chromium: bool, fonts: str, ja: bool) -> list[s
         (bin_dir / "chromium").write_text("#!/bin/sh\nexit 0\n")
     (bin_dir / "fc-list").write_text(
         '#!/bin/sh\nif [ "$1" = ":lang=ja" ]; then '
-        + (
-            "echo /usr/share/fonts/NotoSansCJK-Regular.ttc"
-            if ja
-            else "true"
-        )
+        + ("echo /usr/share/fonts/NotoSansCJK-Regular.ttc" if ja else "true")
         + f'; else echo "{fonts}"; fi\n'
     )
     for f in bin_dir.iterdir():

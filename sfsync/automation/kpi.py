@@ -290,9 +290,7 @@ def compute_kpis(
         if figures.base is None:
             kpis.append(_na("nrr", t.nrr_min, ">=", "%", (figures.reason, figures.params)))
         else:
-            kpis.append(
-                _ratio("nrr", figures.now, figures.base, t.nrr_min, ">=", "%", None)
-            )
+            kpis.append(_ratio("nrr", figures.now, figures.base, t.nrr_min, ">=", "%", None))
     elif mrr is None or mrr.empty:
         kpis.append(_na("nrr", t.nrr_min, ">=", "%", _why("no_mrr_data")))
     else:

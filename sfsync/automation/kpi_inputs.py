@@ -147,9 +147,7 @@ def read_canonical_csv(path: str | Path, kind: str) -> pd.DataFrame:
     return out
 
 
-def snapshots_from_store(
-    store, month: str, trend_months: int, nrr_months: int = 0
-) -> pd.DataFrame:
+def snapshots_from_store(store, month: str, trend_months: int, nrr_months: int = 0) -> pd.DataFrame:
     """Snapshots dated in the ``trend_months`` months up to the end of ``month``, and the
     ``nrr_months`` before them (the ARR bases of NRR)."""
     first = month_bounds(shift_month_text(month, -(trend_months - 1 + nrr_months)))[0].date()
@@ -169,9 +167,7 @@ def tasks_from_salesforce(
     """sfsync's Tasks dated from 4 months before the trend months up to now (a Task completed
     in a month may be dated months earlier)."""
     first = month_bounds(shift_month_text(month, -(trend_months - 1 + 4)))[0].date()
-    return read_sfsync_tasks(
-        client, since=first, timezone=timezone, bulk_threshold=bulk_threshold
-    )
+    return read_sfsync_tasks(client, since=first, timezone=timezone, bulk_threshold=bulk_threshold)
 
 
 def gather_kpi_inputs(

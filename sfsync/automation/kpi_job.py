@@ -208,9 +208,7 @@ def inputs_from_frames(
     if store is None:
         inputs.missing.append(MissingInput("no_state_store"))
     else:
-        inputs.snapshots = snapshots_from_store(
-            store, month, trend_months, playbook.kpi.nrr_months
-        )
+        inputs.snapshots = snapshots_from_store(store, month, trend_months, playbook.kpi.nrr_months)
         inputs.signals = signals_from_store(store, month, trend_months)
         if inputs.snapshots.empty:
             inputs.missing.append(

@@ -7,15 +7,11 @@ from __future__ import annotations
 from html import escape
 
 from sfsync.automation.kpi import KpiReport
+from sfsync.automation.kpi_texts import kpi_text
 from sfsync.automation.playbook import Playbook
 from sfsync.templates import TemplateSet
 
-
-def _t(templates: TemplateSet, key: str, field: str, **values) -> str:
-    # lazy: kpi_report imports this module
-    from sfsync.automation.kpi_report import kpi_text
-
-    return kpi_text(templates, key, field, **values)
+_t = kpi_text
 
 
 def _table(head: list[str], rows: list[list[str]], numeric: set[int]) -> str:

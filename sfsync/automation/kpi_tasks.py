@@ -40,9 +40,7 @@ def completion_dates(tasks: pd.DataFrame) -> pd.Series:
     return at.fillna(when)
 
 
-def onboarding_steps(
-    tasks: pd.DataFrame, accounts: set
-) -> tuple[pd.DataFrame, int, int]:
+def onboarding_steps(tasks: pd.DataFrame, accounts: set) -> tuple[pd.DataFrame, int, int]:
     """Per step 0–4 (rows step, name, tasks, completed) for ``accounts``, then the number of
     those accounts that were given onboarding Tasks and of those that completed all of theirs."""
     parts = _key_parts(tasks)

@@ -128,13 +128,19 @@ def test_sfsync_task_rows_become_kpi_tasks():
         {
             "Id": ["00T1", "00T2", "00T3"],
             "WhatId": ["001A", "001B", "001C"],
-            "Sync_Key__c": ["upsell:near_plan_limit:001A:2025-03", "signal:x:001B:2025-03",
-                            "onboarding_setup:001C:2025-01-01"],  # fmt: skip
+            "Sync_Key__c": [
+                "upsell:near_plan_limit:001A:2025-03",
+                "signal:x:001B:2025-03",
+                "onboarding_setup:001C:2025-01-01",
+            ],  # fmt: skip
             "Status": ["Completed", "Completed", "Not Started"],
             "IsClosed": ["true", "true", "false"],
             "ActivityDate": ["2025-03-20", "2025-03-21", "2025-01-04"],
-            "CompletedDateTime": ["2025-03-20T15:30:00.000+0000", "2025-03-21T01:00:00.000+0000",
-                                  None],  # fmt: skip
+            "CompletedDateTime": [
+                "2025-03-20T15:30:00.000+0000",
+                "2025-03-21T01:00:00.000+0000",
+                None,
+            ],  # fmt: skip
             "Description": ["called", f"cleared {AUTO_CLOSED_MARKER}", None],
         }
     )

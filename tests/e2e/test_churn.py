@@ -147,13 +147,13 @@ def test_calibration_reads_outcomes_from_the_org(project, sandbox_factory):
         project, sb, "calibrate", "--from", "2024-06-01", "--to", "2025-03-01", "--no-proposal"
     )
     assert result.exit_code == 0, result.output[-3000:]
-    summary = re.search(r"(\d+) with an outcome \((\d+) churned, (\d+) retained\)", result.output)
+    summary = re.search(r"顧客 ([\d,]+) 社（解約 ([\d,]+) 社、継続 ([\d,]+) 社）", result.output)
     assert summary, result.output[-2000:]
-    total, lost, kept = map(int, summary.groups())
+    total, lost, kept = (int(g.replace(",", "")) for g in summary.groups())
     # every churned account has snapshots from before its churn date (the backfill scored it
     # while it was still a customer), so each one is an observation
     assert lost == churned and total == lost + kept == len(observed)
-    auc = float(re.search(r"overall AUC\s+([0-9.]+)", result.output).group(1))
+    auc = float(re.search(r"スコア全体の AUC：([0-9.]+)", result.output).group(1))
     assert auc > 0.6  # usage fades before the churn: the score separates churned accounts
 
 
@@ -172,7 +172,7 @@ def test_calibrate_sandbox_flag_reads_the_backfilled_sandbox(project):
     assert backfill.returncode == 0, backfill.stderr[-3000:]
     result = call("calibrate", *window, "--sandbox", "--no-proposal")
     assert result.returncode == 0, result.stderr[-3000:]
-    summary = re.search(r"(\d+) with an outcome \((\d+) churned", result.stdout)
+    summary = re.search(r"顧客 (\d+) 社（解約 (\d+) 社", result.stdout)
     assert summary, result.stdout
     # the sandbox book (started as of --to by the backfill): customers on 2024-12-01 or later
     churn = generate(accounts=150, seed=7, as_of=date(2025, 3, 1)).accounts["Churn_Date__c"]
