@@ -186,3 +186,20 @@ def test_management_report_names_no_spec_or_flags(language):
         for key, fields in templates.sections[section].items():
             assert "--" not in fields["text"] and "SPEC" not in fields["text"], key
     assert counts_text(templates, report.get("upsell_proposals")) == "2"
+
+
+def test_a_wrong_kpi_setting_is_a_clear_error(tmp_path):
+    import yaml
+
+    from sfsync.errors import ConfigError
+
+    data = yaml.safe_load(open("mappings/playbook.yaml", encoding="utf-8"))
+    data["kpi"]["churn_definition"] = "two_years"
+    data["kpi"]["nrr_source"] = "crm"
+    path = tmp_path / "playbook.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_playbook(path)
+    text = str(err.value)
+    assert "playbook.yaml" in text and "kpi.churn_definition" in text
+    assert "'trailing_months' or 'contract_years'" in text and "kpi.nrr_source" in text
