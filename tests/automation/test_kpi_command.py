@@ -64,6 +64,10 @@ def test_kpi_command_prints_table_and_writes_report(tmp_path):
     assert re.search(r"Churn rate\s+33\.3%\s+≤ 10\.0%\s+NOT MET\s+2 / 6", out)
     assert re.search(r"NRR\s+63\.2%\s+≥ 100\.0%\s+NOT MET\s+120 / 190", out)
     assert re.search(r"Meetings per CSM.*0\.50\s+≥ 0\.50\s+met\s+2 / 4", out)
+    # the weekly leading KPIs: a1 on 03-01 (week of 02-24); a1 a3 a4 a6 on 03-15
+    assert "Weekly leading KPIs (2025-03)" in out
+    assert re.search(r"02/24–03/02\s+1\s+50\.0\s+0\.0%", out)
+    assert re.search(r"03/10–03/16\s+4\s+60\.5\s+25\.0%", out)
     assert "1 of 10 measured KPIs meet their target." in out
     text = html.read_text(encoding="utf-8")
     assert text.count("<svg") >= 3
