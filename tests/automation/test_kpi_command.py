@@ -93,7 +93,9 @@ def test_missing_inputs_are_reported(tmp_path):
     out = result.output  # Japanese, the default language
     assert "2025-03 の KPI" in out
     assert re.search(r"指標\s+実績\s+目標\s+判定\s+内訳・理由", out)
-    assert re.search(r"NRR\s+—\s+≥ 100\.0%\s+算出不可\s+2024-12-31 以前の ARR の記録がありません", out)
+    assert re.search(
+        r"NRR\s+—\s+≥ 100\.0%\s+算出不可\s+2024-12-31 以前の ARR の記録がありません", out
+    )
     assert "不足している入力：" in out
     assert "利用データ：月次利用データのファイルを入力に加えてください" in out
     assert "Missing inputs" not in out and "n/a" not in out and "NOT MET" not in out

@@ -2,6 +2,7 @@
 conversion, and the management report's texts (no spec references or command-line flags)."""
 
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -193,7 +194,7 @@ def test_a_wrong_kpi_setting_is_a_clear_error(tmp_path):
 
     from sfsync.errors import ConfigError
 
-    data = yaml.safe_load(open("mappings/playbook.yaml", encoding="utf-8"))
+    data = yaml.safe_load(Path("mappings/playbook.yaml").read_text(encoding="utf-8"))
     data["kpi"]["churn_definition"] = "two_years"
     data["kpi"]["nrr_source"] = "crm"
     path = tmp_path / "playbook.yaml"

@@ -46,7 +46,9 @@ def test_run_monthly_kpi_sandbox_computes_nrr_and_the_leading_kpis(project):
     # NRR: March ARR of the accounts with ARR on 2024-12-31 (the backfill's 12-01 snapshot)
     nrr = rows["NRR"]
     assert "算出不可" not in nrr, nrr
-    value, counts = re.search(r"NRR\s+([\d.]+)%\s+≥ 100\.0%\s+\S+\s+([\d,]+ / [\d,]+)", nrr).groups()
+    value, counts = re.search(
+        r"NRR\s+([\d.]+)%\s+≥ 100\.0%\s+\S+\s+([\d,]+ / [\d,]+)", nrr
+    ).groups()
     now, base = (float(x.replace(",", "")) for x in counts.split(" / "))
     assert 0 < now < base and float(value) == round(100 * now / base, 1)  # churn lowers it
     for label in ("チャーン率", "ヘルススコア平均", "🔴顧客比率", "検知から48時間以内の接触率",
@@ -91,6 +93,8 @@ def test_completed_tasks_count_as_proposals_and_touches(project, sandbox_factory
     hours = re.search(r"Median hours to first touch\s+([\d.]+)", out)
     # detected at the start of today (local time), touched just now
     now = datetime.now()
-    assert hours and float(hours.group(1)) <= (now - datetime(now.year, now.month, now.day)) / (
-        timedelta(hours=1)
-    ) + 24
+    assert (
+        hours
+        and float(hours.group(1))
+        <= (now - datetime(now.year, now.month, now.day)) / (timedelta(hours=1)) + 24
+    )
