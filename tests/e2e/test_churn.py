@@ -26,18 +26,22 @@ def _churn_line(output: str) -> str:
     return next(line for line in output.splitlines() if line.startswith("チャーン率"))
 
 
-def _expected_churn(accounts: list[dict], month_end: str, window_months: int = 12):
-    """Churn rate written out from the org's records (mappings/playbook.yaml kpi: churned in the
-    12 months ending at the month end / accounts active at the start of that window)."""
+def _expected_churn(accounts: list[dict], month_end: str, years: int = 2):
+    """Churn rate written out from the org's records (mappings/playbook.yaml kpi:
+    churn_definition: contract_years, the strategy's: accounts that churned by the month end
+    within 2 years of their contract start / accounts contracted by the month end)."""
     end = pd.Timestamp(month_end)
-    start = end - pd.DateOffset(months=window_months) + pd.Timedelta(days=1)
     lost = base = 0
     for a in accounts:
         began = pd.Timestamp(a["Contract_Start_Date__c"]) if a["Contract_Start_Date__c"] else None
         churned = pd.Timestamp(a["Churn_Date__c"]) if a.get("Churn_Date__c") else None
-        if (began is None or began <= start) and (churned is None or churned >= start):
+        if began is not None and began <= end:
             base += 1
-            lost += churned is not None and churned <= end
+            lost += (
+                churned is not None
+                and churned <= end
+                and churned < began + pd.DateOffset(years=years)
+            )
     return lost, base
 
 
@@ -57,7 +61,7 @@ def test_churn_rate_comes_from_the_org_churn_dates(project, sandbox_factory):
         for a in accounts
         if not a.get("Churn_Date__c")
         and a["Contract_Start_Date__c"]
-        and a["Contract_Start_Date__c"] < "2024-01-01"
+        and "2023-06-01" < a["Contract_Start_Date__c"] < "2024-01-01"  # < 2 years before
     )
     sb.admin.edit_as(
         loyal["OwnerId"], "Account", loyal["Id"],
