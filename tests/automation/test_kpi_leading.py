@@ -204,3 +204,37 @@ def test_a_wrong_kpi_setting_is_a_clear_error(tmp_path):
     text = str(err.value)
     assert "playbook.yaml" in text and "kpi.churn_definition" in text
     assert "'trailing_months' or 'contract_years'" in text and "kpi.nrr_source" in text
+
+
+def test_arr_is_kept_in_the_snapshots_and_feeds_nrr(store_url):
+    """The record stage keeps each account's ARR in its snapshot (``with_arr``); the KPI inputs
+    read them back from the state store with the months NRR needs before the trend."""
+    from datetime import date
+
+    from sfsync.automation.kpi_inputs import signals_from_store, snapshots_from_store
+    from sfsync.state.db import open_store
+    from sfsync.state.signals import sync_signals
+    from sfsync.state.snapshots import save_snapshots, with_arr
+
+    accounts = pd.DataFrame({"account_id": ["a1", "a2"], "arr": [1200.0, 600.0]})
+    scores = pd.DataFrame(
+        {"account_id": ["a1", "a2"], "health_score": [70, 30], "health_band": ["yellow", "red"]}
+    )
+    store = open_store(store_url)
+    try:
+        save_snapshots(store, None, "default", date(2024, 9, 30), with_arr(scores, accounts))
+        later = with_arr(scores, accounts.assign(arr=[1500.0, 0.0]))
+        save_snapshots(store, None, "default", date(2025, 3, 20), later)
+        signals = pd.DataFrame(
+            {"account_id": ["a2"], "code": ["red_band"], "kind": ["churn"], "severity": ["high"]}
+        )
+        sync_signals(store, date(2025, 3, 20), signals)
+        snaps = snapshots_from_store(store, "2025-03", trend_months=4, nrr_months=3)
+        ledger = signals_from_store(store, "2025-03", trend_months=1)
+    finally:
+        store.dispose()
+    # trend months 2024-12..2025-03 plus 3 months before them: from 2024-09-01
+    assert sorted(snaps["arr"].tolist()) == [0.0, 600.0, 1200.0, 1500.0]
+    assert ledger[["account_id", "code", "kind"]].values.tolist() == [["a2", "red_band", "churn"]]
+    report = compute_kpis("2025-03", playbook=_with(nrr_months=6), snapshots=snaps)
+    assert report.get("nrr").value == pytest.approx(1500 / 1800)  # base 2024-09-30
