@@ -73,7 +73,12 @@ from sfsync.state.failures import pending_writes as stored_pending_writes
 from sfsync.state.lock import run_lock
 from sfsync.state.signals import sync_signals
 from sfsync.state.snapshots import previous_scores as stored_previous_scores
-from sfsync.state.snapshots import save_snapshots, scores_on_or_before, with_measure_points
+from sfsync.state.snapshots import (
+    save_snapshots,
+    scores_on_or_before,
+    with_arr,
+    with_measure_points,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -419,6 +424,7 @@ def record_results(
 ) -> Recorded:  # fmt: skip
     """After a real run: store the score snapshot and the signal ledger (state store)."""
     scores = with_measure_points(with_owners(result.scores, accounts), result.explanations)
+    scores = with_arr(scores, accounts)
     save_snapshots(store, run_id, scorecard, as_of, scores)
     changes = sync_signals(store, as_of, result.signals, scope=result.scores["account_id"])
     churn = int((changes.new["kind"] == "churn").sum()) if "kind" in changes.new else 0
@@ -683,6 +689,7 @@ def run_stages(run: Run, results: StageResults) -> RunOutcome | None:
             notifier=notifier,
             post=post,
             generated_at=_now(bundle),
+            salesforce=clients.salesforce,
         )
         guards.record_baseline(_guard_run(run, run_id, accept=False), inputs.figures, None)
         return RunOutcome(RunSummary(run.job_name, run.as_of), kpi=results.kpi.outcome)

@@ -3,14 +3,20 @@
 Definitions for month M (first day S, last day E); the *book* is the accounts whose contract
 started on or before E (or is unknown) and that had not churned by E:
 
-- ``churn_rate``: accounts with a churn date in the ``churn_window_months`` months ending at E,
-  divided by the accounts active at the start of that window. Needs the playbook's
+- ``churn_rate`` by the playbook's ``churn_definition``: ``trailing_months`` = accounts with a
+  churn date in the ``churn_window_months`` months ending at E, divided by the accounts active
+  at the start of that window; ``contract_years`` (seed 001 §1.1) = accounts contracted on or
+  before E that churned on or before E and within ``churn_contract_years`` years of their
+  contract start, divided by the accounts contracted on or before E. Needs the playbook's
   ``churn_date_column`` in the accounts frame.
-- ``nrr``: sum of MRR in M of the accounts that had MRR > 0 in month M - ``nrr_months``,
-  divided by their MRR then (upsell, downgrade and churn included). Needs MRR data
-  (account_id, month, mrr).
+- ``nrr``: with ``nrr_source: arr_snapshots`` (default) the ARR of the score snapshots
+  (:mod:`sfsync.automation.kpi_nrr`: ARR in M of the accounts with ARR at the end of month
+  M - ``nrr_months``, over their ARR then); with an MRR frame (or ``nrr_source: mrr``) the sum
+  of MRR in M of the accounts that had MRR > 0 in month M - ``nrr_months``, divided by their
+  MRR then. Upsell, downgrade and churn are included either way.
 - ``average_score``, ``red_share``: each book account's latest snapshot dated in M (every
-  snapshotted account when no accounts frame is given).
+  snapshotted account when no accounts frame is given); shown per week too
+  (:mod:`sfsync.automation.kpi_weekly`).
 - ``active_rate``: book accounts with a linked tenant whose usage row for M has
   login_days >= 1, divided by the book accounts with a linked tenant.
 - ``cadence_achievement``: book accounts (with a segment in M's snapshot) whose latest completed
@@ -20,10 +26,14 @@ started on or before E (or is unknown) and that had not churned by E:
 - ``qbr_rate``: S/A accounts (segment in M's snapshot) with a completed QBR in the 3 months up
   to E (after E - 3 months, on or before E), divided by the S/A accounts.
 - ``onboarding_completion``: accounts whose 3-month onboarding window ended in M (contract
-  start + 3 months in M) that delivered (usage month with deliveries > 0 starting before
-  contract start + 3 months), divided by those accounts.
-- ``upsell_proposals``: distinct (account, upsell code) pairs seen in M's snapshots, plus
-  upsell signal Tasks (sync key ``signal:<upsell code>:…``) dated in M not already counted.
+  start + 3 months in M) that completed every onboarding step Task (steps 0–4) they were
+  given, divided by those accounts that were given any (:mod:`sfsync.automation.kpi_tasks`;
+  the per-step counts are in ``KpiReport.onboarding_steps``).
+- ``upsell_proposals``: proposals made, i.e. upsell Tasks (key ``upsell:<code>:…``) completed
+  in M, one per (account, code); detected upsell signals are not proposals.
+- ``touch_within_48h``, ``median_hours_to_touch``: the churn signals first seen in M (signal
+  ledger) whose account got a completed touch within ``touch_hours`` hours, and the median
+  hours to that first touch (:mod:`sfsync.automation.kpi_touch`).
 A KPI whose inputs are missing is ``n/a`` with a reason code and its parameters (rendered by
 the report and the CLI through the ``kpi_reasons`` templates); it is neither met nor
 missed.
@@ -35,6 +45,10 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from sfsync.automation.kpi_nrr import nrr_from_arr_snapshots
+from sfsync.automation.kpi_tasks import onboarding_steps, upsell_proposals
+from sfsync.automation.kpi_touch import touch_figures
+from sfsync.automation.kpi_weekly import weekly_leading_kpis
 from sfsync.automation.playbook import Playbook
 from sfsync.calendar import shift_month_text
 from sfsync.catalogue import BANDS
@@ -50,6 +64,8 @@ KPI_KEYS = [
     "qbr_rate",
     "onboarding_completion",
     "upsell_proposals",
+    "touch_within_48h",
+    "median_hours_to_touch",
 ]
 
 
@@ -89,7 +105,7 @@ class Kpi:
             return f"{v * 100:.1f}%"
         if self.unit == "count":
             return f"{v:.0f}"
-        if self.unit == "points":
+        if self.unit in ("points", "hours"):
             return f"{v:.1f}"
         return f"{v:.2f}"
 
@@ -133,6 +149,10 @@ class KpiReport:
     kpis: list[Kpi]
     owners: pd.DataFrame = field(default_factory=pd.DataFrame)  # per-owner meetings vs target
     scores: pd.DataFrame = field(default_factory=pd.DataFrame)  # M's latest snapshot per account
+    weekly: pd.DataFrame = field(default_factory=pd.DataFrame)  # average score, red share per week
+    onboarding_steps: pd.DataFrame = field(default_factory=pd.DataFrame)  # steps 0-4
+    churn_definition: str = "trailing_months"
+    nrr_source: str = "arr_snapshots"  # or "mrr": what NRR was computed from
 
     def get(self, key: str) -> Kpi:
         return next(k for k in self.kpis if k.key == key)
@@ -156,14 +176,6 @@ def month_snapshot(snapshots: pd.DataFrame | None, month: str) -> pd.DataFrame:
     s["as_of"] = pd.to_datetime(s["as_of"])
     s = s[(s["as_of"] >= start) & (s["as_of"] <= end)]
     return s.sort_values("as_of").drop_duplicates("account_id", keep="last").reset_index(drop=True)
-
-
-def _split_codes(value) -> list[str]:
-    if value is None or (not isinstance(value, list | tuple) and pd.isna(value)):
-        return []
-    if isinstance(value, list | tuple):
-        return [str(v) for v in value]
-    return [c for c in str(value).split(";") if c]
 
 
 def _dates(frame: pd.DataFrame, col: str) -> pd.Series:
@@ -200,8 +212,12 @@ def compute_kpis(
     activities: pd.DataFrame | None = None,
     tasks: pd.DataFrame | None = None,
     mrr: pd.DataFrame | None = None,
+    signals: pd.DataFrame | None = None,
 ) -> KpiReport:
-    """The KPIs of ``month`` (``YYYY-MM``) against the playbook targets."""
+    """The KPIs of ``month`` (``YYYY-MM``) against the playbook targets.
+
+    ``tasks`` are the Tasks sfsync created (sync_key, activity_date, completed, completed_at);
+    ``signals`` the signal ledger rows (account_id, code, kind, first_seen)."""
     t = playbook.kpi
     start, end = month_bounds(month)
     snap = month_snapshot(snapshots, month)
@@ -227,6 +243,23 @@ def compute_kpis(
                 _why("no_churn_column", column=t.churn_date_column),
             )
         )
+    elif t.churn_definition == "contract_years":
+        cs = _dates(accounts, "contract_start")
+        churned = _dates(accounts, t.churn_date_column)
+        base = cs.notna() & (cs <= end)
+        within = churned < cs + pd.DateOffset(years=t.churn_contract_years)
+        lost = base & churned.notna() & (churned <= end) & within
+        kpis.append(
+            _ratio(
+                "churn_rate",
+                int(lost.sum()),
+                int(base.sum()),
+                t.churn_rate_max,
+                "<=",
+                "%",
+                _why("no_contracted_accounts"),
+            )
+        )
     else:
         w_start = end - pd.DateOffset(months=t.churn_window_months) + pd.Timedelta(days=1)
         cs = _dates(accounts, "contract_start")
@@ -246,7 +279,19 @@ def compute_kpis(
         )
 
     # NRR
-    if mrr is None or mrr.empty:
+    if mrr is None and t.nrr_source == "arr_snapshots":
+        base_day = month_bounds(shift_month_text(month, -t.nrr_months))[1]
+        churn_dates = None
+        if accounts is not None and t.churn_date_column in accounts:
+            churn_dates = _dates(accounts, t.churn_date_column).set_axis(accounts["account_id"])
+        figures = nrr_from_arr_snapshots(
+            snapshots, base_day=base_day, start=start, end=end, churned=churn_dates
+        )
+        if figures.base is None:
+            kpis.append(_na("nrr", t.nrr_min, ">=", "%", (figures.reason, figures.params)))
+        else:
+            kpis.append(_ratio("nrr", figures.now, figures.base, t.nrr_min, ">=", "%", None))
+    elif mrr is None or mrr.empty:
         kpis.append(_na("nrr", t.nrr_min, ">=", "%", _why("no_mrr_data")))
     else:
         m = mrr.assign(month=mrr["month"].astype(str), mrr=pd.to_numeric(mrr["mrr"]))
@@ -419,32 +464,28 @@ def compute_kpis(
             )
         )
 
-    # onboarding completed within 3 months
-    if accounts is None or usage is None or "contract_start" not in accounts:
+    # onboarding completed within 3 months: steps 0-4 from the onboarding Tasks
+    steps = pd.DataFrame()
+    if accounts is None or tasks is None or "contract_start" not in accounts:
         kpis.append(
             _na(
                 "onboarding_completion",
                 t.onboarding_completion_min,
                 ">=",
                 "%",
-                _why("needs_accounts_contract_usage"),
+                _why("needs_accounts_contract_tasks"),
             )
         )
     else:
         cs = _dates(accounts, "contract_start")
         deadline = cs + pd.DateOffset(months=playbook.onboarding.complete_check_months)
-        due = accounts[(deadline >= start) & (deadline <= end)]
-        u = usage[usage["deliveries"].fillna(0) > 0]
-        first = pd.to_datetime(u["month"].astype(str) + "-01").groupby(u["tenant_id"]).min()
-        f = pd.to_datetime(
-            pd.Series(first.reindex(due["tenant_id"].to_numpy()).to_numpy(), index=due.index)
-        )
-        completed = int((f.notna() & (f < deadline[due.index])).sum())
+        due = set(accounts.loc[(deadline >= start) & (deadline <= end), "account_id"])
+        steps, given, completed = onboarding_steps(tasks, due)
         kpis.append(
             _ratio(
                 "onboarding_completion",
                 completed,
-                len(due),
+                given,
                 t.onboarding_completion_min,
                 ">=",
                 "%",
@@ -452,37 +493,90 @@ def compute_kpis(
             )
         )
 
-    # upsell proposals
-    if snap.empty and tasks is None:
+    # upsell proposals made: completed upsell Tasks
+    if tasks is None:
         kpis.append(
             _na(
                 "upsell_proposals",
                 t.upsell_proposals_min,
                 ">=",
                 "count",
-                _why("no_snapshots_no_tasks", month=month),
+                _why("no_tasks", month=month),
             )
         )
     else:
-        pairs = set()
-        if snapshots is not None and not snapshots.empty and "signals" in snapshots:
-            d = pd.to_datetime(snapshots["as_of"])
-            in_month = snapshots[(d >= start) & (d <= end)]
-            for a, codes in zip(in_month["account_id"], in_month["signals"], strict=True):
-                pairs |= {(a, c) for c in _split_codes(codes) if c in t.upsell_codes}
-        if tasks is not None and not tasks.empty and "sync_key" in tasks:
-            d = _dates(tasks, "activity_date")
-            in_month = tasks[(d >= start) & (d <= end)]
-            for key in in_month["sync_key"].dropna().astype(str):
-                parts = key.split(":")
-                if len(parts) >= 3 and parts[0] == "signal" and parts[1] in t.upsell_codes:
-                    pairs.add((parts[2], parts[1]))
-        n = len(pairs)
+        n = upsell_proposals(tasks, start, end, list(t.upsell_codes))
         kpis.append(
             Kpi("upsell_proposals", float(n), t.upsell_proposals_min, ">=", "count", float(n))
         )
 
-    return KpiReport(month=month, kpis=kpis, owners=owners, scores=snap)
+    # the 48-hour rule
+    if signals is None or done is None:
+        reason = _why("needs_signals_activities")
+        kpis.append(_na("touch_within_48h", t.touch_within_48h_min, ">=", "%", reason))
+        kpis.append(
+            _na("median_hours_to_touch", t.median_hours_to_touch_max, "<=", "hours", reason)
+        )
+    else:
+        touch = touch_figures(
+            signals, _touches(done, tasks), start=start, end=end, hours=t.touch_hours
+        )
+        kpis.append(
+            _ratio(
+                "touch_within_48h",
+                touch.within,
+                touch.new_signals,
+                t.touch_within_48h_min,
+                ">=",
+                "%",
+                _why("no_new_signals", month=month),
+            )
+        )
+        if touch.median_hours is None:
+            kpis.append(
+                _na(
+                    "median_hours_to_touch",
+                    t.median_hours_to_touch_max,
+                    "<=",
+                    "hours",
+                    _why("no_touched_signals", month=month),
+                )
+            )
+        else:
+            kpis.append(
+                Kpi(
+                    "median_hours_to_touch",
+                    touch.median_hours,
+                    t.median_hours_to_touch_max,
+                    "<=",
+                    "hours",
+                    float(touch.touched),
+                )
+            )
+
+    book_ids = set(book["account_id"]) if book is not None else None
+    return KpiReport(
+        month=month,
+        kpis=kpis,
+        owners=owners,
+        scores=snap,
+        weekly=weekly_leading_kpis(snapshots, start=start, end=end, book=book_ids),
+        onboarding_steps=steps,
+        churn_definition=t.churn_definition,
+        nrr_source="mrr" if mrr is not None or t.nrr_source == "mrr" else "arr_snapshots",
+    )
+
+
+def _touches(done: pd.DataFrame, tasks: pd.DataFrame | None) -> pd.DataFrame:
+    """Completed touches (account_id, at): activities at their date, and completed Tasks at
+    their completion time when known (the finer of the two counts first)."""
+    frames = [pd.DataFrame({"account_id": done["account_id"], "at": done["date"]})]
+    if tasks is not None and not tasks.empty and "completed_at" in tasks and "account_id" in tasks:
+        sel = tasks[tasks["completed"].astype("boolean").fillna(False).astype(bool)]
+        at = pd.to_datetime(sel["completed_at"], errors="coerce")
+        frames.append(pd.DataFrame({"account_id": sel["account_id"], "at": at}))
+    out = pd.concat(frames, ignore_index=True)
+    return out[out["at"].notna()]
 
 
 def kpi_trend(

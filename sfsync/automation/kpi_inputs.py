@@ -22,6 +22,8 @@ from sfsync.config import DEFAULT_BULK_THRESHOLD
 from sfsync.errors import InputDataError
 from sfsync.sources import salesforce as sf_source
 from sfsync.sources.columns import apply_mapping
+from sfsync.sources.sfsync_tasks import read_sfsync_tasks
+from sfsync.state.signals import signals_first_seen
 from sfsync.state.snapshots import history
 
 log = structlog.get_logger(__name__)
@@ -50,7 +52,7 @@ REQUIRED = {
     "accounts": ["account_id", "owner_id"],
     "usage": ["tenant_id", "month"],
     "activities": ["account_id", "date", "type", "completed"],
-    "tasks": ["sync_key", "activity_date"],
+    "tasks": ["sync_key", "activity_date", "completed"],
     "mrr": ["account_id", "month", "mrr"],
     "snapshots": ["account_id", "as_of", "health_score", "health_band"],
 }
@@ -72,6 +74,7 @@ class KpiInputs:
     tasks: pd.DataFrame | None = None
     mrr: pd.DataFrame | None = None
     users: pd.DataFrame | None = None
+    signals: pd.DataFrame | None = None  # signal ledger rows (the 48-hour KPIs)
     missing: list[MissingInput] = field(default_factory=list)
 
     def frames(self) -> dict[str, Any]:
@@ -82,6 +85,7 @@ class KpiInputs:
             "activities": self.activities,
             "tasks": self.tasks,
             "mrr": self.mrr,
+            "signals": self.signals,
         }
 
 
@@ -103,7 +107,17 @@ def read_canonical_csv(path: str | Path, kind: str) -> pd.DataFrame:
     out = raw.copy()
     for col in raw.columns:
         values = raw[col]
-        if col in DATE_COLUMNS:
+        if col == "completed_at":
+            parsed = pd.to_datetime(values, format="ISO8601", errors="coerce")
+            bad = values.notna() & parsed.isna()
+            if bad.any():
+                raise InputDataError(
+                    f"{path}: row {int(bad.idxmax()) + 2}, column {col}: "
+                    f"{values[bad.idxmax()]!r} is not a date and time (expected "
+                    "YYYY-MM-DD HH:MM, local time)"
+                )
+            out[col] = parsed.astype("datetime64[ns]")
+        elif col in DATE_COLUMNS:
             parsed = pd.to_datetime(values, format="%Y-%m-%d", errors="coerce")
             bad = values.notna() & parsed.isna()
             if bad.any():
@@ -133,11 +147,27 @@ def read_canonical_csv(path: str | Path, kind: str) -> pd.DataFrame:
     return out
 
 
-def snapshots_from_store(store, month: str, trend_months: int) -> pd.DataFrame:
-    """Snapshots dated in the ``trend_months`` months up to the end of ``month``."""
-    first = month_bounds(shift_month_text(month, -(trend_months - 1)))[0].date()
+def snapshots_from_store(store, month: str, trend_months: int, nrr_months: int = 0) -> pd.DataFrame:
+    """Snapshots dated in the ``trend_months`` months up to the end of ``month``, and the
+    ``nrr_months`` before them (the ARR bases of NRR)."""
+    first = month_bounds(shift_month_text(month, -(trend_months - 1 + nrr_months)))[0].date()
     last = month_bounds(month)[1].date()
     return history(store, first, last)
+
+
+def signals_from_store(store, month: str, trend_months: int) -> pd.DataFrame:
+    """Signal ledger rows first seen in the ``trend_months`` months up to the end of ``month``."""
+    first = month_bounds(shift_month_text(month, -(trend_months - 1)))[0].date()
+    return signals_first_seen(store, first, month_bounds(month)[1].date())
+
+
+def tasks_from_salesforce(
+    client, month: str, trend_months: int, timezone: str, bulk_threshold: int
+) -> pd.DataFrame:
+    """sfsync's Tasks dated from 4 months before the trend months up to now (a Task completed
+    in a month may be dated months earlier)."""
+    first = month_bounds(shift_month_text(month, -(trend_months - 1 + 4)))[0].date()
+    return read_sfsync_tasks(client, since=first, timezone=timezone, bulk_threshold=bulk_threshold)
 
 
 def gather_kpi_inputs(
@@ -149,14 +179,18 @@ def gather_kpi_inputs(
     salesforce=None,
     account_mapping=None,
     bulk_threshold: int = DEFAULT_BULK_THRESHOLD,
+    nrr_months: int = 0,
+    timezone: str = "UTC",
 ) -> KpiInputs:
     """Collect what is available; list what is missing (never silently empty)."""
     files = files or {}
     inputs = KpiInputs()
+    if store is not None:
+        inputs.signals = signals_from_store(store, month, trend_months)
     if files.get("snapshots"):
         inputs.snapshots = read_canonical_csv(files["snapshots"], "snapshots")
     elif store is not None:
-        inputs.snapshots = snapshots_from_store(store, month, trend_months)
+        inputs.snapshots = snapshots_from_store(store, month, trend_months, nrr_months)
         if inputs.snapshots is not None and inputs.snapshots.empty:
             inputs.missing.append(
                 MissingInput("snapshots_none", {"months": trend_months, "month": month})
@@ -168,7 +202,11 @@ def gather_kpi_inputs(
             setattr(inputs, kind, read_canonical_csv(files[kind], kind))
     if salesforce is not None and (inputs.accounts is None or inputs.activities is None):
         _read_salesforce(inputs, salesforce, month, account_mapping, bulk_threshold)
-    for kind in ("accounts", "usage", "activities", "tasks", "mrr"):
+    if salesforce is not None and inputs.tasks is None:
+        inputs.tasks = tasks_from_salesforce(
+            salesforce, month, trend_months, timezone, bulk_threshold
+        )
+    for kind in ("accounts", "usage", "activities", "tasks"):
         if getattr(inputs, kind) is None:
             inputs.missing.append(MissingInput(f"{kind}_file"))
     return inputs

@@ -19,12 +19,15 @@ from sfsync.automation.kpi_inputs import (
     KpiInputs,
     MissingInput,
     gather_kpi_inputs,
+    signals_from_store,
     snapshots_from_store,
+    tasks_from_salesforce,
 )
 from sfsync.automation.kpi_report import render_kpi_report
 from sfsync.automation.person_capacity import reassignment_suggestions, with_person_load
 from sfsync.automation.playbook import Playbook
 from sfsync.calendar import add_months, is_month_text, parse_month, shift_month_text
+from sfsync.config import DEFAULT_BULK_THRESHOLD
 from sfsync.errors import ConfigError, ConfigProblem
 from sfsync.jobs import KpiCompute
 from sfsync.templates import TemplateSet
@@ -78,6 +81,8 @@ def run_kpi(
             files=files,
             salesforce=salesforce,
             account_mapping=account_mapping,
+            nrr_months=playbook.kpi.nrr_months,
+            timezone=str(generated_at.tzinfo or "UTC"),
         )
     report = compute_kpis(month, playbook=playbook, snapshots=inputs.snapshots, **inputs.frames())
     months = [shift_month_text(month, -i) for i in range(n - 1, -1, -1)]
@@ -144,17 +149,24 @@ def kpi_stage(
     notifier: Any,
     post: bool,
     generated_at: datetime,
+    salesforce: Any = None,
 ) -> KpiStageResult:
     """The compute stage of a ``compute: {kind: kpi}`` job (``sfsync run monthly-kpi``).
 
     ``frames`` are the extract stage's canonical frames (accounts, users, activities, usage as
     the job's sources read them); snapshots come from ``store``. Writes the HTML report under
     ``root`` when ``spec.report`` is set and posts the summary with ``notifier`` when ``post``
-    (the pipeline passes neither in a dry run). Nothing is planned or applied.
+    (the pipeline passes neither in a dry run); sfsync's Tasks (onboarding steps, upsell
+    proposals, touch times) are read from ``salesforce``. Nothing is planned or applied.
     """
     month = spec.resolve_month(as_of)
     kpi_inputs = inputs_from_frames(
-        month, trend_months=playbook.kpi.trend_months, store=store, frames=frames
+        month,
+        playbook=playbook,
+        store=store,
+        frames=frames,
+        salesforce=salesforce,
+        timezone=str(generated_at.tzinfo or "UTC"),
     )
     html_out = Path(root) / spec.report.format(month=month) if spec.report else None
     notes = []
@@ -186,10 +198,18 @@ def kpi_stage(
 
 
 def inputs_from_frames(
-    month: str, *, trend_months: int, store, frames: dict[str, pd.DataFrame]
+    month: str,
+    *,
+    playbook: Playbook,
+    store,
+    frames: dict[str, pd.DataFrame],
+    salesforce=None,
+    timezone: str = "UTC",
 ) -> KpiInputs:
-    """KPI inputs from the extract stage's frames and the state store's snapshots; every input
-    that is not there is listed in ``missing`` (as :func:`gather_kpi_inputs` does)."""
+    """KPI inputs from the extract stage's frames, the state store's snapshots and signal
+    ledger, and sfsync's Tasks read from ``salesforce``; every input that is not there is
+    listed in ``missing`` (as :func:`gather_kpi_inputs` does)."""
+    trend_months = playbook.kpi.trend_months
     inputs = KpiInputs(
         accounts=frames.get("accounts"),
         usage=frames.get("usage"),
@@ -199,13 +219,19 @@ def inputs_from_frames(
     if store is None:
         inputs.missing.append(MissingInput("no_state_store"))
     else:
-        inputs.snapshots = snapshots_from_store(store, month, trend_months)
+        inputs.snapshots = snapshots_from_store(store, month, trend_months, playbook.kpi.nrr_months)
+        inputs.signals = signals_from_store(store, month, trend_months)
         if inputs.snapshots.empty:
             inputs.missing.append(
                 MissingInput("snapshots_none_job", {"months": trend_months, "month": month})
             )
-    for role in ("accounts", "usage", "activities"):
+    if salesforce is not None:
+        inputs.tasks = tasks_from_salesforce(
+            salesforce, month, trend_months, timezone, DEFAULT_BULK_THRESHOLD
+        )
+    for role in ("accounts", "usage", "activities", "tasks"):
         if getattr(inputs, role) is None:
             inputs.missing.append(MissingInput(f"{role}_source"))
-    inputs.missing.append(MissingInput("mrr_source"))
+    if playbook.kpi.nrr_source == "mrr":
+        inputs.missing.append(MissingInput("mrr_source"))
     return inputs

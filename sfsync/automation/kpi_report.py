@@ -17,11 +17,12 @@ import pandas as pd
 
 from sfsync.automation.kpi import Kpi, KpiReport
 from sfsync.automation.kpi_inputs import MissingInput
+from sfsync.automation.kpi_sections import leading_sections
+from sfsync.automation.kpi_texts import kpi_text
 from sfsync.automation.playbook import Playbook
 from sfsync.catalogue import BANDS, SEGMENTS
-from sfsync.errors import ConfigError, ConfigProblem
 from sfsync.labels import Labels
-from sfsync.templates import TemplateSet, placeholders
+from sfsync.templates import TemplateSet
 
 BAND_COLOURS = {"green": "#2e9d57", "yellow": "#e6c229", "orange": "#f08a24", "red": "#d64545"}
 STATUS_COLOURS = {"met": "#2e9d57", "not_met": "#d64545", "na": "#8a8f98"}
@@ -41,31 +42,6 @@ td.num,th.num{text-align:right}
 svg text{font-family:inherit}
 .trend{display:grid;grid-template-columns:repeat(auto-fit,minmax(220px,1fr));gap:12px}
 """
-
-
-def kpi_text(templates: TemplateSet, key: str, field: str, **values) -> str:
-    """Field ``field`` of template ``kpi_report.key`` rendered with ``values``; a missing field
-    or placeholder is a ConfigError naming the template file and key."""
-    where = f"kpi_report.{key}.{field}"
-    text = templates.fields("kpi_report", key).get(field)
-    if text is None:
-        raise ConfigError(
-            [ConfigProblem(templates.file_of("kpi_report", key), where, "text is not defined")],
-            hint=f"add it to a file in {templates.file}",
-        )
-    missing = placeholders(text) - values.keys()
-    if missing:
-        raise ConfigError(
-            [
-                ConfigProblem(
-                    templates.file_of("kpi_report", key),
-                    where,
-                    f"unknown placeholder(s) {', '.join(sorted(missing))}; "
-                    f"available: {', '.join(sorted(values)) or 'none'}",
-                )
-            ]
-        )
-    return text.format_map(values)
 
 
 _t = kpi_text
@@ -274,6 +250,7 @@ def render_kpi_report(
         f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
         "</div>"
     )
+    out += leading_sections(report, templates=t, playbook=playbook)
     # charts
     scores = pd.to_numeric(
         report.scores.get("health_score", pd.Series(dtype=float)), errors="coerce"

@@ -128,6 +128,17 @@ class KpiTargets(StrictModel):
     churn_date_column: str = "churned_on"
     upsell_codes: list[str] = list(UPSELL_CODES)
     trend_months: int = Field(default=6, gt=0)
+    # churn rate: "trailing_months" = churned in the churn_window_months up to the month over
+    # the accounts active at the window start; "contract_years" (seed 001 §1.1) = contracted
+    # accounts that churned within churn_contract_years of their contract start over all
+    # contracted accounts
+    churn_definition: Literal["trailing_months", "contract_years"] = "trailing_months"
+    churn_contract_years: int = Field(default=2, gt=0)
+    # NRR: "arr_snapshots" = the ARR kept in the nightly score snapshots; "mrr" = an MRR file
+    nrr_source: Literal["arr_snapshots", "mrr"] = "arr_snapshots"
+    touch_hours: float = Field(default=48, gt=0)  # the 48-hour rule
+    touch_within_48h_min: float = Field(default=0.90, ge=0, le=1)
+    median_hours_to_touch_max: float = Field(default=48, gt=0)
 
 
 class TaskDuePolicy(StrictModel):

@@ -59,7 +59,7 @@ def calibrate(
     # lazy: keeps `sfsync --help` under 150 ms (pandas, SQLAlchemy, simple_salesforce)
     from sfsync.config import load_project
     from sfsync.ops.calibrate import calibrate as run_calibration
-    from sfsync.ops.calibrate_report import render_html
+    from sfsync.ops.calibrate_report import render_html, render_text
     from sfsync.ops.outcomes import (
         load_outcome_config,
         read_outcomes_csv,
@@ -67,6 +67,7 @@ def calibrate(
     )
     from sfsync.salesforce.client import connect
     from sfsync.state.db import open_store
+    from sfsync.templates import load_templates
 
     if date_to < date_from:
         raise click.BadParameter(f"{date_to} is before --from {date_from}", param_hint="--to")
@@ -87,15 +88,18 @@ def calibrate(
             config = load_outcome_config(project.mappings_dir)
             client = connect(project.settings.salesforce, timezone=project.settings.timezone)
             frame = read_outcomes_salesforce(client, config)
+    language = project.settings.language
+    templates = load_templates(project.mappings_dir / "templates", language)
     with open_store(project.settings.state_url) as store:
         report = run_calibration(
             store, card_path, frame, date_from, date_to, pick=pick,
-            write_proposal=not no_proposal,
+            write_proposal=not no_proposal, language=language,
         )  # fmt: skip
     if html_out:
-        Path(html_out).write_text(render_html(report), encoding="utf-8")
-        report.notes.append(f"HTML report written to {html_out}")
-    click.echo(report.to_text())
+        Path(html_out).write_text(render_html(report, templates), encoding="utf-8")
+        report.notes.append(templates.render("calibration", "html_written",
+                                             {"path": html_out})["text"])  # fmt: skip
+    click.echo(render_text(report, templates))
 
 
 commands = [calibrate]

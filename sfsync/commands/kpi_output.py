@@ -44,6 +44,16 @@ def print_kpi(outcome) -> None:
     for r in [header, *rows]:
         cells = [r[i] + " " * (widths[i] - width(r[i])) for i in range(4)]
         click.echo("  ".join(cells) + "  " + r[4])
+    weekly = getattr(report, "weekly", None)
+    if weekly is not None and not weekly.empty:
+        click.echo("\n" + kpi_text(t, "weekly", "title", month=report.month))
+        names = ("week", "accounts", "average_score", "red_share")
+        click.echo("  " + "  ".join(kpi_text(t, "weekly", c) for c in names))
+        for w in weekly.itertuples(index=False):
+            click.echo(
+                f"  {w.week_start:%m/%d}–{w.week_end:%m/%d}  {w.accounts:,}  "
+                f"{w.average_score:.1f}  {w.red_share * 100:.1f}%"
+            )
     met = sum(k.status == "met" for k in report.kpis)
     measured = sum(k.status != "na" for k in report.kpis)
     click.echo("\n" + cli("summary", met=met, measured=measured))

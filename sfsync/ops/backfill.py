@@ -54,7 +54,7 @@ from sfsync.state import runs
 from sfsync.state.backfill import completed_dates, range_key
 from sfsync.state.lock import run_lock
 from sfsync.state.signals import sync_signals
-from sfsync.state.snapshots import save_snapshots, with_measure_points
+from sfsync.state.snapshots import save_snapshots, with_arr, with_measure_points
 
 log = structlog.get_logger(__name__)
 
@@ -330,6 +330,7 @@ def _write_date(
     store = ctx.clients.store
     if store is not None:
         stored = with_measure_points(scores, result.explanations)
+        stored = with_arr(stored, inputs.frames.get("accounts"))
         save_snapshots(store, run_id, ctx.job.compute.scorecard, as_of, stored)
     if mapping is not None:
         written, failures = write_history(

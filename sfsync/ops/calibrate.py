@@ -28,6 +28,12 @@ from sqlalchemy import select
 
 from sfsync.configfile import validate_data
 from sfsync.errors import ConfigError, InputDataError
+from sfsync.ops.calibrate_flags import (
+    BackwardMeasure,
+    BandInversion,
+    backwards_measures,
+    band_inversions,
+)
 from sfsync.ops.calibrate_stats import (
     MeasureSeparation,
     auc_retained_above_churned,
@@ -35,7 +41,7 @@ from sfsync.ops.calibrate_stats import (
     suggest_points,
 )
 from sfsync.scoring import load_scorecard
-from sfsync.scoring.scorecard import max_points
+from sfsync.scoring.scorecard import localized, max_points
 from sfsync.state.snapshots import score_snapshots
 
 log = structlog.get_logger(__name__)
@@ -93,41 +99,13 @@ class CalibrationReport:
     categories: dict[str, str] = field(default_factory=dict)  # measure -> category
     proposed_path: Path | None = None
     notes: list[str] = field(default_factory=list)
+    labels: dict[str, str] = field(default_factory=dict)  # measure/category -> label (language)
+    backwards: list[BackwardMeasure] = field(default_factory=list)
+    band_inversions: list[BandInversion] = field(default_factory=list)
 
-    def to_text(self) -> str:
-        lines = [
-            f"Calibration of scorecard {self.scorecard}, snapshots {self.date_from} .. "
-            f"{self.date_to}",
-            f"  accounts     {self.accounts:,} with an outcome ({self.churned:,} churned, "
-            f"{self.accounts - self.churned:,} retained) from {self.snapshots:,} snapshots",
-            f"  overall AUC  {_fmt_auc(self.overall_auc)} (0.5 = no separation, 1.0 = perfect)",
-            "",
-            "  band     accounts  churned  churn rate",
-        ]
-        for row in self.bands.itertuples(index=False):
-            rate = "-" if row.accounts == 0 else f"{row.churn_rate:.0%}"
-            lines.append(
-                f"  {row.health_band:<8} {row.accounts:>8,}  {row.churned:>7,}  {rate:>10}"
-            )
-        lines += ["", "  measure                 AUC  accounts  current max  suggested max"]
-        for m in self.measures:
-            lines.append(
-                f"  {m.measure:<22} {_fmt_auc(m.auc):>5}  {m.n_accounts:>8,}  "
-                f"{_num(m.current_max):>11}  {_num(m.suggested_max):>13}"
-            )
-        if self.proposed_path:
-            lines += ["", f"  proposed scorecard written to {self.proposed_path}",
-                      "  (the live scorecard is unchanged; review, then copy it over to use it)"]  # fmt: skip
-        lines += [f"  note         {n}" for n in self.notes]
-        return "\n".join(lines)
-
-
-def _fmt_auc(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.2f}"
-
-
-def _num(value: float) -> str:
-    return f"{value:g}"
+    def label(self, name: str) -> str:
+        """A measure's or category's label in the report's language (its name when none)."""
+        return self.labels.get(name, name)
 
 
 def calibrate(
@@ -140,8 +118,12 @@ def calibrate(
     pick: str = "last",
     write_proposal: bool = True,
     shrinkage_accounts: int = 50,
+    language: str | None = None,
 ) -> CalibrationReport:
-    """Measure, suggest, and write the proposed scorecard (see the module docstring)."""
+    """Measure, suggest, flag, and write the proposed scorecard (see the module docstring).
+
+    Measures and categories are labelled in ``language`` (the scorecard's ``labels``); measures
+    that predict backwards and bands out of order are flagged (:mod:`calibrate_flags`)."""
     card = load_scorecard(scorecard_path)
     history = read_history(store, card.name, date_from, date_to)
     if history.empty:
@@ -169,12 +151,19 @@ def calibrate(
         overall_auc=auc_retained_above_churned(obs["health_score"], churned),
         measures=suggestions,
         categories={name: cat for cat, name, _ in card.measures()},
+        labels={
+            **{
+                c: localized(cat.labels, language, cat.label or c)
+                for c, cat in card.categories.items()
+            },
+            **{
+                n: localized(getattr(m, "labels", {}), language, getattr(m, "label", None) or n)
+                for _, n, m in card.measures()
+            },
+        },  # fmt: skip
     )
-    if report.churned < MIN_CHURNED_WARNING:
-        report.notes.append(
-            f"only {report.churned} churned accounts: treat these figures as a hint, "
-            "the suggestion is shrunk toward the current points"
-        )
+    report.backwards = backwards_measures(suggestions)
+    report.band_inversions = band_inversions(report.bands)
     if write_proposal:
         report.proposed_path = write_proposed_scorecard(scorecard_path, card, suggestions)
     log.info("calibration_done", scorecard=card.name, accounts=report.accounts,

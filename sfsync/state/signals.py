@@ -171,3 +171,15 @@ def active_signals(store: Store) -> pd.DataFrame:
     frame = pd.DataFrame([tuple(r) for r in rows], columns=[*SIGNAL_COLUMNS, "first_seen",
                                                             "last_seen"])  # fmt: skip
     return _out(frame, list(frame.columns))
+
+
+def signals_first_seen(store: Store, date_from: date, date_to: date) -> pd.DataFrame:
+    """Every ledger row (active or cleared) first seen in ``[date_from, date_to]``: account_id,
+    code, kind, severity, first_seen (the 48-hour KPIs)."""
+    s = signal_ledger
+    query = select(s.c.account_id, s.c.code, s.c.kind, s.c.severity, s.c.first_seen).where(
+        s.c.first_seen >= date_from, s.c.first_seen <= date_to
+    )
+    with store.connect() as conn:
+        rows = conn.execute(query).all()
+    return pd.DataFrame([tuple(r) for r in rows], columns=[*SIGNAL_COLUMNS, "first_seen"])

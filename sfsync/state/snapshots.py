@@ -17,6 +17,7 @@ import pandas as pd
 from sqlalchemy import (
     Column,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -52,13 +53,14 @@ score_snapshots = Table(
     Column("owner_id", String(18)),
     Column("category_points", Text),  # JSON object {"usage": 30.0, ...}
     Column("measure_points", Text),  # JSON object {"deliveries": 15.0, ...} (calibration)
+    Column("arr", Float),  # the account's ARR on the as-of date (NRR from ARR snapshots)
     UniqueConstraint("scorecard", "account_id", "as_of"),
     Index("ix_score_snapshots_scorecard_as_of", "scorecard", "as_of"),
 )
 
 TEXT_COLUMNS = ("health_band", "segment", "lifecycle_phase", "signals", "owner_id")
 FRAME_COLUMNS = ["account_id", "as_of", "health_score", "health_band", "health_trend",
-                 "segment", "lifecycle_phase", "signals", "owner_id"]  # fmt: skip
+                 "segment", "lifecycle_phase", "signals", "owner_id", "arr"]  # fmt: skip
 
 
 def _integers(frame: pd.DataFrame, column: str) -> list:
@@ -66,6 +68,13 @@ def _integers(frame: pd.DataFrame, column: str) -> list:
         return [None] * len(frame)
     values = pd.to_numeric(frame[column], errors="coerce").round().astype("Int64")
     return [None if v is pd.NA else int(v) for v in values]
+
+
+def _floats(frame: pd.DataFrame, column: str) -> list:
+    if column not in frame.columns:
+        return [None] * len(frame)
+    values = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+    return [None if pd.isna(v) else float(v) for v in values]
 
 
 def _texts(frame: pd.DataFrame, column: str) -> list:
@@ -96,6 +105,7 @@ def _rows(run_id: int | None, scorecard: str, as_of: date, frame: pd.DataFrame) 
         **{c: _texts(frame, c) for c in TEXT_COLUMNS},
         "category_points": _points_json(frame),
         "measure_points": _texts(frame, "measure_points"),
+        "arr": _floats(frame, "arr"),
     }
     names = list(columns)
     for values in zip(*columns.values(), strict=True):
@@ -121,7 +131,7 @@ def save_snapshots(
     """Insert or replace one snapshot per row of ``scores`` (needs ``account_id``); return rows.
 
     Used columns: ``health_score``, ``health_band``, ``health_trend``, ``segment``,
-    ``lifecycle_phase``, ``signals``, ``owner_id`` (each optional) and every ``*_points`` column.
+    ``lifecycle_phase``, ``signals``, ``owner_id``, ``arr`` (each optional) and every ``*_points`` column.
     Written in chunks with executemany in one transaction: all rows or none.
     """
     if "account_id" not in scores.columns:
@@ -173,6 +183,15 @@ def _copy_upsert(conn, rows: Iterable[dict], updated: list[str]) -> int:
 save_scores = save_snapshots  # the name the pipeline uses
 
 
+def with_arr(scores: pd.DataFrame, accounts: pd.DataFrame | None) -> pd.DataFrame:
+    """``scores`` plus each account's ``arr`` from ``accounts`` (kept in the snapshot, so the
+    monthly KPI job can compute NRR from ARR snapshots); unchanged when either lacks it."""
+    if accounts is None or "arr" in scores.columns or "arr" not in accounts.columns:
+        return scores
+    arr = accounts[["account_id", "arr"]].drop_duplicates("account_id")
+    return scores.merge(arr, on="account_id", how="left")
+
+
 def with_measure_points(scores: pd.DataFrame, explanations: pd.DataFrame | None) -> pd.DataFrame:
     """``scores`` plus a ``measure_points`` column: each account's points per measure as JSON
     (null for a measure that did not apply), from the scoring result's long explanations."""
@@ -202,6 +221,7 @@ def _frame(rows: list) -> pd.DataFrame:
     frame["as_of"] = pd.to_datetime(frame["as_of"]).astype("datetime64[ns]")
     frame["health_score"] = frame["health_score"].astype("Int64")
     frame["health_trend"] = frame["health_trend"].astype("Int64")
+    frame["arr"] = pd.to_numeric(frame["arr"], errors="coerce").astype("float64")
     return frame
 
 
@@ -219,7 +239,7 @@ def previous_scores(
     ``previous_scores(store, scorecard, as_of)`` is accepted too.
 
     Columns: account_id, as_of, health_score (Int64), health_band, health_trend, segment,
-    lifecycle_phase, signals, owner_id, scorecard, ``<category>_points`` (float64).
+    lifecycle_phase, signals, owner_id, arr (float64), scorecard, ``<category>_points`` (float64).
     Empty (with those base columns) when there is no earlier snapshot.
     """
     if isinstance(as_of, str) and isinstance(scorecard, date):

@@ -9,6 +9,9 @@ from sfsync.automation.playbook import load_playbook
 from sfsync.templates import load_templates
 
 PLAYBOOK = load_playbook("mappings/playbook.yaml")
+TRAILING = PLAYBOOK.model_copy(
+    update={"kpi": PLAYBOOK.kpi.model_copy(update={"churn_definition": "trailing_months"})}
+)
 JA = load_templates("mappings/templates")
 NaT = pd.NaT
 
@@ -72,12 +75,43 @@ ACTIVITIES = pd.DataFrame(
 TASKS = pd.DataFrame(
     {
         "sync_key": [
-            "signal:near_plan_limit:a6:2025-03",
-            "signal:near_plan_limit:a1:2025-03",
-            "signal:no_login_60d:a3:2025-03",
-            "signal:near_plan_limit:a4:2025-02",
+            "upsell:near_plan_limit:a6:2025-03",  # completed in March: a proposal
+            "upsell:near_plan_limit:a1:2025-03",  # completed in April
+            "upsell:deliveries_rising:a3:2025-03",  # open
+            "upsell:expansion_proposal:a4:2025-02",  # a February Task completed in March
+            "signal:no_login_60d:a3:2025-03",  # a churn signal Task: no proposal
+            "onboarding_setup:a3:2024-12-10",
+            "onboarding_kickoff:a3:2024-12-10",
+            "onboarding_review:a3:2024-12-10",
+            "onboarding_setup:a4:2024-12-31",
+            "onboarding_kickoff:a4:2024-12-31",  # open: a4 did not complete its onboarding
+            "onboarding_setup:a1:2024-01-01",  # a1's 3 months ended long ago
         ],
-        "activity_date": pd.to_datetime(["2025-03-20", "2025-03-17", "2025-03-17", "2025-02-20"]),
+        "account_id": ["a6", "a1", "a3", "a4", "a3", "a3", "a3", "a3", "a4", "a4", "a1"],
+        "activity_date": pd.to_datetime(
+            ["2025-03-18", "2025-03-17", "2025-03-17", "2025-02-20", "2025-03-17"]
+            + ["2024-12-13", "2024-12-17", "2025-01-20", "2025-01-03", "2025-01-07", "2024-01-04"]
+        ),
+        "completed": pd.array(
+            [True, True, False, True, True, True, True, True, True, False, True], dtype="boolean"
+        ),
+        "completed_at": pd.to_datetime(
+            ["2025-03-20 10:00", "2025-04-02 09:00", None, "2025-03-05 09:00", "2025-03-19 15:00"]
+            + ["2024-12-12 10:00", "2024-12-16 10:00", "2025-01-19 10:00", "2025-01-02 10:00"]
+            + [None, "2024-01-03 10:00"]
+        ),
+    }
+)
+SIGNALS = pd.DataFrame(
+    {
+        "account_id": ["a3", "a1", "a6", "a4", "a1", "a3"],
+        "code": ["no_login_60d", "deliveries_drop", "score_drop", "competitor"]
+        + ["near_plan_limit", "red_band"],
+        "kind": ["churn", "churn", "churn", "churn", "upsell", "churn"],
+        "severity": ["high"] * 6,
+        "first_seen": pd.to_datetime(
+            ["2025-03-18", "2025-03-04", "2025-03-25", "2025-03-10", "2025-03-01", "2025-02-10"]
+        ),
     }
 )
 MRR = pd.DataFrame(
@@ -93,13 +127,14 @@ MRR = pd.DataFrame(
 def report():
     return compute_kpis(
         "2025-03",
-        playbook=PLAYBOOK,
+        playbook=TRAILING,
         snapshots=SNAPSHOTS,
         accounts=ACCOUNTS,
         usage=USAGE,
         activities=ACTIVITIES,
         tasks=TASKS,
         mrr=MRR,
+        signals=SIGNALS,
     )
 
 
@@ -122,12 +157,25 @@ def test_hand_computed_month(report):
     assert k["meetings_per_csm"].status == "met"
     # S/A: a1 (QBR 01-15), a3 (QBR not completed), a6 (QBR 03-28)
     assert (k["qbr_rate"].numerator, k["qbr_rate"].denominator) == (2, 3)
-    # 3-month mark in March: a3 (03-10, delivered in January), a4 (03-31, never delivered)
+    # 3-month mark in March: a3 (03-10, every step Task completed), a4 (03-31, kick-off open)
     assert (k["onboarding_completion"].numerator, k["onboarding_completion"].denominator) == (1, 2)
-    # upsell pairs in March: a1 expansion_proposal, a1 near_plan_limit, a3 deliveries_rising,
-    # plus the a6 Task; the February snapshot and the February Task do not count
-    assert k["upsell_proposals"].value == 4
+    steps = report.onboarding_steps.set_index("name")
+    assert steps.loc["setup", ["tasks", "completed"]].tolist() == [2, 2]
+    assert steps.loc["kickoff", ["tasks", "completed"]].tolist() == [2, 1]
+    assert steps.loc["review", ["tasks", "completed"]].tolist() == [1, 1]
+    assert steps["step"].tolist() == [0, 1, 2, 3, 4]
+    # proposals made = upsell Tasks completed in March: a6 (03-20) and a4's February Task
+    # (completed 03-05); a1's was completed in April, a3's is open; detections do not count
+    assert k["upsell_proposals"].value == 2
     assert k["upsell_proposals"].status == "not_met"
+    # new churn signals in March: a1 03-04 (meeting 03-05: 24 h), a3 03-18 (its signal Task
+    # completed 03-19 15:00: 39 h, before the call on 03-20), a6 03-25 (QBR 03-28: 72 h), a4
+    # 03-10 (no touch since; its Task completed 03-05 came before); the upsell and February
+    # signals are not counted
+    assert (k["touch_within_48h"].numerator, k["touch_within_48h"].denominator) == (2, 4)
+    assert k["median_hours_to_touch"].value == pytest.approx(39.0)
+    assert k["median_hours_to_touch"].counts_text == "3"  # touched signals
+    assert k["median_hours_to_touch"].status == "met"
     owners = report.owners.set_index("owner_id")
     assert owners.loc["o1", ["accounts", "meetings", "met"]].tolist() == [2, 2, True]
     assert owners.loc["o2", ["accounts", "meetings", "met"]].tolist() == [2, 0, False]
@@ -144,8 +192,10 @@ def test_text_and_targets(report):
 def test_missing_inputs_are_na_with_reason():
     r = compute_kpis("2025-03", playbook=PLAYBOOK, snapshots=SNAPSHOTS)
     k = {x.key: x for x in r.kpis}
-    assert k["nrr"].status == "na" and k["nrr"].reason == "no_mrr_data"
-    assert counts_text(JA, k["nrr"]) == "MRR データがありません（--mrr FILE を指定してください）"
+    assert k["nrr"].status == "na" and k["nrr"].reason == "no_arr_snapshots"
+    assert counts_text(JA, k["nrr"]) == (
+        "2024-12-31 以前の ARR の記録がありません（夜間ジョブが ARR を記録した月から算出できます）"
+    )
     assert k["churn_rate"].status == "na"
     assert k["active_rate"].status == "na"
     feb = compute_kpis(
@@ -176,7 +226,10 @@ def test_reasons_render_in_english():
     assert counts_text(en, r.get("churn_rate")) == (
         "accounts have no churned_on column (map the churn date field)"
     )
-    assert counts_text(en, r.get("nrr")) == "no MRR data (pass --mrr FILE)"
+    assert counts_text(en, r.get("nrr")) == (
+        "no ARR recorded on or before 2024-12-31 (computable from the months the nightly job "
+        "recorded ARR)"
+    )
     assert counts_text(en, r.get("average_score")) == "no score snapshots in 2025-03"
     assert value_text(en, r.get("nrr")) == "n/a" and value_text(JA, r.get("nrr")) == "—"
 
@@ -190,13 +243,15 @@ def test_every_reason_code_has_a_text_in_every_language():
         return set(re.findall(pattern, text))
 
     reasons = codes(r'_why\(\s*"(\w+)"', "sfsync/automation/kpi.py")
+    reasons |= codes(r'NrrFigures\(None, None, "(\w+)"', "sfsync/automation/kpi_nrr.py")
+    assert {"no_arr_snapshots", "no_arr_in_month"} <= reasons
     missing = codes(
         r'MissingInput\(\s*f?"(\w+)"',
         "sfsync/automation/kpi_inputs.py",
         "sfsync/automation/kpi_job.py",
     )
     missing |= {f"{kind}_file" for kind in ("accounts", "usage", "activities", "tasks", "mrr")}
-    missing |= {f"{role}_source" for role in ("accounts", "usage", "activities")}
+    missing |= {f"{role}_source" for role in ("accounts", "usage", "activities", "tasks")}
     assert len(reasons) >= 15 and len(missing) >= 10
     for language in ("ja", "en"):
         sections = load_templates("mappings/templates", language).sections

@@ -59,9 +59,15 @@ def test_kpi_command_prints_table_and_writes_report(tmp_path):
     )
     assert result.exit_code == 0, result.output
     out = result.output
-    assert re.search(r"Churn rate\s+50\.0%\s+≤ 10\.0%\s+NOT MET\s+1 / 2", out)
+    # the strategy's definition (playbook churn_definition: contract_years): a2 and a5 churned
+    # within 2 years of their contract start, of the 6 contracted accounts
+    assert re.search(r"Churn rate\s+33\.3%\s+≤ 10\.0%\s+NOT MET\s+2 / 6", out)
     assert re.search(r"NRR\s+63\.2%\s+≥ 100\.0%\s+NOT MET\s+120 / 190", out)
     assert re.search(r"Meetings per CSM.*0\.50\s+≥ 0\.50\s+met\s+2 / 4", out)
+    # the weekly leading KPIs: a1 on 03-01 (week of 02-24); a1 a3 a4 a6 on 03-15
+    assert "Weekly leading KPIs (2025-03)" in out
+    assert re.search(r"02/24–03/02\s+1\s+50\.0\s+0\.0%", out)
+    assert re.search(r"03/10–03/16\s+4\s+60\.5\s+25\.0%", out)
     assert "1 of 10 measured KPIs meet their target." in out
     text = html.read_text(encoding="utf-8")
     assert text.count("<svg") >= 3
@@ -87,19 +93,18 @@ def test_missing_inputs_are_reported(tmp_path):
     out = result.output  # Japanese, the default language
     assert "2025-03 の KPI" in out
     assert re.search(r"指標\s+実績\s+目標\s+判定\s+内訳・理由", out)
-    assert re.search(r"NRR\s+—\s+≥ 100\.0%\s+算出不可\s+MRR データがありません", out)
+    assert re.search(
+        r"NRR\s+—\s+≥ 100\.0%\s+算出不可\s+2024-12-31 以前の ARR の記録がありません", out
+    )
     assert "不足している入力：" in out
-    assert "MRR：NRR の算出には --mrr FILE（account_id, month, mrr）を指定してください" in out
+    assert "利用データ：月次利用データのファイルを入力に加えてください" in out
     assert "Missing inputs" not in out and "n/a" not in out and "NOT MET" not in out
     assert re.search(r"算出できた KPI \d+ 件のうち \d+ 件が目標を達成しています。", out)
     html = (tmp_path / "kpi.html").read_text(encoding="utf-8")
     assert "<h2>不足している入力</h2>" in html
-    assert (
-        "<li>MRR：NRR の算出には --mrr FILE（account_id, month, mrr）を指定してください</li>"
-        in html
-    )
-    assert "MRR データがありません（--mrr FILE を指定してください）" in html
-    assert "pass --mrr" not in html and "n/a" not in html
+    assert "<li>利用データ：月次利用データのファイルを入力に加えてください</li>" in html
+    assert "2024-12-31 以前の ARR の記録がありません" in html
+    assert "--" not in html and "SPEC" not in html and "n/a" not in html
 
 
 def test_bad_month_and_bad_csv_are_clear_errors(tmp_path):
@@ -192,7 +197,8 @@ def test_kpi_from_state_store_snapshots(tmp_path, store_url):
     assert result.exit_code == 0, result.output
     # book a1 a3 a4 a6: latest March scores 82, 30, 70, 60
     assert re.search(r"Average health score\s+60\.5", result.output)
-    assert re.search(r"Upsell proposals\s+3\s", result.output)  # no Tasks file given
+    # proposals made are completed upsell Tasks: without Tasks they are n/a, not detections
+    assert re.search(r"Upsell proposals made\s+n/a\s", result.output)
 
 
 def test_kpi_summary_is_posted_once_per_month(tmp_path):
@@ -215,7 +221,7 @@ def test_kpi_summary_is_posted_once_per_month(tmp_path):
         assert message["channel_name"] == "cs-managers"
         assert message["text"] == "Monthly KPIs 2025-03: 1 of 10 targets met"
         blocks = json.dumps(message["blocks"], ensure_ascii=False)
-        assert "Churn rate: *50.0%* (target ≤ 10.0%)" in blocks
+        assert "Churn rate: *33.3%* (target ≤ 10.0%)" in blocks
         again = CliRunner().invoke(cli, args, env=env, catch_exceptions=False)
         assert "Slack summary: already posted" in again.output
         assert len(slack.messages) == 1

@@ -26,18 +26,22 @@ def _churn_line(output: str) -> str:
     return next(line for line in output.splitlines() if line.startswith("チャーン率"))
 
 
-def _expected_churn(accounts: list[dict], month_end: str, window_months: int = 12):
-    """Churn rate written out from the org's records (mappings/playbook.yaml kpi: churned in the
-    12 months ending at the month end / accounts active at the start of that window)."""
+def _expected_churn(accounts: list[dict], month_end: str, years: int = 2):
+    """Churn rate written out from the org's records (mappings/playbook.yaml kpi:
+    churn_definition: contract_years, the strategy's: accounts that churned by the month end
+    within 2 years of their contract start / accounts contracted by the month end)."""
     end = pd.Timestamp(month_end)
-    start = end - pd.DateOffset(months=window_months) + pd.Timedelta(days=1)
     lost = base = 0
     for a in accounts:
         began = pd.Timestamp(a["Contract_Start_Date__c"]) if a["Contract_Start_Date__c"] else None
         churned = pd.Timestamp(a["Churn_Date__c"]) if a.get("Churn_Date__c") else None
-        if (began is None or began <= start) and (churned is None or churned >= start):
+        if began is not None and began <= end:
             base += 1
-            lost += churned is not None and churned <= end
+            lost += (
+                churned is not None
+                and churned <= end
+                and churned < began + pd.DateOffset(years=years)
+            )
     return lost, base
 
 
@@ -57,7 +61,7 @@ def test_churn_rate_comes_from_the_org_churn_dates(project, sandbox_factory):
         for a in accounts
         if not a.get("Churn_Date__c")
         and a["Contract_Start_Date__c"]
-        and a["Contract_Start_Date__c"] < "2024-01-01"
+        and "2023-06-01" < a["Contract_Start_Date__c"] < "2024-01-01"  # < 2 years before
     )
     sb.admin.edit_as(
         loyal["OwnerId"], "Account", loyal["Id"],
@@ -147,13 +151,13 @@ def test_calibration_reads_outcomes_from_the_org(project, sandbox_factory):
         project, sb, "calibrate", "--from", "2024-06-01", "--to", "2025-03-01", "--no-proposal"
     )
     assert result.exit_code == 0, result.output[-3000:]
-    summary = re.search(r"(\d+) with an outcome \((\d+) churned, (\d+) retained\)", result.output)
+    summary = re.search(r"顧客 ([\d,]+) 社（解約 ([\d,]+) 社、継続 ([\d,]+) 社）", result.output)
     assert summary, result.output[-2000:]
-    total, lost, kept = map(int, summary.groups())
+    total, lost, kept = (int(g.replace(",", "")) for g in summary.groups())
     # every churned account has snapshots from before its churn date (the backfill scored it
     # while it was still a customer), so each one is an observation
     assert lost == churned and total == lost + kept == len(observed)
-    auc = float(re.search(r"overall AUC\s+([0-9.]+)", result.output).group(1))
+    auc = float(re.search(r"スコア全体の AUC：([0-9.]+)", result.output).group(1))
     assert auc > 0.6  # usage fades before the churn: the score separates churned accounts
 
 
@@ -172,7 +176,7 @@ def test_calibrate_sandbox_flag_reads_the_backfilled_sandbox(project):
     assert backfill.returncode == 0, backfill.stderr[-3000:]
     result = call("calibrate", *window, "--sandbox", "--no-proposal")
     assert result.returncode == 0, result.stderr[-3000:]
-    summary = re.search(r"(\d+) with an outcome \((\d+) churned", result.stdout)
+    summary = re.search(r"顧客 (\d+) 社（解約 (\d+) 社", result.stdout)
     assert summary, result.stdout
     # the sandbox book (started as of --to by the backfill): customers on 2024-12-01 or later
     churn = generate(accounts=150, seed=7, as_of=date(2025, 3, 1)).accounts["Churn_Date__c"]

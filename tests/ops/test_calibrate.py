@@ -15,11 +15,12 @@ import pytest
 import yaml
 
 from sfsync.ops.calibrate import calibrate, observations, proposed_scorecard
-from sfsync.ops.calibrate_report import render_html
+from sfsync.ops.calibrate_report import render_html, render_text
 from sfsync.ops.outcomes import read_outcomes_csv
 from sfsync.scoring import load_scorecard
 from sfsync.state.db import open_store
 from sfsync.state.snapshots import save_snapshots
+from sfsync.templates import load_templates
 from tests.ops.conftest import run_cli
 
 DATES = [date(2024, 10, 1), date(2024, 11, 1), date(2024, 12, 1)]
@@ -89,7 +90,8 @@ def test_the_predictive_measure_gains_points_and_the_noise_loses(history_store, 
     bands = report.bands.set_index("health_band")
     assert bands.loc["red", "churn_rate"] > bands.loc["yellow", "churn_rate"]
     assert bands.loc["green", "accounts"] == 0  # empty bands are shown with a count of 0
-    assert "AUC" in report.to_text() and "suggested max" in report.to_text()
+    text = render_text(report, load_templates(scorecards.parents[1] / "templates", "en"))
+    assert "Overall score AUC" in text and "suggested max" in text
 
     # the proposal loads with the scoring engine's loader; the live file is unchanged
     proposed = report.proposed_path
@@ -121,12 +123,13 @@ def test_cli_with_an_outcomes_csv_writes_the_html_page(history_store, scorecards
     result = run_cli(P, None, "calibrate", "--from", "2024-10-01", "--to", "2024-12-31",
                      "--outcomes", str(csv), "--html", str(html))  # fmt: skip
     assert result.exit_code == 0, result.stderr[-3000:]
-    assert "overall AUC" in result.stdout and "deliveries" in result.stdout
+    # the configured language (ja by default): labels of the scorecard, texts of the templates
+    assert "スコア全体の AUC" in result.stdout and "配信数" in result.stdout
     assert "default.proposed.yaml" in result.stdout
     page = html.read_text(encoding="utf-8")
     assert page.count("<svg") == 3 and "<script" not in page and "http://" not in page.replace(
         'xmlns="http://www.w3.org/2000/svg"', "")  # fmt: skip
-    assert "Churn rate per band" in page and "deliveries" in page
+    assert "バンド別の解約率" in page and "配信数" in page and 'lang="ja"' in page
 
 
 def test_observation_is_the_last_snapshot_before_churn():
@@ -176,7 +179,7 @@ def test_html_escapes_names():
     report = CalibrationReport("<x>", date(2024, 1, 1), date(2024, 2, 1), 2, 1, 2,
                                churn_by_band(obs), 1.0,
                                [MeasureSeparation("<m>", None, 2, None, None, 10, 10)])  # fmt: skip
-    page = render_html(report)
+    page = render_html(report, load_templates("mappings/templates", "en"))
     assert "<m>" not in page and "&lt;m&gt;" in page
 
 
