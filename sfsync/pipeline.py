@@ -50,6 +50,7 @@ from sfsync.salesforce.planner import SyncConfig, desired_account_fields, plan_s
 from sfsync.salesforce.upsell import build_upsell_tasks
 from sfsync.salesforce.writer import ApplyResult, apply_plan
 from sfsync.scoring import score_accounts
+from sfsync.scoring.qbr import last_qbr_dates
 from sfsync.scoring.result import ScoreResult
 from sfsync.scoring.trend import trend_baseline_day
 from sfsync.sources.extract import (
@@ -210,6 +211,7 @@ def compute_scores(
     )
     scores = result.scores
     desired = desired_account_fields(scores, as_of)
+    desired["last_qbr_date"] = last_qbr_dates(desired["account_id"], activities, as_of).to_numpy()
     config = _sync_config(bundle)
     write = bundle.job.write
     signal, upsell, followup = None, None, None
