@@ -270,6 +270,8 @@ class Sandbox:
         else:
             frames = {"User": sample.users, "Account": sample.accounts, "Task": sample.tasks,
                       "Event": sample.events}  # fmt: skip
+            if getattr(sample, "contacts", None) is not None:
+                frames["Contact"] = sample.contacts
             for sobject, frame in frames.items():
                 org.load_frame(sobject, frame, user)
 

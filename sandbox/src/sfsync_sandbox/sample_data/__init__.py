@@ -39,6 +39,9 @@ Tiers: ``S`` (ARR ≥ 5M JPY or ``Enterprise__c``), ``A`` (1M–5M), ``B`` (< 1M
 the ``low_usage`` archetype fall into segment C. Phases (by contract dates as of ``as_of``):
 onboarding ~8 %, adoption ~10 %, expansion ~15 %, renewal ~15 % (a few already past their
 renewal date), maturity the rest; ~1 % have no contract start, ~1 % no renewal date.
+Contacts (``sample_data/contacts.py``): two per account, the first its ``Main_Contact__c``;
+``SampleData.contact_changes`` names about 4 % of the live accounts whose main contact hands
+over to the second before the next month (``contact_changed`` once applied).
 Activities: completed Tasks (Call/Email/Meeting) and past Events (Meeting/QBR) with the latest
 touch < 30, 30–59, ≥ 60 days ago or never, meetings in the last quarter more likely for S/A,
 plus open Tasks due in the future. Names are mostly Japanese (株式会社…), a few English, and a
@@ -69,6 +72,7 @@ from sfsync_sandbox.sample_data.accounts import (
 from sfsync_sandbox.sample_data.activities import activities
 from sfsync_sandbox.sample_data.churn import CHURN_REASONS, churn_reasons, pick_churned
 from sfsync_sandbox.sample_data.common import add_months, make_ids
+from sfsync_sandbox.sample_data.contacts import contacts
 from sfsync_sandbox.sample_data.people import owner_plan, tiers
 from sfsync_sandbox.sample_data.usage import USAGE_MONTHS, usage_rows
 
@@ -112,6 +116,11 @@ class SampleData:
     usage: pd.DataFrame
     profiles: pd.DataFrame
     as_of: date
+    #: two Contacts per account; ``accounts.Main_Contact__c`` is the first
+    contacts: pd.DataFrame | None = None
+    #: main-contact hand-overs (``Id``, ``Main_Contact__c``) a few customers announce before
+    #: the next month: apply them between two runs to see ``contact_changed``
+    contact_changes: pd.DataFrame | None = None
 
     def slack_users(self) -> list[dict]:
         """Active users as ``{"id", "name", "email"}`` dicts for the Slack sandbox."""
@@ -195,6 +204,10 @@ def generate(accounts: int = 150, seed: int = 7, as_of: date | None = None) -> S
             "Churn_Reason__c": pd.array(reason, dtype="str"),
         }
     )
+    contact_rows, main_contact, contact_changes = contacts(
+        seed, account_ids, owner_of, ~churned
+    )
+    accounts_frame["Main_Contact__c"] = main_contact
     usage = usage_rows(
         rng,
         tenant[linked],
@@ -218,4 +231,6 @@ def generate(accounts: int = 150, seed: int = 7, as_of: date | None = None) -> S
         usage=usage,
         profiles=profiles,
         as_of=as_of,
+        contacts=contact_rows,
+        contact_changes=contact_changes,
     )
