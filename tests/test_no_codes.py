@@ -155,8 +155,19 @@ def test_signal_tasks_of_every_code_show_labels(language) -> None:
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_slack_alerts_show_labels(language) -> None:
     builder = MessageBuilder(load_templates(TEMPLATES_DIR, language), "https://org.example.com")
-    ctx = {"account_id": "001A", "account_name": "株式会社A", "segment": "S", "score": 35,
-           "band": "red", "codes": SIGNAL_CODES, "owner_name": "佐藤", "due_date": "2025-03-17"}
-    for fallback, blocks in (builder.signal_alert(ctx), builder.escalation(ctx, ["segment", "band"])):
+    ctx = {
+        "account_id": "001A",
+        "account_name": "株式会社A",
+        "segment": "S",
+        "score": 35,
+        "band": "red",
+        "codes": SIGNAL_CODES,
+        "owner_name": "佐藤",
+        "due_date": "2025-03-17",
+    }
+    for fallback, blocks in (
+        builder.signal_alert(ctx),
+        builder.escalation(ctx, ["segment", "band"]),
+    ):
         text = fallback + json.dumps(blocks, ensure_ascii=False)
         assert not raw_codes(text, language), text

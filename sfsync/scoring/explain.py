@@ -179,7 +179,8 @@ def _render_rows(
                         category=label, points=_fmt(got), max_points=max_text, measures=measures
                     )
                 )
-        possible = _possible(totals, categories, lambda j: picked[j][i] != not_applicable[j])
+        applying = {j for j, na in enumerate(not_applicable) if picked[j][i] != na}
+        possible = _possible(totals, categories, applying.__contains__)
         if score == score and 0 < possible < nominal:  # measures dropped: score re-normalised
             parts.append(renormalised_tpl.format(possible=_fmt(possible), total=_fmt(nominal)))
         if flag_names:

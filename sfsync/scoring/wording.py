@@ -9,7 +9,8 @@ placeholder is a ConfigError naming the template file and key, before any accoun
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 
 from sfsync.errors import ConfigError, ConfigProblem
@@ -121,10 +122,10 @@ class Wording:
     language: str
     texts: dict[tuple[str, str, str], str]
     bands: dict[str, str]
-    actions: dict[str, str] = field(default_factory=dict)
-    segments: dict[str, str] = field(default_factory=dict)
-    phases: dict[str, str] = field(default_factory=dict)
-    signals: dict[str, str] = field(default_factory=dict)
+    actions: dict[str, str] = dataclass_field(default_factory=dict)
+    segments: dict[str, str] = dataclass_field(default_factory=dict)
+    phases: dict[str, str] = dataclass_field(default_factory=dict)
+    signals: dict[str, str] = dataclass_field(default_factory=dict)
 
     def text(self, section: str, key: str, field: str = "text") -> str:
         return self.texts[section, key, field]
@@ -160,6 +161,7 @@ def wording_from_templates(templates: TemplateSet) -> Wording:
         for key, fields in keys.items()
         for field in fields
     }
+
     def labels(section: str) -> dict[str, str]:
         return {
             name: str(fields.get("label", name))

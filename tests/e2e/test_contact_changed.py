@@ -1,10 +1,11 @@
-""""Main contact changed" (issue 12 item 9) on the practice org: nothing on the first month;
+""" "Main contact changed" (issue 12 item 9) on the practice org: nothing on the first month;
 after a few customers hand over to a new main contact (``Main_Contact__c``), the next month's
 run raises ``contact_changed`` for exactly those accounts, with a signal Task for the owner."""
 
 from __future__ import annotations
 
 from sfsync_sandbox.sample_data import generate
+
 from tests.e2e.conftest import customers, run_cli
 from tests.fixtures.sandbox import SANDBOX_AS_OF
 

@@ -63,7 +63,9 @@ def test_the_record_page_shows_the_health_section_and_the_history_list() -> None
 
 
 def test_the_qbr_list_view_filters_on_a_field_sfsync_writes() -> None:
-    root = _root(SOURCE / "objects/Account/listViews/sfsync_SA_Without_QBR_This_Quarter.listView-meta.xml")
+    root = _root(
+        SOURCE / "objects/Account/listViews/sfsync_SA_Without_QBR_This_Quarter.listView-meta.xml"
+    )
     filtered = {f.findtext(NS + "field") for f in root.findall(NS + "filters")}
     assert filtered == {"CS_Segment__c", "Last_QBR_Date__c"}
     assert JAPANESE.search(root.findtext(NS + "label"))
@@ -72,7 +74,9 @@ def test_the_qbr_list_view_filters_on_a_field_sfsync_writes() -> None:
 
 
 def _report_types() -> dict[str, ET.Element]:
-    return {p.name.split(".")[0]: _root(p) for p in SOURCE.glob("reportTypes/*.reportType-meta.xml")}
+    return {
+        p.name.split(".")[0]: _root(p) for p in SOURCE.glob("reportTypes/*.reportType-meta.xml")
+    }
 
 
 def test_report_types_list_only_defined_fields() -> None:
@@ -113,7 +117,9 @@ def test_reports_use_the_report_types_and_their_columns() -> None:
 
 
 def test_the_dashboard_shows_the_reports() -> None:
-    root = _root(SOURCE / "dashboards/sfsync_Dashboards/sfsync_Manager_Dashboard.dashboard-meta.xml")
+    root = _root(
+        SOURCE / "dashboards/sfsync_Dashboards/sfsync_Manager_Dashboard.dashboard-meta.xml"
+    )
     assert JAPANESE.search(root.findtext(NS + "title"))
     shown = {e.text for e in root.iter(NS + "report")}
     defined = {

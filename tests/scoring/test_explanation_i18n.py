@@ -142,7 +142,8 @@ def test_missing_zero_and_no_score_wording():
     assert old.scores["explanation"].iloc[0] == "Score 0 (low)\ncare 0/10\n- touch ≥ 30 = 0/10"
     recent = score(card, acts=[activity("2025-03-10", "call", account_id="001B")])
     assert (
-        recent.scores["explanation"].iloc[0] == "スコア 100（high）\nケア 10/10\n・touch 最近 = 10/10"
+        recent.scores["explanation"].iloc[0]
+        == "スコア 100（high）\nケア 10/10\n・touch 最近 = 10/10"
     )
     unlabelled_bin = score(card).scores["explanation"].iloc[0]  # 54 days: the bin has no label
     assert unlabelled_bin == "スコア 0（low）\nケア 0/10\n・touch ≥ 30 = 0/10"
@@ -158,7 +159,9 @@ def test_unknown_placeholder_is_a_config_error_naming_file_and_key(tmp_path, def
     directory = _copy_templates(tmp_path)
     path = directory / "ja" / "explanation.yaml"
     text = path.read_text(encoding="utf-8")
-    bad = text.replace('"・{measure} {bin} = {points}/{max_points}"', '"・{measure} {bin} ×{weight}"')
+    bad = text.replace(
+        '"・{measure} {bin} = {points}/{max_points}"', '"・{measure} {bin} ×{weight}"'
+    )
     assert bad != text
     path.write_text(bad, encoding="utf-8")
     with pytest.raises(ConfigError) as info:

@@ -14,9 +14,16 @@ def test_latest_completed_qbr_up_to_the_as_of_date() -> None:
         {
             "account_id": ["a1", "a1", "a1", "a2", "a2", "a3"],
             "date": pd.to_datetime(
-                ["2026-01-10", "2026-04-02 15:30:00", "2026-06-01", "2026-03-01", "2026-03-05",
-                 "2026-02-01"
-            ], format="ISO8601"),  # fmt: skip
+                [
+                    "2026-01-10",
+                    "2026-04-02 15:30:00",
+                    "2026-06-01",
+                    "2026-03-01",
+                    "2026-03-05",
+                    "2026-02-01",
+                ],
+                format="ISO8601",
+            ),  # fmt: skip
             "type": ["QBR", "qbr", "QBR", "Meeting", "QBR", "QBR"],
             "completed": pd.array([True, True, True, True, False, None], dtype="boolean"),
         }

@@ -204,9 +204,7 @@ def generate(accounts: int = 150, seed: int = 7, as_of: date | None = None) -> S
             "Churn_Reason__c": pd.array(reason, dtype="str"),
         }
     )
-    contact_rows, main_contact, contact_changes = contacts(
-        seed, account_ids, owner_of, ~churned
-    )
+    contact_rows, main_contact, contact_changes = contacts(seed, account_ids, owner_of, ~churned)
     accounts_frame["Main_Contact__c"] = main_contact
     usage = usage_rows(
         rng,

@@ -12,7 +12,20 @@ import pandas as pd
 
 from sfsync_sandbox.sample_data.common import make_ids
 
-_FAMILY = ("佐藤", "田中", "伊藤", "渡辺", "中村", "小林", "加藤", "吉田", "山本", "松本", "井上", "木村")
+_FAMILY = (
+    "佐藤",
+    "田中",
+    "伊藤",
+    "渡辺",
+    "中村",
+    "小林",
+    "加藤",
+    "吉田",
+    "山本",
+    "松本",
+    "井上",
+    "木村",
+)
 _GIVEN = ("美咲", "翔太", "陽菜", "健太", "結衣", "大輔", "彩", "拓也", "真由", "悠人")
 _TITLES = ("マーケティング部 部長", "人事部 採用担当", "営業企画部 主任", "広報部 マネージャー")
 CHANGE_SHARE = 0.04  # accounts whose main contact hands over between two months
