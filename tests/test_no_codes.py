@@ -148,6 +148,8 @@ def test_signal_tasks_of_every_code_show_labels(language) -> None:
         templates=load_templates(TEMPLATES_DIR, language), scores=scores,
     )  # fmt: skip
     assert len(tasks) == len(churn)
+    segment = "S（ハイタッチ）" if language == "ja" else "S (high touch)"
+    assert tasks["description"].str.contains(segment, regex=False).any()  # the label, not "S"
     for text in tasks["subject"] + "\n" + tasks["description"]:
         assert not raw_codes(text, language), text
 
