@@ -30,8 +30,8 @@ class SignalSpec:
     """One signal code.
 
     ``severity`` is the default (``mappings/rules.yaml`` may override it per rule). ``rule`` is
-    False for a code SPEC §6 names but no rule raises yet (``contact_changed``): it is a valid
-    picklist value and has a Slack label, but nothing produces it.
+    False for a code SPEC §6 names but no rule raises yet: it is a valid picklist value and has
+    a Slack label, but nothing produces it (none today).
     """
 
     code: str
@@ -52,7 +52,9 @@ class SignalSpec:
 
 SIGNALS: tuple[SignalSpec, ...] = (
     SignalSpec("competitor", "churn", "high"),
-    SignalSpec("contact_changed", "churn", "low", rule=False),
+    # seed 001 §3.3 rates it low–medium; medium so that it makes a Task (re-onboard the new
+    # contact, recovery playbook) and a Slack notice by default; rules.yaml may lower it.
+    SignalSpec("contact_changed", "churn", "medium"),
     SignalSpec("deliveries_drop", "churn", "medium"),
     SignalSpec("no_login_60d", "churn", "high"),
     SignalSpec("red_band", "churn", "high"),

@@ -32,6 +32,14 @@ class Labels:
             return self._label("band_none", "-")
         return self._label(f"band_{band}", str(band))
 
+    def segment_label(self, segment: Any) -> str:
+        """A segment's label (``explanation_segments``: S（ハイタッチ）…); the letter itself when
+        the templates have none, empty for a missing segment."""
+        if segment is None or segment != segment or segment == "":
+            return ""
+        fields = self.t.sections.get("explanation_segments", {}).get(str(segment))
+        return str(fields.get("label", segment)) if isinstance(fields, dict) else str(segment)
+
     def signal_label(self, code: str) -> str:
         """A signal code's label (the code itself when the templates have none)."""
         return self._label(slack_label_key(code), code)

@@ -58,6 +58,7 @@ from sfsync.salesforce.planner import (
 from sfsync.salesforce.upsell import build_upsell_tasks
 from sfsync.salesforce.writer import ApplyResult, apply_plan
 from sfsync.scoring import score_accounts
+from sfsync.scoring.qbr import last_qbr_dates
 from sfsync.scoring.result import ScoreResult
 from sfsync.scoring.trend import trend_baseline_day
 from sfsync.sources.extract import (
@@ -224,6 +225,7 @@ def compute_scores(
     )
     scores = result.scores
     desired = desired_account_fields(scores, as_of)
+    desired["last_qbr_date"] = last_qbr_dates(desired["account_id"], activities, as_of).to_numpy()
     config = _sync_config(bundle)
     write = bundle.job.write
     signal, upsell, followup = None, None, None
@@ -402,12 +404,17 @@ class WriteCounts:
 
 
 def with_owners(scores: pd.DataFrame, accounts: pd.DataFrame) -> pd.DataFrame:
-    """The scores with each account's ``owner_id`` (stored in the snapshot: the next run's
-    hand-over rule compares owners against it)."""
-    if "owner_id" in scores.columns or "owner_id" not in accounts.columns:
+    """The scores with each account's ``owner_id`` and ``main_contact_id`` (stored in the
+    snapshot: the next run's hand-over rule compares owners, its contact_changed signal main
+    contacts against it)."""
+    columns = [
+        c for c in ("owner_id", "main_contact_id")
+        if c in accounts.columns and c not in scores.columns
+    ]  # fmt: skip
+    if not columns:
         return scores
-    owners = accounts[["account_id", "owner_id"]].drop_duplicates("account_id")
-    return scores.merge(owners, on="account_id", how="left")
+    extra = accounts[["account_id", *columns]].drop_duplicates("account_id")
+    return scores.merge(extra, on="account_id", how="left")
 
 
 @dataclass(frozen=True)

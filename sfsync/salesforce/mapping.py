@@ -87,6 +87,7 @@ SCORING_COLUMNS = frozenset(
         "data_quality",
         "explanation",
         "scored_at",
+        "last_qbr_date",  # latest completed QBR, added by the compute stage (scoring/qbr.py)
     }
 )
 

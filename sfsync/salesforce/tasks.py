@@ -294,7 +294,7 @@ def build_signal_tasks(
             "owner_name": names.get(str(owner), "") if owner else "",
             "health_score": _text(rec.get("health_score")),
             "health_band": band_label(rec.get("health_band")),
-            "segment": _text(rec.get("segment")),
+            "segment": labels.segment_label(rec.get("segment")),
         }
         text = templates.render(TEMPLATE_SECTION, task_template_key(code), values)
         rows.append(

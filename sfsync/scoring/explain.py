@@ -1,8 +1,9 @@
 """Explanations: why each account got its score, in the language of a template set.
 
-- :func:`explanation_text` — one compact line per account for a Salesforce long-text field,
-  e.g. ``スコア 48（オレンジ）｜利用状況 23/40: 配信数 1–2回 = 15/25; …`` (Japanese templates) or
-  ``Score 48 (orange) | usage 23/40: deliveries 1–2 = 15/25; …`` (English). The text depends
+- :func:`explanation_text` — one text per account for a Salesforce long-text field: the score
+  and band, the next action for the band, then one measure per line (``・配信数 1–2回 = 15/25``),
+  a note when measures did not apply and the score was re-normalised, and the data-quality
+  flags (Japanese templates; English on request). The text depends
   only on which bin each measure fell in (and the data-quality flags), so it is rendered once
   per distinct combination and broadcast as a pandas Categorical (vectorised even for a
   million accounts).
@@ -145,18 +146,27 @@ def _render_rows(
     picked = [state[rows].tolist() for state in states]
     scores = totals.score[rows].tolist()
     bands = [wording.band(totals.band_names[c]) for c in totals.band_code[rows].tolist()]
-    categories = []  # (label, max text, measure indices, points per row)
+    band_names = [totals.band_names[c] for c in totals.band_code[rows].tolist()]
+    action_tpl = w("explanation", "next_action")
+    renormalised_tpl = w("explanation", "renormalised")
+    categories = []  # (label, max text, measure indices, points per row, cap)
     for cat_name, category in card.categories.items():
         members = [j for j, m in enumerate(totals.measures) if m.category == cat_name]
         if members:
             points = totals.category_points[cat_name][rows].tolist()
             label = labels.categories[cat_name]
-            categories.append((label, _fmt(category.max_points), members, points))
+            cap = category.max_points if category.cap else None
+            categories.append((label, _fmt(category.max_points), members, points, cap))
+    not_applicable = [len(m.bin_labels) + 1 for m in totals.measures]
+    nominal = _possible(totals, categories, lambda j: True)
     texts = []
     for i in range(len(rows)):
         score = scores[i]
         parts = [no_score if score != score else header.format(score=int(score), band=bands[i])]
-        for label, max_text, members, points in categories:
+        action = wording.action(band_names[i]) if score == score else None
+        if action:
+            parts.append(action_tpl.format(action=action))
+        for label, max_text, members, points, _ in categories:
             measures = measure_sep.join(measure_texts[j][picked[j][i]] for j in members)
             got = points[i]
             if got != got:  # NaN: no measure of the category applies
@@ -169,6 +179,10 @@ def _render_rows(
                         category=label, points=_fmt(got), max_points=max_text, measures=measures
                     )
                 )
+        applying = {j for j, na in enumerate(not_applicable) if picked[j][i] != na}
+        possible = _possible(totals, categories, applying.__contains__)
+        if score == score and 0 < possible < nominal:  # measures dropped: score re-normalised
+            parts.append(renormalised_tpl.format(possible=_fmt(possible), total=_fmt(nominal)))
         if flag_names:
             bits = picked[-1][i]
             chosen = [flag_text[f] for b, f in enumerate(flag_names) if bits >> b & 1]
@@ -176,6 +190,16 @@ def _render_rows(
                 parts.append(dq_tpl.format(flags=flag_sep.join(chosen)))
         texts.append(part_sep.join(parts))
     return texts
+
+
+def _possible(totals: Totals, categories, applies) -> float:
+    """The points an account could earn from the measures for which ``applies(j)`` holds
+    (capped categories capped), as the engine normalises the score."""
+    total = 0.0
+    for _, _, members, _, cap in categories:
+        possible = sum(totals.measures[j].max_points for j in members if applies(j))
+        total += min(possible, cap) if cap is not None else possible
+    return total
 
 
 def explanation_text(
@@ -288,22 +312,35 @@ def render_account(
     if isinstance(missing, str) and missing:
         missing_names = flag_sep.join(labels.measures.get(m, m) for m in missing.split(";"))
     band = scores_row["health_band"]
+    band = None if pd.isna(band) else band
+    segment, phase = scores_row["segment"], scores_row["lifecycle_phase"]
+    signals = scores_row["signals"]
+    signal_names = None
+    if isinstance(signals, str) and signals:
+        signal_names = flag_sep.join(wording.signal(c) for c in signals.split(";"))
     lines = [
         w("title", account_id=scores_row["account_id"], scorecard=card.name),
         w(
             "score",
             score=_na(scores_row["health_score"]),
-            band=_na(None if pd.isna(band) else wording.band(band)),
-            trend=_na(scores_row["health_trend"]),
+            band=_na(None if band is None else wording.band(band)),
+            trend=_na(_trend_text(scores_row["health_trend"])),
         ),
-        w("segment", segment=_na(scores_row["segment"]), phase=_na(scores_row["lifecycle_phase"])),
-        w("signals", signals=_na(scores_row["signals"], word("none"))),
+        w(
+            "segment",
+            segment=_na(None if pd.isna(segment) else wording.segment(segment)),
+            phase=_na(None if pd.isna(phase) else wording.phase(phase)),
+        ),
+        w("signals", signals=_na(signal_names, word("none"))),
         w(
             "data_quality",
             flags=_na(flag_labels(scores_row["data_quality"], wording, flag_sep), word("ok")),
         ),
-        "",
     ]
+    action = wording.action(band)
+    if action:
+        lines.append(w("next_action", action=action))
+    lines.append("")
     for cat_name, category in card.categories.items():
         points = scores_row.get(f"{cat_name}_points")
         lines.append(
@@ -319,7 +356,7 @@ def render_account(
             measure = r["measure"]
             values = {
                 "measure": labels.measures[measure],
-                "value": _na(r["input_value"], word("missing_value")),
+                "value": _na(human_value(r["input_value"], wording), word("missing_value")),
             }
             if r["status"] == "not_applicable":
                 lines.append(w("measure_not_applicable", **values))
@@ -347,6 +384,39 @@ def _bin_label(card: Scorecard, labels: Labels, category: str, measure: str, can
         return labels.bins[measure][canonical_labels.index(canonical)]
     except ValueError:
         return str(canonical)
+
+
+def human_number(value: float) -> str:
+    """A number as people read it: whole numbers without decimals, numbers of 10 and more
+    rounded to whole numbers, smaller ones to two significant digits (2.7857 -> 2.8)."""
+    if value != value:
+        return "-"
+    if float(value).is_integer() or abs(value) >= 10:
+        return f"{round(value):d}"
+    return f"{value:.2g}"
+
+
+def human_value(text, wording: Wording):
+    """A breakdown input value (``_value_text``) for people: yes/no in the template language,
+    numbers rounded (:func:`human_number`), anything else as it is; None stays None."""
+    if text is None or pd.isna(text):
+        return None
+    if text in ("yes", "no"):
+        key = "boolean_true" if text == "yes" else "boolean_false"
+        return wording.label("explanation_values", key)
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return human_number(number)
+
+
+def _trend_text(value):
+    """The trend with its sign (+5, -12, 0); None when there is none."""
+    if value is None or pd.isna(value):
+        return None
+    number = float(value)
+    return ("+" if number > 0 else "") + human_number(number)
 
 
 def _na(value, default: str = "-") -> str:

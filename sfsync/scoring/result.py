@@ -12,6 +12,7 @@ import pandas as pd
 
 from sfsync.errors import InputDataError
 from sfsync.scoring.arrays import release_unused_memory, strings_from_codes, unique_inverse
+from sfsync.scoring.contact import contact_changed
 from sfsync.scoring.engine import NOT_APPLICABLE, Totals, score_features
 from sfsync.scoring.explain import explanation_frame, explanation_text
 from sfsync.scoring.features import Features, build_features
@@ -139,7 +140,11 @@ def score_accounts(
     segs = segment(feats.frame, feats.linked, rules.segments)
     phase_names = np.array(PHASES, dtype=object)[phase]
     band = totals.band
-    signals = compute_signals(feats.frame, feats.linked, band, change, phase_names, rules.signals)
+    contact_baseline = previous if isinstance(trend_baseline, str) else trend_baseline
+    changed_contact = contact_changed(account_ids, accounts, contact_baseline)
+    signals = compute_signals(
+        feats.frame, feats.linked, band, change, phase_names, rules.signals, changed_contact
+    )
     churn = [s for s in signals if s.kind == "churn"]
     upsell = [s for s in signals if s.kind == "upsell"]
     flags = {

@@ -56,6 +56,14 @@ class CompetitorRule(_Signal):
     severity: Severity = default_severity("competitor")
 
 
+class ContactChangedRule(_Signal):
+    """The Account's main-contact field (column ``main_contact_id``) differs from the value
+    stored with the previous run's snapshot (seed 001 §3.3 "担当者変更"). Never raised on a
+    first run, nor when either value is unknown."""
+
+    severity: Severity = default_severity("contact_changed")
+
+
 class RedBandRule(_Signal):
     severity: Severity = default_severity("red_band")
     band: str = "red"
@@ -95,6 +103,7 @@ class SignalRules(StrictModel):
     deliveries_drop: DeliveriesDropRule = DeliveriesDropRule()
     tickets_rising: TicketsRisingRule = TicketsRisingRule()
     competitor: CompetitorRule = CompetitorRule()
+    contact_changed: ContactChangedRule = ContactChangedRule()
     red_band: RedBandRule = RedBandRule()
     score_drop: ScoreDropRule = ScoreDropRule()
     near_plan_limit: NearPlanLimitRule = NearPlanLimitRule()
@@ -164,9 +173,12 @@ def compute_signals(
     score_change: np.ndarray,
     phase: np.ndarray,
     rules: SignalRules,
+    contact_changed: np.ndarray | None = None,
 ) -> list[Signal]:
     """Every enabled signal with its per-account mask. ``score_change`` is current minus
-    previous score (NaN without a previous score)."""
+    previous score (NaN without a previous score). ``contact_changed``: per account, whether
+    the main contact differs from the previous snapshot's (:mod:`sfsync.scoring.contact`;
+    None: never)."""
 
     def col(name: str) -> np.ndarray:
         return frame[name].to_numpy(dtype=np.float64)
@@ -193,6 +205,8 @@ def compute_signals(
         rising = (t_this >= r.min_tickets) & (t_this >= r.min_ratio * t_prev)
         add("tickets_rising", r, linked & rising)
         add("competitor", rules.competitor, _truthy(frame["competitor_evaluation"]))
+        changed = np.zeros(len(frame), dtype=bool) if contact_changed is None else contact_changed
+        add("contact_changed", rules.contact_changed, changed)
         add("red_band", rules.red_band, band == rules.red_band.band)
         add("score_drop", rules.score_drop, -score_change >= rules.score_drop.points)
         r = rules.near_plan_limit

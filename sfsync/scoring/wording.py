@@ -10,6 +10,7 @@ placeholder is a ConfigError naming the template file and key, before any accoun
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 
 from sfsync.errors import ConfigError, ConfigProblem
@@ -26,6 +27,8 @@ REQUIRED: dict[str, dict[str, dict[str, frozenset[str]]]] = {
         "measure_missing": {"text": frozenset({"measure", "max_points"})},
         "measure_not_applicable": {"text": frozenset({"measure", "max_points"})},
         "data_quality": {"text": frozenset({"flags"})},
+        "renormalised": {"text": frozenset({"possible", "total"})},
+        "next_action": {"text": frozenset({"action"})},
         "separators": {"part": frozenset(), "measure": frozenset(), "flag": frozenset()},
     },
     "explanation_values": {
@@ -53,6 +56,7 @@ REQUIRED: dict[str, dict[str, dict[str, frozenset[str]]]] = {
         "measure_missing": {"text": frozenset({"measure", "value", "max_points"})},
         "measure_not_applicable": {"text": frozenset({"measure", "value"})},
         "missing_measures": {"text": frozenset({"measures"})},
+        "next_action": {"text": frozenset({"action"})},
         "words": {
             "none": frozenset(),
             "ok": frozenset(),
@@ -63,6 +67,13 @@ REQUIRED: dict[str, dict[str, dict[str, frozenset[str]]]] = {
 }
 #: optional: band labels (a band without one is shown by its scorecard name)
 BANDS_SECTION = "explanation_bands"
+#: optional: the next action per band (seed 001 §2.3); a band without one gets no action line
+ACTIONS_SECTION = "explanation_actions"
+#: optional: segment and lifecycle-phase labels (``sfsync explain``; the code when missing)
+SEGMENTS_SECTION = "explanation_segments"
+PHASES_SECTION = "explanation_phases"
+#: the signal labels people already see in Slack (``slack.signal_<code>.label``)
+SIGNALS_SECTION = "slack"
 
 
 def template_file(templates: TemplateSet, section: str) -> str:
@@ -111,6 +122,10 @@ class Wording:
     language: str
     texts: dict[tuple[str, str, str], str]
     bands: dict[str, str]
+    actions: dict[str, str] = dataclass_field(default_factory=dict)
+    segments: dict[str, str] = dataclass_field(default_factory=dict)
+    phases: dict[str, str] = dataclass_field(default_factory=dict)
+    signals: dict[str, str] = dataclass_field(default_factory=dict)
 
     def text(self, section: str, key: str, field: str = "text") -> str:
         return self.texts[section, key, field]
@@ -120,6 +135,19 @@ class Wording:
 
     def band(self, name: str | None) -> str:
         return "" if name is None else self.bands.get(name, name)
+
+    def action(self, band: str | None) -> str | None:
+        """The next action for ``band`` (None when the templates give none)."""
+        return None if band is None else self.actions.get(band)
+
+    def segment(self, code: str) -> str:
+        return self.segments.get(code, code)
+
+    def phase(self, code: str) -> str:
+        return self.phases.get(code, code)
+
+    def signal(self, code: str) -> str:
+        return self.signals.get(code, code)
 
 
 def wording_from_templates(templates: TemplateSet) -> Wording:
@@ -133,11 +161,28 @@ def wording_from_templates(templates: TemplateSet) -> Wording:
         for key, fields in keys.items()
         for field in fields
     }
-    bands = {
-        name: fields.get("label", name)
-        for name, fields in templates.sections.get(BANDS_SECTION, {}).items()
+
+    def labels(section: str) -> dict[str, str]:
+        return {
+            name: str(fields.get("label", name))
+            for name, fields in templates.sections.get(section, {}).items()
+            if isinstance(fields, dict)
+        }
+
+    signals = {
+        key.removeprefix("signal_"): label
+        for key, label in labels(SIGNALS_SECTION).items()
+        if key.startswith("signal_")
     }
-    return Wording(language=templates.language, texts=texts, bands=bands)
+    return Wording(
+        language=templates.language,
+        texts=texts,
+        bands=labels(BANDS_SECTION),
+        actions=labels(ACTIONS_SECTION),
+        segments=labels(SEGMENTS_SECTION),
+        phases=labels(PHASES_SECTION),
+        signals=signals,
+    )
 
 
 def resolve_wording(templates: TemplateSet | None, language: str | None = None) -> Wording:

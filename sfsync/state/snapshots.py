@@ -51,6 +51,7 @@ score_snapshots = Table(
     Column("lifecycle_phase", String(20)),
     Column("signals", Text),
     Column("owner_id", String(18)),
+    Column("main_contact_id", String(255)),  # compared by the next run (contact_changed)
     Column("category_points", Text),  # JSON object {"usage": 30.0, ...}
     Column("measure_points", Text),  # JSON object {"deliveries": 15.0, ...} (calibration)
     Column("arr", Float),  # the account's ARR on the as-of date (NRR from ARR snapshots)
@@ -58,9 +59,11 @@ score_snapshots = Table(
     Index("ix_score_snapshots_scorecard_as_of", "scorecard", "as_of"),
 )
 
-TEXT_COLUMNS = ("health_band", "segment", "lifecycle_phase", "signals", "owner_id")
+TEXT_COLUMNS = ("health_band", "segment", "lifecycle_phase", "signals", "owner_id",
+                "main_contact_id")  # fmt: skip
 FRAME_COLUMNS = ["account_id", "as_of", "health_score", "health_band", "health_trend",
-                 "segment", "lifecycle_phase", "signals", "owner_id", "arr"]  # fmt: skip
+                 "segment", "lifecycle_phase", "signals", "owner_id", "arr",
+                 "main_contact_id"]  # fmt: skip
 
 
 def _integers(frame: pd.DataFrame, column: str) -> list:
@@ -131,7 +134,8 @@ def save_snapshots(
     """Insert or replace one snapshot per row of ``scores`` (needs ``account_id``); return rows.
 
     Used columns: ``health_score``, ``health_band``, ``health_trend``, ``segment``,
-    ``lifecycle_phase``, ``signals``, ``owner_id``, ``arr`` (each optional) and every ``*_points`` column.
+    ``lifecycle_phase``, ``signals``, ``owner_id``, ``arr``, ``main_contact_id`` (each optional) and
+    every ``*_points`` column.
     Written in chunks with executemany in one transaction: all rows or none.
     """
     if "account_id" not in scores.columns:
@@ -239,7 +243,8 @@ def previous_scores(
     ``previous_scores(store, scorecard, as_of)`` is accepted too.
 
     Columns: account_id, as_of, health_score (Int64), health_band, health_trend, segment,
-    lifecycle_phase, signals, owner_id, arr (float64), scorecard, ``<category>_points`` (float64).
+    lifecycle_phase, signals, owner_id, arr (float64), main_contact_id, scorecard,
+    ``<category>_points`` (float64).
     Empty (with those base columns) when there is no earlier snapshot.
     """
     if isinstance(as_of, str) and isinstance(scorecard, date):

@@ -38,9 +38,10 @@ def test_nightly_writes_fields_tasks_and_alerts_then_a_rerun_changes_nothing(
     bands = Counter(a["Health_Band__c"] for a in active)
     assert set(bands) <= {"green", "yellow", "orange", "red"}
     # the explanation CSMs read is in the configured language (ja), band and score included
-    band_ja = {"green": "グリーン", "yellow": "イエロー", "orange": "オレンジ", "red": "レッド"}
+    # (one measure per line, the band as the Health_Band__c picklist labels it, then its action)
+    band_ja = {"green": "健全", "yellow": "要注意", "orange": "警戒", "red": "危険"}
     for a in active:
-        head = f"スコア {int(a['Health_Score__c'])}（{band_ja[a['Health_Band__c']]}）｜"
+        head = f"スコア {int(a['Health_Score__c'])}（{band_ja[a['Health_Band__c']]}）\n次のアクション: "
         assert a["Health_Explanation__c"].startswith(head), a["Health_Explanation__c"]
     assert any("利用状況" in a["Health_Explanation__c"] for a in active)
     tasks = [

@@ -143,6 +143,7 @@ def test_csm_and_manager_permission_sets_read_every_field_and_never_edit_sfsync_
     assert {f for f, e in _permissions("sfsync_CSM").items() if e} == {
         "Account.Churn_Date__c", "Account.Churn_Reason__c", "Account.Competitor_Evaluation__c",
         "Contact.CS_Contact_Role__c",
+        "Account.Main_Contact__c",  # the CSM records the customer's new main contact
     }  # fmt: skip
 
 
@@ -154,6 +155,7 @@ def test_list_views_have_japanese_names_and_filter_on_codes() -> None:
     assert set(views) == {
         "sfsync_My_Red_Orange_Accounts",
         "sfsync_SA_Accounts",
+        "sfsync_SA_Without_QBR_This_Quarter",
         "sfsync_Signal_Tasks_Due_48h",
     }
     for view in views.values():

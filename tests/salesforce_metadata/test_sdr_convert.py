@@ -69,6 +69,17 @@ def test_the_metadata_converts_with_source_deploy_retrieve(sdr: None) -> None:
     assert components["PermissionSet"] == ["sfsync_CSM", "sfsync_Integration", "sfsync_Manager"]
     assert components["Layout"] == ["Account-sfsync Account Layout"]
     assert len(components["ListView"]) == len(list(SOURCE.glob("objects/*/listViews/*.xml")))
+    assert components["FlexiPage"] == ["sfsync_Account_Record_Page"]
+    assert components["ReportType"] == [
+        "sfsync_Accounts_With_Score_History", "sfsync_Tasks_With_Sync_Key"
+    ]  # fmt: skip
+    assert components["ReportFolder"] == ["sfsync_Reports"]
+    assert sorted(components["Report"]) == sorted(
+        f"sfsync_Reports/{p.name.split('.')[0]}" for p in SOURCE.glob("reports/*/*.report-meta.xml")
+    )
+    assert len(components["Report"]) == 4
+    assert components["DashboardFolder"] == ["sfsync_Dashboards"]
+    assert components["Dashboard"] == ["sfsync_Dashboards/sfsync_Manager_Dashboard"]
 
 
 def test_a_broken_file_fails_the_check(sdr: None, tmp_path: Path) -> None:

@@ -44,19 +44,22 @@ WORKED_USAGE = [
 ]  # fmt: skip
 WORKED_ACTS = [activity("2025-01-20", "call", account_id="001B")]
 
+# one measure per line, the next action for the band under the score
 JA = (
-    "スコア 48（オレンジ）"
-    "｜利用状況 23/40: 配信数 1–2回 = 15/25; ログイン日数 1–5日 = 8/15"
-    "｜エンゲージメント 10/30: 最終接触からの日数 30–59日 = 10/20; 今四半期の面談 なし = 0/10"
-    "｜成果 5/20: 商談化率 業界平均未満 = 5/20"
-    "｜契約 10/10: 契約更新 3か月以内 = 10/10"
+    "スコア 48（警戒）\n"
+    "次のアクション: 改善プランで今すぐ介入\n"
+    "利用状況 23/40\n・配信数 1–2回 = 15/25\n・ログイン日数 1–5日 = 8/15\n"
+    "エンゲージメント 10/30\n・最終接触からの日数 30–59日 = 10/20\n・今四半期の面談 なし = 0/10\n"
+    "成果 5/20\n・商談化率 業界平均未満 = 5/20\n"
+    "契約 10/10\n・契約更新 3か月以内 = 10/10"
 )
 EN = (
-    "Score 48 (orange)"
-    " | usage 23/40: deliveries 1–2 = 15/25; login days 1–5 = 8/15"
-    " | engagement 10/30: days since last touch 30–59 days = 10/20; meeting this quarter no = 0/10"
-    " | outcome 5/20: pipeline conversion below benchmark = 5/20"
-    " | contract 10/10: renewal (calendar months ahead) within 3 months = 10/10"
+    "Score 48 (Alert)\n"
+    "Next action: intervene now with an improvement plan\n"
+    "usage 23/40\n- deliveries 1–2 = 15/25\n- login days 1–5 = 8/15\n"
+    "engagement 10/30\n- days since last touch 30–59 days = 10/20\n- meeting this quarter no = 0/10\n"
+    "outcome 5/20\n- pipeline conversion below benchmark = 5/20\n"
+    "contract 10/10\n- renewal (calendar months ahead) within 3 months = 10/10"
 )
 
 
@@ -94,11 +97,14 @@ def test_canonical_outputs_do_not_depend_on_the_language(default_card):
 def test_unlinked_account_names_its_data_quality_flag(default_card):
     account = WORKED | {"tenant_id": None}
     ja = score(default_card, accounts=[account]).scores["explanation"].iloc[0]
-    assert "｜利用状況 対象外: 配信数 対象外; ログイン日数 対象外｜" in ja
-    assert ja.endswith("｜データ品質: テナントID未連携")
+    assert "\n利用状況 対象外\n・配信数 対象外\n・ログイン日数 対象外\n" in ja
+    # usage and outcome (conversion) measures are dropped: re-normalised over the other 40 points
+    assert "\n※対象外の指標を除いた40点満点（本来100点）で計算し、100点満点に換算しています\n" in ja
+    assert ja.endswith("\nデータ品質: テナントID未連携")
     en = score(default_card, accounts=[account], language="en").scores["explanation"].iloc[0]
-    assert " | usage n/a/40: deliveries not applicable; login days not applicable | " in en
-    assert en.endswith(" | data quality: no tenant linked")
+    assert "\nusage n/a/40\n- deliveries not applicable\n- login days not applicable\n" in en
+    assert "\n* Scored out of 40 points (of 100) without the measures" in en
+    assert en.endswith("\ndata quality: no tenant linked")
 
 
 def test_missing_zero_and_no_score_wording():
@@ -130,16 +136,17 @@ def test_missing_zero_and_no_score_wording():
     )  # fmt: skip
     no_touch = score(card, acts=[activity("2025-01-20", "call", account_id="other")])
     assert no_touch.scores["explanation"].iloc[0] == (
-        "スコア 0（low）｜ケア 0/10: touch データなし = 0/10"  # band without a label: its name
+        "スコア 0（low）\nケア 0/10\n・touch データなし = 0/10"  # band without a label: its name
     )
     old = score(card, acts=[activity("2025-01-01", "call", account_id="001B")], language="en")
-    assert old.scores["explanation"].iloc[0] == "Score 0 (low) | care 0/10: touch ≥ 30 = 0/10"
+    assert old.scores["explanation"].iloc[0] == "Score 0 (low)\ncare 0/10\n- touch ≥ 30 = 0/10"
     recent = score(card, acts=[activity("2025-03-10", "call", account_id="001B")])
     assert (
-        recent.scores["explanation"].iloc[0] == "スコア 100（high）｜ケア 10/10: touch 最近 = 10/10"
+        recent.scores["explanation"].iloc[0]
+        == "スコア 100（high）\nケア 10/10\n・touch 最近 = 10/10"
     )
     unlabelled_bin = score(card).scores["explanation"].iloc[0]  # 54 days: the bin has no label
-    assert unlabelled_bin == "スコア 0（low）｜ケア 0/10: touch ≥ 30 = 0/10"
+    assert unlabelled_bin == "スコア 0（low）\nケア 0/10\n・touch ≥ 30 = 0/10"
 
 
 def _copy_templates(tmp_path: Path) -> Path:
@@ -152,7 +159,9 @@ def test_unknown_placeholder_is_a_config_error_naming_file_and_key(tmp_path, def
     directory = _copy_templates(tmp_path)
     path = directory / "ja" / "explanation.yaml"
     text = path.read_text(encoding="utf-8")
-    bad = text.replace('"{measure} {bin} = {points}/{max_points}"', '"{measure} {bin} ×{weight}"')
+    bad = text.replace(
+        '"・{measure} {bin} = {points}/{max_points}"', '"・{measure} {bin} ×{weight}"'
+    )
     assert bad != text
     path.write_text(bad, encoding="utf-8")
     with pytest.raises(ConfigError) as info:

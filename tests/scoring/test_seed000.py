@@ -95,16 +95,19 @@ def test_worked_example_scores(result):
 
 def test_worked_example_explanation(result):
     text = result.scores.set_index("account_id").loc["X", "explanation"]
-    assert text.startswith("スコア 59（オレンジ）｜原稿 18/30: 完了ステップ 3/5 = 18/30｜")
+    assert text.startswith(
+        "スコア 59（警戒）\n次のアクション: 改善プランで今すぐ介入\n原稿 18/30\n・完了ステップ 3/5 = 18/30\n"
+    )
     assert "業種 ● 反響大 = 25/25" in text
     assert "年間媒体費 700万円以上 = 30/30" in text
     english = score_rows("en").scores.set_index("account_id").loc["X", "explanation"]
     assert english.startswith(
-        "Score 59 (orange) | postings 18/30: postings steps done 3/5 = 18/30 | "
+        "Score 59 (Alert)\nNext action: intervene now with an improvement plan\n"
+        "postings 18/30\n- postings steps done 3/5 = 18/30\n"
     )
     assert "industry ● strong response = 25/25" in english
     assert "media spend / year ≥ ¥7M = 30/30" in english
-    assert english.endswith(" | data quality: no tenant linked")
+    assert english.endswith("\ndata quality: no tenant linked")
     breakdown = result.explanations
     row = breakdown[(breakdown["account_id"] == "Y") & (breakdown["measure"] == "media_spend")]
     assert row[["input_value", "bin", "points"]].iloc[0].tolist() == ["4999999", "< ¥5M", 0.0]

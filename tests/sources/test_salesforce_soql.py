@@ -32,7 +32,7 @@ def test_accounts_query_selects_the_mapped_fields():
     assert soql == (
         "SELECT Id, Name, OwnerId, Industry, ARR__c, Enterprise__c, Contract_Start_Date__c, "
         "Renewal_Date__c, Tenant_Id__c, Competitor_Evaluation__c, Churn_Date__c, "
-        "Churn_Reason__c FROM Account"
+        "Churn_Reason__c, Main_Contact__c FROM Account"
     )
 
 

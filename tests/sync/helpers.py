@@ -35,6 +35,7 @@ def account_describe(
         _picklist("CS_Segment__c", ["S", "A", "B", "C"]),
         _picklist("Churn_Signals__c", list(CHURN_CODES), type_="multipicklist"),
         _picklist("Upsell_Signals__c", list(UPSELL_CODES), type_="multipicklist"),
+        _field("Last_QBR_Date__c", "date"),
         _field("Health_Scored_At__c", "datetime"),
         _field("Health_Explanation__c", "textarea", length=32768),
     ]

@@ -40,8 +40,11 @@ the ``low_usage`` archetype fall into segment C. Phases (by contract dates as of
 onboarding ~8 %, adoption ~10 %, expansion ~15 %, renewal ~15 % (a few already past their
 renewal date), maturity the rest; ~1 % have no contract start, ~1 % no renewal date.
 Contacts (``sample_data/contacts.py``): a primary contact (主担当) per account, a decision
-maker (決裁者) and mostly an admin for S and A accounts, zero to two users each; five active
-tech-touch Campaigns without members. Engagement logs (``sample_data/engagement.py``): mail
+maker (決裁者) and mostly an admin for S and A accounts, zero to two users each;
+the primary contact is the account's ``Main_Contact__c``, and ``SampleData.contact_changes``
+names about 4 % of the live accounts whose main contact hands over to their next contact before
+the next month (``contact_changed`` once applied); five active tech-touch Campaigns without
+members. Engagement logs (``sample_data/engagement.py``): mail
 opens and clicks, video and document views fade before churn and rise for some healthy
 accounts; the per-content log behind them is ``SampleData.content_log()``.
 Activities: completed Tasks (Call/Email/Meeting) and past Events (Meeting/QBR) with the latest
@@ -74,7 +77,7 @@ from sfsync_sandbox.sample_data.accounts import (
 from sfsync_sandbox.sample_data.activities import activities
 from sfsync_sandbox.sample_data.churn import CHURN_REASONS, churn_reasons, pick_churned
 from sfsync_sandbox.sample_data.common import add_months, make_ids
-from sfsync_sandbox.sample_data.contacts import campaigns, contacts
+from sfsync_sandbox.sample_data.contacts import campaigns, contacts, main_contacts
 from sfsync_sandbox.sample_data.engagement import content_log
 from sfsync_sandbox.sample_data.people import owner_plan, tiers
 from sfsync_sandbox.sample_data.usage import USAGE_MONTHS, usage_rows
@@ -122,6 +125,9 @@ class SampleData:
     seed: int = 7
     contacts: pd.DataFrame | None = None  # customer contacts with their CS role
     campaigns: pd.DataFrame | None = None  # the tech-touch Campaigns (no members)
+    #: main-contact hand-overs (``Id``, ``Main_Contact__c``) a few customers announce before
+    #: the next month: apply them between two runs to see ``contact_changed``
+    contact_changes: pd.DataFrame | None = None
 
     def content_log(self) -> pd.DataFrame:
         """The per-content engagement log behind the usage rows' video, document and mail
@@ -210,6 +216,9 @@ def generate(accounts: int = 150, seed: int = 7, as_of: date | None = None) -> S
             "Churn_Reason__c": pd.array(reason, dtype="str"),
         }
     )
+    contact_rows = contacts(seed, account_ids, owner_of, tier)
+    main_contact, contact_changes = main_contacts(seed, contact_rows, account_ids, ~churned)
+    accounts_frame["Main_Contact__c"] = main_contact
     usage = usage_rows(
         rng,
         tenant[linked],
@@ -235,7 +244,8 @@ def generate(accounts: int = 150, seed: int = 7, as_of: date | None = None) -> S
         profiles=profiles,
         as_of=as_of,
         seed=seed,
-        contacts=contacts(seed, account_ids, owner_of, tier),
+        contacts=contact_rows,
+        contact_changes=contact_changes,
         campaigns=campaigns(as_of, _head_of_cs(users)),
     )
 

@@ -7,7 +7,11 @@ Campaigns are the talk's tech-touch mails (step mails, the tutorial-completed tr
 monthly tips, release notices, the renewal reminder), active and without members: sfsync adds
 the members.
 
-Drawn from a generator of its own, so the rest of the book does not change.
+Each account's primary contact is its ``Main_Contact__c``; :func:`main_contacts` also names the
+hand-overs a few customers announce between two months (about 4 % of the live accounts that
+have a second contact hand over to it), so that ``contact_changed`` can be seen.
+
+Drawn from generators of their own, so the rest of the book does not change.
 """
 
 from __future__ import annotations
@@ -85,6 +89,31 @@ def contacts(
             "HasOptedOutOfEmail": rng.random(count) < 0.03,
         }
     )
+
+
+CHANGE_SHARE = 0.04  # live accounts whose main contact hands over between two months
+
+
+def main_contacts(
+    seed: int, contact_rows: pd.DataFrame, account_ids: np.ndarray, active: np.ndarray
+) -> tuple[np.ndarray, pd.DataFrame]:
+    """``(main_contact, changes)``: each account's main contact Id (its primary contact, in
+    account order) and the hand-overs (``Id``, ``Main_Contact__c``: the successor, the account's
+    next contact) for about 4 % of the ``active`` accounts that have a second contact (at least
+    one when any has)."""
+    rng = np.random.default_rng(seed + 1)
+    by_account = contact_rows.groupby("AccountId", sort=False)["Id"]
+    first = by_account.nth(0).set_axis(contact_rows.loc[by_account.nth(0).index, "AccountId"])
+    second = by_account.nth(1).set_axis(contact_rows.loc[by_account.nth(1).index, "AccountId"])
+    main = first.reindex(account_ids).to_numpy(dtype=object)
+    successor = second.reindex(account_ids)
+    candidates = np.flatnonzero(np.asarray(active) & successor.notna().to_numpy())
+    count = min(len(candidates), max(1, round(CHANGE_SHARE * len(candidates))))
+    chosen = np.sort(rng.choice(candidates, count, replace=False)) if count else np.array([], int)
+    changes = pd.DataFrame(
+        {"Id": account_ids[chosen], "Main_Contact__c": successor.to_numpy(dtype=object)[chosen]}
+    )
+    return main, changes
 
 
 def campaigns(as_of: date, owner_id: str) -> pd.DataFrame:
