@@ -8,6 +8,7 @@ lock file is unchanged. Skipped, saying why, where node or npm is not installed.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import shutil
@@ -23,6 +24,13 @@ SOURCE = PROJECT / "force-app" / "main" / "default"
 
 
 def _npm_ci() -> None:
+    # Test workers (pytest-xdist) share the folder: one installs while the others wait.
+    with (SDR_DIR / ".npm-ci.lock").open("w") as guard:
+        fcntl.flock(guard, fcntl.LOCK_EX)
+        _npm_ci_unlocked()
+
+
+def _npm_ci_unlocked() -> None:
     lock = (SDR_DIR / "package-lock.json").read_bytes()
     digest = hashlib.sha256(lock).hexdigest()
     marker = SDR_DIR / "node_modules" / ".sfsync-lock-sha256"
