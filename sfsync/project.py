@@ -23,7 +23,15 @@ from sfsync.automation.playbook import Playbook, load_playbook
 from sfsync.config import Project, Settings
 from sfsync.configfile import load_model
 from sfsync.errors import ConfigError, ConfigProblem, InputDataError, SfsyncError
-from sfsync.jobs import FileSource, Job, KpiCompute, SalesforceSource, ScoreCompute, job_path
+from sfsync.jobs import (
+    FileSource,
+    Job,
+    KpiCompute,
+    SalesforceSource,
+    ScoreCompute,
+    job_path,
+    load_job,
+)
 from sfsync.salesforce.mapping import PRODUCIBLE_VALUES, SCORING_COLUMNS, load_mapping
 from sfsync.salesforce.planner import SyncConfig
 from sfsync.salesforce.tasks import TaskSettings, load_task_settings, task_problems
@@ -32,6 +40,7 @@ from sfsync.scoring.scorecard import Scorecard, load_scorecard
 from sfsync.sources import files as file_source
 from sfsync.sources.columns import ColumnMapping, load_column_mapping
 from sfsync.sources.extract import DEFAULT_COLUMNS
+from sfsync.state.thinning import protected_days
 from sfsync.templates import TemplateSet, load_templates
 
 T = TypeVar("T")
@@ -374,3 +383,20 @@ def validate_jobs(project: Project) -> tuple[list[ConfigProblem], str]:
         problems += found
         names.append(path.stem)
     return problems, ", ".join(names) or "none found"
+
+
+def retention_protect_days(jobs_dir: Path) -> int:
+    """The age (days) below which state-store retention keeps everything: the longest trend
+    window and output-guard window of the scoring jobs in ``jobs_dir`` (a job file that does
+    not load counts with the defaults; ``sfsync validate`` reports it)."""
+    trend, guard = [ScoreCompute.model_fields["trend_days"].default], [35]
+    for path in sorted(Path(jobs_dir).glob("*.yaml")):
+        try:
+            job = load_job(Path(jobs_dir), path.stem)
+        except ConfigError:
+            continue
+        if isinstance(job.compute, ScoreCompute):
+            trend.append(job.compute.trend_days)
+        guard.append(job.guards.output.recent_days)
+    return protected_days(trend, guard)
+
