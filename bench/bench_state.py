@@ -106,9 +106,18 @@ def run(url: str, n: int) -> None:
 
 
 def nightly_scores(n: int, night: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One night's snapshot as a real run stores it: scores plus per-measure points (JSON)."""
-    scores, signals = book(n, 11, night)
+    """One night's snapshot as a real run stores it: scores plus per-measure points (JSON).
+    The book is the same every night but for 1 % of the accounts (a normal night)."""
+    scores, _ = book(n, 11, 0)
     rng = np.random.default_rng(night)
+    moved = rng.random(n) < 0.01
+    score = scores["health_score"].to_numpy(dtype=float)
+    score[moved] = rng.integers(0, 101, int(moved.sum()))
+    scores["health_score"] = pd.array(score.astype(int), dtype="Int64")
+    scores["health_band"] = np.where(score >= 80, "green", np.where(score >= 40, "yellow", "red"))
+    red = scores["health_band"] == "red"
+    signals = pd.DataFrame({"account_id": scores.loc[red, "account_id"], "code": "red_band",
+                            "kind": "churn", "severity": "high"})  # fmt: skip
     points = rng.integers(0, 16, (n, len(MEASURES))).astype(float)
     frame = pd.DataFrame(points, columns=list(MEASURES))
     scores["measure_points"] = frame.to_json(orient="records", lines=True).splitlines()

@@ -7,6 +7,8 @@ What goes (``retention:`` in ``sfsync.yaml``, :class:`sfsync.config.RetentionSet
 * ``runs`` whose as-of date is older than ``ledger_days`` (never a running one, never a job's
   latest good run: the input guard compares with it), with their ``quarantine`` rows;
 * ``run_figures`` (the guards' baseline) and ``history_periods`` older than ``ledger_days``;
+* ``signal_ledger`` rows of signals cleared more than ``ledger_days`` ago (active signals stay:
+  they decide what is new);
 * ``write_failures`` resolved more than ``ledger_days`` ago (pending ones stay: the next run
   retries them).
 
@@ -32,6 +34,7 @@ from sfsync.state.history_periods import history_periods
 from sfsync.state.quarantine import quarantine
 from sfsync.state.run_figures import GOOD_STATUSES, run_figures
 from sfsync.state.runs import runs
+from sfsync.state.signals import signal_ledger
 from sfsync.state.snapshots import score_snapshots
 from sfsync.state.thinning import ThinningRule, dates_to_delete
 
@@ -177,6 +180,8 @@ def _prune_ledgers(store: Store, cutoff: date, dry_run: bool) -> dict[str, int]:
         ("write_failures", write_failures,
          and_(write_failures.c.resolved_at.is_not(None), write_failures.c.resolved_at < cutoff_at)),
         ("history_periods", history_periods, history_periods.c.as_of < cutoff),
+        ("signal_ledger", signal_ledger,
+         and_(signal_ledger.c.active.is_(False), signal_ledger.c.cleared_at < cutoff)),
         ("runs", runs, old_runs),
     ]  # fmt: skip
     deleted: dict[str, int] = {}

@@ -13,12 +13,14 @@ from sqlalchemy import func, select, update
 from sfsync.config import RetentionSettings
 from sfsync.plan import PendingWrite
 from sfsync.state import (
+    active_signals,
     finish_run,
     quarantine_counts,
     record_quarantine,
     save_snapshots,
     snapshot_dates,
     start_run,
+    sync_signals,
 )
 from sfsync.state.failures import (
     FailedWrite,
@@ -176,6 +178,11 @@ def test_prune_thins_snapshots_and_prunes_ledgers(store):
         conn.execute(update(write_failures).values(resolved_at=datetime(2024, 10, 2)).where(
             write_failures.c.record_key == "001A"))  # fmt: skip
     mark_period_written(store, "nightly", "2024-W40", first, old_run, 3)
+    signal = pd.DataFrame({"account_id": ["001A"], "code": ["red_band"], "kind": ["churn"],
+                           "severity": ["high"]})  # fmt: skip
+    sync_signals(store, first, signal)  # active, then cleared long ago
+    sync_signals(store, first + timedelta(days=1), signal.iloc[0:0])
+    sync_signals(store, TODAY, signal.assign(account_id="001B"))  # active now: stays
     baseline_before = scores_on_or_before(store, "default", TODAY - timedelta(days=28))
     settings_ = RetentionSettings(daily_days=10, weekly_days=60, ledger_days=90)
     protect = protected_days([28], [35])
@@ -206,6 +213,8 @@ def test_prune_thins_snapshots_and_prunes_ledgers(store):
     assert pending_writes(store) == [PendingWrite("Account", "001B", ("Health_Score__c",))]
     assert report.deleted["write_failures"] == 1
     assert period_written_on(store, "nightly", "2024-W40") is None
+    assert report.deleted["signal_ledger"] == 1
+    assert list(active_signals(store)["account_id"]) == ["001B"]
     # pruning again deletes nothing
     again = prune_state(store, TODAY, settings_, protect_days=protect)
     assert again.total == 0 and "nothing to prune" in again.to_text()
