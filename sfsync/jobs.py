@@ -265,6 +265,12 @@ class HistorySpec(StrictModel):
         default="score_history_fields", description="mappings/<name>.yaml (the history mapping)"
     )
 
+    @field_validator("every", mode="before")
+    @classmethod
+    def _off(cls, value: object) -> object:
+        # YAML reads an unquoted `off` as false
+        return "off" if value is False else value
+
     @property
     def weekday_number(self) -> int:
         """Monday 0 … Sunday 6 (``date.weekday()``)."""

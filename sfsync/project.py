@@ -32,6 +32,7 @@ from sfsync.jobs import (
     job_path,
     load_job,
 )
+from sfsync.salesforce.history import load_history_mapping
 from sfsync.salesforce.mapping import PRODUCIBLE_VALUES, SCORING_COLUMNS, load_mapping
 from sfsync.salesforce.planner import SyncConfig
 from sfsync.salesforce.tasks import TaskSettings, load_task_settings, task_problems
@@ -198,6 +199,10 @@ def bundle_problems(
             bench = mappings / "benchmarks" / job.compute.benchmarks
             if not c.missing(bench, owner, "compute.benchmarks"):
                 benchmarks = c.load(lambda: _read_benchmarks(bench))
+        if job.history.every != "off" and job.write.account_fields:
+            history = job.history.mapping
+            if not c.missing(mappings / f"{history}.yaml", owner, "history.mapping"):
+                c.load(lambda: load_history_mapping(mappings, name=history))
 
     templates = c.load(lambda: load_templates(mappings / "templates", settings.language))
     sync_config = None

@@ -3,8 +3,9 @@
 ``history.every: weekly`` (with a ``weekday``): the first run of an ISO week on or after that
 weekday writes the week's snapshot, key suffix ``YYYY-Www``; ``monthly`` (with a ``day``): the
 first run of a month on or after that day, suffix ``YYYY-MM``; ``off``: never. A period whose
-snapshot was written stays done for the rest of the period, except that a re-run on the very
-date that wrote it writes it again (the same keys: an upsert, never a second record).
+snapshot was written stays done for the rest of the period, a re-run on the same night
+included (a re-run writes nothing new); should the state store forget it, the records are
+upserted on the same keys again, never created twice.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def history_due(as_of: date, spec: HistorySpec, written_on: date | None) -> Hist
 
     ``written_on``: the as-of date whose run already wrote this period's snapshot (None: not
     written yet). Due on or after the configured weekday / day of the period when not yet
-    written, or again on the same date (a re-run)."""
+    written."""
     period = period_of(as_of, spec)
     if period is None:
         return None
@@ -52,6 +53,6 @@ def history_due(as_of: date, spec: HistorySpec, written_on: date | None) -> Hist
         previous_day = shift_months_clamped(as_of, -1)
     if not reached:
         return None
-    if written_on is not None and written_on != as_of:
+    if written_on is not None:
         return None
     return HistoryDue(period, previous_day)

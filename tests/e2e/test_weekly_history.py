@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import Counter
 
 from sfsync.state import open_store
-from sfsync.state.history_periods import period_written_on
+from sfsync.state.history_periods import history_periods, period_written_on
 from tests.e2e.conftest import customers, run_cli
 
 HISTORY = "Health_Score_History__c"
@@ -43,9 +43,21 @@ def test_weekly_history_direction_and_no_duplicates(project, sandbox_factory):
     assert set(_by_week(sb.admin.records(HISTORY))) == {"2025-W07"}
     assert not history_ids & set(sb.admin.counters()["writes_per_record"])
 
-    _nightly(project, sb, "2025-02-17")  # next Monday: week 2025-W08
-    rerun = _nightly(project, sb, "2025-02-17")  # a re-run the same night: same keys
-    assert "score history records (2025-W08)" in rerun.output
+    second = _nightly(project, sb, "2025-02-17")  # next Monday: week 2025-W08
+    assert "score history records (2025-W08)" in second.output
+    sb.admin.reset_counters()
+    rerun = _nightly(project, sb, "2025-02-17")  # a re-run the same night writes nothing new
+    assert "score history records" not in rerun.output
+    assert sb.admin.counters()["records_written"] == 0
+    # the state store forgets the week: the records are upserted on the same keys again
+    store = open_store(f"sqlite:///{project.root / '.sfsync' / 'state.db'}")
+    try:
+        with store.begin() as conn:
+            conn.execute(history_periods.delete().where(history_periods.c.period == "2025-W08"))
+    finally:
+        store.dispose()
+    again = _nightly(project, sb, "2025-02-17")
+    assert "score history records (2025-W08)" in again.output
     _nightly(project, sb, "2025-03-10")  # four weeks after the first: W11, with a trend
     records = sb.admin.records(HISTORY)
     keys = Counter(r["History_Key__c"] for r in records)
