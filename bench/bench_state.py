@@ -190,8 +190,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--accounts", type=int, default=100_000)
     parser.add_argument("--postgres", action="store_true")
-    parser.add_argument("--growth", action="store_true",
-                        help="state-store growth per nightly run, with and without retention")
+    parser.add_argument(
+        "--growth",
+        action="store_true",
+        help="state-store growth per nightly run, with and without retention",
+    )
     parser.add_argument("--nights", type=int, default=30)
     args = parser.parse_args()
     if args.growth:

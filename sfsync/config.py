@@ -269,8 +269,7 @@ class RetentionSettings(StrictModel):
     def _order(self) -> RetentionSettings:
         if self.weekly_days < self.daily_days:
             raise ValueError(
-                f"weekly_days ({self.weekly_days}) must be at least daily_days "
-                f"({self.daily_days})"
+                f"weekly_days ({self.weekly_days}) must be at least daily_days ({self.daily_days})"
             )
         if self.monthly_days is not None and self.monthly_days < self.weekly_days:
             raise ValueError(

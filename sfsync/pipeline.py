@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import structlog
 
+from sfsync.automation.history_schedule import history_due, period_of
 from sfsync.automation.kpi_job import KpiOutcome, KpiStageResult, kpi_stage
 from sfsync.automation.nightly import (
     combine_tasks,
@@ -37,7 +38,6 @@ from sfsync.automation.nightly import (
 )
 from sfsync.automation.playbook import Playbook
 from sfsync.calendar import month_text, scoring_month
-from sfsync.automation.history_schedule import history_due, period_of
 from sfsync.errors import ConfigError, RunInterrupted
 from sfsync.guards import stage as guards
 from sfsync.jobs import KpiCompute, UsageImportCompute
@@ -73,7 +73,7 @@ from sfsync.state import runs
 from sfsync.state.failures import pending_writes as stored_pending_writes
 from sfsync.state.history_periods import mark_period_written, period_written_on
 from sfsync.state.lock import run_lock
-from sfsync.state.prune import PruneReport, Pruner, prune_state
+from sfsync.state.prune import Pruner, PruneReport, prune_state
 from sfsync.state.signals import sync_signals
 from sfsync.state.snapshots import previous_scores as stored_previous_scores
 from sfsync.state.snapshots import save_snapshots, scores_on_or_before, with_measure_points

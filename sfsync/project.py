@@ -404,4 +404,3 @@ def retention_protect_days(jobs_dir: Path) -> int:
             trend.append(job.compute.trend_days)
         guard.append(job.guards.output.recent_days)
     return protected_days(trend, guard)
-

@@ -171,8 +171,12 @@ def test_prune_thins_snapshots_and_prunes_ledgers(store):
     run_ids = [_night(store, d) for d in run_days]
     old_run = run_ids[0]
     record_quarantine(store, old_run, "usage", pd.DataFrame({"tenant_id": ["t1"], "reason": ["x"]}))
-    record_failures(store, old_run, [FailedWrite("Account", "001A", ("Health_Score__c",), "E", "m")])
-    record_failures(store, old_run, [FailedWrite("Account", "001B", ("Health_Score__c",), "E", "m")])
+    record_failures(
+        store, old_run, [FailedWrite("Account", "001A", ("Health_Score__c",), "E", "m")]
+    )
+    record_failures(
+        store, old_run, [FailedWrite("Account", "001B", ("Health_Score__c",), "E", "m")]
+    )
     resolve_failures(store, old_run, [("Account", "001A")])
     with store.begin() as conn:  # resolved long ago
         conn.execute(update(write_failures).values(resolved_at=datetime(2024, 10, 2)).where(
