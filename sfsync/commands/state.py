@@ -20,7 +20,13 @@ def _parse_date(_ctx: click.Context, param: click.Parameter, value: str | None) 
 
 @click.group("state")
 def state() -> None:
-    """Look after the state store (sfsync.yaml state_url)."""
+    """Look after the state store (state_url in sfsync.yaml): retention.
+
+    \b
+    Examples:
+      sfsync state prune --dry-run
+      sfsync state prune
+    """
 
 
 @state.command("prune")
