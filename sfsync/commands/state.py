@@ -40,10 +40,10 @@ def prune(ctx: click.Context, dry_run: bool, as_of: date | None) -> None:
 
     Snapshots: every one is kept for retention.daily_days (45), then the last of each week
     until retention.weekly_days (400), then the last of each month (deleted after
-    retention.monthly_days when set). Runs, guard figures, quarantined rows and resolved write
-    failures older than retention.ledger_days (180) are deleted. Whatever a job's trend
-    (trend_days + 7 days) or output guard (guards.output.recent_days) still needs is kept,
-    and so is each job's latest good run. The same step runs at the end of every successful
+    retention.monthly_days when set). Runs, guard figures, quarantined rows, cleared signals
+    and resolved write failures older than retention.ledger_days (180) are deleted. Whatever
+    a job's trend (trend_days + 7 days) or output guard (guards.output.recent_days) still
+    needs is kept, and so is each job's latest good run. The same step runs at the end of every successful
     run unless retention.auto_prune is false.
 
     \b
