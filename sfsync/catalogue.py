@@ -115,3 +115,5 @@ BANDS: tuple[str, ...] = ("green", "yellow", "orange", "red")
 PHASES: tuple[str, ...] = ("onboarding", "adoption", "expansion", "maturity", "renewal")
 # Customer-success segments from most to least touch (SPEC §5).
 SEGMENTS: tuple[str, ...] = ("S", "A", "B", "C")
+# Direction of the health score against the trend baseline (Health_Direction__c).
+DIRECTIONS: tuple[str, ...] = ("up", "flat", "down")

@@ -31,6 +31,7 @@ COMMAND_MODULES = [
     "sfsync.commands.calibrate",
     "sfsync.commands.doctor",
     "sfsync.commands.demo",
+    "sfsync.commands.state",
 ]
 
 

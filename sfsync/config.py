@@ -244,7 +244,42 @@ class SlackSettings(_UrlSafeRepr):
         return None if value is None else value + "/"  # slack_sdk joins "base_url + method"
 
 
-_BLOCKS = ("salesforce", "metabase", "slack")
+class RetentionSettings(StrictModel):
+    """How long the state store keeps what it only needs for a while (``retention:``).
+
+    Score snapshots: every one for ``daily_days``, then the last of each ISO week until
+    ``weekly_days``, then the last of each month (deleted after ``monthly_days`` when set).
+    Run ledger, guard figures, quarantined rows and resolved write failures: ``ledger_days``.
+    Whatever a job's trend baseline or output guard still needs is kept whatever these say.
+    """
+
+    auto_prune: bool = Field(
+        True, description="prune at the end of every successful run (sfsync state prune)"
+    )
+    daily_days: int = Field(45, ge=1, description="keep every daily snapshot this long")
+    weekly_days: int = Field(400, ge=1, description="then one snapshot per week until this age")
+    monthly_days: int | None = Field(
+        None, ge=1, description="then one per month; older ones are deleted (null: never)"
+    )
+    ledger_days: int = Field(
+        180, ge=1, description="runs, guard figures, quarantine and resolved failures"
+    )
+
+    @model_validator(mode="after")
+    def _order(self) -> RetentionSettings:
+        if self.weekly_days < self.daily_days:
+            raise ValueError(
+                f"weekly_days ({self.weekly_days}) must be at least daily_days ({self.daily_days})"
+            )
+        if self.monthly_days is not None and self.monthly_days < self.weekly_days:
+            raise ValueError(
+                f"monthly_days ({self.monthly_days}) must be at least weekly_days "
+                f"({self.weekly_days}) or null"
+            )
+        return self
+
+
+_BLOCKS = ("salesforce", "metabase", "slack", "retention")
 
 
 class Settings(StrictModel):
@@ -257,6 +292,7 @@ class Settings(StrictModel):
     salesforce: SalesforceSettings = SalesforceSettings()
     metabase: MetabaseSettings = MetabaseSettings()
     slack: SlackSettings = SlackSettings()
+    retention: RetentionSettings = RetentionSettings()
 
     @model_validator(mode="before")
     @classmethod

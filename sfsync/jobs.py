@@ -190,6 +190,12 @@ class ScoreCompute(StrictModel):
         default=None,
         description="a CSV in mappings/benchmarks/ (industry,rate); null: the scorecard's own",
     )
+    direction_dead_band: float = Field(
+        default=5,
+        ge=0,
+        description="Health_Direction__c: a trend within ±this many points is flat, above up, "
+        "below down",
+    )
 
 
 class UsageImportCompute(StrictModel):
@@ -241,6 +247,45 @@ class WriteSpec(StrictModel):
         description="scheduled follow-up Tasks of mappings/playbook.yaml (onboarding, QBR, "
         "renewal, overdue touch, hand-over, recovery)",
     )
+
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+class HistorySpec(StrictModel):
+    """``history:`` of a scoring job: the periodic Health_Score_History__c snapshot."""
+
+    every: Literal["weekly", "monthly", "off"] = Field(
+        default="weekly",
+        description="one history record per account and week (or month); off: none (history "
+        "then comes from sfsync backfill only)",
+    )
+    weekday: Literal[WEEKDAYS] = Field(  # type: ignore[valid-type]
+        default="monday",
+        description="weekly: the first run of the week on or after this day writes the week's "
+        "snapshot (a missed run is caught up the next night)",
+    )
+    day: int = Field(
+        default=1,
+        ge=1,
+        le=28,
+        description="monthly: the first run of the month on or after this day of the month "
+        "writes the month's snapshot",
+    )
+    mapping: str = Field(
+        default="score_history_fields", description="mappings/<name>.yaml (the history mapping)"
+    )
+
+    @field_validator("every", mode="before")
+    @classmethod
+    def _off(cls, value: object) -> object:
+        # YAML reads an unquoted `off` as false
+        return "off" if value is False else value
+
+    @property
+    def weekday_number(self) -> int:
+        """Monday 0 … Sunday 6 (``date.weekday()``)."""
+        return WEEKDAYS.index(self.weekday)
 
 
 class ChangeLimit(StrictModel):
@@ -295,6 +340,7 @@ class Job(StrictModel):
     write: WriteSpec = Field(default_factory=WriteSpec)
     notify: NotifySpec = Field(default_factory=NotifySpec)
     guards: Guards = Field(default_factory=Guards)
+    history: HistorySpec = Field(default_factory=HistorySpec)
 
     @model_validator(mode="after")
     def _roles(self) -> Job:

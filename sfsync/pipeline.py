@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -29,6 +29,7 @@ import pandas as pd
 import structlog
 
 from sfsync.automation.closures import closable_followups
+from sfsync.automation.history_schedule import history_due, period_of
 from sfsync.automation.kpi_job import KpiOutcome, KpiStageResult, kpi_stage
 from sfsync.automation.nightly import (
     combine_tasks,
@@ -39,15 +40,23 @@ from sfsync.automation.nightly import (
 from sfsync.automation.playbook import Playbook
 from sfsync.automation.urgent import build_urgent_tasks
 from sfsync.calendar import month_text, scoring_month
-from sfsync.errors import RunInterrupted
+from sfsync.errors import ConfigError, RunInterrupted
 from sfsync.guards import stage as guards
 from sfsync.jobs import KpiCompute, UsageImportCompute
-from sfsync.plan import PendingWrite, Plan
+from sfsync.plan import ObjectUpsert, PendingWrite, Plan, PlanProblem
 from sfsync.ports import Notifier, SalesforceApi, Store
-from sfsync.project import USAGE_IMPORT_COLUMNS, JobBundle
+from sfsync.project import USAGE_IMPORT_COLUMNS, JobBundle, retention_protect_days
 from sfsync.report import RunSummary
 from sfsync.run_context import Run
 from sfsync.salesforce import budget
+from sfsync.salesforce.history import (
+    ACCOUNT_LOOKUP_FIELD,
+    history_changes,
+    history_frame,
+    history_org_problems,
+    load_history_mapping,
+    resolve_history_mapping,
+)
 from sfsync.salesforce.planner import (
     LoopContext,
     SyncConfig,
@@ -60,7 +69,7 @@ from sfsync.salesforce.writer import ApplyResult, apply_plan
 from sfsync.scoring import score_accounts
 from sfsync.scoring.qbr import last_qbr_dates
 from sfsync.scoring.result import ScoreResult
-from sfsync.scoring.trend import trend_baseline_day
+from sfsync.scoring.trend import trend_baseline_day, trend_direction
 from sfsync.sources.extract import (
     Inputs,
     Readers,
@@ -71,7 +80,9 @@ from sfsync.sources.extract import (
 )
 from sfsync.state import runs
 from sfsync.state.failures import pending_writes as stored_pending_writes
+from sfsync.state.history_periods import mark_period_written, period_written_on
 from sfsync.state.lock import run_lock
+from sfsync.state.prune import Pruner, PruneReport, prune_state
 from sfsync.state.signals import sync_signals
 from sfsync.state.snapshots import previous_scores as stored_previous_scores
 from sfsync.state.snapshots import (
@@ -224,6 +235,10 @@ def compute_scores(
         templates=bundle.templates,  # the explanation is written in the configured language
     )
     scores = result.scores
+    dead_band = getattr(bundle.job.compute, "direction_dead_band", None)
+    scores["health_direction"] = trend_direction(
+        scores["health_trend"], *(() if dead_band is None else (dead_band,))
+    )
     desired = desired_account_fields(scores, as_of)
     desired["last_qbr_date"] = last_qbr_dates(desired["account_id"], activities, as_of).to_numpy()
     config = _sync_config(bundle)
@@ -358,6 +373,72 @@ def pending_writes(store: Store | None) -> list[PendingWrite]:
     return stored_pending_writes(store)
 
 
+@dataclass(frozen=True)
+class HistoryPlanned:
+    """The periodic score-history snapshot a run writes: its period and records."""
+
+    period: str
+    upsert: ObjectUpsert
+    problems: tuple[PlanProblem, ...] = ()
+
+
+def plan_history(run: Run, computed: Computed, salesforce: SalesforceApi | None,
+                 store: Store | None) -> HistoryPlanned | None:  # fmt: skip
+    """The ``Health_Score_History__c`` records of this run's periodic snapshot (``history:``
+    of the job; :mod:`sfsync.automation.history_schedule`), or None when none is due. The
+    mapping is checked against the org first: a problem stops the run before any write."""
+    spec = run.bundle.job.history
+    scored = computed.scores
+    if scored is None or salesforce is None or spec.every == "off":
+        return None
+    period = period_of(run.as_of, spec)
+    written_on = period_written_on(store, run.job_name, period) if store and period else None
+    due = history_due(run.as_of, spec, written_on)
+    if due is None:
+        return None
+    mapping = load_history_mapping(run.bundle.mappings_dir, name=spec.mapping)
+    describe = salesforce.describe(mapping.sobject)
+    problems = history_org_problems(mapping, describe)
+    if problems:
+        raise ConfigError(
+            problems,
+            hint="deploy deploy/salesforce (Health_Score_History__c), fix the mapping or set "
+            "history.every: off in the job; nothing was written",
+        )
+    resolved = resolve_history_mapping(mapping, describe)
+    card = run.bundle.job.compute.scorecard  # type: ignore[union-attr]
+    previous = scores_on_or_before(store, card, due.previous_day) if store is not None else None
+    frame = history_frame(scored.scores, run.as_of, period=due.period, previous=previous)
+    records, left_out = history_changes(frame, resolved, run.bundle.timezone)
+    upsert = ObjectUpsert(resolved.sobject, resolved.match.field, records, ACCOUNT_LOOKUP_FIELD)
+    log.info("history_planned", period=due.period, records=len(records), left_out=len(left_out))
+    return HistoryPlanned(due.period, upsert, left_out)
+
+
+def with_history(the_plan: Plan, history: HistoryPlanned | None) -> Plan:
+    """The plan plus the history snapshot's upsert (its left-out records as problems)."""
+    if history is None:
+        return the_plan
+    return replace(
+        the_plan,
+        upserts=(*the_plan.upserts, history.upsert),
+        problems=(*the_plan.problems, *history.problems),
+    )
+
+
+def record_history(store: Store | None, run: Run, run_id: int | None,
+                   history: HistoryPlanned | None, applied: ApplyResult | None) -> int:  # fmt: skip
+    """Count the history records written; mark the period done when all of them were."""
+    if history is None or applied is None:
+        return 0
+    sobject = history.upsert.sobject
+    ok = sum(1 for r in applied.succeeded if r.sobject == sobject)
+    failed = any(r.sobject == sobject for r in applied.failed)
+    if store is not None and not failed and not history.problems:
+        mark_period_written(store, run.job_name, history.period, run.as_of, run_id, ok)
+    return ok
+
+
 # --- apply -----------------------------------------------------------------------------------
 
 
@@ -386,11 +467,14 @@ class WriteCounts:
     write_failures: int = 0
 
     @classmethod
-    def of(cls, applied: ApplyResult) -> WriteCounts:
-        """Count the results of ``apply``."""
+    def of(cls, applied: ApplyResult, account_sobject: str = "Account") -> WriteCounts:
+        """Count the results of ``apply`` (``account_sobject``: the Account field mapping's
+        object; records of other objects are not counted here)."""
         fields = created = updated = 0
         created_keys = []
         for r in applied.succeeded:
+            if r.sobject not in ("Task", account_sobject):
+                continue  # other objects (the score history) are counted apart
             if r.sobject == "Task":
                 if r.created:
                     created += 1
@@ -515,6 +599,9 @@ class StageResults:
     recorded: Recorded | None = None
     notified: Notified | None = None
     kpi: KpiStageResult | None = None
+    history: HistoryPlanned | None = None
+    history_written: int = 0
+    pruned: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
 
@@ -564,6 +651,11 @@ def report(
         if results.plan is not None:
             plan_ = results.plan
             summary.unchanged = max(plan_.records_in_scope - len(plan_.records), 0)
+    if results.history is not None:
+        summary.history_period = results.history.period
+        summary.history_planned = len(results.history.upsert.records)
+        summary.history_written = results.history_written
+    summary.pruned = dict(results.pruned)
     if results.recorded is not None:
         summary.signals_new = results.recorded.signals_new
         summary.churn_signals_new = results.recorded.churn_signals_new
@@ -710,9 +802,11 @@ def run_stages(run: Run, results: StageResults) -> RunOutcome | None:
 
     run.progress.stage("Comparing with Salesforce")
     meta = {"job": run.job_name, "as_of": run.as_of.isoformat(), "run_id": run_id}
-    the_plan = results.plan = plan(
-        computed, clients.salesforce, pending=pending_writes(store), meta=meta
+    history = plan_history(run, computed, clients.salesforce, store)
+    the_plan = results.plan = with_history(
+        plan(computed, clients.salesforce, pending=pending_writes(store), meta=meta), history
     )
+    results.history = history
     figures, accepted = guard_plan(run, run_id, computed, the_plan)
     results.guard_notes += accepted
     applied = None
@@ -727,7 +821,8 @@ def run_stages(run: Run, results: StageResults) -> RunOutcome | None:
             run_id=run_id,
             bulk_threshold=bundle.bulk_threshold,
         )
-        results.written = WriteCounts.of(applied)
+        results.written = WriteCounts.of(applied, computed.sync_config.mapping.sobject)
+        results.history_written = record_history(store, run, run_id, history, applied)
     guards.record_baseline(_guard_run(run, run_id, accept=False), inputs.figures, figures)
     scored = computed.scores
     if not request.dry_run and store is not None and scored is not None:
@@ -788,8 +883,34 @@ def run_job(run: Run) -> RunOutcome:
             _notify_failure(run, results.run_id, exc)
             raise
         failures = results.written.write_failures if results.written else 0
+        if not failures:
+            run.progress.stage("Pruning the state store")
+            pruned = prune_stage(run)
+            if pruned is not None:
+                results.pruned = {k: v for k, v in pruned.deleted.items() if v}
         outcome.summary = _finish(run, results, started, "partial" if failures else "succeeded")
     return outcome
+
+
+# Other modules' pruners run with the retention step (the Slack outbox's delivered messages:
+# the "slack" branch's pruning function goes here, e.g. ``(prune_outbox,)``).
+EXTRA_PRUNERS: tuple[Pruner, ...] = ()
+
+
+def prune_stage(run: Run) -> PruneReport | None:
+    """The state-store retention step after a successful run (``retention.auto_prune``;
+    :mod:`sfsync.state.prune`), as of the run's as-of date. A failure is logged, never fatal:
+    the run's results are already stored."""
+    store, retention = run.clients.store, run.bundle.settings.retention
+    if store is None or run.dry_run or not retention.auto_prune:
+        return None
+    try:
+        protect = retention_protect_days(run.bundle.root / "jobs")
+        return prune_state(store, run.as_of, retention, protect_days=protect,
+                           extra=EXTRA_PRUNERS)  # fmt: skip
+    except Exception as exc:  # a prune that fails must not fail the run that succeeded
+        log.warning("state_prune_failed", error=type(exc).__name__, message=str(exc))
+        return None
 
 
 def _finish(

@@ -107,6 +107,28 @@ class PendingWrite:
 
 
 @dataclass(frozen=True)
+class ObjectUpsert:
+    """Records of another object upserted by an external ID, every field written (the
+    nightly job's periodic ``Health_Score_History__c`` snapshot)."""
+
+    sobject: str
+    match_field: str
+    records: tuple[RecordChange, ...] = ()
+    parent_field: str | None = None  # the lookup each record locks (Bulk ordering by parent)
+
+    def parents(self) -> dict[str, str]:
+        """Record key -> the Id in ``parent_field`` (for Bulk ordering)."""
+        if self.parent_field is None:
+            return {}
+        out = {}
+        for record in self.records:
+            parent = record.values().get(self.parent_field)
+            if parent:
+                out[record.key] = str(parent)
+        return out
+
+
+@dataclass(frozen=True)
 class Plan:
     """Everything one run would write. Built by :func:`build_plan`, executed by the writer."""
 
@@ -118,6 +140,7 @@ class Plan:
     resolved: tuple[PendingWrite, ...] = ()  # earlier failures that need no write any more
     records_in_scope: int = 0
     meta: dict[str, Any] = field(default_factory=dict)
+    upserts: tuple[ObjectUpsert, ...] = ()  # other objects' records (score history)
 
     # -- views -------------------------------------------------------------------------------
     @property
@@ -128,7 +151,12 @@ class Plan:
     @property
     def is_empty(self) -> bool:
         """True when applying the plan writes nothing."""
-        return not self.records and not self.task_writes
+        return not self.records and not self.task_writes and not self.upsert_count
+
+    @property
+    def upsert_count(self) -> int:
+        """Records of :attr:`upserts` (all objects)."""
+        return sum(len(u.records) for u in self.upserts)
 
     def totals(self) -> dict[str, Any]:
         """Counts by kind: records and fields to update, Tasks by action and skip reason."""
@@ -146,6 +174,7 @@ class Plan:
             "tasks_to_update": actions.get("update", 0),
             "tasks_skipped": dict(sorted(skips.items())),
             "problems": len(self.problems),
+            "upserts": {u.sobject: len(u.records) for u in self.upserts},
         }
 
     # -- serialisation -----------------------------------------------------------------------
@@ -186,6 +215,22 @@ class Plan:
             ),
             records_in_scope=data.get("records_in_scope", 0),
             meta=dict(data.get("meta", {})),
+            upserts=tuple(
+                ObjectUpsert(
+                    u["sobject"],
+                    u["match_field"],
+                    tuple(
+                        RecordChange(
+                            key=r["key"],
+                            changes=tuple(FieldChange(**c) for c in r["changes"]),
+                            retry=r.get("retry", False),
+                        )
+                        for r in u.get("records", [])
+                    ),
+                    u.get("parent_field"),
+                )
+                for u in data.get("upserts", [])
+            ),
         )
 
     @classmethod
@@ -212,6 +257,13 @@ class Plan:
             f"  Tasks: create {t['tasks_to_create']}, update {t['tasks_to_update']}, "
             f"skip {sum(t['tasks_skipped'].values())} ({skipped})"
         )
+        for upsert in self.upserts:
+            lines.append(
+                f"  {upsert.sobject}: upsert {len(upsert.records)} records "
+                f"(matched on {upsert.match_field})"
+            )
+            for record in upsert.records[:1]:
+                lines.append(f"    e.g. {record.key}")
         if t["retries"]:
             lines.append(f"  retrying {t['retries']} write(s) that failed in an earlier run")
         for record in self.records[:examples]:

@@ -31,8 +31,10 @@ from sfsync.jobs import (
     ScoreCompute,
     content_log_role,
     job_path,
+    load_job,
 )
 from sfsync.salesforce.escalation import loop_template_problems
+from sfsync.salesforce.history import load_history_mapping
 from sfsync.salesforce.mapping import PRODUCIBLE_VALUES, SCORING_COLUMNS, load_mapping
 from sfsync.salesforce.planner import SyncConfig
 from sfsync.salesforce.tasks import TaskSettings, load_task_settings, task_problems
@@ -41,6 +43,7 @@ from sfsync.scoring.scorecard import Scorecard, load_scorecard
 from sfsync.sources import files as file_source
 from sfsync.sources.columns import ColumnMapping, load_column_mapping
 from sfsync.sources.extract import CONTENT_LOG_COLUMNS, DEFAULT_COLUMNS
+from sfsync.state.thinning import protected_days
 from sfsync.templates import TemplateSet, load_templates
 
 T = TypeVar("T")
@@ -207,6 +210,10 @@ def bundle_problems(
             bench = mappings / "benchmarks" / job.compute.benchmarks
             if not c.missing(bench, owner, "compute.benchmarks"):
                 benchmarks = c.load(lambda: _read_benchmarks(bench))
+        if job.history.every != "off" and job.write.account_fields:
+            history = job.history.mapping
+            if not c.missing(mappings / f"{history}.yaml", owner, "history.mapping"):
+                c.load(lambda: load_history_mapping(mappings, name=history))
 
     templates = c.load(lambda: load_templates(mappings / "templates", settings.language))
     sync_config = None
@@ -394,3 +401,19 @@ def validate_jobs(project: Project) -> tuple[list[ConfigProblem], str]:
         problems += found
         names.append(path.stem)
     return problems, ", ".join(names) or "none found"
+
+
+def retention_protect_days(jobs_dir: Path) -> int:
+    """The age (days) below which state-store retention keeps everything: the longest trend
+    window and output-guard window of the scoring jobs in ``jobs_dir`` (a job file that does
+    not load counts with the defaults; ``sfsync validate`` reports it)."""
+    trend, guard = [ScoreCompute.model_fields["trend_days"].default], [35]
+    for path in sorted(Path(jobs_dir).glob("*.yaml")):
+        try:
+            job = load_job(Path(jobs_dir), path.stem)
+        except ConfigError:
+            continue
+        if isinstance(job.compute, ScoreCompute):
+            trend.append(job.compute.trend_days)
+        guard.append(job.guards.output.recent_days)
+    return protected_days(trend, guard)

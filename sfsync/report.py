@@ -48,6 +48,10 @@ class RunSummary:
     tasks_updated: int = 0
     unchanged: int = 0
     write_failures: int = 0
+    history_period: str | None = None  # the score-history snapshot of this run (2025-W11)
+    history_planned: int = 0  # Health_Score_History__c records of that snapshot
+    history_written: int = 0
+    pruned: dict[str, int] = field(default_factory=dict)  # state-store rows pruned, by table
     signal_alerts: int = 0  # new-signal alerts and escalations decided this run
     alerts_sent: int = 0  # Slack messages delivered (alerts, escalations, the digest)
     alerts_pending: int = 0  # Slack messages still queued in the outbox (the next run sends them)
@@ -134,6 +138,15 @@ class RunSummary:
                 )
             if self.write_failures:
                 lines.append(f"  failed       {self.write_failures:,} records (retried next run)")
+        if self.history_period:
+            done = "planned" if self.dry_run else f"{self.history_written:,} of"
+            lines.append(
+                f"  history      {done} {self.history_planned:,} score history records "
+                f"({self.history_period})"
+            )
+        if self.pruned:
+            pruned = ", ".join(f"{n:,} {table}" for table, n in self.pruned.items() if n)
+            lines.append(f"  pruned       {pruned or 'nothing'} (state store retention)")
         if not self.dry_run and (self.scored or self.alerts_sent or self.alerts_pending):
             pending = (
                 f", {self.alerts_pending:,} not delivered: queued for the next run"

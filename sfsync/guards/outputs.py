@@ -8,8 +8,8 @@ recent runs wrote, and stops before writing when it would change far more than u
 - ``new_churn_signal_share``: churn signals that were not active at the previous stored score,
   per account that has one;
 - ``rewrite_share``: accounts whose visible fields change (score, band, category points, phase,
-  segment, signals — not the scoring time, the trend or the explanation text, which move a
-  little every day), as a share of the accounts in scope.
+  segment, signals — not the scoring time, the trend and its direction or the explanation
+  text, which move a little every day), as a share of the accounts in scope.
 
 A figure fails when it exceeds ``max(floor, factor × its largest value in the recent runs)``.
 Without recent runs (a new org, a first run) there is nothing to compare with: no check. A
@@ -28,7 +28,7 @@ from sfsync.guards.inputs import GuardFinding
 
 OUTPUT_FIGURES = ("red_turn_share", "new_churn_signal_share", "rewrite_share")
 # scoring-result columns whose Account fields change without anything visible changing
-QUIET_COLUMNS = frozenset({"scored_at", "health_trend", "explanation"})
+QUIET_COLUMNS = frozenset({"scored_at", "health_trend", "health_direction", "explanation"})
 
 _LABELS = {
     "red_turn_share": "accounts turning red",

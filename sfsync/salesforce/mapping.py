@@ -31,7 +31,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from sfsync.catalogue import BANDS, CHURN_CODES, PHASES, SEGMENTS, UPSELL_CODES
+from sfsync.catalogue import BANDS, CHURN_CODES, DIRECTIONS, PHASES, SEGMENTS, UPSELL_CODES
 from sfsync.configfile import StrictModel, load_model
 from sfsync.errors import ConfigError, ConfigProblem
 
@@ -78,6 +78,7 @@ SCORING_COLUMNS = frozenset(
         "health_score",
         "health_band",
         "health_trend",
+        "health_direction",
         "segment",
         "lifecycle_phase",
         "churn_signals",
@@ -96,6 +97,8 @@ SCORING_COLUMNS = frozenset(
 # field.
 PRODUCIBLE_VALUES: dict[str, tuple[str, ...]] = {
     "health_band": BANDS,
+    "health_direction": DIRECTIONS,
+    "previous_band": BANDS,
     "lifecycle_phase": PHASES,
     "segment": SEGMENTS,
     "churn_signals": CHURN_CODES,

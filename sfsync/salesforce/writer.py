@@ -257,6 +257,17 @@ def plan_requests(plan: Plan) -> list[WriteRequest]:
                 },
             )
         )
+    for upsert in plan.upserts:
+        if upsert.records:
+            requests.append(
+                WriteRequest(
+                    upsert.sobject,
+                    "upsert",
+                    upsert.match_field,
+                    tuple((r.key, r.values()) for r in upsert.records),
+                    upsert.parents(),
+                )
+            )
     return requests
 
 

@@ -52,3 +52,19 @@ def score_change(
     np.maximum.at(last_row, positions[known], np.flatnonzero(known))  # the last row wins
     matched = np.where(last_row >= 0, prev_scores[np.maximum(last_row, 0)], np.nan)
     return scores - matched
+
+
+DEFAULT_DIRECTION_DEAD_BAND = 5
+
+
+def trend_direction(trend: pd.Series, dead_band: float = DEFAULT_DIRECTION_DEAD_BAND) -> pd.Series:
+    """``Health_Direction__c`` from ``health_trend``: ``up`` above ``+dead_band``, ``down``
+    below ``-dead_band``, ``flat`` in between (inclusive); missing where the trend is missing.
+
+    The dead band keeps a change of a point or two (noise on a nightly schedule) from
+    flipping the direction back and forth."""
+    values = pd.to_numeric(trend, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    codes = np.where(values > dead_band, "up", np.where(values < -dead_band, "down", "flat"))
+    out = pd.Series(codes, index=trend.index, dtype="object")
+    out[np.isnan(values)] = None
+    return out.astype("string")

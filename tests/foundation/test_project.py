@@ -195,3 +195,15 @@ def test_compute_modules_read_no_clock_and_load_nothing(path):
         and not any(a in line for a in allowed.get(path.name, ()))
     ]
     assert not hits
+
+
+def test_the_history_mapping_is_checked_with_the_job(config):
+    mapping = config.parent / "mappings" / "score_history_fields.yaml"
+    text = mapping.read_text(encoding="utf-8")
+    mapping.write_text(text.replace("previous_band:", "previous_bnd:"), encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_bundle(load_project(config), "nightly")
+    assert "previous_bnd" in str(info.value) and "score_history_fields.yaml" in str(info.value)
+    job = config.parent / "jobs" / "nightly.yaml"
+    job.write_text(job.read_text(encoding="utf-8") + "history:\n  every: off\n", "utf-8")
+    assert load_bundle(load_project(config), "nightly").job.history.every == "off"

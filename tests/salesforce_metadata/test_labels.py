@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from sfsync.catalogue import BANDS, CHURN_PICKLIST_CODES, PHASES, UPSELL_CODES
+from sfsync.catalogue import BANDS, CHURN_PICKLIST_CODES, DIRECTIONS, PHASES, UPSELL_CODES
 
 SOURCE = Path(__file__).resolve().parents[2] / "deploy/salesforce/force-app/main/default"
 NS = "{http://soap.sforce.com/2006/04/metadata}"
@@ -25,6 +25,8 @@ CODE_PICKLISTS = {
     "Churn_Signals__c",
     "Upsell_Signals__c",
     "Churn_Reason__c",
+    "Health_Direction__c",
+    "Previous_Band__c",
 }
 
 
@@ -89,8 +91,16 @@ def test_the_practice_orgs_describe_reports_the_japanese_labels(sandbox_sf) -> N
     assert JAPANESE.search(account["Health_Score__c"]["inlineHelpText"])
     task = {f["name"]: f for f in sandbox_sf.Task.describe()["fields"]}
     assert JAPANESE.search(task["Sync_Key__c"]["label"])
+    direction = account["Health_Direction__c"]
+    assert direction["type"] == "picklist" and direction["label"] == "ヘルススコアの向き"
+    assert [(v["value"], v["label"]) for v in direction["picklistValues"]] == [
+        ("up", "上昇"), ("flat", "横ばい"), ("down", "下降")
+    ]  # fmt: skip
+    assert tuple(v["value"] for v in direction["picklistValues"]) == DIRECTIONS
     history = sandbox_sf.Health_Score_History__c.describe()
     assert history["label"] == "ヘルススコア履歴"
+    previous = {f["name"]: f for f in history["fields"]}["Previous_Band__c"]
+    assert [v["value"] for v in previous["picklistValues"]] == list(BANDS)
 
 
 def test_the_describe_labels_are_the_metadata_labels(sandbox_sf) -> None:
@@ -114,7 +124,7 @@ def test_the_account_layout_shows_the_health_section_and_the_history() -> None:
     sections = {s.findtext(NS + "label"): s for s in layout.findall(NS + "layoutSections")}
     health = {f.text for f in sections["ヘルススコア"].iter(NS + "field")}
     assert {"Health_Score__c", "Health_Band__c", "Health_Trend__c", "Churn_Signals__c"} <= health
-    assert "Upsell_Signals__c" in health
+    assert "Upsell_Signals__c" in health and "Health_Direction__c" in health
     assert [f.text for f in sections["スコアの内訳"].iter(NS + "field")] == [
         "Health_Explanation__c"
     ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sfsync.catalogue import CHURN_CODES, UPSELL_CODES
+from sfsync.catalogue import CHURN_CODES, DIRECTIONS, UPSELL_CODES
 
 
 def _field(name: str, type_: str, **extra: Any) -> dict[str, Any]:
@@ -29,6 +29,7 @@ def account_describe(
         _field("Health_Outcome__c", "double"),
         _field("Health_Contract__c", "double"),
         _field("Health_Trend__c", "double"),
+        _picklist("Health_Direction__c", list(DIRECTIONS)),
         _picklist(
             "Lifecycle_Phase__c", ["Onboarding", "Adoption", "Expansion", "Maturity", "Renewal"]
         ),
@@ -59,6 +60,7 @@ VISIBLE_HEALTH_FIELDS = (
     "Health_Outcome__c",
     "Health_Contract__c",
     "Health_Trend__c",
+    "Health_Direction__c",
     "Lifecycle_Phase__c",
     "CS_Segment__c",
     "Churn_Signals__c",

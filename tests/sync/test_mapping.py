@@ -22,9 +22,9 @@ DEFAULT = Path(__file__).parents[2] / "mappings" / "account_fields.yaml"
         (
             "unknown_column.yaml",
             "fields.helth_score: unknown result column 'helth_score'; known: account_id, "
-            "churn_signals, data_quality, explanation, health_band, health_score, health_trend, "
-            "last_qbr_date, lifecycle_phase, missing_measures, scored_at, segment, signals, "
-            "upsell_signals, "
+            "churn_signals, data_quality, explanation, health_band, health_direction, "
+            "health_score, health_trend, last_qbr_date, lifecycle_phase, missing_measures, "
+            "scored_at, segment, signals, upsell_signals, "
             "<category>_points",
         ),
         (

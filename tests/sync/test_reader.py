@@ -39,9 +39,9 @@ def test_a_large_scope_reads_the_whole_object_in_pages():
         (
             "query_frame",
             "SELECT Id, Health_Score__c, Health_Band__c, Health_Usage__c, Health_Engagement__c, "
-            "Health_Outcome__c, Health_Contract__c, Health_Trend__c, Lifecycle_Phase__c, "
-            "CS_Segment__c, Churn_Signals__c, Upsell_Signals__c, Last_QBR_Date__c, "
-            "Health_Scored_At__c, "
+            "Health_Outcome__c, Health_Contract__c, Health_Trend__c, Health_Direction__c, "
+            "Lifecycle_Phase__c, CS_Segment__c, Churn_Signals__c, Upsell_Signals__c, "
+            "Last_QBR_Date__c, Health_Scored_At__c, "
             "Health_Explanation__c "
             "FROM Account",
         )

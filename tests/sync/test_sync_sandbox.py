@@ -375,7 +375,14 @@ def test_plan_of_the_nightly_job_is_exactly_what_the_run_writes(sandbox_factory,
     counters = sb.admin.counters()
     written = counters["writes_per_record"]
     assert {k for k in written if k.startswith("001")} == planned_accounts
-    assert counters["records_written"] == len(planned_accounts) + len(planned_tasks)
+    (history,) = plan["upserts"]  # the week's score-history snapshot
+    planned_history = {r["key"] for r in history["records"]}
+    assert planned_history and all(k.endswith(":2025-W11") for k in planned_history)
+    assert counters["records_written"] == (
+        len(planned_accounts) + len(planned_tasks) + len(planned_history)
+    )
+    stored_history = {r["History_Key__c"] for r in sb.admin.records("Health_Score_History__c")}
+    assert stored_history == planned_history
     by_id = {r["Id"]: r for r in sb.admin.records("Account")}
     for record in plan["records"]:
         for change in record["changes"]:
