@@ -36,6 +36,7 @@ from sfsync.automation.nightly import (
     scheduled_followups,
 )
 from sfsync.automation.playbook import Playbook
+from sfsync.automation.task_limit import apply_limit, defer_in_plan, new_tasks, rank_new_tasks
 from sfsync.calendar import month_text, scoring_month
 from sfsync.errors import RunInterrupted
 from sfsync.guards import stage as guards
@@ -66,6 +67,12 @@ from sfsync.state.lock import run_lock
 from sfsync.state.signals import sync_signals
 from sfsync.state.snapshots import previous_scores as stored_previous_scores
 from sfsync.state.snapshots import save_snapshots, scores_on_or_before, with_measure_points
+from sfsync.state.task_quota import (
+    created_on,
+    keep_days_before,
+    prune_task_creations,
+    record_created,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -304,6 +311,71 @@ def pending_writes(store: Store | None) -> list[PendingWrite]:
     return stored_pending_writes(store)
 
 
+# --- daily Task limit ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Limited:
+    """The plan after the per-owner daily Task limit, and the new Tasks it created / deferred
+    (account_id, owner_id, subject, … : ``sfsync.automation.task_limit``)."""
+
+    plan: Plan
+    new: pd.DataFrame
+    deferred: pd.DataFrame
+    limit: int | None = None
+
+
+def limit_new_tasks(
+    the_plan: Plan,
+    computed: Computed,
+    accounts: pd.DataFrame,
+    playbook: Playbook | None,
+    created_today: dict[str, int],
+) -> Limited:
+    """Defer the new Tasks beyond the playbook's per-owner daily limit (pure): ranked by
+    severity, segment and ARR, after ``created_today`` (owner -> Tasks created earlier on
+    this as-of day)."""
+    created = new_tasks(the_plan)
+    policy = playbook.task_limit if playbook is not None else None
+    limit = policy.per_owner_per_day if policy is not None else None
+    if limit is None or created.empty:
+        return Limited(the_plan, created, created.iloc[0:0], limit)
+    info = accounts[[c for c in ("account_id", "arr") if c in accounts]]
+    scores = computed.scores.scores if computed.scores is not None else None
+    if scores is not None and "segment" in scores:
+        info = info.merge(scores[["account_id", "segment"]], on="account_id", how="left")
+    ranked = rank_new_tasks(created, info, exempt_urgent=policy.exempt_urgent)
+    split = apply_limit(ranked, created_today, limit)
+    deferred_keys = set(split.deferred["sync_key"])
+    if deferred_keys:
+        log.info("tasks_deferred", deferred=len(deferred_keys), limit=limit)
+    return Limited(defer_in_plan(the_plan, deferred_keys), split.kept, split.deferred, limit)
+
+
+def tasks_created_today(store: Store | None, as_of: date) -> dict[str, int]:
+    """Owner -> Tasks sfsync created for them on ``as_of`` (the state store; none without)."""
+    return created_on(store, as_of) if store is not None else {}
+
+
+def record_task_creations(
+    store: Store | None, run_id: int | None, as_of: date, limited: Limited, applied: ApplyResult
+) -> pd.DataFrame:
+    """Store the Tasks this run created per owner (the daily limit of a re-run counts them)
+    and forget the days no limit looks at any more; returns the created ones (account_id,
+    owner_id, subject) for the owners' digests."""
+    created_keys = {r.key for r in applied.succeeded if r.sobject == "Task" and r.created}
+    created = limited.new[limited.new["sync_key"].isin(created_keys)]
+    if store is not None and len(created):
+        record_created(
+            store,
+            as_of=as_of,
+            run_id=run_id,
+            created=zip(created["sync_key"], created["owner_id"], strict=True),
+        )
+        prune_task_creations(store, before=keep_days_before(as_of))
+    return created.reset_index(drop=True)
+
+
 # --- apply -----------------------------------------------------------------------------------
 
 
@@ -402,9 +474,13 @@ def notify(
     playbook: Playbook | None,
     failures: list[str],
     tasks_created: int,
+    tasks: pd.DataFrame | None = None,
+    deferred: pd.DataFrame | None = None,
+    task_limit: int | None = None,
 ) -> Notified:
-    """Slack: a notice per new signal, escalations and the digest (``sfsync.notify.slack``;
-    deduplicated through the alert ledger, so a re-run alerts nothing new)."""
+    """Slack: a digest per owner (new signals, new and deferred Tasks), batched escalations
+    and the run digest (``sfsync.notify.slack``; deduplicated through the alert ledger, so a
+    re-run alerts nothing new)."""
     result = computed.scores
     assert result is not None
     capacity = run_capacity(
@@ -422,6 +498,9 @@ def notify(
         tasks_created=tasks_created,
         failures=failures,
         capacity=capacity,
+        tasks=tasks,
+        deferred=deferred,
+        task_limit=task_limit,
     )
     counts = sent.counts()
     notes = []
@@ -450,6 +529,7 @@ class StageResults:
     computed: Computed | None = None
     plan: Plan | None = None
     written: WriteCounts | None = None
+    limited: Limited | None = None
     recorded: Recorded | None = None
     notified: Notified | None = None
     kpi: KpiStageResult | None = None
@@ -490,6 +570,8 @@ def report(
         totals = results.plan.totals()
         summary.fields_planned = totals["records_to_update"]
         summary.tasks_planned = totals["tasks_to_create"] + totals["tasks_to_update"]
+    if results.limited is not None:
+        summary.tasks_deferred = len(results.limited.deferred)
     written = results.written
     if written is not None:
         summary.fields_written = written.fields_written
@@ -647,12 +729,19 @@ def run_stages(run: Run, results: StageResults) -> RunOutcome | None:
 
     run.progress.stage("Comparing with Salesforce")
     meta = {"job": run.job_name, "as_of": run.as_of.isoformat(), "run_id": run_id}
-    the_plan = results.plan = plan(
-        computed, clients.salesforce, pending=pending_writes(store), meta=meta
+    the_plan = plan(computed, clients.salesforce, pending=pending_writes(store), meta=meta)
+    limited = results.limited = limit_new_tasks(
+        the_plan,
+        computed,
+        inputs.frames["accounts"],
+        bundle.playbook,
+        tasks_created_today(store, run.as_of),
     )
+    the_plan = results.plan = limited.plan
     figures, accepted = guard_plan(run, run_id, computed, the_plan)
     results.guard_notes += accepted
     applied = None
+    created_tasks = None
     if not request.dry_run and clients.salesforce is not None:
         check_write_budget(clients.salesforce, the_plan, bundle.bulk_threshold)
     if not request.dry_run:
@@ -665,6 +754,7 @@ def run_stages(run: Run, results: StageResults) -> RunOutcome | None:
             bulk_threshold=bundle.bulk_threshold,
         )
         results.written = WriteCounts.of(applied)
+        created_tasks = record_task_creations(store, run_id, run.as_of, limited, applied)
     guards.record_baseline(_guard_run(run, run_id, accept=False), inputs.figures, figures)
     scored = computed.scores
     if not request.dry_run and store is not None and scored is not None:
@@ -687,6 +777,9 @@ def run_stages(run: Run, results: StageResults) -> RunOutcome | None:
                 playbook=bundle.playbook,
                 failures=[f"{r.sobject} {r.key}: {r.error_code}" for r in failed],
                 tasks_created=results.written.tasks_created if results.written else 0,
+                tasks=created_tasks,
+                deferred=limited.deferred,
+                task_limit=limited.limit,
             )
     return RunOutcome(RunSummary(run.job_name, run.as_of), the_plan)
 

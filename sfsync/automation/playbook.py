@@ -92,6 +92,7 @@ class AlertPolicy(StrictModel):
     escalate_segments: list[Literal["S", "A", "B", "C"]] = ["S"]
     escalate_bands: list[Literal["green", "yellow", "orange", "red"]] = ["red"]
     due_hours: int = Field(default=48, gt=0)
+    digest_top: int = Field(default=10, ge=1, le=50)  # accounts listed in an owner's digest
 
 
 class KpiTargets(StrictModel):
@@ -121,6 +122,15 @@ class TaskDuePolicy(StrictModel):
     grace_business_days: int = Field(default=3, ge=0)
 
 
+class TaskLimitPolicy(StrictModel):
+    """At most ``per_owner_per_day`` new Tasks per owner and as-of day (None: unlimited); the
+    rest wait for a later night, ranked by severity, segment and ARR. With ``exempt_urgent``
+    High-priority signal Tasks of S-segment accounts are always created (and still count)."""
+
+    per_owner_per_day: int | None = Field(default=10, ge=1)
+    exempt_urgent: bool = True
+
+
 class Playbook(StrictModel):
     segments: dict[Literal["S", "A", "B", "C"], SegmentPolicy]
     overall_cap: int = Field(default=30, gt=0)
@@ -133,6 +143,7 @@ class Playbook(StrictModel):
     alerts: AlertPolicy = AlertPolicy()
     kpi: KpiTargets = KpiTargets()
     task_due: TaskDuePolicy = TaskDuePolicy()
+    task_limit: TaskLimitPolicy = TaskLimitPolicy()
 
     @model_validator(mode="after")
     def _all_segments(self) -> Playbook:

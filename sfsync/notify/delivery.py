@@ -37,6 +37,7 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from sfsync.notify.mentions import fill, render_mention
 from sfsync.notify.messages import escape
+from sfsync.notify.pacing import Pacer, no_pacing
 from sfsync.notify.problems import SlackProblem, classify
 from sfsync.state import alerts as ledger
 from sfsync.state.db import utcnow
@@ -106,9 +107,12 @@ class SlackSession:
     """One run's use of Slack: clients, API-call count, the user and channel caches, and
     whether Slack became unavailable (``problem``), after which nothing more is tried."""
 
-    def __init__(self, client: WebClient, post_client: WebClient | None = None) -> None:
+    def __init__(
+        self, client: WebClient, post_client: WebClient | None = None, pacer: Pacer | None = None
+    ) -> None:
         self.client = client
         self.post_client = post_client or posting_client(client)
+        self.pacer = pacer or no_pacing()  # posts per channel spaced (Slack: ~1 per second)
         self.api_calls = 0  # Slack Web API calls made (retries not counted)
         self.problem: SlackProblem | None = None
         self.host = socket.gethostname()
@@ -235,7 +239,8 @@ class SlackSession:
 
     # --- posting --------------------------------------------------------------------------
     def post(self, message: ledger.OutboxMessage, text: str, blocks: list[dict]) -> Any:
-        """chat.postMessage with the dedupe key as message metadata."""
+        """chat.postMessage with the dedupe key as message metadata, paced per channel."""
+        self.pacer.wait(message.channel)
         return self.call(
             self.post_client.chat_postMessage,
             channel=message.channel,
