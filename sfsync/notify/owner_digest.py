@@ -62,7 +62,8 @@ class OwnerDigest:
 
     @property
     def empty(self) -> bool:
-        return not self.accounts and not self.tasks and not self.deferred
+        """Nothing new: deferred Tasks alone (a re-run the same day) post no digest."""
+        return not self.accounts and not self.tasks
 
 
 def _get(frame: pd.DataFrame, account_id: Any, column: str) -> Any:
