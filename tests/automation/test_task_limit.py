@@ -4,6 +4,7 @@ and the state store's count of the Tasks created per owner and day."""
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -108,7 +109,7 @@ def test_deferred_creates_become_skips_in_the_plan():
 def test_the_playbook_setting_defaults_and_validation(tmp_path):
     playbook = load_playbook("mappings/playbook.yaml")
     assert playbook.task_limit.per_owner_per_day == 10 and playbook.task_limit.exempt_urgent
-    text = open("mappings/playbook.yaml", encoding="utf-8").read()
+    text = Path("mappings/playbook.yaml").read_text(encoding="utf-8")
     bad = tmp_path / "playbook.yaml"
     bad.write_text(text.replace("per_owner_per_day: 10", "per_owner_per_day: 0"), "utf-8")
     with pytest.raises(Exception) as exc:
