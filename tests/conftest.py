@@ -24,7 +24,7 @@ pytest_plugins = ["tests.fixtures.sandbox", "tests.fixtures.state"]
 #: Paths (relative to the repository) of the end-to-end lane.
 E2E = (
     # whole runs of the CLI against the local practice org, kill -9 and fault trials
-    "tests/e2e/",  # (test_daily_task_limit.py: the per-owner daily Task limit, Slack digests)
+    "tests/e2e/",
     # Salesforce's metadata library (npm ci, then node) over deploy/salesforce
     "tests/salesforce_metadata/test_sdr_convert.py",
     "tests/reliability/",
