@@ -93,6 +93,8 @@ class AlertPolicy(StrictModel):
     escalate_bands: list[Literal["green", "yellow", "orange", "red"]] = ["red"]
     due_hours: int = Field(default=48, gt=0)
     digest_top: int = Field(default=10, ge=1, le=50)  # accounts listed in an owner's digest
+    # more owners with news than this: their digests share messages (at most this many)
+    owner_messages_max: int = Field(default=20, ge=1, le=500)
 
 
 class KpiTargets(StrictModel):

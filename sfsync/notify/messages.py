@@ -207,6 +207,55 @@ class MessageBuilder(Labels):
             blocks.append(_section(spec.get("title", "") + "\n" + "\n".join(lines)))
         return r["fallback"], blocks
 
+    def owners_digest(self, ctx: Mapping[str, Any]) -> tuple[str, list[dict]]:
+        """Several owners' digests in one message (a run with many owners): a section per
+        owner, mentioned, with their top accounts. ``ctx``: as_of, due_date, part, parts,
+        entries (list of (owner text, OwnerDigest)), top, limit."""
+        entries = list(ctx["entries"])
+        top = int(ctx.get("top", 5))
+        owners = [owner for owner, _ in entries]
+        r = self._render(
+            "owners_digest",
+            {
+                "as_of": escape(ctx.get("as_of", "")),
+                "due_date": escape(ctx.get("due_date", "")),
+                "owner_count": len(entries),
+                "part": ctx.get("part", 1),
+                "parts": ctx.get("parts", 1),
+                "owners": " ".join(owners),
+            },
+        )
+        blocks = [_header(r["header"]), _section(r["body"])]
+        for owner, digest in entries:
+            lines = [
+                self.t.render(
+                    "slack",
+                    "owners_digest_owner",
+                    {
+                        "owner": owner,
+                        "signal_count": digest.signal_count,
+                        "account_count": len(digest.accounts),
+                        "task_count": len(digest.tasks),
+                    },
+                )["line"]
+            ]
+            lines += [
+                self._account_line("owner_digest_accounts", a, {}) for a in digest.accounts[:top]
+            ]
+            if len(digest.accounts) > top:
+                lines.append(
+                    self._render("digest_more", {"count": len(digest.accounts) - top})["text"]
+                )
+            if digest.deferred:
+                lines.append(
+                    self._render(
+                        "owner_digest_deferred",
+                        {"count": digest.deferred, "limit": ctx.get("limit") or "-"},
+                    )["text"]
+                )
+            blocks.append(_section("\n".join(lines)))
+        return r["fallback"], blocks
+
     def escalation_digest(self, ctx: Mapping[str, Any]) -> tuple[str, list[dict]]:
         """The manager channel's escalations of a run in one message. ``ctx``: as_of, items
         (list of (AccountItem, reasons, owner text)), top."""

@@ -63,6 +63,8 @@ log = structlog.get_logger(__name__)
 
 BAND_ORDER = list(BANDS)
 DEFAULT_RETENTION_DAYS = 30
+OWNERS_PER_MESSAGE_MAX = 45  # owners in one packed digest (a header, a rule, a section each)
+PACKED_TOP = 5  # accounts listed per owner in a packed digest
 
 
 def make_client(
@@ -357,27 +359,30 @@ class SlackNotifier:
         out: list[ledger.OutboxMessage] = []
         top = pb.digest_top
         digests = owner_digests(decision.alert, info, tasks=tasks, deferred=deferred)
-        for digest in digests:
-            mentions = self._mentions([(digest.owner_email, digest.owner_name or digest.owner_id)])
-            owner = (
-                placeholder(0) if mentions else escape(digest.owner_name or digest.owner_id or "-")
-            )
-            text, blocks = self.messages.owner_digest(
-                {"as_of": str(as_of), "due_date": due, "owner": owner, "digest": digest,
-                 "top": top, "limit": task_limit}
-            )  # fmt: skip
-            out.append(
-                ledger.OutboxMessage(
-                    f"owner_digest:{job}:{as_of}:{digest.owner_id or '-'}:{run_id}",
-                    "owner_digest",
-                    self.channel,
-                    text,
-                    blocks,
-                    str(run_id),
-                    mentions=mentions,
+        if len(digests) <= pb.owner_messages_max:
+            for digest in digests:
+                mentions = self._mentions(
+                    [(digest.owner_email, digest.owner_name or digest.owner_id)]
                 )
-            )
-            result.owner_digests += 1
+                owner = placeholder(0) if mentions else _owner_text(digest)
+                text, blocks = self.messages.owner_digest(
+                    {"as_of": str(as_of), "due_date": due, "owner": owner, "digest": digest,
+                     "top": top, "limit": task_limit}
+                )  # fmt: skip
+                out.append(
+                    ledger.OutboxMessage(
+                        f"owner_digest:{job}:{as_of}:{digest.owner_id or '-'}:{run_id}",
+                        "owner_digest",
+                        self.channel,
+                        text,
+                        blocks,
+                        str(run_id),
+                        mentions=mentions,
+                    )
+                )
+        else:
+            out.extend(self._packed_digests(digests, job, as_of, run_id, due, task_limit))
+        result.owner_digests = len(digests)
         result.alerts = len(decision.alert)
         if self.manager_channel:
             escalated = escalation_items(
@@ -466,6 +471,42 @@ class SlackNotifier:
         return result
 
     # --- helpers --------------------------------------------------------------------------
+    def _packed_digests(self, digests, job, as_of, run_id, due, task_limit):
+        """Many owners' digests packed into at most ``alerts.owner_messages_max`` messages (at
+        most :data:`OWNERS_PER_MESSAGE_MAX` owners each: Slack takes 50 blocks a message)."""
+        per = min(
+            -(-len(digests) // self.playbook.alerts.owner_messages_max), OWNERS_PER_MESSAGE_MAX
+        )
+        groups = [digests[i : i + per] for i in range(0, len(digests), per)]
+        out = []
+        for part, group in enumerate(groups, start=1):
+            people = [(d.owner_email, d.owner_name or d.owner_id) for d in group]
+            mentions = self._mentions(people)
+            entries = []
+            index = 0
+            for digest in group:
+                if digest.owner_email:
+                    entries.append((placeholder(index), digest))
+                    index += 1
+                else:
+                    entries.append((_owner_text(digest), digest))
+            text, blocks = self.messages.owners_digest(
+                {"as_of": str(as_of), "due_date": due, "part": part, "parts": len(groups),
+                 "entries": entries, "top": PACKED_TOP, "limit": task_limit}
+            )  # fmt: skip
+            out.append(
+                ledger.OutboxMessage(
+                    f"owner_digest:{job}:{as_of}:part{part}:{run_id}",
+                    "owner_digest",
+                    self.channel,
+                    text,
+                    blocks,
+                    str(run_id),
+                    mentions=mentions,
+                )
+            )
+        return out
+
     @staticmethod
     def _mentions(people: list[tuple[Any, Any]]) -> tuple[dict, ...]:
         """Mention specs of (email, name) pairs, in order; () when the first has no email."""
@@ -512,6 +553,10 @@ class SlackNotifier:
             "failures": list(failures),
             "capacity": capacity_lines(capacity, self.playbook) if capacity is not None else [],
         }
+
+
+def _owner_text(digest) -> str:
+    return escape(digest.owner_name or digest.owner_id or "-")
 
 
 def _cell(info: pd.DataFrame, account_id: Any, column: str) -> Any:
