@@ -70,6 +70,7 @@ from sfsync.state.snapshots import save_snapshots, scores_on_or_before, with_mea
 from sfsync.state.task_quota import (
     created_on,
     keep_days_before,
+    keys_on,
     prune_task_creations,
     record_created,
 )
@@ -331,10 +332,11 @@ def limit_new_tasks(
     accounts: pd.DataFrame,
     playbook: Playbook | None,
     created_today: dict[str, int],
+    counted: set[str] | None = None,
 ) -> Limited:
     """Defer the new Tasks beyond the playbook's per-owner daily limit (pure): ranked by
-    severity, segment and ARR, after ``created_today`` (owner -> Tasks created earlier on
-    this as-of day)."""
+    severity, segment and ARR, after ``created_today`` (owner -> Tasks counted earlier on
+    this as-of day; ``counted``: their keys)."""
     created = new_tasks(the_plan)
     policy = playbook.task_limit if playbook is not None else None
     limit = policy.per_owner_per_day if policy is not None else None
@@ -345,35 +347,43 @@ def limit_new_tasks(
     if scores is not None and "segment" in scores:
         info = info.merge(scores[["account_id", "segment"]], on="account_id", how="left")
     ranked = rank_new_tasks(created, info, exempt_urgent=policy.exempt_urgent)
-    split = apply_limit(ranked, created_today, limit)
+    split = apply_limit(ranked, created_today, limit, counted or ())
     deferred_keys = set(split.deferred["sync_key"])
     if deferred_keys:
         log.info("tasks_deferred", deferred=len(deferred_keys), limit=limit)
     return Limited(defer_in_plan(the_plan, deferred_keys), split.kept, split.deferred, limit)
 
 
-def tasks_created_today(store: Store | None, as_of: date) -> dict[str, int]:
-    """Owner -> Tasks sfsync created for them on ``as_of`` (the state store; none without)."""
-    return created_on(store, as_of) if store is not None else {}
+def tasks_created_today(store: Store | None, as_of: date) -> tuple[dict[str, int], set[str]]:
+    """Owner -> Tasks sfsync counted for them on ``as_of``, and their keys (the state store;
+    none without one)."""
+    if store is None:
+        return {}, set()
+    return created_on(store, as_of), keys_on(store, as_of)
 
 
-def record_task_creations(
-    store: Store | None, run_id: int | None, as_of: date, limited: Limited, applied: ApplyResult
-) -> pd.DataFrame:
-    """Store the Tasks this run created per owner (the daily limit of a re-run counts them)
-    and forget the days no limit looks at any more; returns the created ones (account_id,
-    owner_id, subject) for the owners' digests."""
-    created_keys = {r.key for r in applied.succeeded if r.sobject == "Task" and r.created}
-    created = limited.new[limited.new["sync_key"].isin(created_keys)]
-    if store is not None and len(created):
-        record_created(
-            store,
-            as_of=as_of,
-            run_id=run_id,
-            created=zip(created["sync_key"], created["owner_id"], strict=True),
-        )
-        prune_task_creations(store, before=keep_days_before(as_of))
-    return created.reset_index(drop=True)
+def reserve_new_tasks(
+    store: Store | None, run_id: int | None, as_of: date, limited: Limited
+) -> None:
+    """Count the Tasks this run is about to create against their owners' day, *before* they
+    are written (a run killed while writing has counted them; the re-run keeps them without
+    counting them twice); forget the days no limit looks at any more."""
+    if store is None or limited.new.empty:
+        return
+    new = limited.new
+    record_created(
+        store,
+        as_of=as_of,
+        run_id=run_id,
+        created=zip(new["sync_key"], new["owner_id"], strict=True),
+    )
+    prune_task_creations(store, before=keep_days_before(as_of))
+
+
+def created_tasks(limited: Limited, applied: ApplyResult) -> pd.DataFrame:
+    """The new Tasks Salesforce created (account_id, owner_id, subject, …) for the digests."""
+    keys = {r.key for r in applied.succeeded if r.sobject == "Task" and r.created}
+    return limited.new[limited.new["sync_key"].isin(keys)].reset_index(drop=True)
 
 
 # --- apply -----------------------------------------------------------------------------------
@@ -730,22 +740,20 @@ def run_stages(run: Run, results: StageResults) -> RunOutcome | None:
     run.progress.stage("Comparing with Salesforce")
     meta = {"job": run.job_name, "as_of": run.as_of.isoformat(), "run_id": run_id}
     the_plan = plan(computed, clients.salesforce, pending=pending_writes(store), meta=meta)
+    today, counted = tasks_created_today(store, run.as_of)
     limited = results.limited = limit_new_tasks(
-        the_plan,
-        computed,
-        inputs.frames["accounts"],
-        bundle.playbook,
-        tasks_created_today(store, run.as_of),
+        the_plan, computed, inputs.frames["accounts"], bundle.playbook, today, counted
     )
     the_plan = results.plan = limited.plan
     figures, accepted = guard_plan(run, run_id, computed, the_plan)
     results.guard_notes += accepted
     applied = None
-    created_tasks = None
+    new_tasks_created = None
     if not request.dry_run and clients.salesforce is not None:
         check_write_budget(clients.salesforce, the_plan, bundle.bulk_threshold)
     if not request.dry_run:
         run.progress.stage("Writing to Salesforce")
+        reserve_new_tasks(store, run_id, run.as_of, limited)
         applied = apply(
             the_plan,
             clients.salesforce,
@@ -754,7 +762,7 @@ def run_stages(run: Run, results: StageResults) -> RunOutcome | None:
             bulk_threshold=bundle.bulk_threshold,
         )
         results.written = WriteCounts.of(applied)
-        created_tasks = record_task_creations(store, run_id, run.as_of, limited, applied)
+        new_tasks_created = created_tasks(limited, applied)
     guards.record_baseline(_guard_run(run, run_id, accept=False), inputs.figures, figures)
     scored = computed.scores
     if not request.dry_run and store is not None and scored is not None:
@@ -777,7 +785,7 @@ def run_stages(run: Run, results: StageResults) -> RunOutcome | None:
                 playbook=bundle.playbook,
                 failures=[f"{r.sobject} {r.key}: {r.error_code}" for r in failed],
                 tasks_created=results.written.tasks_created if results.written else 0,
-                tasks=created_tasks,
+                tasks=new_tasks_created,
                 deferred=limited.deferred,
                 task_limit=limited.limit,
             )

@@ -14,7 +14,7 @@ for the most valuable customers) are always created; they still count against th
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 
 import pandas as pd
@@ -105,19 +105,30 @@ def rank_new_tasks(
 
 
 def apply_limit(
-    ranked: pd.DataFrame, created_today: Mapping[str, int], limit: int | None
+    ranked: pd.DataFrame,
+    created_today: Mapping[str, int],
+    limit: int | None,
+    counted: Collection[str] = (),
 ) -> LimitResult:
     """Split ``ranked`` (from :func:`rank_new_tasks`) per owner: exempt Tasks always kept,
     then the others while the owner's count of the day (``created_today`` plus the kept ones)
-    stays within ``limit``; None keeps everything. Tasks without an owner are one group."""
+    stays within ``limit``; None keeps everything. Tasks without an owner are one group.
+    ``counted``: keys already in ``created_today`` (an earlier attempt of this day that did not
+    finish): kept, and not counted twice."""
     if limit is None or ranked.empty:
         return LimitResult(ranked, ranked.iloc[0:0])
+    counted = set(counted)
     used: dict[str, int] = {}
     keep = []
-    for owner, exempt in zip(ranked["owner_id"], ranked["exempt"], strict=True):
+    for sync_key, owner, exempt in zip(
+        ranked["sync_key"], ranked["owner_id"], ranked["exempt"], strict=True
+    ):
         key = "" if owner is None or owner != owner else str(owner)
         count = used.get(key, int(created_today.get(key, 0)))
-        if exempt or count < limit:
+        if sync_key in counted:
+            keep.append(True)
+            used[key] = count
+        elif exempt or count < limit:
             keep.append(True)
             used[key] = count + 1
         else:

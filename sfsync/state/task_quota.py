@@ -1,7 +1,8 @@
-"""Which Tasks sfsync created for which owner on which as-of day (the daily Task limit).
+"""Which Tasks sfsync creates for which owner on which as-of day (the daily Task limit).
 
-``task_creations`` has one row per created Task key: the owner it was created for and the
-run's as-of date. The daily limit (``sfsync.automation.task_limit``) counts an owner's rows of
+``task_creations`` has one row per Task key a run is about to create: the owner and the run's
+as-of date. It is written *before* the Tasks are sent to Salesforce, so a run killed while
+writing has already counted them; the re-run keeps those keys without counting them again. The daily limit (``sfsync.automation.task_limit``) counts an owner's rows of
 the day, so a second run on the same day (a re-run, a retry) never adds more than the limit.
 Rows older than a few days are not needed any more: :func:`prune_task_creations`.
 """
@@ -51,6 +52,13 @@ def record_created(
             conn.execute(task_creations.insert(), new)
             added = len(new)
     return added
+
+
+def keys_on(store, as_of: date) -> set[str]:
+    """The Task keys recorded for ``as_of``."""
+    query = select(task_creations.c.sync_key).where(task_creations.c.as_of == as_of)
+    with store.connect() as conn:
+        return set(conn.execute(query).scalars())
 
 
 def created_on(store, as_of: date) -> dict[str, int]:

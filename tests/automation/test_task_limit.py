@@ -18,7 +18,7 @@ from sfsync.automation.task_limit import (
     rank_new_tasks,
 )
 from sfsync.plan import Plan, TaskChange
-from sfsync.state.task_quota import created_on, prune_task_creations, record_created
+from sfsync.state.task_quota import created_on, keys_on, prune_task_creations, record_created
 
 ACCOUNTS = pd.DataFrame(
     {
@@ -81,6 +81,10 @@ def test_the_limit_counts_earlier_tasks_of_the_day_and_spares_urgent_s_tasks():
     strict = apply_limit(rank_new_tasks(tasks, ACCOUNTS, exempt_urgent=False), {"u1": 2}, 3)
     assert list(strict.kept.loc[strict.kept["owner_id"] == "u1", "segment"]) == ["S"]
 
+    # keys an interrupted attempt of the day already counted are kept and not counted twice
+    resumed = apply_limit(ranked, {"u2": 3}, 3, counted={"touch:aC:0", "touch:aC:1", "touch:aC:2"})
+    assert (resumed.kept["owner_id"] == "u2").sum() == 3
+
     unlimited = apply_limit(ranked, {"u1": 50}, None)
     assert len(unlimited.kept) == len(tasks) and unlimited.deferred.empty
 
@@ -135,6 +139,7 @@ def test_tasks_created_per_owner_and_day_are_counted_once(store):
         == 1
     )
     assert created_on(store, day) == {"u1": 2, "": 1}
+    assert keys_on(store, day) == {"k1", "k2", "k3"}
     assert created_on(store, date(2025, 3, 16)) == {"u2": 1}
     assert prune_task_creations(store, before=date(2025, 3, 16)) == 3
     assert created_on(store, day) == {}
