@@ -81,14 +81,14 @@ def notify(n: SlackNotifier, accounts, users, scores, signals, as_of=DAY0, run_i
 
 
 def test_calls_grow_with_owners_not_with_signals(store, slack):
-    accounts, users, scores, signals = book(600)
+    accounts, users, scores, signals = book(120)
     tasks = pd.DataFrame(
         {"account_id": accounts["account_id"], "owner_id": accounts["owner_id"],
          "subject": "【解約予兆】対応"}
     )  # fmt: skip
     n = make_notifier(store, slack)
     result = notify(n, accounts, users, scores, signals, tasks=tasks)
-    assert result.error is None and result.alerts == 1200 and result.owner_digests == OWNERS
+    assert result.error is None and result.alerts == 240 and result.owner_digests == OWNERS
     counters = slack.counters()
     # one digest per owner, one escalation message, the run digest
     assert counters["chat.postMessage"] == OWNERS + 2 == len(slack.messages)
@@ -98,10 +98,10 @@ def test_calls_grow_with_owners_not_with_signals(store, slack):
 
 
 def test_a_large_team_gets_its_digests_packed_into_a_few_messages(store, slack):
-    accounts, users, scores, signals = book(900, owners=300)
+    accounts, users, scores, signals = book(120, owners=60)
     n = make_notifier(store, slack)
     result = notify(n, accounts, users, scores, signals)
-    assert result.owner_digests == 300
+    assert result.owner_digests == 60
     limit = PLAYBOOK.alerts.owner_messages_max
     posted = slack.messages
     packed = [m for m in posted if m["text"].startswith("担当顧客の新着")]
@@ -109,7 +109,7 @@ def test_a_large_team_gets_its_digests_packed_into_a_few_messages(store, slack):
     assert n.api_calls <= limit + 2 + 2  # + the users.list page(s)
     # every owner has a section of their own, named (the sandbox's Slack has none of them)
     sections = [b for m in packed for b in m["blocks"] if b["type"] == "section"]
-    assert sum("*担当：CSM " in b["text"]["text"] for b in sections) == 300
+    assert sum("*担当：CSM " in b["text"]["text"] for b in sections) == 60
     assert all(len(m["blocks"]) <= 50 for m in packed)
     assert "（1/20）" in packed[0]["blocks"][0]["text"]["text"]
 
