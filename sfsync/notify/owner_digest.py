@@ -1,7 +1,8 @@
 """What each owner's Slack digest says: their new signals, new Tasks and deferred Tasks. Pure.
 
-A run posts one digest per owner instead of one message per signal (a first run of 10,000
-accounts would otherwise post thousands of messages). :func:`owner_digests` groups the run's
+A run posts one digest per owner with new signals instead of one message per signal (a first
+run of 10,000 accounts would otherwise post thousands of messages); the owner's new and
+deferred Tasks of the run are listed in it. :func:`owner_digests` groups the run's
 new alerts, the Tasks it created and the Tasks the daily limit deferred by owner and ranks
 each owner's accounts (most severe signal, then segment S > A > B > C, then the lowest score);
 the digest lists the first ``top`` and counts the rest. :func:`escalation_items` lists the
@@ -62,8 +63,9 @@ class OwnerDigest:
 
     @property
     def empty(self) -> bool:
-        """Nothing new: deferred Tasks alone (a re-run the same day) post no digest."""
-        return not self.accounts and not self.tasks
+        """No new signal: no digest. The digest is decided with the signals, once (the alert
+        ledger); Tasks ride along, so a retried write or a re-run never posts it again."""
+        return not self.accounts
 
 
 def _get(frame: pd.DataFrame, account_id: Any, column: str) -> Any:
