@@ -61,6 +61,7 @@ ENV_OVERRIDES: dict[str, str] = {
     "SFSYNC_METABASE_PASSWORD": "metabase.password",
     "SFSYNC_SLACK_CHANNEL": "slack.channel",
     "SFSYNC_SLACK_MANAGER_CHANNEL": "slack.manager_channel",
+    "SFSYNC_SLACK_PACE_SECONDS": "slack.pace_seconds",
     "SFSYNC_TIMEZONE": "timezone",
     "SFSYNC_LANGUAGE": "language",
 }
@@ -236,6 +237,12 @@ class SlackSettings(_UrlSafeRepr):
     # 429 answers (default 4 attempts, waiting the Retry-After Slack sends, at most
     # wait_max_seconds when set) and 5xx / connection errors (2 attempts, 0.5 s + jitter)
     retry: RetrySettings = RetrySettings()
+    # Slack allows about one message per second per channel: posts to one channel are spaced
+    # at least this many seconds apart (0 turns the pacing off)
+    pace_seconds: float = Field(1.0, ge=0, le=60)
+    # Delivered messages are deleted from the state store's outbox after this many days
+    # (null keeps them forever)
+    outbox_retention_days: int | None = Field(30, ge=1)
 
     @field_validator("base_url")
     @classmethod

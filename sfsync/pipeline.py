@@ -39,6 +39,7 @@ from sfsync.automation.nightly import (
 )
 from sfsync.automation.playbook import Playbook
 from sfsync.automation.urgent import build_urgent_tasks
+from sfsync.automation.task_limit import apply_limit, defer_in_plan, new_tasks, rank_new_tasks
 from sfsync.calendar import month_text, scoring_month
 from sfsync.errors import ConfigError, RunInterrupted
 from sfsync.guards import stage as guards
@@ -79,6 +80,7 @@ from sfsync.sources.extract import (
     store_quarantine,
 )
 from sfsync.state import runs
+from sfsync.state.alerts import prune_sent_before
 from sfsync.state.failures import pending_writes as stored_pending_writes
 from sfsync.state.history_periods import mark_period_written, period_written_on
 from sfsync.state.lock import run_lock
@@ -90,6 +92,13 @@ from sfsync.state.snapshots import (
     scores_on_or_before,
     with_arr,
     with_measure_points,
+)
+from sfsync.state.task_quota import (
+    created_on,
+    keep_days_before,
+    keys_on,
+    prune_task_creations,
+    record_created,
 )
 
 log = structlog.get_logger(__name__)
@@ -439,6 +448,80 @@ def record_history(store: Store | None, run: Run, run_id: int | None,
     return ok
 
 
+# --- daily Task limit ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Limited:
+    """The plan after the per-owner daily Task limit, and the new Tasks it created / deferred
+    (account_id, owner_id, subject, … : ``sfsync.automation.task_limit``)."""
+
+    plan: Plan
+    new: pd.DataFrame
+    deferred: pd.DataFrame
+    limit: int | None = None
+
+
+def limit_new_tasks(
+    the_plan: Plan,
+    computed: Computed,
+    accounts: pd.DataFrame,
+    playbook: Playbook | None,
+    created_today: dict[str, int],
+    counted: set[str] | None = None,
+) -> Limited:
+    """Defer the new Tasks beyond the playbook's per-owner daily limit (pure): ranked by
+    severity, segment and ARR, after ``created_today`` (owner -> Tasks counted earlier on
+    this as-of day; ``counted``: their keys)."""
+    created = new_tasks(the_plan)
+    policy = playbook.task_limit if playbook is not None else None
+    limit = policy.per_owner_per_day if policy is not None else None
+    if limit is None or created.empty:
+        return Limited(the_plan, created, created.iloc[0:0], limit)
+    info = accounts[[c for c in ("account_id", "arr") if c in accounts]]
+    scores = computed.scores.scores if computed.scores is not None else None
+    if scores is not None and "segment" in scores:
+        info = info.merge(scores[["account_id", "segment"]], on="account_id", how="left")
+    ranked = rank_new_tasks(created, info, exempt_urgent=policy.exempt_urgent)
+    split = apply_limit(ranked, created_today, limit, counted or ())
+    deferred_keys = set(split.deferred["sync_key"])
+    if deferred_keys:
+        log.info("tasks_deferred", deferred=len(deferred_keys), limit=limit)
+    return Limited(defer_in_plan(the_plan, deferred_keys), split.kept, split.deferred, limit)
+
+
+def tasks_created_today(store: Store | None, as_of: date) -> tuple[dict[str, int], set[str]]:
+    """Owner -> Tasks sfsync counted for them on ``as_of``, and their keys (the state store;
+    none without one)."""
+    if store is None:
+        return {}, set()
+    return created_on(store, as_of), keys_on(store, as_of)
+
+
+def reserve_new_tasks(
+    store: Store | None, run_id: int | None, as_of: date, limited: Limited
+) -> None:
+    """Count the Tasks this run is about to create against their owners' day, *before* they
+    are written (a run killed while writing has counted them; the re-run keeps them without
+    counting them twice); forget the days no limit looks at any more."""
+    if store is None or limited.new.empty:
+        return
+    new = limited.new
+    record_created(
+        store,
+        as_of=as_of,
+        run_id=run_id,
+        created=zip(new["sync_key"], new["owner_id"], strict=True),
+    )
+    prune_task_creations(store, before=keep_days_before(as_of))
+
+
+def created_tasks(limited: Limited, applied: ApplyResult) -> pd.DataFrame:
+    """The new Tasks Salesforce created (account_id, owner_id, subject, …) for the digests."""
+    keys = {r.key for r in applied.succeeded if r.sobject == "Task" and r.created}
+    return limited.new[limited.new["sync_key"].isin(keys)].reset_index(drop=True)
+
+
 # --- apply -----------------------------------------------------------------------------------
 
 
@@ -547,9 +630,15 @@ def notify(
     failures: list[str],
     tasks_created: int,
     escalations: list[dict] | None = None,
+
+
+    tasks: pd.DataFrame | None = None,
+    deferred: pd.DataFrame | None = None,
+    task_limit: int | None = None,
 ) -> Notified:
-    """Slack: a notice per new signal, escalations and the digest (``sfsync.notify.slack``;
-    deduplicated through the alert ledger, so a re-run alerts nothing new)."""
+    """Slack: a digest per owner (new signals, new and deferred Tasks), batched escalations
+    and the run digest (``sfsync.notify.slack``; deduplicated through the alert ledger, so a
+    re-run alerts nothing new)."""
     result = computed.scores
     assert result is not None
     capacity = run_capacity(
@@ -568,6 +657,11 @@ def notify(
         failures=failures,
         capacity=capacity,
         escalations=escalations or [],
+
+
+        tasks=tasks,
+        deferred=deferred,
+        task_limit=task_limit,
     )
     counts = sent.counts()
     notes = []
@@ -596,6 +690,7 @@ class StageResults:
     computed: Computed | None = None
     plan: Plan | None = None
     written: WriteCounts | None = None
+    limited: Limited | None = None
     recorded: Recorded | None = None
     notified: Notified | None = None
     kpi: KpiStageResult | None = None
@@ -639,6 +734,8 @@ def report(
         totals = results.plan.totals()
         summary.fields_planned = totals["records_to_update"]
         summary.tasks_planned = totals["tasks_to_create"] + totals["tasks_to_update"]
+    if results.limited is not None:
+        summary.tasks_deferred = len(results.limited.deferred)
     written = results.written
     if written is not None:
         summary.fields_written = written.fields_written
@@ -807,13 +904,23 @@ def run_stages(run: Run, results: StageResults) -> RunOutcome | None:
         plan(computed, clients.salesforce, pending=pending_writes(store), meta=meta), history
     )
     results.history = history
+
+
+    the_plan = plan(computed, clients.salesforce, pending=pending_writes(store), meta=meta)
+    today, counted = tasks_created_today(store, run.as_of)
+    limited = results.limited = limit_new_tasks(
+        the_plan, computed, inputs.frames["accounts"], bundle.playbook, today, counted
+    )
+    the_plan = results.plan = limited.plan
     figures, accepted = guard_plan(run, run_id, computed, the_plan)
     results.guard_notes += accepted
     applied = None
+    new_tasks_created = None
     if not request.dry_run and clients.salesforce is not None:
         check_write_budget(clients.salesforce, the_plan, bundle.bulk_threshold)
     if not request.dry_run:
         run.progress.stage("Writing to Salesforce")
+        reserve_new_tasks(store, run_id, run.as_of, limited)
         applied = apply(
             the_plan,
             clients.salesforce,
@@ -823,6 +930,10 @@ def run_stages(run: Run, results: StageResults) -> RunOutcome | None:
         )
         results.written = WriteCounts.of(applied, computed.sync_config.mapping.sobject)
         results.history_written = record_history(store, run, run_id, history, applied)
+
+
+        results.written = WriteCounts.of(applied)
+        new_tasks_created = created_tasks(limited, applied)
     guards.record_baseline(_guard_run(run, run_id, accept=False), inputs.figures, figures)
     scored = computed.scores
     if not request.dry_run and store is not None and scored is not None:
@@ -850,6 +961,11 @@ def run_stages(run: Run, results: StageResults) -> RunOutcome | None:
                 failures=[f"{r.sobject} {r.key}: {r.error_code}" for r in failed],
                 tasks_created=results.written.tasks_created if results.written else 0,
                 escalations=escalations,
+
+
+                tasks=new_tasks_created,
+                deferred=limited.deferred,
+                task_limit=limited.limit,
             )
     return RunOutcome(RunSummary(run.job_name, run.as_of), the_plan)
 
@@ -892,9 +1008,10 @@ def run_job(run: Run) -> RunOutcome:
     return outcome
 
 
-# Other modules' pruners run with the retention step (the Slack outbox's delivered messages:
-# the "slack" branch's pruning function goes here, e.g. ``(prune_outbox,)``).
-EXTRA_PRUNERS: tuple[Pruner, ...] = ()
+# Other modules' pruners run with the retention step and ``sfsync state prune``: the Slack
+# outbox's delivered messages older than the ledger cutoff (delivery also prunes them after
+# ``slack.outbox_retention_days``).
+EXTRA_PRUNERS: tuple[Pruner, ...] = (prune_sent_before,)
 
 
 def prune_stage(run: Run) -> PruneReport | None:

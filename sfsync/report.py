@@ -46,6 +46,7 @@ class RunSummary:
     upsell_tasks_created: int = 0  # of tasks_created: proposals for new upsell signals
     followup_tasks_created: int = 0  # of tasks_created: the playbook's scheduled follow-ups
     tasks_updated: int = 0
+    tasks_deferred: int = 0  # new Tasks left for a later night by the per-owner daily limit
     unchanged: int = 0
     write_failures: int = 0
     history_period: str | None = None  # the score-history snapshot of this run (2025-W11)
@@ -138,6 +139,11 @@ class RunSummary:
                 )
             if self.write_failures:
                 lines.append(f"  failed       {self.write_failures:,} records (retried next run)")
+        if self.tasks_deferred:
+            lines.append(
+                f"  deferred     {self.tasks_deferred:,} new tasks over the daily limit per "
+                "owner (created on a later night)"
+            )
         if self.history_period:
             done = "planned" if self.dry_run else f"{self.history_written:,} of"
             lines.append(

@@ -17,6 +17,8 @@ REPO = Path(__file__).resolve().parents[1]
 #: Retry waits of every test project: the same attempts as in production, but a retry waits
 #: milliseconds, not seconds (``salesforce.retry``, ``metabase.retry``, ``slack.retry``).
 FAST_RETRY = {"wait_initial_seconds": 0.01, "wait_max_seconds": 0.05}
+#: Slack posts to one channel are paced 10 ms apart, not a second (``slack.pace_seconds``).
+FAST_PACE = 0.01
 
 
 def make_project(root: Path, state_url: str = "sqlite:///.sfsync/state.db") -> Path:
@@ -31,6 +33,7 @@ def make_project(root: Path, state_url: str = "sqlite:///.sfsync/state.db") -> P
         "state_url": state_url,
         **{block: {"retry": dict(FAST_RETRY)} for block in ("salesforce", "metabase", "slack")},
     }
+    settings["slack"]["pace_seconds"] = FAST_PACE
     config.write_text(yaml.safe_dump(settings, sort_keys=False), encoding="utf-8")
     return config
 

@@ -108,6 +108,9 @@ class AlertPolicy(StrictModel):
     escalate_bands: list[Literal["green", "yellow", "orange", "red"]] = ["red"]
     due_hours: int = Field(default=48, gt=0)
     urgent_meeting: UrgentMeetingPolicy = UrgentMeetingPolicy()
+    digest_top: int = Field(default=10, ge=1, le=50)  # accounts listed in an owner's digest
+    # more owners with news than this: their digests share messages (at most this many)
+    owner_messages_max: int = Field(default=20, ge=1, le=500)
 
 
 class KpiTargets(StrictModel):
@@ -196,6 +199,13 @@ class CapacityPolicy(StrictModel):
         if duplicates:
             raise ValueError(f"people listed twice: {', '.join(duplicates)}")
         return self
+class TaskLimitPolicy(StrictModel):
+    """At most ``per_owner_per_day`` new Tasks per owner and as-of day (None: unlimited); the
+    rest wait for a later night, ranked by severity, segment and ARR. With ``exempt_urgent``
+    High-priority signal Tasks of S-segment accounts are always created (and still count)."""
+
+    per_owner_per_day: int | None = Field(default=10, ge=1)
+    exempt_urgent: bool = True
 
 
 class Playbook(StrictModel):
@@ -211,6 +221,7 @@ class Playbook(StrictModel):
     kpi: KpiTargets = KpiTargets()
     task_due: TaskDuePolicy = TaskDuePolicy()
     capacity: CapacityPolicy = CapacityPolicy()
+    task_limit: TaskLimitPolicy = TaskLimitPolicy()
 
     @model_validator(mode="after")
     def _all_segments(self) -> Playbook:

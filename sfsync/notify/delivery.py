@@ -17,7 +17,8 @@ row stays ``sending`` and is checked next time. Without the ``channels:history``
 check cannot be made: the message is posted again and a warning says so (``sfsync doctor``
 warns about the missing scope).
 
-Mentions are resolved here (``users.lookupByEmail``), so a message queued during an outage
+Mentions are resolved here (``users.lookupByEmail``, or one ``users.list`` pass when many
+owners are mentioned), so a message queued during an outage
 mentions its owner when it finally goes out. When Slack is unavailable for a lookup the
 message is not posted (it stays queued) rather than posted without its mention.
 """
@@ -37,6 +38,7 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from sfsync.notify.mentions import fill, render_mention
 from sfsync.notify.messages import escape
+from sfsync.notify.pacing import Pacer, no_pacing
 from sfsync.notify.problems import SlackProblem, classify
 from sfsync.state import alerts as ledger
 from sfsync.state.db import utcnow
@@ -48,6 +50,11 @@ STALE_CLAIM = timedelta(minutes=15)  # an attempt older than this is over, where
 CLOCK_SKEW_SECONDS = 600  # search history from this long before the claim (clock skew)
 HISTORY_PAGE_SIZE = 200
 HISTORY_MAX_PAGES = 25
+# More owners to look up than this: list the workspace's members (users.list, 200 a page)
+# instead of one users.lookupByEmail call each.
+LOOKUP_ONE_BY_ONE_MAX = 10
+USERS_PAGE_SIZE = 200
+USERS_MAX_PAGES = 50
 _CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{6,}")
 
 
@@ -106,9 +113,12 @@ class SlackSession:
     """One run's use of Slack: clients, API-call count, the user and channel caches, and
     whether Slack became unavailable (``problem``), after which nothing more is tried."""
 
-    def __init__(self, client: WebClient, post_client: WebClient | None = None) -> None:
+    def __init__(
+        self, client: WebClient, post_client: WebClient | None = None, pacer: Pacer | None = None
+    ) -> None:
         self.client = client
         self.post_client = post_client or posting_client(client)
+        self.pacer = pacer or no_pacing()  # posts per channel spaced (Slack: ~1 per second)
         self.api_calls = 0  # Slack Web API calls made (retries not counted)
         self.problem: SlackProblem | None = None
         self.host = socket.gethostname()
@@ -152,6 +162,41 @@ class SlackSession:
                 return None
             self._users[email] = resp["user"]["id"]
         return self._users[email]
+
+    def prefetch_users(self, emails) -> int:
+        """Resolve many emails at once: when more than :data:`LOOKUP_ONE_BY_ONE_MAX` are
+        unknown, page through ``users.list`` and remember the id of each wanted email (an email
+        no member has is remembered as None). Returns the ``users.list`` calls made. Any
+        failure (missing scope, a huge workspace) leaves the rest to ``users.lookupByEmail``."""
+        wanted = {e.lower(): e for e in emails if e and e not in self._users}
+        if len(wanted) <= LOOKUP_ONE_BY_ONE_MAX or self.down:
+            return 0
+        found: dict[str, str] = {}
+        cursor = None
+        calls = 0
+        saw_email = False
+        for _ in range(USERS_MAX_PAGES):
+            try:
+                page = self.call(self.client.users_list, limit=USERS_PAGE_SIZE, cursor=cursor)
+            except SlackCallFailed as failed:
+                log.info("slack_users_list_failed", error=failed.problem.message)
+                return calls + 1
+            calls += 1
+            for member in page.get("members") or []:
+                email = ((member.get("profile") or {}).get("email") or "").lower()
+                saw_email = saw_email or bool(email)
+                if email in wanted and not member.get("deleted") and email not in found:
+                    found[email] = member["id"]
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                break
+        else:
+            return calls  # not every page read: the rest are looked up one by one
+        if not saw_email:
+            return calls  # no emails visible (no users:read.email): look them up one by one
+        for lower, email in wanted.items():
+            self._users[email] = found.get(lower)
+        return calls
 
     def render(self, message: ledger.OutboxMessage) -> tuple[str, list[dict]] | None:
         """The message's text and blocks with its mentions filled in; None when Slack became
@@ -235,7 +280,8 @@ class SlackSession:
 
     # --- posting --------------------------------------------------------------------------
     def post(self, message: ledger.OutboxMessage, text: str, blocks: list[dict]) -> Any:
-        """chat.postMessage with the dedupe key as message metadata."""
+        """chat.postMessage with the dedupe key as message metadata, paced per channel."""
+        self.pacer.wait(message.channel)
         return self.call(
             self.post_client.chat_postMessage,
             channel=message.channel,
@@ -296,7 +342,11 @@ def deliver(store, session: SlackSession) -> DeliveryResult:
     """Post every queued message, oldest first. Never raises for Slack failures; once Slack is
     unavailable the rest stay queued."""
     result = DeliveryResult()
-    for message in ledger.pending_messages(store):
+    pending = ledger.pending_messages(store)
+    session.prefetch_users(
+        spec.get("email") for m in pending for spec in m.mentions if not spec.get("user_id")
+    )
+    for message in pending:
         if session.down:
             result.pending += 1
             continue

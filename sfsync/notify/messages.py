@@ -25,6 +25,14 @@ def escape(value: Any) -> str:
     return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _round(value: Any) -> Any:
+    """A score as people read it: a whole number."""
+    try:
+        return int(round(float(value)))
+    except (TypeError, ValueError):
+        return value
+
+
 def record_url(instance_url: str, account_id: str) -> str:
     """Lightning URL of an Account record."""
     return f"{instance_url.rstrip('/')}/lightning/r/Account/{account_id}/view"
@@ -120,7 +128,8 @@ class MessageBuilder(Labels):
     def digest(self, ctx: Mapping[str, Any]) -> tuple[str, list[dict]]:
         """Run digest. ``ctx``: job, as_of, tasks_created, failures (list of str), new and
         cleared (lists of {account_name, signals}) with new_count and cleared_count (signals), bands (list of {from_band, to_band,
-        count}), capacity (list of capacity_lines dicts)."""
+        count}), capacity (list of capacity_lines dicts), deferred_count (Tasks the daily limit
+        deferred)."""
         values = {
             "job": escape(ctx.get("job", "")),
             "as_of": escape(ctx.get("as_of", "")),
@@ -132,6 +141,9 @@ class MessageBuilder(Labels):
         }
         r = self._render("digest", values)
         blocks = [_header(r["header"]), _section(r["body"])]
+        if ctx.get("deferred_count"):
+            deferred = self._render("digest_deferred", {"count": ctx["deferred_count"]})
+            blocks.append(_section(deferred["text"]))
         for key, items in (
             ("digest_new", ctx.get("new", [])),
             ("digest_cleared", ctx.get("cleared", [])),
@@ -142,6 +154,153 @@ class MessageBuilder(Labels):
             block = self._list_section(key, list(items))
             if block:
                 blocks.append(block)
+        return r["fallback"], blocks
+
+    def _account_line(self, key: str, item: Any, extra: Mapping[str, str]) -> str:
+        score = item.score
+        values = {
+            "account_name": escape(item.account_name or item.account_id),
+            "segment": escape(item.segment or "-"),
+            "score": "-" if score is None or score != score else escape(_round(score)),
+            "band_label": escape(self.band_label(item.band)),
+            "signals": escape(self.signals_text(item.codes)),
+            "url": record_url(self.instance_url, item.account_id),
+            **extra,
+        }
+        return self.t.render("slack", key, values)["line"]
+
+    def owner_digest(self, ctx: Mapping[str, Any]) -> tuple[str, list[dict]]:
+        """One owner's digest. ``ctx``: as_of, due_date, owner (a mention placeholder or the
+        escaped name), digest (:class:`sfsync.notify.owner_digest.OwnerDigest`), top (accounts
+        and Tasks listed), limit (the daily Task limit, for the deferred line)."""
+        digest = ctx["digest"]
+        top = int(ctx.get("top", MAX_LINES))
+        values = {
+            "as_of": escape(ctx.get("as_of", "")),
+            "owner": ctx.get("owner") or "-",
+            "signal_count": digest.signal_count,
+            "account_count": len(digest.accounts),
+            "task_count": len(digest.tasks),
+        }
+        r = self._render("owner_digest", values)
+        body = r["body"]
+        if digest.accounts:
+            body += (
+                "\n"
+                + self._render("owner_digest_rule", {"due_date": escape(ctx.get("due_date", ""))})[
+                    "text"
+                ]
+            )
+        blocks = [_header(r["header"]), _section(body)]
+        if digest.accounts:
+            spec = self.t.fields("slack", "owner_digest_accounts")
+            lines = [
+                self._account_line("owner_digest_accounts", a, {}) for a in digest.accounts[:top]
+            ]
+            if len(digest.accounts) > top:
+                more = len(digest.accounts) - top
+                lines.append(self._render("digest_more", {"count": more})["text"])
+            blocks.append(_section(spec.get("title", "") + "\n" + "\n".join(lines)))
+        if digest.tasks or digest.deferred:
+            spec = self.t.fields("slack", "owner_digest_tasks")
+            lines = [
+                self.t.render("slack", "owner_digest_tasks", {"subject": escape(t)})["line"]
+                for t in digest.tasks[:top]
+            ]
+            if len(digest.tasks) > top:
+                more = len(digest.tasks) - top
+                lines.append(self._render("digest_more", {"count": more})["text"])
+            if digest.deferred:
+                lines.append(
+                    self._render(
+                        "owner_digest_deferred",
+                        {"count": digest.deferred, "limit": ctx.get("limit") or "-"},
+                    )["text"]
+                )
+            blocks.append(_section(spec.get("title", "") + "\n" + "\n".join(lines)))
+        return r["fallback"], blocks
+
+    def owners_digest(self, ctx: Mapping[str, Any]) -> tuple[str, list[dict]]:
+        """Several owners' digests in one message (a run with many owners): a section per
+        owner, mentioned, with their top accounts. ``ctx``: as_of, due_date, part, parts,
+        entries (list of (owner text, OwnerDigest)), top, limit."""
+        entries = list(ctx["entries"])
+        top = int(ctx.get("top", 5))
+        owners = [owner for owner, _ in entries]
+        r = self._render(
+            "owners_digest",
+            {
+                "as_of": escape(ctx.get("as_of", "")),
+                "due_date": escape(ctx.get("due_date", "")),
+                "owner_count": len(entries),
+                "part": ctx.get("part", 1),
+                "parts": ctx.get("parts", 1),
+                "owners": " ".join(owners),
+            },
+        )
+        blocks = [_header(r["header"]), _section(r["body"])]
+        for owner, digest in entries:
+            lines = [
+                self.t.render(
+                    "slack",
+                    "owners_digest_owner",
+                    {
+                        "owner": owner,
+                        "signal_count": digest.signal_count,
+                        "account_count": len(digest.accounts),
+                        "task_count": len(digest.tasks),
+                    },
+                )["line"]
+            ]
+            lines += [
+                self._account_line("owner_digest_accounts", a, {}) for a in digest.accounts[:top]
+            ]
+            if len(digest.accounts) > top:
+                lines.append(
+                    self._render("digest_more", {"count": len(digest.accounts) - top})["text"]
+                )
+            if digest.deferred:
+                lines.append(
+                    self._render(
+                        "owner_digest_deferred",
+                        {"count": digest.deferred, "limit": ctx.get("limit") or "-"},
+                    )["text"]
+                )
+            blocks.append(_section("\n".join(lines)))
+        return r["fallback"], blocks
+
+    def escalation_digest(self, ctx: Mapping[str, Any]) -> tuple[str, list[dict]]:
+        """The manager channel's escalations of a run in one message. ``ctx``: as_of, items
+        (list of (AccountItem, reasons, owner text)), top."""
+        items = list(ctx.get("items", []))
+        top = int(ctx.get("top", MAX_LINES))
+        r = self._render(
+            "escalation_digest", {"as_of": escape(ctx.get("as_of", "")), "count": len(items)}
+        )
+        lines = []
+        for item, reasons, owner in items[:top]:
+            band = escape(self.band_label(item.band))
+            texts = [
+                self._render(f"escalation_reason_{reason}", {"band_label": band})["text"]
+                for reason in reasons
+            ]
+            lines.append(
+                self._account_line(
+                    "escalation_digest_line", item, {"reasons": " / ".join(texts), "owner": owner}
+                )
+            )
+        if len(items) > top:
+            lines.append(self._render("digest_more", {"count": len(items) - top})["text"])
+        blocks = [_header(r["header"]), _section(r["body"])]
+        # a section holds at most 3,000 characters: several sections of lines
+        chunk: list[str] = []
+        for line in lines:
+            if chunk and len("\n".join([*chunk, line])) > SECTION_MAX:
+                blocks.append(_section("\n".join(chunk)))
+                chunk = []
+            chunk.append(line)
+        if chunk:
+            blocks.append(_section("\n".join(chunk)))
         return r["fallback"], blocks
 
     def run_failed(

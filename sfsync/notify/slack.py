@@ -1,4 +1,12 @@
-"""Slack notifications: new churn signals, escalations, the run digest, run failures, KPIs.
+"""Slack notifications: a digest per owner, batched escalations, the run digest, run
+failures, KPIs.
+
+A run posts one digest per owner with something new (their new churn signals, the Tasks
+created for them and the ones the daily limit deferred; ``sfsync.notify.owner_digest``), one
+message with the run's escalations in the manager channel and the run digest — never one
+message per signal, so a first run of 10,000 accounts makes a few dozen Slack calls. Posts to
+a channel are paced (``slack.pace_seconds``, ``sfsync.notify.pacing``); delivered messages are
+pruned from the outbox after ``slack.outbox_retention_days``.
 
 Every message goes through the state store's outbox (``sfsync.state.alerts``): the decision
 to alert and the message are stored in one transaction, then delivered
@@ -44,7 +52,9 @@ from sfsync.log import redact_text
 from sfsync.notify.dedupe import alerting_signals, decide_alerts
 from sfsync.notify.delivery import DeliveryResult, SlackSession, deliver
 from sfsync.notify.mentions import mention_spec, placeholder
-from sfsync.notify.messages import MessageBuilder
+from sfsync.notify.messages import MessageBuilder, escape
+from sfsync.notify.owner_digest import escalation_items, owner_digests
+from sfsync.notify.pacing import DEFAULT_INTERVAL, Pacer
 from sfsync.notify.retry import retry_handlers
 from sfsync.state import alerts as ledger
 from sfsync.templates import TemplateSet
@@ -52,6 +62,9 @@ from sfsync.templates import TemplateSet
 log = structlog.get_logger(__name__)
 
 BAND_ORDER = list(BANDS)
+DEFAULT_RETENTION_DAYS = 30
+OWNERS_PER_MESSAGE_MAX = 45  # owners in one packed digest (a header, a rule, a section each)
+PACKED_TOP = 5  # accounts listed per owner in a packed digest
 
 
 def make_client(
@@ -106,6 +119,9 @@ class NotifyResult:
     delivery: DeliveryResult = field(default_factory=DeliveryResult)
     skipped: str | None = None
     error: str | None = None
+    pruned: int = 0  # delivered messages deleted from the outbox (retention)
+    owner_digests: int = 0
+    escalation_digests: int = 0
 
     def counts(self) -> dict[str, Any]:
         return {
@@ -133,6 +149,8 @@ class SlackNotifier:
         channel: str,
         manager_channel: str | None = None,
         instance_url: str = "",
+        pacer: Pacer | None = None,
+        outbox_retention_days: int | None = None,
     ) -> None:
         self.store = store
         self.client = client
@@ -140,7 +158,8 @@ class SlackNotifier:
         self.channel = channel
         self.manager_channel = manager_channel
         self.messages = MessageBuilder(templates, instance_url)
-        self.session = SlackSession(client) if client is not None else None
+        self.session = SlackSession(client, pacer=pacer) if client is not None else None
+        self.outbox_retention_days = outbox_retention_days
 
     @property
     def api_calls(self) -> int:
@@ -151,7 +170,8 @@ class SlackNotifier:
     def from_settings(
         cls, slack_settings, store, templates: TemplateSet, playbook: Playbook, **kw
     ) -> SlackNotifier:
-        """From ``settings.slack`` (token, base_url, channel, manager_channel)."""
+        """From ``settings.slack`` (token, base_url, channel, manager_channel, pace_seconds,
+        outbox_retention_days)."""
         token = _secret(getattr(slack_settings, "token", None))
         client = (
             make_client(
@@ -169,6 +189,10 @@ class SlackNotifier:
             playbook,
             channel=getattr(slack_settings, "channel", None) or "#cs-alerts",
             manager_channel=getattr(slack_settings, "manager_channel", None),
+            pacer=Pacer(getattr(slack_settings, "pace_seconds", DEFAULT_INTERVAL)),
+            outbox_retention_days=getattr(
+                slack_settings, "outbox_retention_days", DEFAULT_RETENTION_DAYS
+            ),
             **kw,
         )
 
@@ -205,9 +229,21 @@ class SlackNotifier:
         """Deliver, and say in ``result.error`` why messages stayed queued (with any warning
         of the pass, e.g. a resend that could not be checked)."""
         result.delivery = self.deliver_pending()
+        result.pruned = self._prune()
         if result.delivery.pending and result.delivery.error:
             reasons = [result.delivery.error, *result.delivery.warnings]
             result.error = redact_text("; ".join(reasons))
+
+    def _prune(self) -> int:
+        """Delete delivered messages older than the retention (never raises: the run's
+        messages are out; a failed clean-up is tried again next run)."""
+        if not self.outbox_retention_days:
+            return 0
+        try:
+            return ledger.prune_sent(self.store, older_than_days=self.outbox_retention_days)
+        except Exception as exc:  # noqa: BLE001
+            log.warning("slack_outbox_prune_failed", error=redact_text(f"{type(exc).__name__}"))
+            return 0
 
     def _enqueue(self, *, as_of, alerted, cleared, messages) -> int:
         """Store decisions and messages in one transaction, or raise AlertQueueError."""
@@ -239,8 +275,14 @@ class SlackNotifier:
         failures: list[str] | None = None,
         capacity: pd.DataFrame | None = None,
         escalations: list[dict] | None = None,
+        tasks: pd.DataFrame | None = None,
+        deferred: pd.DataFrame | None = None,
+        task_limit: int | None = None,
     ) -> NotifyResult:
-        """Alert new churn signals, escalate, post the digest, deliver.
+        """Decide the new alerts and post one digest per owner (their new signals, the Tasks
+        created for them — ``tasks``: account_id, owner_id, subject — and the Tasks the daily
+        limit of ``task_limit`` deferred, ``deferred``), one batched escalation message to the
+        manager channel and the run digest; deliver.
 
         ``escalations``: the run's escalation Tasks of overdue signal Tasks (``sync_key``,
         ``account_id``, ``owner_id`` = the manager, ``subject``, ``due_date``); each gets one
@@ -269,6 +311,9 @@ class SlackNotifier:
                 tasks_created,
                 failures or [],
                 capacity,
+                tasks,
+                deferred,
+                task_limit,
             )
             overdue = self._overdue_notices(run_id, escalations or [], accounts, users)
             out[-1:-1] = overdue  # before the digest
@@ -306,6 +351,9 @@ class SlackNotifier:
         tasks_created,
         failures,
         capacity,
+        tasks=None,
+        deferred=None,
+        task_limit=None,
     ) -> tuple[Any, list[ledger.OutboxMessage]]:
         """The alert decision and the messages of a run (no Slack call, nothing stored)."""
         pb = self.playbook.alerts
@@ -316,49 +364,71 @@ class SlackNotifier:
         result.new, result.cleared = decision.alert, decision.cleared
         info = self._account_info(accounts, scores, users)
         due = (as_of + timedelta(hours=pb.due_hours)).isoformat() if isinstance(as_of, date) else ""
-        active_codes = active.groupby("account_id")["code"].apply(sorted).to_dict()
         out: list[ledger.OutboxMessage] = []
-        for row in decision.alert.itertuples(index=False):
-            ctx = self._alert_ctx(info, row.account_id, [row.code], active_codes, due)
-            text, blocks = self.messages.signal_alert(ctx)
-            out.append(
-                ledger.OutboxMessage(
-                    f"signal:{row.account_id}:{row.code}:{row.episode}:{as_of}",
-                    "signal",
-                    self.channel,
-                    text,
-                    blocks,
-                    str(run_id),
-                    mentions=ctx["mentions"],
+        top = pb.digest_top
+        digests = owner_digests(decision.alert, info, tasks=tasks, deferred=deferred)
+        if len(digests) <= pb.owner_messages_max:
+            for digest in digests:
+                mentions = self._mentions(
+                    [(digest.owner_email, digest.owner_name or digest.owner_id)]
                 )
-            )
-            result.alerts += 1
-        if self.manager_channel:
-            for account_id, group in decision.alert.groupby("account_id", sort=True):
-                ctx = self._alert_ctx(info, account_id, list(group["code"]), active_codes, due)
-                reasons = []
-                if ctx.get("segment") in pb.escalate_segments:
-                    reasons.append("segment")
-                if ctx.get("band") in pb.escalate_bands:
-                    reasons.append("band")
-                if not reasons:
-                    continue
-                text, blocks = self.messages.escalation(ctx, reasons)
+                owner = placeholder(0) if mentions else _owner_text(digest)
+                text, blocks = self.messages.owner_digest(
+                    {"as_of": str(as_of), "due_date": due, "owner": owner, "digest": digest,
+                     "top": top, "limit": task_limit}
+                )  # fmt: skip
                 out.append(
                     ledger.OutboxMessage(
-                        f"escalation:{account_id}:{as_of}",
+                        f"owner_digest:{job}:{as_of}:{digest.owner_id or '-'}:{run_id}",
+                        "owner_digest",
+                        self.channel,
+                        text,
+                        blocks,
+                        str(run_id),
+                        mentions=mentions,
+                    )
+                )
+        else:
+            out.extend(self._packed_digests(digests, job, as_of, run_id, due, task_limit))
+        result.owner_digests = len(digests)
+        result.alerts = len(decision.alert)
+        if self.manager_channel:
+            escalated = escalation_items(
+                decision.alert, info, segments=pb.escalate_segments, bands=pb.escalate_bands
+            )
+            if escalated:
+                people: list[tuple] = []
+                index: dict[str, int] = {}
+                items = []
+                for item, reasons, owner_id in escalated:
+                    key = str(owner_id or "")
+                    email = _cell(info, item.account_id, "owner_email")
+                    name = _cell(info, item.account_id, "owner_name") or owner_id
+                    if email and key not in index:
+                        index[key] = len(people)
+                        people.append((email, name))
+                    owner = placeholder(index[key]) if email else escape(name or "-")
+                    items.append((item, reasons, owner))
+                text, blocks = self.messages.escalation_digest(
+                    {"as_of": str(as_of), "items": items, "top": max(top, 25)}
+                )
+                out.append(
+                    ledger.OutboxMessage(
+                        f"escalations:{job}:{as_of}:{run_id}",
                         "escalation",
                         self.manager_channel,
                         text,
                         blocks,
                         str(run_id),
-                        mentions=ctx["mentions"],
+                        mentions=self._mentions(people),
                     )
                 )
-                result.escalations += 1
+                result.escalations = len(escalated)
+                result.escalation_digests += 1
         digest = self._digest_ctx(
             job, as_of, decision, info, scores, previous, tasks_created, failures, capacity
         )
+        digest["deferred_count"] = 0 if deferred is None else len(deferred)
         text, blocks = self.messages.digest(digest)
         out.append(
             ledger.OutboxMessage(
@@ -453,6 +523,47 @@ class SlackNotifier:
         return result
 
     # --- helpers --------------------------------------------------------------------------
+    def _packed_digests(self, digests, job, as_of, run_id, due, task_limit):
+        """Many owners' digests packed into at most ``alerts.owner_messages_max`` messages (at
+        most :data:`OWNERS_PER_MESSAGE_MAX` owners each: Slack takes 50 blocks a message)."""
+        per = min(
+            -(-len(digests) // self.playbook.alerts.owner_messages_max), OWNERS_PER_MESSAGE_MAX
+        )
+        groups = [digests[i : i + per] for i in range(0, len(digests), per)]
+        out = []
+        for part, group in enumerate(groups, start=1):
+            people = [(d.owner_email, d.owner_name or d.owner_id) for d in group]
+            mentions = self._mentions(people)
+            entries = []
+            index = 0
+            for digest in group:
+                if digest.owner_email:
+                    entries.append((placeholder(index), digest))
+                    index += 1
+                else:
+                    entries.append((_owner_text(digest), digest))
+            text, blocks = self.messages.owners_digest(
+                {"as_of": str(as_of), "due_date": due, "part": part, "parts": len(groups),
+                 "entries": entries, "top": PACKED_TOP, "limit": task_limit}
+            )  # fmt: skip
+            out.append(
+                ledger.OutboxMessage(
+                    f"owner_digest:{job}:{as_of}:part{part}:{run_id}",
+                    "owner_digest",
+                    self.channel,
+                    text,
+                    blocks,
+                    str(run_id),
+                    mentions=mentions,
+                )
+            )
+        return out
+
+    @staticmethod
+    def _mentions(people: list[tuple[Any, Any]]) -> tuple[dict, ...]:
+        """Mention specs of (email, name) pairs, in order; () when the first has no email."""
+        return tuple(mention_spec(email, name) for email, name in people if email)
+
     def _account_info(self, accounts, scores, users) -> pd.DataFrame:
         info = accounts[[c for c in ("account_id", "name", "owner_id") if c in accounts]].copy()
         if scores is not None and not scores.empty:
@@ -467,30 +578,6 @@ class SlackNotifier:
             u = u[[c for c in ("owner_id", "owner_name", "owner_email") if c in u]]
             info = info.merge(u, on="owner_id", how="left")
         return info.drop_duplicates("account_id").set_index("account_id")
-
-    def _alert_ctx(self, info, account_id, codes, active_codes, due) -> dict[str, Any]:
-        row = info.loc[account_id] if account_id in info.index else pd.Series(dtype=object)
-
-        def get(name):
-            v = row.get(name)
-            return None if v is None or (not isinstance(v, str) and pd.isna(v)) else v
-
-        others = [c for c in active_codes.get(account_id, []) if c not in codes]
-        owner_name = get("owner_name") or get("owner_id")
-        email = get("owner_email")
-        mentions = (mention_spec(email, owner_name),) if email else ()
-        return {
-            "account_id": account_id,
-            "account_name": get("name"),
-            "segment": get("segment"),
-            "score": get("health_score"),
-            "band": get("health_band"),
-            "codes": list(codes) + others,
-            "owner_mention": placeholder(0) if mentions else None,  # filled in when delivered
-            "owner_name": owner_name,
-            "mentions": mentions,
-            "due_date": due,
-        }
 
     def _digest_ctx(
         self, job, as_of, decision, info, scores, previous, tasks_created, failures, capacity
@@ -518,6 +605,17 @@ class SlackNotifier:
             "failures": list(failures),
             "capacity": capacity_lines(capacity, self.playbook) if capacity is not None else [],
         }
+
+
+def _owner_text(digest) -> str:
+    return escape(digest.owner_name or digest.owner_id or "-")
+
+
+def _cell(info: pd.DataFrame, account_id: Any, column: str) -> Any:
+    if column not in info.columns or account_id not in info.index:
+        return None
+    value = info.at[account_id, column]
+    return None if value is None or (not isinstance(value, str) and pd.isna(value)) else value
 
 
 def band_movements(

@@ -360,6 +360,7 @@ def check_metabase_cards(ctx: DoctorContext, as_of: Any) -> list[Check]:
 SLACK_SCOPES: dict[str, tuple[str, str]] = {
     "chat:write": (FAIL, "no message can be posted"),
     "users:read.email": (WARN, "owners are named instead of @mentioned"),
+    "users:read": (WARN, "many owners are looked up one call each instead of one users.list"),
     "channels:history": (
         WARN,
         "a run killed while posting cannot check the channel before posting again, so a "

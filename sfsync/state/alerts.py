@@ -1,4 +1,6 @@
 """Alert ledger and outbox: Slack alerts are decided once and delivered at least once.
+Delivered rows are deleted after a retention period (:func:`prune_sent`, called after every
+delivery with ``slack.outbox_retention_days``).
 
 ``alert_ledger`` has one row per (account, signal code, episode). An *episode* is a stretch of
 days during which a churn signal stays active; it ends (``cleared_on``) at the first run that
@@ -20,7 +22,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import pandas as pd
 from sqlalchemy import (
@@ -33,6 +35,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    delete,
     func,
     select,
     update,
@@ -307,6 +310,36 @@ def mark_failed(store, message_id: int, error: str) -> None:
             .where(alert_outbox.c.id == message_id)
             .values(attempts=alert_outbox.c.attempts + 1, last_error=redact_text(error)[:2000])
         )
+
+
+def prune_sent(store, *, older_than_days: int, now: datetime | None = None) -> int:
+    """Delete the messages delivered (``sent``) more than ``older_than_days`` days before
+    ``now`` (UTC; default: now); returns how many. Pending and ``sending`` rows are never
+    deleted: they are still to be delivered or checked. Their dedupe keys carry the as-of date
+    or run id, so a pruned key is never decided again. The newest sent row of each channel is
+    kept: it remembers the channel's id for the crash check (:func:`known_channel_ids`)."""
+    if older_than_days < 1:
+        raise ValueError("older_than_days must be at least 1")
+    cutoff = (now or utcnow()) - timedelta(days=older_than_days)
+    return prune_sent_before(store, cutoff, False)[1]
+
+
+def prune_sent_before(store, cutoff: datetime, dry_run: bool) -> tuple[str, int]:
+    """The outbox's pruner for ``sfsync state prune``: the sent messages delivered before
+    ``cutoff`` (naive UTC), the newest of each channel kept; ``("alert_outbox", rows)`` deleted
+    (or, with ``dry_run``, that would be)."""
+    c = alert_outbox.c
+    newest = select(func.max(c.id)).where(c.status == SENT).group_by(c.channel)
+    with store.begin() as conn:
+        keep = list(conn.execute(newest).scalars())
+        conditions = [c.status == SENT, c.sent_at < cutoff]
+        if keep:
+            conditions.append(c.id.not_in(keep))
+        if dry_run:
+            count = select(func.count()).select_from(alert_outbox).where(and_(*conditions))
+            return "alert_outbox", int(conn.execute(count).scalar_one())
+        query = delete(alert_outbox).where(and_(*conditions))
+        return "alert_outbox", int(conn.execute(query).rowcount or 0)
 
 
 def known_channel_ids(store) -> dict[str, str]:

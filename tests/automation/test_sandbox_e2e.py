@@ -148,7 +148,7 @@ def test_followups_are_created_once_in_the_sandbox_org(world, store):
     assert len(keys) == len(set(keys))
 
 
-def test_one_alert_per_new_signal_on_the_sandbox_slack_and_none_next_run(world, store):
+def test_one_digest_per_owner_on_the_sandbox_slack_and_none_next_run(world, store):
     sb, sample, accounts, activities, users, result = world
     notifier = SlackNotifier(
         store,
@@ -176,8 +176,11 @@ def test_one_alert_per_new_signal_on_the_sandbox_slack_and_none_next_run(world, 
     assert first.error is None
     messages = sb.admin.slack_messages()
     cs = [m for m in messages if m["channel_name"] == "cs-alerts"]
-    alerts = [m for m in cs if m["text"].startswith("解約予兆")]
-    assert len(alerts) == len(alerting.drop_duplicates(["account_id", "code"]))
+    alerts = [m for m in cs if m["text"].startswith("担当顧客の新着")]
+    # one digest per owner with new signals, never one message per signal
+    owners = accounts.set_index("account_id").loc[alerting["account_id"].unique(), "owner_id"]
+    assert len(alerts) == owners.nunique() == first.owner_digests
+    assert first.alerts == len(alerting.drop_duplicates(["account_id", "code"]))
     # owners are looked up in the sandbox's Slack by their Salesforce email
     slack_ids = {u["email"].lower(): u["id"] for u in sample.slack_users()}
     owner_slack_ids = {
@@ -193,8 +196,14 @@ def test_one_alert_per_new_signal_on_the_sandbox_slack_and_none_next_run(world, 
         alerting["account_id"]
     )
     managers = [m for m in messages if m["channel_name"] == "cs-managers"]
-    assert len(managers) == len(s_risk | red)
+    assert len(managers) == (1 if s_risk | red else 0)  # the run's escalations in one message
+    assert first.escalations == len(s_risk | red)
+    if managers:
+        assert f"{len(s_risk | red)} 社" in managers[0]["text"]
     assert sum(m["text"].startswith("実行サマリー") for m in cs) == 1
+    # Slack calls: a lookup and a post per owner, the escalations and the run digest
+    assert len(messages) <= owners.nunique() + 2
+    assert notifier.api_calls <= 2 * owners.nunique() + 2
 
     second = notifier.notify_run(
         run_id=2,
@@ -206,6 +215,6 @@ def test_one_alert_per_new_signal_on_the_sandbox_slack_and_none_next_run(world, 
         users=users,
         capacity=capacity,
     )
-    assert second.alerts == 0 and second.escalations == 0
+    assert second.alerts == 0 and second.escalations == 0 and second.owner_digests == 0
     new_messages = sb.admin.slack_messages()[len(messages) :]
     assert [m["text"][:6] for m in new_messages] == ["実行サマリー"]

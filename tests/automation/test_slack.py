@@ -26,34 +26,40 @@ from sfsync.state.alerts import outbox_counts
 slack = pytest.fixture(slack_server, name="slack")
 
 
-def test_one_alert_per_new_signal_and_none_on_the_next_run(store, slack):
+def test_one_digest_per_owner_and_none_on_the_next_run(store, slack):
     n = notifier(store, slack.base_url)
     first = run(n, DAY0, ALL, 1, tasks_created=4)
     assert first.error is None
+    # three high/medium churn signals of two owners; low severity and upsell signals do not
+    # alert: one digest per owner, one escalation message, the run digest
+    assert first.alerts == 3 and first.owner_digests == 2 and first.escalations == 1
     posted = slack.messages
     cs = by_kind(posted, "#cs-alerts")
-    alerts = [m for m in cs if "解約予兆" in m["text"]]
-    # three high/medium churn signals; low severity and upsell signals do not alert
-    assert len(alerts) == 3
-    acme = next(m for m in alerts if "no_login" in json.dumps(m) or "60日以上" in m["text"])
-    assert "&lt;Strategic&gt;" in acme["text"]
-    assert "<@U0TSUDA>" in acme["text"]
-    blocks = json.dumps(acme["blocks"], ensure_ascii=False)
+    digests = [m for m in cs if "担当顧客の新着" in m["text"]]
+    assert len(digests) == 2
+    tsuda = next(m for m in digests if "<@U0TSUDA>" in m["text"])
+    blocks = json.dumps(tsuda["blocks"], ensure_ascii=False)
+    assert "&lt;Strategic&gt;" in blocks
+    assert "60日以上ログインなし" in blocks and "no_login" not in blocks  # labels, not codes
+    assert "新規シグナル 2 件（1 社）" in tsuda["text"]
     assert "https://example.my.salesforce.com/lightning/r/Account/001S/view" in blocks
     assert "2025-03-17" in blocks  # due in 48 hours
-    beta = next(m for m in alerts if "Beta" in m["text"])
+    beta = next(m for m in digests if "Beta" in json.dumps(m["blocks"], ensure_ascii=False))
     assert "鈴木" in beta["text"]  # no Slack user for this email: the name
     managers = by_kind(posted, "#cs-managers")
-    assert len(managers) == 1 and "Acme" in managers[0]["text"]  # S segment, red band
+    assert len(managers) == 1 and "1 社" in managers[0]["text"]  # S segment, red band
+    escalation = json.dumps(managers[0]["blocks"], ensure_ascii=False)
+    assert "Acme" in escalation and "<@U0TSUDA>" in escalation
+    assert "Beta" not in escalation
     digest = [m for m in cs if "実行サマリー" in m["text"]]
     assert len(digest) == 1 and "新規シグナル 3 件" in digest[0]["text"]
     assert "作成タスク 4 件" in digest[0]["text"]
 
     slack.clear()
     second = run(n, DAY0 + timedelta(days=1), ALL, 2)
-    assert second.alerts == 0 and second.escalations == 0
+    assert second.alerts == 0 and second.escalations == 0 and second.owner_digests == 0
     assert [m["text"][:6] for m in slack.messages] == ["実行サマリー"]
-    assert outbox_counts(store) == {"sent": 6}
+    assert outbox_counts(store) == {"sent": 5}
 
     # the same run id again (a re-run after a crash) posts nothing at all
     slack.clear()
@@ -75,7 +81,8 @@ def test_cleared_signal_alerts_again_when_it_reappears(store, slack):
     assert back.new[["code", "episode", "reason"]].values.tolist() == [
         ["deliveries_drop", 2, "reappeared"]
     ]
-    assert sum("Churn risk: Beta" in m["text"] for m in slack.messages) == 1
+    owner_digests = [m for m in slack.messages if "New for your accounts" in m["text"]]
+    assert len(owner_digests) == 1 and "Beta" in json.dumps(owner_digests[0]["blocks"])
 
 
 def test_snooze_ends_after_the_configured_days(store, slack):
@@ -135,8 +142,8 @@ def test_outage_keeps_messages_pending_and_next_run_delivers_them(store, slack, 
     down = run(n, DAY0, ALL, 1)  # must not raise
     assert down.alerts == 3
     assert "Slack is unavailable" in down.error or "unreachable" in down.error
-    assert down.delivery.sent == 0 and down.delivery.pending == 5
-    assert outbox_counts(store) == {"pending": 5}
+    assert down.delivery.sent == 0 and down.delivery.pending == 4
+    assert outbox_counts(store) == {"pending": 4}
     # the first call (the owner's lookup) failed and was retried once; after that sign of an
     # outage nothing else was tried: no posts (a message never goes out without its mention)
     counters = slack.counters()
@@ -145,13 +152,14 @@ def test_outage_keeps_messages_pending_and_next_run_delivers_them(store, slack, 
     slack.faults()
     up = run(notifier(store, slack.base_url), DAY0 + timedelta(days=1), ALL, 2)
     assert up.alerts == 0  # already decided on day 0
-    assert up.delivery.sent == 6  # 5 old + today's digest
-    assert outbox_counts(store) == {"sent": 6}
+    assert up.delivery.sent == 5  # 4 old + today's digest
+    assert outbox_counts(store) == {"sent": 5}
     texts = [m["text"] for m in slack.messages]
-    assert sum("解約予兆" in t for t in texts) == 3
-    # delivered a day late, the alert still mentions its owner
-    acme = next(t for t in texts if "解約予兆" in t and "Acme" in t)
-    assert "担当：<@U0TSUDA>" in acme and "津田" not in acme
+    assert sum("担当顧客の新着" in t for t in texts) == 2
+    # delivered a day late, the digest still mentions its owner
+    tsuda = next(t for t in texts if "担当顧客の新着" in t and "U0TSUDA" in t)
+    assert "担当：<@U0TSUDA>" in json.dumps(slack.messages, ensure_ascii=False)
+    assert "津田" not in tsuda
     assert up.error is None
 
 
@@ -164,7 +172,7 @@ def test_connection_refused_never_raises(store):
     assert result.delivery.sent == 0
     assert "unreachable" in (result.delivery.error or "")
     assert "unreachable" in result.error  # the run's note
-    assert outbox_counts(store) == {"pending": 5}
+    assert outbox_counts(store) == {"pending": 4}
 
 
 def test_ok_false_is_not_marked_sent(store, slack):

@@ -48,5 +48,5 @@ def test_a_revoked_slack_token_is_a_note_and_the_next_run_delivers(tmp_path, san
     messages = requests.get(f"{admin}messages", verify=sb.ca_bundle, timeout=10).json()
     keys = Counter(m["metadata"]["event_payload"]["dedupe_key"] for m in messages)
     assert keys and set(keys.values()) == {1}
-    alerts = [m for m in messages if m["metadata"]["event_payload"]["kind"] == "signal"]
+    alerts = [m for m in messages if m["metadata"]["event_payload"]["kind"] == "owner_digest"]
     assert alerts and all("<@U" in m["text"] for m in alerts)  # every sample owner is in Slack

@@ -60,15 +60,15 @@ def test_killed_between_post_and_marking_sent_posts_once(store, slack, monkeypat
     monkeypatch.setattr(delivery, "after_post", die_after_second_post)
     with pytest.raises(Died):
         run(notifier(store, slack.base_url), DAY0, ALL, 1)
-    assert outbox_counts(store) == {"sent": 1, "sending": 1, "pending": 3}
+    assert outbox_counts(store) == {"sent": 1, "sending": 1, "pending": 2}
     assert len(slack.messages) == 2
 
     monkeypatch.setattr(delivery, "after_post", lambda message, response: None)
     again = notifier(store, slack.base_url).deliver_pending()
-    assert again.recovered == 1 and again.sent == 4 and again.pending == 0
+    assert again.recovered == 1 and again.sent == 3 and again.pending == 0
     counts = keys_posted(slack)
-    assert len(counts) == 5 and set(counts.values()) == {1}  # every message exactly once
-    assert outbox_counts(store) == {"sent": 5}
+    assert len(counts) == 4 and set(counts.values()) == {1}  # every message exactly once
+    assert outbox_counts(store) == {"sent": 4}
     # the recovered row carries the ts and channel of the message the dead attempt posted
     row = next(r for r in outbox_rows(store) if r["dedupe_key"] == posted[1])
     message = next(
@@ -105,11 +105,11 @@ def test_a_process_killed_after_the_post_leaves_no_duplicate(store_url, slack):
     assert len(slack.messages) == 1
     store = open_store(store_url)
     try:
-        assert outbox_counts(store) == {"sending": 1, "pending": 4}
+        assert outbox_counts(store) == {"sending": 1, "pending": 3}
         result = notifier(store, slack.base_url).deliver_pending()
-        assert result.recovered == 1 and result.sent == 5
-        assert set(keys_posted(slack).values()) == {1} and len(slack.messages) == 5
-        assert outbox_counts(store) == {"sent": 5}
+        assert result.recovered == 1 and result.sent == 4
+        assert set(keys_posted(slack).values()) == {1} and len(slack.messages) == 4
+        assert outbox_counts(store) == {"sent": 4}
     finally:
         store.dispose()
 
@@ -180,23 +180,24 @@ def test_late_delivery_keeps_the_mention_after_sustained_429(store, slack):
     down = run(notifier(store, slack.base_url), DAY0, signals(("001S", "red_band")), 1)
     assert down.delivery.sent == 0 and "429" in down.error
     # stored as data: the owner's email, and a placeholder in the payload (not the name)
-    row = next(r for r in outbox_rows(store) if r["kind"] == "signal")
+    row = next(r for r in outbox_rows(store) if r["kind"] == "owner_digest")
     assert json.loads(row["mentions"])[0]["email"] == "tsuda@example.com"
     assert "<sfsync-mention:0>" in row["payload"] and "津田" not in row["payload"]
     slack.faults()
     up = notifier(store, slack.base_url).deliver_pending()
     assert up.sent == 3 and up.pending == 0
-    alert = next(m for m in slack.messages if "解約予兆" in m["text"])
-    assert "担当：<@U0TSUDA>" in alert["text"]
+    alert = next(m for m in slack.messages if "担当顧客の新着" in m["text"])
+    assert "<@U0TSUDA>" in alert["text"]
     assert "担当：<@U0TSUDA>" in json.dumps(alert["blocks"], ensure_ascii=False)
     escalation = next(m for m in slack.messages if m["channel_name"] == "cs-managers")
-    assert "<@U0TSUDA>" in escalation["text"]
+    assert "担当：<@U0TSUDA>" in json.dumps(escalation["blocks"], ensure_ascii=False)
 
 
 def test_an_owner_without_a_slack_account_is_named(store, slack):
     run(notifier(store, slack.base_url), DAY0, signals(("001B", "deliveries_drop")), 1)
-    alert = next(m for m in slack.messages if "解約予兆" in m["text"])
-    assert "担当：鈴木" in alert["text"] and "sfsync-mention" not in json.dumps(alert)
+    alert = next(m for m in slack.messages if "担当顧客の新着" in m["text"])
+    assert "鈴木" in alert["text"] and "sfsync-mention" not in json.dumps(alert)
+    assert "担当：鈴木" in json.dumps(alert["blocks"], ensure_ascii=False)
 
 
 # --- rejected tokens -------------------------------------------------------------------------
@@ -206,14 +207,14 @@ def test_an_owner_without_a_slack_account_is_named(store, slack):
 def test_a_rejected_token_is_a_config_note_and_messages_stay_queued(store, slack, code):
     slack.faults(auth_error=code)
     result = run(notifier(store, slack.base_url), DAY0, ALL, 1)
-    assert result.delivery.config_error and result.delivery.pending == 5
+    assert result.delivery.config_error and result.delivery.pending == 4
     assert code in result.error and "SFSYNC_SLACK_TOKEN" in result.error
     assert "Traceback" not in result.error and TOKEN not in result.error
     assert "127.0.0.1" not in result.error  # no request URL
-    assert outbox_counts(store) == {"pending": 5}
+    assert outbox_counts(store) == {"pending": 4}
     assert slack.counters().get("chat.postMessage", 0) == 0
     slack.faults()
-    assert notifier(store, slack.base_url).deliver_pending().sent == 5
+    assert notifier(store, slack.base_url).deliver_pending().sent == 4
 
 
 def test_a_wrong_token_is_named_and_fixed(store, slack):

@@ -3,6 +3,7 @@ the Slack Web API, through the unmodified CLI and the SPEC §9 environment varia
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 from tests.e2e.conftest import customers, run_cli, writes
@@ -10,8 +11,12 @@ from tests.e2e.conftest import customers, run_cli, writes
 AS_OF = "2025-03-15"
 
 
-def _signal_alerts(sb) -> list[dict]:
-    return [m for m in sb.admin.slack_messages() if "解約予兆" in (m.get("text") or "")]
+def _owner_digests(sb) -> list[dict]:
+    return [m for m in sb.admin.slack_messages() if "担当顧客の新着" in (m.get("text") or "")]
+
+
+def _signals_in(digests: list[dict]) -> int:
+    return sum(int(re.search(r"新規シグナル (\d+) 件", m["text"]).group(1)) for m in digests)
 
 
 def _digests(sb) -> list[dict]:
@@ -50,9 +55,9 @@ def test_nightly_writes_fields_tasks_and_alerts_then_a_rerun_changes_nothing(
     assert tasks, "the sample org has churn signals, so signal Tasks must exist"
     assert all(t["Sync_Key__c"].endswith(":2025-02") for t in tasks)
     assert len({t["Sync_Key__c"] for t in tasks}) == len(tasks)  # no duplicates
-    alerts = _signal_alerts(sb)
-    assert alerts, "new signals must be alerted in Slack"
-    assert f"alerted      {len(alerts)} new signals" in first.output
+    alerts = _owner_digests(sb)
+    assert alerts, "new signals must be alerted in Slack, in one digest per owner"
+    assert f"alerted      {_signals_in(alerts)} new signals" in first.output
     assert "churn risks" in first.output and ", 0 new (0 churn risks" not in first.output
     assert len(_digests(sb)) == 1
     first_counters = sb.admin.counters()
@@ -63,7 +68,7 @@ def test_nightly_writes_fields_tasks_and_alerts_then_a_rerun_changes_nothing(
     assert second.exit_code == 0, second.output
     assert writes(sb.admin.counters()) == 0
     assert "0 account updates, 0 tasks created, 0 tasks updated" in second.output
-    assert len(_signal_alerts(sb)) == len(alerts)  # no signal is alerted twice
+    assert len(_owner_digests(sb)) == len(alerts)  # no signal is alerted twice
     assert len(_digests(sb)) == 2  # one run digest per run, saying "0 new"
     assert "新規シグナル 0 件" in _digests(sb)[-1]["text"]
     again = [

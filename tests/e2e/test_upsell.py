@@ -17,6 +17,9 @@ def _upsell_tasks(sb) -> list[dict]:
 
 def test_nightly_writes_upsell_signals_and_one_task_per_new_signal(project, sandbox_factory):
     sb = sandbox_factory(accounts=150)
+    playbook = project.root / "mappings" / "playbook.yaml"  # every new Task on the first night
+    text = playbook.read_text(encoding="utf-8")
+    playbook.write_text(text.replace("per_owner_per_day: 10", "per_owner_per_day: null"), "utf-8")
     first = run_cli(project, sb, "run", "nightly", "--as-of", AS_OF)
     assert first.exit_code == 0, first.output
 

@@ -87,6 +87,7 @@ def test_every_documented_variable_is_read(var):
         "SFSYNC_TIMEZONE": "UTC",
         "SFSYNC_LANGUAGE": "en",
         "SFSYNC_SF_API_VERSION": "61.0",
+        "SFSYNC_SLACK_PACE_SECONDS": "0.5",
     }
     partners = {  # variables that need their pair to be valid
         "SFSYNC_SF_USERNAME": {"SFSYNC_SF_PASSWORD": "p4ssword"},
@@ -196,3 +197,16 @@ def test_a_block_with_every_key_commented_out_is_empty(tmp_path):
     settings = load_settings(path, {"SFSYNC_SLACK_TOKEN": "xoxb-1-2-abc"})
     assert settings.salesforce.domain == "login"
     assert settings.slack.token.get_secret_value() == "xoxb-1-2-abc"
+
+
+def test_slack_pacing_and_outbox_retention_are_validated(tmp_path):
+    settings = load_settings(None, {})
+    assert settings.slack.pace_seconds == 1.0 and settings.slack.outbox_retention_days == 30
+    config = tmp_path / "sfsync.yaml"
+    config.write_text("slack:\n  pace_seconds: -1\n  outbox_retention_days: 0\n", "utf-8")
+    with pytest.raises(ConfigError) as exc:
+        load_settings(config, {})
+    message = str(exc.value)
+    assert "slack.pace_seconds" in message and "slack.outbox_retention_days" in message
+    config.write_text("slack:\n  outbox_retention_days: null\n", "utf-8")
+    assert load_settings(config, {}).slack.outbox_retention_days is None

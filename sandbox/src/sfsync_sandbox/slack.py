@@ -6,7 +6,8 @@ argument; a wrong one answers ``{"ok": false, "error": "invalid_auth"}`` (HTTP 2
 
 Methods: ``auth.test``, ``chat.postMessage`` (``channel`` as ``#name``, ``name``, channel id or
 user id; ``text``, ``blocks``, ``thread_ts``, ``metadata``), ``users.lookupByEmail``
-(``users_not_found``), ``users.info``, ``conversations.info`` (``channel_not_found``),
+(``users_not_found``), ``users.info``, ``users.list`` (``limit``/``cursor`` pages; profile
+emails only with ``users:read.email``), ``conversations.info`` (``channel_not_found``),
 ``conversations.list`` (cursor pagination), ``conversations.join``, ``conversations.history``
 (newest first; ``oldest``/``latest`` exclusive unless ``inclusive``; ``limit``; opaque
 ``cursor``; ``metadata`` only with ``include_all_metadata``). Posting to a channel the bot is
@@ -71,6 +72,7 @@ METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "chat.postMessage": ("chat:write",),
     "users.lookupByEmail": ("users:read.email",),
     "users.info": ("users:read",),
+    "users.list": ("users:read",),
     "conversations.info": ("channels:read", "groups:read"),
     "conversations.list": ("channels:read", "groups:read"),
     "conversations.join": ("channels:join",),
@@ -110,6 +112,7 @@ class SlackSandbox:
             "chat.postMessage": self._post_message,
             "users.lookupByEmail": self._lookup_by_email,
             "users.info": self._users_info,
+            "users.list": self._users_list,
             "conversations.info": self._conversations_info,
             "conversations.list": self._conversations_list,
             "conversations.join": self._conversations_join,
@@ -270,6 +273,32 @@ class SlackSandbox:
     def _users_info(self, args: dict) -> dict:
         user = self._find_user(str(args.get("user") or ""))
         return {"ok": True, "user": user} if user else {"ok": False, "error": "user_not_found"}
+
+    def _users_list(self, args: dict) -> dict:
+        """Members page by page (``limit``, ``cursor``); emails only with users:read.email,
+        as in Slack."""
+        try:
+            limit = int(args.get("limit") or 0)
+            start = int(args.get("cursor") or 0)
+        except ValueError:
+            return {"ok": False, "error": "invalid_cursor"}
+        if limit < 0 or start < 0:
+            return {"ok": False, "error": "invalid_cursor"}
+        page = self.users[start : start + limit] if limit else self.users[start:]
+        more = bool(limit) and start + limit < len(self.users)
+        with_email = "users:read.email" in self.scopes
+        members = []
+        for user in page:
+            member = {**user, "profile": dict(user["profile"])}
+            if not with_email:
+                member["profile"].pop("email", None)
+            members.append(member)
+        return {
+            "ok": True,
+            "members": members,
+            "cache_ts": int(time.time()),
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }
 
     def _conversations_info(self, args: dict) -> dict:
         channel = self._find_channel(str(args.get("channel") or ""), by_name=False)
