@@ -104,11 +104,22 @@ def extract_inputs(run: Run, run_id: int | None) -> Inputs:
             bulk_threshold=bundle.bulk_threshold,
             env=run.request.env,
             progress=run.progress,
+            account_write_fields=account_write_fields(bundle),
         ),
     )
     store_quarantine(clients.store, run_id, inputs.quarantined)
     check_quarantine_shares(inputs, bundle.job, bundle.name)
     return inputs
+
+
+def account_write_fields(bundle: JobBundle) -> tuple[str, ...]:
+    """The Account fields a writing job compares (its match field first): extract reads them
+    with the accounts, and :func:`plan` compares with that read (Accounts read once a run)."""
+    config = bundle.sync_config
+    if config is None or config.mapping.sobject != "Account":
+        return ()
+    mapping = config.mapping
+    return tuple(dict.fromkeys([mapping.match.field, *mapping.field_names]))
 
 
 # --- compute ---------------------------------------------------------------------------------
@@ -281,9 +292,12 @@ def plan(
     *,
     pending: list[PendingWrite] | None = None,
     meta: dict | None = None,
+    current: pd.DataFrame | None = None,
 ) -> Plan:
     """Read what Salesforce holds and compare it with the desired state: the Plan (data).
-    ``pending``: the failure ledger's writes to retry (``sfsync.state.failures``)."""
+    ``pending``: the failure ledger's writes to retry (``sfsync.state.failures``);
+    ``current``: the written fields' values as the extract stage read them with the accounts
+    (:attr:`Inputs.current_accounts`), so that the Accounts are not read again."""
     return plan_sync(
         salesforce,
         computed.sync_config,
@@ -293,6 +307,7 @@ def plan(
         meta=meta,
         signal_hygiene=computed.signal_tasks_on,
         as_of=computed.as_of,
+        current=current,
     )
 
 
@@ -648,7 +663,11 @@ def run_stages(run: Run, results: StageResults) -> RunOutcome | None:
     run.progress.stage("Comparing with Salesforce")
     meta = {"job": run.job_name, "as_of": run.as_of.isoformat(), "run_id": run_id}
     the_plan = results.plan = plan(
-        computed, clients.salesforce, pending=pending_writes(store), meta=meta
+        computed,
+        clients.salesforce,
+        pending=pending_writes(store),
+        meta=meta,
+        current=inputs.current_accounts,
     )
     figures, accepted = guard_plan(run, run_id, computed, the_plan)
     results.guard_notes += accepted

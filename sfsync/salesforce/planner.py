@@ -145,19 +145,28 @@ def plan_sync(
     meta: dict[str, Any] | None = None,
     signal_hygiene: bool = False,
     as_of: date | None = None,
+    current: pd.DataFrame | None = None,
 ) -> Plan:
     """Check the mapping against the org, read current values and Tasks, build the Plan.
 
     ``signal_hygiene`` (the run writes signal Tasks; needs ``as_of``): also read the org's open
     signal Tasks, hold this month's Task while an earlier one is open and close the ones whose
     signal cleared (SPEC §10, :func:`sfsync.salesforce.diff.signal_task_hygiene`).
+
+    ``current``: the mapped fields' values already read this run (the match field and every
+    mapped field, Salesforce names); without it (or with a field missing) they are read here.
     """
     signal_hygiene = signal_hygiene and as_of is not None
     with_tasks = signal_hygiene or (desired_tasks is not None and not desired_tasks.empty)
     mapping = check_org(client, config, with_tasks=with_tasks)
     pending = list(pending)
     keys = [str(k) for k in desired_fields[mapping.match.column].dropna()]
-    current = read_current(client, mapping, keys)
+    if current is None or not _has_fields(current, mapping):
+        current = read_current(client, mapping, keys)
+    else:  # the names as the resolved mapping spells them (the org's describe)
+        names = {f.lower(): f for f in [mapping.match.field, *mapping.field_names]}
+        current = current.rename(columns=lambda c: names.get(str(c).lower(), c))
+        log.info("current_values_shared", sobject=mapping.sobject, records=len(current))
     existing = open_signal = None
     user_id = None
     if with_tasks:
@@ -188,6 +197,11 @@ def plan_sync(
     )
     log.info("plan_built", **{k: v for k, v in plan.totals().items() if not isinstance(v, dict)})
     return plan
+
+
+def _has_fields(frame: pd.DataFrame, mapping: ObjectMapping) -> bool:
+    present = {str(c).lower() for c in frame.columns}
+    return all(f.lower() in present for f in [mapping.match.field, *mapping.field_names])
 
 
 def _project_config(project: Any) -> SyncConfig:
