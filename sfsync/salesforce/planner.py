@@ -36,8 +36,7 @@ from sfsync.salesforce.mapping import (
 from sfsync.salesforce.reader import (
     integration_user_id,
     read_current,
-    read_existing_tasks,
-    read_open_signal_tasks,
+    read_task_state,
 )
 from sfsync.salesforce.tasks import (
     TaskSettings,
@@ -172,10 +171,8 @@ def plan_sync(
     if with_tasks:
         wanted = [] if desired_tasks is None else list(desired_tasks["sync_key"])
         task_keys = wanted + [p.key for p in pending if p.sobject == "Task"]
-        existing = read_existing_tasks(client, task_keys)
+        existing, open_signal = read_task_state(client, task_keys, open_signals=signal_hygiene)
         user_id = integration_user_id(client)
-    if signal_hygiene:
-        open_signal = read_open_signal_tasks(client)
     templates = config.templates
 
     def close_description(task: dict[str, Any], code: str) -> str:
