@@ -52,9 +52,21 @@ from sfsync.salesforce.tasks import CLOSED_STATUS, parse_signal_key
 
 
 def _records(frame: pd.DataFrame | None) -> list[dict[str, Any]]:
+    """The rows as dicts of Python values (``to_dict(orient="records")``, built from whole
+    columns: several times faster on large Task frames)."""
     if frame is None or frame.empty:
         return []
-    return frame.to_dict(orient="records")
+    columns = [str(c) if not isinstance(c, str) else c for c in frame.columns]
+    values = [_python_values(frame.iloc[:, i]) for i in range(frame.shape[1])]
+    return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
+
+
+def _python_values(column: pd.Series) -> list[Any]:
+    """``column.tolist()`` with ``pd.NA`` as None, as ``to_dict`` gives it."""
+    values = column.tolist()
+    if isinstance(column.dtype, pd.api.extensions.ExtensionDtype) and column.hasnans:
+        values = [None if v is pd.NA else v for v in values]
+    return values
 
 
 def _pending_by_key(pending: Iterable[PendingWrite], sobject: str) -> dict[str, PendingWrite]:

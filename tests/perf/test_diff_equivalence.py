@@ -147,3 +147,27 @@ def test_an_empty_desired_frame_resolves_every_pending_account_write():
     pending = [PendingWrite("Account", "a1", ())]
     new, old = _both(desired, current, pending)
     assert new == old == ([], [], pending, 0)
+
+
+def test_task_rows_are_the_python_values_to_dict_gives():
+    from sfsync.salesforce.diff import _records
+
+    frame = pd.DataFrame(
+        {
+            "text": pd.array(["x", None], dtype="str"),
+            "number": [1.5, np.nan],
+            "count": [1, 2],
+            "day": pd.to_datetime(["2025-01-01", None]),
+            "flag": [True, False],
+            "maybe": pd.array([True, None], dtype="boolean"),
+            "whole": pd.array([1, None], dtype="Int64"),
+            "string": pd.array(["x", None], dtype="string"),
+            "codes": [["a"], None],
+        }
+    )
+    old = frame.to_dict(orient="records")
+    new = _records(frame)
+    assert [[repr(v) for v in r.values()] for r in new] == [
+        [repr(v) for v in r.values()] for r in old
+    ]
+    assert list(new[0]) == list(frame.columns)
