@@ -287,7 +287,9 @@ def main(argv: list[str] | None = None) -> int:
             unchanged = night("next night, unchanged", date(2025, 3, 16))
             changed_month = month_text(scoring_month(date(2025, 3, 17)))
             tenants = change_usage(sb, changed_month, args.changed_share)
-            changed = night(f"{args.changed_share:.0%} changed ({tenants} tenants)", date(2025, 3, 17))
+            changed = night(
+                f"{args.changed_share:.0%} changed ({tenants} tenants)", date(2025, 3, 17)
+            )
             monthly = [
                 night(f"month {i}", add_months(FIRST, i).replace(day=FIRST.day))
                 for i in range(1, args.months + 1)

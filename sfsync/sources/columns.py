@@ -261,7 +261,11 @@ def _coerce_fast(series: pd.Series, kind: ColumnType) -> tuple[pd.Series, pd.Ser
         return _coerce_text(series, kind)
     dtype = series.dtype
     numeric = pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
-    if numeric and kind in ("int", "float") and not isinstance(dtype, pd.api.extensions.ExtensionDtype):
+    if (
+        numeric
+        and kind in ("int", "float")
+        and not isinstance(dtype, pd.api.extensions.ExtensionDtype)
+    ):
         numbers = series.astype("float64")
         bad = pd.Series(False, index=series.index)
         if kind == "int":

@@ -145,9 +145,7 @@ def read_accounts(
     the org's describe does not list are left out (the plan's mapping check reports them).
     """
     has_optional = any(spec.optional for spec in mapping.columns.values())
-    available = (
-        available_fields(client, "Account") if has_optional or also_select else None
-    )
+    available = available_fields(client, "Account") if has_optional or also_select else None
     fields = account_fields(mapping, available)
     if also_select and available is not None:
         known = {name.lower(): name for name in available}

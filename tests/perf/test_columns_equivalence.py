@@ -47,7 +47,9 @@ def test_text_columns_coerce_as_value_by_value(kind, dtype):
     ],
 )
 def test_numeric_columns_coerce_as_value_by_value(kind, values):
-    series = pd.Series(values, dtype="float64" if any(isinstance(v, float) for v in values) else "int64")
+    series = pd.Series(
+        values, dtype="float64" if any(isinstance(v, float) for v in values) else "int64"
+    )
     assert _coerce_fast(series, kind) is not None
     new_values, new_bad = _coerce(series, kind)
     old_values, old_bad = reference._coerce(series, kind)

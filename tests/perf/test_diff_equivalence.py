@@ -36,8 +36,12 @@ MAPPING = ObjectMapping(
             field="Scored_At__c", type="datetime", null_policy="leave", write="with_changes"
         ),
         "explanation": FieldMapping(
-            field="Explanation__c", type="textarea", length=10, truncate=True,
-            null_policy="leave", write="with_changes",
+            field="Explanation__c",
+            type="textarea",
+            length=10,
+            truncate=True,
+            null_policy="leave",
+            write="with_changes",
         ),  # fmt: skip
     },
 )
@@ -59,8 +63,17 @@ def test_edge_cases_give_the_same_plan_as_the_row_by_row_diff():
             "signals": ["b;a", "", "a", None, "a;A", "x", "c", "a;b", "a", "b", "a"],
             "flag": [True, False, "yes", "maybe", None, True, False, "0", True, None, 1],
             "renewal": [
-                "2025-03-15", None, "2025-01-01", "bad", "", "2025-01-01", "2025/03/15",
-                pd.Timestamp("2025-03-15"), None, "2025-03-15T23:30:00+00:00", "nonsense",
+                "2025-03-15",
+                None,
+                "2025-01-01",
+                "bad",
+                "",
+                "2025-01-01",
+                "2025/03/15",
+                pd.Timestamp("2025-03-15"),
+                None,
+                "2025-03-15T23:30:00+00:00",
+                "nonsense",
             ],  # fmt: skip
             "note": ["short", "", "toolongtext", None, "ok", "ok", "ok", "ok", "ok", "ok", "ok"],
             "scored_at": [pd.Timestamp("2025-03-15 09:00")] * 11,
@@ -76,8 +89,16 @@ def test_edge_cases_give_the_same_plan_as_the_row_by_row_diff():
             "Signals__c": ["a;b", None, "a", "c", "b;a", "a", "b", "a", "a", ""],
             "Flag__c": ["true", "false", "false", "false", "false", "true", "false", "x", "", ""],
             "Renewal__c": [
-                "2025-03-15", "2025-03-15", None, "2025-03-15", "2025-03-15", None,
-                "2025-03-16", "2025-03-15", "2025-03-15", None,
+                "2025-03-15",
+                "2025-03-15",
+                None,
+                "2025-03-15",
+                "2025-03-15",
+                None,
+                "2025-03-16",
+                "2025-03-15",
+                "2025-03-15",
+                None,
             ],  # fmt: skip
             "Note__c": ["short", None, "ok", "ok", "ok", "ok", "ok", "ok", "ok", "ok"],
             "Scored_At__c": ["2025-03-14T09:00:00+09:00"] * 10,
