@@ -138,11 +138,22 @@ def extract_inputs(run: Run, run_id: int | None) -> Inputs:
             bulk_threshold=bundle.bulk_threshold,
             env=run.request.env,
             progress=run.progress,
+            account_write_fields=account_write_fields(bundle),
         ),
     )
     store_quarantine(clients.store, run_id, inputs.quarantined)
     check_quarantine_shares(inputs, bundle.job, bundle.name)
     return inputs
+
+
+def account_write_fields(bundle: JobBundle) -> tuple[str, ...]:
+    """The Account fields a writing job compares (its match field first): extract reads them
+    with the accounts, and :func:`plan` compares with that read (Accounts read once a run)."""
+    config = bundle.sync_config
+    if config is None or config.mapping.sobject != "Account":
+        return ()
+    mapping = config.mapping
+    return tuple(dict.fromkeys([mapping.match.field, *mapping.field_names]))
 
 
 # --- compute ---------------------------------------------------------------------------------
@@ -358,9 +369,12 @@ def plan(
     *,
     pending: list[PendingWrite] | None = None,
     meta: dict | None = None,
+    current: pd.DataFrame | None = None,
 ) -> Plan:
     """Read what Salesforce holds and compare it with the desired state: the Plan (data).
-    ``pending``: the failure ledger's writes to retry (``sfsync.state.failures``)."""
+    ``pending``: the failure ledger's writes to retry (``sfsync.state.failures``);
+    ``current``: the written fields' values as the extract stage read them with the accounts
+    (:attr:`Inputs.current_accounts`), so that the Accounts are not read again."""
     return plan_sync(
         salesforce,
         computed.sync_config,
@@ -371,6 +385,7 @@ def plan(
         signal_hygiene=computed.signal_tasks_on,
         as_of=computed.as_of,
         loop=computed.loop,
+        current=current,
     )
 
 
@@ -900,18 +915,19 @@ def run_stages(run: Run, results: StageResults) -> RunOutcome | None:
     run.progress.stage("Comparing with Salesforce")
     meta = {"job": run.job_name, "as_of": run.as_of.isoformat(), "run_id": run_id}
     history = plan_history(run, computed, clients.salesforce, store)
-    the_plan = results.plan = with_history(
-        plan(computed, clients.salesforce, pending=pending_writes(store), meta=meta), history
+    planned = plan(
+        computed,
+        clients.salesforce,
+        pending=pending_writes(store),
+        meta=meta,
+        current=inputs.current_accounts,
     )
     results.history = history
-
-
-    the_plan = plan(computed, clients.salesforce, pending=pending_writes(store), meta=meta)
     today, counted = tasks_created_today(store, run.as_of)
     limited = results.limited = limit_new_tasks(
-        the_plan, computed, inputs.frames["accounts"], bundle.playbook, today, counted
+        planned, computed, inputs.frames["accounts"], bundle.playbook, today, counted
     )
-    the_plan = results.plan = limited.plan
+    the_plan = results.plan = with_history(limited.plan, history)
     figures, accepted = guard_plan(run, run_id, computed, the_plan)
     results.guard_notes += accepted
     applied = None

@@ -212,13 +212,18 @@ class _Rows:
             }
         )
         extra = {k: (v[keep] if isinstance(v, pd.Series) else v) for k, v in (values or {}).items()}
+        # plain lists, not a Series per row (iterrows): rendering is the only per-Task work
+        names = acc["name"].tolist() if "name" in acc else [None] * len(out)
+        due_dates = out["activity_date"].tolist()
+        columns = {k: (v.tolist() if isinstance(v, pd.Series) else None) for k, v in extra.items()}
         subjects, descriptions = [], []
-        for pos, (i, row) in enumerate(out.iterrows()):
+        for pos, (name_value, due_value) in enumerate(zip(names, due_dates, strict=True)):
             vals = dict.fromkeys(_VALUE_NAMES, "")
-            vals["account_name"] = _fmt(acc.at[i, "name"]) if "name" in acc else ""
-            vals["due_date"] = _fmt(row["activity_date"])
+            vals["account_name"] = _fmt(name_value) if "name" in acc else ""
+            vals["due_date"] = _fmt(due_value)
             for name, v in extra.items():
-                vals[name] = _fmt(v.iloc[pos] if isinstance(v, pd.Series) else v)
+                listed = columns[name]
+                vals[name] = _fmt(listed[pos] if listed is not None else v)
             text = self.templates.render("tasks", f"followup_{template}", vals)
             subject = text.get("subject", "")
             if len(subject) > SUBJECT_LENGTH:

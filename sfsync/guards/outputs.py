@@ -27,8 +27,11 @@ import pandas as pd
 from sfsync.guards.inputs import GuardFinding
 
 OUTPUT_FIGURES = ("red_turn_share", "new_churn_signal_share", "rewrite_share")
-# scoring-result columns whose Account fields change without anything visible changing
-QUIET_COLUMNS = frozenset({"scored_at", "health_trend", "health_direction", "explanation"})
+# scoring-result columns whose Account fields change without anything visible changing: the
+# scoring time and the explanation (mapped ``write: with_changes``, see :func:`quiet_fields`).
+# ``health_trend`` is not quiet: it compares with the score 28 days older, so it changes only
+# when the score really moved, and that change is written and seen.
+QUIET_COLUMNS = frozenset({"scored_at", "explanation"})
 
 _LABELS = {
     "red_turn_share": "accounts turning red",

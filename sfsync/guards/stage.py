@@ -83,7 +83,11 @@ def judge_outputs(run: GuardRun, figures: dict[str, Any]) -> list[GuardFinding]:
 def plan_figures(scores: Any, previous: Any, signals: Any, plan: Any, mapping: Any) -> dict:
     """The output figures of a scoring run's plan (see :func:`output_figures`)."""
     churn = signals.loc[signals["kind"] == "churn"] if "kind" in signals.columns else signals
-    quiet = [spec.field for column, spec in mapping.fields.items() if column in QUIET_COLUMNS]
+    quiet = [
+        spec.field
+        for column, spec in mapping.fields.items()
+        if column in QUIET_COLUMNS or spec.write == "with_changes"
+    ]
     return output_figures(
         scores,
         previous,

@@ -30,6 +30,7 @@ from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
 
 from sfsync.config import DEFAULT_TIMEZONE
@@ -51,9 +52,21 @@ from sfsync.salesforce.tasks import CLOSED_STATUS, parse_signal_key
 
 
 def _records(frame: pd.DataFrame | None) -> list[dict[str, Any]]:
+    """The rows as dicts of Python values (``to_dict(orient="records")``, built from whole
+    columns: several times faster on large Task frames)."""
     if frame is None or frame.empty:
         return []
-    return frame.to_dict(orient="records")
+    columns = [str(c) if not isinstance(c, str) else c for c in frame.columns]
+    values = [_python_values(frame.iloc[:, i]) for i in range(frame.shape[1])]
+    return [dict(zip(columns, row, strict=True)) for row in zip(*values, strict=True)]
+
+
+def _python_values(column: pd.Series) -> list[Any]:
+    """``column.tolist()`` with ``pd.NA`` as None, as ``to_dict`` gives it."""
+    values = column.tolist()
+    if isinstance(column.dtype, pd.api.extensions.ExtensionDtype) and column.hasnans:
+        values = [None if v is pd.NA else v for v in values]
+    return values
 
 
 def _pending_by_key(pending: Iterable[PendingWrite], sobject: str) -> dict[str, PendingWrite]:
@@ -68,61 +81,168 @@ def diff_records(
     tz: ZoneInfo,
     pending: Iterable[PendingWrite] = (),
 ) -> tuple[list[RecordChange], list[PlanProblem], list[PendingWrite], int]:
-    """Field changes per record; problems; pending failures that need no write; scope size."""
+    """Field changes per record; problems; pending failures that need no write; scope size.
+
+    Column by column, not row by row: each field's distinct values are normalised once
+    (:func:`_normalised_column`) and each distinct (old, new) pair compared once; Python
+    objects are built only for the records that change or have a problem.
+    """
     key_column, key_field = mapping.match.column, mapping.match.field
     retry = _pending_by_key(pending, mapping.sobject)
-    current_by_key = {str(r[key_field]): r for r in _records(current)}
-    counts = Counter(str(k) for k in desired[key_column]) if not desired.empty else Counter()
+    n = len(desired)
+    raw_keys = desired[key_column] if key_column in desired.columns else pd.Series([None] * n)
+    null_key = _null_mask(raw_keys)
+    keys = [None if null else str(k) for k, null in zip(raw_keys.tolist(), null_key, strict=True)]
+    counts = Counter(str(k) for k in raw_keys.tolist())
+    first = pd.Series(keys, dtype=object).duplicated(keep="first").to_numpy() == 0
+    doubled = np.array([k is not None and counts[k] > 1 for k in keys], dtype=bool)
+    now = _current_by_key(current, key_field)
+    found = np.asarray(pd.Index(now.index).get_indexer(pd.Index(keys, dtype=object)) >= 0)
+    candidate = ~null_key & ~doubled & found
+    rows = np.flatnonzero(candidate)
+    in_retry = np.array([keys[i] in retry for i in rows], dtype=bool)
+    error: list[tuple[str, str, ValueProblem] | None] = [None] * len(rows)
+    has_error = np.zeros(len(rows), dtype=bool)
+    visible = np.zeros(len(rows), dtype=bool)
+    changed_by_field: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]] = []
+    current_rows = now.reindex([keys[i] for i in rows])
+    for column, spec in mapping.fields.items():
+        forced = np.zeros(len(rows), dtype=bool)
+        for j in np.flatnonzero(in_retry):
+            forced[j] = spec.field in retry[keys[rows[j]]].fields
+        values = desired[column].iloc[rows] if column in desired.columns else None
+        new, new_err, new_null = _normalised_column(values, len(rows), spec, tz, desired=True)
+        olds = current_rows[spec.field] if spec.field in current_rows.columns else None
+        old, old_err, _ = _normalised_column(olds, len(rows), spec, tz, desired=False)
+        skip = (new_null & ~forced) if spec.null_policy == "leave" else np.zeros(len(rows), bool)
+        for at in np.flatnonzero(~skip & ~has_error & ((new_err != None) | (old_err != None))):  # noqa: E711
+            problem = new_err[at] if new_err[at] is not None else old_err[at]
+            error[at] = (spec.field, column, problem)
+            has_error[at] = True
+        differs = (_differs(old, new, spec) | forced) & ~skip
+        visible |= differs & ((spec.write == "always") | forced)
+        changed_by_field.append((spec.field, differs, old, new))
+    notable = set(np.flatnonzero(~candidate).tolist())
+    position = {int(i): j for j, i in enumerate(rows)}
+    notable.update(int(rows[j]) for j in np.flatnonzero(has_error | visible | in_retry))
     changes: list[RecordChange] = []
     problems: list[PlanProblem] = []
     resolved: list[PendingWrite] = []
-    seen: set[str] = set()
-    for row in _records(desired):
-        raw_key = row.get(key_column)
-        if is_null(raw_key):
+    for i in sorted(notable):
+        key = keys[i]
+        if key is None:
             problems.append(PlanProblem("", key_column, "missing record key; row left out"))
-            continue
-        key = str(raw_key)
-        if counts[key] > 1:
-            if key not in seen:
+        elif doubled[i]:
+            if first[i]:
                 problems.append(
                     PlanProblem(key, key_column, f"appears {counts[key]} times; record left out")
                 )
-            seen.add(key)
-            continue
-        seen.add(key)
-        now = current_by_key.get(key)
-        if now is None:
+        elif i not in position:
             problems.append(
                 PlanProblem(
                     key, key_field, f"no {mapping.sobject} with {key_field} {key} in Salesforce"
                 )
             )
-            continue
-        forced = set(retry[key].fields) if key in retry else set()
-        record_changes: list[FieldChange] = []
-        visible = False  # a field written "always" changes (or is retried)
-        try:
-            for column, spec in mapping.fields.items():
-                value = row.get(column)
-                if spec.null_policy == "leave" and is_null(value) and spec.field not in forced:
-                    continue
-                new = normalise(value, spec, tz, desired=True)
-                old = normalise(now.get(spec.field), spec, tz, desired=False)
-                if not same(old, new, spec) or spec.field in forced:
-                    record_changes.append(FieldChange(spec.field, old, new))
-                    visible = visible or spec.write == "always" or spec.field in forced
-        except ValueProblem as exc:
-            problems.append(PlanProblem(key, spec.field, f"{column}: {exc}"))
-            continue
-        if not visible:  # only "with_changes" fields differ: they never force a write
-            record_changes = []
-        if record_changes:
-            changes.append(RecordChange(key, tuple(record_changes), retry=key in retry))
-        elif key in retry:
-            resolved.append(retry[key])
+        else:
+            j = position[i]
+            if error[j] is not None:
+                field, column, exc = error[j]
+                problems.append(PlanProblem(key, field, f"{column}: {exc}"))
+            elif visible[j]:
+                record_changes = tuple(
+                    FieldChange(field, old[j], new[j])
+                    for field, differs, old, new in changed_by_field
+                    if differs[j]
+                )
+                changes.append(RecordChange(key, record_changes, retry=key in retry))
+            elif key in retry:
+                resolved.append(retry[key])
+    seen = {k for k in keys if k is not None}
     resolved.extend(p for k, p in retry.items() if k not in seen)
     return changes, problems, resolved, len(seen)
+
+
+def _null_mask(values: pd.Series) -> np.ndarray:
+    """:func:`is_null` of every value, computed once per distinct value."""
+    codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
+    flags = np.array([is_null(u) for u in uniques] + [True], dtype=bool)
+    return flags[codes]
+
+
+def _current_by_key(current: pd.DataFrame, key_field: str) -> pd.DataFrame:
+    """``current`` indexed by the text of its key (the last row of a key read twice wins)."""
+    if current is None or current.empty or key_field not in current.columns:
+        return pd.DataFrame(index=pd.Index([], dtype=object))
+    frame = current.set_axis(pd.Index([str(k) for k in current[key_field].tolist()]), axis=0)
+    return frame[~frame.index.duplicated(keep="last")]
+
+
+def _distinct(values: pd.Series) -> tuple[np.ndarray, list[Any]] | None:
+    """Codes and distinct values of a column (-1: missing), or None when values that hash
+    alike could normalise differently (an object column mixing ``1``, ``1.0``, ``True``…)."""
+    if values.dtype == object:
+        kind = pd.api.types.infer_dtype(values, skipna=True)
+        if kind not in ("string", "empty"):
+            return None
+    try:
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    except TypeError:  # unhashable values (lists)
+        return None
+    return np.asarray(codes), list(uniques)
+
+
+def _normalised_column(
+    values: pd.Series | None, n: int, spec: Any, tz: ZoneInfo, *, desired: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`normalise` of a column: (normalised values, the ValueProblem of each value or
+    None, whether each value is null), each distinct value normalised once."""
+
+    def one(value: Any) -> tuple[Any, ValueProblem | None, bool]:
+        try:
+            return normalise(value, spec, tz, desired=desired), None, is_null(value)
+        except ValueProblem as exc:
+            return None, exc, is_null(value)
+
+    if values is None:
+        done = [one(None)]
+        codes = np.zeros(n, dtype=np.intp)
+    else:
+        distinct = _distinct(values)
+        if distinct is None:
+            done = [one(v) for v in values.tolist()]
+            codes = np.arange(n, dtype=np.intp)
+        else:
+            codes, uniques = distinct
+            done = [one(u) for u in uniques] + [one(None)]  # code -1: the missing value
+    out = np.empty(len(done), dtype=object)
+    errors = np.empty(len(done), dtype=object)
+    out[:] = [d[0] for d in done]
+    errors[:] = [d[1] for d in done]
+    nulls = np.array([d[2] for d in done], dtype=bool)
+    return out[codes], errors[codes], nulls[codes]
+
+
+def _differs(old: np.ndarray, new: np.ndarray, spec: Any) -> np.ndarray:
+    """``not same(old, new)`` per row, each distinct (old, new) pair compared once."""
+    if not len(old):
+        return np.zeros(0, dtype=bool)
+    old_codes, old_values = _hashable_codes(old)
+    new_codes, new_values = _hashable_codes(new)
+    pairs = old_codes.astype(np.int64) * (len(new_values) + 1) + new_codes
+    distinct, inverse = np.unique(pairs, return_inverse=True)
+    width = len(new_values) + 1
+    result = np.array(
+        [not same(old_values[p // width], new_values[p % width], spec) for p in distinct.tolist()],
+        dtype=bool,
+    )
+    return result[inverse.reshape(-1)]
+
+
+def _hashable_codes(values: np.ndarray) -> tuple[np.ndarray, list[Any]]:
+    """Codes of normalised values (JSON scalars; missing → the last, ``None``)."""
+    codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
+    listed = [*uniques.tolist(), None]
+    return np.where(codes < 0, len(listed) - 1, codes), listed
 
 
 def _task_fields(row: dict[str, Any], *, create: bool) -> dict[str, Any]:

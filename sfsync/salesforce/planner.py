@@ -44,7 +44,7 @@ from sfsync.salesforce.reader import (
     read_current,
     read_existing_tasks,
     read_open_followup_tasks,
-    read_open_signal_tasks,
+    read_task_state,
 )
 from sfsync.salesforce.tasks import (
     TaskSettings,
@@ -213,6 +213,7 @@ def plan_sync(
     signal_hygiene: bool = False,
     as_of: date | None = None,
     loop: LoopContext | None = None,
+    current: pd.DataFrame | None = None,
 ) -> Plan:
     """Check the mapping against the org, read current values and Tasks, build the Plan.
 
@@ -221,6 +222,9 @@ def plan_sync(
     signal cleared (SPEC §10, :func:`sfsync.salesforce.diff.signal_task_hygiene`); with
     ``loop`` (users and account names), escalate the overdue ones whose signal is still active
     (:mod:`sfsync.salesforce.escalation`).
+
+    ``current``: the mapped fields' values already read this run (the match field and every
+    mapped field, Salesforce names); without it (or with a field missing) they are read here.
     """
     signal_hygiene = signal_hygiene and as_of is not None
     close_followups = loop is not None and loop.closable is not None and as_of is not None
@@ -230,26 +234,34 @@ def plan_sync(
     mapping = check_org(client, config, with_tasks=with_tasks)
     pending = list(pending)
     keys = [str(k) for k in desired_fields[mapping.match.column].dropna()]
-    current = read_current(client, mapping, keys)
+    if current is None or not _has_fields(current, mapping):
+        current = read_current(client, mapping, keys)
+    else:  # the names as the resolved mapping spells them (the org's describe)
+        names = {f.lower(): f for f in [mapping.match.field, *mapping.field_names]}
+        current = current.rename(columns=lambda c: names.get(str(c).lower(), c))
+        log.info("current_values_shared", sobject=mapping.sobject, records=len(current))
     existing = open_signal = None
     user_id = None
-    if signal_hygiene:
-        open_signal = read_open_signal_tasks(client)
-        if loop is not None and loop.escalate and config.templates is not None:
-            assert as_of is not None
-            escalations = loop_escalations(
-                open_signal, desired_tasks, loop, config, as_of=as_of, scope=keys
-            )
-            if not escalations.empty:
-                desired_tasks = combine_task_frames(desired_tasks, escalations)
     open_followups = None
     if close_followups:
         open_followups = read_open_followup_tasks(client, FOLLOWUP_PREFIXES)
     if with_tasks:
         wanted = [] if desired_tasks is None else list(desired_tasks["sync_key"])
         task_keys = wanted + [p.key for p in pending if p.sobject == "Task"]
-        existing = read_existing_tasks(client, task_keys)
+        existing, open_signal = read_task_state(client, task_keys, open_signals=signal_hygiene)
         user_id = integration_user_id(client)
+    if signal_hygiene and loop is not None and loop.escalate and config.templates is not None:
+        assert as_of is not None and open_signal is not None and existing is not None
+        escalations = loop_escalations(
+            open_signal, desired_tasks, loop, config, as_of=as_of, scope=keys
+        )
+        if not escalations.empty:
+            desired_tasks = combine_task_frames(desired_tasks, escalations)
+            # their keys come from the open signal Tasks just read: look up the earlier ones
+            earlier = read_existing_tasks(client, list(escalations["sync_key"]))
+            if not earlier.empty:
+                existing = pd.concat([existing, earlier], ignore_index=True)
+                existing = existing.drop_duplicates(subset="Id", keep="first")
     templates = config.templates
 
     def close_description(task: dict[str, Any], code: str) -> str:
@@ -303,6 +315,11 @@ def escalation_meta(desired_tasks: pd.DataFrame) -> list[dict[str, str]]:
         }
         for r in rows.to_dict(orient="records")
     ]
+
+
+def _has_fields(frame: pd.DataFrame, mapping: ObjectMapping) -> bool:
+    present = {str(c).lower() for c in frame.columns}
+    return all(f.lower() in present for f in [mapping.match.field, *mapping.field_names])
 
 
 def _project_config(project: Any) -> SyncConfig:

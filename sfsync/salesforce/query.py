@@ -211,6 +211,29 @@ def query(client: QueryClient, soql: str, *, include_deleted: bool = False) -> l
     return rows
 
 
+def count_soql(soql: str) -> str | None:
+    """``SELECT COUNT() FROM …`` with the filter of ``soql`` (its ORDER BY dropped: COUNT()
+    takes none); None when ``soql`` has a LIMIT or OFFSET (the count would not be the rows)."""
+    if re.search(r"\b(LIMIT|OFFSET)\b", soql, re.IGNORECASE):
+        return None
+    match = re.match(r"\s*SELECT\s+.*?\s+FROM\s+(?P<rest>.*)$", soql, re.IGNORECASE | re.DOTALL)
+    if not match:
+        return None
+    rest = re.sub(r"\s+ORDER\s+BY\s+.*$", "", match.group("rest"), flags=re.IGNORECASE | re.DOTALL)
+    return f"SELECT COUNT() FROM {rest.strip()}"
+
+
+def count_rows(client: QueryClient, soql: str, *, include_deleted: bool = False) -> int | None:
+    """How many rows ``soql`` returns, from one ``SELECT COUNT()`` call (no records are sent);
+    None when ``soql`` cannot be counted that way."""
+    counting = count_soql(soql)
+    if counting is None:
+        return None
+    endpoint = "queryAll" if include_deleted else "query"
+    page = client.request("GET", f"{endpoint}/", params={"q": counting}).json()
+    return int(page.get("totalSize", 0))
+
+
 def query_frame(
     client: QueryClient,
     soql: str,
@@ -220,23 +243,22 @@ def query_frame(
 ) -> pd.DataFrame:
     """A DataFrame of a SOQL query; above ``bulk_threshold`` records via a Bulk 2.0 query.
 
-    The first REST page tells the total size (``totalSize``) at no extra cost; when it is
-    above the threshold, more pages remain and the query is Bulk-compatible (no subqueries
-    or aggregates), that page is discarded and a Bulk 2.0 job reads everything in CSV pages.
-    Every column is text as the Bulk CSV writes it (numbers ``72.0``, booleans ``true``),
-    missing values are NA, parent fields are dotted (``Owner.Email``).
+    REST or Bulk is chosen before any record is read: a Bulk-compatible query (no subqueries
+    or aggregates, no LIMIT) is counted first with one ``SELECT COUNT()`` call, and read by a
+    Bulk 2.0 job when the count is above the threshold, by REST pages of up to 2,000 records
+    otherwise (a query Bulk cannot run is always read by REST pages). No page is fetched and
+    discarded. Every column is text as the Bulk CSV writes it (numbers ``72.0``, booleans
+    ``true``), missing values are NA, parent fields are dotted (``Owner.Email``).
     """
     fields = select_fields(soql)
-    pages = iter_query_pages(client, soql, include_deleted=include_deleted)
-    first = next(pages)
-    total = int(first.get("totalSize", 0))
-    if total > bulk_threshold and not first.get("done", True) and bulk_compatible(soql):
-        pages.close()
-        log.info("salesforce_bulk_query_chosen", records=total, threshold=bulk_threshold)
-        frame = bulk_query_frame(client, soql, include_deleted=include_deleted)
-        return frame.reindex(columns=_ordered(fields, frame.columns)) if fields else frame
-    rows = [complete_row(flatten_record(r), fields) for r in first.get("records", [])]
-    for page in pages:
+    if bulk_compatible(soql):
+        total = count_rows(client, soql, include_deleted=include_deleted)
+        if total is not None and total > bulk_threshold:
+            log.info("salesforce_bulk_query_chosen", records=total, threshold=bulk_threshold)
+            frame = bulk_query_frame(client, soql, include_deleted=include_deleted)
+            return frame.reindex(columns=_ordered(fields, frame.columns)) if fields else frame
+    rows: list[dict[str, Any]] = []
+    for page in iter_query_pages(client, soql, include_deleted=include_deleted):
         rows.extend(complete_row(flatten_record(r), fields) for r in page.get("records", []))
     return records_frame(rows, fields)
 

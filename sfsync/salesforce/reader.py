@@ -95,38 +95,87 @@ def read_existing_tasks(
     about 200 keys (follow-ups, whose periods are dates). Deleted rows are included
     (``queryAll``) only for these keys: the CSM-deleted Task rule needs them.
     """
+    existing, _ = read_task_state(client, sync_keys, open_signals=False, in_list_max=in_list_max)
+    return existing
+
+
+def read_task_state(
+    client: Any,
+    sync_keys: Iterable[str],
+    *,
+    open_signals: bool,
+    in_list_max: int = IN_LIST_MAX,
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The existing Tasks of ``sync_keys`` (:func:`read_existing_tasks`) and, with
+    ``open_signals``, the org's open signal Tasks (:func:`read_open_signal_tasks`), in reads
+    that do not overlap: the open signal Tasks of a period read whole for the keys are taken
+    from that read, and the open-signal query leaves those periods out.
+    """
     keys = list(dict.fromkeys(str(k) for k in sync_keys))
-    if not keys:
-        return pd.DataFrame(columns=list(TASK_READ_FIELDS))
     fields = list(TASK_READ_FIELDS)
     select = f"SELECT {', '.join(fields)} FROM Task"
     periods = _wide_periods(keys, in_list_max)
     frames: list[pd.DataFrame] = []
+    whole = None  # every Task of the wide periods, deleted ones included
     if periods:
-        frame = client.query_frame(f"{select} WHERE {_period_scope(periods)}", include_deleted=True)
-        frames.append(frame.reindex(columns=fields))
+        # queryAll: a CSM-deleted Task of this run's keys must be seen (never recreated)
+        whole = client.query_frame(f"{select} WHERE {_period_scope(periods)}", include_deleted=True)
+        whole = whole.reindex(columns=fields)
+        frames.append(whole)
     narrow = [k for k in keys if _period(k) not in periods]
     if narrow:
         records: list[dict[str, Any]] = []
         for condition in soql_in(TASK_KEY_FIELD, narrow):
+            # queryAll for the same reason: these are this run's keys
             records.extend(client.query(f"{select} WHERE {condition}", include_deleted=True))
         frames.append(pd.DataFrame.from_records(records, columns=fields))
-    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    if not frames:
+        frame = pd.DataFrame(columns=fields)
+    else:
+        frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     rows_read = len(frame)
-    frame = frame[frame[TASK_KEY_FIELD].astype("string").isin(keys).fillna(False)]
-    log.info("existing_tasks_read", tasks=len(frame), rows_read=rows_read, keys=len(keys))
-    return frame.reset_index(drop=True)
+    existing = frame[frame[TASK_KEY_FIELD].astype("string").isin(keys).fillna(False)]
+    existing = existing.reset_index(drop=True)
+    log.info("existing_tasks_read", tasks=len(existing), rows_read=rows_read, keys=len(keys))
+    if not open_signals:
+        return existing, None
+    open_signal = read_open_signal_tasks(client, except_periods=periods)
+    if whole is not None and len(whole):
+        open_signal = pd.concat([open_signal, _open_signal_rows(whole)], ignore_index=True)
+    return existing, open_signal
 
 
-def read_open_signal_tasks(client: Any) -> pd.DataFrame:
+def _open_signal_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a Task read that the open-signal query would return (open, not deleted)."""
+    key = frame[TASK_KEY_FIELD].astype("string").str.lower()  # SOQL LIKE ignores case
+    signal = key.str.startswith("signal:").fillna(False).astype(bool)
+    closed = frame["IsClosed"].map(_true)
+    deleted = frame["IsDeleted"].map(_true)
+    return frame.loc[signal & ~closed & ~deleted].reset_index(drop=True)
+
+
+def _true(value: Any) -> bool:
+    """A Salesforce boolean as read (bool, or "true"/"false" text); missing is False."""
+    if isinstance(value, str):
+        return value.strip().lower() == "true"
+    return False if value is None or pd.isna(value) else bool(value)
+
+
+def read_open_signal_tasks(client: Any, *, except_periods: Iterable[str] = ()) -> pd.DataFrame:
     """The org's open signal Tasks (key ``signal:…``, not completed, not deleted), any month:
     what SPEC §10's one-open-Task-per-signal and close-when-cleared rules need. Their number
-    is bounded by the open work, not by history."""
+    is bounded by the open work, not by history. ``except_periods``: leave out the keys
+    ending in these periods (read already, see :func:`read_task_state`).
+
+    ``query``, not ``queryAll``: a deleted Task is neither held nor closed."""
     fields = list(TASK_READ_FIELDS)
     soql = (
         f"SELECT {', '.join(fields)} FROM Task "
         f"WHERE {TASK_KEY_FIELD} LIKE 'signal:%' AND IsClosed = false"
     )
+    skip = sorted(except_periods)
+    if skip:
+        soql += f" AND (NOT {_period_scope(skip)})"
     frame = client.query_frame(soql).reindex(columns=fields)
     log.info("open_signal_tasks_read", tasks=len(frame))
     return frame.reset_index(drop=True)

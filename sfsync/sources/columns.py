@@ -200,7 +200,19 @@ def _to_text(value: object) -> str:
 
 
 def _coerce(series: pd.Series, kind: ColumnType) -> tuple[pd.Series, pd.Series]:
-    """Coerce one raw column. Returns (typed values, bad) where ``bad`` marks unparseable cells."""
+    """Coerce one raw column. Returns (typed values, bad) where ``bad`` marks unparseable cells.
+
+    Text and numeric columns take a vectorised path (:func:`_coerce_text`,
+    :func:`_coerce_numbers`); a column mixing Python types takes the value-by-value path,
+    whose results the vectorised ones reproduce exactly."""
+    fast = _coerce_fast(series, kind)
+    if fast is not None:
+        return fast
+    return _coerce_values(series, kind)
+
+
+def _coerce_values(series: pd.Series, kind: ColumnType) -> tuple[pd.Series, pd.Series]:
+    """:func:`_coerce` value by value (any mix of Python types)."""
     raw = _blank_to_na(series)
     present = raw.notna()
     if kind == "str":
@@ -238,6 +250,77 @@ def _coerce(series: pd.Series, kind: ColumnType) -> tuple[pd.Series, pd.Series]:
         parsed = raw.map(_bool_value, na_action="ignore")
         bad = present & parsed.isna()
         return parsed.astype("boolean"), bad
+    raise AssertionError(kind)  # pragma: no cover - Literal exhausts the cases
+
+
+_THOUSANDS = r"-?\d{1,3}(,\d{3})+(\.\d+)?"
+_BOOL_TEXT = {**dict.fromkeys(_TRUE, True), **dict.fromkeys(_FALSE, False)}
+
+
+def _text_kind(series: pd.Series) -> bool:
+    """Whether every present value of ``series`` is a Python/Arrow string (or none is present)."""
+    if isinstance(series.dtype, pd.StringDtype):
+        return True
+    if series.dtype != object:
+        return False
+    return pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty")
+
+
+def _coerce_fast(series: pd.Series, kind: ColumnType) -> tuple[pd.Series, pd.Series] | None:
+    """The vectorised coercion of a text or plain numeric column; None for other columns."""
+    if _text_kind(series):
+        return _coerce_text(series, kind)
+    dtype = series.dtype
+    numeric = pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+    if (
+        numeric
+        and kind in ("int", "float")
+        and not isinstance(dtype, pd.api.extensions.ExtensionDtype)
+    ):
+        numbers = series.astype("float64")
+        bad = pd.Series(False, index=series.index)
+        if kind == "int":
+            bad = numbers.notna() & (numbers % 1 != 0)
+        return numbers, bad
+    return None
+
+
+def _coerce_text(series: pd.Series, kind: ColumnType) -> tuple[pd.Series, pd.Series]:
+    """:func:`_coerce_values` for a column of strings, with pandas string operations."""
+    text = series.astype("str").str.strip()
+    text = text.mask(text.isna() | (text == ""))
+    present = text.notna()
+    none = pd.Series(False, index=series.index)
+    if kind == "str":
+        return text.astype("str").where(present, pd.NA), none
+    if kind == "id":
+        ok = text.str.fullmatch(ID_PATTERN.pattern).fillna(False).astype(bool)
+        valid = text.where(ok)
+        uniques = valid.dropna().unique()
+        to18 = dict(zip(uniques, (to_18(v) for v in uniques), strict=True))
+        ids = valid.map(to18).astype("str").where(ok & present, pd.NA)
+        return ids, present & ~ok
+    if kind in ("int", "float"):
+        grouped = text.str.fullmatch(_THOUSANDS).fillna(False).astype(bool)
+        plain = text.where(~grouped, text.str.replace(",", "", regex=False))
+        numbers = pd.to_numeric(plain.astype(object), errors="coerce").astype("float64")
+        bad = present & numbers.isna()
+        if kind == "int":
+            bad |= present & numbers.notna() & (numbers % 1 != 0)
+        return numbers, bad
+    if kind == "date":
+        iso = text.str.match(_ISO_DATE_PREFIX.pattern).fillna(False).astype(bool)
+        prefix = text.str.slice(0, 10).where(iso, "invalid").where(present)
+        dates = pd.to_datetime(prefix, format="%Y-%m-%d", errors="coerce").astype("datetime64[ns]")
+        return dates, present & dates.isna()
+    if kind == "month":
+        iso = text.str.match(_ISO_DATE_PREFIX.pattern).fillna(False).astype(bool)
+        month = text.str.slice(0, 7).where(iso, text)
+        ok = month.str.match(_MONTH.pattern).fillna(False).astype(bool)
+        return month.where(ok).astype("str").where(ok, pd.NA), present & ~ok
+    if kind == "bool":
+        parsed = text.str.lower().map(_BOOL_TEXT).astype("boolean")
+        return parsed, present & parsed.isna()
     raise AssertionError(kind)  # pragma: no cover - Literal exhausts the cases
 
 
@@ -292,6 +375,23 @@ def _describe(kind: ColumnType) -> str:
     }[kind]
 
 
+class _Shown:
+    """``"<field>: <repr of the raw value>"`` for the rows a reason is given for, built on
+    demand (a repr of every value would be Python work per value)."""
+
+    def __init__(self, column: pd.Series, prefix: str, suffix: str = "", cache=None) -> None:
+        self.column, self.prefix, self.suffix = column, prefix, suffix
+        self.cache: dict[str, pd.Series] = {} if cache is None else cache
+
+    def __add__(self, suffix: str) -> _Shown:
+        return _Shown(self.column, self.prefix, self.suffix + suffix, self.cache)
+
+    def at(self, index: object) -> str:
+        if "values" not in self.cache:  # Python objects, as the values were read
+            self.cache["values"] = self.column.astype(object)
+        return f"{self.prefix}{self.cache['values'].at[index]!r}{self.suffix}"
+
+
 def apply_mapping(raw: pd.DataFrame, mapping: ColumnMapping, *, source: str) -> MappedFrame:
     """Rename, coerce and validate ``raw`` with ``mapping``; quarantine rows that fail.
 
@@ -311,11 +411,11 @@ def apply_mapping(raw: pd.DataFrame, mapping: ColumnMapping, *, source: str) -> 
             "fix the query or the column mapping",
         )
     out: dict[str, pd.Series] = {}
-    reasons = pd.Series([[] for _ in range(len(raw))], index=raw.index, dtype=object)
+    reasons: dict[object, list[str]] = {}  # only the rows that fail, in the order found
 
-    def add_reason(mask: pd.Series, text: pd.Series | str) -> None:
+    def add_reason(mask: pd.Series, text: _Shown | str) -> None:
         for i in mask[mask].index:
-            reasons.at[i] = [*reasons.at[i], text if isinstance(text, str) else text.at[i]]
+            reasons.setdefault(i, []).append(text if isinstance(text, str) else text.at(i))
 
     for field, spec in mapping.columns.items():
         column = mapping.source_column(field)
@@ -327,24 +427,24 @@ def apply_mapping(raw: pd.DataFrame, mapping: ColumnMapping, *, source: str) -> 
             out[field] = _coerce(pd.Series([None] * len(raw), index=raw.index), spec.type)[0]
             continue
         values, bad = _coerce(raw[column], spec.type)
-        shown = raw[column].astype(object).map(repr)
+        shown = _Shown(raw[column], f"{field}: ")  # repr of a bad value, made only for it
         if spec.type in ("int", "float"):  # inf, -inf, 1e999, "NaN": bad, never data
             infinite = non_finite(raw[column], values)
-            add_reason(infinite, f"{field}: " + shown + " is not a finite number")
+            add_reason(infinite, shown + " is not a finite number")
             bad, values = bad & ~infinite, values.mask(infinite)
         else:
             infinite = pd.Series(False, index=raw.index)
-        add_reason(bad, f"{field}: " + shown + f" is {_describe(spec.type)}")
+        add_reason(bad, shown + f" is {_describe(spec.type)}")
         if spec.required:
             add_reason(values.isna() & ~bad & ~infinite, f"{field}: required value is empty")
         limited = pd.Series(False, index=raw.index)
         if spec.min is not None:
             below = values.notna() & (values < spec.min)
-            add_reason(below, f"{field}: " + shown + f" is below the minimum {spec.min:g}")
+            add_reason(below, shown + f" is below the minimum {spec.min:g}")
             limited |= below
         if spec.max is not None:
             above = values.notna() & (values > spec.max)
-            add_reason(above, f"{field}: " + shown + f" is above the maximum {spec.max:g}")
+            add_reason(above, shown + f" is above the maximum {spec.max:g}")
             limited |= above
         if spec.values is not None:
             values, unknown = _allowed(values, spec.values)
@@ -354,7 +454,7 @@ def apply_mapping(raw: pd.DataFrame, mapping: ColumnMapping, *, source: str) -> 
         if plausible is not None:  # absurd values (sfsync/plausible.py), whatever the mapping says
             add_reason(
                 plausible.outside(values) & ~limited,
-                f"{field}: " + shown + f" is outside the plausible range {plausible.text()}",
+                shown + f" is outside the plausible range {plausible.text()}",
             )
         out[field] = values
     frame = pd.DataFrame(out, index=raw.index)
@@ -362,7 +462,7 @@ def apply_mapping(raw: pd.DataFrame, mapping: ColumnMapping, *, source: str) -> 
         extra = [c for c in raw.columns if c not in set(mapping.source_columns) | set(frame)]
         frame = pd.concat([frame, raw[extra]], axis=1)
     if mapping.key:
-        valid = reasons.map(len) == 0
+        valid = ~frame.index.isin(list(reasons))
         keyed = frame.loc[valid, mapping.key]
         doubled = keyed.duplicated(keep=False) & keyed.notna().all(axis=1)
         if doubled.any():
@@ -372,13 +472,13 @@ def apply_mapping(raw: pd.DataFrame, mapping: ColumnMapping, *, source: str) -> 
                 shown_key = ", ".join(f"{k}={v}" for k, v in zip(mapping.key, values, strict=True))
                 line_numbers = ", ".join(str(int(r) + 1) for r in rows)
                 for r in rows:
-                    reasons.at[r] = [f"duplicate key {shown_key} (rows {line_numbers})"]
-    bad_rows = reasons.map(len) > 0
+                    reasons[r] = [f"duplicate key {shown_key} (rows {line_numbers})"]
+    bad_rows = frame.index.isin(list(reasons))
     quarantined = pd.DataFrame(
         {
             "source": source,
             "row_ref": [_row_ref(i, frame.loc[i], mapping.key) for i in frame.index[bad_rows]],
-            "reason": ["; ".join(r) for r in reasons[bad_rows]],
+            "reason": ["; ".join(reasons[i]) for i in frame.index[bad_rows]],
         },
         columns=QUARANTINE_COLUMNS,
     )
@@ -401,8 +501,11 @@ def quarantine_unknown(
     known_set = {k for k in known if not _is_missing(k)}
     column = mapped.frame[field]
     keep = column.isna() | column.isin(known_set)
-    reasons = f"{field}: " + column.astype(object).map(repr) + f" is not a known {what}"
-    return mapped.with_more_quarantined(keep.astype(bool), reasons)
+    keep = keep.astype(bool)
+    unknown = column.loc[~keep].astype(object)
+    reasons = pd.Series("", index=column.index, dtype=object)
+    reasons.loc[~keep] = [f"{field}: {v!r} is not a known {what}" for v in unknown]
+    return mapped.with_more_quarantined(keep, reasons)
 
 
 def check_quarantine_share(mapped: MappedFrame, max_share: float, *, setting: str) -> None:

@@ -11,7 +11,7 @@ mislinks). It writes nothing: the pipeline stores the quarantined rows, then cal
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -88,6 +88,9 @@ class SourceRun:
     bulk_threshold: int
     env: Mapping[str, str] = field(default_factory=dict)
     progress: Progress = field(default_factory=lambda: Progress(None))
+    #: Account fields the job writes (the match field first): read with the accounts source,
+    #: so that the plan compares with them and the Accounts are read once per run
+    account_write_fields: tuple[str, ...] = ()
 
 
 @dataclass
@@ -102,6 +105,9 @@ class Inputs:
     unknown_tenants: UnknownTenants = field(default_factory=UnknownTenants)
     mislinks: Mislinks = field(default_factory=Mislinks)
     mapped: dict[str, MappedFrame] = field(default_factory=dict)
+    #: the current values of :attr:`SourceRun.account_write_fields` as read with the accounts
+    #: (Salesforce field names); None when the accounts did not come from Salesforce
+    current_accounts: pd.DataFrame | None = None
 
     def get(self, role: str) -> pd.DataFrame | None:
         return self.frames.get(role)
@@ -150,7 +156,11 @@ def read_raw(
         client = _require(readers.salesforce, "a Salesforce client", role)
         if source.object == "accounts":
             return sf_source.read_accounts(
-                client, mapping, source.scope, bulk_threshold=run.bulk_threshold
+                client,
+                mapping,
+                source.scope,
+                bulk_threshold=run.bulk_threshold,
+                also_select=run.account_write_fields,
             )
         if source.object == "users":
             return sf_source.read_users(client, bulk_threshold=run.bulk_threshold)
@@ -213,11 +223,14 @@ def extract(
     mapped: dict[str, MappedFrame] = {}
     churned_tenants: set = set()
     unknown_tenants = UnknownTenants()
+    current_accounts = None
     for role in sorted(job.sources, key=ROLE_ORDER.index):
         source = job.sources[role]
         mapping = column_mappings.get(role)
         run.progress.stage(f"Reading {role} from {_source_label(source)}")
         raw = read_raw(role, source, mapping, readers, run)
+        if role == "accounts" and run.account_write_fields:
+            current_accounts = current_account_values(source, raw, run.account_write_fields)
         result = map_source(role, source, mapping, raw)
         if role == "usage":
             if source.content_log is not None:
@@ -280,6 +293,7 @@ def extract(
         figures=source_figures(mapped, run.as_of),
         unknown_tenants=unknown_tenants,
         mapped=mapped,
+        current_accounts=current_accounts,
     )
     if "usage" in inputs.frames and "accounts" in inputs.frames:
         first_of_previous = add_months(scoring_month(run.as_of), -1)
@@ -325,6 +339,20 @@ def with_content_log(usage: MappedFrame, content: pd.DataFrame) -> MappedFrame:
 
 def _replace_frame(mapped: MappedFrame, frame: pd.DataFrame) -> MappedFrame:
     return MappedFrame(mapped.source, frame, mapped.quarantined, mapped.rows_read, mapped.key)
+
+
+def current_account_values(
+    source: Source, raw: pd.DataFrame, fields: Sequence[str]
+) -> pd.DataFrame | None:
+    """The written Account fields as read with the accounts source (Salesforce field names),
+    or None when the source is not Salesforce or did not return every one of them."""
+    if not isinstance(source, SalesforceSource) or source.object != "accounts":
+        return None
+    by_lower = {str(c).lower(): c for c in raw.columns}
+    if any(f.lower() not in by_lower for f in fields):
+        return None
+    current = raw[[by_lower[f.lower()] for f in fields]]
+    return current.set_axis(list(fields), axis=1)
 
 
 def check_quarantine_shares(inputs: Inputs, job: Job, job_name: str) -> None:

@@ -132,16 +132,26 @@ def read_accounts(
     scope: Sequence[ScopeCondition] = (),
     *,
     bulk_threshold: int = DEFAULT_BULK_THRESHOLD,
+    also_select: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Raw Account rows (Salesforce field names); map them with ``salesforce_accounts.yaml``.
 
     When the mapping has ``optional`` columns, the Account describe (one cached call) decides
     which of them the org has; the absent ones are neither selected nor returned, so the
     mapped frame leaves their canonical columns out.
+
+    ``also_select``: more Account fields to read in the same query (the fields the job writes,
+    so that the plan compares with them instead of reading the Accounts a second time); those
+    the org's describe does not list are left out (the plan's mapping check reports them).
     """
     has_optional = any(spec.optional for spec in mapping.columns.values())
-    available = available_fields(client, "Account") if has_optional else None
+    available = available_fields(client, "Account") if has_optional or also_select else None
     fields = account_fields(mapping, available)
+    if also_select and available is not None:
+        known = {name.lower(): name for name in available}
+        chosen = {f.lower() for f in fields}
+        fields += [known[f.lower()] for f in also_select if f.lower() in known and
+                   f.lower() not in chosen]  # fmt: skip
     frame = _frame(client, _select_accounts(fields, scope), fields, bulk_threshold)
     log.info("accounts_extracted", rows=len(frame))
     return frame

@@ -386,6 +386,7 @@ class Bulk2:
         next_locator = (
             base64.urlsafe_b64encode(str(end).encode()).decode() if end < len(job.rows) else "null"
         )
+        self.app.faults.count_read(job.object, end - start)
         return Response(
             out.getvalue(),
             content_type=CSV_TYPE,

@@ -44,6 +44,7 @@ class Counters:
     api_calls: int = 0
     records_written: int = 0
     writes_per_record: Counter = field(default_factory=Counter)
+    records_read: Counter = field(default_factory=Counter)  # "Task" -> rows sent by queries
     faults: Counter = field(default_factory=Counter)  # "http_503" -> n injected
 
     def snapshot(self) -> dict[str, Any]:
@@ -52,6 +53,7 @@ class Counters:
             "api_calls": self.api_calls,
             "records_written": self.records_written,
             "writes_per_record": dict(self.writes_per_record),
+            "records_read": dict(self.records_read),
             "faults": dict(self.faults),
         }
 
@@ -137,6 +139,11 @@ class FaultsAndCounters:
                 self.counters.faults["lock_row"] += 1
                 return True
         return False
+
+    def count_read(self, sobject: str, records: int) -> None:
+        """Rows a query sent (a REST page or a Bulk 2.0 result page)."""
+        with self._lock:
+            self.counters.records_read[sobject] += records
 
     def count_write(self, record_id: str) -> None:
         with self._lock:

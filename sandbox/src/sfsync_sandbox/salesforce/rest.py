@@ -113,6 +113,7 @@ class Rest:
                 break
             records.append(out)
         end = start + len(records)
+        self.app.faults.count_read(compiled.query.sobject, len(records))
         body: dict[str, Any] = {"totalSize": len(rows), "done": end >= len(rows)}
         if end < len(rows):
             if cursor_id is None:

@@ -1,0 +1,95 @@
+"""CPU of the vectorised hot paths against the implementations they replaced (issue 14 item 6).
+
+At N accounts (default 100,000) on the sample book's 13 months of usage it times, in this
+process, the column mapping of the usage rows (as Metabase's JSON export gives them) and the
+record diff of an unchanged night (every account's desired values equal to what the org
+holds), each with the current code and with the value-by-value reference kept in
+``tests/perf/``; it prints process CPU seconds and the speed-up.
+
+    python bench/bench_cpu.py                  # 100,000 accounts
+    python bench/bench_cpu.py --accounts 20000
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+AS_OF = date(2025, 3, 15)
+
+
+def _cpu(label: str, fn):
+    started = time.process_time()
+    result = fn()
+    seconds = time.process_time() - started
+    print(f"  {label:<44} {seconds:7.2f} s CPU", flush=True)
+    return result, seconds
+
+
+def _as_exported(usage):
+    """The usage frame as ``pd.DataFrame.from_records`` makes it from Metabase's JSON."""
+    import pandas as pd
+
+    records = usage.astype(object).where(usage.notna(), None).to_dict(orient="records")
+    for row in records:
+        for key, value in row.items():
+            if hasattr(value, "isoformat"):
+                row[key] = value.isoformat()[:10]
+    return pd.DataFrame.from_records(records)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--accounts", type=int, default=100_000)
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args(argv)
+
+    import pandas as pd
+    from sfsync_sandbox.sample_data import generate
+
+    from sfsync.salesforce.diff import diff_records
+    from sfsync.salesforce.mapping import load_mapping
+    from sfsync.sources.columns import apply_mapping, load_column_mapping
+    from tests.perf import reference, reference_columns
+    from tests.sync.synthetic import synthetic_result
+
+    sample = generate(args.accounts, args.seed, AS_OF)
+    raw = _as_exported(sample.usage)
+    mapping = load_column_mapping(ROOT / "mappings" / "columns" / "metabase_usage.yaml")
+    print(f"sfsync CPU benchmark: {args.accounts} accounts, {len(raw)} usage rows")
+    new, t_new = _cpu(
+        "usage column mapping (vectorised)", lambda: apply_mapping(raw, mapping, source="usage")
+    )
+    old, t_old = _cpu("usage column mapping (value by value)",
+                      lambda: reference_columns.apply_mapping(raw, mapping, source="usage"))  # fmt: skip
+    assert new.frame.equals(old.frame) and new.quarantined.equals(old.quarantined)
+    print(f"    speed-up {t_old / t_new:.1f}x; {new.quarantined_count} rows quarantined by both")
+
+    ids = [f"001{n:015d}" for n in range(args.accounts)]
+    scores, _ = synthetic_result(ids)
+    desired = scores.copy()
+    desired["scored_at"] = pd.Timestamp(AS_OF)
+    fields = load_mapping(ROOT / "mappings" / "account_fields.yaml")
+    tz = ZoneInfo("Asia/Tokyo")
+    # the org holds what the last run wrote: an unchanged night
+    empty = pd.DataFrame({"Id": ids})
+    first, _ = diff_records(desired, empty, fields, tz=tz)[:2]
+    current = pd.DataFrame([{"Id": r.key, **r.values()} for r in first])
+    (changes, *_), t_new = _cpu("unchanged-night record diff (columnar)",
+                                lambda: diff_records(desired, current, fields, tz=tz))  # fmt: skip
+    (changes_old, *_), t_old = _cpu("unchanged-night record diff (row by row)",
+                                    lambda: reference.diff_records(desired, current, fields, tz=tz))  # fmt: skip
+    assert changes == changes_old
+    print(f"    speed-up {t_old / t_new:.1f}x; {len(changes)} records change (expected 0)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

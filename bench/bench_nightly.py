@@ -1,0 +1,347 @@
+"""The nightly job on its real cadence, end to end against the practice org (issue 14 item 7).
+
+For N accounts (default 10,000) it runs the real ``sfsync run nightly`` CLI, each run in its
+own child process, against a practice org served by this process, and prints for
+
+- the first run (as of 2025-03-15),
+- the next night with unchanged inputs (2025-03-16),
+- a night where 1 % of the tenants' usage changed (2025-03-17),
+- 12 monthly runs (the 15th of each month from 2025-04-15), the usage of each new month
+  generated beforehand (each tenant's latest month carried forward, so the input guards pass
+  as on a steady book),
+
+the API calls, the records written and the rows read (counted by the practice org), the
+existing-Task rows read (sfsync's own count), sfsync's CPU time and peak memory (``wait4`` of
+its process), the state-store size; beside them a Data Loader-style full Bulk 2.0 re-upsert of
+every account and the naive loop of one call per record (computed: the formulas are printed).
+The practice org's peak memory (this process) is printed at the end.
+
+    python bench/bench_nightly.py                       # 10,000 accounts, 12 months
+    python bench/bench_nightly.py --accounts 100000 --months 0
+    python bench/bench_nightly.py --accounts 2000 --months 3 --slack
+
+Slack is left out unless ``--slack`` (it is its own cost, see issue 14 item 4); the runs are
+otherwise the nightly job of ``jobs/nightly.yaml`` unchanged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+FIRST = date(2025, 3, 15)
+#: Bulk API 2.0 ingest calls of one job: create, close, one status poll, successful + failed
+#: results (the upload is one call per part below the 100 MB limit)
+BULK_JOB_CALLS = 5
+#: Records per Data Loader Bulk upload part (about 1 KB a row: well below 100 MB)
+BULK_PART_ROWS = 100_000
+ACCEPT_FLAGS = ("--accept-input-change", "--accept-mass-change")
+
+
+@dataclass
+class Phase:
+    """One run of the nightly job, as the practice org and the process saw it."""
+
+    label: str
+    as_of: date
+    exit_code: int = 0
+    api_calls: int = 0
+    records_written: int = 0
+    accounts_written: int = 0
+    tasks_written: int = 0
+    rows_read: dict[str, int] = field(default_factory=dict)
+    task_rows_read: int = 0  # the existing-Task read (sfsync's log event)
+    cpu_seconds: float = 0.0
+    peak_mib: float = 0.0
+    wall_seconds: float = 0.0
+    state_mib: float = 0.0
+    accepted: bool = False  # the run needed the guard flags
+    scored: int = 0
+    calls: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total_read(self) -> int:
+        return sum(self.rows_read.values())
+
+
+def _events(stderr: str) -> list[dict]:
+    events = []
+    for line in stderr.splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict):
+            events.append(event)
+    return events
+
+
+def _run_child(args: list[str], env: dict[str, str]) -> tuple[int, str, str, float, float]:
+    """Run one sfsync process; (exit code, stdout, stderr, CPU seconds, peak RSS MiB)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout = out.read().decode("utf-8", "replace")
+        stderr = err.read().decode("utf-8", "replace")
+    cpu = usage.ru_utime + usage.ru_stime
+    return proc.returncode, stdout, stderr, cpu, usage.ru_maxrss / 1024  # Linux: KiB
+
+
+def _state_mib(project: Path) -> float:
+    files = [project / ".sfsync" / name for name in ("state.db", "state.db-wal")]
+    return sum(f.stat().st_size for f in files if f.exists()) / 2**20
+
+
+def run_night(sb, project: Path, env: dict[str, str], label: str, as_of: date) -> Phase:
+    """One nightly run; with the guard flags only when a guard stopped it without them."""
+    config = project / "sfsync.yaml"
+    base = [sys.executable, "-m", "sfsync", "--log-format", "json", "--config", str(config)]
+    phase = Phase(label, as_of)
+    for flags in ((), ACCEPT_FLAGS):
+        sb.admin.reset_counters()
+        started = time.monotonic()
+        code, stdout, stderr, cpu, peak = _run_child(
+            [*base, "run", "nightly", "--as-of", as_of.isoformat(), *flags], env
+        )
+        phase.wall_seconds = time.monotonic() - started
+        guard_stop = code != 0 and "--accept-" in stderr
+        if not guard_stop or flags:
+            break
+    if code != 0:
+        tail = "\n".join(stderr.splitlines()[-5:])
+        raise SystemExit(f"{label} ({as_of}) failed with exit code {code}:\n{tail}")
+    counters = sb.admin.counters()
+    written = counters["writes_per_record"]
+    events = _events(stderr)
+    tasks_read = [e for e in events if e.get("event") == "existing_tasks_read"]
+    finished = [e for e in events if e.get("event") == "run_finished"]
+    phase.exit_code = code
+    phase.accepted = bool(flags)
+    phase.api_calls = counters["api_calls"]
+    phase.records_written = counters["records_written"]
+    phase.accounts_written = sum(n for k, n in written.items() if k.startswith("001"))
+    phase.tasks_written = sum(n for k, n in written.items() if k.startswith("00T"))
+    phase.rows_read = dict(counters.get("records_read", {}))
+    phase.task_rows_read = sum(int(e.get("rows_read", 0)) for e in tasks_read)
+    phase.cpu_seconds, phase.peak_mib = cpu, peak
+    phase.state_mib = _state_mib(project)
+    phase.scored = int(finished[-1].get("scored", 0)) if finished else 0
+    phase.calls = dict(counters["calls"])
+    return phase
+
+
+# -- usage for the months the benchmark runs ------------------------------------------------
+
+
+def _usage_db(sb) -> Path:
+    return Path(sb.data_dir) / "metabase" / "usage.db"
+
+
+def carry_usage_forward(sb, through: str) -> int:
+    """Give every tenant a row for each month up to ``through`` (YYYY-MM) that it lacks,
+    copied from its latest month (last login moved by the same number of months). Returns the
+    rows added."""
+    conn = sqlite3.connect(_usage_db(sb))
+    added = 0
+    try:
+        latest = conn.execute("SELECT MAX(month) FROM tenant_monthly_usage").fetchone()[0]
+        while latest < through:
+            year, month = map(int, latest.split("-"))
+            nxt = f"{year + month // 12}-{month % 12 + 1:02d}"
+            cur = conn.execute(
+                """
+                INSERT OR IGNORE INTO tenant_monthly_usage
+                SELECT tenant_id, ?, webinars_delivered, active_login_days,
+                       date(last_login_on, '+1 month'), pipeline_conversion, plan_usage_ratio,
+                       tickets_opened, video_views, email_opens, email_clicks, tutorial_done
+                FROM tenant_monthly_usage WHERE month = ?
+                """,
+                (nxt, latest),
+            )
+            added += cur.rowcount
+            latest = nxt
+        conn.commit()
+    finally:
+        conn.close()
+    return added
+
+
+def change_usage(sb, month: str, share: float) -> int:
+    """Halve the deliveries and login days of every ``1/share``-th tenant in ``month``."""
+    step = max(1, round(1 / share))
+    conn = sqlite3.connect(_usage_db(sb))
+    try:
+        tenants = [
+            r[0]
+            for r in conn.execute(
+                "SELECT tenant_id FROM tenant_monthly_usage WHERE month = ? ORDER BY tenant_id",
+                (month,),
+            )
+        ][::step]
+        conn.executemany(
+            "UPDATE tenant_monthly_usage SET webinars_delivered = webinars_delivered / 2 + 1, "
+            "active_login_days = active_login_days / 2 WHERE tenant_id = ? AND month = ?",
+            [(t, month) for t in tenants],
+        )
+        conn.commit()
+    finally:
+        conn.close()
+    return len(tenants)
+
+
+# -- the two computed comparisons -------------------------------------------------------------
+
+
+def data_loader_calls(accounts: int) -> int:
+    """A Data Loader-style full Bulk 2.0 re-upsert of every account: one ingest job."""
+    return BULK_JOB_CALLS + math.ceil(accounts / BULK_PART_ROWS)
+
+
+def naive_calls(accounts: int, tasks: int) -> int:
+    """The naive loop: one PATCH per account, one POST per Task (no reads at all)."""
+    return accounts + tasks
+
+
+# -- report -----------------------------------------------------------------------------------
+
+
+def _mib(kib: float) -> float:
+    return kib / 1024
+
+
+def _print_phase(p: Phase) -> None:
+    read = ", ".join(f"{k} {v}" for k, v in sorted(p.rows_read.items()))
+    flag = " (guard flags)" if p.accepted else ""
+    print(
+        f"  {p.label:<24} {p.as_of}  {p.api_calls:>6} calls  {p.records_written:>7} written "
+        f"({p.accounts_written} Accounts, {p.tasks_written} Tasks)  {p.total_read:>8} rows read "
+        f"[{read}]  existing-Task rows {p.task_rows_read}  CPU {p.cpu_seconds:.1f} s  "
+        f"peak {p.peak_mib:.0f} MiB  state {p.state_mib:.1f} MiB  wall {p.wall_seconds:.0f} s"
+        f"{flag}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--accounts", type=int, default=10_000)
+    parser.add_argument("--months", type=int, default=12, help="monthly runs after the nights")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--slack", action="store_true", help="let the runs post to Slack")
+    parser.add_argument("--changed-share", type=float, default=0.01)
+    args = parser.parse_args(argv)
+
+    from sfsync_sandbox import Sandbox
+
+    from sfsync.calendar import add_months, month_text, scoring_month
+    from tests.cli_process import make_project
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        project = tmp_path / "project"
+        make_project(project)
+        started = time.monotonic()
+        with Sandbox(
+            data_dir=tmp_path / "org", accounts=args.accounts, seed=args.seed, as_of=FIRST
+        ) as sb:
+            load_seconds = time.monotonic() - started
+            env = {k: v for k, v in os.environ.items() if not k.startswith("SFSYNC_")}
+            env.update(sb.env())
+            if not args.slack:
+                env.pop("SFSYNC_SLACK_TOKEN", None)
+                env.pop("SFSYNC_SLACK_BASE_URL", None)
+            org_after_load = _mib(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+            print(
+                f"sfsync nightly benchmark: {args.accounts} accounts (seed {args.seed}), "
+                f"practice org loaded in {load_seconds:.0f} s, Slack "
+                f"{'on' if args.slack else 'off'}",
+                flush=True,
+            )
+            phases: list[Phase] = []
+
+            def night(label: str, as_of: date) -> Phase:
+                carry_usage_forward(sb, month_text(as_of))
+                phase = run_night(sb, project, env, label, as_of)
+                phases.append(phase)
+                _print_phase(phase)
+                sys.stdout.flush()
+                return phase
+
+            first = night("first run", FIRST)
+            unchanged = night("next night, unchanged", date(2025, 3, 16))
+            changed_month = month_text(scoring_month(date(2025, 3, 17)))
+            tenants = change_usage(sb, changed_month, args.changed_share)
+            changed = night(
+                f"{args.changed_share:.0%} changed ({tenants} tenants)", date(2025, 3, 17)
+            )
+            monthly = [
+                night(f"month {i}", add_months(FIRST, i).replace(day=FIRST.day))
+                for i in range(1, args.months + 1)
+            ]
+            org_peak = _mib(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+    accounts = first.scored or args.accounts
+    first_tasks = first.tasks_written
+    print()
+    print("  per night                 API calls  records written  rows read")
+    print(
+        f"  Data Loader full re-upsert {data_loader_calls(accounts):>8}  {accounts:>15}  "
+        f"{'(reads nothing; writes every account)':>9}"
+    )
+    print(
+        f"  naive per-record loop      {naive_calls(accounts, first_tasks):>8}  "
+        f"{accounts + first_tasks:>15}  (first run: every account + {first_tasks} Tasks; "
+        f"each later night at least {naive_calls(accounts, 0)})"
+    )
+    for p in (first, unchanged, changed):
+        print(
+            f"  sfsync {p.label:<20} {p.api_calls:>8}  {p.records_written:>15}  {p.total_read:>9}"
+        )
+    if monthly:
+        print()
+        print("  monthly runs: existing-Task rows read / rows read / records written / state MiB")
+        for p in monthly:
+            print(
+                f"    {p.as_of}  {p.task_rows_read:>7}  {p.total_read:>8}  {p.records_written:>7}"
+                f"  {p.state_mib:6.1f}"
+            )
+    runs = [first, unchanged, changed, *monthly]
+    peak = max(runs, key=lambda p: p.peak_mib)
+    print()
+    print(
+        f"  sfsync peak memory: {peak.peak_mib:.0f} MiB ({peak.label}); "
+        f"{peak.peak_mib * 1024 / accounts:.1f} KiB per account"
+    )
+    print(
+        f"  sfsync CPU: first run {first.cpu_seconds:.1f} s, unchanged night "
+        f"{unchanged.cpu_seconds:.1f} s, 1 % changed {changed.cpu_seconds:.1f} s"
+    )
+    print(
+        f"  practice org (this process) peak memory: {org_peak:.0f} MiB "
+        f"({org_after_load:.0f} MiB after loading)"
+    )
+    growth = [b.state_mib - a.state_mib for a, b in zip(runs, runs[1:], strict=False)]
+    if growth:
+        print(f"  state store: {runs[-1].state_mib:.1f} MiB after {len(runs)} runs, "
+              f"+{max(growth):.2f} MiB at most per run")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,405 @@
+# The value-by-value column mapping that the vectorised one replaced (issue 14 item 6), kept
+# verbatim as the reference the equivalence tests compare against. Not used by sfsync.
+# ruff: noqa
+"""Column mappings: rename source columns to canonical fields, coerce types, quarantine bad rows.
+
+A mapping file (``mappings/columns/<name>.yaml``) lists the canonical fields (SPEC §3) a source
+provides, the source column each comes from, its type and its constraints::
+
+    description: Monthly usage by tenant (Metabase card 1)
+    key: [tenant_id, month]          # a key seen twice quarantines every row that has it
+    columns:
+      tenant_id: {type: str, required: true}
+      month: {type: month, required: true}
+      deliveries: {source: webinars_delivered, type: int, min: 0}
+
+Types: ``str``, ``id`` (a Salesforce record id, 15 or 18 letters and digits, always kept in its
+18-character form so that ids differing only in case stay apart), ``int`` (whole numbers, stored as float64 so that missing stays NaN), ``float``,
+``date`` (ISO ``YYYY-MM-DD``; timestamps keep their calendar date), ``month`` (``YYYY-MM``) and
+``bool`` (true/false, 1/0, yes/no). An empty cell is a missing value. A number that is not
+finite (``inf``, ``1e999``, ``NaN`` spelled out) or outside its canonical field's plausible range
+(:mod:`sfsync.plausible`, e.g. ``login_days`` 0–31) is a bad value: the row is quarantined. A column marked
+``optional: true`` may be absent from the source altogether (a field not every org has); the
+canonical column is then left out, so that consumers can tell "not known" from "empty".
+
+:func:`apply_mapping` is pure: a raw frame in, a :class:`MappedFrame` out holding the valid rows
+(canonical columns, canonical dtypes) and one quarantine row per rejected source row with every
+reason it failed. A required *column* that the source does not return is a :class:`SourceError`
+(nothing can be salvaged); a required *value* that is empty quarantines that row only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+import structlog
+from pydantic import Field, model_validator
+
+from sfsync.configfile import StrictModel, load_model
+from sfsync.errors import InputDataError, SourceError
+from sfsync.plausible import non_finite, plausible_range
+from sfsync.salesforce.ids import ID_PATTERN, to_18
+
+log = structlog.get_logger(__name__)
+
+# "id": a Salesforce record id, 15 or 18 characters, normalised to 18 (sfsync.salesforce.ids)
+ColumnType = Literal["str", "id", "int", "float", "date", "month", "bool"]
+
+QUARANTINE_COLUMNS = ["source", "row_ref", "reason"]
+
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+_ISO_DATE_PREFIX = re.compile(r"^\d{4}-\d{2}-\d{2}")
+_TRUE = {"true", "t", "1", "yes", "y"}
+_FALSE = {"false", "f", "0", "no", "n"}
+
+
+class ColumnSpec(StrictModel):
+    """How one canonical field is read from a source column."""
+
+    source: str | None = Field(
+        default=None, description="source column name; default: the canonical field name"
+    )
+    type: ColumnType = "str"
+    required: bool = False
+    optional: bool = Field(
+        default=False,
+        description="the source may lack this column (e.g. a field not deployed in every org); "
+        "the canonical column is then left out of the frame rather than filled with blanks",
+    )
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _required_or_optional(self) -> ColumnSpec:
+        if self.required and self.optional:
+            raise ValueError("a column cannot be both required and optional")
+        return self
+
+
+class ColumnMapping(StrictModel):
+    """Source columns → canonical fields, with types, constraints and a row key."""
+
+    description: str = ""
+    key: list[str] = Field(default_factory=list)
+    columns: dict[str, ColumnSpec]
+    keep_extra: bool = Field(
+        default=False, description="pass source columns that are not mapped through unchanged"
+    )
+
+    @model_validator(mode="after")
+    def _key_names_columns(self) -> ColumnMapping:
+        unknown = [k for k in self.key if k not in self.columns]
+        if unknown:
+            raise ValueError(f"key names fields that are not in columns: {', '.join(unknown)}")
+        sources = [spec.source or name for name, spec in self.columns.items()]
+        doubled = sorted({s for s in sources if sources.count(s) > 1})
+        if doubled:
+            raise ValueError(f"source column(s) mapped twice: {', '.join(doubled)}")
+        return self
+
+    def source_column(self, field: str) -> str:
+        """The source column that feeds canonical ``field``."""
+        return self.columns[field].source or field
+
+    @property
+    def source_columns(self) -> list[str]:
+        """Every source column this mapping reads, in mapping order."""
+        return [self.source_column(f) for f in self.columns]
+
+
+def load_column_mapping(path: str | Path) -> ColumnMapping:
+    """Load ``mappings/columns/<name>.yaml``; problems are reported with file and key path."""
+    return load_model(path, ColumnMapping)
+
+
+@dataclass(frozen=True)
+class MappedFrame:
+    """The result of applying a mapping: valid rows and quarantined rows with reasons."""
+
+    source: str
+    frame: pd.DataFrame
+    quarantined: pd.DataFrame  # columns: source, row_ref, reason
+    rows_read: int
+    key: tuple[str, ...] = ()
+
+    @property
+    def quarantined_count(self) -> int:
+        return len(self.quarantined)
+
+    def with_more_quarantined(self, keep: pd.Series, reasons: pd.Series) -> MappedFrame:
+        """Move the rows of ``frame`` where ``keep`` is False to quarantine with ``reasons``."""
+        dropped = self.frame.loc[~keep]
+        extra = pd.DataFrame(
+            {
+                "source": self.source,
+                "row_ref": [_row_ref(i, dropped.loc[i], self.key) for i in dropped.index],
+                "reason": reasons.loc[~keep].astype(str).tolist(),
+            },
+            columns=QUARANTINE_COLUMNS,
+        )
+        return MappedFrame(
+            source=self.source,
+            frame=self.frame.loc[keep],
+            quarantined=pd.concat([self.quarantined, extra], ignore_index=True),
+            rows_read=self.rows_read,
+            key=self.key,
+        )
+
+
+def empty_quarantine() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="str") for c in QUARANTINE_COLUMNS})
+
+
+def _row_ref(index: object, row: pd.Series, key: Iterable[str]) -> str:
+    try:
+        ref = f"row {int(index) + 1}"  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        ref = f"row {index}"
+    parts = [f"{k}={row[k]}" for k in key if k in row.index and not _is_missing(row[k])]
+    return f"{ref} ({', '.join(parts)})" if parts else ref
+
+
+def _is_missing(value: object) -> bool:
+    if value is None:
+        return True
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _blank_to_na(series: pd.Series) -> pd.Series:
+    """Strings stripped; empty strings and None become NA. Non-strings are left alone."""
+    values = series.astype(object)
+    cleaned = [
+        (v.strip() or None) if isinstance(v, str) else (None if _is_missing(v) else v)
+        for v in values
+    ]
+    return pd.Series(cleaned, index=series.index, dtype=object)
+
+
+def _to_text(value: object) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    return str(value)
+
+
+def _coerce(series: pd.Series, kind: ColumnType) -> tuple[pd.Series, pd.Series]:
+    """Coerce one raw column. Returns (typed values, bad) where ``bad`` marks unparseable cells."""
+    raw = _blank_to_na(series)
+    present = raw.notna()
+    if kind == "str":
+        text = raw.map(_to_text, na_action="ignore")
+        return text.astype("str").where(present, pd.NA), pd.Series(False, index=raw.index)
+    if kind == "id":
+        text = raw.map(_to_text, na_action="ignore").astype("string").str.strip()
+        ok = text.str.fullmatch(ID_PATTERN.pattern).fillna(False).astype(bool)
+        ids = text.where(ok).map(to_18, na_action="ignore").astype("str").where(ok & present, pd.NA)
+        return ids, present & ~ok
+    if kind in ("int", "float"):
+        numbers = pd.to_numeric(raw.map(_numeric_text, na_action="ignore"), errors="coerce")
+        numbers = numbers.astype("float64")
+        bad = present & numbers.isna()
+        if kind == "int":
+            bad |= present & numbers.notna() & (numbers % 1 != 0)
+        return numbers, bad
+    if kind == "date":
+        if pd.api.types.is_datetime64_any_dtype(series.dtype):
+            values = series.dt.tz_localize(None) if series.dt.tz is not None else series
+            return values.dt.normalize().astype("datetime64[ns]"), pd.Series(False, index=raw.index)
+        text = raw.map(_to_text, na_action="ignore").astype(object)
+        prefix = text.map(
+            lambda t: t[:10] if _ISO_DATE_PREFIX.match(t) else "invalid", na_action="ignore"
+        )
+        dates = pd.to_datetime(prefix, format="%Y-%m-%d", errors="coerce").astype("datetime64[ns]")
+        return dates, present & dates.isna()
+    if kind == "month":
+        text = raw.map(_month_text, na_action="ignore")
+        ok = text.map(lambda t: bool(_MONTH.match(t)), na_action="ignore").fillna(False)
+        ok = ok.astype(bool)
+        months = text.where(ok, pd.NA).astype("str").where(ok, pd.NA)
+        return months, present & ~ok
+    if kind == "bool":
+        parsed = raw.map(_bool_value, na_action="ignore")
+        bad = present & parsed.isna()
+        return parsed.astype("boolean"), bad
+    raise AssertionError(kind)  # pragma: no cover - Literal exhausts the cases
+
+
+def _numeric_text(value: object) -> object:
+    if isinstance(value, bool):
+        return float("nan")  # a boolean is not a count
+    if isinstance(value, str):
+        return (
+            value.replace(",", "") if re.fullmatch(r"-?\d{1,3}(,\d{3})+(\.\d+)?", value) else value
+        )
+    return value
+
+
+def _month_text(value: object) -> str:
+    if isinstance(value, pd.Timestamp) or hasattr(value, "strftime"):
+        return value.strftime("%Y-%m")  # type: ignore[union-attr]
+    text = _to_text(value)
+    return text[:7] if _ISO_DATE_PREFIX.match(text) else text
+
+
+def _bool_value(value: object) -> object:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float) and value in (0, 1):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    return pd.NA
+
+
+def _describe(kind: ColumnType) -> str:
+    return {
+        "int": "not a whole number",
+        "float": "not a number",
+        "date": "not a date (expected YYYY-MM-DD)",
+        "month": "not a month (expected YYYY-MM)",
+        "bool": "not a boolean (expected true/false)",
+        "str": "not text",
+        "id": "not a Salesforce record id (15 or 18 letters and digits)",
+    }[kind]
+
+
+def apply_mapping(raw: pd.DataFrame, mapping: ColumnMapping, *, source: str) -> MappedFrame:
+    """Rename, coerce and validate ``raw`` with ``mapping``; quarantine rows that fail.
+
+    ``source`` names the source in errors and quarantine rows (e.g. ``"usage"``).
+    Raises SourceError when a required column is absent from ``raw``.
+    """
+    raw = raw.reset_index(drop=True)
+    missing = [
+        f"{mapping.source_column(f)} (for {f})"
+        for f, spec in mapping.columns.items()
+        if spec.required and mapping.source_column(f) not in raw.columns
+    ]
+    if missing:
+        raise SourceError(
+            f"{source}: required column(s) missing from the source result: {', '.join(missing)}",
+            hint=f"the source returned {', '.join(map(str, raw.columns)) or 'no columns'}; "
+            "fix the query or the column mapping",
+        )
+    out: dict[str, pd.Series] = {}
+    reasons = pd.Series([[] for _ in range(len(raw))], index=raw.index, dtype=object)
+
+    def add_reason(mask: pd.Series, text: pd.Series | str) -> None:
+        for i in mask[mask].index:
+            reasons.at[i] = [*reasons.at[i], text if isinstance(text, str) else text.at[i]]
+
+    for field, spec in mapping.columns.items():
+        column = mapping.source_column(field)
+        if column not in raw.columns:
+            if spec.optional:  # absent means unknown, not empty: consumers say "n/a"
+                continue
+            if len(raw):  # a renamed or misspelt source column: say so rather than stay silent
+                log.warning("mapped_column_absent", source=source, column=column, field=field)
+            out[field] = _coerce(pd.Series([None] * len(raw), index=raw.index), spec.type)[0]
+            continue
+        values, bad = _coerce(raw[column], spec.type)
+        shown = raw[column].astype(object).map(repr)
+        if spec.type in ("int", "float"):  # inf, -inf, 1e999, "NaN": bad, never data
+            infinite = non_finite(raw[column], values)
+            add_reason(infinite, f"{field}: " + shown + " is not a finite number")
+            bad, values = bad & ~infinite, values.mask(infinite)
+        else:
+            infinite = pd.Series(False, index=raw.index)
+        add_reason(bad, f"{field}: " + shown + f" is {_describe(spec.type)}")
+        if spec.required:
+            add_reason(values.isna() & ~bad & ~infinite, f"{field}: required value is empty")
+        limited = pd.Series(False, index=raw.index)
+        if spec.min is not None:
+            below = values.notna() & (values < spec.min)
+            add_reason(below, f"{field}: " + shown + f" is below the minimum {spec.min:g}")
+            limited |= below
+        if spec.max is not None:
+            above = values.notna() & (values > spec.max)
+            add_reason(above, f"{field}: " + shown + f" is above the maximum {spec.max:g}")
+            limited |= above
+        plausible = plausible_range(field) if spec.type in ("int", "float") else None
+        if plausible is not None:  # absurd values (sfsync/plausible.py), whatever the mapping says
+            add_reason(
+                plausible.outside(values) & ~limited,
+                f"{field}: " + shown + f" is outside the plausible range {plausible.text()}",
+            )
+        out[field] = values
+    frame = pd.DataFrame(out, index=raw.index)
+    if mapping.keep_extra:
+        extra = [c for c in raw.columns if c not in set(mapping.source_columns) | set(frame)]
+        frame = pd.concat([frame, raw[extra]], axis=1)
+    if mapping.key:
+        valid = reasons.map(len) == 0
+        keyed = frame.loc[valid, mapping.key]
+        doubled = keyed.duplicated(keep=False) & keyed.notna().all(axis=1)
+        if doubled.any():
+            groups = keyed.loc[doubled].groupby(mapping.key, dropna=True).groups
+            for key_value, rows in groups.items():
+                values = key_value if isinstance(key_value, tuple) else (key_value,)
+                shown_key = ", ".join(f"{k}={v}" for k, v in zip(mapping.key, values, strict=True))
+                line_numbers = ", ".join(str(int(r) + 1) for r in rows)
+                for r in rows:
+                    reasons.at[r] = [f"duplicate key {shown_key} (rows {line_numbers})"]
+    bad_rows = reasons.map(len) > 0
+    quarantined = pd.DataFrame(
+        {
+            "source": source,
+            "row_ref": [_row_ref(i, frame.loc[i], mapping.key) for i in frame.index[bad_rows]],
+            "reason": ["; ".join(r) for r in reasons[bad_rows]],
+        },
+        columns=QUARANTINE_COLUMNS,
+    )
+    return MappedFrame(
+        source=source,
+        frame=frame.loc[~bad_rows],
+        quarantined=quarantined if len(quarantined) else empty_quarantine(),
+        rows_read=len(raw),
+        key=tuple(mapping.key),
+    )
+
+
+def quarantine_unknown(
+    mapped: MappedFrame, field: str, known: Iterable[object], *, what: str
+) -> MappedFrame:
+    """Quarantine rows whose ``field`` is not one of ``known`` (e.g. usage for an unknown tenant).
+
+    Rows where ``field`` is missing are kept (a required-value check already caught them).
+    """
+    known_set = {k for k in known if not _is_missing(k)}
+    column = mapped.frame[field]
+    keep = column.isna() | column.isin(known_set)
+    reasons = f"{field}: " + column.astype(object).map(repr) + f" is not a known {what}"
+    return mapped.with_more_quarantined(keep.astype(bool), reasons)
+
+
+def check_quarantine_share(mapped: MappedFrame, max_share: float, *, setting: str) -> None:
+    """Stop the run (InputDataError) when too many rows of one source were quarantined.
+
+    ``setting`` names the YAML key that sets ``max_share``, so that the message says what to change.
+    """
+    if mapped.rows_read == 0 or mapped.quarantined_count == 0:
+        return
+    share = mapped.quarantined_count / mapped.rows_read
+    if share <= max_share:
+        return
+    examples = "; ".join(
+        f"{r.row_ref}: {r.reason}" for r in mapped.quarantined.head(3).itertuples(index=False)
+    )
+    raise InputDataError(
+        f"{mapped.source}: {mapped.quarantined_count} of {mapped.rows_read} rows "
+        f"({share:.1%}) failed validation, more than the allowed {max_share:.1%}; "
+        f"nothing was written. First problems: {examples}",
+        hint=f"fix the source data, or raise {setting}",
+    )
