@@ -449,7 +449,7 @@ def apply_mapping(raw: pd.DataFrame, mapping: ColumnMapping, *, source: str) -> 
         if spec.values is not None:
             values, unknown = _allowed(values, spec.values)
             allowed_text = ", ".join(spec.values)
-            add_reason(unknown, f"{field}: " + shown + f" is not one of {allowed_text}")
+            add_reason(unknown, shown + f" is not one of {allowed_text}")
         plausible = plausible_range(field) if spec.type in ("int", "float") else None
         if plausible is not None:  # absurd values (sfsync/plausible.py), whatever the mapping says
             add_reason(
