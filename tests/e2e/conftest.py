@@ -53,3 +53,12 @@ def customers(accounts: list[dict], as_of: str) -> list[dict]:
 
     jobs/nightly.yaml sets ``exclude_churned: true``; the sample book has churned accounts."""
     return [a for a in accounts if not a.get("Churn_Date__c") or a["Churn_Date__c"][:10] > as_of]
+
+
+def without_daily_task_limit(project: Project) -> None:
+    """Turn the playbook's per-owner daily Task limit off: every new Task on the first night
+    (for tests about what is detected, not about how a CSM's day is paced)."""
+    playbook = project.root / "mappings" / "playbook.yaml"
+    text = playbook.read_text(encoding="utf-8")
+    assert "per_owner_per_day: 10" in text, "the shipped playbook's daily limit moved"
+    playbook.write_text(text.replace("per_owner_per_day: 10", "per_owner_per_day: null"), "utf-8")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sfsync_sandbox.sample_data import generate
 
-from tests.e2e.conftest import customers, run_cli
+from tests.e2e.conftest import customers, run_cli, without_daily_task_limit
 from tests.fixtures.sandbox import SANDBOX_AS_OF
 
 FIRST, SECOND = "2025-03-15", "2025-04-15"
@@ -29,6 +29,7 @@ def _contact_tasks(sb) -> list[dict]:
 
 def test_a_changed_main_contact_raises_a_signal_and_a_task_next_month(project, sandbox_factory):
     sb = sandbox_factory(accounts=150)
+    without_daily_task_limit(project)  # every contact_changed Task on its night
     first = run_cli(project, sb, "run", "nightly", "--as-of", FIRST)
     assert first.exit_code == 0, first.output
     assert not _with_signal(sb, FIRST) and not _contact_tasks(sb)  # first run: nothing to compare

@@ -4,7 +4,7 @@ and one proposal Task per new upsell signal on the practice org; a re-run create
 from __future__ import annotations
 
 from sfsync.catalogue import UPSELL_CODES
-from tests.e2e.conftest import customers, run_cli
+from tests.e2e.conftest import customers, run_cli, without_daily_task_limit
 
 AS_OF = "2025-03-15"
 
@@ -17,9 +17,7 @@ def _upsell_tasks(sb) -> list[dict]:
 
 def test_nightly_writes_upsell_signals_and_one_task_per_new_signal(project, sandbox_factory):
     sb = sandbox_factory(accounts=150)
-    playbook = project.root / "mappings" / "playbook.yaml"  # every new Task on the first night
-    text = playbook.read_text(encoding="utf-8")
-    playbook.write_text(text.replace("per_owner_per_day: 10", "per_owner_per_day: null"), "utf-8")
+    without_daily_task_limit(project)  # every new Task on the first night
     first = run_cli(project, sb, "run", "nightly", "--as-of", AS_OF)
     assert first.exit_code == 0, first.output
 
