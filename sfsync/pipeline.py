@@ -35,11 +35,12 @@ from sfsync.automation.nightly import (
     combine_tasks,
     count_by_kind,
     run_capacity,
+    run_reassignments,
     scheduled_followups,
 )
 from sfsync.automation.playbook import Playbook
-from sfsync.automation.urgent import build_urgent_tasks
 from sfsync.automation.task_limit import apply_limit, defer_in_plan, new_tasks, rank_new_tasks
+from sfsync.automation.urgent import build_urgent_tasks
 from sfsync.calendar import month_text, scoring_month
 from sfsync.errors import ConfigError, RunInterrupted
 from sfsync.guards import stage as guards
@@ -645,8 +646,6 @@ def notify(
     failures: list[str],
     tasks_created: int,
     escalations: list[dict] | None = None,
-
-
     tasks: pd.DataFrame | None = None,
     deferred: pd.DataFrame | None = None,
     task_limit: int | None = None,
@@ -656,9 +655,9 @@ def notify(
     re-run alerts nothing new)."""
     result = computed.scores
     assert result is not None
-    capacity = run_capacity(
-        playbook, inputs.frames["accounts"], scores=result.scores, users=inputs.get("users")
-    )
+    accounts, users = inputs.frames["accounts"], inputs.get("users")
+    capacity = run_capacity(playbook, accounts, scores=result.scores, users=users, as_of=as_of)
+    moves = run_reassignments(playbook, accounts, capacity, scores=result.scores, users=users)
     sent = notifier.notify_run(
         run_id=run_id,
         job=job,
@@ -671,9 +670,8 @@ def notify(
         tasks_created=tasks_created,
         failures=failures,
         capacity=capacity,
+        reassignments=moves,
         escalations=escalations or [],
-
-
         tasks=tasks,
         deferred=deferred,
         task_limit=task_limit,
@@ -947,7 +945,6 @@ def run_stages(run: Run, results: StageResults) -> RunOutcome | None:
         results.written = WriteCounts.of(applied, computed.sync_config.mapping.sobject)
         results.history_written = record_history(store, run, run_id, history, applied)
 
-
         results.written = WriteCounts.of(applied)
         new_tasks_created = created_tasks(limited, applied)
     guards.record_baseline(_guard_run(run, run_id, accept=False), inputs.figures, figures)
@@ -977,8 +974,6 @@ def run_stages(run: Run, results: StageResults) -> RunOutcome | None:
                 failures=[f"{r.sobject} {r.key}: {r.error_code}" for r in failed],
                 tasks_created=results.written.tasks_created if results.written else 0,
                 escalations=escalations,
-
-
                 tasks=new_tasks_created,
                 deferred=limited.deferred,
                 task_limit=limited.limit,

@@ -14,6 +14,7 @@ import structlog
 
 from sfsync.automation.capacity import owner_capacity
 from sfsync.automation.followups import TASK_COLUMNS, build_followups, empty_tasks
+from sfsync.automation.person_capacity import person_capacity, reassignment_suggestions
 from sfsync.automation.playbook import Playbook
 from sfsync.salesforce.tasks import resolve_owners
 from sfsync.salesforce.upsell import UPSELL_KEY_PREFIX
@@ -105,6 +106,22 @@ def run_capacity(
     *,
     scores: pd.DataFrame | None = None,
     users: pd.DataFrame | None = None,
+    as_of: date | None = None,
 ) -> pd.DataFrame:
-    """Accounts per owner against the playbook's caps, for the run digest."""
-    return owner_capacity(accounts, playbook, scores=scores, users=users)
+    """Accounts per owner against the playbook's caps, for the run digest; with ``as_of``
+    also each person's cap on that day and load (:func:`person_capacity`)."""
+    if as_of is None:
+        return owner_capacity(accounts, playbook, scores=scores, users=users)
+    return person_capacity(accounts, playbook, as_of=as_of, scores=scores, users=users)
+
+
+def run_reassignments(
+    playbook: Playbook,
+    accounts: pd.DataFrame,
+    capacity: pd.DataFrame,
+    *,
+    scores: pd.DataFrame | None = None,
+    users: pd.DataFrame | None = None,
+) -> list[dict[str, str]]:
+    """Reassignment suggestions for the run digest (:func:`reassignment_suggestions`)."""
+    return reassignment_suggestions(accounts, capacity, playbook, users, scores=scores)

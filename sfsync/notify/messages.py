@@ -128,7 +128,8 @@ class MessageBuilder(Labels):
     def digest(self, ctx: Mapping[str, Any]) -> tuple[str, list[dict]]:
         """Run digest. ``ctx``: job, as_of, tasks_created, failures (list of str), new and
         cleared (lists of {account_name, signals}) with new_count and cleared_count (signals), bands (list of {from_band, to_band,
-        count}), capacity (list of capacity_lines dicts), deferred_count (Tasks the daily limit
+        count}), capacity (list of capacity_lines dicts), overloaded (owner_load_lines of the owners
+        above a load of 1.0), reassignments (reassignment suggestions), deferred_count (Tasks the daily limit
         deferred)."""
         values = {
             "job": escape(ctx.get("job", "")),
@@ -149,6 +150,8 @@ class MessageBuilder(Labels):
             ("digest_cleared", ctx.get("cleared", [])),
             ("digest_bands", ctx.get("bands", [])),
             ("digest_capacity", ctx.get("capacity", [])),
+            ("digest_overloaded", ctx.get("overloaded", [])),
+            ("digest_reassignments", ctx.get("reassignments", [])),
             ("digest_failures", [{"failure": f} for f in ctx.get("failures", [])]),
         ):
             block = self._list_section(key, list(items))

@@ -45,6 +45,7 @@ import structlog
 from slack_sdk import WebClient
 
 from sfsync.automation.capacity import capacity_lines
+from sfsync.automation.person_capacity import owner_load_lines
 from sfsync.automation.playbook import Playbook
 from sfsync.catalogue import BANDS
 from sfsync.errors import SfsyncError
@@ -274,6 +275,7 @@ class SlackNotifier:
         tasks_created: int = 0,
         failures: list[str] | None = None,
         capacity: pd.DataFrame | None = None,
+        reassignments: list[dict[str, str]] | None = None,
         escalations: list[dict] | None = None,
         tasks: pd.DataFrame | None = None,
         deferred: pd.DataFrame | None = None,
@@ -314,6 +316,7 @@ class SlackNotifier:
                 tasks,
                 deferred,
                 task_limit,
+                reassignments or [],
             )
             overdue = self._overdue_notices(run_id, escalations or [], accounts, users)
             out[-1:-1] = overdue  # before the digest
@@ -354,6 +357,7 @@ class SlackNotifier:
         tasks=None,
         deferred=None,
         task_limit=None,
+        reassignments=(),
     ) -> tuple[Any, list[ledger.OutboxMessage]]:
         """The alert decision and the messages of a run (no Slack call, nothing stored)."""
         pb = self.playbook.alerts
@@ -426,8 +430,9 @@ class SlackNotifier:
                 result.escalations = len(escalated)
                 result.escalation_digests += 1
         digest = self._digest_ctx(
-            job, as_of, decision, info, scores, previous, tasks_created, failures, capacity
-        )
+            job, as_of, decision, info, scores, previous, tasks_created, failures, capacity,
+            reassignments,
+        )  # fmt: skip
         digest["deferred_count"] = 0 if deferred is None else len(deferred)
         text, blocks = self.messages.digest(digest)
         out.append(
@@ -580,8 +585,9 @@ class SlackNotifier:
         return info.drop_duplicates("account_id").set_index("account_id")
 
     def _digest_ctx(
-        self, job, as_of, decision, info, scores, previous, tasks_created, failures, capacity
-    ) -> dict[str, Any]:
+        self, job, as_of, decision, info, scores, previous, tasks_created, failures, capacity,
+        reassignments=(),
+    ) -> dict[str, Any]:  # fmt: skip
         def name(account_id):
             if account_id in info.index and isinstance(info.at[account_id, "name"], str):
                 return info.at[account_id, "name"]
@@ -604,6 +610,13 @@ class SlackNotifier:
             "tasks_created": tasks_created,
             "failures": list(failures),
             "capacity": capacity_lines(capacity, self.playbook) if capacity is not None else [],
+            "overloaded": [line for line in owner_load_lines(capacity) if line["over"] == "true"]
+            if capacity is not None
+            else [],
+            "reassignments": [
+                {**move, "segment": self.messages.segment_label(move["segment"])}
+                for move in reassignments
+            ],
         }
 
 

@@ -211,3 +211,26 @@ def test_run_kpi_flags_the_personal_load_and_suggests_moves(capsys):
     assert len(outcome.suggestions) == 3
     print_kpi(outcome)
     assert "担当社数が上限を超えている担当者：酒井" in capsys.readouterr().out
+
+
+def test_the_run_digest_shows_overloaded_people_and_suggested_moves():
+    from sfsync.automation.nightly import run_capacity, run_reassignments
+    from sfsync.notify.messages import MessageBuilder
+
+    accounts = pd.concat([book(SAKAI, {"C": 8}), book(TSUDA, {"C": 3})], ignore_index=True)
+    cap = run_capacity(PLAYBOOK, accounts, users=USERS, as_of=date(2025, 4, 30))
+    moves = run_reassignments(PLAYBOOK, accounts, cap, users=USERS)
+    assert moves and all(m["from_owner_id"] == SAKAI for m in moves)
+    builder = MessageBuilder(JA, "https://org.example.com")
+    overloaded = [line for line in owner_load_lines(cap) if line["over"] == "true"]
+    moves = [{**m, "segment": builder.segment_label(m["segment"])} for m in moves]
+    _, blocks = builder.digest(
+        {"job": "nightly", "as_of": "2025-04-30", "overloaded": overloaded, "reassignments": moves}
+    )
+    text = "\n".join(b["text"]["text"] for b in blocks if b.get("type") == "section")
+    assert "負荷が1.0を超える担当者" in text and "酒井：8 社／上限 5 社（負荷 1.60）" in text
+    assert "担当替えの提案" in text
+    assert "• C0・C（テックタッチ）：酒井 → 糸谷（移管後の負荷 1.40 / 0.12）" in text
+    assert "（C）" not in text  # the segment's label, never its letter alone
+    # without a date (callers of the old signature) the segment caps alone, no personal load
+    assert "person_load" not in run_capacity(PLAYBOOK, accounts, users=USERS).columns
