@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from sfsync.commands.run import execute
+from sfsync.report import RunSummary
 
 INTRO = """\
 sfsync demo — the nightly job on a local practice org (no real Salesforce needed)
@@ -13,10 +14,22 @@ It reads accounts, Tasks and Events from the practice Salesforce org and last 13
 product usage from the practice Metabase, computes a health score (0-100), band, segment,
 lifecycle phase and churn/upsell signals for each account, writes them onto the Account
 records, creates a Task for each new churn risk (due in 48 hours, owned by the account
-owner), creates the playbook's scheduled follow-up Tasks on their dates (onboarding steps,
-quarterly QBRs, renewal reminders, overdue touches, owner hand-overs) and posts a Slack alert
-for each new risk plus a digest of the run.
+owner) and each upsell opportunity, creates the playbook's scheduled follow-up Tasks
+(onboarding steps, quarterly QBRs, renewal reminders, overdue touches, owner hand-overs) —
+never more than the daily limit per CSM, never already overdue — writes the weekly score
+history, and posts one Slack digest per CSM plus a digest of the run for the managers.
 """
+
+#: What the deployed workspace (deploy/salesforce) shows; the labels are the metadata's own
+#: (tests/salesforce_metadata/test_workspace_refs.py keeps them in step).
+WORKSPACE_LABELS = {
+    "record_page": "sfsync 取引先レコードページ",
+    "history_list": "ヘルススコア履歴",
+    "my_accounts": "自分の警戒・危険の取引先",
+    "no_qbr": "今四半期QBR未実施のS・A取引先",
+    "tasks_48h": "解約予兆タスク（48時間以内・未完了）",
+    "dashboard": "sfsync マネージャー ダッシュボード",
+}
 
 OUTRO = """\
 What to look at next:
@@ -71,7 +84,47 @@ def demo(ctx: click.Context, as_of: str | None, accounts: int) -> None:
         f"{s.total_api_calls:,} API calls."
     )
     click.echo("")
+    click.echo("\n".join(in_salesforce(s)))
+    click.echo("")
     click.echo(OUTRO)
+
+
+def in_salesforce(s: RunSummary) -> list[str]:
+    """What a CSM will find in Salesforce after the run ``s``, in the workspace's own words."""
+    w = WORKSPACE_LABELS
+    risky = s.bands.get("red", 0) + s.bands.get("orange", 0)
+    lines = [
+        "What a CSM finds in Salesforce now:",
+        f"  - on each Account ({w['record_page']}): the ヘルススコア section — score, band, "
+        "breakdown, trend and direction, segment, phase, signals, and an explanation that "
+        "ends with the next action for the band",
+        f"  - list view 「{w['my_accounts']}」: {risky:,} accounts in the orange or red band "
+        "across all owners",
+        f"  - list view 「{w['tasks_48h']}」: the {s.signal_tasks_created:,} new churn-risk "
+        "Tasks, each due within 48 hours",
+    ]
+    if s.upsell_tasks_created:
+        lines.append(
+            f"  - {s.upsell_tasks_created:,} upsell proposal Tasks (Upsell_Signals__c on the "
+            "Account says why)"
+        )
+    if s.followup_tasks_created:
+        lines.append(
+            f"  - {s.followup_tasks_created:,} scheduled follow-ups (onboarding, QBR, renewal, "
+            f"touches); list view 「{w['no_qbr']}」 for the QBRs still to hold"
+        )
+    if s.tasks_deferred:
+        lines.append(
+            f"  - {s.tasks_deferred:,} more Tasks wait for later nights: each CSM gets at most "
+            "the daily limit of new Tasks (mappings/playbook.yaml task_limit)"
+        )
+    if s.history_written:
+        lines.append(
+            f"  - related list 「{w['history_list']}」: {s.history_written:,} weekly score "
+            f"snapshots ({s.history_period})"
+        )
+    lines.append(f"  - managers: the dashboard 「{w['dashboard']}」 and the KPI report")
+    return lines
 
 
 commands = [demo]

@@ -8,6 +8,7 @@ catches a dangling reference, which converts fine offline and fails only at depl
 from __future__ import annotations
 
 import re
+from datetime import date
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -129,3 +130,23 @@ def test_the_dashboard_shows_the_reports() -> None:
     assert shown == defined
     for component in root.iter(NS + "dashboardComponent"):
         assert JAPANESE.search(component.findtext(NS + "header"))
+
+
+def test_the_demo_names_the_workspace_by_its_metadata_labels() -> None:
+    from sfsync.commands.demo import WORKSPACE_LABELS, in_salesforce
+    from sfsync.report import RunSummary
+
+    labels = {
+        (element.text or "").strip()
+        for path in SOURCE.rglob("*.xml")
+        for element in _root(path).iter()
+        if element.tag in {NS + t for t in ("label", "pluralLabel", "masterLabel", "title")}
+    }
+    assert set(WORKSPACE_LABELS.values()) <= labels, set(WORKSPACE_LABELS.values()) - labels
+    summary = RunSummary("nightly", date(2025, 3, 15), bands={"red": 3, "orange": 4},
+                         signal_tasks_created=5, tasks_deferred=2, history_written=7,
+                         history_period="2025-W11")  # fmt: skip
+    text = "\n".join(in_salesforce(summary))
+    assert "7 accounts in the orange or red band" in text and "5 new churn-risk" in text
+    assert "2 more Tasks wait" in text and "7 weekly score snapshots (2025-W11)" in text
+    assert "upsell" not in text  # no upsell Tasks: no line about them
