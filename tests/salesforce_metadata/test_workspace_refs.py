@@ -8,8 +8,8 @@ catches a dangling reference, which converts fine offline and fails only at depl
 from __future__ import annotations
 
 import re
-from datetime import date
 import xml.etree.ElementTree as ET
+from datetime import date
 from pathlib import Path
 
 SOURCE = Path(__file__).resolve().parents[2] / "deploy/salesforce/force-app/main/default"
