@@ -199,6 +199,8 @@ class CapacityPolicy(StrictModel):
         if duplicates:
             raise ValueError(f"people listed twice: {', '.join(duplicates)}")
         return self
+
+
 class TaskLimitPolicy(StrictModel):
     """At most ``per_owner_per_day`` new Tasks per owner and as-of day (None: unlimited); the
     rest wait for a later night, ranked by severity, segment and ARR. With ``exempt_urgent``

@@ -88,5 +88,3 @@ def diff_records(
             resolved.append(retry[key])
     resolved.extend(p for k, p in retry.items() if k not in seen)
     return changes, problems, resolved, len(seen)
-
-
