@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from sfsync.automation.touch import TouchModelPolicy
 from sfsync.catalogue import SEGMENTS, UPSELL_CODES, Severity
 from sfsync.configfile import StrictModel, load_model
 
@@ -200,6 +201,7 @@ class Playbook(StrictModel):
     kpi: KpiTargets = KpiTargets()
     task_due: TaskDuePolicy = TaskDuePolicy()
     capacity: CapacityPolicy = CapacityPolicy()
+    touch_model: TouchModelPolicy = TouchModelPolicy()
 
     @model_validator(mode="after")
     def _all_segments(self) -> Playbook:
