@@ -25,6 +25,8 @@ CODE_PICKLISTS = {
     "Churn_Signals__c",
     "Upsell_Signals__c",
     "Churn_Reason__c",
+    "Touch_Model__c",
+    "Tech_Touch_Triggers__c",
 }
 
 
