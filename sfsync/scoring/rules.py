@@ -119,7 +119,7 @@ class EmailEngagementRule(_Signal):
     severity: Severity = default_severity("email_engagement_falling")
     max_ratio: float = Field(default=0.5, ge=0)
     months: int = Field(default=3, ge=1, le=12)
-    min_average_opens: float = Field(default=10, ge=0)
+    min_average_opens: float = Field(default=5, ge=0)
     min_average_clicks: float = Field(default=5, ge=0)
 
 

@@ -88,7 +88,7 @@ def test_clicks_alone_fire():
 
 
 def test_tiny_volumes_do_not_fire():
-    """4 opens a month falling to 1 is chance, not a trend (minimum average 10)."""
+    """4 opens a month falling to 1 is chance, not a trend (minimum average 5)."""
     result = signals_of([base_account()], monthly("email_opens", [4, 4, 4, 1]))
     assert "email_engagement_falling" not in codes(result)
     lowered = Rules.model_validate({"signals": {"email_engagement_falling": {"min_average_opens": 3}}})
