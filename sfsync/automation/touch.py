@@ -2,8 +2,10 @@
 
 - **Touch model** (``touch_model``): the segment's model from the playbook's matrix
   (default S→high, A→mid, B→low, C→tech); an account whose band is in ``step_up_bands``
-  (default red, orange) moves one step toward higher touch (tech→low, low→mid, mid→high;
-  high stays high). No segment → no touch model.
+  (default red) moves one step toward higher touch (tech→low, low→mid, mid→high; high stays
+  high). Not orange by default: a C account is C because it hardly logs in, so it is seldom
+  better than orange — stepping orange up would leave no account in tech touch. No segment →
+  no touch model.
 - **CS priority** (``cs_priority``): the account's rank (1 = first) within its owner's book,
   ordered by, in turn:
 
@@ -44,7 +46,7 @@ class TouchModelPolicy(StrictModel):
     segments: dict[str, TouchModel] = Field(
         default_factory=lambda: {"S": "high", "A": "mid", "B": "low", "C": "tech"}
     )
-    step_up_bands: list[str] = Field(default_factory=lambda: ["red", "orange"])
+    step_up_bands: list[str] = Field(default_factory=lambda: ["red"])
     task_models: list[TouchModel] = Field(default_factory=lambda: ["high", "mid"])
     worklist_size: int = Field(default=10, gt=0)
 

@@ -29,11 +29,13 @@ POLICY = TouchModelPolicy()
         ("S", "green", "high"),
         ("S", "red", "high"),  # already the highest
         ("A", "yellow", "mid"),
-        ("A", "orange", "high"),
+        ("A", "orange", "mid"),
+        ("A", "red", "high"),
         ("B", "green", "low"),
         ("B", "red", "mid"),
         ("C", "yellow", "tech"),
-        ("C", "orange", "low"),
+        ("C", "orange", "tech"),
+        ("C", "red", "low"),
         ("C", None, "tech"),
         (None, "red", None),
     ],
@@ -45,10 +47,13 @@ def test_matrix_defaults_and_step_up(segment, band, model):
 
 def test_matrix_is_configurable():
     policy = TouchModelPolicy(
-        segments={"S": "high", "A": "high", "B": "tech", "C": "tech"}, step_up_bands=["red"]
+        segments={"S": "high", "A": "high", "B": "tech", "C": "tech"},
+        step_up_bands=["red", "orange"],
     )
-    got = touch_models(pd.Series(["A", "B", "B"]), pd.Series(["green", "orange", "red"]), policy)
-    assert got.tolist() == ["high", "tech", "low"]
+    got = touch_models(
+        pd.Series(["A", "B", "B", "B"]), pd.Series(["green", "yellow", "orange", "red"]), policy
+    )
+    assert got.tolist() == ["high", "tech", "low", "low"]
 
 
 def test_playbook_validation_names_the_problem():
