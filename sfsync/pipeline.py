@@ -37,8 +37,8 @@ from sfsync.automation.nightly import (
     scheduled_followups,
 )
 from sfsync.automation.playbook import Playbook
-from sfsync.automation.urgent import build_urgent_tasks
 from sfsync.automation.touch import TOUCH_COLUMNS, TouchModelPolicy, touch_columns
+from sfsync.automation.urgent import build_urgent_tasks
 from sfsync.calendar import month_text, scoring_month
 from sfsync.errors import RunInterrupted
 from sfsync.guards import stage as guards

@@ -52,7 +52,6 @@ from __future__ import annotations
 from datetime import date
 
 import numpy as np
-
 import pandas as pd
 
 from sfsync.automation.playbook import Playbook

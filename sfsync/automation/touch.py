@@ -91,9 +91,7 @@ def _worst_severity(account_ids: pd.Series, signals: pd.DataFrame) -> np.ndarray
     return worst.reindex(account_ids.to_numpy()).fillna(none).to_numpy(dtype=np.int64)
 
 
-def cs_priority(
-    frame: pd.DataFrame, signals: pd.DataFrame | None, as_of: date
-) -> pd.Series:
+def cs_priority(frame: pd.DataFrame, signals: pd.DataFrame | None, as_of: date) -> pd.Series:
     """Rank (1 = first) of each account within its owner's book (order: module doc).
 
     ``frame``: ``account_id``, ``owner_id``, ``health_band``, ``arr``, ``renewal_date``, one row
@@ -175,7 +173,8 @@ def touch_columns(
     accounts frame (``owner_id``, ``arr``, ``renewal_date``; matched by ``account_id``)."""
     ids = scores["account_id"].astype("string").reset_index(drop=True)
     models = touch_models(
-        scores["segment"].reset_index(drop=True), scores["health_band"].reset_index(drop=True),
+        scores["segment"].reset_index(drop=True),
+        scores["health_band"].reset_index(drop=True),
         policy,
     )
     acc = accounts.assign(account_id=accounts["account_id"].astype("string"))

@@ -6,8 +6,10 @@ Four signals (thresholds in ``mappings/rules.yaml``, :class:`sfsync.scoring.rule
   (and the contract is younger than ``until_days``). Completed = ``tutorial_completed`` in any
   month up to the scoring month, or a ``tutorial_completed_at`` on or before the as-of date;
 - ``onboarding_videos_unwatched``: no ``video_views`` from the contract-start month up to the
-  month of the first delivery (while there is none: up to the scoring month), for a contract
-  between ``min_contract_age_days`` and ``until_days`` old;
+  month of the first delivery (while there is none: up to the as-of month, whose rows count
+  when the source has them), for a contract between ``min_contract_age_days`` and
+  ``until_days`` old. A contract that started in the as-of month is judged only when that
+  month has a row (it is not complete: a missing row there means "not logged yet");
 - ``email_engagement_falling``: scoring-month ``email_opens`` (or ``email_clicks``) at most
   ``max_ratio`` x the previous ``months`` months' average, where that average reaches the
   minimum volume;
@@ -34,6 +36,7 @@ from sfsync.scoring.rules import Signal, SignalRules
 from sfsync.scoring.usage_features import month_mask
 
 COUNT_COLUMNS = ("deliveries", "video_views", "document_views", "email_opens", "email_clicks")
+ROWS = "rows"  # the row count in :attr:`MonthGrid.sums`
 
 
 def _month_number(text: np.ndarray) -> np.ndarray:
@@ -51,8 +54,9 @@ def has_values(usage: pd.DataFrame, column: str) -> bool:
 @dataclass(frozen=True)
 class MonthGrid:
     """Per account, monthly sums of the count columns: column ``j`` is ``j`` months before the
-    scoring month (0 = the scoring month). Unlinked accounts hold zeros (their signals are
-    masked anyway)."""
+    month of the as-of date (0 = that month, often partial or absent; 1 = the scoring month).
+    ``ROWS`` counts the usage rows. Unlinked accounts hold zeros (their signals are masked
+    anyway)."""
 
     sums: dict[str, np.ndarray]  # column -> (accounts, months) float64
     tutorial_by_as_of: np.ndarray  # bool per account: a tutorial_completed_at <= as-of
@@ -62,18 +66,17 @@ def month_grid(
     usage: pd.DataFrame,
     tenant_ids: pd.Series,
     *,
-    scoring_month: str,
     as_of: date,
     months: int,
     columns: list[str],
 ) -> MonthGrid:
-    """Sum ``columns`` per account and month for the ``months`` months up to the scoring month
-    (only those rows are read). ``tenant_ids``: the accounts' tenant ids in row order."""
-    n = len(tenant_ids)
-    first = shift_month_text(scoring_month, -(months - 1))
+    """Sum ``columns`` per account and month for the ``months`` months up to the as-of date's
+    month (only those rows are read). ``tenant_ids``: the accounts' tenant ids in row order."""
+    current = month_text(month_start(as_of))
+    first = shift_month_text(current, -(months - 1))
     rows = np.flatnonzero(
         month_mask(usage["month"], "greater_equal", first)
-        & month_mask(usage["month"], "less_equal", month_text(month_start(as_of)))
+        & month_mask(usage["month"], "less_equal", current)
     )
     tenants = pd.Index(tenant_ids.dropna().astype(str).unique())
     codes = tenants.get_indexer(usage["tenant_id"].take(rows).astype(str))
@@ -81,7 +84,7 @@ def month_grid(
     rows, codes = rows[keep], codes[keep]
     month_cells = usage["month"].take(rows).astype(str).str.slice(0, 7).to_numpy()
     distinct, inverse = np.unique(month_cells, return_inverse=True)
-    top = _month_number(np.array([scoring_month]))[0]
+    top = _month_number(np.array([current]))[0]
     offset = (top - _month_number(distinct))[inverse] if len(distinct) else np.zeros(0, int)
     in_grid = (offset >= 0) & (offset < months)
     size = len(tenants) * months
@@ -90,9 +93,12 @@ def month_grid(
     linked = account_pos >= 0
     safe = np.maximum(account_pos, 0)
     sums: dict[str, np.ndarray] = {}
-    for column in columns:
-        values = pd.to_numeric(usage[column].take(rows[in_grid]), errors="coerce")
-        values = values.fillna(0.0).to_numpy(dtype=np.float64)
+    for column in [*columns, ROWS]:
+        if column == ROWS:
+            values = np.ones(int(in_grid.sum()))
+        else:
+            values = pd.to_numeric(usage[column].take(rows[in_grid]), errors="coerce")
+            values = values.fillna(0.0).to_numpy(dtype=np.float64)
         per_tenant = np.bincount(cell, weights=values, minlength=size).reshape(-1, months)
         if len(tenants) == 0:
             per_tenant = np.zeros((1, months))
@@ -116,7 +122,6 @@ def engagement_signals(
     linked: np.ndarray,
     *,
     as_of: date,
-    scoring_month: str,
     rules: SignalRules,
 ) -> list[Signal]:
     """The enabled engagement signals that the usage data can support, with their masks.
@@ -141,16 +146,18 @@ def engagement_signals(
     }
     if not any(wanted.values()) or not len(features):
         return []
-    # the months read: the comparison windows and the onboarding window of the video rule
+    # the months read, back from the as-of month: the scoring month (1) and the months before
+    # it that the comparisons average, and the onboarding window of the video rule
     video_start = month_start(as_of - timedelta(days=vid.until_days))
-    top = date(int(scoring_month[:4]), int(scoring_month[5:7]), 1)
+    top = month_start(as_of)
     video_months = (top.year - video_start.year) * 12 + top.month - video_start.month + 1
-    months = max(mail.months + 1, content.months + 1, video_months if wanted[
-        "onboarding_videos_unwatched"] else 1, 1)
-    columns = [c for c in COUNT_COLUMNS if logged[c]]
-    grid = month_grid(
-        usage, tenant_ids, scoring_month=scoring_month, as_of=as_of, months=months, columns=columns
+    months = max(
+        mail.months + 2,
+        content.months + 2,
+        video_months if wanted["onboarding_videos_unwatched"] else 1,
     )
+    columns = [c for c in COUNT_COLUMNS if logged[c]]
+    grid = month_grid(usage, tenant_ids, as_of=as_of, months=months, columns=columns)
     age = features["days_since_contract_start"].to_numpy(dtype=np.float64)
     out: list[Signal] = []
 
@@ -164,8 +171,13 @@ def engagement_signals(
             due = (age >= tut.days) & (age < tut.until_days)
             add("tutorial_not_completed", tut.severity, due & ~completed)
         if wanted["onboarding_videos_unwatched"]:
-            add("onboarding_videos_unwatched", vid.severity, _videos_unwatched(
-                features, grid, age, top, months, vid.min_contract_age_days, vid.until_days))
+            add(
+                "onboarding_videos_unwatched",
+                vid.severity,
+                _videos_unwatched(
+                    features, grid, age, top, months, vid.min_contract_age_days, vid.until_days
+                ),
+            )
         if wanted["email_engagement_falling"]:
             falling = np.zeros(len(features), dtype=bool)
             for column, minimum in (
@@ -174,14 +186,14 @@ def engagement_signals(
             ):
                 if logged[column]:
                     sums = grid.sums[column]
-                    average = sums[:, 1 : mail.months + 1].mean(axis=1)
-                    falling |= _falling(sums[:, 0], average, mail.max_ratio, minimum)
+                    average = sums[:, 2 : mail.months + 2].mean(axis=1)
+                    falling |= _falling(sums[:, 1], average, mail.max_ratio, minimum)
             add("email_engagement_falling", mail.severity, falling)
         if wanted["content_interest_rising"]:
             views = sum(grid.sums[c] for c in ("video_views", "document_views") if logged[c])
-            average = views[:, 1 : content.months + 1].mean(axis=1)
-            rising = (views[:, 0] >= content.min_views) & (
-                views[:, 0] >= content.min_ratio * average
+            average = views[:, 2 : content.months + 2].mean(axis=1)
+            rising = (views[:, 1] >= content.min_views) & (
+                views[:, 1] >= content.min_ratio * average
             )
             add("content_interest_rising", content.severity, rising)
     return out
@@ -196,19 +208,27 @@ def _videos_unwatched(
     min_age: int,
     until: int,
 ) -> np.ndarray:
-    """No video views from the contract-start month to the first-delivery month (inclusive)."""
+    """No video views from the contract-start month to the first-delivery month (inclusive;
+    while there is none, up to the as-of month)."""
     start = features["contract_start"].to_numpy(dtype="datetime64[M]")
     top_number = top.year * 12 + top.month - 1
     known = ~np.isnat(start)
     start_number = np.where(known, start.astype(np.int64), 0) + 1970 * 12
-    back = np.where(known, top_number - start_number, -1)  # months from start to scoring month
+    back = np.where(known, top_number - start_number, -1)  # months from start to as-of month
     j = np.arange(months)[None, :]
     after_start = j <= back[:, None]
-    delivered = (grid.sums["deliveries"] > 0) & after_start if "deliveries" in grid.sums else (
-        np.zeros_like(after_start))
+    delivered = (
+        (grid.sums["deliveries"] > 0) & after_start
+        if "deliveries" in grid.sums
+        else (np.zeros_like(after_start))
+    )
     # the first delivery is the delivered month furthest back (largest j); none -> 0
     first = np.where(delivered.any(axis=1), months - 1 - np.argmax(delivered[:, ::-1], axis=1), 0)
     window = after_start & (j >= first[:, None])
     views = np.where(window, grid.sums["video_views"], 0.0).sum(axis=1)
+    # A complete month (the scoring month or earlier) without a row had no views (SPEC §10);
+    # the as-of month is judged only from the rows it has.
+    rows = np.where(window, grid.sums[ROWS], 0.0).sum(axis=1)
+    judged = (back >= 1) | (rows > 0)
     in_onboarding = known & (age >= min_age) & (age < until)
-    return in_onboarding & (views == 0)
+    return in_onboarding & judged & (views == 0)

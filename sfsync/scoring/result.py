@@ -147,7 +147,6 @@ def score_accounts(
         usage,
         feats.linked,
         as_of=as_of,
-        scoring_month=feats.scoring_month,
         rules=rules.signals,
     )
     churn = [s for s in signals if s.kind == "churn"]

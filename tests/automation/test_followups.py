@@ -396,7 +396,9 @@ def test_en_and_ja_templates_define_the_same_keys():
     assert {k for k in en if k.startswith("followup_")} == followups
 
 
-@pytest.mark.parametrize(("templates", "note"), [(JA, "視聴記録がありません"), (EN, "no onboarding video")])
+@pytest.mark.parametrize(
+    ("templates", "note"), [(JA, "視聴記録がありません"), (EN, "no onboarding video")]
+)
 def test_step2_mentions_unwatched_onboarding_videos(templates, note):
     acc = account(contract_start="2025-03-10")
     unwatched = pd.DataFrame(
@@ -412,6 +414,9 @@ def test_step2_mentions_unwatched_onboarding_videos(templates, note):
     without = rows(run(acc, d("2025-03-17"), templates), "onboarding_video")
     assert note not in without["description"].iloc[0]
     other = unwatched.assign(account_id="001000000000002AAA")
-    assert note not in rows(
-        run(acc, d("2025-03-17"), templates, signals=other), "onboarding_video"
-    )["description"].iloc[0]
+    assert (
+        note
+        not in rows(run(acc, d("2025-03-17"), templates, signals=other), "onboarding_video")[
+            "description"
+        ].iloc[0]
+    )

@@ -91,7 +91,9 @@ def test_tiny_volumes_do_not_fire():
     """4 opens a month falling to 1 is chance, not a trend (minimum average 5)."""
     result = signals_of([base_account()], monthly("email_opens", [4, 4, 4, 1]))
     assert "email_engagement_falling" not in codes(result)
-    lowered = Rules.model_validate({"signals": {"email_engagement_falling": {"min_average_opens": 3}}})
+    lowered = Rules.model_validate(
+        {"signals": {"email_engagement_falling": {"min_average_opens": 3}}}
+    )
     result = signals_of([base_account()], monthly("email_opens", [4, 4, 4, 1]), lowered)
     assert "email_engagement_falling" in codes(result)
 
@@ -108,9 +110,7 @@ def test_a_month_without_a_row_counts_as_no_opens():
 
 
 def test_views_rising_are_an_upsell_hint():
-    rows = [
-        r | {"document_views": 5.0} for r in monthly("video_views", [10, 10, 10, 25])
-    ]
+    rows = [r | {"document_views": 5.0} for r in monthly("video_views", [10, 10, 10, 25])]
     result = signals_of([base_account()], rows)
     assert "content_interest_rising" in codes(result)
     assert "content_interest_rising" in result.scores.loc[0, "upsell_signals"].split(";")
@@ -185,6 +185,20 @@ def test_videos_watched_only_after_the_first_delivery_still_fire():
     assert "onboarding_videos_unwatched" in codes(signals_of([_new("2025-01-10")], rows))
 
 
+def test_videos_rule_in_the_as_of_month_needs_its_rows():
+    """Started 2025-03-01, 14 days old on 2025-03-15: only a row of March (the as-of month, when
+    the source has it) tells whether videos were watched; a complete month without a row is 0."""
+    rows = [{"month": m, "video_views": 0.0} for m in MONTHS]
+    assert "onboarding_videos_unwatched" not in codes(signals_of([_new("2025-03-01")], rows))
+    march = [*rows, {"month": "2025-03", "video_views": 0.0}]
+    assert "onboarding_videos_unwatched" in codes(signals_of([_new("2025-03-01")], march))
+    watched = [*rows, {"month": "2025-03", "video_views": 2.0}]
+    assert "onboarding_videos_unwatched" not in codes(signals_of([_new("2025-03-01")], watched))
+    assert "onboarding_videos_unwatched" in codes(signals_of([_new("2025-02-28")], rows))
+    other_tenant = [{"tenant_id": "T9", "month": m, "video_views": 3.0} for m in MONTHS]
+    assert "onboarding_videos_unwatched" in codes(signals_of([_new("2025-02-10")], other_tenant))
+
+
 def test_videos_rule_only_in_the_onboarding_window():
     rows = [{"month": m, "video_views": 0.0} for m in MONTHS]
     assert "onboarding_videos_unwatched" not in codes(signals_of([_new("2024-06-01")], rows))
@@ -241,7 +255,9 @@ def test_a_disabled_rule_is_not_raised():
 
 
 def test_every_account_gets_its_own_months():
-    rows = monthly("email_opens", [20, 20, 20, 2], "T1") + monthly("email_opens", [20, 20, 20, 20], "T2")
+    rows = monthly("email_opens", [20, 20, 20, 2], "T1") + monthly(
+        "email_opens", [20, 20, 20, 20], "T2"
+    )
     accounts = [base_account(), base_account(account_id="002", tenant_id="T2")]
     result = signals_of(accounts, rows)
     assert "email_engagement_falling" in codes(result, "001A")
