@@ -29,9 +29,11 @@ from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from sfsync.calendar import month_start, month_text, shift_month_text
 from sfsync.catalogue import signal_kind
+from sfsync.scoring.arrays import encode_keys, text_array
 from sfsync.scoring.rules import Signal, SignalRules
 from sfsync.scoring.usage_features import month_mask
 
@@ -78,18 +80,21 @@ def month_grid(
         month_mask(usage["month"], "greater_equal", first)
         & month_mask(usage["month"], "less_equal", current)
     )
-    tenants = pd.Index(tenant_ids.dropna().astype(str).unique())
-    codes = tenants.get_indexer(usage["tenant_id"].take(rows).astype(str))
+    # one Arrow hash table for the accounts' tenants and the rows' (as in usage_by_tenant)
+    row_tenants = text_array(usage["tenant_id"], empty_as_null=False).take(pa.array(rows))
+    account_pos, tenants, (codes,) = encode_keys(text_array(tenant_ids), [row_tenants])
+    account_pos = np.asarray(account_pos, dtype=np.int64)
+    codes = np.asarray(codes, dtype=np.int64)
     keep = codes >= 0
     rows, codes = rows[keep], codes[keep]
-    month_cells = usage["month"].take(rows).astype(str).str.slice(0, 7).to_numpy()
-    distinct, inverse = np.unique(month_cells, return_inverse=True)
+    # a few distinct months: factorise (hashing) and parse each once
+    inverse, distinct = pd.factorize(usage["month"].take(rows).astype("string"))
+    distinct = np.asarray([str(m)[:7] for m in distinct], dtype=object)
     top = _month_number(np.array([current]))[0]
     offset = (top - _month_number(distinct))[inverse] if len(distinct) else np.zeros(0, int)
     in_grid = (offset >= 0) & (offset < months)
     size = len(tenants) * months
     cell = codes[in_grid] * months + offset[in_grid]
-    account_pos = tenants.get_indexer(tenant_ids.astype("string").fillna("").astype(str))
     linked = account_pos >= 0
     safe = np.maximum(account_pos, 0)
     sums: dict[str, np.ndarray] = {}
