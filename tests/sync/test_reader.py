@@ -41,7 +41,7 @@ def test_a_large_scope_reads_the_whole_object_in_pages():
             "SELECT Id, Health_Score__c, Health_Band__c, Health_Usage__c, Health_Engagement__c, "
             "Health_Outcome__c, Health_Contract__c, Health_Trend__c, Lifecycle_Phase__c, "
             "CS_Segment__c, Churn_Signals__c, Upsell_Signals__c, Health_Scored_At__c, "
-            "Health_Explanation__c "
+            "Health_Explanation__c, Touch_Model__c, CS_Priority__c, Tech_Touch_Triggers__c "
             "FROM Account",
         )
     ]
