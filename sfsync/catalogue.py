@@ -56,15 +56,30 @@ SIGNALS: tuple[SignalSpec, ...] = (
     # contact, recovery playbook) and a Slack notice by default; rules.yaml may lower it.
     SignalSpec("contact_changed", "churn", "medium"),
     SignalSpec("deliveries_drop", "churn", "medium"),
+    SignalSpec("email_engagement_falling", "churn", "medium"),
     SignalSpec("no_login_60d", "churn", "high"),
+    SignalSpec("onboarding_videos_unwatched", "churn", "low"),
     SignalSpec("red_band", "churn", "high"),
     SignalSpec("score_drop", "churn", "medium"),
     SignalSpec("tickets_rising", "churn", "medium"),
+    SignalSpec("tutorial_not_completed", "churn", "medium"),
+    SignalSpec("content_interest_rising", "upsell", "low"),
     SignalSpec("deliveries_rising", "upsell", "low"),
     SignalSpec("expansion_proposal", "upsell", "low"),
     SignalSpec("near_plan_limit", "upsell", "low"),
 )
 SIGNALS_BY_CODE: dict[str, SignalSpec] = {s.code: s for s in SIGNALS}
+# The tech-touch engagement signals (seed 000): raised from the engagement logs, they create
+# Tasks only for accounts whose touch model has a person on it; the others get them as
+# triggers (``Tech_Touch_Triggers__c``) for marketing automation and Flow.
+ENGAGEMENT_CODES: tuple[str, ...] = (
+    "content_interest_rising",
+    "email_engagement_falling",
+    "onboarding_videos_unwatched",
+    "tutorial_not_completed",
+)
+# Touch models from most to least personal (seed 000 step 3).
+TOUCH_MODELS: tuple[str, ...] = ("high", "mid", "low", "tech")
 
 # Codes a rule can raise, alphabetical (the order of the ``;``-joined output columns).
 CHURN_CODES: tuple[str, ...] = tuple(

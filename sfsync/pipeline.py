@@ -40,6 +40,7 @@ from sfsync.automation.nightly import (
 )
 from sfsync.automation.playbook import Playbook
 from sfsync.automation.task_limit import apply_limit, defer_in_plan, new_tasks, rank_new_tasks
+from sfsync.automation.touch import TOUCH_COLUMNS, TouchModelPolicy, touch_columns
 from sfsync.automation.urgent import build_urgent_tasks
 from sfsync.calendar import month_text, scoring_month
 from sfsync.errors import ConfigError, RunInterrupted
@@ -172,6 +173,9 @@ class Computed:
     signal_tasks_on: bool = False  # the job writes signal Tasks: hold and close them (SPEC §10)
     as_of: date | None = None
     loop: LoopContext | None = None  # users and names for escalating overdue signal Tasks
+    # account_id, owner_id, touch_model, cs_priority, tech_touch_triggers (a scoring job);
+    # ``automation.touch.owner_worklists(touch)`` gives each owner's ranked worklist
+    touch: pd.DataFrame | None = None
 
 
 def usage_import_frame(accounts: pd.DataFrame, usage: pd.DataFrame, month: str) -> pd.DataFrame:
@@ -260,18 +264,22 @@ def compute_scores(
     scores["health_direction"] = trend_direction(
         scores["health_trend"], *(() if dead_band is None else (dead_band,))
     )
-    desired = desired_account_fields(scores, as_of)
+    policy = bundle.playbook.touch_model if bundle.playbook is not None else TouchModelPolicy()
+    touch = touch_columns(scores, result.signals, accounts, as_of=as_of, policy=policy)
+    desired = desired_account_fields(
+        scores.assign(**{c: touch.columns[c].to_numpy() for c in TOUCH_COLUMNS}), as_of
+    )
     desired["last_qbr_date"] = last_qbr_dates(desired["account_id"], activities, as_of).to_numpy()
     config = _sync_config(bundle)
     write = bundle.job.write
     signal, upsell, followup = None, None, None
     if write.signal_tasks:
         signal = signal_tasks(
-            config, result.signals, accounts, inputs.get("users"), as_of=as_of, scores=scores
+            config, touch.task_signals, accounts, inputs.get("users"), as_of=as_of, scores=scores
         )
         if config.templates is not None:  # always: signal_tasks raised without templates
             upsell = build_upsell_tasks(
-                result.signals,
+                touch.task_signals,
                 accounts,
                 inputs.get("users"),
                 as_of=as_of,
@@ -338,6 +346,7 @@ def compute_scores(
         signal_tasks_on=signal is not None,
         as_of=as_of,
         loop=loop,
+        touch=touch.columns,
     )
 
 

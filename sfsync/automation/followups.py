@@ -51,6 +51,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
 import pandas as pd
 
 from sfsync.automation.playbook import Playbook
@@ -65,6 +66,7 @@ DEFAULT_STATUS = "Not Started"
 # Template values every follow-up template may use (unused ones are empty).
 _VALUE_NAMES = [
     "account_name",
+    "video_note",
     "due_date",
     "contract_start",
     "first_delivery",
@@ -244,7 +246,21 @@ class _Rows:
         return out.sort_values("sync_key", ignore_index=True)
 
 
-def _onboarding(rows: _Rows, acc: pd.DataFrame, first: pd.Series, pb: Playbook) -> None:
+def _video_note(acc: pd.DataFrame, signals: pd.DataFrame | None, templates: TemplateSet):
+    """Per account, the Step 2 description's note when the onboarding videos are unwatched
+    (signal ``onboarding_videos_unwatched``), else empty."""
+    if signals is None or signals.empty:
+        return ""
+    unwatched = signals.loc[signals["code"] == "onboarding_videos_unwatched", "account_id"]
+    note = templates.render("tasks", "followup_onboarding_video_unwatched", {})["note"]
+    return pd.Series(
+        np.where(acc["account_id"].isin(set(unwatched)), note, ""), index=acc.index, dtype=object
+    )
+
+
+def _onboarding(
+    rows: _Rows, acc: pd.DataFrame, first: pd.Series, pb: Playbook, video_note=""
+) -> None:
     ob = pb.onboarding
     c = pd.to_datetime(acc["contract_start"]).astype("datetime64[ns]")
     has_c = c.notna()
@@ -253,7 +269,7 @@ def _onboarding(rows: _Rows, acc: pd.DataFrame, first: pd.Series, pb: Playbook) 
     close = end + _days(ob.late_grace_days)
     delivered = first.notna()
     f_eff = first.where(delivered, c + _days(ob.planned_first_delivery_days))
-    common = {"contract_start": c, "first_delivery": f_eff}
+    common = {"contract_start": c, "first_delivery": f_eff, "video_note": video_note}
     spec = [
         ("setup", has_c, c, c + _days(ob.setup_due_days)),
         ("kickoff", has_c, c, c + _days(ob.kickoff_due_days)),
@@ -467,7 +483,8 @@ def build_followups(
             acc[col] = pd.NaT
     rows = _Rows(acc, templates, as_of, status, playbook.task_due.grace_business_days)
     segment = _segments(acc, scores)
-    _onboarding(rows, acc, first_delivery_dates(acc, usage, as_of), playbook)
+    note = _video_note(acc, signals, templates)
+    _onboarding(rows, acc, first_delivery_dates(acc, usage, as_of), playbook, note)
     _qbr(rows, acc, segment, activities, as_of, playbook)
     _renewal(rows, acc, playbook)
     _overdue_touch(rows, acc, segment, _last_touch(acc, activities, as_of), as_of, playbook)

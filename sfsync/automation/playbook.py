@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
+from sfsync.automation.touch import TouchModelPolicy
 from sfsync.catalogue import SEGMENTS, UPSELL_CODES, Severity
 from sfsync.configfile import StrictModel, load_model
 
@@ -224,6 +225,7 @@ class Playbook(StrictModel):
     task_due: TaskDuePolicy = TaskDuePolicy()
     capacity: CapacityPolicy = CapacityPolicy()
     task_limit: TaskLimitPolicy = TaskLimitPolicy()
+    touch_model: TouchModelPolicy = TouchModelPolicy()
 
     @model_validator(mode="after")
     def _all_segments(self) -> Playbook:

@@ -31,7 +31,16 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from sfsync.catalogue import BANDS, CHURN_CODES, DIRECTIONS, PHASES, SEGMENTS, UPSELL_CODES
+from sfsync.catalogue import (
+    BANDS,
+    CHURN_CODES,
+    DIRECTIONS,
+    ENGAGEMENT_CODES,
+    PHASES,
+    SEGMENTS,
+    TOUCH_MODELS,
+    UPSELL_CODES,
+)
 from sfsync.configfile import StrictModel, load_model
 from sfsync.errors import ConfigError, ConfigProblem
 
@@ -86,6 +95,9 @@ SCORING_COLUMNS = frozenset(
         "signals",
         "missing_measures",
         "data_quality",
+        "touch_model",  # the touch columns of the nightly job (automation/touch.py)
+        "cs_priority",
+        "tech_touch_triggers",
         "explanation",
         "scored_at",
         "last_qbr_date",  # latest completed QBR, added by the compute stage (scoring/qbr.py)
@@ -104,6 +116,8 @@ PRODUCIBLE_VALUES: dict[str, tuple[str, ...]] = {
     "churn_signals": CHURN_CODES,
     "upsell_signals": UPSELL_CODES,
     "signals": tuple(sorted(CHURN_CODES + UPSELL_CODES)),
+    "touch_model": TOUCH_MODELS,
+    "tech_touch_triggers": ENGAGEMENT_CODES,
 }
 
 

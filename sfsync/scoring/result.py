@@ -13,6 +13,7 @@ import pandas as pd
 from sfsync.errors import InputDataError
 from sfsync.scoring.arrays import release_unused_memory, strings_from_codes, unique_inverse
 from sfsync.scoring.contact import contact_changed
+from sfsync.scoring.engagement_signals import engagement_signals
 from sfsync.scoring.engine import NOT_APPLICABLE, Totals, score_features
 from sfsync.scoring.explain import explanation_frame, explanation_text
 from sfsync.scoring.features import Features, build_features
@@ -144,6 +145,14 @@ def score_accounts(
     changed_contact = contact_changed(account_ids, accounts, contact_baseline)
     signals = compute_signals(
         feats.frame, feats.linked, band, change, phase_names, rules.signals, changed_contact
+    )
+    signals += engagement_signals(
+        feats.frame,
+        accounts["tenant_id"].reset_index(drop=True),
+        usage,
+        feats.linked,
+        as_of=as_of,
+        rules=rules.signals,
     )
     churn = [s for s in signals if s.kind == "churn"]
     upsell = [s for s in signals if s.kind == "upsell"]

@@ -98,6 +98,49 @@ class ExpansionProposalRule(_Signal):
     phase: str = "expansion"
 
 
+class TutorialNotCompletedRule(_Signal):
+    """Tutorial not completed ``days`` after contract start (seed 000: the trigger mail's
+    counterpart). Accounts older than ``until_days`` no longer raise it (a years-old customer
+    who skipped the tutorial is not an onboarding problem)."""
+
+    severity: Severity = default_severity("tutorial_not_completed")
+    days: int = Field(default=30, ge=0)
+    until_days: int = Field(default=180, ge=0)
+
+
+class OnboardingVideosRule(_Signal):
+    """No video views from the contract start up to the first delivery (the month of the first
+    delivery included; while there is none, up to the scoring month). Raised from
+    ``min_contract_age_days`` after the contract start (the video step opens C + 7) until
+    ``until_days``."""
+
+    severity: Severity = default_severity("onboarding_videos_unwatched")
+    min_contract_age_days: int = Field(default=7, ge=0)
+    until_days: int = Field(default=90, ge=0)
+
+
+class EmailEngagementRule(_Signal):
+    """Scoring-month opens or clicks at most ``max_ratio`` x the previous ``months`` months'
+    average, counted only where that average is at least ``min_average_opens`` (opens) or
+    ``min_average_clicks`` (clicks): small numbers halve by chance."""
+
+    severity: Severity = default_severity("email_engagement_falling")
+    max_ratio: float = Field(default=0.5, ge=0)
+    months: int = Field(default=3, ge=1, le=12)
+    min_average_opens: float = Field(default=5, ge=0)
+    min_average_clicks: float = Field(default=5, ge=0)
+
+
+class ContentInterestRule(_Signal):
+    """Upsell hint: scoring-month video + document views at least ``min_ratio`` x the previous
+    ``months`` months' average and at least ``min_views``."""
+
+    severity: Severity = default_severity("content_interest_rising")
+    min_ratio: float = Field(default=1.5, gt=0)
+    months: int = Field(default=3, ge=1, le=12)
+    min_views: float = Field(default=10, ge=0)
+
+
 class SignalRules(StrictModel):
     no_login_60d: NoLoginRule = NoLoginRule()
     deliveries_drop: DeliveriesDropRule = DeliveriesDropRule()
@@ -109,6 +152,10 @@ class SignalRules(StrictModel):
     near_plan_limit: NearPlanLimitRule = NearPlanLimitRule()
     deliveries_rising: DeliveriesRisingRule = DeliveriesRisingRule()
     expansion_proposal: ExpansionProposalRule = ExpansionProposalRule()
+    tutorial_not_completed: TutorialNotCompletedRule = TutorialNotCompletedRule()
+    onboarding_videos_unwatched: OnboardingVideosRule = OnboardingVideosRule()
+    email_engagement_falling: EmailEngagementRule = EmailEngagementRule()
+    content_interest_rising: ContentInterestRule = ContentInterestRule()
 
 
 class Rules(StrictModel):

@@ -394,3 +394,29 @@ def test_en_and_ja_templates_define_the_same_keys():
     followups = {k for k in ja | en if k.startswith("followup_")}
     assert {k for k in ja if k.startswith("followup_")} == followups
     assert {k for k in en if k.startswith("followup_")} == followups
+
+
+@pytest.mark.parametrize(
+    ("templates", "note"), [(JA, "視聴記録がありません"), (EN, "no onboarding video")]
+)
+def test_step2_mentions_unwatched_onboarding_videos(templates, note):
+    acc = account(contract_start="2025-03-10")
+    unwatched = pd.DataFrame(
+        {
+            "account_id": ["001000000000001AAA"],
+            "code": ["onboarding_videos_unwatched"],
+            "kind": ["churn"],
+            "severity": ["low"],
+        }
+    )
+    with_signal = rows(run(acc, d("2025-03-17"), templates, signals=unwatched), "onboarding_video")
+    assert note in with_signal["description"].iloc[0]
+    without = rows(run(acc, d("2025-03-17"), templates), "onboarding_video")
+    assert note not in without["description"].iloc[0]
+    other = unwatched.assign(account_id="001000000000002AAA")
+    assert (
+        note
+        not in rows(run(acc, d("2025-03-17"), templates, signals=other), "onboarding_video")[
+            "description"
+        ].iloc[0]
+    )

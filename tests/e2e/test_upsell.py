@@ -3,7 +3,7 @@ and one proposal Task per new upsell signal on the practice org; a re-run create
 
 from __future__ import annotations
 
-from sfsync.catalogue import UPSELL_CODES
+from sfsync.catalogue import ENGAGEMENT_CODES, UPSELL_CODES
 from tests.e2e.conftest import customers, run_cli, without_daily_task_limit
 
 AS_OF = "2025-03-15"
@@ -32,8 +32,17 @@ def test_nightly_writes_upsell_signals_and_one_task_per_new_signal(project, sand
     assert "expansion_proposal" in {code for _, code in pairs}  # on by default
 
     tasks = _upsell_tasks(sb)
+    # an engagement upsell hint (content_interest_rising) makes a Task for high/mid touch
+    # only; low/tech-touch accounts get it as a trigger (Tech_Touch_Triggers__c)
+    model = {a["Id"]: a.get("Touch_Model__c") for a in active}
+    tasked = {
+        (account, code)
+        for account, code in pairs
+        if code not in ENGAGEMENT_CODES or model[account] in ("high", "mid")
+    }
+    assert tasked != pairs, "some low/tech-touch accounts show rising content interest"
     assert sorted(t["Sync_Key__c"] for t in tasks) == sorted(
-        f"upsell:{code}:{account}:2025-02" for account, code in pairs
+        f"upsell:{code}:{account}:2025-02" for account, code in tasked
     )
     owners = {a["Id"]: a["OwnerId"] for a in active}
     for task in tasks:

@@ -27,6 +27,8 @@ CODE_PICKLISTS = {
     "Churn_Reason__c",
     "Health_Direction__c",
     "Previous_Band__c",
+    "Touch_Model__c",
+    "Tech_Touch_Triggers__c",
 }
 
 

@@ -171,3 +171,28 @@ def test_score_to_stdout_through_the_real_entry_point(csv_files):
     assert proc.stdout.splitlines()[0].startswith("account_id,health_score,health_band,")
     # a header and three rows (the explanation is one measure per line, quoted)
     assert len(pd.read_csv(io.StringIO(proc.stdout))) == 3
+
+
+ENGAGEMENT_USAGE = """tenant_id,month,deliveries,login_days,last_login_date,pipeline_conversion_rate,plan_usage_ratio,support_tickets,email_opens,email_clicks,video_views,document_views,tutorial_completed_at
+T1,2024-11,3,6,2024-11-27,0.40,0.5,0,20,4,10,2,2023-02-01
+T1,2024-12,3,6,2024-12-27,0.40,0.5,0,20,4,10,2,
+T1,2025-01,3,6,2025-01-27,0.40,0.5,0,20,4,10,2,
+T1,2025-02,3,6,2025-02-27,0.40,0.5,0,8,4,30,5,
+T2,2025-01,4,3,2025-01-05,0.10,0.5,1,2,0,0,0,
+T2,2025-02,1,1,2025-02-05,0.10,0.5,1,1,0,0,0,
+"""
+
+
+def test_score_csv_lists_the_engagement_signals(csv_files, tmp_path, capsys):
+    """Engagement columns in the usage CSV: the signals column holds the engagement codes,
+    alphabetical and ``;``-joined (SPEC §9); a usage CSV without them raises none (above)."""
+    csv_files["usage"].write_text(ENGAGEMENT_USAGE, encoding="utf-8")
+    out = tmp_path / "scores.csv"
+    code, _, err = run_main(["score", *args(csv_files, "--out", str(out))], capsys)
+    assert code == 0, err
+    rows = pd.read_csv(out, dtype=str, keep_default_na=False).set_index("account_id")
+    # 001A: opens 8 <= half of 20, views 35 >= 1.5 x 12; tutorial done in 2023
+    assert rows.loc["001A", "signals"] == "content_interest_rising;email_engagement_falling"
+    assert rows.loc["001A", "churn_signals"] == "email_engagement_falling"
+    # 001B: contract 2024-12-15 (90 days), no tutorial date, opens too few to count
+    assert rows.loc["001B", "signals"] == "competitor;deliveries_drop;tutorial_not_completed"

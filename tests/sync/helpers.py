@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sfsync.catalogue import CHURN_CODES, DIRECTIONS, UPSELL_CODES
+from sfsync.catalogue import CHURN_CODES, DIRECTIONS, ENGAGEMENT_CODES, TOUCH_MODELS, UPSELL_CODES
 
 
 def _field(name: str, type_: str, **extra: Any) -> dict[str, Any]:
@@ -39,6 +39,9 @@ def account_describe(
         _field("Last_QBR_Date__c", "date"),
         _field("Health_Scored_At__c", "datetime"),
         _field("Health_Explanation__c", "textarea", length=32768),
+        _picklist("Touch_Model__c", list(TOUCH_MODELS)),
+        _field("CS_Priority__c", "double", scale=0),
+        _picklist("Tech_Touch_Triggers__c", sorted(ENGAGEMENT_CODES), type_="multipicklist"),
     ]
     override = override or {}
     out = []
@@ -64,6 +67,9 @@ VISIBLE_HEALTH_FIELDS = (
     "Lifecycle_Phase__c",
     "CS_Segment__c",
     "Churn_Signals__c",
+    "Touch_Model__c",
+    "CS_Priority__c",
+    "Tech_Touch_Triggers__c",
 )
 
 

@@ -22,10 +22,10 @@ DEFAULT = Path(__file__).parents[2] / "mappings" / "account_fields.yaml"
         (
             "unknown_column.yaml",
             "fields.helth_score: unknown result column 'helth_score'; known: account_id, "
-            "churn_signals, data_quality, explanation, health_band, health_direction, "
-            "health_score, health_trend, last_qbr_date, lifecycle_phase, missing_measures, "
-            "scored_at, segment, signals, upsell_signals, "
-            "<category>_points",
+            "churn_signals, cs_priority, data_quality, explanation, health_band, "
+            "health_direction, health_score, health_trend, last_qbr_date, lifecycle_phase, "
+            "missing_measures, scored_at, segment, signals, tech_touch_triggers, touch_model, "
+            "upsell_signals, <category>_points",
         ),
         (
             "unknown_type.yaml",
@@ -106,7 +106,7 @@ def test_org_validation_checks_picklist_values_and_lengths():
         f"{DEFAULT}: fields.health_band.field: Account.Health_Band__c does not allow the "
         "value(s) red; add them to the picklist",
         f"{DEFAULT}: fields.churn_signals.field: Account.Churn_Signals__c holds 20 characters; "
-        "values up to 90 can occur",  # every churn code joined, contact_changed included
+        "values up to 166 can occur",  # every churn code joined, engagement and contact_changed
     ]
 
 
@@ -136,5 +136,6 @@ def test_validate_reports_every_problem_of_the_sync_configuration(tmp_path):
         f"{mappings / 'account_fields.yaml'}: fields.usage_points.field: field health_score__c "
         "is already mapped by fields.health_score",
         f"{mappings / 'tasks.yaml'}: signals.1: unknown churn signal 'bogus'; known: competitor, "
-        "contact_changed, deliveries_drop, no_login_60d, red_band, score_drop, tickets_rising",
+        "contact_changed, deliveries_drop, email_engagement_falling, no_login_60d, "
+        "onboarding_videos_unwatched, red_band, score_drop, tickets_rising, tutorial_not_completed",
     ]

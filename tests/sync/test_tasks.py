@@ -152,7 +152,8 @@ def test_missing_template_and_unknown_signal_are_reported(tmp_path):
     assert messages[1:] == [
         f"{tmp_path / 'ja'}: tasks.signal.red_band: no Task template for signal red_band (language ja)",
         "tasks.yaml: signals.2: unknown churn signal 'bogus'; known: competitor, contact_changed, "
-        "deliveries_drop, no_login_60d, red_band, score_drop, tickets_rising",
+        "deliveries_drop, email_engagement_falling, no_login_60d, onboarding_videos_unwatched, "
+        "red_band, score_drop, tickets_rising, tutorial_not_completed",
     ]
 
 

@@ -120,6 +120,7 @@ def test_a_missing_upsell_template_is_a_config_problem() -> None:
     templates = TemplateSet(file="tpl/ja", language="ja", sections=sections)
     problems = upsell_template_problems(templates)
     assert sorted(p.path for p in problems) == [
+        "tasks.upsell.content_interest_rising",
         "tasks.upsell.deliveries_rising",
         "tasks.upsell.expansion_proposal",
         "tasks.upsell.near_plan_limit.subject",

@@ -1,0 +1,66 @@
+"""Touch model, CS priority and tech-touch triggers end to end (issue 13 items 2 and 4): the
+nightly job on the practice org writes them to every scored Account, engagement signals make
+Tasks only for high/mid-touch accounts, and a re-run writes nothing."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sfsync.catalogue import ENGAGEMENT_CODES, TOUCH_MODELS
+from tests.e2e.conftest import customers, run_cli, writes
+
+AS_OF = "2025-03-15"
+
+
+def test_nightly_writes_touch_fields_and_engagement_tasks_only_for_personal_touch(
+    project, sandbox_factory
+):
+    sb = sandbox_factory(accounts=150)
+    first = run_cli(project, sb, "run", "nightly", "--as-of", AS_OF)
+    assert first.exit_code == 0, first.output
+    scored = customers(sb.admin.records("Account"), AS_OF)
+    assert scored and all(a.get("Touch_Model__c") in TOUCH_MODELS for a in scored)
+    assert {a["Touch_Model__c"] for a in scored} == set(TOUCH_MODELS)  # a realistic spread
+
+    # CS_Priority__c: 1..n within each owner's book, no gaps, no ties
+    ranks = defaultdict(list)
+    for a in scored:
+        ranks[a["OwnerId"]].append(int(a["CS_Priority__c"]))
+    for owner, got in ranks.items():
+        assert sorted(got) == list(range(1, len(got) + 1)), owner
+    # the owner's first account is at least as much at risk as any other of theirs
+    order = ["red", "orange", "yellow", "green", None]
+    for owner in ranks:
+        book = [a for a in scored if a["OwnerId"] == owner]
+        top = min(book, key=lambda a: a["CS_Priority__c"])
+        assert order.index(top.get("Health_Band__c")) == min(
+            order.index(a.get("Health_Band__c")) for a in book
+        )
+
+    # engagement signals: in the signal fields; triggers for low/tech, Tasks for high/mid
+    by_id = {a["Id"]: a for a in scored}
+    engaged = [
+        a for a in scored
+        if set((a.get("Churn_Signals__c") or "").split(";")) & set(ENGAGEMENT_CODES)
+        or set((a.get("Upsell_Signals__c") or "").split(";")) & set(ENGAGEMENT_CODES)
+    ]  # fmt: skip
+    assert engaged, "the sample book's engagement fades for some accounts"
+    triggered = [a for a in scored if a.get("Tech_Touch_Triggers__c")]
+    assert triggered
+    for a in triggered:
+        assert a["Touch_Model__c"] in ("low", "tech")
+        codes = a["Tech_Touch_Triggers__c"].split(";")
+        assert codes == sorted(codes) and set(codes) <= set(ENGAGEMENT_CODES)
+    tasks = [t for t in sb.admin.records("Task") if t.get("Sync_Key__c")]
+    engagement_tasks = [
+        t for t in tasks if t["Sync_Key__c"].split(":")[1] in ENGAGEMENT_CODES
+        and t["Sync_Key__c"].split(":")[0] in ("signal", "upsell")
+    ]  # fmt: skip
+    assert engagement_tasks, "high/mid-touch accounts with engagement signals get Tasks"
+    for t in engagement_tasks:
+        assert by_id[t["WhatId"]]["Touch_Model__c"] in ("high", "mid"), t["Sync_Key__c"]
+
+    sb.admin.reset_counters()
+    again = run_cli(project, sb, "run", "nightly", "--as-of", AS_OF)
+    assert again.exit_code == 0, again.output
+    assert writes(sb.admin.counters()) == 0
