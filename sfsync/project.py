@@ -36,9 +36,9 @@ from sfsync.jobs import (
 from sfsync.salesforce.escalation import loop_template_problems
 from sfsync.salesforce.history import load_history_mapping
 from sfsync.salesforce.mapping import PRODUCIBLE_VALUES, SCORING_COLUMNS, load_mapping
+from sfsync.salesforce.opportunity import opportunity_template_problems
 from sfsync.salesforce.planner import SyncConfig
 from sfsync.salesforce.tasks import TaskSettings, load_task_settings, task_problems
-from sfsync.salesforce.opportunity import opportunity_template_problems
 from sfsync.salesforce.upsell import upsell_template_problems
 from sfsync.scoring.scorecard import Scorecard, load_scorecard
 from sfsync.sources import files as file_source

@@ -50,7 +50,9 @@ def test_enabled_creates_one_opportunity_per_new_upsell_signal_and_none_on_a_rer
 
     # sales moves one on; the next run changes nothing and creates nothing
     moved = opportunities[0]
-    sb.admin.edit_as(moved["OwnerId"], "Opportunity", moved["Id"], {"StageName": "Negotiation/Review"})
+    sb.admin.edit_as(
+        moved["OwnerId"], "Opportunity", moved["Id"], {"StageName": "Negotiation/Review"}
+    )
     second = run_cli(project, sb, "run", "nightly", "--as-of", AS_OF)
     assert second.exit_code == 0, second.output
     after = {o["Id"]: o for o in sb.admin.records("Opportunity")}
