@@ -72,7 +72,7 @@ def test_off_by_default_and_an_unknown_stage_stops_before_any_write(project, san
     assert sb.admin.records("Opportunity") == []
 
     _enable(project, enabled=True, stage="Won")
-    bad = run_cli(project, sb, "run", "nightly", "--as-of", "2025-04-15")
+    bad = run_cli(project, sb, "run", "nightly", "--as-of", AS_OF)
     assert bad.exit_code != 0
     assert "write.opportunity" in bad.output and "'Won'" in bad.output
     assert sb.admin.records("Opportunity") == []
