@@ -150,3 +150,29 @@ def test_templates_without_an_opportunity_name_are_reported(tmp_path):
     assert opportunity_template_problems(load_templates(tmp_path / "templates", "ja")) == []
     [problem] = opportunity_template_problems(load_templates(tmp_path / "templates", "en"))
     assert problem.path == "tasks.upsell.near_plan_limit.opportunity_name"
+
+
+def test_validate_reports_a_missing_name_template_only_when_enabled(tmp_path):
+    from sfsync.config import Project, Settings
+    from sfsync.project import validate_jobs
+
+    shutil.copytree(ROOT / "jobs", tmp_path / "jobs")
+    shutil.copytree(ROOT / "mappings", tmp_path / "mappings")
+    upsell = tmp_path / "mappings/templates/en/tasks_upsell.yaml"
+    text = upsell.read_text(encoding="utf-8")
+    line = '    opportunity_name: "Upsell proposal: {account_name} – expansion"\n'
+    assert line in text
+    upsell.write_text(text.replace(line, ""), "utf-8")
+    project = Project(tmp_path, Settings(), tmp_path / "jobs", tmp_path / "mappings", None)
+
+    def problems() -> str:
+        return "\n".join(map(str, validate_jobs(project)[0]))
+
+    assert "opportunity_name" not in problems()  # off by default: not needed
+    nightly = tmp_path / "jobs/nightly.yaml"
+    job = yaml.safe_load(nightly.read_text(encoding="utf-8"))
+    job["write"]["opportunity"] = {"enabled": True}
+    nightly.write_text(yaml.safe_dump(job, allow_unicode=True), "utf-8")
+    assert "tasks.upsell.expansion_proposal.opportunity_name: required field is missing" in (
+        problems()
+    )
