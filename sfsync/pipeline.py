@@ -38,8 +38,8 @@ from sfsync.automation.nightly import (
     scheduled_followups,
 )
 from sfsync.automation.playbook import Playbook
-from sfsync.automation.task_limit import apply_limit, defer_in_plan, new_tasks, rank_new_tasks
 from sfsync.automation.urgent import build_urgent_tasks
+from sfsync.automation.task_limit import apply_limit, defer_in_plan, new_tasks, rank_new_tasks
 from sfsync.calendar import month_text, scoring_month
 from sfsync.errors import ConfigError, ConfigProblem, RunInterrupted
 from sfsync.guards import stage as guards
@@ -693,6 +693,8 @@ def notify(
     failures: list[str],
     tasks_created: int,
     escalations: list[dict] | None = None,
+
+
     tasks: pd.DataFrame | None = None,
     deferred: pd.DataFrame | None = None,
     task_limit: int | None = None,
@@ -718,6 +720,8 @@ def notify(
         failures=failures,
         capacity=capacity,
         escalations=escalations or [],
+
+
         tasks=tasks,
         deferred=deferred,
         task_limit=task_limit,
@@ -992,6 +996,7 @@ def run_stages(run: Run, results: StageResults) -> RunOutcome | None:
         results.written = WriteCounts.of(applied, computed.sync_config.mapping.sobject)
         results.history_written = record_history(store, run, run_id, history, applied)
 
+
         results.written = WriteCounts.of(applied)
         new_tasks_created = created_tasks(limited, applied)
     guards.record_baseline(_guard_run(run, run_id, accept=False), inputs.figures, figures)
@@ -1021,6 +1026,8 @@ def run_stages(run: Run, results: StageResults) -> RunOutcome | None:
                 failures=[f"{r.sobject} {r.key}: {r.error_code}" for r in failed],
                 tasks_created=results.written.tasks_created if results.written else 0,
                 escalations=escalations,
+
+
                 tasks=new_tasks_created,
                 deferred=limited.deferred,
                 task_limit=limited.limit,
