@@ -237,6 +237,41 @@ class KpiCompute(StrictModel):
 Compute = Annotated[ScoreCompute | UsageImportCompute | KpiCompute, Field(discriminator="kind")]
 
 
+class OpportunitySpec(StrictModel):
+    """``write.opportunity`` of a scoring job: an upsell Opportunity for sales (off by default)."""
+
+    enabled: bool = Field(
+        default=False,
+        description="one Opportunity per new upsell signal (account, signal, scoring month), "
+        "upserted by Opportunity.Sync_Key__c; an existing one is never changed",
+    )
+    stage: str = Field(
+        default="Prospecting",
+        min_length=1,
+        max_length=255,
+        description="StageName of new Opportunities: an active stage of the org's sales process",
+    )
+    close_days: int = Field(
+        default=30,
+        ge=1,
+        le=730,
+        description="CloseDate = the as-of date plus this many days (never in the past)",
+    )
+    amount_arr_share: float | None = Field(
+        default=None,
+        gt=0,
+        le=10,
+        description="Amount = this share of the account's ARR (0.2 = 20 %); null: no Amount",
+    )
+
+    @field_validator("stage")
+    @classmethod
+    def _stage_text(cls, value: str) -> str:
+        if value != value.strip():
+            raise ValueError(f"{value!r}: no leading or trailing spaces")
+        return value
+
+
 class WriteSpec(StrictModel):
     account_fields: str | None = Field(
         default="account_fields", description="mappings/<name>.yaml; null: no Account fields"
@@ -247,6 +282,7 @@ class WriteSpec(StrictModel):
         description="scheduled follow-up Tasks of mappings/playbook.yaml (onboarding, QBR, "
         "renewal, overdue touch, hand-over, recovery)",
     )
+    opportunity: OpportunitySpec = Field(default_factory=OpportunitySpec)
 
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -370,6 +406,10 @@ class Job(StrictModel):
                 raise ValueError(f"sources.{role}.content_log cannot have a content_log itself")
         if self.write.signal_tasks and not isinstance(self.compute, ScoreCompute):
             raise ValueError("write.signal_tasks needs compute kind score")
+        if self.write.opportunity.enabled and not self.write.signal_tasks:
+            raise ValueError(
+                "write.opportunity needs write.signal_tasks: true (upsell signals come with it)"
+            )
         if self.write.followup_tasks and not isinstance(self.compute, ScoreCompute):
             raise ValueError("write.followup_tasks needs compute kind score")
         if isinstance(self.compute, KpiCompute) and self.write.account_fields:

@@ -43,7 +43,7 @@ from sfsync.automation.task_limit import apply_limit, defer_in_plan, new_tasks, 
 from sfsync.automation.touch import TOUCH_COLUMNS, TouchModelPolicy, touch_columns
 from sfsync.automation.urgent import build_urgent_tasks
 from sfsync.calendar import month_text, scoring_month
-from sfsync.errors import ConfigError, RunInterrupted
+from sfsync.errors import ConfigError, ConfigProblem, RunInterrupted
 from sfsync.guards import stage as guards
 from sfsync.jobs import KpiCompute, UsageImportCompute
 from sfsync.plan import ObjectUpsert, PendingWrite, Plan, PlanProblem
@@ -59,6 +59,16 @@ from sfsync.salesforce.history import (
     history_org_problems,
     load_history_mapping,
     resolve_history_mapping,
+)
+from sfsync.salesforce.opportunity import KEY_FIELD as OPPORTUNITY_KEY
+from sfsync.salesforce.opportunity import PARENT_FIELD as OPPORTUNITY_PARENT
+from sfsync.salesforce.opportunity import SOBJECT as OPPORTUNITY_SOBJECT
+from sfsync.salesforce.opportunity import (
+    build_upsell_opportunities,
+    existing_keys_query,
+    new_opportunities,
+    opportunity_org_problems,
+    opportunity_template_problems,
 )
 from sfsync.salesforce.planner import (
     LoopContext,
@@ -458,6 +468,44 @@ def with_history(the_plan: Plan, history: HistoryPlanned | None) -> Plan:
         upserts=(*the_plan.upserts, history.upsert),
         problems=(*the_plan.problems, *history.problems),
     )
+
+
+def plan_opportunities(
+    run: Run, computed: Computed, accounts: pd.DataFrame, salesforce: SalesforceApi | None
+) -> ObjectUpsert | None:
+    """The upsell Opportunities of this run (``write.opportunity``; None when disabled): one
+    per desired upsell Task whose key Salesforce does not hold as an Opportunity yet. The org
+    is checked first: a problem stops the run before any write."""
+    spec = run.bundle.job.write.opportunity
+    templates = computed.sync_config.templates
+    if not spec.enabled or salesforce is None or templates is None:
+        return None
+    where = str(run.bundle.root / "jobs" / f"{run.job_name}.yaml")
+    problems = [ConfigProblem(where, "write.opportunity", p) for p in
+                opportunity_org_problems(spec, salesforce.describe(OPPORTUNITY_SOBJECT))]  # fmt: skip
+    problems += opportunity_template_problems(templates)
+    if problems:
+        raise ConfigError(problems, hint="nothing was written")
+    records = build_upsell_opportunities(
+        computed.desired_tasks,
+        accounts,
+        as_of=run.as_of,
+        spec=spec,
+        templates=templates,
+    )
+    existing: set[str] = set()
+    for soql in existing_keys_query([r.key for r in records]):
+        existing.update(str(row[OPPORTUNITY_KEY]) for row in salesforce.query(soql))
+    new = new_opportunities(records, existing)
+    log.info("opportunities_planned", upsell=len(records), new=len(new))
+    return ObjectUpsert(OPPORTUNITY_SOBJECT, OPPORTUNITY_KEY, new, OPPORTUNITY_PARENT)
+
+
+def with_upsert(the_plan: Plan, upsert: ObjectUpsert | None) -> Plan:
+    """The plan plus one more object's upsert (none: the plan as it is)."""
+    if upsert is None or not upsert.records:
+        return the_plan
+    return replace(the_plan, upserts=(*the_plan.upserts, upsert))
 
 
 def record_history(store: Store | None, run: Run, run_id: int | None,
@@ -934,7 +982,8 @@ def run_stages(run: Run, results: StageResults) -> RunOutcome | None:
     limited = results.limited = limit_new_tasks(
         planned, computed, inputs.frames["accounts"], bundle.playbook, today, counted
     )
-    the_plan = results.plan = with_history(limited.plan, history)
+    opportunities = plan_opportunities(run, computed, inputs.frames["accounts"], clients.salesforce)
+    the_plan = results.plan = with_upsert(with_history(limited.plan, history), opportunities)
     figures, accepted = guard_plan(run, run_id, computed, the_plan)
     results.guard_notes += accepted
     applied = None

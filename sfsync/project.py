@@ -36,6 +36,7 @@ from sfsync.jobs import (
 from sfsync.salesforce.escalation import loop_template_problems
 from sfsync.salesforce.history import load_history_mapping
 from sfsync.salesforce.mapping import PRODUCIBLE_VALUES, SCORING_COLUMNS, load_mapping
+from sfsync.salesforce.opportunity import opportunity_template_problems
 from sfsync.salesforce.planner import SyncConfig
 from sfsync.salesforce.tasks import TaskSettings, load_task_settings, task_problems
 from sfsync.salesforce.upsell import upsell_template_problems
@@ -370,19 +371,24 @@ def picklist_problems(bundle: JobBundle) -> list[ConfigProblem]:
 
 def template_language_problems(bundle: JobBundle) -> list[ConfigProblem]:
     """The Task templates of every signal exist in every template language, not only in the
-    configured one."""
+    configured one (and the upsell Opportunity names when ``write.opportunity`` is on)."""
     config = bundle.sync_config
     directory = bundle.mappings_dir / "templates"
     if config is None or not bundle.job.write.signal_tasks or not directory.is_dir():
         return []
     problems: list[ConfigProblem] = []
+    opportunity = bundle.job.write.opportunity.enabled
     for language in sorted(p.name for p in directory.iterdir() if p.is_dir()):
-        if language == bundle.language:
+        if language == bundle.language and not opportunity:
             continue  # checked by load_sync_config
         try:
             templates = load_templates(directory, language)
         except ConfigError:
             continue  # reported by the templates validator
+        if opportunity:
+            problems += opportunity_template_problems(templates)
+        if language == bundle.language:
+            continue  # the rest is checked by load_sync_config
         problems += task_problems(config.task_settings, templates)
         problems += upsell_template_problems(templates)
         problems += loop_template_problems(templates)

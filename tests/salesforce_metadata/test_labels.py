@@ -113,6 +113,7 @@ def test_the_describe_labels_are_the_metadata_labels(sandbox_sf) -> None:
         },
         "Activity": {f["name"]: f for f in sandbox_sf.Task.describe()["fields"]},
         "Contact": {f["name"]: f for f in sandbox_sf.Contact.describe()["fields"]},
+        "Opportunity": {f["name"]: f for f in sandbox_sf.Opportunity.describe()["fields"]},
     }
     for path in FIELD_FILES:
         name, label, help_text, values = _field(path)

@@ -15,6 +15,7 @@ KEY_PREFIXES = {
     "Event": "00U",
     "Contact": "003",
     "Campaign": "701",
+    "Opportunity": "006",
     "CampaignMember": "00v",
     "Health_Score_History__c": "a01",
 }
