@@ -9,8 +9,9 @@ scorecard spreads the book over its bands the way the default scorecard does:
 - the share of steps done follows the behaviour archetype (healthy, rising and near-limit
   accounts have done most steps; low-usage, idle and churned ones few) and is halved for
   accounts in their onboarding months; paid ads lag the other two areas;
-- market inputs follow the tier: S accounts recruit in more areas and spend more on media;
-  part-time hiring (the strongest response) is a little more common among healthy accounts;
+- market inputs follow the tier (S accounts recruit in more areas and spend more on media)
+  and the adoption (a customer that uses more of the product recruits wider and spends
+  more); part-time hiring (the strongest response) is more common among healthy accounts;
 - about 5 % leave the employment type and 5 % the media spend empty (not applicable: the
   score is re-normalised over what is known).
 
@@ -27,13 +28,14 @@ CHECKLISTS = {"Postings": 5, "Management": 5, "Paid_Ads": 4}
 EMPLOYMENT_TYPES = ("part-time", "contract", "full-time", "outsourcing")
 
 # archetype -> mean share of adoption steps done
-_ADOPTION = {"healthy": 0.8, "rising": 0.85, "near_limit": 0.9, "competitor": 0.55,
-             "ticket_spike": 0.5, "declining": 0.4, "unlinked": 0.5, "low_usage": 0.2,
-             "idle": 0.15, "churned": 0.2}  # fmt: skip
+_ADOPTION = {"healthy": 0.92, "rising": 0.95, "near_limit": 0.95, "competitor": 0.65,
+             "ticket_spike": 0.6, "declining": 0.5, "unlinked": 0.65, "low_usage": 0.3,
+             "idle": 0.25, "churned": 0.2}  # fmt: skip
 _PAID_ADS_FACTOR = 0.85
 _ONBOARDING_FACTOR = 0.5
-# tier -> (areas low, areas high inclusive, median media spend in JPY)
-_MARKET = {"S": (3, 8, 8_000_000), "A": (2, 5, 5_000_000), "B": (1, 3, 2_500_000)}
+# tier -> (fewest areas, most areas, median media spend in JPY of an account that has done
+# every step; one that has done none spends 60 % of it)
+_MARKET = {"S": (3, 9, 10_000_000), "A": (2, 7, 8_000_000), "B": (1, 6, 6_000_000)}
 _EMPTY_SHARE = 0.05
 
 
@@ -51,7 +53,7 @@ def adoption_fields(
     share = pd.Series(archetype).map(_ADOPTION).fillna(0.5).to_numpy(dtype=np.float64)
     share = np.where(phase == "onboarding", share * _ONBOARDING_FACTOR, share)
     # one propensity per account, so that the three checklists agree with each other
-    propensity = np.clip(share + rng.normal(0, 0.12, n), 0, 1)
+    propensity = np.clip(share + rng.normal(0, 0.1, n), 0, 1)
     columns: dict[str, object] = {}
     for area, steps in CHECKLISTS.items():
         p = propensity * (_PAID_ADS_FACTOR if area == "Paid_Ads" else 1.0)
@@ -62,13 +64,15 @@ def adoption_fields(
     tiers = pd.Series(tier)
     low = tiers.map({t: m[0] for t, m in _MARKET.items()}).to_numpy(dtype=np.int64)
     high = tiers.map({t: m[1] for t, m in _MARKET.items()}).to_numpy(dtype=np.int64)
-    columns["Recruiting_Area_Count__c"] = rng.integers(low, high + 1).astype(np.float64)
+    # the more a customer has adopted, the wider it recruits and the more it spends on media
+    areas = low + rng.binomial(high - low, 0.2 + 0.7 * propensity)
+    columns["Recruiting_Area_Count__c"] = areas.astype(np.float64)
     median = tiers.map({t: m[2] for t, m in _MARKET.items()}).to_numpy(dtype=np.float64)
-    spend = np.round(median * np.exp(rng.normal(0, 0.35, n)), -4)
+    spend = np.round(median * (0.6 + 0.4 * propensity) * np.exp(rng.normal(0, 0.3, n)), -4)
     spend[rng.random(n) < _EMPTY_SHARE] = np.nan
     columns["Annual_Media_Spend__c"] = spend
     healthy = propensity >= 0.6
-    p_healthy, p_other = [0.55, 0.2, 0.17, 0.08], [0.35, 0.25, 0.28, 0.12]
+    p_healthy, p_other = [0.6, 0.2, 0.14, 0.06], [0.35, 0.25, 0.28, 0.12]
     kinds = np.where(
         healthy,
         rng.choice(len(EMPLOYMENT_TYPES), n, p=p_healthy),
