@@ -198,21 +198,21 @@ class ScoreCompute(StrictModel):
         "being decided by the default scorecard's rules (sfsync.scoring.segmented)",
     )
 
-    @model_validator(mode="after")
-    def _segment_scorecards(self) -> ScoreCompute:
-        if self.scorecards is None:
-            return self
-        keys = (*SEGMENTS, "default")
-        unknown = [k for k in self.scorecards if k not in keys]
+    @field_validator("scorecards")
+    @classmethod
+    def _segment_keys(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        if value is None:
+            return value
+        unknown = [k for k in value if k not in (*SEGMENTS, "default")]
         if unknown:
             raise ValueError(
-                f"scorecards: unknown segment(s) {', '.join(map(repr, unknown))}; "
+                f"unknown segment(s) {', '.join(map(repr, unknown))}; "
                 f"use {', '.join(SEGMENTS)} or default"
             )
-        empty = [k for k, v in self.scorecards.items() if not v.strip()]
+        empty = [k for k, v in value.items() if not v.strip()]
         if empty:
-            raise ValueError(f"scorecards.{empty[0]}: give a scorecard name")
-        return self
+            raise ValueError(f"{empty[0]}: give a scorecard name")
+        return value
 
     @model_validator(mode="before")
     @classmethod

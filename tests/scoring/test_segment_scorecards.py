@@ -18,6 +18,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from sfsync.cli import main
 from sfsync.errors import InputDataError
 from sfsync.scoring import load_scorecard, score_accounts
 from sfsync.scoring.segmented import SegmentedScoreResult, score_by_segment
@@ -168,3 +169,53 @@ def test_a_segments_scorecard_without_its_inputs_is_a_clear_error(cards):
             accounts, usage, activities, as_of=AS_OF, scorecard=default,
             by_segment={"S": seed000}, **wording_kw({}),
         )  # fmt: skip
+
+
+def _write_inputs(tmp_path) -> list[str]:
+    frame = pd.DataFrame(ROWS)
+    for column in frame.columns:
+        if column.startswith("adoption_"):
+            frame[column] = frame[column].map({True: "true", False: "false"})
+    frame["annual_media_spend_jpy"] = frame["annual_media_spend_jpy"].astype("Int64")
+    frame.to_csv(tmp_path / "a.csv", index=False)
+    usage_frame(USAGE).to_csv(tmp_path / "u.csv", index=False)
+    activities_frame(ACTIVITIES).to_csv(tmp_path / "t.csv", index=False)
+    return ["--accounts", str(tmp_path / "a.csv"), "--usage", str(tmp_path / "u.csv"),
+            "--activities", str(tmp_path / "t.csv"), "--as-of", "2025-03-15"]  # fmt: skip
+
+
+def _cli(argv, capsys) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    out, err = capsys.readouterr()
+    return info.value.code, out, err
+
+
+def test_score_csv_says_which_scorecard_scored_each_account(tmp_path, capsys):
+    argv = ["score", *_write_inputs(tmp_path), "--out", str(tmp_path / "o.csv")]
+    argv += ["--segment-scorecard", "S=seed000", "--segment-scorecard", "A=seed000"]
+    code, _, err = _cli(argv, capsys)
+    assert code == 0, err
+    out = pd.read_csv(tmp_path / "o.csv").set_index("account_id")
+    assert list(out.columns[:3]) == ["health_score", "health_band", "scorecard"]
+    assert out["scorecard"].to_dict() == {"B1": "default", "S1": "seed000", "A1": "seed000"}
+    assert out.loc[["S1", "A1"], "health_score"].tolist() == [79, 6]
+    assert {"usage_points", "market_points"} <= set(out.columns)
+
+
+def test_explain_uses_the_accounts_scorecard(tmp_path, capsys):
+    base = ["explain", *_write_inputs(tmp_path), "--language", "en"]
+    base += ["--segment-scorecard", "S=seed000"]
+    code, out, err = _cli([*base, "--account", "S1"], capsys)
+    assert code == 0, err
+    assert "seed000" in out.splitlines()[0] and "postings" in out
+    code, out, err = _cli([*base, "--account", "B1"], capsys)
+    assert code == 0, err
+    assert "default" in out.splitlines()[0] and "postings" not in out
+
+
+def test_a_bad_segment_option_is_named(tmp_path, capsys):
+    argv = ["score", *_write_inputs(tmp_path), "--segment-scorecard", "X=seed000"]
+    code, _, err = _cli(argv, capsys)
+    assert code == 2
+    assert "--segment-scorecard" in err and "'X=seed000': use SEGMENT=NAME" in err
