@@ -84,3 +84,31 @@ def test_run_seed000_with_the_sandbox_flag(project):
     assert "seed000 as of 2025-03-15: succeeded" in result.stdout
     scored = next(line for line in result.stdout.splitlines() if "scored" in line)
     assert all(f" {band}" in scored for band in BANDS), scored
+
+
+def test_nightly_scores_s_and_a_accounts_with_seed000(project, sandbox_factory):
+    job = project.root / "jobs" / "nightly.yaml"
+    text = job.read_text(encoding="utf-8")
+    text = text.replace(
+        "    columns: salesforce_accounts ", "    columns: salesforce_accounts_seed000 ", 1
+    )
+    text = text.replace(
+        "  scorecard: default ", "  scorecards: {S: seed000, A: seed000, default: default} ", 1
+    )
+    job.write_text(text, encoding="utf-8")
+    sb = sandbox_factory(accounts=150)
+    result = run_cli(project, sb, "run", "nightly", "--as-of", AS_OF)
+    assert result.exit_code == 0, result.output
+    active = customers(sb.admin.records("Account"), AS_OF)
+    by_segment: dict[str, list[dict]] = {}
+    for a in active:
+        by_segment.setdefault(a["CS_Segment__c"], []).append(a)
+    assert {"S", "A", "B"} <= set(by_segment)
+    for segment, accounts in by_segment.items():
+        for a in accounts:
+            category = "｜原稿 " if segment in ("S", "A") else "｜利用状況 "
+            assert category in a["Health_Explanation__c"], (segment, a["Health_Explanation__c"])
+            if segment in ("S", "A"):  # the default scorecard's categories stay empty
+                assert a.get("Health_Usage__c") is None and a.get("Health_Engagement__c") is None
+    bands = Counter(a["Health_Band__c"] for a in by_segment["S"] + by_segment["A"])
+    assert len(bands) >= 3, bands
