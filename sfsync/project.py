@@ -287,8 +287,22 @@ def _segment_scorecards(
             else:
                 loaded[name] = c.load(lambda file=file: load_scorecard(file))
         card = loaded[name]
-        if card is not None:
-            out[segment] = card
+        if card is None:
+            continue
+        named = [n for n, other in loaded.items() if other is not None and n != name]
+        clash = [n for n in named if loaded[n].name == card.name]  # type: ignore[union-attr]
+        if clash:
+            c.problems.append(
+                ConfigProblem(
+                    owner,
+                    f"compute.scorecards.{segment}",
+                    f"the scorecards {clash[0]} and {name} are both named {card.name!r}: "
+                    f"give mappings/scorecards/{name}.yaml a name of its own (its `name:`), "
+                    "so results say which one scored an account",
+                )
+            )
+            continue
+        out[segment] = card
     return out
 
 

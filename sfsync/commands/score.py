@@ -102,13 +102,15 @@ def _input_options(func):
     return func
 
 
-def _segment_cards(ctx, pairs: tuple[str, ...]) -> dict:
-    """``--segment-scorecard S=seed000`` options -> {segment: loaded scorecard}."""
+def _segment_cards(ctx, pairs: tuple[str, ...], default_name: str, default) -> dict:
+    """``--segment-scorecard S=seed000`` options -> {segment: loaded scorecard}; the name of
+    ``--scorecard`` gives its already loaded ``default``."""
     # lazy: keeps `sfsync --help` under 150 ms (pydantic, PyYAML)
     from sfsync.catalogue import SEGMENTS
     from sfsync.scoring import load_scorecard
 
     cards: dict = {}
+    loaded: dict = {default_name: default}  # each scorecard once, however many segments use it
     for pair in pairs:
         segment, sep, name = pair.partition("=")
         segment, name = segment.strip(), name.strip()
@@ -117,7 +119,9 @@ def _segment_cards(ctx, pairs: tuple[str, ...]) -> dict:
                 f"{pair!r}: use SEGMENT=NAME with a segment {', '.join(SEGMENTS)}, e.g. S=seed000",
                 param_hint="--segment-scorecard",
             )
-        cards[segment] = load_scorecard(resolve_scorecard(ctx, name))
+        if name not in loaded:
+            loaded[name] = load_scorecard(resolve_scorecard(ctx, name))
+        cards[segment] = loaded[name]
     return cards
 
 
@@ -138,7 +142,7 @@ def _score(ctx, accounts_path, usage_path, activities_path, benchmarks_path, pre
     from sfsync.sources.engagement import derive_tutorial_completed
 
     card = load_scorecard(resolve_scorecard(ctx, scorecard_name))
-    by_segment = _segment_cards(ctx, segment_scorecards)
+    by_segment = _segment_cards(ctx, segment_scorecards, scorecard_name, card)
     templates = load_explanation_templates(ctx, language)
     as_of_date = _parse_as_of(ctx, as_of)
     by_source = {"accounts": {}, "usage": {}}

@@ -97,15 +97,16 @@ def score_by_segment(
         "language": language,
     }
     base = score_accounts(accounts, usage, activities, scorecard=scorecard, **common)
-    others = {seg: card for seg, card in by_segment.items() if card.name != scorecard.name}
+    others = {seg: card for seg, card in by_segment.items() if card is not scorecard}
     if not others:
         return base
     base_ids = base.scores["account_id"]
     chosen = np.full(len(base_ids), scorecard.name, dtype=object)
     cards = {scorecard.name: scorecard}
     for seg, card in others.items():
+        if cards.setdefault(card.name, card) is not card:
+            raise ValueError(f"two different scorecards are named {card.name!r}")
         chosen[base.scores["segment"].eq(seg).fillna(False).to_numpy(dtype=bool)] = card.name
-        cards[card.name] = card
 
     account_ids = accounts["account_id"].astype(str).to_numpy()
     parts: list[tuple[ScoreResult, np.ndarray]] = []

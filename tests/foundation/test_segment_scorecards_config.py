@@ -128,3 +128,12 @@ def test_compute_scores_each_segment_with_its_scorecard(config):
     assert scores.loc["S1", "health_score"] == 67
     fields = computed.desired_fields.set_index("account_id")
     assert fields.loc["S1", "health_score"] == 67
+
+
+def test_two_scorecards_with_the_same_name_are_refused(config, capsys):
+    cards = config.parent / "mappings" / "scorecards"
+    (cards / "copy.yaml").write_text((cards / "default.yaml").read_text("utf-8"), "utf-8")
+    _edit_nightly(config, "  scorecards: {S: copy}")
+    code, output = _validate(config, capsys)
+    assert code == 1
+    assert "compute.scorecards.S: the scorecards default and copy are both named 'default'" in output

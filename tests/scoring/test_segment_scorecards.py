@@ -194,6 +194,7 @@ def _cli(argv, capsys) -> tuple[int, str, str]:
 def test_score_csv_says_which_scorecard_scored_each_account(tmp_path, capsys):
     argv = ["score", *_write_inputs(tmp_path), "--out", str(tmp_path / "o.csv")]
     argv += ["--segment-scorecard", "S=seed000", "--segment-scorecard", "A=seed000"]
+    argv += ["--segment-scorecard", "B=default"]  # the default scorecard, named again
     code, _, err = _cli(argv, capsys)
     assert code == 0, err
     out = pd.read_csv(tmp_path / "o.csv").set_index("account_id")
