@@ -136,4 +136,6 @@ def test_two_scorecards_with_the_same_name_are_refused(config, capsys):
     _edit_nightly(config, "  scorecards: {S: copy}")
     code, output = _validate(config, capsys)
     assert code == 1
-    assert "compute.scorecards.S: the scorecards default and copy are both named 'default'" in output
+    assert (
+        "compute.scorecards.S: the scorecards default and copy are both named 'default'" in output
+    )
