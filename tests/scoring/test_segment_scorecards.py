@@ -204,15 +204,14 @@ def test_score_csv_says_which_scorecard_scored_each_account(tmp_path, capsys):
     assert {"usage_points", "market_points"} <= set(out.columns)
 
 
-def test_explain_uses_the_accounts_scorecard(tmp_path, capsys):
-    base = ["explain", *_write_inputs(tmp_path), "--language", "en"]
-    base += ["--segment-scorecard", "S=seed000"]
-    code, out, err = _cli([*base, "--account", "S1"], capsys)
+@pytest.mark.parametrize(("account_id", "card"), [("S1", "seed000"), ("B1", "default")])
+def test_explain_uses_the_accounts_scorecard(tmp_path, capsys, account_id, card):
+    argv = ["explain", *_write_inputs(tmp_path), "--language", "en"]
+    argv += ["--segment-scorecard", "S=seed000", "--account", account_id]
+    code, out, err = _cli(argv, capsys)
     assert code == 0, err
-    assert "seed000" in out.splitlines()[0] and "postings" in out
-    code, out, err = _cli([*base, "--account", "B1"], capsys)
-    assert code == 0, err
-    assert "default" in out.splitlines()[0] and "postings" not in out
+    assert card in out.splitlines()[0]
+    assert ("postings" in out) == (card == "seed000")
 
 
 def test_a_bad_segment_option_is_named(tmp_path, capsys):
