@@ -27,6 +27,7 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import union_categoricals
 
 from sfsync.scoring.result import SIGNAL_COLUMNS, ScoreResult, score_accounts
 from sfsync.scoring.scorecard import Scorecard
@@ -52,7 +53,7 @@ class SegmentedScoreResult(ScoreResult):
         frames = []
         for part, ids in self.parts:
             frame = part.explanations
-            frames.append(frame[frame["account_id"].isin(ids)])
+            frames.append(frame[pd.Index(ids).get_indexer(frame["account_id"].astype(object)) >= 0])
         out = pd.concat(frames, ignore_index=True)
         order = _positions(self.scores["account_id"], out["account_id"])
         return out.iloc[np.argsort(order, kind="stable")].reset_index(drop=True)
@@ -100,37 +101,41 @@ def score_by_segment(
     others = {seg: card for seg, card in by_segment.items() if card is not scorecard}
     if not others:
         return base
-    base_ids = base.scores["account_id"]
-    chosen = np.full(len(base_ids), scorecard.name, dtype=object)
+    key = pd.Index(base.scores["account_id"].astype(object))
+    if not key.is_unique:
+        raise ValueError("scorecards per segment need unique account ids")
+    chosen = np.full(len(key), scorecard.name, dtype=object)
     cards = {scorecard.name: scorecard}
     for seg, card in others.items():
         if cards.setdefault(card.name, card) is not card:
             raise ValueError(f"two different scorecards are named {card.name!r}")
         chosen[base.scores["segment"].eq(seg).fillna(False).to_numpy(dtype=bool)] = card.name
 
-    account_ids = accounts["account_id"].astype(str).to_numpy()
+    def scored_by(ids: pd.Series, name: str) -> np.ndarray:
+        """Which of ``ids`` (account ids) ``name`` scores (hash lookups, no pairwise compare)."""
+        positions = key.get_indexer(ids.astype(object))
+        return (positions >= 0) & (chosen[positions] == name)
+
     parts: list[tuple[ScoreResult, np.ndarray]] = []
     score_frames, signal_frames = [], []
     for name, card in cards.items():
-        ids = base_ids[chosen == name].astype(str).to_numpy()
         if name == scorecard.name:
             part = base
-        elif len(ids) == 0:
+        elif not (chosen == name).any():
             continue
         else:
-            subset = accounts[np.isin(account_ids, ids)]
+            subset = accounts[scored_by(accounts["account_id"], name)]
             part = score_accounts(subset, usage, activities, scorecard=card, **common)
-        keep = part.scores["account_id"].astype(str).isin(ids).to_numpy()
-        frame = part.scores[keep].copy()
+        frame = part.scores[scored_by(part.scores["account_id"], name)].copy()
         frame[SCORECARD_COLUMN] = name
         score_frames.append(frame)
         signals = part.signals
-        signal_frames.append(signals[signals["account_id"].astype(str).isin(ids)])
-        parts.append((part, ids))
+        signal_frames.append(signals[scored_by(signals["account_id"], name)])
+        parts.append((part, key[chosen == name].to_numpy()))
 
     scores = _assemble_scores(score_frames, base, cards)
     signals = pd.concat(signal_frames, ignore_index=True)[SIGNAL_COLUMNS]
-    order = _positions(base_ids, signals["account_id"])
+    order = _positions(base.scores["account_id"], signals["account_id"])
     signals = signals.iloc[np.lexsort((signals["code"].astype(str).to_numpy(), order))]
     return SegmentedScoreResult(
         scores=scores,
@@ -151,13 +156,24 @@ def _assemble_scores(
 ) -> pd.DataFrame:
     """The rows of each part in the default pass's account order, the default pass's segment,
     the union of the category points columns (after ``health_band``) and ``scorecard``."""
-    scores = pd.concat(frames, ignore_index=True)
+    # categorical text columns (the explanation) stay categorical: concat would spell out
+    # every row's text, union_categoricals only joins the distinct values
+    categorical = [
+        c
+        for c in frames[0].columns
+        if all(c in f and isinstance(f[c].dtype, pd.CategoricalDtype) for f in frames)
+    ]
+    scores = pd.concat([f.drop(columns=categorical) for f in frames], ignore_index=True)
+    for column in categorical:
+        joined = union_categoricals([f[column] for f in frames], ignore_order=True)
+        scores[column] = pd.Series(joined, index=scores.index, copy=False)
     order = _positions(base.scores["account_id"], scores["account_id"])
     scores = scores.iloc[np.argsort(order, kind="stable")].reset_index(drop=True)
-    scores["segment"] = base.scores["segment"].to_numpy()
+    scores["segment"] = base.scores["segment"].array  # the default pass's, dtype kept
     points = list(dict.fromkeys(f"{c}_points" for card in cards.values() for c in card.categories))
     head = ["account_id", "health_score", "health_band", *points, SCORECARD_COLUMN]
-    rest = [c for c in scores.columns if c not in head]
+    rest = [c for c in base.scores.columns if c not in head]
+    rest += [c for c in scores.columns if c not in head and c not in rest]
     return scores[head + rest]
 
 

@@ -114,6 +114,7 @@ def test_the_default_scorecards_figures_do_not_move(cards):
     expected = alone.scores[alone.scores["account_id"] == "B1"]
     for column in expected.columns:
         assert row[column].tolist() == expected[column].tolist(), column
+        assert type(row[column].dtype) is type(expected[column].dtype), column
 
 
 def test_without_another_scorecard_the_result_is_score_accounts(cards):
