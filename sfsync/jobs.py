@@ -28,6 +28,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from sfsync.calendar import add_months, is_month_text, month_text, scoring_month
+from sfsync.catalogue import SEGMENTS
 from sfsync.configfile import StrictModel, load_model
 from sfsync.errors import ConfigError, ConfigProblem
 from sfsync.scope import ScopeCondition
@@ -196,6 +197,57 @@ class ScoreCompute(StrictModel):
         description="Health_Direction__c: a trend within ±this many points is flat, above up, "
         "below down",
     )
+    scorecards: dict[str, str] | None = Field(
+        default=None,
+        description="a scorecard per segment (S, A, B, C; `default` for the others, else "
+        "`scorecard`): each account is scored with its segment's scorecard, the segment "
+        "being decided by the default scorecard's rules (sfsync.scoring.segmented)",
+    )
+
+    @field_validator("scorecards")
+    @classmethod
+    def _segment_keys(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        if value is None:
+            return value
+        unknown = [k for k in value if k not in (*SEGMENTS, "default")]
+        if unknown:
+            raise ValueError(
+                f"unknown segment(s) {', '.join(map(repr, unknown))}; "
+                f"use {', '.join(SEGMENTS)} or default"
+            )
+        empty = [k for k, v in value.items() if not v.strip()]
+        if empty:
+            raise ValueError(f"{empty[0]}: give a scorecard name")
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_scorecard(cls, data: object) -> object:
+        """``scorecards.default`` is the job's ``scorecard`` (given once or equal)."""
+        if not isinstance(data, dict) or not isinstance(data.get("scorecards"), dict):
+            return data
+        default = data["scorecards"].get("default")
+        if not isinstance(default, str):
+            return data
+        if "scorecard" in data and data["scorecard"] != default:
+            raise ValueError(
+                f"scorecard ({data['scorecard']}) and scorecards.default ({default}) differ: "
+                "name the default scorecard once"
+            )
+        return {**data, "scorecard": default}
+
+    def segment_scorecards(self) -> dict[str, str]:
+        """Segment -> scorecard name, for the segments scored with another scorecard than
+        the default (``scorecard``); empty for a job with one scorecard."""
+        return {
+            seg: name
+            for seg, name in (self.scorecards or {}).items()
+            if seg != "default" and name != self.scorecard
+        }
+
+    def scorecard_names(self) -> list[str]:
+        """Every scorecard the job scores with, the default first."""
+        return list(dict.fromkeys([self.scorecard, *self.segment_scorecards().values()]))
 
 
 class UsageImportCompute(StrictModel):

@@ -79,9 +79,9 @@ from sfsync.salesforce.planner import (
 )
 from sfsync.salesforce.upsell import build_upsell_tasks
 from sfsync.salesforce.writer import ApplyResult, apply_plan
-from sfsync.scoring import score_accounts
 from sfsync.scoring.qbr import last_qbr_dates
 from sfsync.scoring.result import ScoreResult
+from sfsync.scoring.segmented import score_by_segment
 from sfsync.scoring.trend import trend_baseline_day, trend_direction
 from sfsync.sources.extract import (
     Inputs,
@@ -249,7 +249,8 @@ def compute_scores(
     previous: pd.DataFrame | None,
     trend_baseline: pd.DataFrame | None | Literal["previous"] = "previous",
 ) -> Computed:
-    """Score the accounts with the bundle's scorecard; build the desired signal, upsell and
+    """Score the accounts with the bundle's scorecard (or each segment's, ``compute.scorecards``);
+    build the desired signal, upsell and
     follow-up Tasks (pure: the scorecard, benchmarks, templates and playbook come from ``bundle``,
     ``previous`` is the previous stored scores)."""
     card = bundle.scorecard
@@ -258,12 +259,13 @@ def compute_scores(
     accounts = inputs.frames["accounts"]
     usage = inputs.get("usage")
     activities = inputs.get("activities")
-    result = score_accounts(
+    result = score_by_segment(
         accounts,
         usage if usage is not None else _empty_usage(),
         activities if activities is not None else _empty_activities(),
         as_of=as_of,
         scorecard=card,
+        by_segment=bundle.segment_scorecards,  # empty: every account with ``card``
         benchmarks=bundle.benchmarks,
         previous=previous,
         trend_baseline=trend_baseline,
@@ -667,12 +669,16 @@ class Recorded:
 
 def record_results(
     store: Store, run_id: int | None, scorecard: str, as_of: date, accounts: pd.DataFrame,
-    result: ScoreResult,
+    result: ScoreResult, *, signals: bool = True,
 ) -> Recorded:  # fmt: skip
-    """After a real run: store the score snapshot and the signal ledger (state store)."""
+    """After a real run: store the score snapshot and the signal ledger (state store).
+    ``signals`` false (a job whose signals drive no Task and no Slack message, e.g. the
+    seed000 job next to the nightly one): the ledger is left to the jobs that act on it."""
     scores = with_measure_points(with_owners(result.scores, accounts), result.explanations)
     scores = with_arr(scores, accounts)
     save_snapshots(store, run_id, scorecard, as_of, scores)
+    if not signals:
+        return Recorded()
     changes = sync_signals(store, as_of, result.signals, scope=result.scores["account_id"])
     churn = int((changes.new["kind"] == "churn").sum()) if "kind" in changes.new else 0
     return Recorded(len(changes.new), churn)
@@ -1008,9 +1014,11 @@ def run_stages(run: Run, results: StageResults) -> RunOutcome | None:
     guards.record_baseline(_guard_run(run, run_id, accept=False), inputs.figures, figures)
     scored = computed.scores
     if not request.dry_run and store is not None and scored is not None:
+        job = bundle.job
         results.recorded = record_results(
-            store, run_id, spec.scorecard, run.as_of, inputs.frames["accounts"], scored
-        )
+            store, run_id, spec.scorecard, run.as_of, inputs.frames["accounts"], scored,
+            signals=job.write.signal_tasks or job.write.followup_tasks or job.notify.slack,
+        )  # fmt: skip
     if not request.dry_run and bundle.job.notify.slack and scored is not None:
         if clients.slack is None:
             results.notes.append("Slack is not configured (SFSYNC_SLACK_TOKEN): no alerts sent")

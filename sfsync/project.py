@@ -80,6 +80,15 @@ class JobBundle:
     benchmarks: pd.DataFrame | None = None
     sync_config: SyncConfig | None = None
     playbook: Playbook | None = None
+    segment_scorecards: dict[str, Scorecard] = field(default_factory=dict)
+
+    def scorecards(self) -> list[Scorecard]:
+        """Every scorecard the job scores with: the default, then those chosen per segment."""
+        cards = [] if self.scorecard is None else [self.scorecard]
+        for card in self.segment_scorecards.values():
+            if all(card is not c for c in cards):
+                cards.append(card)
+        return cards
 
     @property
     def language(self) -> str:
@@ -141,12 +150,17 @@ def mapped_roles(job: Job) -> dict[str, str]:
     return roles
 
 
-def output_columns(job: Job, scorecard: Scorecard | None) -> list[str] | None:
-    """The result columns the job's compute produces (None: unknown, e.g. no scorecard)."""
+def output_columns(
+    job: Job, scorecard: Scorecard | None, others: list[Scorecard] | None = None
+) -> list[str] | None:
+    """The result columns the job's compute produces (None: unknown, e.g. no scorecard);
+    ``others``: the scorecards chosen per segment (their categories' points too)."""
     if isinstance(job.compute, ScoreCompute):
         if scorecard is None:
             return None
-        return sorted(SCORING_COLUMNS | {f"{name}_points" for name in scorecard.categories})
+        cards = [scorecard, *(others or [])]
+        points = {f"{name}_points" for card in cards for name in card.categories}
+        return sorted(SCORING_COLUMNS | points)
     if isinstance(job.compute, KpiCompute):
         return []
     return list(USAGE_IMPORT_OUTPUT)
@@ -203,10 +217,12 @@ def bundle_problems(
             c.missing(root / source.path, owner, f"sources.{role}.path")
 
     scorecard = benchmarks = None
+    segment_scorecards: dict[str, Scorecard] = {}
     if isinstance(job.compute, ScoreCompute):
         file = mappings / "scorecards" / f"{job.compute.scorecard}.yaml"
         if not c.missing(file, owner, "compute.scorecard"):
             scorecard = c.load(lambda: load_scorecard(file))
+        segment_scorecards = _segment_scorecards(c, job.compute, mappings, owner, scorecard)
         if job.compute.benchmarks:
             bench = mappings / "benchmarks" / job.compute.benchmarks
             if not c.missing(bench, owner, "compute.benchmarks"):
@@ -221,7 +237,7 @@ def bundle_problems(
     if not isinstance(job.compute, KpiCompute):
         name = job.write.account_fields or "account_fields"
         if not c.missing(mappings / f"{name}.yaml", owner, "write.account_fields"):
-            columns = output_columns(job, scorecard)
+            columns = output_columns(job, scorecard, list(segment_scorecards.values()))
             sync_config = c.load(
                 lambda: sync_config_of(mappings, name, templates, settings.timezone, columns)
             )
@@ -248,9 +264,54 @@ def bundle_problems(
         benchmarks=benchmarks,
         sync_config=sync_config,
         playbook=playbook,
+        segment_scorecards=segment_scorecards,
     )
     c.problems.extend(cross_problems(bundle, owner))
     return (None if c.problems else bundle), c.problems
+
+
+def _segment_scorecards(
+    c: _Collector, spec: ScoreCompute, mappings: Path, owner: str, default: Scorecard | None
+) -> dict[str, Scorecard]:
+    """Segment -> loaded scorecard for ``compute.scorecards`` (each file loaded once); an
+    unknown name is a problem naming the segment and the scorecards that exist."""
+    directory = mappings / "scorecards"
+    loaded: dict[str, Scorecard | None] = {spec.scorecard: default}
+    out: dict[str, Scorecard] = {}
+    for segment, name in spec.segment_scorecards().items():
+        if name not in loaded:
+            file = directory / f"{name}.yaml"
+            if not file.exists():
+                available = ", ".join(sorted(p.stem for p in directory.glob("*.yaml")))
+                c.problems.append(
+                    ConfigProblem(
+                        owner,
+                        f"compute.scorecards.{segment}",
+                        f"unknown scorecard {name!r}: {file} does not exist "
+                        f"(scorecards: {available or 'none'})",
+                    )
+                )
+                loaded[name] = None
+            else:
+                loaded[name] = c.load(lambda file=file: load_scorecard(file))
+        card = loaded[name]
+        if card is None:
+            continue
+        named = [n for n, other in loaded.items() if other is not None and n != name]
+        clash = [n for n in named if loaded[n].name == card.name]  # type: ignore[union-attr]
+        if clash:
+            c.problems.append(
+                ConfigProblem(
+                    owner,
+                    f"compute.scorecards.{segment}",
+                    f"the scorecards {clash[0]} and {name} are both named {card.name!r}: "
+                    f"give mappings/scorecards/{name}.yaml a name of its own (its `name:`), "
+                    "so results say which one scored an account",
+                )
+            )
+            continue
+        out[segment] = card
+    return out
 
 
 def sync_config_of(
@@ -301,9 +362,13 @@ def cross_problems(bundle: JobBundle, job_file: str) -> list[ConfigProblem]:
 
 def scorecard_input_problems(bundle: JobBundle, job_file: str) -> list[ConfigProblem]:
     """Every extra input the scorecard reads is a column of the source role it reads from."""
-    card = bundle.scorecard
-    if card is None:
-        return []
+    problems = []
+    for card in bundle.scorecards():
+        problems += _card_input_problems(bundle, card, job_file)
+    return problems
+
+
+def _card_input_problems(bundle: JobBundle, card: Scorecard, job_file: str) -> list[ConfigProblem]:
     card_file = card.source
     problems = []
     for role in ("accounts", "usage"):
@@ -341,9 +406,10 @@ def scorecard_input_problems(bundle: JobBundle, job_file: str) -> list[ConfigPro
 def producible_values(bundle: JobBundle) -> dict[str, tuple[str, ...]]:
     """Every value each coded result column can take with this job's scorecard and rules."""
     values = dict(PRODUCIBLE_VALUES)
-    card = bundle.scorecard
-    if card is not None:
-        values["health_band"] = tuple(band.name for band in card.bands)
+    cards = bundle.scorecards()
+    if cards:
+        bands = (band.name for card in cards for band in card.bands)
+        values["health_band"] = tuple(dict.fromkeys(bands))
     return values
 
 

@@ -86,6 +86,11 @@ def _input_options(func):
                      f"{DEFAULT_TIMEZONE} unless sfsync.yaml says otherwise)."),
         click.option("--scorecard", "scorecard_name", default="default", show_default=True,
                      help="Scorecard name in mappings/scorecards/ or a YAML path."),
+        click.option("--segment-scorecard", "segment_scorecards", multiple=True,
+                     metavar="SEGMENT=NAME",
+                     help="Score the accounts of a segment (S, A, B, C) with another scorecard, "
+                     "e.g. S=seed000 (repeatable); the others use --scorecard, which also "
+                     "decides the segments. The CSV then has a scorecard column."),
         click.option("--strict", is_flag=True,
                      help="Fail (exit 1) when any input row is bad or the input guard finds "
                      "the usage file broken, instead of warning."),
@@ -97,12 +102,35 @@ def _input_options(func):
     return func
 
 
+def _segment_cards(ctx, pairs: tuple[str, ...], default_name: str, default) -> dict:
+    """``--segment-scorecard S=seed000`` options -> {segment: loaded scorecard}; the name of
+    ``--scorecard`` gives its already loaded ``default``."""
+    # lazy: keeps `sfsync --help` under 150 ms (pydantic, PyYAML)
+    from sfsync.catalogue import SEGMENTS
+    from sfsync.scoring import load_scorecard
+
+    cards: dict = {}
+    loaded: dict = {default_name: default}  # each scorecard once, however many segments use it
+    for pair in pairs:
+        segment, sep, name = pair.partition("=")
+        segment, name = segment.strip(), name.strip()
+        if not sep or segment not in SEGMENTS or not name:
+            raise click.BadParameter(
+                f"{pair!r}: use SEGMENT=NAME with a segment {', '.join(SEGMENTS)}, e.g. S=seed000",
+                param_hint="--segment-scorecard",
+            )
+        if name not in loaded:
+            loaded[name] = load_scorecard(resolve_scorecard(ctx, name))
+        cards[segment] = loaded[name]
+    return cards
+
+
 def _score(ctx, accounts_path, usage_path, activities_path, benchmarks_path, previous_path,
-           as_of, scorecard_name, strict, language):  # fmt: skip
+           as_of, scorecard_name, segment_scorecards, strict, language):  # fmt: skip
     # lazy: keeps `sfsync --help` under 150 ms (pandas)
     import pandas as pd
 
-    from sfsync.scoring import load_scorecard, score_accounts
+    from sfsync.scoring import load_scorecard
     from sfsync.scoring.csv_inputs import (
         read_accounts,
         read_activities,
@@ -110,14 +138,17 @@ def _score(ctx, accounts_path, usage_path, activities_path, benchmarks_path, pre
         read_previous,
         read_usage,
     )
+    from sfsync.scoring.segmented import score_by_segment
     from sfsync.sources.engagement import derive_tutorial_completed
 
     card = load_scorecard(resolve_scorecard(ctx, scorecard_name))
+    by_segment = _segment_cards(ctx, segment_scorecards, scorecard_name, card)
     templates = load_explanation_templates(ctx, language)
     as_of_date = _parse_as_of(ctx, as_of)
     by_source = {"accounts": {}, "usage": {}}
-    for name, spec in card.inputs.items():
-        by_source[spec.source][name] = spec.kind
+    for each in (card, *by_segment.values()):
+        for name, spec in each.inputs.items():
+            by_source[spec.source][name] = spec.kind
     tables = [
         read_accounts(accounts_path, by_source["accounts"]),
         read_usage(usage_path, by_source["usage"]),
@@ -138,17 +169,18 @@ def _score(ctx, accounts_path, usage_path, activities_path, benchmarks_path, pre
         previous = read_previous(previous_path)
     # as `sfsync run` does (sfsync.sources.extract): tutorial_completed from its date
     usage = derive_tutorial_completed(tables[1].frame)
-    result = score_accounts(
+    result = score_by_segment(
         tables[0].frame,
         usage,
         tables[2].frame,
         as_of=as_of_date,
         scorecard=card,
+        by_segment=by_segment,
         benchmarks=benchmarks,
         previous=previous,
         templates=templates,
     )
-    return card, result, len(problems)
+    return card, result, len(problems), list(by_segment.values())
 
 
 def guard_offline_inputs(accounts, usage, as_of: date, usage_path: str, strict: bool) -> None:
@@ -213,17 +245,21 @@ def score(ctx, out_path, **inputs):
       sfsync score --accounts accounts.csv --usage usage.csv --activities activities.csv \\
                    --as-of 2025-03-15 --out scores.csv
       sfsync score ... --scorecard seed000 --out seed000.csv
+      sfsync score ... --segment-scorecard S=seed000 --segment-scorecard A=seed000
       sfsync score ... --language en --out scores_en.csv
     """
     # lazy: keeps `sfsync --help` under 150 ms (pandas, pydantic, PyYAML)
     from sfsync.scoring.csv_inputs import write_scores
 
-    card, result, skipped = _score(ctx, **inputs)
-    categories = list(card.categories)
+    card, result, skipped, others = _score(ctx, **inputs)
+    categories = list(dict.fromkeys(c for each in (card, *others) for c in each.categories))
+    columns = _columns(categories)
+    if "scorecard" in result.scores.columns:  # scorecards per segment: which one scored
+        columns.insert(columns.index("health_band") + 1, "scorecard")
     if out_path == "-":
-        click.echo(result.scores[_columns(categories)].to_csv(index=False), nl=False)
+        click.echo(result.scores[columns].to_csv(index=False), nl=False)
     else:
-        write_scores(result.scores, categories, out_path)
+        write_scores(result.scores, categories, out_path, columns=columns)
     bands = result.scores["health_band"].value_counts(dropna=False)
     summary = ", ".join(f"{band if isinstance(band, str) else 'no score'} {count}"
                         for band, count in bands.items())  # fmt: skip
@@ -260,7 +296,7 @@ def explain(ctx, account_id, **inputs):
     # lazy: keeps `sfsync --help` under 150 ms (pandas, pydantic, PyYAML)
     from sfsync.scoring.explain import render_account
 
-    card, result, _ = _score(ctx, **inputs)
+    card, result, _, _ = _score(ctx, **inputs)
     matches = result.scores.index[result.scores["account_id"] == account_id.strip()]
     if len(matches) == 0:
         raise InputDataError(
@@ -269,6 +305,9 @@ def explain(ctx, account_id, **inputs):
     row = result.scores.loc[matches[0]]
     breakdown = result.explanations
     breakdown = breakdown[breakdown["account_id"] == row["account_id"]]
+    card_of = getattr(result, "card_of", None)  # scorecards per segment: the account's own
+    if card_of is not None:
+        card = card_of(row["account_id"])
     click.echo(render_account(row, breakdown, card, result.wording))
 
 

@@ -302,6 +302,9 @@ def output_columns(categories: list[str]) -> list[str]:
     )
 
 
-def write_scores(scores: pd.DataFrame, categories: list[str], path: str | Path) -> None:
-    """Write the scores CSV (missing values as empty cells)."""
-    scores[output_columns(categories)].to_csv(path, index=False)
+def write_scores(
+    scores: pd.DataFrame, categories: list[str], path: str | Path, columns: list[str] | None = None
+) -> None:
+    """Write the scores CSV (missing values as empty cells); ``columns``: other than
+    :func:`output_columns` (e.g. with the ``scorecard`` column of scorecards per segment)."""
+    scores[columns or output_columns(categories)].to_csv(path, index=False)

@@ -54,7 +54,7 @@ def test_unknown_job_is_a_clear_error(project):
     result = _sfsync(project, "run", "nightley", "--sandbox")
     assert result.returncode == 1
     assert "no job named 'nightley'" in result.stderr
-    assert "nightly, weekly-usage-import" in result.stderr
+    assert "nightly, seed000, weekly-usage-import" in result.stderr
 
 
 def test_a_practice_org_older_than_its_scoring_month_says_how_to_renew_it(project):

@@ -86,7 +86,7 @@ def test_run_refuses_the_same_job_before_any_network_call(config, monkeypatch, c
 def test_validate_passes_the_repository_jobs(config, capsys):
     code, output = _run(["--config", str(config), "validate"], capsys)
     assert code == 0, output
-    assert "jobs (monthly-kpi, nightly, weekly-usage-import)" in output
+    assert "jobs (monthly-kpi, nightly, seed000, weekly-usage-import)" in output
 
 
 def test_every_problem_of_a_job_is_reported_at_once(config):

@@ -155,9 +155,36 @@ def test_csm_and_manager_permission_sets_read_every_field_and_never_edit_sfsync_
         assert not written & {f for f, editable in perms.items() if editable}, name
     assert {f for f, e in _permissions("sfsync_CSM").items() if e} == {
         "Account.Churn_Date__c", "Account.Churn_Reason__c", "Account.Competitor_Evaluation__c",
-        "Contact.CS_Contact_Role__c",
+        "Contact.CS_Contact_Role__c", *SEED000_INPUT_FIELDS,
         "Account.Main_Contact__c",  # the CSM records the customer's new main contact
     }  # fmt: skip
+
+
+# the seed-000 adoption checklists and market inputs, maintained by CSMs and managers
+SEED000_INPUT_FIELDS = {
+    *(f"Account.Adoption_Postings_Step{i}__c" for i in range(1, 6)),
+    *(f"Account.Adoption_Management_Step{i}__c" for i in range(1, 6)),
+    *(f"Account.Adoption_Paid_Ads_Step{i}__c" for i in range(1, 5)),
+    "Account.Employment_Type__c", "Account.Recruiting_Area_Count__c",
+    "Account.Annual_Media_Spend__c",
+}  # fmt: skip
+
+
+def test_the_seed000_inputs_and_outputs_are_in_the_practice_org(sandbox_sf) -> None:
+    fields = {f["name"]: f for f in sandbox_sf.Account.describe()["fields"]}
+    for name in SEED000_INPUT_FIELDS:
+        assert fields[name.split(".")[1]]["updateable"], name
+    assert fields["Adoption_Postings_Step1__c"]["type"] == "boolean"
+    assert [v["value"] for v in fields["Employment_Type__c"]["picklistValues"]] == [
+        "part-time", "contract", "full-time", "outsourcing"
+    ]  # fmt: skip
+    assert fields["Employment_Type__c"]["picklistValues"][0]["label"] == "パート/アルバイト"
+    assert fields["Adoption_Band__c"]["type"] == "picklist"
+    assert fields["Adoption_Score__c"]["label"] == "定着・マーケットスコア"
+    layout = ET.parse(SOURCE / "layouts/Account-sfsync Account Layout.layout-meta.xml").getroot()
+    sections = {s.findtext(NS + "label"): s for s in layout.findall(NS + "layoutSections")}
+    inputs = {f.text for f in sections["定着ステップ・マーケット情報"].iter(NS + "field")}
+    assert inputs == {name.split(".")[1] for name in SEED000_INPUT_FIELDS}
 
 
 def test_list_views_have_japanese_names_and_filter_on_codes() -> None:

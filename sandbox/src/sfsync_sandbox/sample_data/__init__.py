@@ -47,6 +47,8 @@ the next month (``contact_changed`` once applied); five active tech-touch Campai
 members. Engagement logs (``sample_data/engagement.py``): mail
 opens and clicks, video and document views fade before churn and rise for some healthy
 accounts; the per-content log behind them is ``SampleData.content_log()``.
+Seed-000 inputs (``sample_data/adoption.py``): the adoption-step checklists and market fields
+on each Account, following its archetype and tier, so that ``sfsync run seed000`` spreads.
 Activities: completed Tasks (Call/Email/Meeting) and past Events (Meeting/QBR) with the latest
 touch < 30, 30–59, ≥ 60 days ago or never, meetings in the last quarter more likely for S/A,
 plus open Tasks due in the future. Names are mostly Japanese (株式会社…), a few English, and a
@@ -75,6 +77,7 @@ from sfsync_sandbox.sample_data.accounts import (
     contract_dates,
 )
 from sfsync_sandbox.sample_data.activities import activities
+from sfsync_sandbox.sample_data.adoption import adoption_fields
 from sfsync_sandbox.sample_data.churn import CHURN_REASONS, churn_reasons, pick_churned
 from sfsync_sandbox.sample_data.common import add_months, make_ids
 from sfsync_sandbox.sample_data.contacts import campaigns, contacts, main_contacts
@@ -219,6 +222,8 @@ def generate(accounts: int = 150, seed: int = 7, as_of: date | None = None) -> S
     contact_rows = contacts(seed, account_ids, owner_of, tier)
     main_contact, contact_changes = main_contacts(seed, contact_rows, account_ids, ~churned)
     accounts_frame["Main_Contact__c"] = main_contact
+    seed000 = adoption_fields(np.random.default_rng([seed, 17]), tier, phase, archetype)
+    accounts_frame = pd.concat([accounts_frame, seed000], axis=1)
     usage = usage_rows(
         rng,
         tenant[linked],
