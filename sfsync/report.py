@@ -161,7 +161,7 @@ class RunSummary:
             )
             lines.append(
                 f"  alerted      {self.signal_alerts:,} new signals "
-                f"({self.alerts_sent:,} Slack messages sent{pending})"
+                f"({self.alerts_sent:,} Slack message{'' if self.alerts_sent == 1 else 's'} sent{pending})"
             )
         calls = ", ".join(f"{service} {n:,}" for service, n in self.api_calls.items())
         lines.append(f"  API calls    {self.total_api_calls:,} ({calls or 'none'})")

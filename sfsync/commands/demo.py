@@ -100,8 +100,12 @@ def in_salesforce(s: RunSummary) -> list[str]:
         "ends with the next action for the band",
         f"  - list view 「{w['my_accounts']}」: {risky:,} accounts in the orange or red band "
         "across all owners",
-        f"  - list view 「{w['tasks_48h']}」: the {s.signal_tasks_created:,} new churn-risk "
-        "Tasks, each due within 48 hours",
+        f"  - list view 「{w['tasks_48h']}」: "
+        + (
+            f"the {s.signal_tasks_created:,} new churn-risk Tasks, each due within 48 hours"
+            if s.signal_tasks_created
+            else "no new churn-risk Task this run (the open ones stay listed until done)"
+        ),
     ]
     if s.upsell_tasks_created:
         lines.append(

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import Counter
 
 from tests.cli_process import add_settings
-from tests.e2e.conftest import run_cli
+from tests.e2e.conftest import run_cli, without_daily_task_limit
 
 
 def test_a_nightly_run_reads_every_account_once(project, sandbox_factory):
@@ -49,6 +49,7 @@ def _events(stderr: str, name: str) -> list[dict]:
 
 def test_the_open_signal_read_leaves_out_the_period_read_for_the_keys(project, sandbox_factory):
     sb = sandbox_factory(accounts=600)  # > 200 signal keys a month: read by period
+    without_daily_task_limit(project)  # every signal Task on the first night
     first = run_cli(project, sb, "run", "nightly", "--as-of", "2025-03-15")
     assert first.exit_code == 0, first.output
     open_before = [

@@ -18,7 +18,7 @@ from tests.e2e.conftest import customers, run_cli
 
 AS_OF = "2025-03-15"
 BANDS = ("green", "yellow", "orange", "red")
-BAND_JA = {"green": "グリーン", "yellow": "イエロー", "orange": "オレンジ", "red": "レッド"}
+BAND_JA = {"green": "健全", "yellow": "要注意", "orange": "警戒", "red": "危険"}  # picklist labels
 HEALTH = ("Health_Score__c", "Health_Band__c", "Health_Explanation__c", "Churn_Signals__c")
 
 
@@ -43,8 +43,9 @@ def test_seed000_scores_the_practice_org_without_touching_the_nightly_fields(
     assert set(bands) == set(BANDS), bands
     assert all(len(active) // 10 <= bands[b] <= len(active) // 2 for b in BANDS), bands
     for a in active:
-        head = f"スコア {int(a['Adoption_Score__c'])}（{BAND_JA[a['Adoption_Band__c']]}）｜原稿 "
+        head = f"スコア {int(a['Adoption_Score__c'])}（{BAND_JA[a['Adoption_Band__c']]}）\n"
         assert a["Adoption_Explanation__c"].startswith(head), a["Adoption_Explanation__c"]
+        assert "\n原稿 " in a["Adoption_Explanation__c"]  # one category per line
         points = ("Adoption_Postings__c", "Adoption_Management__c", "Adoption_Paid_Ads__c")
         assert all(0 <= a[f] <= 30 for f in points) and 0 <= a["Market_Score__c"] <= 100
     # the job reads usage for the data-quality note: the same accounts as the nightly's lack
@@ -111,7 +112,7 @@ def test_nightly_scores_s_and_a_accounts_with_seed000(project, sandbox_factory):
     assert {"S", "A", "B"} <= set(by_segment)
     for segment, accounts in by_segment.items():
         for a in accounts:
-            category = "｜原稿 " if segment in ("S", "A") else "｜利用状況 "
+            category = "\n原稿 " if segment in ("S", "A") else "\n利用状況 "
             assert category in a["Health_Explanation__c"], (segment, a["Health_Explanation__c"])
             if segment in ("S", "A"):  # the default scorecard's categories stay empty
                 assert a.get("Health_Usage__c") is None and a.get("Health_Engagement__c") is None
