@@ -13,7 +13,6 @@ the as-of date), subject and description from the templates ``tasks.urgent_meeti
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 import pandas as pd
 
@@ -21,7 +20,12 @@ from sfsync.automation.playbook import Playbook
 from sfsync.calendar import month_text, scoring_month
 from sfsync.labels import Labels
 from sfsync.salesforce.escalation import People, business_days_after
-from sfsync.salesforce.tasks import SUBJECT_LENGTH, TASK_FRAME_COLUMNS, TEMPLATE_SECTION
+from sfsync.salesforce.tasks import (
+    SUBJECT_LENGTH,
+    TASK_FRAME_COLUMNS,
+    TEMPLATE_SECTION,
+    text_or_empty,
+)
 from sfsync.templates import TemplateSet
 
 URGENT_KEY_PREFIX = "urgent:"
@@ -33,24 +37,13 @@ def urgent_key(account_id: str, as_of: date) -> str:
     return f"{URGENT_KEY_PREFIX}{account_id}:{month_text(scoring_month(as_of))}"
 
 
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    try:
-        if pd.isna(value):
-            return ""
-    except (TypeError, ValueError):
-        pass
-    return str(value)
-
-
 def new_signals(signals: pd.DataFrame, previous: pd.DataFrame | None) -> pd.DataFrame:
     """The rows of ``signals`` whose code was not among the account's ``signals`` (``;``-joined)
     in ``previous`` (all of them without a previous snapshot)."""
     if previous is None or previous.empty or "signals" not in previous:
         return signals
     before = {
-        str(a): {c.strip() for c in _text(s).split(";") if c.strip()}
+        str(a): {c.strip() for c in text_or_empty(s).split(";") if c.strip()}
         for a, s in zip(previous["account_id"], previous["signals"], strict=True)
     }
     keep = [
@@ -89,8 +82,8 @@ def build_urgent_tasks(
     due = business_days_after(as_of, policy.due_business_days)
     rows = []
     for account_id, group in chosen.groupby("account_id", sort=True):
-        segment = _text(info.at[account_id, "segment"]) if account_id in info.index else ""
-        band = _text(info.at[account_id, "health_band"]) if account_id in info.index else ""
+        segment = text_or_empty(info.at[account_id, "segment"]) if account_id in info.index else ""
+        band = text_or_empty(info.at[account_id, "health_band"]) if account_id in info.index else ""
         reasons = []
         if segment and segment in alerts.escalate_segments:
             reasons.append(("segment", {}))
@@ -98,12 +91,14 @@ def build_urgent_tasks(
             reasons.append(("band", {"health_band": labels.band_label(band)}))
         if not reasons:
             continue
-        owner = _text(acc.at[account_id, "owner_id"]) if account_id in acc.index else ""
+        owner = text_or_empty(acc.at[account_id, "owner_id"]) if account_id in acc.index else ""
         manager = people.manager(owner, fallback_manager)
         if manager is None:
             continue
         name = (
-            _text(acc.at[account_id, "name"]) if "name" in acc and account_id in acc.index else ""
+            text_or_empty(acc.at[account_id, "name"])
+            if "name" in acc and account_id in acc.index
+            else ""
         )
         score = info.at[account_id, "health_score"] if "health_score" in info else None
         values = {
@@ -114,7 +109,7 @@ def build_urgent_tasks(
                 for r, v in reasons
             ),
             "owner_name": people.name(owner) or owner,
-            "health_score": _text(score),
+            "health_score": text_or_empty(score),
             "health_band": labels.band_label(band) if band else "",
             "segment": segment,
             "due_date": due.isoformat(),

@@ -29,6 +29,7 @@ from sfsync.salesforce.tasks import (
     TEMPLATE_SECTION,
     EscalationSettings,
     parse_signal_key,
+    text_or_empty,
 )
 from sfsync.templates import TemplateSet
 
@@ -104,19 +105,8 @@ def business_days_after(day: date, n: int) -> date:
     return out
 
 
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    try:
-        if pd.isna(value):
-            return ""
-    except (TypeError, ValueError):
-        pass
-    return str(value)
-
-
 def _day(value: Any) -> date | None:
-    text = _text(value)[:10]
+    text = text_or_empty(value)[:10]
     try:
         return date.fromisoformat(text) if text else None
     except ValueError:
@@ -124,7 +114,7 @@ def _day(value: Any) -> date | None:
 
 
 def _id15(value: Any) -> str:
-    return _text(value)[:15]
+    return text_or_empty(value)[:15]
 
 
 def _is_active(rec: Mapping[str, Any]) -> bool:
@@ -134,7 +124,7 @@ def _is_active(rec: Mapping[str, Any]) -> bool:
     value = rec["is_active"]
     if isinstance(value, str):
         return value.strip().lower() == "true"
-    return bool(value) if _text(value) else False
+    return bool(value) if text_or_empty(value) else False
 
 
 class People:
@@ -148,19 +138,19 @@ class People:
         if users is None or users.empty:
             return
         for rec in users.to_dict(orient="records"):
-            uid = _text(rec.get("user_id"))
+            uid = text_or_empty(rec.get("user_id"))
             if not uid:
                 continue
-            self.names[_id15(uid)] = _text(rec.get("name"))
-            if _text(rec.get("manager_id")):
-                self.managers[_id15(uid)] = _text(rec.get("manager_id"))
+            self.names[_id15(uid)] = text_or_empty(rec.get("name"))
+            if text_or_empty(rec.get("manager_id")):
+                self.managers[_id15(uid)] = text_or_empty(rec.get("manager_id"))
             if _is_active(rec):
                 self.active.add(_id15(uid))
                 self.ids[_id15(uid)] = uid
-                if _text(rec.get("email")):
-                    self.ids[_text(rec.get("email")).casefold()] = uid
-                if _text(rec.get("username")):
-                    self.ids[_text(rec.get("username")).casefold()] = uid
+                if text_or_empty(rec.get("email")):
+                    self.ids[text_or_empty(rec.get("email")).casefold()] = uid
+                if text_or_empty(rec.get("username")):
+                    self.ids[text_or_empty(rec.get("username")).casefold()] = uid
 
     def resolve(self, who: str | None) -> str | None:
         """The active user's Id for an Id, email or username; None otherwise."""
@@ -192,11 +182,11 @@ def overdue_signal_tasks(open_tasks: pd.DataFrame | None, as_of: date) -> pd.Dat
         return pd.DataFrame(columns=list(open_tasks.columns) if open_tasks is not None else [])
     keep = []
     for rec in open_tasks.to_dict(orient="records"):
-        if parse_signal_key(_text(rec.get(TASK_KEY_FIELD))) is None:
+        if parse_signal_key(text_or_empty(rec.get(TASK_KEY_FIELD))) is None:
             continue
-        if _text(rec.get("IsClosed")).lower() == "true" or rec.get("IsClosed") is True:
+        if text_or_empty(rec.get("IsClosed")).lower() == "true" or rec.get("IsClosed") is True:
             continue
-        if _text(rec.get("IsDeleted")).lower() == "true" or rec.get("IsDeleted") is True:
+        if text_or_empty(rec.get("IsDeleted")).lower() == "true" or rec.get("IsDeleted") is True:
             continue
         due = _day(rec.get("ActivityDate"))
         if due is not None and due < as_of:
@@ -233,11 +223,11 @@ def build_escalation_tasks(
     due = business_days_after(as_of, settings.due_business_days)
     rows, unassigned = [], 0
     for rec in overdue.sort_values(TASK_KEY_FIELD).to_dict(orient="records"):
-        key = _text(rec[TASK_KEY_FIELD])
+        key = text_or_empty(rec[TASK_KEY_FIELD])
         code, account_id, _month = parse_signal_key(key)  # type: ignore[misc]
         if scope is not None and _id15(account_id) not in scope:
             continue
-        owner = _text(rec.get("OwnerId"))
+        owner = text_or_empty(rec.get("OwnerId"))
         manager = people.manager(owner, settings.fallback_manager)
         if manager is None:
             unassigned += 1
@@ -246,7 +236,7 @@ def build_escalation_tasks(
         values = {
             "account_name": names.get(_id15(account_id)) or account_id,
             "signal_label": labels.signal_label(code),
-            "task_subject": _text(rec.get("Subject")),
+            "task_subject": text_or_empty(rec.get("Subject")),
             "task_due_date": task_due.isoformat() if task_due else "",
             "owner_name": people.name(owner) or owner,
             "manager_name": people.name(manager),

@@ -132,7 +132,7 @@ def cleared_description(
     if templates is not None and templates.has(TEMPLATE_SECTION, CLEARED_TEMPLATE_KEY):
         values = {"signal_label": label, "as_of": as_of.isoformat()}
         reason = templates.render(TEMPLATE_SECTION, CLEARED_TEMPLATE_KEY, values)["description"]
-    parts = [_text(previous).rstrip(), reason.strip(), AUTO_CLOSED_MARKER]
+    parts = [text_or_empty(previous).rstrip(), reason.strip(), AUTO_CLOSED_MARKER]
     return "\n\n".join(p for p in parts[:-1] if p) + "\n" + AUTO_CLOSED_MARKER
 
 
@@ -278,21 +278,21 @@ def build_signal_tasks(
     labels = Labels(templates)  # a band is shown by its label (危険), never its code (red)
 
     def band_label(band: Any) -> str:
-        return labels.band_label(band) if _text(band) else ""
+        return labels.band_label(band) if text_or_empty(band) else ""
 
     rows = []
     for rec in frame.sort_values(["account_id", "code"]).to_dict(orient="records"):
         code, account_id = str(rec["code"]), str(rec["account_id"])
         owner = rec["task_owner"]
         values = {
-            "account_name": _text(rec.get("name")),
+            "account_name": text_or_empty(rec.get("name")),
             "account_id": account_id,
             "signal_code": code,
-            "severity": _text(rec.get("severity")),
+            "severity": text_or_empty(rec.get("severity")),
             "scoring_month": month,
             "due_date": due.isoformat(),
             "owner_name": names.get(str(owner), "") if owner else "",
-            "health_score": _text(rec.get("health_score")),
+            "health_score": text_or_empty(rec.get("health_score")),
             "health_band": band_label(rec.get("health_band")),
             "segment": labels.segment_label(rec.get("segment")),
         }
@@ -318,7 +318,8 @@ def _fit(text: str, length: int) -> str:
     return text if len(text) <= length else text[: length - 1] + "…"
 
 
-def _text(value: Any) -> str:
+def text_or_empty(value: Any) -> str:
+    """``value`` as text; None and missing values (NaN, NA, NaT) as ``""``."""
     if value is None:
         return ""
     try:
