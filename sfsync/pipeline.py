@@ -713,7 +713,8 @@ def notify(
     deferred: pd.DataFrame | None = None,
     task_limit: int | None = None,
 ) -> Notified:
-    """Slack: a digest per owner (new signals, new and deferred Tasks), batched escalations
+    """Slack: a digest per owner (new signals, new and deferred Tasks, the owner's worklist;
+    owners without new signals get the worklist alone once a day), batched escalations
     and the run digest (``sfsync.notify.slack``; deduplicated through the alert ledger, so a
     re-run alerts nothing new)."""
     result = computed.scores
@@ -738,6 +739,7 @@ def notify(
         tasks=tasks,
         deferred=deferred,
         task_limit=task_limit,
+        worklist=computed.touch,
     )
     counts = sent.counts()
     notes = []

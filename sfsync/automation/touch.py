@@ -41,7 +41,8 @@ TOUCH_COLUMNS = ("touch_model", "cs_priority", "tech_touch_triggers")
 
 
 class TouchModelPolicy(StrictModel):
-    """The touch-model matrix, which models get engagement Tasks, and the worklist size."""
+    """The touch-model matrix, which models get engagement Tasks, and the worklist (its size
+    and who gets it in the Slack digest, ``sfsync.notify.worklist``)."""
 
     segments: dict[str, TouchModel] = Field(
         default_factory=lambda: {"S": "high", "A": "mid", "B": "low", "C": "tech"}
@@ -49,6 +50,9 @@ class TouchModelPolicy(StrictModel):
     step_up_bands: list[str] = Field(default_factory=lambda: ["red"])
     task_models: list[TouchModel] = Field(default_factory=lambda: ["high", "mid"])
     worklist_size: int = Field(default=10, gt=0)
+    # who gets the worklist in the Slack digest: every owner on the first run of a day
+    # ("always"), only owners with new signals ("with_signals"), or nobody ("never")
+    worklist_in_digest: Literal["always", "with_signals", "never"] = "always"
 
     @model_validator(mode="after")
     def _known(self) -> TouchModelPolicy:

@@ -172,10 +172,48 @@ class MessageBuilder(Labels):
         }
         return self.t.render("slack", key, values)["line"]
 
+    def worklist_reason(self, item: Any) -> str:
+        """Why a worklist account is there (:class:`sfsync.notify.worklist.WorklistItem`): its
+        top churn signal (and how many others), else the days to its renewal, else ''."""
+        if item.signal:
+            key = "worklist_reason_signals" if item.other_signals else "worklist_reason_signal"
+            values = {"signal": self.signal_label(item.signal), "more": item.other_signals}
+            return self._render(key, values)["text"]
+        if item.renewal_date is not None:
+            key = "worklist_reason_renewal" if item.renewal_days else "worklist_reason_renewal_today"
+            values = {"days": item.renewal_days, "renewal_date": item.renewal_date.isoformat()}
+            return self._render(key, values)["text"]
+        return ""
+
+    def worklist_lines(self, items: list[Any], limit: int) -> list[str]:
+        """The first ``limit`` worklist lines: rank, the linked account name, band and reason."""
+        lines = []
+        for item in items[:limit]:
+            reason = self.worklist_reason(item)
+            values = {
+                "rank": item.rank,
+                "account_name": escape(item.account_name or item.account_id),
+                "band_label": escape(self.band_label(item.band)),
+                "reason": escape(reason),
+                "url": record_url(self.instance_url, item.account_id),
+            }
+            field = "line" if reason else "line_plain"
+            lines.append(self.t.render("slack", "owner_digest_worklist_line", values)[field])
+        return lines
+
+    def _worklist_section(self, items: list[Any], limit: int) -> dict | None:
+        if not items:
+            return None
+        lines = self.worklist_lines(items, limit)
+        title = self.t.render("slack", "owner_digest_worklist", {"count": len(lines)})["title"]
+        return _section(title + "\n" + "\n".join(lines))
+
     def owner_digest(self, ctx: Mapping[str, Any]) -> tuple[str, list[dict]]:
         """One owner's digest. ``ctx``: as_of, due_date, owner (a mention placeholder or the
         escaped name), digest (:class:`sfsync.notify.owner_digest.OwnerDigest`), top (accounts
-        and Tasks listed), limit (the daily Task limit, for the deferred line)."""
+        and Tasks listed), limit (the daily Task limit, for the deferred line), worklist_top
+        (worklist lines; default: the whole worklist). A digest without new signals (calm)
+        has its own header and the worklist first."""
         digest = ctx["digest"]
         top = int(ctx.get("top", MAX_LINES))
         values = {
@@ -184,8 +222,9 @@ class MessageBuilder(Labels):
             "signal_count": digest.signal_count,
             "account_count": len(digest.accounts),
             "task_count": len(digest.tasks),
+            "worklist_count": len(digest.worklist),
         }
-        r = self._render("owner_digest", values)
+        r = self._render("owner_worklist" if digest.calm else "owner_digest", values)
         body = r["body"]
         if digest.accounts:
             body += (
@@ -195,6 +234,11 @@ class MessageBuilder(Labels):
                 ]
             )
         blocks = [_header(r["header"]), _section(body)]
+        worklist = self._worklist_section(
+            digest.worklist, int(ctx.get("worklist_top") or len(digest.worklist))
+        )
+        if worklist and digest.calm:
+            blocks.append(worklist)
         if digest.accounts:
             spec = self.t.fields("slack", "owner_digest_accounts")
             lines = [
@@ -221,12 +265,14 @@ class MessageBuilder(Labels):
                     )["text"]
                 )
             blocks.append(_section(spec.get("title", "") + "\n" + "\n".join(lines)))
+        if worklist and not digest.calm:
+            blocks.append(worklist)
         return r["fallback"], blocks
 
     def owners_digest(self, ctx: Mapping[str, Any]) -> tuple[str, list[dict]]:
         """Several owners' digests in one message (a run with many owners): a section per
-        owner, mentioned, with their top accounts. ``ctx``: as_of, due_date, part, parts,
-        entries (list of (owner text, OwnerDigest)), top, limit."""
+        owner, mentioned, with their top accounts and the top of their worklist. ``ctx``:
+        as_of, due_date, part, parts, entries (list of (owner text, OwnerDigest)), top, limit."""
         entries = list(ctx["entries"])
         top = int(ctx.get("top", 5))
         owners = [owner for owner, _ in entries]
@@ -269,6 +315,10 @@ class MessageBuilder(Labels):
                         {"count": digest.deferred, "limit": ctx.get("limit") or "-"},
                     )["text"]
                 )
+            if digest.worklist:
+                shown = self.worklist_lines(digest.worklist, top)
+                title = self.t.render("slack", "owner_digest_worklist", {"count": len(shown)})
+                lines += [title["title"], *shown]
             blocks.append(_section("\n".join(lines)))
         return r["fallback"], blocks
 

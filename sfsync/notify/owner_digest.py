@@ -1,12 +1,16 @@
-"""What each owner's Slack digest says: their new signals, new Tasks and deferred Tasks. Pure.
+"""What each owner's Slack digest says: their new signals, new Tasks and deferred Tasks, and
+their ranked worklist. Pure.
 
 A run posts one digest per owner with new signals instead of one message per signal (a first
 run of 10,000 accounts would otherwise post thousands of messages); the owner's new and
-deferred Tasks of the run are listed in it. :func:`owner_digests` groups the run's
+deferred Tasks of the run are listed in it, and the owner's worklist (today's top accounts,
+:mod:`sfsync.notify.worklist`) when one is given. :func:`owner_digests` groups the run's
 new alerts, the Tasks it created and the Tasks the daily limit deferred by owner and ranks
 each owner's accounts (most severe signal, then segment S > A > B > C, then the lowest score);
-the digest lists the first ``top`` and counts the rest. :func:`escalation_items` lists the
-accounts the manager channel hears about (one batched message per channel).
+the digest lists the first ``top`` and counts the rest. With ``calm_owners`` an owner with no
+new signal but a worklist gets a digest too (the worklist alone: a calm morning list).
+:func:`escalation_items` lists the accounts the manager channel hears about (one batched
+message per channel).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any
 import pandas as pd
 
 from sfsync.catalogue import SEGMENTS
+from sfsync.notify.worklist import WorklistItem
 
 SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
 SEGMENT_RANK = {s: i for i, s in enumerate(SEGMENTS)}
@@ -50,8 +55,8 @@ class AccountItem:
 @dataclass
 class OwnerDigest:
     """One owner's digest: ``accounts`` ranked (all of them; the message shows the top),
-    ``signal_count`` new signals, ``tasks`` created (subjects, ranked) and ``deferred``
-    Tasks the daily limit moved to a later night."""
+    ``signal_count`` new signals, ``tasks`` created (subjects, ranked), ``deferred``
+    Tasks the daily limit moved to a later night and the owner's ``worklist``."""
 
     owner_id: str
     owner_name: str | None
@@ -60,11 +65,11 @@ class OwnerDigest:
     signal_count: int = 0
     tasks: list[str] = field(default_factory=list)
     deferred: int = 0
+    worklist: list[WorklistItem] = field(default_factory=list)
 
     @property
-    def empty(self) -> bool:
-        """No new signal: no digest. The digest is decided with the signals, once (the alert
-        ledger); Tasks ride along, so a retried write or a re-run never posts it again."""
+    def calm(self) -> bool:
+        """No new signal: a digest only for the worklist (with ``calm_owners``)."""
         return not self.accounts
 
 
@@ -89,13 +94,21 @@ def owner_digests(
     *,
     tasks: pd.DataFrame | None = None,
     deferred: pd.DataFrame | None = None,
+    worklists: dict[str, list[WorklistItem]] | None = None,
+    calm_owners: bool = False,
 ) -> list[OwnerDigest]:
-    """The digests of one run, one per owner with something new, ordered by owner name.
+    """The digests of one run, one per owner with new signals (and with ``calm_owners`` one
+    per owner with a worklist too), ordered by owner name.
 
     ``alerts``: account_id, code, severity (the new alerts); ``info``: per account (index)
     name, owner_id, health_score, health_band, segment, owner_name, owner_email; ``tasks``
     (created) and ``deferred``: account_id, owner_id, subject (a missing owner_id falls back
-    to the account's owner).
+    to the account's owner); ``worklists``: ``{owner_id: items}``
+    (:func:`sfsync.notify.worklist.owner_worklist_items`).
+
+    Without new signals an owner gets no digest unless ``calm_owners``: the digest of new
+    signals is decided with them, once (the alert ledger), so a retried write or a re-run
+    never posts it again; a calm digest is the caller's decision (once a day).
     """
     digests: dict[str, OwnerDigest] = {}
     users: dict[str, tuple[Any, Any]] = {}
@@ -142,12 +155,17 @@ def owner_digests(
                 digest.tasks.append(str(getattr(row, "subject", "") or ""))
             else:
                 digest.deferred += 1
-    for digest in digests.values():
+    worklists = worklists or {}
+    if calm_owners:
+        for owner in worklists:
+            digest_of(owner)
+    for key, digest in digests.items():
         digest.accounts.sort(key=AccountItem.rank)
+        digest.worklist = list(worklists.get(key, []))
     ordered = sorted(
         digests.values(), key=lambda d: (d.owner_id == NO_OWNER, d.owner_name or d.owner_id)
     )
-    return [d for d in ordered if not d.empty]
+    return [d for d in ordered if not d.calm or (calm_owners and d.worklist)]
 
 
 def escalation_items(

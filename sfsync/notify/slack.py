@@ -4,7 +4,13 @@ failures, KPIs.
 A run posts one digest per owner with something new (their new churn signals, the Tasks
 created for them and the ones the daily limit deferred; ``sfsync.notify.owner_digest``), one
 message with the run's escalations in the manager channel and the run digest — never one
-message per signal, so a first run of 10,000 accounts makes a few dozen Slack calls. Posts to
+message per signal, so a first run of 10,000 accounts makes a few dozen Slack calls. Each
+owner's digest ends with their ranked worklist (today's top accounts by CS priority,
+``sfsync.notify.worklist``); with the playbook's ``touch_model.worklist_in_digest: always``
+the first run of a day also gives every owner without new signals a digest of the worklist
+alone (a calm morning list), once a day: a later run of the same day sees the day's owner
+digests in the outbox and sends calm ones no more. Many owners share messages
+(``alerts.owner_messages_max``), so the count of messages stays bounded. Posts to
 a channel are paced (``slack.pace_seconds``, ``sfsync.notify.pacing``); delivered messages are
 pruned from the outbox after ``slack.outbox_retention_days``.
 
@@ -55,6 +61,7 @@ from sfsync.notify.delivery import DeliveryResult, SlackSession, deliver
 from sfsync.notify.mentions import mention_spec, placeholder
 from sfsync.notify.messages import MessageBuilder, escape
 from sfsync.notify.owner_digest import escalation_items, owner_digests
+from sfsync.notify.worklist import WorklistItem, owner_worklist_items
 from sfsync.notify.pacing import DEFAULT_INTERVAL, Pacer
 from sfsync.notify.retry import retry_handlers
 from sfsync.state import alerts as ledger
@@ -280,11 +287,17 @@ class SlackNotifier:
         tasks: pd.DataFrame | None = None,
         deferred: pd.DataFrame | None = None,
         task_limit: int | None = None,
+        worklist: pd.DataFrame | None = None,
     ) -> NotifyResult:
         """Decide the new alerts and post one digest per owner (their new signals, the Tasks
         created for them — ``tasks``: account_id, owner_id, subject — and the Tasks the daily
         limit of ``task_limit`` deferred, ``deferred``), one batched escalation message to the
         manager channel and the run digest; deliver.
+
+        ``worklist``: the run's touch columns (``account_id``, ``owner_id``, ``cs_priority``;
+        ``sfsync.pipeline.Computed.touch``): each digest lists the owner's top accounts, and
+        owners without new signals get a calm digest per the playbook's
+        ``touch_model.worklist_in_digest`` (module doc). None: no worklist.
 
         ``escalations``: the run's escalation Tasks of overdue signal Tasks (``sync_key``,
         ``account_id``, ``owner_id`` = the manager, ``subject``, ``due_date``); each gets one
@@ -317,6 +330,7 @@ class SlackNotifier:
                 deferred,
                 task_limit,
                 reassignments or [],
+                worklist,
             )
             overdue = self._overdue_notices(run_id, escalations or [], accounts, users)
             out[-1:-1] = overdue  # before the digest
@@ -358,6 +372,7 @@ class SlackNotifier:
         deferred=None,
         task_limit=None,
         reassignments=(),
+        worklist=None,
     ) -> tuple[Any, list[ledger.OutboxMessage]]:
         """The alert decision and the messages of a run (no Slack call, nothing stored)."""
         pb = self.playbook.alerts
@@ -370,7 +385,11 @@ class SlackNotifier:
         due = (as_of + timedelta(hours=pb.due_hours)).isoformat() if isinstance(as_of, date) else ""
         out: list[ledger.OutboxMessage] = []
         top = pb.digest_top
-        digests = owner_digests(decision.alert, info, tasks=tasks, deferred=deferred)
+        worklists, calm = self._worklists(job, as_of, worklist, signals, info)
+        digests = owner_digests(
+            decision.alert, info, tasks=tasks, deferred=deferred, worklists=worklists,
+            calm_owners=calm,
+        )  # fmt: skip
         if len(digests) <= pb.owner_messages_max:
             for digest in digests:
                 mentions = self._mentions(
@@ -379,7 +398,8 @@ class SlackNotifier:
                 owner = placeholder(0) if mentions else _owner_text(digest)
                 text, blocks = self.messages.owner_digest(
                     {"as_of": str(as_of), "due_date": due, "owner": owner, "digest": digest,
-                     "top": top, "limit": task_limit}
+                     "top": top, "limit": task_limit,
+                     "worklist_top": self.playbook.touch_model.worklist_size}
                 )  # fmt: skip
                 out.append(
                     ledger.OutboxMessage(
@@ -528,6 +548,28 @@ class SlackNotifier:
         return result
 
     # --- helpers --------------------------------------------------------------------------
+    def _worklists(
+        self, job, as_of, worklist, signals, info
+    ) -> tuple[dict[str, list[WorklistItem]], bool]:
+        """The owners' worklists and whether owners without new signals get a digest: with
+        ``always``, on the first run of the day only (no owner digest of ``job`` and ``as_of``
+        in the outbox yet)."""
+        policy = self.playbook.touch_model
+        if worklist is None or worklist.empty or policy.worklist_in_digest == "never":
+            return {}, False
+        items = owner_worklist_items(
+            worklist,
+            signals,
+            info,
+            as_of=as_of,
+            top=policy.worklist_size,
+            renewal_lead_months=self.playbook.renewal.lead_months,
+        )
+        calm = policy.worklist_in_digest == "always" and not ledger.has_messages(
+            self.store, f"owner_digest:{job}:{as_of}:"
+        )
+        return items, calm
+
     def _packed_digests(self, digests, job, as_of, run_id, due, task_limit):
         """Many owners' digests packed into at most ``alerts.owner_messages_max`` messages (at
         most :data:`OWNERS_PER_MESSAGE_MAX` owners each: Slack takes 50 blocks a message)."""
@@ -570,7 +612,8 @@ class SlackNotifier:
         return tuple(mention_spec(email, name) for email, name in people if email)
 
     def _account_info(self, accounts, scores, users) -> pd.DataFrame:
-        info = accounts[[c for c in ("account_id", "name", "owner_id") if c in accounts]].copy()
+        wanted = ("account_id", "name", "owner_id", "renewal_date")
+        info = accounts[[c for c in wanted if c in accounts]].copy()
         if scores is not None and not scores.empty:
             cols = [
                 c for c in ("account_id", "health_score", "health_band", "segment") if c in scores

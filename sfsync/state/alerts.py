@@ -209,6 +209,16 @@ def record_decisions(
     return enqueued
 
 
+def has_messages(store, prefix: str) -> bool:
+    """Whether the outbox holds a message (any status) whose dedupe key starts with
+    ``prefix`` (e.g. ``owner_digest:<job>:<as-of>:``: the day's owner digests)."""
+    query = select(alert_outbox.c.id).where(
+        alert_outbox.c.dedupe_key.startswith(prefix, autoescape=True)
+    )
+    with store.connect() as conn:
+        return conn.execute(query.limit(1)).first() is not None
+
+
 def pending_messages(store, limit: int | None = None) -> list[OutboxMessage]:
     """Messages not yet sent (``pending``, and ``sending`` ones whose attempt may have died),
     oldest first."""
