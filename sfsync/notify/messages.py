@@ -180,7 +180,9 @@ class MessageBuilder(Labels):
             values = {"signal": self.signal_label(item.signal), "more": item.other_signals}
             return self._render(key, values)["text"]
         if item.renewal_date is not None:
-            key = "worklist_reason_renewal" if item.renewal_days else "worklist_reason_renewal_today"
+            key = (
+                "worklist_reason_renewal" if item.renewal_days else "worklist_reason_renewal_today"
+            )
             values = {"days": item.renewal_days, "renewal_date": item.renewal_date.isoformat()}
             return self._render(key, values)["text"]
         return ""

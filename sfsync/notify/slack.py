@@ -61,9 +61,9 @@ from sfsync.notify.delivery import DeliveryResult, SlackSession, deliver
 from sfsync.notify.mentions import mention_spec, placeholder
 from sfsync.notify.messages import MessageBuilder, escape
 from sfsync.notify.owner_digest import escalation_items, owner_digests
-from sfsync.notify.worklist import WorklistItem, owner_worklist_items
 from sfsync.notify.pacing import DEFAULT_INTERVAL, Pacer
 from sfsync.notify.retry import retry_handlers
+from sfsync.notify.worklist import WorklistItem, owner_worklist_items
 from sfsync.state import alerts as ledger
 from sfsync.templates import TemplateSet
 

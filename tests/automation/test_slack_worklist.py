@@ -67,7 +67,9 @@ def test_always_every_owner_gets_the_list_on_the_first_run_of_a_day_only(store, 
     assert nxt.owner_digests == 2 and len(_digests(slack)) == 2
 
 
-@pytest.mark.parametrize(("mode", "calm", "listed"), [("with_signals", 0, True), ("never", 0, False)])
+@pytest.mark.parametrize(
+    ("mode", "calm", "listed"), [("with_signals", 0, True), ("never", 0, False)]
+)
 def test_with_signals_and_never(store, slack, mode, calm, listed):
     n = notifier(store, slack.base_url)
     n.playbook = _with(mode)
