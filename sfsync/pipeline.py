@@ -695,6 +695,7 @@ class Notified:
     alerts_sent: int = 0
     alerts_pending: int = 0
     notes: tuple[str, ...] = ()
+    worklists: int = 0  # owners whose digest listed today's top accounts
 
 
 def notify(
@@ -752,6 +753,7 @@ def notify(
         int(counts.get("slack_sent", 0)),
         int(counts.get("slack_pending", 0)),
         tuple(notes),
+        int(getattr(sent, "worklists", 0) or 0),
     )
 
 
@@ -839,6 +841,7 @@ def report(
         summary.signal_alerts = results.notified.signal_alerts
         summary.alerts_sent = results.notified.alerts_sent
         summary.alerts_pending = results.notified.alerts_pending
+        summary.worklists = results.notified.worklists
         notes += results.notified.notes
     if results.kpi is not None:
         summary.alerts_sent = results.kpi.alerts_sent

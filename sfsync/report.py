@@ -56,6 +56,7 @@ class RunSummary:
     signal_alerts: int = 0  # new-signal alerts and escalations decided this run
     alerts_sent: int = 0  # Slack messages delivered (alerts, escalations, the digest)
     alerts_pending: int = 0  # Slack messages still queued in the outbox (the next run sends them)
+    worklists: int = 0  # owners whose Slack digest listed today's top accounts (their worklist)
     api_calls: dict[str, int] = field(default_factory=dict)  # service -> calls
     duration_seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
@@ -162,6 +163,11 @@ class RunSummary:
             lines.append(
                 f"  alerted      {self.signal_alerts:,} new signals "
                 f"({self.alerts_sent:,} Slack message{'' if self.alerts_sent == 1 else 's'} sent{pending})"
+            )
+        if not self.dry_run and self.worklists:
+            lines.append(
+                f"  worklists    {self.worklists:,} owner{'' if self.worklists == 1 else 's'} "
+                "got today's top accounts in their Slack digest"
             )
         calls = ", ".join(f"{service} {n:,}" for service, n in self.api_calls.items())
         lines.append(f"  API calls    {self.total_api_calls:,} ({calls or 'none'})")

@@ -17,7 +17,8 @@ records, creates a Task for each new churn risk (due in 48 hours, owned by the a
 owner) and each upsell opportunity, creates the playbook's scheduled follow-up Tasks
 (onboarding steps, quarterly QBRs, renewal reminders, overdue touches, owner hand-overs) —
 never more than the daily limit per CSM, never already overdue — writes the weekly score
-history, and posts one Slack digest per CSM plus a digest of the run for the managers.
+history, and posts one Slack digest per CSM (their new risks and Tasks, and today's top
+accounts by CS priority with the reason for each) plus a digest of the run for the managers.
 """
 
 #: What the deployed workspace (deploy/salesforce) shows; the labels are the metadata's own
@@ -85,6 +86,14 @@ def demo(ctx: click.Context, as_of: str | None, accounts: int) -> None:
     )
     click.echo("")
     click.echo("\n".join(in_salesforce(s)))
+    if s.worklists:
+        click.echo("")
+        click.echo(
+            f"In Slack: {s.worklists:,} CSMs got their digest with today's top accounts, "
+            "ranked by CS対応優先順位 (band, churn signals, ARR, renewal) with the reason for "
+            "each (with touch_model.worklist_in_digest: always, the first run of a day sends "
+            "it to every CSM, new risks or not)."
+        )
     click.echo("")
     click.echo(OUTRO)
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sfsync.labels import Labels
+from sfsync.links import record_url
 from sfsync.log import redact_text
 from sfsync.templates import TemplateSet
 
@@ -31,11 +32,6 @@ def _round(value: Any) -> Any:
         return int(round(float(value)))
     except (TypeError, ValueError):
         return value
-
-
-def record_url(instance_url: str, account_id: str) -> str:
-    """Lightning URL of an Account record."""
-    return f"{instance_url.rstrip('/')}/lightning/r/Account/{account_id}/view"
 
 
 def _header(text: str) -> dict:

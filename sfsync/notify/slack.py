@@ -129,6 +129,7 @@ class NotifyResult:
     error: str | None = None
     pruned: int = 0  # delivered messages deleted from the outbox (retention)
     owner_digests: int = 0
+    worklists: int = 0  # owner digests that carry the owner's worklist
     escalation_digests: int = 0
 
     def counts(self) -> dict[str, Any]:
@@ -415,6 +416,7 @@ class SlackNotifier:
         else:
             out.extend(self._packed_digests(digests, job, as_of, run_id, due, task_limit))
         result.owner_digests = len(digests)
+        result.worklists = sum(1 for d in digests if d.worklist)
         result.alerts = len(decision.alert)
         if self.manager_channel:
             escalated = escalation_items(

@@ -4,9 +4,9 @@ The list is the owner's first ``top`` accounts by ``cs_priority``
 (:func:`sfsync.automation.touch.owner_worklists`: band, worst churn signal, ARR, renewal
 proximity). Each line shows the account, its band and its *main reason*, in turn:
 
-1. its top active churn signal: the highest severity; among equals a signal other than the red
-   band first (the line shows the band already), then the catalogue order; the number of its
-   other churn signals goes with it;
+1. its top active churn signal: the highest severity, then the catalogue order; the number
+   of its other churn signals goes with it. The red-band signal is no reason here: the line
+   shows the band already;
 2. else its renewal, when the renewal date is on or after the as-of date and at most
    ``renewal_lead_months`` months ahead (the playbook's renewal reminder lead): the days to go;
 3. else no reason (the band says it all).
@@ -27,7 +27,7 @@ from sfsync.catalogue import SEVERITIES, SIGNALS
 
 _SEVERITY = {s: i for i, s in enumerate(SEVERITIES)}
 _CATALOGUE = {s.code: i for i, s in enumerate(SIGNALS)}
-_BAND_SIGNAL = "red_band"
+_BAND_SIGNAL = "red_band"  # the line shows the band: no reason of its own
 
 
 @dataclass(frozen=True)
@@ -55,18 +55,18 @@ def _value(details: pd.DataFrame, account_id: str, column: str) -> Any:
 
 
 def top_churn_signals(signals: pd.DataFrame | None) -> dict[str, tuple[str, int]]:
-    """Per account with active churn signals: (its top signal's code, how many others)."""
+    """Per account with active churn signals other than the red band: (its top signal's
+    code, how many others)."""
     if signals is None or signals.empty:
         return {}
-    churn = signals[signals["kind"] == "churn"]
+    churn = signals[(signals["kind"] == "churn") & (signals["code"] != _BAND_SIGNAL)]
     if churn.empty:
         return {}
     keyed = churn.assign(
         _severity=churn["severity"].map(_SEVERITY).fillna(len(SEVERITIES)),
-        _band=churn["code"] == _BAND_SIGNAL,
         _order=churn["code"].map(_CATALOGUE).fillna(len(SIGNALS)),
         _id=churn["account_id"].astype(str),
-    ).sort_values(["_id", "_severity", "_band", "_order", "code"], kind="stable")
+    ).sort_values(["_id", "_severity", "_order", "code"], kind="stable")
     counts = keyed.groupby("_id", sort=False)["code"].nunique()
     first = keyed.drop_duplicates("_id")
     return {

@@ -66,8 +66,8 @@ def test_each_owner_gets_their_accounts_in_cs_priority_order_capped_at_top():
 def test_the_reason_is_the_top_churn_signal_else_a_near_renewal():
     lists = _items()
     bravo, charlie, alpha, foxtrot = lists["u1"]
-    # high before medium; of two high signals the one that is not the band; upsell ignored
-    assert (bravo.signal, bravo.other_signals) == ("no_login_60d", 2)
+    # high before medium; the red band is no reason (the line shows the band); upsell ignored
+    assert (bravo.signal, bravo.other_signals) == ("no_login_60d", 1)
     assert (charlie.signal, charlie.other_signals) == ("score_drop", 0)
     assert charlie.renewal_date is None  # a signal wins over the renewal that is today
     # no signal: the renewal within the two-month lead, else no reason
@@ -77,9 +77,11 @@ def test_the_reason_is_the_top_churn_signal_else_a_near_renewal():
     assert top_churn_signals(None) == {} and top_churn_signals(SIGNALS.iloc[3:4]) == {}
 
 
-def test_the_only_signal_may_be_the_red_band():
+def test_the_red_band_alone_is_no_reason():
     only_band = SIGNALS[SIGNALS["code"] == "red_band"]
-    assert top_churn_signals(only_band) == {"a2": ("red_band", 0)}
+    assert top_churn_signals(only_band) == {}
+    (bravo, *_) = _items(signals=only_band)["u1"]
+    assert (bravo.signal, bravo.renewal_days) == (None, 5)  # so its renewal in 5 days shows
 
 
 def _digest_text(builder, digest, **ctx):
@@ -100,7 +102,7 @@ def test_a_digest_of_new_signals_ends_with_the_worklist_section():
     last = blocks[-1]["text"]["text"]
     assert last.splitlines() == [
         "*今日の優先顧客 上位 4 社*（CS対応優先順位の順）",
-        f"1. <{URL}/lightning/r/Account/a2/view|Bravo> 🔴 危険：60日以上ログインなし ほか 2 件",
+        f"1. <{URL}/lightning/r/Account/a2/view|Bravo> 🔴 危険：60日以上ログインなし ほか 1 件",
         f"2. <{URL}/lightning/r/Account/a3/view|Charlie &lt;&amp;&gt;> 🟠 警戒：スコア急落",
         f"3. <{URL}/lightning/r/Account/a1/view|Alpha> 🟡 要注意：更新日まで 36 日（2025-04-20）",
         f"4. <{URL}/lightning/r/Account/a6/view|Foxtrot> 🟢 健全",
@@ -133,5 +135,5 @@ def test_packed_digests_carry_the_top_of_each_worklist():
     )  # fmt: skip
     sections = [b["text"]["text"] for b in blocks[2:]]
     assert "Today's top 2*" in sections[0] and "Delta" not in sections[0]
-    assert "renewal" not in sections[0] and "no login for 60+ days and 2 more" in sections[0]
+    assert "renewal" not in sections[0] and "no login for 60+ days and 1 more" in sections[0]
     assert "Today's top 1*" in sections[1] and "Delta" in sections[1]

@@ -1,9 +1,11 @@
 """Touch model, CS priority and tech-touch triggers end to end (issue 13 items 2 and 4): the
 nightly job on the practice org writes them to every scored Account, engagement signals make
-Tasks only for high/mid-touch accounts, and a re-run writes nothing."""
+Tasks only for high/mid-touch accounts, each owner's Slack digest ends with their ranked
+worklist (CS_Priority__c order), and a re-run writes and posts nothing."""
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 
 from sfsync.catalogue import ENGAGEMENT_CODES, TOUCH_MODELS
@@ -60,7 +62,56 @@ def test_nightly_writes_touch_fields_and_engagement_tasks_only_for_personal_touc
     for t in engagement_tasks:
         assert by_id[t["WhatId"]]["Touch_Model__c"] in ("high", "mid"), t["Sync_Key__c"]
 
+    # the worklist in the owners' digests: each owner's first accounts by CS_Priority__c
+    lists = _worklists(sb)
+    books = {owner: len(got) for owner, got in ranks.items()}
+    assert len(lists) == len(books)  # every owner: 8 CSMs, all with new signals or calm
+    assert f"worklists    {len(books)} owners got today's top accounts" in first.output
+    for lines in lists:
+        ids = [account_id for account_id, _ in lines]
+        owners = {by_id[i]["OwnerId"] for i in ids}
+        assert len(owners) == 1
+        (owner,) = owners
+        assert [int(by_id[i]["CS_Priority__c"]) for i in ids] == list(
+            range(1, min(10, books[owner]) + 1)
+        )
+        for account_id, line in lines:
+            account = by_id[account_id]
+            assert account["Name"].replace("&", "&amp;") in line
+            assert BAND_JA[account["Health_Band__c"]] in line
+            churn = set((account.get("Churn_Signals__c") or "").split(";")) - {"", "red_band"}
+            if churn:  # the main reason is a churn signal, by its label
+                assert "：" in line and not churn & set(re.split(r"[：、 ]", line)), line
+    messages = len(sb.admin.slack_messages())
+
     sb.admin.reset_counters()
     again = run_cli(project, sb, "run", "nightly", "--as-of", AS_OF)
     assert again.exit_code == 0, again.output
     assert writes(sb.admin.counters()) == 0
+    # the day's lists went out: the re-run posts its run digest only
+    assert len(sb.admin.slack_messages()) == messages + 1
+    assert "got today's top accounts" not in again.output
+
+    # the next morning every owner gets the list again: owners without new signals alone
+    before = len(sb.admin.slack_messages())
+    morning = run_cli(project, sb, "run", "nightly", "--as-of", "2025-03-16")
+    assert morning.exit_code == 0, morning.output
+    posted = sb.admin.slack_messages()[before:]
+    calm = [m for m in posted if m["text"].startswith("今日の優先顧客（2025-03-16）")]
+    news = [m for m in posted if m["text"].startswith("担当顧客の新着（2025-03-16）")]
+    assert calm and len(calm) + len(news) == len(books) == len(_worklists(sb)) - len(lists)
+
+
+BAND_JA = {"green": "🟢 健全", "yellow": "🟡 要注意", "orange": "🟠 警戒", "red": "🔴 危険"}
+LINE = re.compile(r"^\d+\. <https://[^/]+/lightning/r/Account/(\w+)/view\|.*$", re.M)
+
+
+def _worklists(sb) -> list[list[tuple[str, str]]]:
+    """Per owner digest: its worklist lines as (account id, line), in order."""
+    out = []
+    for message in sb.admin.slack_messages():
+        for block in message.get("blocks") or []:
+            text = (block.get("text") or {}).get("text", "")
+            if text.startswith("*今日の優先顧客 上位"):
+                out.append([(m.group(1), m.group(0)) for m in LINE.finditer(text)])
+    return out
