@@ -15,6 +15,7 @@ import structlog
 
 from sfsync.automation.capacity import owner_capacity
 from sfsync.automation.kpi import KpiReport, band_counts, compute_kpis, kpi_trend
+from sfsync.automation.kpi_funnel import FunnelReport, funnel_report
 from sfsync.automation.kpi_inputs import (
     KpiInputs,
     MissingInput,
@@ -53,6 +54,7 @@ class KpiOutcome:
     months: list[str] = field(default_factory=list)
     templates: TemplateSet | None = None  # the labels the printed table uses
     suggestions: list[dict[str, str]] = field(default_factory=list)  # capacity reassignments
+    funnel: FunnelReport | None = None  # the tech-touch funnel of the trend months
 
 
 def run_kpi(
@@ -68,9 +70,11 @@ def run_kpi(
     html_out: Path | None = None,
     notifier=None,
     generated_at: datetime,
+    instance_url: str | None = None,
 ) -> KpiOutcome:
-    """Compute ``month``'s KPIs; write the report to ``html_out`` (stamped ``generated_at``);
-    post with ``notifier``."""
+    """Compute ``month``'s KPIs and the tech-touch funnel; write the report to ``html_out``
+    (stamped ``generated_at``; accounts linked to their records on ``instance_url``); post
+    with ``notifier``."""
     check_month(month)
     n = playbook.kpi.trend_months
     if inputs is None:
@@ -88,6 +92,13 @@ def run_kpi(
     months = [shift_month_text(month, -i) for i in range(n - 1, -1, -1)]
     trend = kpi_trend(months, playbook=playbook, snapshots=inputs.snapshots, **inputs.frames())
     bands = band_counts(inputs.snapshots, months)
+    funnel = funnel_report(
+        months,
+        accounts=inputs.accounts,
+        usage=inputs.usage,
+        churn_column=playbook.kpi.churn_date_column,
+        onboarding_months=playbook.onboarding.complete_check_months,
+    )
     capacity = None
     suggestions: list[dict[str, str]] = []
     if inputs.accounts is not None:
@@ -105,6 +116,7 @@ def run_kpi(
         )
     outcome = KpiOutcome(report, inputs, trend, bands, capacity, months=months, templates=templates)
     outcome.suggestions = suggestions
+    outcome.funnel = funnel
     if html_out is not None:
         html = render_kpi_report(
             report,
@@ -115,6 +127,8 @@ def run_kpi(
             capacity=capacity,
             suggestions=suggestions,
             missing_inputs=inputs.missing,
+            funnel=funnel,
+            instance_url=instance_url,
             generated_at=generated_at,
         )
         html_out = Path(html_out)
@@ -180,6 +194,7 @@ def kpi_stage(
         html_out=html_out,
         notifier=notifier if post else None,
         generated_at=generated_at,
+        instance_url=getattr(salesforce, "instance_url", None),
     )
     met = sum(k.status == "met" for k in outcome.report.kpis)
     measured = sum(k.status != "na" for k in outcome.report.kpis)

@@ -16,6 +16,7 @@ from html import escape
 import pandas as pd
 
 from sfsync.automation.kpi import Kpi, KpiReport
+from sfsync.automation.kpi_funnel import FunnelReport
 from sfsync.automation.kpi_inputs import MissingInput
 from sfsync.automation.kpi_sections import leading_sections
 from sfsync.automation.kpi_texts import kpi_text
@@ -41,6 +42,8 @@ td.num,th.num{text-align:right}
 .over{color:#d64545;font-weight:600}
 svg text{font-family:inherit}
 .trend{display:grid;grid-template-columns:repeat(auto-fit,minmax(220px,1fr));gap:12px}
+h3{font-size:14px;margin:16px 0 8px}.card p{font-size:13px;margin:8px 0}
+.fell-out{color:#1d2330}a{color:#3566c8}
 """
 
 
@@ -213,10 +216,14 @@ def render_kpi_report(
     capacity: pd.DataFrame | None = None,
     suggestions: list[dict[str, str]] | None = None,
     missing_inputs: list[MissingInput] | None = None,
+    funnel: FunnelReport | None = None,
+    instance_url: str | None = None,
     generated_at: datetime,
 ) -> str:
     """The report as one HTML string (write it with ``Path.write_text(..., "utf-8")``);
-    ``generated_at`` is the time the report says it was made (the caller reads the clock)."""
+    ``generated_at`` is the time the report says it was made (the caller reads the clock).
+    ``funnel``: the tech-touch funnel (its accounts link to their records on
+    ``instance_url`` when given)."""
     labels = Labels(templates)
     t = templates
     generated = generated_at.strftime("%Y-%m-%d %H:%M")
@@ -250,7 +257,9 @@ def render_kpi_report(
         f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
         "</div>"
     )
-    out += leading_sections(report, templates=t, playbook=playbook)
+    out += leading_sections(
+        report, templates=t, playbook=playbook, funnel=funnel, instance_url=instance_url
+    )
     # charts
     scores = pd.to_numeric(
         report.scores.get("health_score", pd.Series(dtype=float)), errors="coerce"

@@ -187,6 +187,8 @@ def _run(project, month, html_out, post, files, use_salesforce, language):
             html_out=html_out,
             notifier=notifier,
             generated_at=datetime.now(ZoneInfo(settings.timezone)),
+            instance_url=getattr(sf_client, "instance_url", None)
+            or settings.salesforce.instance_url,
         )
     finally:
         store.dispose()

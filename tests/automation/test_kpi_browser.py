@@ -18,9 +18,11 @@ import pandas as pd
 import pytest
 
 from sfsync.automation.kpi import band_counts, compute_kpis
+from sfsync.automation.kpi_funnel import funnel_report
 from sfsync.automation.kpi_report import render_kpi_report
 from sfsync.automation.playbook import load_playbook
 from sfsync.templates import load_templates
+from tests.automation import test_kpi_funnel as funnel_sample
 from tests.automation.test_kpi import ACCOUNTS, ACTIVITIES, SIGNALS, SNAPSHOTS, TASKS, USAGE
 from tests.png_pixels import read_png
 
@@ -58,7 +60,7 @@ def _screenshot(chromium: str, html_path, png_path, profile) -> None:
             "--hide-scrollbars",
             f"--user-data-dir={profile}",
             f"--screenshot={png_path}",
-            "--window-size=1280,2200",
+            "--window-size=1280,3400",
             html_path.as_uri(),
         ],
         check=True,
@@ -109,6 +111,10 @@ def _report_html() -> str:
         playbook=playbook,
         trend=pd.DataFrame(columns=["month", "key", "value", "status"]),
         bands=band_counts(SNAPSHOTS, ["2025-02", "2025-03"]),
+        funnel=funnel_report(
+            ["2025-02", "2025-03"], accounts=funnel_sample.ACCOUNTS, usage=funnel_sample.USAGE
+        ),
+        instance_url=funnel_sample.URL,
         generated_at=datetime(2025, 4, 1, 7, tzinfo=UTC),
     )
 
@@ -140,7 +146,9 @@ def test_band_emoji_and_japanese_text_render_in_headless_chromium(tmp_path):
 
     dom = _dom(chromium, page, tmp_path / "profile")
     for shown in ("月次KPIレポート 2025-03", "🔴顧客比率", "🟢 健全", "週次の先行指標（2025-03）",
-                  "検知から48時間以内の接触率", "Step1 キックオフ（ゴール設定）"):  # fmt: skip
+                  "検知から48時間以内の接触率", "Step1 キックオフ（ゴール設定）",
+                  "テックタッチのファネル（2025-02〜2025-03）", "28 → 7 → 1",
+                  "開始したが完了していない顧客（2 社）"):  # fmt: skip
         assert shown in dom, shown
     for forbidden in ("SPEC", "§", "--"):
         assert forbidden not in dom, forbidden

@@ -1,11 +1,14 @@
-"""The monthly KPI job end to end on the sandbox (``sfsync run monthly-kpi``) and the shipped
-configuration validating clean (the job model accepts ``compute: {kind: kpi}``)."""
+"""The monthly KPI job end to end on the sandbox (``sfsync run monthly-kpi``) with its
+tech-touch funnel checked against the sample warehouse, and the shipped configuration
+validating clean (the job model accepts ``compute: {kind: kpi}``)."""
 
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 import sys
+from html import escape
 
 from tests.cli_process import REPO
 from tests.e2e.conftest import run_cli, writes
@@ -49,6 +52,7 @@ def test_monthly_kpi_job_prints_writes_the_report_and_posts_once(project, sandbo
     assert "算出不可" not in average
     report = project.root / "out" / "kpi-2025-03.html"
     assert report.exists() and "2025-03" in report.read_text(encoding="utf-8")
+    _assert_funnel_matches_the_sample(sb, report.read_text(encoding="utf-8"))
     assert f"KPI report written to {report}" in out
     assert writes(sb.admin.counters()) == 0  # a report job writes nothing to Salesforce
     summaries = _kpi_summaries(sb)
@@ -57,6 +61,70 @@ def test_monthly_kpi_job_prints_writes_the_report_and_posts_once(project, sandbo
     again = run_cli(project, sb, "run", "monthly-kpi", "--as-of", "2025-04-01")
     assert again.exit_code == 0, again.output[-3000:]
     assert len(_kpi_summaries(sb)) == 1  # the month's summary is posted once
+
+
+def _assert_funnel_matches_the_sample(sb, html: str) -> None:
+    """The report's tech-touch funnel of February (the sample usage ends there: March has
+    none) equals the same figures computed here from the practice org's Accounts and its
+    Metabase warehouse, with SQL."""
+    end = "2025-02-28"
+    book = {
+        a["Tenant_Id__c"]: a
+        for a in sb.admin.records("Account")
+        if a.get("Tenant_Id__c")
+        and (a.get("Contract_Start_Date__c") or "")[:10] <= end
+        and (not a.get("Churn_Date__c") or a["Churn_Date__c"][:10] > end)
+    }
+    db = sqlite3.connect(sb.data_dir / "metabase" / "usage.db")
+    rows = db.execute(
+        "SELECT tenant_id, emails_delivered, email_opens, email_clicks FROM "
+        "tenant_monthly_usage WHERE month = '2025-02'"
+    ).fetchall()
+    mail = {t: (d or 0, o or 0, c or 0) for t, d, o, c in rows if t in book}
+    delivered = {t for t, (d, _, _) in mail.items() if d > 0}
+    opened = {t for t in delivered if mail[t][1] > 0}
+    clicked = {t for t in opened if mail[t][2] > 0}
+    mails = (
+        sum(mail[t][0] for t in delivered),
+        sum(mail[t][1] for t in opened),
+        sum(mail[t][2] for t in clicked),
+    )
+    assert delivered - opened and opened - clicked, "the sample has accounts that fall out"
+    # the tutorial: new accounts (contract start Dec-Feb) → started (viewed) → completed
+    new = {t for t, a in book.items() if a["Contract_Start_Date__c"][:10] > "2024-11-30"}
+    viewed = {
+        t
+        for t, month, views in db.execute(
+            "SELECT tenant_id, month, COALESCE(video_views, 0) + COALESCE(document_views, 0) "
+            "FROM tenant_monthly_usage WHERE month <= '2025-02'"
+        )
+        if t in new and views > 0 and month >= book[t]["Contract_Start_Date__c"][:7]
+    }
+    done = {
+        t
+        for (t,) in db.execute(
+            "SELECT DISTINCT tenant_id FROM tenant_monthly_usage "
+            f"WHERE tutorial_completed_on <= '{end}'"
+        )
+        if t in new
+    }
+    started = viewed | done
+    db.close()
+
+    assert "テックタッチのファネル（2024-10〜2025-03）" in html
+    assert "2025-03 の利用データがありません" in html  # the report month: no usage yet
+    assert "からの利用データがないため" not in html  # the job reads back far enough
+    assert "メールのファネル（2025-02）" in html
+    assert f"<td>2025-02</td><td>{' → '.join(f'{n:,}' for n in mails)}</td>" in html
+    assert f"メールが届いたが開封しなかった顧客（{len(delivered - opened)} 社）" in html
+    assert f"開封したがクリックしなかった顧客（{len(opened - clicked)} 社）" in html
+    lost = sorted(book[t]["Name"] for t in delivered - opened)[0]
+    account = book[next(t for t in delivered - opened if book[t]["Name"] == lost)]
+    assert f'/lightning/r/Account/{account["Id"]}/view">{escape(lost)}</a>' in html  # linked
+    tutorial = f"{len(new)} → {len(started)} → {len(started & done)}"
+    assert f"{tutorial}</td>" in html, tutorial
+    for forbidden in ("email_delivered", "video_views", "tutorial_completed"):
+        assert forbidden not in html, forbidden
 
 
 def test_kpi_command_reads_the_sandbox(project, tmp_path):
