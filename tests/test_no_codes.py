@@ -173,3 +173,35 @@ def test_slack_alerts_show_labels(language) -> None:
     ):
         text = fallback + json.dumps(blocks, ensure_ascii=False)
         assert not raw_codes(text, language), text
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_worklist_in_the_digest_shows_labels(language) -> None:
+    from sfsync.notify.owner_digest import owner_digests
+    from sfsync.notify.worklist import owner_worklist_items
+
+    churn = [s for s in SIGNALS if s.kind == "churn"]
+    ids = [f"001{i:015d}" for i in range(len(churn) + 1)]
+    touch = pd.DataFrame(
+        {"account_id": ids, "owner_id": "005A", "cs_priority": range(1, len(ids) + 1)}
+    )
+    details = pd.DataFrame(
+        {"account_id": ids, "name": [f"株式会社{i}" for i in range(len(ids))], "owner_id": "005A",
+         "health_band": [BANDS[i % len(BANDS)] for i in range(len(ids))],
+         "renewal_date": pd.Timestamp("2025-04-01")}
+    ).set_index("account_id")  # fmt: skip
+    signals = pd.DataFrame(
+        {"account_id": ids[:-1], "code": [s.code for s in churn], "kind": "churn",
+         "severity": [s.severity for s in churn]}
+    )  # fmt: skip
+    lists = owner_worklist_items(
+        touch, signals, details, as_of=date(2025, 3, 15), top=len(ids), renewal_lead_months=2
+    )
+    (digest,) = owner_digests(pd.DataFrame(), details, worklists=lists, calm_owners=True)
+    builder = MessageBuilder(load_templates(TEMPLATES_DIR, language), "https://org.example.com")
+    fallback, blocks = builder.owner_digest(
+        {"as_of": "2025-03-15", "owner": "佐藤", "digest": digest}
+    )
+    text = fallback + json.dumps(blocks, ensure_ascii=False)
+    assert text.count("/lightning/r/Account/") == len(ids)
+    assert not raw_codes(text, language), text
