@@ -40,7 +40,7 @@ from sfsync.automation.nightly import (
 )
 from sfsync.automation.playbook import Playbook
 from sfsync.automation.task_limit import apply_limit, defer_in_plan, new_tasks, rank_new_tasks
-from sfsync.automation.touch import TOUCH_COLUMNS, TouchModelPolicy, touch_columns
+from sfsync.automation.touch import TOUCH_COLUMNS, TouchModelPolicy, task_signals, touch_columns
 from sfsync.automation.urgent import build_urgent_tasks
 from sfsync.calendar import month_text, scoring_month
 from sfsync.errors import ConfigError, ConfigProblem, RunInterrupted
@@ -698,6 +698,17 @@ class Notified:
     worklists: int = 0  # owners whose digest listed today's top accounts
 
 
+def _personal_signals(
+    signals: pd.DataFrame, touch: pd.DataFrame | None, playbook: Playbook | None
+) -> pd.DataFrame:
+    """The signals a person acts on: an engagement signal of a low- or tech-touch account is a
+    trigger for marketing automation (``Tech_Touch_Triggers__c``), so its owner is not alerted
+    in Slack either (the same rule as its Tasks)."""
+    if touch is None or playbook is None:
+        return signals
+    return task_signals(signals, touch["account_id"], touch["touch_model"], playbook.touch_model)
+
+
 def notify(
     notifier: Notifier,
     *,
@@ -728,7 +739,7 @@ def notify(
         job=job,
         as_of=as_of,
         scores=result.scores,
-        signals=result.signals,
+        signals=_personal_signals(result.signals, computed.touch, playbook),
         accounts=inputs.frames["accounts"],
         users=inputs.get("users"),
         previous=computed.previous,

@@ -6,6 +6,7 @@ worklist (CS_Priority__c order), and a re-run writes and posts nothing."""
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections import defaultdict
 
 from sfsync.catalogue import ENGAGEMENT_CODES, TOUCH_MODELS
@@ -62,6 +63,19 @@ def test_nightly_writes_touch_fields_and_engagement_tasks_only_for_personal_touc
     for t in engagement_tasks:
         assert by_id[t["WhatId"]]["Touch_Model__c"] in ("high", "mid"), t["Sync_Key__c"]
 
+    # Slack alerts follow the same rule: no owner is alerted for a low/tech account's
+    # engagement signal (it is a trigger), while a high/mid account's alerting one is
+    alerted = _alerted(project)
+    medium = {"tutorial_not_completed", "email_engagement_falling"}  # alerting severities
+    for a in triggered:
+        assert not {(a["Id"], c) for c in a["Tech_Touch_Triggers__c"].split(";")} & alerted
+    assert any(set(a["Tech_Touch_Triggers__c"].split(";")) & medium for a in triggered)
+    personal = {
+        (a["Id"], c) for a in scored if a["Touch_Model__c"] in ("high", "mid")
+        for c in (a.get("Churn_Signals__c") or "").split(";") if c in medium
+    }  # fmt: skip
+    assert personal and personal <= alerted
+
     # the worklist in the owners' digests: each owner's first accounts by CS_Priority__c
     lists = _worklists(sb)
     books = {owner: len(got) for owner, got in ranks.items()}
@@ -80,6 +94,8 @@ def test_nightly_writes_touch_fields_and_engagement_tasks_only_for_personal_touc
             assert account["Name"].replace("&", "&amp;") in line
             assert BAND_JA[account["Health_Band__c"]] in line
             churn = set((account.get("Churn_Signals__c") or "").split(";")) - {"", "red_band"}
+            if account["Touch_Model__c"] in ("low", "tech"):  # triggers, not a person's
+                churn -= set(ENGAGEMENT_CODES)
             if churn:  # the main reason is a churn signal, by its label
                 assert "：" in line and not churn & set(re.split(r"[：、 ]", line)), line
     messages = len(sb.admin.slack_messages())
@@ -104,6 +120,13 @@ def test_nightly_writes_touch_fields_and_engagement_tasks_only_for_personal_touc
 
 BAND_JA = {"green": "🟢 健全", "yellow": "🟡 要注意", "orange": "🟠 警戒", "red": "🔴 危険"}
 LINE = re.compile(r"^\d+\. <https://[^/]+/lightning/r/Account/(\w+)/view\|.*$", re.M)
+
+
+def _alerted(project) -> set[tuple[str, str]]:
+    """(account id, signal code) of every Slack alert in the project's state store."""
+    db = project.root / ".sfsync" / "state.db"
+    with sqlite3.connect(db) as conn:
+        return set(conn.execute("SELECT account_id, code FROM alert_ledger").fetchall())
 
 
 def _worklists(sb) -> list[list[tuple[str, str]]]:
