@@ -11,6 +11,8 @@ from html import escape
 
 from sfsync.labels import Labels
 from sfsync.ops.calibrate import MIN_CHURNED_WARNING, CalibrationReport, suggestion_table
+from sfsync.ops.calibrate_report_inputs import input_html, input_label, input_lines
+from sfsync.ops.calibrate_report_inputs import text as _c
 from sfsync.templates import TemplateSet
 
 BAND_COLOURS = {"green": "#2e7d32", "yellow": "#f9a825", "orange": "#ef6c00", "red": "#c62828"}
@@ -79,10 +81,6 @@ def _pair_chart(title: str, rows: list[tuple[str, float, float]], legend: tuple[
     return "".join(parts)
 
 
-def _c(templates: TemplateSet, key: str, **values) -> str:
-    return templates.render("calibration", key, values)["text"]
-
-
 def _auc(templates: TemplateSet, auc: float | None) -> str:
     return _c(templates, "no_value") if auc is None else f"{auc:.2f}"
 
@@ -140,6 +138,7 @@ def render_text(report: CalibrationReport, templates: TemplateSet) -> str:
         lines += [_c(t, "bands_title"), *(f"  - {b}" for b in bands)]
     if not backwards and not bands:
         lines.append(_c(t, "no_flags"))
+    lines += input_lines(report, t)
     if report.proposed_path:
         lines += ["", _c(t, "proposed", path=report.proposed_path)]
     lines += report.notes
@@ -200,6 +199,15 @@ def render_html(report: CalibrationReport, templates: TemplateSet) -> str:
                             max_value=max([r[1] for r in band_rows] + [0.01]))  # fmt: skip
     auc_chart = _bar_chart(_c(t, "chart_auc"), auc_rows, max_value=1.0, marker=0.5,
                            marker_label=_c(t, "chance"))  # fmt: skip
+    candidate_chart = _bar_chart(
+        _c(t, "chart_candidates"),
+        [(input_label(t, c.input), c.separation or 0.0,
+          "#1565c0" if c.verdict == "proposed" else "#9e9e9e",
+          _c(t, "auc_value", auc=f"{c.separation:.2f}", accounts=c.accounts)
+          if c.separation is not None else _c(t, "no_value"))
+         for c in report.candidates],
+        max_value=1.0, marker=0.5, marker_label=_c(t, "chance"),
+    ) if report.candidates else ""  # fmt: skip
     points_chart = _pair_chart(
         _c(t, "chart_points"),
         [(report.label(r["measure"]), r["current_max"], r["suggested_max"]) for r in table],
@@ -223,6 +231,8 @@ table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #ccc; padding
 {auc_chart}
 {points_chart}
 <table><tr>{head}</tr>{rows_html}</table>
+{candidate_chart}
+{input_html(report, t)}
 {proposed}
 </body></html>
 """
