@@ -171,12 +171,15 @@ def measure_bins(
 ) -> tuple[list[MeasureBins], list[str]]:
     """Proposed bins for each ``bins`` measure whose input has values: as many bins as it has
     now (2 to 5), its maximum points kept, in the direction its values separate. Also the
-    measures for which no edge separates (no proposal)."""
+    measures that have values but no edge separating them (no proposal); a measure with
+    fewer than ``2 * MIN_BIN_ACCOUNTS`` values is left out of both."""
     proposals, none = [], []
     for category, name, measure in card.measures():
         if not isinstance(measure, BinsMeasure) or measure.input not in values.columns:
             continue
-        column = values[measure.input]
+        column = pd.to_numeric(values[measure.input], errors="coerce")
+        if int(column.notna().sum()) < 2 * MIN_BIN_ACCOUNTS:
+            continue
         auc = auc_retained_above_churned(column, churned)
         bins = propose_bins(
             column, churned, max_points=max_points(measure),

@@ -126,7 +126,7 @@ def input_lines(report: CalibrationReport, templates: TemplateSet) -> list[str]:
     lines.append("")
     if report.snippet:
         lines += [text(t, "snippet_title", file=report.scorecard_file), "",
-                  snippet_text(report.snippet).rstrip()]  # fmt: skip
+                  snippet_text(report.snippet).rstrip(), ""]  # fmt: skip
     else:
         lines.append(text(t, "no_snippet"))
     return lines
