@@ -75,7 +75,7 @@ def calibrate(
     from sfsync.ops.calibrate import calibrate as run_calibration
     from sfsync.ops.calibrate_report import render_html, render_text
     from sfsync.ops.calibrate_report_inputs import input_label, text
-    from sfsync.ops.calibrate_sources import frames_reader, scoring_job
+    from sfsync.ops.calibrate_sources import frames_reader, scoring_job, suggesting_no_inputs
     from sfsync.ops.outcomes import (
         load_outcome_config,
         read_outcomes_csv,
@@ -111,7 +111,8 @@ def calibrate(
         templates = load_templates(project.mappings_dir / "templates", language)
         job_name = None if no_inputs else job or scoring_job(project.jobs_dir, scorecard)
         # the job's clients read its sources as of each snapshot date; nothing is written
-        run = open_run(project, job_name, date_to, dry_run=True, env=env) if job_name else None
+        with suggesting_no_inputs():
+            run = open_run(project, job_name, date_to, dry_run=True, env=env) if job_name else None
         try:
             with open_store(project.settings.state_url) as store:
                 report = run_calibration(

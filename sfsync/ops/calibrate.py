@@ -59,6 +59,7 @@ from sfsync.ops.calibrate_stats import (
 from sfsync.scoring import load_scorecard
 from sfsync.scoring.scorecard import Scorecard, localized, max_points, measure_inputs
 from sfsync.state.snapshots import score_snapshots
+from sfsync.templates import DEFAULT_LANGUAGE
 
 log = structlog.get_logger(__name__)
 
@@ -197,7 +198,7 @@ def calibrate(
         _propose_inputs(report, card, obs, read_inputs, shrinkage_accounts)
         report.snippet = build_snippet(
             card, report.candidates, report.measure_bins, label=input_label,
-            category_label=category_label, language=language or "ja",
+            category_label=category_label, language=language or DEFAULT_LANGUAGE,
         )  # fmt: skip
         if report.snippet:
             verify_snippet(scorecard_path, report.snippet)

@@ -2,7 +2,8 @@
 and as printed text, in the language of the ``calibration`` templates (ja default, en), with
 the warnings of :mod:`sfsync.ops.calibrate_flags` (measures predicting backwards, bands out of
 order) at the top. Three charts: churn rate per band (with counts), AUC per measure (0.5 line = no separation),
-current versus suggested maximum points per measure.
+current versus suggested maximum points per measure; when the inputs were read, a fourth (AUC
+of the inputs not in the scorecard) and the sections of :mod:`calibrate_report_inputs`.
 """
 
 from __future__ import annotations

@@ -10,12 +10,14 @@ are left out, not stored).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
 import structlog
 
-from sfsync.errors import ConfigError
+from sfsync.errors import ConfigError, SfsyncError
 from sfsync.jobs import ScoreCompute, load_job
 from sfsync.ops.calibrate_inputs import InputFrames, ReadFrames
 from sfsync.pipeline import empty_activities, empty_usage
@@ -25,6 +27,18 @@ from sfsync.sources.extract import Readers, SourceRun, extract
 log = structlog.get_logger(__name__)
 
 ROLES = ("accounts", "activities", "usage")  # what the inputs are computed from
+NO_INPUTS_HINT = "or pass --no-inputs to calibrate from the stored points only"
+
+
+@contextmanager
+def suggesting_no_inputs() -> Iterator[None]:
+    """An sfsync error raised inside (the job's clients or sources failing) also says that
+    calibration can do without the sources."""
+    try:
+        yield
+    except SfsyncError as exc:
+        exc.hint = f"{exc.hint}; {NO_INPUTS_HINT}" if exc.hint else NO_INPUTS_HINT
+        raise
 
 
 def scoring_job(jobs_dir: Path, scorecard: str) -> str | None:
@@ -49,17 +63,18 @@ def frames_reader(run: Run) -> ReadFrames:
     readers = Readers(clients.salesforce, clients.metabase)
 
     def read(as_of: date) -> InputFrames:
-        inputs = extract(
-            job,
-            bundle.column_mappings,
-            readers,
-            SourceRun(
-                as_of=as_of,
-                root=bundle.root,
-                bulk_threshold=bundle.bulk_threshold,
-                env=run.request.env,
-            ),
-        )
+        with suggesting_no_inputs():
+            inputs = extract(
+                job,
+                bundle.column_mappings,
+                readers,
+                SourceRun(
+                    as_of=as_of,
+                    root=bundle.root,
+                    bulk_threshold=bundle.bulk_threshold,
+                    env=run.request.env,
+                ),
+            )
         log.info("calibration_inputs_read", as_of=as_of.isoformat(), rows=inputs.rows_read)
         usage, activities = inputs.get("usage"), inputs.get("activities")
         return InputFrames(

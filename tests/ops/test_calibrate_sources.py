@@ -3,6 +3,7 @@ between reading them and not."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -32,3 +33,18 @@ def test_job_and_no_inputs_exclude_each_other():
               "--no-inputs"],
     )  # fmt: skip
     assert result.exit_code == 2 and "give --job or --no-inputs, not both" in result.output
+
+
+def test_without_credentials_the_error_says_calibration_can_do_without_sources(
+    ops_project, tmp_path, monkeypatch
+):
+    for key in [k for k in os.environ if k.startswith("SFSYNC_")]:
+        monkeypatch.delenv(key)
+    outcomes = tmp_path / "o.csv"
+    outcomes.write_text("account_id,churned,churn_date\n001A,true,2025-01-01\n", "utf-8")
+    result = CliRunner().invoke(
+        cli, ["--config", str(ops_project.config), "calibrate", "--from", "2024-04-01", "--to",
+              "2025-03-01", "--outcomes", str(outcomes)],
+    )  # fmt: skip
+    error = result.exception
+    assert "no Salesforce credentials" in error.message and "--no-inputs" in error.hint
