@@ -19,12 +19,14 @@ from sfsync.templates import TemplateSet
 BAND_COLOURS = {"green": "#2e7d32", "yellow": "#f9a825", "orange": "#ef6c00", "red": "#c62828"}
 WIDTH = 640
 BAR = 26
+CANDIDATE_LABELS = 300  # the inputs' labels are long ("days from contract start to …")
 
 
 def _bar_chart(title: str, rows: list[tuple[str, float, str, str]], *, max_value: float,
-               marker: float | None = None, marker_label: str = "") -> str:  # fmt: skip
-    """Horizontal bars: (label, value, colour, text shown after the bar)."""
-    left, right = 170, 150
+               marker: float | None = None, marker_label: str = "", left: int = 170) -> str:  # fmt: skip
+    """Horizontal bars: (label, value, colour, text shown after the bar); ``left`` is the
+    width the labels get."""
+    right = 150
     span = WIDTH - left - right
     height = 40 + BAR * len(rows) + 10
     parts = [
@@ -207,7 +209,7 @@ def render_html(report: CalibrationReport, templates: TemplateSet) -> str:
           _c(t, "auc_value", auc=f"{c.separation:.2f}", accounts=c.accounts)
           if c.separation is not None else _c(t, "no_value"))
          for c in report.candidates],
-        max_value=1.0, marker=0.5, marker_label=_c(t, "chance"),
+        max_value=1.0, marker=0.5, marker_label=_c(t, "chance"), left=CANDIDATE_LABELS,
     ) if report.candidates else ""  # fmt: skip
     points_chart = _pair_chart(
         _c(t, "chart_points"),
@@ -232,8 +234,7 @@ table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #ccc; padding
 {auc_chart}
 {points_chart}
 <table><tr>{head}</tr>{rows_html}</table>
-{candidate_chart}
-{input_html(report, t)}
+{input_html(report, t, chart=candidate_chart)}
 {proposed}
 </body></html>
 """

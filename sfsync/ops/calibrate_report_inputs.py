@@ -119,21 +119,21 @@ def input_lines(report: CalibrationReport, templates: TemplateSet) -> list[str]:
     lines += ["  ".join(cell for cell in row if cell) for row in candidate_rows(report, t)]
     bins = bin_lines(report, t)
     if bins:
-        lines += ["", text(t, "bins_title"), *bins]
+        lines += ["", text(t, "bins_title"), text(t, "bins_rule"), *bins]
     no_edges = _no_edges(report, t)
     if no_edges:
         lines.append(no_edges)
     lines.append("")
     if report.snippet:
-        lines += [text(t, "snippet_title", file=report.scorecard_file), "",
-                  snippet_text(report.snippet).rstrip(), ""]  # fmt: skip
+        lines += [text(t, "snippet_title"), text(t, "snippet_how", file=report.scorecard_file),
+                  "", snippet_text(report.snippet).rstrip(), ""]  # fmt: skip
     else:
         lines.append(text(t, "no_snippet"))
     return lines
 
 
-def input_html(report: CalibrationReport, templates: TemplateSet) -> str:
-    """The same sections as HTML (a table, bin lists and the snippet in ``<pre>``)."""
+def input_html(report: CalibrationReport, templates: TemplateSet, *, chart: str = "") -> str:
+    """The same sections as HTML (``chart``, a table, bin lists and the snippet in ``<pre>``)."""
     if not report.inputs_read:
         return ""
     t = templates
@@ -146,16 +146,19 @@ def input_html(report: CalibrationReport, templates: TemplateSet) -> str:
         for row in candidate_rows(report, t)
     )
     parts = [f"<h2>{escape(text(t, 'candidates_title'))}</h2>",
-             f"<p>{escape(_summary(report, t))}</p>", f"<table><tr>{head}</tr>{rows}</table>"]  # fmt: skip
+             f"<p>{escape(_summary(report, t))}</p>", chart,
+             f"<table><tr>{head}</tr>{rows}</table>"]  # fmt: skip
     bins = bin_lines(report, t)
     if bins:
         items = "".join(f"<li>{escape(line)}</li>" for line in bins)
-        parts.append(f"<h2>{escape(text(t, 'bins_title'))}</h2><ul>{items}</ul>")
+        parts.append(f"<h2>{escape(text(t, 'bins_title'))}</h2>"
+                     f"<p>{escape(text(t, 'bins_rule'))}</p><ul>{items}</ul>")  # fmt: skip
     no_edges = _no_edges(report, t)
     if no_edges:
         parts.append(f"<p>{escape(no_edges)}</p>")
     if report.snippet:
-        parts.append(f"<h2>{escape(text(t, 'snippet_title', file=report.scorecard_file))}</h2>"
+        how = text(t, "snippet_how", file=report.scorecard_file)
+        parts.append(f"<h2>{escape(text(t, 'snippet_title'))}</h2><p>{escape(how)}</p>"
                      f"<pre>{escape(snippet_text(report.snippet))}</pre>")  # fmt: skip
     else:
         parts.append(f"<p>{escape(text(t, 'no_snippet'))}</p>")

@@ -18,6 +18,7 @@ from sfsync.ops.calibrate_snippet import apply_snippet
 from sfsync.scoring import load_scorecard
 from tests.e2e.conftest import run_cli
 from tests.fixtures.sandbox import SANDBOX_AS_OF
+from tests.ops.test_calibrate import printed_snippet
 
 DATES = [date(2024, m, 1) for m in range(4, 13)] + [date(2025, m, 1) for m in range(1, 4)]
 WINDOW = ("--from", "2024-04-01", "--to", "2025-03-01")
@@ -97,10 +98,7 @@ def test_calibrate_ranks_the_engagement_inputs_of_the_sample_book(project, sandb
     assert rate[3].startswith(f"{accounts}（")
 
     # the printed snippet, pasted into the project's scorecard, loads with the loader
-    lines = out.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith(SNIPPET_TITLE)) + 2
-    end = next((i for i in range(start, len(lines)) if not lines[i].strip()), len(lines))
-    snippet = yaml.safe_load("\n".join(lines[start:end]))
+    snippet = yaml.safe_load(printed_snippet(out, SNIPPET_TITLE))
     live = project.root / "mappings" / "scorecards" / "default.yaml"
     pasted = apply_snippet(yaml.safe_load(live.read_text(encoding="utf-8")), snippet)
     path = live.with_name("pasted.yaml")

@@ -259,9 +259,12 @@ def _frames_like_the_history(frames, seed: int = 5):
     return read
 
 
-def _snippet_from(text: str, title: str) -> str:
+def printed_snippet(text: str, title: str) -> str:
+    """The YAML printed under ``title`` (after its explanation and a blank line, up to the
+    next blank line)."""
     lines = text.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith(title)) + 2
+    at = next(i for i, line in enumerate(lines) if line.startswith(title))
+    start = next(i for i in range(at, len(lines)) if not lines[i].strip()) + 1
     end = next((i for i in range(start, len(lines)) if not lines[i].strip()), len(lines))
     return "\n".join(lines[start:end])
 
@@ -304,7 +307,7 @@ def test_inputs_not_in_the_scorecard_are_ranked_and_the_best_proposed(history_st
     assert "email_open_rate" not in people
     # the snippet as printed, pasted into the live scorecard, loads with the scorecard loader
     pasted = apply_snippet(yaml.safe_load(scorecards.read_text(encoding="utf-8")),
-                           yaml.safe_load(_snippet_from(text, title)))  # fmt: skip
+                           yaml.safe_load(printed_snippet(text, title)))  # fmt: skip
     path = scorecards.with_name("pasted.yaml")
     path.write_text(yaml.safe_dump(pasted, allow_unicode=True, sort_keys=False), "utf-8")
     card = load_scorecard(path)
@@ -313,3 +316,6 @@ def test_inputs_not_in_the_scorecard_are_ranked_and_the_best_proposed(history_st
         "ja": "メール開封率（当月）"}  # fmt: skip
     english = render_text(report, load_templates(scorecards.parents[1] / "templates", "en"))
     assert "email open rate (scoring month)" in english and "higher renews" in english
+    page = render_html(report, templates)
+    assert page.count("<svg") == 4 and "スコアカードにない入力の AUC" in page
+    assert "<pre>" in page and "input: email_open_rate_this_month" in page
