@@ -227,11 +227,13 @@ def compute(
     return compute_scores(inputs, bundle, as_of, previous, trend_baseline)
 
 
-def _empty_usage() -> pd.DataFrame:
+def empty_usage() -> pd.DataFrame:
+    """A usage frame without rows (a job without a usage source)."""
     return pd.DataFrame({"tenant_id": pd.Series(dtype="str"), "month": pd.Series(dtype="str")})
 
 
-def _empty_activities() -> pd.DataFrame:
+def empty_activities() -> pd.DataFrame:
+    """An activities frame without rows (a job without an activities source)."""
     return pd.DataFrame(
         {
             "account_id": pd.Series(dtype="str"),
@@ -261,8 +263,8 @@ def compute_scores(
     activities = inputs.get("activities")
     result = score_by_segment(
         accounts,
-        usage if usage is not None else _empty_usage(),
-        activities if activities is not None else _empty_activities(),
+        usage if usage is not None else empty_usage(),
+        activities if activities is not None else empty_activities(),
         as_of=as_of,
         scorecard=card,
         by_segment=bundle.segment_scorecards,  # empty: every account with ``card``

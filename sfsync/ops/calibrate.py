@@ -8,6 +8,13 @@ a proposed scorecard next to the live one (``<name>.proposed.yaml``): the live s
 each measure's points scaled to its suggested maximum and category maxima updated so that it
 validates with the scoring engine's loader. The live scorecard is never changed.
 
+Given a way to read the job's frames as of a date (``read_inputs``), it also evaluates the
+*candidate inputs* the scorecard does not read — the engagement logs and the other usage
+figures — at the same observations (``calibrate_inputs``, ``calibrate_candidates``), proposes
+which to add, proposes bin edges for the ``bins`` measures and the proposed candidates
+(``calibrate_bins``), and prints them as a scorecard YAML snippet checked with the loader
+(``calibrate_snippet``).
+
 One observation per account: its snapshot in ``[date_from, date_to]`` that is the last
 (``pick="last"``, default) or first (``pick="first"``) one dated before its churn date.
 """
@@ -16,6 +23,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -28,12 +36,20 @@ from sqlalchemy import select
 
 from sfsync.configfile import validate_data
 from sfsync.errors import ConfigError, InputDataError
+from sfsync.ops.calibrate_bins import MeasureBins, measure_bins
+from sfsync.ops.calibrate_candidates import (
+    CandidateResult,
+    candidate_inputs,
+    evaluate_candidates,
+)
 from sfsync.ops.calibrate_flags import (
     BackwardMeasure,
     BandInversion,
     backwards_measures,
     band_inversions,
 )
+from sfsync.ops.calibrate_inputs import ReadFrames, observation_inputs
+from sfsync.ops.calibrate_snippet import build_snippet, verify_snippet
 from sfsync.ops.calibrate_stats import (
     MeasureSeparation,
     auc_retained_above_churned,
@@ -41,8 +57,9 @@ from sfsync.ops.calibrate_stats import (
     suggest_points,
 )
 from sfsync.scoring import load_scorecard
-from sfsync.scoring.scorecard import localized, max_points
+from sfsync.scoring.scorecard import Scorecard, localized, max_points, measure_inputs
 from sfsync.state.snapshots import score_snapshots
+from sfsync.templates import DEFAULT_LANGUAGE
 
 log = structlog.get_logger(__name__)
 
@@ -102,6 +119,12 @@ class CalibrationReport:
     labels: dict[str, str] = field(default_factory=dict)  # measure/category -> label (language)
     backwards: list[BackwardMeasure] = field(default_factory=list)
     band_inversions: list[BandInversion] = field(default_factory=list)
+    scorecard_file: str = ""  # the live scorecard's file name
+    inputs_read: bool = False  # the inputs' values were read: candidates and bins below
+    candidates: list[CandidateResult] = field(default_factory=list)
+    measure_bins: list[MeasureBins] = field(default_factory=list)
+    no_edges: list[str] = field(default_factory=list)  # bins measures no edge separates
+    snippet: dict[str, Any] = field(default_factory=dict)  # checked with the loader
 
     def label(self, name: str) -> str:
         """A measure's or category's label in the report's language (its name when none)."""
@@ -119,11 +142,17 @@ def calibrate(
     write_proposal: bool = True,
     shrinkage_accounts: int = 50,
     language: str | None = None,
+    read_inputs: ReadFrames | None = None,
+    input_label: Callable[[str], str] = str,
+    category_label: str = "engagement logs",
 ) -> CalibrationReport:
     """Measure, suggest, flag, and write the proposed scorecard (see the module docstring).
 
     Measures and categories are labelled in ``language`` (the scorecard's ``labels``); measures
-    that predict backwards and bands out of order are flagged (:mod:`calibrate_flags`)."""
+    that predict backwards and bands out of order are flagged (:mod:`calibrate_flags`).
+    With ``read_inputs`` (the job's frames as of a date) the candidate inputs, bins and the
+    snippet are added; ``input_label`` and ``category_label`` name the snippet's measures and
+    category in ``language``."""
     card = load_scorecard(scorecard_path)
     history = read_history(store, card.name, date_from, date_to)
     if history.empty:
@@ -151,6 +180,7 @@ def calibrate(
         overall_auc=auc_retained_above_churned(obs["health_score"], churned),
         measures=suggestions,
         categories={name: cat for cat, name, _ in card.measures()},
+        scorecard_file=Path(scorecard_path).name,
         labels={
             **{
                 c: localized(cat.labels, language, cat.label or c)
@@ -164,11 +194,40 @@ def calibrate(
     )
     report.backwards = backwards_measures(suggestions)
     report.band_inversions = band_inversions(report.bands)
+    if read_inputs is not None:
+        _propose_inputs(report, card, obs, read_inputs, shrinkage_accounts)
+        report.snippet = build_snippet(
+            card, report.candidates, report.measure_bins, label=input_label,
+            category_label=category_label, language=language or DEFAULT_LANGUAGE,
+        )  # fmt: skip
+        if report.snippet:
+            verify_snippet(scorecard_path, report.snippet)
     if write_proposal:
         report.proposed_path = write_proposed_scorecard(scorecard_path, card, suggestions)
     log.info("calibration_done", scorecard=card.name, accounts=report.accounts,
              churned=report.churned, overall_auc=report.overall_auc)  # fmt: skip
     return report
+
+
+def _propose_inputs(
+    report: CalibrationReport,
+    card: Scorecard,
+    obs: pd.DataFrame,
+    read_inputs: ReadFrames,
+    shrinkage_accounts: int,
+) -> None:
+    """Read the inputs' values at the observations; judge the candidates, propose bins."""
+    declared = {name: spec.source for name, spec in card.inputs.items()}
+    values, extra = observation_inputs(obs, read_inputs, declared)
+    churned = obs["churned"].astype(bool)
+    read = {i for _, _, m in card.measures() for i in measure_inputs(m)}
+    measure_names = [m.measure for m in report.measures if m.measure in obs.columns]
+    report.inputs_read = True
+    report.candidates = evaluate_candidates(
+        candidate_inputs(read, extra), values, churned, obs[measure_names], report.measures,
+        shrinkage_accounts=shrinkage_accounts,
+    )  # fmt: skip
+    report.measure_bins, report.no_edges = measure_bins(card, values, churned)
 
 
 def proposed_path_for(scorecard_path: Path) -> Path:

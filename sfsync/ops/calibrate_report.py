@@ -2,7 +2,8 @@
 and as printed text, in the language of the ``calibration`` templates (ja default, en), with
 the warnings of :mod:`sfsync.ops.calibrate_flags` (measures predicting backwards, bands out of
 order) at the top. Three charts: churn rate per band (with counts), AUC per measure (0.5 line = no separation),
-current versus suggested maximum points per measure.
+current versus suggested maximum points per measure; when the inputs were read, a fourth (AUC
+of the inputs not in the scorecard) and the sections of :mod:`calibrate_report_inputs`.
 """
 
 from __future__ import annotations
@@ -11,17 +12,21 @@ from html import escape
 
 from sfsync.labels import Labels
 from sfsync.ops.calibrate import MIN_CHURNED_WARNING, CalibrationReport, suggestion_table
+from sfsync.ops.calibrate_report_inputs import input_html, input_label, input_lines
+from sfsync.ops.calibrate_report_inputs import text as _c
 from sfsync.templates import TemplateSet
 
 BAND_COLOURS = {"green": "#2e7d32", "yellow": "#f9a825", "orange": "#ef6c00", "red": "#c62828"}
 WIDTH = 640
 BAR = 26
+CANDIDATE_LABELS = 300  # the inputs' labels are long ("days from contract start to …")
 
 
 def _bar_chart(title: str, rows: list[tuple[str, float, str, str]], *, max_value: float,
-               marker: float | None = None, marker_label: str = "") -> str:  # fmt: skip
-    """Horizontal bars: (label, value, colour, text shown after the bar)."""
-    left, right = 170, 150
+               marker: float | None = None, marker_label: str = "", left: int = 170) -> str:  # fmt: skip
+    """Horizontal bars: (label, value, colour, text shown after the bar); ``left`` is the
+    width the labels get."""
+    right = 150
     span = WIDTH - left - right
     height = 40 + BAR * len(rows) + 10
     parts = [
@@ -77,10 +82,6 @@ def _pair_chart(title: str, rows: list[tuple[str, float, float]], legend: tuple[
             )
     parts.append("</svg>")
     return "".join(parts)
-
-
-def _c(templates: TemplateSet, key: str, **values) -> str:
-    return templates.render("calibration", key, values)["text"]
 
 
 def _auc(templates: TemplateSet, auc: float | None) -> str:
@@ -140,6 +141,7 @@ def render_text(report: CalibrationReport, templates: TemplateSet) -> str:
         lines += [_c(t, "bands_title"), *(f"  - {b}" for b in bands)]
     if not backwards and not bands:
         lines.append(_c(t, "no_flags"))
+    lines += input_lines(report, t)
     if report.proposed_path:
         lines += ["", _c(t, "proposed", path=report.proposed_path)]
     lines += report.notes
@@ -200,6 +202,15 @@ def render_html(report: CalibrationReport, templates: TemplateSet) -> str:
                             max_value=max([r[1] for r in band_rows] + [0.01]))  # fmt: skip
     auc_chart = _bar_chart(_c(t, "chart_auc"), auc_rows, max_value=1.0, marker=0.5,
                            marker_label=_c(t, "chance"))  # fmt: skip
+    candidate_chart = _bar_chart(
+        _c(t, "chart_candidates"),
+        [(input_label(t, c.input), c.separation or 0.0,
+          "#1565c0" if c.verdict == "proposed" else "#9e9e9e",
+          _c(t, "auc_value", auc=f"{c.separation:.2f}", accounts=c.accounts)
+          if c.separation is not None else _c(t, "no_value"))
+         for c in report.candidates],
+        max_value=1.0, marker=0.5, marker_label=_c(t, "chance"), left=CANDIDATE_LABELS,
+    ) if report.candidates else ""  # fmt: skip
     points_chart = _pair_chart(
         _c(t, "chart_points"),
         [(report.label(r["measure"]), r["current_max"], r["suggested_max"]) for r in table],
@@ -223,6 +234,7 @@ table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #ccc; padding
 {auc_chart}
 {points_chart}
 <table><tr>{head}</tr>{rows_html}</table>
+{input_html(report, t, chart=candidate_chart)}
 {proposed}
 </body></html>
 """

@@ -39,6 +39,38 @@ def auc_retained_above_churned(values: pd.Series, churned: pd.Series) -> float |
     return u / (n_retained * n_churned)
 
 
+def separation(auc: float | None) -> float | None:
+    """The AUC in the direction that separates: ``max(auc, 1 - auc)`` (an input whose low
+    values go with renewal separates as well as one whose high values do)."""
+    return None if auc is None else max(auc, 1.0 - auc)
+
+
+def evidence_weight(auc: float | None) -> float:
+    """How much an input's points should grow with the evidence: its AUC above chance (0.5),
+    0 when it separates no better than chance or could not be computed."""
+    return max((auc if auc is not None else 0.5) - 0.5, 0.0)
+
+
+def sample_blend(accounts: int, shrinkage_accounts: int) -> float:
+    """How far a suggestion may move from the current points: ``n / (n + shrinkage)``, so
+    that a handful of accounts cannot rewrite the scorecard."""
+    return accounts / (accounts + shrinkage_accounts) if accounts else 0.0
+
+
+def rank_correlation(a: pd.Series, b: pd.Series, *, min_pairs: int = 10) -> float | None:
+    """Spearman rank correlation over the rows where both have a value; None with fewer than
+    ``min_pairs`` such rows or when either is constant there."""
+    a = pd.to_numeric(a, errors="coerce").astype("float64")
+    b = pd.to_numeric(b, errors="coerce").astype("float64")
+    both = a.notna() & b.notna()
+    if int(both.sum()) < min_pairs:
+        return None
+    a, b = a[both].rank(), b[both].rank()
+    if a.nunique() < 2 or b.nunique() < 2:
+        return None
+    return float(np.corrcoef(a.to_numpy(), b.to_numpy())[0, 1])
+
+
 @dataclass(frozen=True)
 class MeasureSeparation:
     """How well one measure separated churned from retained accounts."""
@@ -91,9 +123,9 @@ def suggest_points(
         mean_chu = float(points[valid & churned].mean()) if (valid & churned).any() else None
         rows.append((measure, auc, int(valid.sum()), mean_ret, mean_chu))
 
-    weights = {m: max((auc or 0.5) - 0.5, 0.0) for m, auc, *_ in rows}
+    weights = {m: evidence_weight(auc) for m, auc, *_ in rows}
     weight_sum = sum(weights.values())
-    blend = n / (n + shrinkage_accounts) if n else 0.0
+    blend = sample_blend(n, shrinkage_accounts)
     result = []
     for measure, auc, count, mean_ret, mean_chu in rows:
         current = float(measure_max[measure])

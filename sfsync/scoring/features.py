@@ -67,7 +67,12 @@ FEATURES: dict[str, Feature] = {
     "video_views_this_month": Feature("number", True, "video views, scoring month"),
     "email_opens_this_month": Feature("number", True, "email opens, scoring month"),
     "email_clicks_this_month": Feature("number", True, "email clicks, scoring month"),
+    "document_views_this_month": Feature("number", True, "document views, scoring month"),
+    "email_delivered_this_month": Feature("number", True, "emails delivered, scoring month"),
+    "email_open_rate_this_month": Feature("number", True, "opens / delivered, scoring month"),
+    "email_click_rate_this_month": Feature("number", True, "clicks / delivered, scoring month"),
     "tutorial_completed": Feature("boolean", True, "tutorial completed (any month so far)"),
+    "days_to_tutorial": Feature("number", True, "contract start to tutorial completion, days"),
     "days_since_last_login": Feature("number", True, "as-of minus the latest last_login_date"),
     "days_since_last_touch": Feature("number", False, "as-of minus latest completed activity"),
     "meeting_this_quarter": Feature("boolean", False, "completed meeting/QBR in last 3 months"),
@@ -80,6 +85,14 @@ FEATURES: dict[str, Feature] = {
     "competitor_evaluation": Feature("boolean", False, "competitor evaluation flagged"),
 }
 
+# usage count columns read as scoring-month sums (``<column>_this_month``)
+ENGAGEMENT_COUNTS = ("video_views", "document_views", "email_delivered", "email_opens",
+                     "email_clicks")  # fmt: skip
+# the usage columns some built-in input reads (any other numeric usage column can be declared
+# under a scorecard's ``inputs``: its scoring-month value)
+USAGE_COLUMNS_READ = ("deliveries", "login_days", "support_tickets", *ENGAGEMENT_COUNTS,
+                      "pipeline_conversion_rate", "plan_usage_ratio", "last_login_date",
+                      "tutorial_completed", "tutorial_completed_at")  # fmt: skip
 ACCOUNT_COLUMNS = ["account_id", "tenant_id"]
 USAGE_COLUMNS = ["tenant_id", "month"]
 ACTIVITY_COLUMNS = ["account_id", "date", "type", "completed"]
@@ -238,8 +251,14 @@ def build_features(
     for tag, suffix in (("this", "this_month"), ("prev", "previous_month")):
         for column in ("deliveries", "login_days", "support_tickets"):
             f[f"{column}_{suffix}"] = month_value(column, tag)
-    for column in ("video_views", "email_opens", "email_clicks"):
+    for column in ENGAGEMENT_COUNTS:
         f[f"{column}_this_month"] = month_value(column, "this")
+    delivered = f["email_delivered_this_month"]
+    for column, rate in (("email_opens", "email_open_rate"), ("email_clicks", "email_click_rate")):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            f[f"{rate}_this_month"] = np.where(
+                delivered > 0, f[f"{column}_this_month"] / delivered, np.nan
+            )
     for column in RATIOS:
         f[column] = month_value(column, "this")
     last_login = take("last_login", np.datetime64("NaT"))
@@ -248,6 +267,7 @@ def build_features(
     tutorial = pd.array(take("tutorial_completed", False), dtype="boolean")
     tutorial[~linked] = pd.NA
     f["tutorial_completed"] = tutorial
+    tutorial_at = take("tutorial_completed_at", np.datetime64("NaT"))
     f["has_usage_rows"] = take("has_any_row", False)
 
     f["days_since_last_touch"], f["meeting_this_quarter"] = _activity_features(
@@ -264,6 +284,10 @@ def build_features(
     f["days_until_renewal"] = -days_between(renewal, as_of)
     f["months_since_contract_start"] = whole_months_between(start, as_of)
     f["days_since_contract_start"] = days_between(start, as_of)
+    to_tutorial = (np.asarray(tutorial_at, dtype="datetime64[D]") - start).astype("timedelta64[D]")
+    f["days_to_tutorial"] = np.where(
+        np.isnat(to_tutorial), np.nan, to_tutorial.astype(np.int64).astype(np.float64)
+    )
     f["arr"] = _float(accounts, "arr")
     f["is_enterprise"] = _bool(accounts, "is_enterprise").array
     f["competitor_evaluation"] = _bool(accounts, "competitor_evaluation").array

@@ -32,7 +32,7 @@ from sfsync.calendar import to_day_array
 from sfsync.scoring.arrays import encode_keys, find_in, text_array
 
 COUNTS = ["deliveries", "login_days", "support_tickets", "video_views", "email_opens"]
-COUNTS += ["email_clicks"]
+COUNTS += ["email_clicks", "document_views", "email_delivered"]
 RATIOS = ["pipeline_conversion_rate", "plan_usage_ratio"]
 NAT_INT = np.iinfo(np.int64).min  # NaT's int64 representation
 
@@ -102,6 +102,16 @@ def latest_by(codes: np.ndarray, instants: np.ndarray, size: int) -> np.ndarray:
     return out
 
 
+def _earliest(values: pd.Series, rows: np.ndarray, codes: np.ndarray, size: int) -> np.ndarray:
+    """Per code, the earliest date of ``values`` at ``rows`` (``datetime64[D]``, NaT: none)."""
+    days = to_day_array(values.take(rows)).view(np.int64)
+    out = np.full(size, np.iinfo(np.int64).max, dtype=np.int64)
+    dated = days != NAT_INT
+    np.minimum.at(out, codes[dated], days[dated])
+    out[out == np.iinfo(np.int64).max] = NAT_INT
+    return out.view("datetime64[D]")
+
+
 @dataclass(frozen=True)
 class MonthRows:
     """The usage rows of one month whose tenant is known, and their tenant codes."""
@@ -121,7 +131,7 @@ class TenantUsage:
     usage: pd.DataFrame
     tenant_pos: np.ndarray  # per account row: tenant code, -1 when unlinked
     size: int  # number of distinct tenants
-    values: dict[str, np.ndarray]  # last_login, tutorial_completed, has_any_row per tenant
+    values: dict[str, np.ndarray]  # last_login, tutorial_completed(_at), has_any_row per tenant
     months: dict[str, MonthRows]  # "this" (scoring month) and "prev" (previous month)
 
     def month_value(self, column: str, tag: str) -> np.ndarray:
@@ -143,7 +153,9 @@ def usage_by_tenant(
     counts, maxed for ratios; a tenant without a row in a month has 0 counts, SPEC §10),
     ``last_login``
     (``datetime64[D]``: the latest ``last_login_date`` on or before ``as_of``),
-    ``tutorial_completed`` (any month up to the scoring month) and ``has_any_row``."""
+    ``tutorial_completed`` (any month up to the scoring month), ``tutorial_completed_at``
+    (``datetime64[D]``: the earliest ``tutorial_completed_at`` of those rows, NaT without one)
+    and ``has_any_row``."""
     this_mask = month_mask(usage["month"], "equal", month)
     prev_mask = month_mask(usage["month"], "equal", prev)
     lookup = this_mask | prev_mask
@@ -177,9 +189,15 @@ def usage_by_tenant(
     del this_mask, prev_mask
 
     tutorial = np.zeros(size, dtype=bool)
+    completed_at = np.full(size, np.datetime64("NaT"), dtype="datetime64[D]")
     if tutorial_mask is not None:
-        tutorial[codes[tutorial_mask[rows]]] = True
+        done_rows = tutorial_mask[rows]
+        tutorial[codes[done_rows]] = True
+        if "tutorial_completed_at" in usage.columns:
+            completed_at = _earliest(usage["tutorial_completed_at"], rows[done_rows],
+                                     codes[done_rows], size)  # fmt: skip
     out["tutorial_completed"] = tutorial
+    out["tutorial_completed_at"] = completed_at
 
     has_any = np.zeros(size, dtype=bool)
     has_any[codes] = True

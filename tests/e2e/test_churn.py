@@ -183,4 +183,6 @@ def test_calibrate_sandbox_flag_reads_the_backfilled_sandbox(project):
     observed = churn.isna() | (churn > "2024-12-01")
     assert int(summary.group(1)) == int(observed.sum())
     assert int(summary.group(2)) == int((observed & churn.notna()).sum()) >= 1
+    # the inputs the scorecard does not use were read from the sandbox's sources and evaluated
+    assert "スコアカードにない入力：" in result.stdout and "メール開封率（当月）" in result.stdout
     assert (project.root / ".sfsync" / "sandbox" / "state.db").exists()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import date
 from pathlib import Path
 
@@ -126,6 +127,9 @@ def test_cli_with_an_outcomes_csv_writes_the_html_page(history_store, scorecards
     # the configured language (ja by default): labels of the scorecard, texts of the templates
     assert "スコア全体の AUC" in result.stdout and "配信数" in result.stdout
     assert "default.proposed.yaml" in result.stdout
+    # no job in jobs/ scores with the scorecard: the stored points only, and it says so
+    assert "スコアカード「default」で採点するジョブが jobs/ にない" in result.stdout
+    assert "スコアカードにない入力：" not in result.stdout
     page = html.read_text(encoding="utf-8")
     assert page.count("<svg") == 3 and "<script" not in page and "http://" not in page.replace(
         'xmlns="http://www.w3.org/2000/svg"', "")  # fmt: skip
@@ -222,3 +226,96 @@ def test_an_org_without_the_churn_field_gets_the_field_and_the_fix_named(sandbox
     shipped = read_outcomes_salesforce(client, OutcomeConfig(churn_date_field="Churn_Date__c"))
     churned = {a["Id"] for a in sandbox.admin.records("Account") if a.get("Churn_Date__c")}
     assert churned and set(shipped.loc[shipped["churned"], "account_id"]) == churned
+
+
+def _frames_like_the_history(frames, seed: int = 5):
+    """A ``read_inputs`` for the synthetic history: as of each date, accounts linked to a
+    tenant each and usage rows of the scoring month whose deliveries match the stored points
+    (0, 15, 25 points -> 0, 2, 5 deliveries), mails whose opens separate churned from retained
+    accounts, and video views that are noise."""
+    from sfsync.ops.calibrate_inputs import InputFrames
+    from tests.scoring.builders import activities_frame
+
+    _, outcomes = _synthetic()
+    churned = outcomes["churned"].to_numpy()
+    rng = np.random.default_rng(seed)
+    opens = np.where(churned, rng.integers(0, 9, N), rng.integers(6, 17, N)).astype(float)
+    video = rng.integers(0, 11, N).astype(float)
+    by_date = dict(frames)
+
+    def read(as_of):
+        points = by_date[as_of]["measure_points"].map(json.loads)
+        deliveries = points.map(lambda p: {0.0: 0.0, 15.0: 2.0, 25.0: 5.0}[p["deliveries"]])
+        ids = by_date[as_of]["account_id"]
+        tenants = [f"T{i}" for i in range(N)]
+        accounts = pd.DataFrame({"account_id": ids, "tenant_id": pd.array(tenants, "string"),
+                                 "contract_start": pd.Timestamp("2023-01-01")})  # fmt: skip
+        month = f"{as_of.year}-{as_of.month - 1:02d}"  # the scoring month (Oct-Dec dates)
+        usage = pd.DataFrame({"tenant_id": pd.array(tenants, "string"), "month": month,
+                              "deliveries": deliveries.to_numpy(), "email_delivered": 20.0,
+                              "email_opens": opens, "video_views": video})  # fmt: skip
+        return InputFrames(accounts, usage, activities_frame([]))
+
+    return read
+
+
+def printed_snippet(text: str, title: str) -> str:
+    """The YAML printed under ``title`` (after its explanation and a blank line, up to the
+    next blank line)."""
+    lines = text.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith(title))
+    start = next(i for i in range(at, len(lines)) if not lines[i].strip()) + 1
+    end = next((i for i in range(start, len(lines)) if not lines[i].strip()), len(lines))
+    return "\n".join(lines[start:end])
+
+
+def test_inputs_not_in_the_scorecard_are_ranked_and_the_best_proposed(history_store, scorecards):
+    from sfsync.ops.calibrate_report_inputs import input_label
+    from sfsync.ops.calibrate_snippet import apply_snippet
+    from tests.test_no_codes import raw_codes
+
+    store, _, outcomes = history_store
+    frames, _ = _synthetic()
+    templates = load_templates(scorecards.parents[1] / "templates", "ja")
+    report = calibrate(store, scorecards, outcomes, DATES[0], DATES[-1], write_proposal=False,
+                       read_inputs=_frames_like_the_history(frames), language="ja",
+                       input_label=lambda n: input_label(templates, n),
+                       category_label="エンゲージメントログ")  # fmt: skip
+    by = {c.input: c for c in report.candidates}
+    separations = [c.separation or 0 for c in report.candidates]
+    assert separations == sorted(separations, reverse=True)  # ranked, best first
+    # opens and the open rate (opens / 20 delivered) rank accounts identically: the first by
+    # name is proposed, the other counts the same thing again
+    assert by["email_open_rate_this_month"].verdict == "proposed"
+    assert by["email_open_rate_this_month"].separation > 0.9
+    assert (by["email_opens_this_month"].verdict, by["email_opens_this_month"].like) == (
+        "redundant", "email_open_rate_this_month")  # fmt: skip
+    assert by["video_views_this_month"].verdict == "weak"
+    assert by["email_clicks_this_month"].verdict == "no_data"  # the source has no clicks
+    assert "deliveries_this_month" not in by  # the scorecard reads it already
+    # the deliveries measure gets edges where its churn rate falls (0 / 2 / 5 deliveries)
+    (deliveries,) = [b for b in report.measure_bins if b.measure == "deliveries"]
+    rates = [b.churn_rate for b in deliveries.bins]
+    assert rates == sorted(rates, reverse=True) and deliveries.bins[-1].points == 25
+
+    text = render_text(report, templates)
+    title = "スコアカードに貼り付ける YAML"
+    people, _, _ = text.partition(title)
+    assert "メール開封率（当月）" in people and "追加を提案" in people
+    # no code; figures are rounded (AUC and rank correlations to two decimals, as 1.00)
+    assert not [c for c in raw_codes(people, "ja") if not re.fullmatch(r"\d\.\d\d", c)]
+    assert "email_open_rate" not in people
+    # the snippet as printed, pasted into the live scorecard, loads with the scorecard loader
+    pasted = apply_snippet(yaml.safe_load(scorecards.read_text(encoding="utf-8")),
+                           yaml.safe_load(printed_snippet(text, title)))  # fmt: skip
+    path = scorecards.with_name("pasted.yaml")
+    path.write_text(yaml.safe_dump(pasted, allow_unicode=True, sort_keys=False), "utf-8")
+    card = load_scorecard(path)
+    added = card.categories["engagement_logs"].measures["email_open_rate"]
+    assert added.input == "email_open_rate_this_month" and added.labels == {
+        "ja": "メール開封率（当月）"}  # fmt: skip
+    english = render_text(report, load_templates(scorecards.parents[1] / "templates", "en"))
+    assert "email open rate (scoring month)" in english and "higher renews" in english
+    page = render_html(report, templates)
+    assert page.count("<svg") == 4 and "スコアカードにない入力の AUC" in page
+    assert "<pre>" in page and "input: email_open_rate_this_month" in page
