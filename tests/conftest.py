@@ -61,6 +61,19 @@ E2E = (
     "tests/sandbox/test_query.py::test_query_pages_with_path_only_next_records_url",
 )
 
+#: The longest end-to-end tests (``--durations``), started first so that the lane does not end
+#: waiting for one of them picked up last by a worker.
+LONGEST_FIRST = (
+    "tests/e2e/test_wheel.py",
+    "tests/reliability/test_reliability.py",
+    "tests/e2e/test_followups.py",
+    "tests/e2e/test_weekly_history.py",
+    "tests/e2e/test_task_reads.py",
+    "tests/e2e/test_task_hygiene.py",
+    "tests/e2e/test_large_org.py",
+    "tests/e2e/test_seed000.py",
+)
+
 #: Markers that put a test in the end-to-end lane wherever it is.
 E2E_MARKERS = ("slow", "reliability", "browser")
 
@@ -77,11 +90,18 @@ def in_e2e_lane(item: pytest.Item) -> bool:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark the end-to-end lane; run the fast lane first when both lanes are selected."""
+    """Mark the end-to-end lane; run the fast lane first when both lanes are selected, and the
+    longest end-to-end tests first within their lane."""
     for item in items:
         if in_e2e_lane(item):
             item.add_marker(pytest.mark.e2e)
-    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
+    items.sort(key=_lane_order)
+
+
+def _lane_order(item: pytest.Item) -> tuple[bool, bool]:
+    """The fast lane first; in the end-to-end lane the longest tests first (stable sort)."""
+    e2e = item.get_closest_marker("e2e") is not None
+    return e2e, not item.nodeid.startswith(LONGEST_FIRST)
 
 
 _slow_fast_lane: list[tuple[str, float]] = []

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.conftest import E2E, in_e2e_lane
+from tests.conftest import E2E, LONGEST_FIRST, in_e2e_lane
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -30,7 +30,7 @@ def test_the_command_runs_the_fast_lane_then_the_end_to_end_lane():
     assert 0 < fast < e2e
 
 
-@pytest.mark.parametrize("path", E2E)
+@pytest.mark.parametrize("path", E2E + LONGEST_FIRST)
 def test_every_end_to_end_path_exists(path):
     file, _, test = path.partition("::")
     assert (REPO / file).exists(), path
@@ -58,3 +58,15 @@ def test_this_file_is_in_the_fast_lane(request):
 def test_lane_of_a_test(nodeid, markers, e2e):
     item = SimpleNamespace(nodeid=nodeid, get_closest_marker=lambda name: name in markers or None)
     assert in_e2e_lane(item) is e2e
+
+
+def test_the_longest_tests_are_in_the_end_to_end_lane_and_ordered_first():
+    assert all(path.startswith(E2E) for path in LONGEST_FIRST)
+    items = [
+        SimpleNamespace(nodeid=n, get_closest_marker=lambda name, e=e: e if name == "e2e" else None)
+        for n, e in [("tests/e2e/test_nightly.py::a", True), ("tests/e2e/test_wheel.py::b", True),
+                     ("tests/scoring/test_x.py::c", None)]
+    ]  # fmt: skip
+    from tests.conftest import _lane_order
+
+    assert [i.nodeid[-1] for i in sorted(items, key=_lane_order)] == ["c", "b", "a"]

@@ -94,7 +94,7 @@ def test_cli_serve_prints_how_to_connect_and_saves_on_ctrl_c(tmp_path):
                 break
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=30)
+        proc.wait(timeout=120)  # saving the org on a loaded machine
     output = "".join(lines)
     assert "export SFSYNC_SF_INSTANCE_URL=https://127.0.0.1:" in output
     assert "export SFSYNC_SF_ACCESS_TOKEN=" in output
