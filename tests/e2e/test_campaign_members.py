@@ -55,7 +55,7 @@ def _expected(sb) -> set[tuple[str, str]]:
         if age is not None and 30 <= age <= 44 and role in ("primary", "admin"):
             campaigns.append(STEP_30)
         tutorial = _day(account.get("Tutorial_Completed_At__c"))
-        if tutorial and 0 <= (AS_OF - tutorial).days <= 14:
+        if tutorial and 0 <= (AS_OF - tutorial).days <= 14 and touch in ("low", "tech"):
             campaigns.append(TUTORIAL)
         if age is not None and age >= 45 and touch in ("low", "tech"):
             campaigns.append(TIPS)
