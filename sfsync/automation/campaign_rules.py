@@ -155,6 +155,11 @@ class CampaignRule(StrictModel):
         return name
 
     @property
+    def periodic(self) -> bool:
+        """The Campaign name has a ``{month}`` or ``{year}`` placeholder (a Campaign per period)."""
+        return any(field for _, field, _, _ in string.Formatter().parse(self.campaign))
+
+    @property
     def by_id(self) -> bool:
         """The rule names its Campaign by Id (15 or 18 characters, prefix 701)."""
         return CAMPAIGN_ID.fullmatch(self.campaign) is not None

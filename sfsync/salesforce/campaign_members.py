@@ -11,8 +11,8 @@ written (``ObjectInsert.duplicate_is_done``). A re-run or a retry never adds any
 The org is checked before anything is planned (:func:`org_problems`, :func:`resolve_campaigns`):
 a rule whose Campaign the org does not have (or has twice under one name), whose member status
 the org does not list, or whose contact roles are not values of ``CS_Contact_Role__c`` adds
-nobody and is named in the plan's problems, the run summary and ``sfsync validate``'s
-message; the other rules and the rest of the run go on.
+nobody and is named in the plan's problems and the run summary (``sfsync validate --org``
+reports the same problems ahead); the other rules and the rest of the run go on.
 """
 
 from __future__ import annotations

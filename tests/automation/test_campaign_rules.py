@@ -224,3 +224,13 @@ def test_a_broken_rules_file_names_the_file_and_the_key(tmp_path, text, key, mes
     assert any(p.file == str(path) and p.path == key and message in p.message for p in problems), [
         (p.path, p.message) for p in problems
     ]
+
+
+def test_a_rule_is_periodic_when_its_campaign_name_has_a_placeholder():
+    spec = rules(
+        tips={"campaign": "Tips {month}", "when": {"kind": "customer"}},
+        braces={"campaign": "Tips {{draft}}", "when": {"kind": "customer"}},
+        fixed={"campaign": "Release", "when": {"kind": "customer"}},
+    )
+    assert [r.periodic for r in spec.rules.values()] == [True, False, False]
+    assert spec.rules["braces"].campaign_on(AS_OF) == "Tips {draft}"
