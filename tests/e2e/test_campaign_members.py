@@ -13,6 +13,9 @@ import calendar
 from collections import Counter
 from datetime import date, timedelta
 
+import pandas as pd
+from sfsync_sandbox.sample_data import generate
+
 from tests.e2e.conftest import customers, run_cli, writes
 
 AS_OF = date(2025, 3, 15)
@@ -102,7 +105,19 @@ def test_the_first_run_adds_the_expected_members_and_a_rerun_adds_nobody(project
             assert step == 4
         else:
             assert step in (0, 1, 2, 3, 4)
-    assert any(a.get("Tutorial_Completed_At__c") for a in scored)
+    # the tutorial date: the tenant's completion in the usage the job reads (13 months)
+    usage = generate(accounts=150, seed=7, as_of=AS_OF).usage
+    usage = usage[(usage["month"] >= "2024-03") & (usage["month"] <= "2025-03")]
+    done = pd.to_datetime(usage["tutorial_completed_at"])
+    completed = done[done <= pd.Timestamp(AS_OF)].groupby(usage["tenant_id"]).min()
+    tutorials = {
+        a["Id"]: _day(a.get("Tutorial_Completed_At__c")) for a in scored
+    }  # fmt: skip
+    expected = {
+        a["Id"]: completed[a["Tenant_Id__c"]].date() if a.get("Tenant_Id__c") in completed else None
+        for a in scored
+    }
+    assert tutorials == expected and sum(map(bool, tutorials.values())) > len(scored) / 2
 
     members = _members(sb)
     expected = _expected(sb)
