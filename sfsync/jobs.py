@@ -335,6 +335,11 @@ class WriteSpec(StrictModel):
         "renewal, overdue touch, hand-over, recovery)",
     )
     opportunity: OpportunitySpec = Field(default_factory=OpportunitySpec)
+    campaigns: str | None = Field(
+        default=None,
+        description="mappings/<name>.yaml: Campaign membership rules for marketing automation "
+        "(docs/MARKETING_AUTOMATION.md); null: no Campaign members",
+    )
 
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -383,6 +388,12 @@ class ChangeLimit(StrictModel):
     factor: float = Field(ge=1)
 
 
+class PerAccountLimit(ChangeLimit):
+    """A :class:`ChangeLimit` of a count per account (may exceed 1)."""
+
+    floor: float = Field(ge=0)
+
+
 class OutputGuard(StrictModel):
     """The mass-change brake: what a run is about to write against recent runs (SPEC §12)."""
 
@@ -402,6 +413,12 @@ class OutputGuard(StrictModel):
         default_factory=lambda: ChangeLimit(floor=0.60, factor=2),
         description="share of accounts whose visible fields change (score, band, points, "
         "phase, segment, signals; not the scoring time, trend or explanation text)",
+    )
+    campaign_member_share: PerAccountLimit = Field(
+        default_factory=lambda: PerAccountLimit(floor=2.0, factor=2),
+        description="contacts added to Campaigns (write.campaigns) per account in scope; a "
+        "month's first night adds the monthly Campaigns' members (about one per account), and "
+        "the recent runs of 35 days include the last one",
     )
 
 

@@ -28,6 +28,8 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 import structlog
 
+from sfsync.automation.campaign_rules import campaign_facts, eligible_accounts
+from sfsync.automation.campaign_stage import CampaignPlan, plan_campaign_members
 from sfsync.automation.closures import closable_followups
 from sfsync.automation.history_schedule import history_due, period_of
 from sfsync.automation.kpi_job import KpiOutcome, KpiStageResult, kpi_stage
@@ -38,20 +40,22 @@ from sfsync.automation.nightly import (
     run_reassignments,
     scheduled_followups,
 )
-from sfsync.automation.playbook import Playbook
+from sfsync.automation.playbook import OnboardingPolicy, Playbook, RenewalPolicy
 from sfsync.automation.task_limit import apply_limit, defer_in_plan, new_tasks, rank_new_tasks
 from sfsync.automation.touch import TOUCH_COLUMNS, TouchModelPolicy, task_signals, touch_columns
+from sfsync.automation.trigger_fields import TRIGGER_COLUMNS, trigger_columns
 from sfsync.automation.urgent import build_urgent_tasks
 from sfsync.calendar import month_text, scoring_month
 from sfsync.errors import ConfigError, ConfigProblem, RunInterrupted
 from sfsync.guards import stage as guards
 from sfsync.jobs import KpiCompute, UsageImportCompute
-from sfsync.plan import ObjectUpsert, PendingWrite, Plan, PlanProblem
+from sfsync.plan import ObjectInsert, ObjectUpsert, PendingWrite, Plan, PlanProblem
 from sfsync.ports import Notifier, SalesforceApi, Store
 from sfsync.project import USAGE_IMPORT_COLUMNS, JobBundle, retention_protect_days
 from sfsync.report import RunSummary
 from sfsync.run_context import Run
 from sfsync.salesforce import budget
+from sfsync.salesforce.campaign_members import SOBJECT as CAMPAIGN_MEMBER
 from sfsync.salesforce.history import (
     ACCOUNT_LOOKUP_FIELD,
     history_changes,
@@ -186,6 +190,8 @@ class Computed:
     # account_id, owner_id, touch_model, cs_priority, tech_touch_triggers (a scoring job);
     # ``automation.touch.owner_worklists(touch)`` gives each owner's ranked worklist
     touch: pd.DataFrame | None = None
+    # rule, account_id: the accounts each Campaign rule wants today (``write.campaigns``)
+    campaign_targets: pd.DataFrame | None = None
 
 
 def usage_import_frame(accounts: pd.DataFrame, usage: pd.DataFrame, month: str) -> pd.DataFrame:
@@ -278,14 +284,34 @@ def compute_scores(
     scores["health_direction"] = trend_direction(
         scores["health_trend"], *(() if dead_band is None else (dead_band,))
     )
-    policy = bundle.playbook.touch_model if bundle.playbook is not None else TouchModelPolicy()
+    playbook = bundle.playbook
+    policy = playbook.touch_model if playbook is not None else TouchModelPolicy()
     touch = touch_columns(scores, result.signals, accounts, as_of=as_of, policy=policy)
+    triggers = trigger_columns(
+        scores["account_id"],
+        accounts,
+        as_of=as_of,
+        onboarding=playbook.onboarding if playbook is not None else OnboardingPolicy(),
+        renewal_lead_months=(
+            playbook.renewal if playbook is not None else RenewalPolicy()
+        ).lead_months,
+        usage=usage,
+        activities=activities,
+    )
     desired = desired_account_fields(
-        scores.assign(**{c: touch.columns[c].to_numpy() for c in TOUCH_COLUMNS}), as_of
+        scores.assign(
+            **{c: touch.columns[c].to_numpy() for c in TOUCH_COLUMNS},
+            **{c: triggers[c].array for c in TRIGGER_COLUMNS},
+        ),
+        as_of,
     )
     desired["last_qbr_date"] = last_qbr_dates(desired["account_id"], activities, as_of).to_numpy()
     config = _sync_config(bundle)
     write = bundle.job.write
+    targets = None
+    if bundle.campaign_rules is not None:
+        facts = campaign_facts(desired, accounts)
+        targets = eligible_accounts(facts, result.signals, bundle.campaign_rules, as_of)
     signal, upsell, followup = None, None, None
     if write.signal_tasks:
         signal = signal_tasks(
@@ -361,6 +387,7 @@ def compute_scores(
         as_of=as_of,
         loop=loop,
         touch=touch.columns,
+        campaign_targets=targets,
     )
 
 
@@ -512,6 +539,43 @@ def with_upsert(the_plan: Plan, upsert: ObjectUpsert | None) -> Plan:
     return replace(the_plan, upserts=(*the_plan.upserts, upsert))
 
 
+def plan_campaigns(
+    run: Run,
+    computed: Computed,
+    salesforce: SalesforceApi | None,
+    pending: list[PendingWrite],
+) -> CampaignPlan | None:
+    """The Campaign members of this run (``write.campaigns``; None when off):
+    :func:`sfsync.automation.campaign_stage.plan_campaign_members`."""
+    rules, targets = run.bundle.campaign_rules, computed.campaign_targets
+    if rules is None or targets is None or salesforce is None:
+        return None
+    name = run.bundle.job.write.campaigns
+    return plan_campaign_members(
+        salesforce,
+        rules,
+        targets,
+        as_of=run.as_of,
+        source=f"mappings/{name}.yaml",
+        pending=pending,
+    )
+
+
+def with_campaigns(the_plan: Plan, campaigns: CampaignPlan | None) -> Plan:
+    """The plan plus the Campaign member inserts, their problems and resolved ledger entries."""
+    if campaigns is None:
+        return the_plan
+    inserts: tuple[ObjectInsert, ...] = the_plan.inserts
+    if campaigns.insert.records:
+        inserts = (*inserts, campaigns.insert)
+    return replace(
+        the_plan,
+        inserts=inserts,
+        problems=(*the_plan.problems, *campaigns.problems),
+        resolved=(*the_plan.resolved, *campaigns.resolved),
+    )
+
+
 def record_history(store: Store | None, run: Run, run_id: int | None,
                    history: HistoryPlanned | None, applied: ApplyResult | None) -> int:  # fmt: skip
     """Count the history records written; mark the period done when all of them were."""
@@ -625,14 +689,20 @@ class WriteCounts:
     upsell_tasks_created: int = 0
     followup_tasks_created: int = 0
     write_failures: int = 0
+    campaign_members_added: int = 0
+    campaign_members_existing: int = 0  # DUPLICATE_VALUE at write time: already members
 
     @classmethod
     def of(cls, applied: ApplyResult, account_sobject: str = "Account") -> WriteCounts:
         """Count the results of ``apply`` (``account_sobject``: the Account field mapping's
         object; records of other objects are not counted here)."""
-        fields = created = updated = 0
+        fields = created = updated = added = existing = 0
         created_keys = []
         for r in applied.succeeded:
+            if r.sobject == CAMPAIGN_MEMBER:
+                added += r.created
+                existing += not r.created
+                continue
             if r.sobject not in ("Task", account_sobject):
                 continue  # other objects (the score history) are counted apart
             if r.sobject == "Task":
@@ -644,7 +714,8 @@ class WriteCounts:
             else:
                 fields += 1
         signal, upsell, followup = count_by_kind(created_keys)
-        return cls(fields, created, updated, signal, upsell, followup, len(applied.failed))
+        return cls(fields, created, updated, signal, upsell, followup, len(applied.failed),
+                   added, existing)  # fmt: skip
 
 
 def with_owners(scores: pd.DataFrame, accounts: pd.DataFrame) -> pd.DataFrame:
@@ -789,6 +860,7 @@ class StageResults:
     kpi: KpiStageResult | None = None
     history: HistoryPlanned | None = None
     history_written: int = 0
+    campaigns: CampaignPlan | None = None
     pruned: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -841,6 +913,15 @@ def report(
         if results.plan is not None:
             plan_ = results.plan
             summary.unchanged = max(plan_.records_in_scope - len(plan_.records), 0)
+    campaigns = results.campaigns
+    if campaigns is not None:
+        summary.campaign_members_planned = len(campaigns.insert.records)
+        summary.campaign_members_by_rule = dict(campaigns.by_rule)
+        summary.campaign_members_already = campaigns.already_members
+        notes += [f"Campaign rule {p.key}: {p.message}" for p in campaigns.problems]
+    if written is not None:
+        summary.campaign_members_added = written.campaign_members_added
+        summary.campaign_members_duplicates = written.campaign_members_existing
     if results.history is not None:
         summary.history_period = results.history.period
         summary.history_planned = len(results.history.upsert.records)
@@ -994,10 +1075,11 @@ def run_stages(run: Run, results: StageResults) -> RunOutcome | None:
     run.progress.stage("Comparing with Salesforce")
     meta = {"job": run.job_name, "as_of": run.as_of.isoformat(), "run_id": run_id}
     history = plan_history(run, computed, clients.salesforce, store)
+    pending = pending_writes(store)
     planned = plan(
         computed,
         clients.salesforce,
-        pending=pending_writes(store),
+        pending=pending,
         meta=meta,
         current=inputs.current_accounts,
     )
@@ -1007,7 +1089,9 @@ def run_stages(run: Run, results: StageResults) -> RunOutcome | None:
         planned, computed, inputs.frames["accounts"], bundle.playbook, today, counted
     )
     opportunities = plan_opportunities(run, computed, inputs.frames["accounts"], clients.salesforce)
-    the_plan = results.plan = with_upsert(with_history(limited.plan, history), opportunities)
+    campaigns = results.campaigns = plan_campaigns(run, computed, clients.salesforce, pending)
+    the_plan = with_upsert(with_history(limited.plan, history), opportunities)
+    the_plan = results.plan = with_campaigns(the_plan, campaigns)
     figures, accepted = guard_plan(run, run_id, computed, the_plan)
     results.guard_notes += accepted
     applied = None
@@ -1026,8 +1110,6 @@ def run_stages(run: Run, results: StageResults) -> RunOutcome | None:
         )
         results.written = WriteCounts.of(applied, computed.sync_config.mapping.sobject)
         results.history_written = record_history(store, run, run_id, history, applied)
-
-        results.written = WriteCounts.of(applied)
         new_tasks_created = created_tasks(limited, applied)
     guards.record_baseline(_guard_run(run, run_id, accept=False), inputs.figures, figures)
     scored = computed.scores

@@ -129,6 +129,24 @@ class ObjectUpsert:
 
 
 @dataclass(frozen=True)
+class ObjectInsert:
+    """New records of an object without an external ID, inserted (the nightly job's
+    ``CampaignMember`` rows). Each record's key names it for the results and the failure
+    ledger (``<rule>:<campaign id>:<contact id>``: its first part groups the summary); with
+    ``duplicate_is_done`` a ``DUPLICATE_VALUE`` row failure means the record is already there
+    (a concurrent insert, or a retried request whose first answer was lost) and counts as
+    written, not created."""
+
+    sobject: str
+    records: tuple[RecordChange, ...] = ()
+    duplicate_is_done: bool = False
+
+    def counts_by_group(self) -> dict[str, int]:
+        """Records per key group (the key's part before the first ``:``), in key order."""
+        return dict(Counter(r.key.split(":", 1)[0] for r in self.records))
+
+
+@dataclass(frozen=True)
 class Plan:
     """Everything one run would write. Built by :func:`build_plan`, executed by the writer."""
 
@@ -141,6 +159,7 @@ class Plan:
     records_in_scope: int = 0
     meta: dict[str, Any] = field(default_factory=dict)
     upserts: tuple[ObjectUpsert, ...] = ()  # other objects' records (score history)
+    inserts: tuple[ObjectInsert, ...] = ()  # new records without a key (Campaign members)
 
     # -- views -------------------------------------------------------------------------------
     @property
@@ -151,12 +170,22 @@ class Plan:
     @property
     def is_empty(self) -> bool:
         """True when applying the plan writes nothing."""
-        return not self.records and not self.task_writes and not self.upsert_count
+        return (
+            not self.records
+            and not self.task_writes
+            and not self.upsert_count
+            and not self.insert_count
+        )
 
     @property
     def upsert_count(self) -> int:
         """Records of :attr:`upserts` (all objects)."""
         return sum(len(u.records) for u in self.upserts)
+
+    @property
+    def insert_count(self) -> int:
+        """Records of :attr:`inserts` (all objects)."""
+        return sum(len(i.records) for i in self.inserts)
 
     def totals(self) -> dict[str, Any]:
         """Counts by kind: records and fields to update, Tasks by action and skip reason."""
@@ -175,6 +204,7 @@ class Plan:
             "tasks_skipped": dict(sorted(skips.items())),
             "problems": len(self.problems),
             "upserts": {u.sobject: len(u.records) for u in self.upserts},
+            "inserts": {i.sobject: len(i.records) for i in self.inserts},
         }
 
     # -- serialisation -----------------------------------------------------------------------
@@ -231,6 +261,14 @@ class Plan:
                 )
                 for u in data.get("upserts", [])
             ),
+            inserts=tuple(
+                ObjectInsert(
+                    i["sobject"],
+                    tuple(_record(r) for r in i.get("records", [])),
+                    bool(i.get("duplicate_is_done", False)),
+                )
+                for i in data.get("inserts", [])
+            ),
         )
 
     @classmethod
@@ -264,6 +302,14 @@ class Plan:
             )
             for record in upsert.records[:1]:
                 lines.append(f"    e.g. {record.key}")
+        for insert in self.inserts:
+            groups = ", ".join(f"{g} {n}" for g, n in insert.counts_by_group().items())
+            lines.append(
+                f"  {insert.sobject}: insert {len(insert.records)} records"
+                + (f" ({groups})" if groups else "")
+            )
+            for record in insert.records[:1]:
+                lines.append(f"    e.g. {record.key}")
         if t["retries"]:
             lines.append(f"  retrying {t['retries']} write(s) that failed in an earlier run")
         for record in self.records[:examples]:
@@ -284,6 +330,14 @@ class Plan:
         if self.is_empty:
             lines.append("  nothing to write")
         return "\n".join(lines)
+
+
+def _record(data: dict[str, Any]) -> RecordChange:
+    return RecordChange(
+        key=data["key"],
+        changes=tuple(FieldChange(**c) for c in data["changes"]),
+        retry=data.get("retry", False),
+    )
 
 
 def _show(value: Any) -> str:

@@ -19,6 +19,7 @@ from typing import TypeVar
 
 import pandas as pd
 
+from sfsync.automation.campaign_rules import CampaignRules, load_campaign_rules
 from sfsync.automation.playbook import Playbook, load_playbook
 from sfsync.config import Project, Settings
 from sfsync.configfile import load_model
@@ -65,7 +66,9 @@ class JobBundle:
 
     ``scorecard`` (with its rules) and ``benchmarks`` are set for a scoring job;
     ``sync_config`` (Account field mapping, Task settings and templates) for a job that
-    writes to Salesforce; ``playbook`` when follow-ups, the KPI report or Slack need it;
+    writes to Salesforce; ``playbook`` when follow-ups, the KPI report or Slack need it (and
+    for every scoring job whose project has one: the trigger fields read its onboarding and
+    renewal offsets); ``campaign_rules`` when the job adds Campaign members;
     ``column_mappings`` holds the mapping of every source role that is mapped.
     """
 
@@ -81,6 +84,7 @@ class JobBundle:
     sync_config: SyncConfig | None = None
     playbook: Playbook | None = None
     segment_scorecards: dict[str, Scorecard] = field(default_factory=dict)
+    campaign_rules: CampaignRules | None = None  # write.campaigns of a scoring job
 
     def scorecards(self) -> list[Scorecard]:
         """Every scorecard the job scores with: the default, then those chosen per segment."""
@@ -167,8 +171,14 @@ def output_columns(
 
 
 def needs_playbook(job: Job) -> bool:
-    """Follow-up Tasks, the KPI report and the Slack digest (owner capacity) use the playbook."""
-    return job.write.followup_tasks or isinstance(job.compute, KpiCompute) or job.notify.slack
+    """Follow-up Tasks, the KPI report and the Slack digest (owner capacity) use the playbook;
+    a scoring job reads its onboarding and renewal offsets when the project has one (the
+    trigger fields, :mod:`sfsync.automation.trigger_fields`)."""
+    return (
+        job.write.followup_tasks
+        or isinstance(job.compute, KpiCompute | ScoreCompute)
+        or job.notify.slack
+    )
 
 
 def load_bundle(project: Project, job_name: str) -> JobBundle:
@@ -252,6 +262,16 @@ def bundle_problems(
         elif required:
             c.missing(file, owner, key)
 
+    campaign_rules = None
+    if job.write.campaigns:
+        file = mappings / f"{job.write.campaigns}.yaml"
+        if not isinstance(job.compute, ScoreCompute):
+            c.problems.append(
+                ConfigProblem(owner, "write.campaigns", "only a scoring job adds Campaign members")
+            )
+        elif not c.missing(file, owner, "write.campaigns"):
+            campaign_rules = c.load(lambda: load_campaign_rules(file))
+
     bundle = JobBundle(
         name=path.stem,
         job=job,
@@ -265,6 +285,7 @@ def bundle_problems(
         sync_config=sync_config,
         playbook=playbook,
         segment_scorecards=segment_scorecards,
+        campaign_rules=campaign_rules,
     )
     c.problems.extend(cross_problems(bundle, owner))
     return (None if c.problems else bundle), c.problems

@@ -49,6 +49,11 @@ class RunSummary:
     tasks_deferred: int = 0  # new Tasks left for a later night by the per-owner daily limit
     unchanged: int = 0
     write_failures: int = 0
+    campaign_members_planned: int = 0  # CampaignMember inserts of the plan (write.campaigns)
+    campaign_members_by_rule: dict[str, int] = field(default_factory=dict)  # planned per rule
+    campaign_members_added: int = 0  # inserted
+    campaign_members_already: int = 0  # wanted, but members already when planned (not written)
+    campaign_members_duplicates: int = 0  # DUPLICATE_VALUE when written: members already
     history_period: str | None = None  # the score-history snapshot of this run (2025-W11)
     history_planned: int = 0  # Health_Score_History__c records of that snapshot
     history_written: int = 0
@@ -145,6 +150,8 @@ class RunSummary:
                 f"  deferred     {self.tasks_deferred:,} new tasks over the daily limit per "
                 "owner (created on a later night)"
             )
+        if self.campaign_members_planned or self.campaign_members_already:
+            lines.append(self._campaign_line())
         if self.history_period:
             done = "planned" if self.dry_run else f"{self.history_written:,} of"
             lines.append(
@@ -175,6 +182,21 @@ class RunSummary:
         lines.extend(f"  guard        {finding}" for finding in self.guards_accepted)
         lines.extend(f"  note         {note}" for note in self.notes)
         return "\n".join(lines)
+
+    def _campaign_line(self) -> str:
+        rules = ", ".join(f"{rule} {n:,}" for rule, n in self.campaign_members_by_rule.items())
+        rules = f" ({rules})" if rules else ""
+        if self.dry_run:
+            head = f"{self.campaign_members_planned:,} Campaign members planned{rules}"
+        else:
+            head = f"{self.campaign_members_added:,} contacts added to Campaigns{rules}"
+        tail = f"; {self.campaign_members_already:,} already members"
+        if self.campaign_members_duplicates:
+            tail += (
+                f"; {self.campaign_members_duplicates:,} became members before the write "
+                "(DUPLICATE_VALUE, counted as members)"
+            )
+        return f"  campaigns    {head}{tail}"
 
 
 class Progress:

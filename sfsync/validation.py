@@ -17,16 +17,19 @@ import importlib
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+from sfsync.automation.campaign_rules import load_campaign_rules, rule_targets
 from sfsync.config import ENV_OVERRIDES, Project, Settings, load_project, resolve_state_url
 from sfsync.errors import ConfigError, ConfigProblem, SfsyncError
 from sfsync.jobs import SalesforceSource, load_job
 from sfsync.salesforce import planner
+from sfsync.salesforce.campaign_members import CONTACT, SOBJECT, org_problems, resolve_campaigns
 from sfsync.salesforce.client import connect
 from sfsync.salesforce.retry import SalesforceApiError, error_messages
 from sfsync.scoring.scorecard import load_rules, load_scorecard
@@ -170,10 +173,43 @@ def validate_scorecards(project: Project) -> tuple[list[ConfigProblem], str]:
 def validate_org(project: Project) -> list[ConfigProblem]:
     """``--org``: connect with the project's credentials, check the mappings against the
     org's describe (the sync area's ``validate_org``), then let the org judge every job's
-    Salesforce accounts query and scope filter (:func:`validate_org_scopes`)."""
+    Salesforce accounts query and scope filter (:func:`validate_org_scopes`) and check the
+    Campaign rules (:func:`validate_org_campaigns`)."""
     settings = project.settings
     client = connect(settings.salesforce, timezone=settings.timezone)
-    return planner.validate_org(project, client) + validate_org_scopes(project, client)
+    return (
+        planner.validate_org(project, client)
+        + validate_org_scopes(project, client)
+        + validate_org_campaigns(project, client)
+    )
+
+
+def validate_org_campaigns(project: Project, client: Any) -> list[ConfigProblem]:
+    """Each Campaign rules file a job uses (``write.campaigns``) against the org: a fixed
+    Campaign exists once, the member status and the contact roles are the org's (what a run
+    would otherwise note and skip). A Campaign per period (``{month}``, ``{year}``) depends on
+    the as-of date: each run checks it and notes a missing one. Files that do not load are
+    left to the offline check."""
+    names = set()
+    for job_file in sorted(Path(project.jobs_dir).glob("*.yaml")):
+        try:
+            names.add(load_job(project.jobs_dir, job_file.stem).write.campaigns)
+        except ConfigError:
+            continue
+    problems: list[ConfigProblem] = []
+    for name in sorted(n for n in names if n):
+        path = Path(project.mappings_dir) / f"{name}.yaml"
+        try:
+            rules = load_campaign_rules(path)
+        except ConfigError:
+            continue
+        targets = rule_targets(rules, date.today())  # the date only fills in placeholders
+        fixed = [t for t in targets if not rules.rules[t.rule].periodic]
+        shown = str(display_path(path))
+        found = org_problems(targets, client.describe(SOBJECT), client.describe(CONTACT), shown)
+        found += resolve_campaigns(client, fixed, shown)[1]
+        problems += [ConfigProblem(shown, f"{p.key}.{p.field}", p.message) for p in found]
+    return problems
 
 
 def validate_org_scopes(project: Project, client: Any) -> list[ConfigProblem]:

@@ -35,6 +35,7 @@ E2E = (
     "tests/ops/test_doctor.py",
     "tests/ops/test_scheduler_contract.py",
     "tests/ops/test_validate_org_scope.py",
+    "tests/ops/test_validate_org_campaigns.py",
     "tests/ops/test_calibrate.py::test_cli_with_an_outcomes_csv_writes_the_html_page",
     "tests/automation/test_slack_cli.py",
     "tests/automation/test_kpi_command.py::test_kpi_summary_is_posted_once_per_month",

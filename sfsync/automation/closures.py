@@ -19,7 +19,7 @@ from datetime import date
 
 import pandas as pd
 
-from sfsync.automation.followups import first_delivery_dates
+from sfsync.automation.followups import first_delivery_dates, onboarding_end
 from sfsync.automation.playbook import Playbook
 from sfsync.calendar import fiscal_quarter
 
@@ -56,11 +56,7 @@ def onboarding_done_keys(
     acc = accounts.reset_index(drop=True)
     ob = playbook.onboarding
     start = pd.to_datetime(acc["contract_start"]).astype("datetime64[ns]")
-    over = (
-        start
-        + pd.DateOffset(months=ob.complete_check_months)
-        + pd.Timedelta(days=ob.late_grace_days)
-    )
+    over = onboarding_end(start, ob)
     first = first_delivery_dates(acc, usage, as_of)
     out: dict[str, str] = {}
     as_of_ts = pd.Timestamp(as_of)

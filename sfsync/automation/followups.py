@@ -54,7 +54,7 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from sfsync.automation.playbook import Playbook
+from sfsync.automation.playbook import OnboardingPolicy, Playbook
 from sfsync.calendar import fiscal_quarter
 from sfsync.salesforce.tasks import TASK_FRAME_COLUMNS
 from sfsync.templates import TemplateSet
@@ -104,10 +104,17 @@ def _days(n: int) -> pd.Timedelta:
     return pd.Timedelta(days=n)
 
 
-def _shift_months_clamped(values: pd.Series, months: int) -> pd.Series:
+def shift_months(values: pd.Series, months: int) -> pd.Series:
     """:func:`sfsync.calendar.shift_months_clamped` on a datetime Series (Jan 31 + 1 month =
     Feb 28/29)."""
     return values + pd.DateOffset(months=months)
+
+
+def onboarding_end(contract_start: pd.Series, policy: OnboardingPolicy) -> pd.Series:
+    """The day after which onboarding is over: contract start + ``complete_check_months`` +
+    ``late_grace_days`` (the onboarding rules close then; NaT without a contract start)."""
+    start = pd.to_datetime(contract_start).astype("datetime64[ns]")
+    return shift_months(start, policy.complete_check_months) + _days(policy.late_grace_days)
 
 
 def first_delivery_dates(accounts: pd.DataFrame, usage: pd.DataFrame, as_of: date) -> pd.Series:
@@ -265,8 +272,8 @@ def _onboarding(
     c = pd.to_datetime(acc["contract_start"]).astype("datetime64[ns]")
     has_c = c.notna()
     period = c.dt.strftime("%Y-%m-%d")
-    end = _shift_months_clamped(c, ob.complete_check_months)
-    close = end + _days(ob.late_grace_days)
+    end = shift_months(c, ob.complete_check_months)
+    close = onboarding_end(c, ob)
     delivered = first.notna()
     f_eff = first.where(delivered, c + _days(ob.planned_first_delivery_days))
     common = {"contract_start": c, "first_delivery": f_eff, "video_note": video_note}
@@ -335,7 +342,7 @@ def _qbr(rows, acc, segment, activities, as_of: date, pb: Playbook) -> None:
 
 def _renewal(rows, acc, pb: Playbook) -> None:
     r = pd.to_datetime(acc["renewal_date"]).astype("datetime64[ns]")
-    open_ = _shift_months_clamped(r, -pb.renewal.lead_months)
+    open_ = shift_months(r, -pb.renewal.lead_months)
     rows.add(
         r.notna(),
         rule="renewal_reminder",

@@ -41,6 +41,9 @@ class OnboardingPolicy(StrictModel):
     complete_open_days: int = Field(default=7, ge=0)
     late_grace_days: int = Field(default=14, ge=0)
     priority: Priority = "Normal"
+    # Onboarding_Step__c: a completed activity of these types (case-insensitive) on or after the
+    # contract start means the kickoff was held (sfsync.automation.trigger_fields)
+    kickoff_held_types: list[str] = Field(default=["meeting"], min_length=1)
 
     @model_validator(mode="after")
     def _lead_before_open(self) -> OnboardingPolicy:

@@ -17,8 +17,10 @@ records, creates a Task for each new churn risk (due in 48 hours, owned by the a
 owner) and each upsell opportunity, creates the playbook's scheduled follow-up Tasks
 (onboarding steps, quarterly QBRs, renewal reminders, overdue touches, owner hand-overs) —
 never more than the daily limit per CSM, never already overdue — writes the weekly score
-history, and posts one Slack digest per CSM (their new risks and Tasks, and today's top
-accounts by CS priority with the reason for each) plus a digest of the run for the managers.
+history, adds customers' contacts to the tech-touch Campaigns a marketing-automation tool mails
+from (step mails, tutorial, monthly tips, release notices, renewal reminders), and posts one
+Slack digest per CSM (their new risks and Tasks, and today's top accounts by CS priority with
+the reason for each) plus a digest of the run for the managers.
 """
 
 #: What the deployed workspace (deploy/salesforce) shows; the labels are the metadata's own
@@ -81,7 +83,8 @@ def demo(ctx: click.Context, as_of: str | None, accounts: int) -> None:
         f"{s.fields_written:,} Account records were updated and {s.tasks_created:,} Tasks "
         f"created ({s.signal_tasks_created:,} for new risks, {s.upsell_tasks_created:,} upsell "
         f"proposals, {s.followup_tasks_created:,} "
-        f"scheduled follow-ups); {s.signal_alerts:,} risks alerted in Slack, using "
+        f"scheduled follow-ups); {s.campaign_members_added:,} contacts joined tech-touch "
+        f"Campaigns; {s.signal_alerts:,} risks alerted in Slack, using "
         f"{s.total_api_calls:,} API calls."
     )
     click.echo("")
@@ -130,6 +133,12 @@ def in_salesforce(s: RunSummary) -> list[str]:
         lines.append(
             f"  - {s.tasks_deferred:,} more Tasks wait for later nights: each CSM gets at most "
             "the daily limit of new Tasks (mappings/playbook.yaml task_limit)"
+        )
+    if s.campaign_members_added:
+        lines.append(
+            f"  - marketing: {s.campaign_members_added:,} contacts joined the tech-touch Campaigns "
+            "(step mails, tutorial, monthly tips, release notices, renewal reminders) that "
+            "Account Engagement, Marketo or HubSpot mail from (docs/MARKETING_AUTOMATION.md)"
         )
     if s.history_written:
         lines.append(

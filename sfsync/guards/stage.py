@@ -95,6 +95,7 @@ def plan_figures(scores: Any, previous: Any, signals: Any, plan: Any, mapping: A
         changed_records=[[c.field for c in record.changes] for record in plan.records],
         quiet_fields=quiet,
         records_in_scope=plan.records_in_scope,
+        campaign_members=plan.insert_count,
     )
 
 

@@ -45,7 +45,7 @@ def estimate_write_calls(
     calls = 0
     for request in plan_requests(plan):
         records = len(request.records)
-        if choose_api(records, bulk_threshold) == "bulk":
+        if choose_api(records, bulk_threshold, request.operation) == "bulk":
             calls += BULK_JOB_CALLS * count_jobs(request, upload_limits)
         else:
             calls += math.ceil(records / COLLECTION_SIZE)

@@ -1,7 +1,8 @@
 """The sObject Collections implementation of the writer's :class:`~sfsync.salesforce.dml.DmlOperation`.
 
 Up to 200 records per call, ``allOrNone=false``: ``PATCH composite/sobjects`` for updates by
-Id, ``PATCH composite/sobjects/{object}/{external id}`` for upserts. Each record gets its own
+Id, ``PATCH composite/sobjects/{object}/{external id}`` for upserts, ``POST
+composite/sobjects`` for inserts (new records without a key). Each record gets its own
 result; a call that fails as a whole (retries exhausted, refused) makes its records, and those
 of the calls not yet made, job failures; an exhausted API limit or a failed login propagates.
 """
@@ -62,7 +63,9 @@ class CollectionsOperation:
                     self._results[key] = job_failure(sobject, key, values, unavailable)
                 continue
             for (key, values), result in outcome:
-                self._results[key] = _result(sobject, key, values, result)
+                self._results[key] = _result(
+                    sobject, key, values, result, insert=self.request.operation == "insert"
+                )
 
     def results(self) -> tuple[WriteResult, ...]:
         """One result per loaded record, in load order."""
@@ -74,13 +77,16 @@ class CollectionsOperation:
         records = []
         for key, values in chunk:
             body: dict[str, Any] = {"attributes": {"type": request.sobject}, **values}
-            body["id" if request.operation == "update" else request.key_field] = key
+            if request.operation != "insert":
+                body["id" if request.operation == "update" else request.key_field] = key
             records.append(body)
-        path = "composite/sobjects"
+        path, method = "composite/sobjects", "PATCH"
         if request.operation == "upsert":
             path = f"composite/sobjects/{request.sobject}/{request.key_field}"
+        elif request.operation == "insert":
+            method = "POST"
         self.calls += 1
-        response = self.client.request("PATCH", path, json={"allOrNone": False, "records": records})
+        response = self.client.request(method, path, json={"allOrNone": False, "records": records})
         payload = response.json()
         if not isinstance(payload, list) or len(payload) != len(chunk):
             got = len(payload) if isinstance(payload, list) else type(payload).__name__
@@ -91,14 +97,17 @@ class CollectionsOperation:
         return list(zip(chunk, payload, strict=True))
 
 
-def _result(sobject: str, key: str, values: dict[str, Any], result: dict[str, Any]) -> WriteResult:
+def _result(
+    sobject: str, key: str, values: dict[str, Any], result: dict[str, Any], *, insert: bool = False
+) -> WriteResult:
     if result.get("success"):
         return WriteResult(
             sobject,
             key,
             WriteStatus.SUCCESS,
             record_id=result.get("id"),
-            created=bool(result.get("created", False)),
+            # a create result carries no "created" flag: every successful insert created one
+            created=insert or bool(result.get("created", False)),
             fields=tuple(values),
         )
     code, message = parse_error(result.get("errors"))

@@ -18,6 +18,8 @@ from typing import Any, Protocol
 
 #: Row failures worth sending again, alone, after a pause.
 LOCK_CODES = frozenset({"UNABLE_TO_LOCK_ROW"})
+#: The row failure of an insert whose record is already there (``duplicate_is_done``).
+DUPLICATE_CODE = "DUPLICATE_VALUE"
 
 Record = tuple[str, dict[str, Any]]  # (key, field values without the key)
 
@@ -52,17 +54,22 @@ class WriteResult:
 
 @dataclass(frozen=True)
 class WriteRequest:
-    """Records of one object to write one way: ``update`` by Id or ``upsert`` by external ID.
+    """Records of one object to write one way: ``update`` by Id, ``upsert`` by external ID, or
+    ``insert`` (new records without a key; the record key only names each record).
 
     ``parents`` maps a record key to the Id of the record it locks when written (a Task's
     ``WhatId``); Bulk uploads are ordered by it so that one parent's children travel together.
+    ``duplicate_is_done``: a ``DUPLICATE_VALUE`` row failure means the record is already there
+    (an insert of a Campaign member that a concurrent insert, or a retried request whose first
+    answer was lost, already made); the writer counts it as written, not created.
     """
 
     sobject: str
-    operation: str  # update | upsert
-    key_field: str  # Id for update, the external-ID field for upsert
+    operation: str  # update | upsert | insert
+    key_field: str  # Id for update, the external-ID field for upsert; unused by insert
     records: tuple[Record, ...]
     parents: Mapping[str, str] = field(default_factory=dict)
+    duplicate_is_done: bool = False
 
     def subset(self, keys: Sequence[str]) -> WriteRequest:
         """The same request for only ``keys`` (in this request's order)."""
@@ -73,6 +80,7 @@ class WriteRequest:
             self.key_field,
             tuple(r for r in self.records if r[0] in wanted),
             {k: v for k, v in self.parents.items() if k in wanted},
+            self.duplicate_is_done,
         )
 
 

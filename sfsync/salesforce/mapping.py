@@ -98,6 +98,9 @@ SCORING_COLUMNS = frozenset(
         "touch_model",  # the touch columns of the nightly job (automation/touch.py)
         "cs_priority",
         "tech_touch_triggers",
+        "onboarding_step",  # the trigger fields of the nightly job (automation/trigger_fields.py)
+        "tutorial_completed_at",
+        "renewal_reminder_date",
         "explanation",
         "scored_at",
         "last_qbr_date",  # latest completed QBR, added by the compute stage (scoring/qbr.py)

@@ -3,6 +3,10 @@
 - Account fields: ``update`` keyed by Id (only the changed fields of the changed records).
 - Tasks: ``upsert`` keyed by the external ID ``Sync_Key__c`` (create and update alike), so a
   repeated request can never create a second Task.
+- Campaign members: ``insert`` (CampaignMember has no external ID); the platform allows one
+  membership per Campaign and Contact, so a repeated insert fails with ``DUPLICATE_VALUE``,
+  which the writer counts as "already a member" (written, not created), never as a failure.
+  Inserts always go through sObject Collections: an insert has no key to match Bulk results by.
 - Every write goes through one interface, :class:`~sfsync.salesforce.dml.DmlOperation`
   (start / load records / end / results), chosen by volume: up to ``bulk_threshold`` records
   (default 2,000) sObject Collections, 200 records per call, ``allOrNone=false``
@@ -36,6 +40,7 @@ from sfsync.salesforce.bulk_ingest import BulkIngestOperation
 from sfsync.salesforce.bulk_upload import UploadLimits
 from sfsync.salesforce.collections_dml import COLLECTION_SIZE, CollectionsOperation
 from sfsync.salesforce.dml import (
+    DUPLICATE_CODE,
     LOCK_CODES,
     DmlOperation,
     LockRetry,
@@ -94,8 +99,11 @@ class ApplyResult:
         }
 
 
-def choose_api(records: int, bulk_threshold: int) -> str:
-    """``collections`` up to ``bulk_threshold`` records, ``bulk`` above."""
+def choose_api(records: int, bulk_threshold: int, operation: str = "update") -> str:
+    """``collections`` up to ``bulk_threshold`` records, ``bulk`` above; ``collections`` for
+    every insert (its results are matched by position, not by a key column)."""
+    if operation == "insert":
+        return "collections"
     return "bulk" if records > bulk_threshold else "collections"
 
 
@@ -130,7 +138,7 @@ class SalesforceWriter:
 
     def operation(self, request: WriteRequest) -> DmlOperation:
         """The DML operation for ``request``, chosen by its number of records."""
-        if choose_api(len(request.records), self.bulk_threshold) == "bulk":
+        if choose_api(len(request.records), self.bulk_threshold, request.operation) == "bulk":
             return BulkIngestOperation(
                 self.client,
                 request,
@@ -169,7 +177,10 @@ class SalesforceWriter:
             if round_number < self.lock_retry.attempts:
                 log.info("locked_records_retrying", sobject=request.sobject, records=len(locked))
             pending = request.subset(locked)
-        return [final[key] for key, _ in request.records]
+        results = [final[key] for key, _ in request.records]
+        if request.duplicate_is_done:
+            results = [_already_there(r) for r in results]
+        return results
 
     def apply(self, plan: Plan, store: Any = None, run_id: int | None = None) -> ApplyResult:
         """Execute exactly ``plan``; collect per-record outcomes; update the failure ledger."""
@@ -177,7 +188,9 @@ class SalesforceWriter:
         results: list[WriteResult] = []
         methods: dict[str, str] = {}
         for request in plan_requests(plan):
-            methods[request.sobject] = choose_api(len(request.records), self.bulk_threshold)
+            methods[request.sobject] = choose_api(
+                len(request.records), self.bulk_threshold, request.operation
+            )
             outcome = self.write(request)
             results.extend(outcome)
             failed = [r for r in outcome if r.status is not WriteStatus.SUCCESS]
@@ -205,6 +218,19 @@ class SalesforceWriter:
         )
 
 
+def _already_there(result: WriteResult) -> WriteResult:
+    """A ``DUPLICATE_VALUE`` row failure of an insert as what it means: the record exists."""
+    if result.status is not WriteStatus.ROW_FAILURE or result.error_code != DUPLICATE_CODE:
+        return result
+    return dataclasses.replace(
+        result,
+        status=WriteStatus.SUCCESS,
+        created=False,
+        error_code=None,
+        message=f"already there ({DUPLICATE_CODE}: {result.message})",
+    )
+
+
 def write(
     client: Any,
     request: WriteRequest,
@@ -227,7 +253,7 @@ def write(
 
 def plan_requests(plan: Plan) -> list[WriteRequest]:
     """The writes a plan stands for: record updates by match field, Task upserts by key
-    (each Task's parent Account known, for Bulk ordering)."""
+    (each Task's parent Account known, for Bulk ordering), other objects' upserts, inserts."""
     requests: list[WriteRequest] = []
     if plan.records:
         operation = "update" if plan.match_field.lower() == "id" else "upsert"
@@ -266,6 +292,17 @@ def plan_requests(plan: Plan) -> list[WriteRequest]:
                     upsert.match_field,
                     tuple((r.key, r.values()) for r in upsert.records),
                     upsert.parents(),
+                )
+            )
+    for insert in plan.inserts:
+        if insert.records:
+            requests.append(
+                WriteRequest(
+                    insert.sobject,
+                    "insert",
+                    "",
+                    tuple((r.key, r.values()) for r in insert.records),
+                    duplicate_is_done=insert.duplicate_is_done,
                 )
             )
     return requests

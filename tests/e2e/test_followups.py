@@ -161,7 +161,11 @@ def test_demo_shows_followups_and_a_second_demo_changes_nothing(project):
     signal_created, followups_created = map(int, NEW_TASKS.search(first.stdout).groups())
     assert followups_created > 0 and signal_created > 0
     assert f"{followups_created:,} scheduled follow-ups" in first.stdout
+    found = re.search(r"campaigns +([\d,]+) contacts added to Campaigns", first.stdout)
+    joined = int(found[1].replace(",", ""))
+    assert joined > 0 and f"{joined:,} contacts joined the tech-touch Campaigns" in first.stdout
     second = _demo(project)
     assert second.returncode == 0, second.stderr[-3000:]
     assert "0 account updates, 0 tasks created, 0 tasks updated" in second.stdout
+    assert f"0 contacts added to Campaigns; {joined:,} already members" in second.stdout
     assert "0 new churn risks and 0 upsell opportunities were found" in second.stdout

@@ -118,3 +118,20 @@ def test_a_first_run_is_no_baseline_for_turns_and_signals_so_the_floors_hold():
     assert check_outputs(usual, [first], LIMITS) == []
     mass = dict(usual, red_turn_share=0.5)
     assert [f.check for f in check_outputs(mass, [first], LIMITS)] == ["red_turn_share"]
+
+
+def test_contacts_added_to_campaigns_are_counted_per_account_and_braked_against_recent_runs():
+    fig = output_figures(
+        scores(["green"] * 4), None, signals([]), changed_records=[], quiet_fields=[],
+        records_in_scope=4, campaign_members=10,
+    )  # fmt: skip
+    assert (fig["campaign_members"], fig["campaign_member_share"]) == (10, 2.5)
+    limits = {"campaign_member_share": (2.0, 2.0)}  # the default floor and factor
+    month_start = {"compared": 4, "campaign_member_share": 1.1}
+    ordinary = {"compared": 4, "campaign_member_share": 0.05}
+    # a month's first night like the last one passes; everyone at once on a quiet month stops
+    assert check_outputs({"campaign_member_share": 1.2}, [month_start, ordinary], limits) == []
+    found = check_outputs(fig, [ordinary], limits)
+    assert [f.check for f in found] == ["campaign_member_share"]
+    assert "contacts added to Campaigns per account: 2.50 (10 for 4 accounts)" in found[0].message
+    assert "guards.output.campaign_member_share" in found[0].message

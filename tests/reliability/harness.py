@@ -41,12 +41,14 @@ RUN_NOTICES = ("実行サマリー", "実行失敗", "Run summary", "Run failed"
 
 @dataclass
 class EndState:
-    """What a CSM sees after the runs: Account fields, keyed Tasks, Slack alerts."""
+    """What a CSM sees after the runs: Account fields, keyed Tasks, Slack alerts, and the
+    Campaign members a marketing tool mails."""
 
     accounts: dict[str, tuple]
     tasks: dict[str, tuple]
     duplicate_tasks: int
     alerts: Counter
+    members: Counter  # (CampaignId, ContactId) -> memberships (1; the org refuses a second)
 
 
 @dataclass
@@ -60,6 +62,9 @@ class Comparison:
     duplicate_tasks: int
     duplicate_alerts: int
     lost_alerts: int
+    members_missing: int = 0
+    members_extra: int = 0
+    duplicate_members: int = 0
 
     @property
     def same(self) -> bool:
@@ -92,7 +97,8 @@ def end_state(sb: Sandbox) -> EndState:
         for m in sb.admin.slack_messages()
         if not (m.get("text") or "").startswith(RUN_NOTICES) and not m.get("thread_ts")
     )
-    return EndState(accounts, tasks, duplicates, alerts)
+    members = Counter((m["CampaignId"], m["ContactId"]) for m in sb.admin.records("CampaignMember"))
+    return EndState(accounts, tasks, duplicates, alerts, members)
 
 
 def compare(reference: EndState, trial: EndState) -> Comparison:
@@ -116,6 +122,9 @@ def compare(reference: EndState, trial: EndState) -> Comparison:
             max(n - reference.alerts.get(k, 0), 0) for k, n in trial.alerts.items()
         ),
         lost_alerts=sum(max(n - trial.alerts.get(k, 0), 0) for k, n in reference.alerts.items()),
+        members_missing=len(set(reference.members) - set(trial.members)),
+        members_extra=len(set(trial.members) - set(reference.members)),
+        duplicate_members=sum(n - 1 for n in trial.members.values()),
     )
 
 

@@ -86,6 +86,7 @@ def test_the_metadata_converts_with_source_deploy_retrieve(sdr: None) -> None:
         f"sfsync_Reports/{p.name.split('.')[0]}" for p in SOURCE.glob("reports/*/*.report-meta.xml")
     )
     assert len(components["Report"]) == 4
+    assert components["Flow"] == ["sfsync_Tutorial_Completed_Task"]
     assert components["DashboardFolder"] == ["sfsync_Dashboards"]
     assert components["Dashboard"] == ["sfsync_Dashboards/sfsync_Manager_Dashboard"]
 

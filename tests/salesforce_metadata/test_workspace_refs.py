@@ -150,3 +150,6 @@ def test_the_demo_names_the_workspace_by_its_metadata_labels() -> None:
     assert "7 accounts in the orange or red band" in text and "5 new churn-risk" in text
     assert "2 more Tasks wait" in text and "7 weekly score snapshots (2025-W11)" in text
     assert "upsell" not in text  # no upsell Tasks: no line about them
+    assert "Campaigns" not in text  # nobody joined a Campaign: no line about it
+    summary.campaign_members_added = 12
+    assert "12 contacts joined the tech-touch Campaigns" in "\n".join(in_salesforce(summary))

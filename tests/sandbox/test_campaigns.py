@@ -4,8 +4,15 @@ Contact (DUPLICATE_VALUE "Already a campaign member."), HasResponded from Status
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from simple_salesforce.exceptions import SalesforceMalformedRequest
+
+from sfsync.automation.campaign_rules import load_campaign_rules
+from tests.fixtures.sandbox import SANDBOX_AS_OF
+
+RULES = Path(__file__).resolve().parents[2] / "mappings" / "campaigns.yaml"
 
 
 @pytest.fixture
@@ -46,8 +53,15 @@ def test_sample_contacts_carry_a_cs_role_and_are_queryable_by_account(org):
     assert {(v["value"], v["label"]) for v in field["picklistValues"]} >= {
         ("primary", "主担当"), ("decision_maker", "決裁者"),
     }  # fmt: skip
-    campaigns = sf.query("SELECT Name, IsActive, Type FROM Campaign")["records"]
-    assert len(campaigns) == 5 and all(c["IsActive"] and c["Type"] == "Email" for c in campaigns)
+    campaigns = sf.query("SELECT Name, IsActive, Type, Parent.Name FROM Campaign")["records"]
+    assert all(c["IsActive"] and c["Type"] == "Email" for c in campaigns)
+    names = {c["Name"] for c in campaigns}
+    rules = load_campaign_rules(RULES).rules.values()
+    assert {rule.campaign_on(SANDBOX_AS_OF) for rule in rules} <= names  # every rule's Campaign
+    tips = [
+        c for c in campaigns if (c["Parent"] or {}).get("Name") == "テックタッチ: 月次Tipsメール"
+    ]
+    assert len(tips) == 25  # a child per month, a year back and ahead
 
 
 def test_describe_reports_the_real_field_properties(org):

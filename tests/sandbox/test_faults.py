@@ -84,3 +84,21 @@ def test_daily_api_quota(sandbox_factory):
 def test_bad_fault_settings_are_rejected(sandbox):
     with pytest.raises(RuntimeError, match="http_503"):
         sandbox.admin.set_faults(http_503=2.0)
+
+
+def test_a_lost_response_leaves_the_work_done_and_a_second_insert_meets_it(sandbox_factory):
+    sb = sandbox_factory(accounts=4, faults={"lose_response": "POST composite/sobjects",
+                                             "lose_response_times": 1})  # fmt: skip
+    sf = sb.simple_salesforce()
+    campaign = sf.query("SELECT Id FROM Campaign ORDER BY Name LIMIT 1")["records"][0]["Id"]
+    contact = sf.query("SELECT Id FROM Contact ORDER BY Email LIMIT 1")["records"][0]["Id"]
+    body = {"allOrNone": False, "records": [
+        {"attributes": {"type": "CampaignMember"}, "CampaignId": campaign, "ContactId": contact}
+    ]}  # fmt: skip
+    with pytest.raises(requests.exceptions.ConnectionError):
+        sf.restful("composite/sobjects", method="POST", json=body)
+    assert len(sb.admin.records("CampaignMember")) == 1  # committed before the answer was lost
+    again = sf.restful("composite/sobjects", method="POST", json=body)
+    assert again[0]["errors"][0]["statusCode"] == "DUPLICATE_VALUE"
+    assert sb.admin.counters()["faults"]["lose_response"] == 1
+    assert sf.query("SELECT Id FROM Account LIMIT 1")["totalSize"] == 1  # other calls unharmed

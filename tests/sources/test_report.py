@@ -63,3 +63,20 @@ def test_an_import_job_summary_has_no_scoring_or_alert_lines():
     text = s.to_text()
     assert "144 account updates" in text
     assert "scored" not in text and "alerted" not in text
+
+
+def test_the_campaign_line_says_who_joined_and_who_was_a_member_already():
+    s = RunSummary(job="nightly", as_of=date(2025, 3, 15), status="succeeded")
+    assert "campaigns" not in s.to_text()  # no rules, or nobody wanted: no line
+    s.campaign_members_planned, s.campaign_members_added = 1250, 1050
+    s.campaign_members_by_rule = {"step_day1": 50, "monthly_tips": 1200}
+    s.campaign_members_already, s.campaign_members_duplicates = 30, 200
+    assert (
+        "  campaigns    1,050 contacts added to Campaigns (step_day1 50, monthly_tips 1,200); "
+        "30 already members; 200 became members before the write (DUPLICATE_VALUE, counted as "
+        "members)"
+    ) in s.to_text()
+    assert s.counts()["campaign_members_duplicates"] == 200  # kept in the runs ledger
+    s.dry_run, s.campaign_members_duplicates = True, 0
+    assert "  campaigns    1,250 Campaign members planned (step_day1 50, monthly_tips 1,200); " \
+        "30 already members" in s.to_text()  # fmt: skip

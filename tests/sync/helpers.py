@@ -42,6 +42,9 @@ def account_describe(
         _picklist("Touch_Model__c", list(TOUCH_MODELS)),
         _field("CS_Priority__c", "double", scale=0),
         _picklist("Tech_Touch_Triggers__c", sorted(ENGAGEMENT_CODES), type_="multipicklist"),
+        _field("Onboarding_Step__c", "double", scale=0),
+        _field("Tutorial_Completed_At__c", "date"),
+        _field("Renewal_Reminder_Date__c", "date"),
     ]
     override = override or {}
     out = []
@@ -70,6 +73,9 @@ VISIBLE_HEALTH_FIELDS = (
     "Touch_Model__c",
     "CS_Priority__c",
     "Tech_Touch_Triggers__c",
+    "Onboarding_Step__c",
+    "Tutorial_Completed_At__c",
+    "Renewal_Reminder_Date__c",
 )
 
 

@@ -24,8 +24,9 @@ DEFAULT = Path(__file__).parents[2] / "mappings" / "account_fields.yaml"
             "fields.helth_score: unknown result column 'helth_score'; known: account_id, "
             "churn_signals, cs_priority, data_quality, explanation, health_band, "
             "health_direction, health_score, health_trend, last_qbr_date, lifecycle_phase, "
-            "missing_measures, scored_at, segment, signals, tech_touch_triggers, touch_model, "
-            "upsell_signals, <category>_points",
+            "missing_measures, onboarding_step, renewal_reminder_date, scored_at, segment, "
+            "signals, tech_touch_triggers, touch_model, tutorial_completed_at, upsell_signals, "
+            "<category>_points",
         ),
         (
             "unknown_type.yaml",

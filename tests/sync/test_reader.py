@@ -42,8 +42,8 @@ def test_a_large_scope_reads_the_whole_object_in_pages():
             "Health_Outcome__c, Health_Contract__c, Health_Trend__c, Health_Direction__c, "
             "Lifecycle_Phase__c, CS_Segment__c, Churn_Signals__c, Upsell_Signals__c, "
             "Last_QBR_Date__c, Health_Scored_At__c, "
-            "Health_Explanation__c, Touch_Model__c, CS_Priority__c, Tech_Touch_Triggers__c "
-            "FROM Account",
+            "Health_Explanation__c, Touch_Model__c, CS_Priority__c, Tech_Touch_Triggers__c, "
+            "Onboarding_Step__c, Tutorial_Completed_At__c, Renewal_Reminder_Date__c FROM Account",
         )
     ]
     assert "Health_Explanation__c" in frame.columns

@@ -378,9 +378,14 @@ def test_plan_of_the_nightly_job_is_exactly_what_the_run_writes(sandbox_factory,
     (history,) = plan["upserts"]  # the week's score-history snapshot
     planned_history = {r["key"] for r in history["records"]}
     assert planned_history and all(k.endswith(":2025-W11") for k in planned_history)
+    (members,) = plan["inserts"]  # the Campaign members of mappings/campaigns.yaml
+    planned_members = {tuple(r["key"].split(":")[1:]) for r in members["records"]}
+    assert members["sobject"] == "CampaignMember" and planned_members
     assert counters["records_written"] == (
-        len(planned_accounts) + len(planned_tasks) + len(planned_history)
+        len(planned_accounts) + len(planned_tasks) + len(planned_history) + len(planned_members)
     )
+    stored_members = {(m["CampaignId"], m["ContactId"]) for m in sb.admin.records("CampaignMember")}
+    assert stored_members == planned_members
     stored_history = {r["History_Key__c"] for r in sb.admin.records("Health_Score_History__c")}
     assert stored_history == planned_history
     by_id = {r["Id"]: r for r in sb.admin.records("Account")}

@@ -51,10 +51,14 @@ class SandboxAdmin:
         drop_connection: float = 0.0,
         session_expiry_after: int | None = None,
         daily_api_remaining: int | None = None,
+        lose_response: str | None = None,
+        lose_response_times: int = 0,
     ) -> None:
         """Inject faults: probabilities per request (503, dropped connection) or per record
-        write (UNABLE_TO_LOCK_ROW), sessions expiring after K more API calls, and the daily
-        API requests remaining. Seeded, so a test sees the same faults every run."""
+        write (UNABLE_TO_LOCK_ROW), sessions expiring after K more API calls, the daily
+        API requests remaining, and the answers of the next ``lose_response_times`` requests
+        to ``lose_response`` (``"POST composite/sobjects"``) lost after the org did the work.
+        Seeded, so a test sees the same faults every run."""
         self._call(
             "POST",
             "faults",
@@ -65,6 +69,8 @@ class SandboxAdmin:
                 "drop_connection": drop_connection,
                 "session_expiry_after": session_expiry_after,
                 "daily_api_remaining": daily_api_remaining,
+                "lose_response": lose_response,
+                "lose_response_times": lose_response_times,
             },
         )
 

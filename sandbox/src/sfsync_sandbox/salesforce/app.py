@@ -225,11 +225,7 @@ class SalesforceApp:
             return json_response(versions())
         fault = self.faults.roll_request_fault()
         if fault == "drop_connection":
-            sock = environ.get("werkzeug.socket")
-            if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-            raise ConnectionResetError("sandbox fault: connection dropped")
+            _drop(environ)
         if fault == "http_503":
             return ApiError(
                 503,
@@ -257,7 +253,10 @@ class SalesforceApp:
                     raise ApiError(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
                 if self.faults.count_api_call(f"{request.method} {name}"):
                     self.sessions.expire_all()
-                return handler(Ctx(request, user_id, version), **params)
+                response = handler(Ctx(request, user_id, version), **params)
+                if self.faults.lose_this_response(f"{request.method} {name}"):
+                    _drop(environ)  # the work is committed; the answer never arrives
+                return response
             except ApiError as exc:
                 return exc.response()
         return not_found().response()
@@ -338,3 +337,12 @@ class SalesforceApp:
                 "urls": {"rest": f"{self.instance_url}/services/data/v{{version}}/"},
             }
         )
+
+
+def _drop(environ: dict[str, Any]) -> None:
+    """Close the client's connection without an answer (the dropped-connection faults)."""
+    sock = environ.get("werkzeug.socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+    raise ConnectionResetError("sandbox fault: connection dropped")

@@ -15,7 +15,13 @@ DAILY_API_MAX = 100_000
 class FaultSettings:
     """What can go wrong, and how often. Probabilities are per request (503, dropped
     connection) or per record write (row lock); ``session_expiry_after`` expires every
-    session after that many more API calls; ``daily_api_remaining`` sets the remaining quota."""
+    session after that many more API calls; ``daily_api_remaining`` sets the remaining quota.
+
+    ``lose_response`` (``"METHOD route"``, e.g. ``"POST composite/sobjects"``) with
+    ``lose_response_times`` (n): the next n such requests are carried out and committed, then
+    the connection drops before the answer is sent, as when a network fails after the org did
+    the work. A client that sends the request again meets what the first one did (a second
+    insert of a Campaign member fails with DUPLICATE_VALUE)."""
 
     seed: int = 0
     http_503: float = 0.0
@@ -23,6 +29,8 @@ class FaultSettings:
     drop_connection: float = 0.0
     session_expiry_after: int | None = None
     daily_api_remaining: int | None = None
+    lose_response: str | None = None
+    lose_response_times: int = 0
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FaultSettings:
@@ -33,6 +41,8 @@ class FaultSettings:
         for name in ("http_503", "lock_row", "drop_connection"):
             if not 0.0 <= float(getattr(settings, name)) <= 1.0:
                 raise ValueError(f"{name} must be a probability between 0 and 1")
+        if int(settings.lose_response_times) < 0:
+            raise ValueError("lose_response_times must be >= 0")
         return settings
 
 
@@ -69,6 +79,7 @@ class FaultsAndCounters:
         self.api_used = 0
         self.api_max = DAILY_API_MAX
         self._calls_until_expiry: int | None = None
+        self._responses_to_lose = 0
 
     # -- settings -------------------------------------------------------------------
     def set_faults(self, settings: FaultSettings) -> None:
@@ -76,6 +87,7 @@ class FaultsAndCounters:
             self.settings = settings
             self._rng = random.Random(settings.seed)
             self._calls_until_expiry = settings.session_expiry_after
+            self._responses_to_lose = int(settings.lose_response_times)
             if settings.daily_api_remaining is not None:
                 self.api_used = max(0, self.api_max - int(settings.daily_api_remaining))
 
@@ -92,6 +104,7 @@ class FaultsAndCounters:
         with self._lock:
             self.settings = FaultSettings()
             self._calls_until_expiry = None
+            self._responses_to_lose = 0
             self.api_used = 0
 
     def reset_counters(self) -> None:
@@ -110,6 +123,16 @@ class FaultsAndCounters:
                 self.counters.faults["http_503"] += 1
                 return "http_503"
         return None
+
+    def lose_this_response(self, endpoint: str) -> bool:
+        """True (the next ``lose_response_times`` times) for a request to ``endpoint``
+        (``"METHOD route"``) whose answer must be lost after the work is done."""
+        with self._lock:
+            if self._responses_to_lose <= 0 or endpoint != self.settings.lose_response:
+                return False
+            self._responses_to_lose -= 1
+            self.counters.faults["lose_response"] += 1
+            return True
 
     def quota_exhausted(self) -> bool:
         with self._lock:

@@ -4,8 +4,8 @@ Every account has a primary contact (主担当, ``CS_Contact_Role__c`` = ``prima
 accounts also a decision maker (決裁者, ``decision_maker``) and most an admin (管理者); and
 each account has zero to two users (利用者). About 3 % of contacts opted out of email. The
 Campaigns are the talk's tech-touch mails (step mails, the tutorial-completed trigger mail,
-monthly tips, release notices, the renewal reminder), active and without members: sfsync adds
-the members.
+monthly tips, release notices, the renewal reminder; :func:`campaigns`), active and without
+members: sfsync adds the members (``mappings/campaigns.yaml``).
 
 Each account's primary contact is its ``Main_Contact__c``; :func:`main_contacts` also names the
 hand-overs a few customers announce between two months (about 4 % of the live accounts that
@@ -34,13 +34,20 @@ _TITLES = {
     "admin": ("情報システム部", "マーケティング部 運用担当"),
     "user": ("マーケティング部", "インサイドセールス", "営業部"),
 }
+# The Campaigns of mappings/campaigns.yaml: step mails, the tutorial-completed trigger mail and
+# release notices are one Campaign each (a contact joins once); the monthly tips and the renewal
+# reminder are a series Campaign with a child per month (``<series> YYYY-MM``) or year
+# (``<series> YYYY``), made a year ahead and back as a marketing team would.
 CAMPAIGNS = (
-    ("テックタッチ: オンボーディング ステップメール", "Email"),
-    ("テックタッチ: チュートリアル完了メール", "Email"),
-    ("テックタッチ: 月次Tipsメール", "Email"),
-    ("テックタッチ: リリース案内", "Email"),
-    ("テックタッチ: 更新案内（更新2ヶ月前）", "Email"),
+    "テックタッチ: ステップメール 1日目（ようこそ）",
+    "テックタッチ: ステップメール 7日目（動画で使い方を学ぶ）",
+    "テックタッチ: ステップメール 30日目（初回配信の準備）",
+    "テックタッチ: チュートリアル完了メール",
+    "テックタッチ: リリース案内",
 )
+MONTHLY_SERIES = "テックタッチ: 月次Tipsメール"
+YEARLY_SERIES = "テックタッチ: 更新案内（更新2ヶ月前）"
+PERIODS_AROUND = 12  # months (and 1 year) before and after the as-of date
 
 
 def contacts(
@@ -117,13 +124,26 @@ def main_contacts(
 
 
 def campaigns(as_of: date, owner_id: str) -> pd.DataFrame:
-    """The tech-touch Campaigns (active, running since a year before ``as_of``)."""
+    """The tech-touch Campaigns (active Email Campaigns, running since a year before ``as_of``):
+    :data:`CAMPAIGNS`, the two series and their children (months and years around ``as_of``)."""
     start = pd.Timestamp(as_of) - pd.DateOffset(years=1)
+    months = pd.period_range(
+        pd.Period(as_of, "M") - PERIODS_AROUND, pd.Period(as_of, "M") + PERIODS_AROUND, freq="M"
+    )
+    years = range(as_of.year - 1, as_of.year + 2)
+    names = [*CAMPAIGNS, MONTHLY_SERIES, YEARLY_SERIES]
+    ids = list(make_ids("Campaign", len(names) + len(months) + len(years)))
+    parents = [None] * len(names)
+    names += [f"{MONTHLY_SERIES} {m.strftime('%Y-%m')}" for m in months]
+    parents += [ids[len(CAMPAIGNS)]] * len(months)
+    names += [f"{YEARLY_SERIES} {y}" for y in years]
+    parents += [ids[len(CAMPAIGNS) + 1]] * len(years)
     return pd.DataFrame(
         {
-            "Id": make_ids("Campaign", len(CAMPAIGNS)),
-            "Name": [name for name, _ in CAMPAIGNS],
-            "Type": [kind for _, kind in CAMPAIGNS],
+            "Id": ids,
+            "Name": names,
+            "ParentId": parents,
+            "Type": "Email",
             "Status": "In Progress",
             "IsActive": True,
             "StartDate": start,
