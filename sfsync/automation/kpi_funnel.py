@@ -83,6 +83,7 @@ class FunnelReport:
     months: tuple[str, ...]
     mail: tuple[Funnel, ...]
     tutorial: tuple[Funnel, ...]
+    onboarding_months: int = 3  # the tutorial funnel's "new account" window
 
     def latest(self, kind: str) -> Funnel | None:
         """The latest month's funnel of ``kind`` with figures (None when there is none)."""
@@ -257,4 +258,4 @@ def funnel_report(
         book = _book(accounts, _month_end(month), churn_column)
         mail.append(mail_funnel(book, usage, month))
         tutorial.append(tutorial_funnel(book, usage, month, onboarding_months=onboarding_months))
-    return FunnelReport(tuple(months), tuple(mail), tuple(tutorial))
+    return FunnelReport(tuple(months), tuple(mail), tuple(tutorial), onboarding_months)

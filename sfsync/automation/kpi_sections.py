@@ -104,6 +104,27 @@ def _stage_label(t: TemplateSet, key: str, months: int) -> str:
     return _t(t, "funnel", f"stage_{key}", months=months)
 
 
+def funnel_lines(t: TemplateSet, report: FunnelReport) -> list[str]:
+    """The latest measured mail and tutorial funnels as one line each, for the terminal:
+    each stage's accounts and the drop-off from the stage before."""
+    lines = []
+    for kind, title in (("mail", "mail_title"), ("tutorial", "tutorial_title")):
+        funnel = report.latest(kind)
+        if funnel is None:
+            continue
+        stages = " → ".join(
+            f"{_stage_label(t, s.key, report.onboarding_months)} {s.accounts:,}"
+            + (
+                ""
+                if s.account_drop is None
+                else f" ({_t(t, 'funnel', 'account_drop')} {_percent(s.account_drop)})"
+            )
+            for s in funnel.stages
+        )
+        lines.append(f"{_t(t, 'funnel', title, month=funnel.month)}: {stages}")
+    return lines
+
+
 def _mail_detail(t: TemplateSet, funnel: Funnel, instance_url: str | None) -> str:
     head = [
         _t(t, "funnel", c) for c in ("stage", "mails", "mail_drop_col", "accounts", "account_drop")

@@ -14,6 +14,7 @@ def print_kpi(outcome) -> None:
     Every text comes from the ``kpi_report`` templates of the outcome's language."""
     # lazy: keeps `sfsync --help` under 150 ms (pandas, SQLAlchemy, simple_salesforce)
     from sfsync.automation.kpi_report import counts_text, kpi_text, missing_text, value_text
+    from sfsync.automation.kpi_sections import funnel_lines
     from sfsync.notify.messages import MessageBuilder
 
     t = outcome.templates
@@ -54,6 +55,12 @@ def print_kpi(outcome) -> None:
                 f"  {w.week_start:%m/%d}–{w.week_end:%m/%d}  {w.accounts:,}  "
                 f"{w.average_score:.1f}  {w.red_share * 100:.1f}%"
             )
+    funnel = getattr(outcome, "funnel", None)
+    if funnel is not None and not funnel.empty:
+        click.echo("\n" + kpi_text(t, "funnel", "title", first_month=funnel.months[0],
+                                    last_month=funnel.months[-1]))  # fmt: skip
+        for line in funnel_lines(t, funnel):
+            click.echo(f"  {line}")
     met = sum(k.status == "met" for k in report.kpis)
     measured = sum(k.status != "na" for k in report.kpis)
     click.echo("\n" + cli("summary", met=met, measured=measured))

@@ -206,3 +206,17 @@ def test_the_report_shows_the_funnel_before_the_definitions():
         html.index("KPI と目標") < html.index("テックタッチのファネル") < html.index("指標の定義")
     )
     assert f'<a href="{URL}/lightning/r/Account/a4/view">Delta &lt;&amp;&gt;</a>' in html
+
+
+def test_the_terminal_lines_show_the_latest_funnels_with_their_drop_offs():
+    from sfsync.automation.kpi_sections import funnel_lines
+
+    lines = funnel_lines(load_templates("mappings/templates", "en"), _report())
+    mail, tutorial = lines
+    # March: 4 accounts got mail, 2 opened (half dropped), 1 clicked (half of those dropped)
+    assert mail.startswith("Mail funnel (2025-03): ")
+    assert re.search(r" 4 → \D+ 2 \(\D+ 50\.0%\) → \D+ 1 \(\D+ 50\.0%\)$", mail), mail
+    assert tutorial.startswith("Tutorial funnel (2025-03): ")
+    assert "within 3 months) 4 → " in tutorial  # the new-account window is named
+    assert re.search(r" 3 \(\D+ 25\.0%\) → \D+ 1 \(\D+ 66\.7%\)$", tutorial), tutorial
+    assert not raw_codes(" ".join(lines), "en")

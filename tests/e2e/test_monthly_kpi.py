@@ -151,3 +151,7 @@ def test_kpi_command_reads_the_sandbox(project, tmp_path):
     assert "2025-03 の利用データがありません" in rows["月間アクティブ顧客率"]
     assert "--usage" not in kpi.stdout
     assert html.exists()
+    # the tech-touch funnel of the latest month with figures (February), as in the report
+    assert "テックタッチのファネル" in kpi.stdout
+    assert "メールのファネル（2025-02）: 配信 " in kpi.stdout
+    assert "チュートリアルのファネル（2025-02）: 新規顧客" in kpi.stdout
