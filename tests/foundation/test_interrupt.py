@@ -13,10 +13,24 @@ from sfsync.errors import ExitCode, RunInterrupted, SfsyncError
 from sfsync.interrupt import stop_on_signals
 
 
+@pytest.fixture
+def signals_not_ignored():
+    """SIGINT and SIGTERM with their default handlers for the test: a test run started as a
+    shell's background job inherits SIGINT ignored, which stop_on_signals rightly keeps."""
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    yield
+    for sig, handler in saved.items():
+        signal.signal(sig, handler)
+
+
 @pytest.mark.parametrize(
     ("sig", "code"), [(signal.SIGTERM, ExitCode.SIGTERM), (signal.SIGINT, ExitCode.SIGINT)]
 )
-def test_a_stop_signal_raises_run_interrupted_and_the_old_handler_comes_back(sig, code):
+def test_a_stop_signal_raises_run_interrupted_and_the_old_handler_comes_back(
+    sig, code, signals_not_ignored
+):
     before = signal.getsignal(sig)
     with pytest.raises(RunInterrupted) as info, stop_on_signals():
         os.kill(os.getpid(), sig)
