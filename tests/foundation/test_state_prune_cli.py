@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pandas as pd
 from click.testing import CliRunner
 
 from sfsync.cli import cli
 from sfsync.errors import ConfigError
-from sfsync.state import open_store, snapshot_dates
-from sfsync.state.snapshots import score_snapshots
+from sfsync.state import open_store, save_snapshots, snapshot_dates
 from tests.cli_process import add_settings, make_project
 
 
@@ -19,10 +19,9 @@ def test_prune_dry_run_then_prune(tmp_path):
     store = open_store(f"sqlite:///{config.parent / '.sfsync' / 'state.db'}")
     today = date(2025, 6, 30)
     days = [today - timedelta(days=i) for i in range(120)]
-    rows = [{"scorecard": "default", "account_id": a, "as_of": d, "health_score": 50}
-            for d in days for a in ("001A", "001B")]  # fmt: skip
-    with store.begin() as conn:
-        conn.execute(score_snapshots.insert(), rows)
+    for i, day in enumerate(sorted(days)):  # a score that moves every other night
+        scores = pd.DataFrame({"account_id": ["001A", "001B"], "health_score": [50, i // 2]})
+        save_snapshots(store, None, "default", day, scores)
     args = ["--config", str(config), "state", "prune", "--as-of", today.isoformat()]
 
     dry = CliRunner().invoke(cli, [*args, "--dry-run"], catch_exceptions=False)
