@@ -44,7 +44,8 @@ def states(rows: list | pd.DataFrame) -> pd.DataFrame:
         frame = pd.DataFrame([tuple(r) for r in rows], columns=["account_id", *STATE_COLUMNS])
     if frame.empty:
         return empty_states()
-    frame = frame.astype("object").set_index("account_id")
+    frame = frame.astype("object")
+    frame = frame.where(frame.notna(), None).set_index("account_id")  # NaN -> None (as stored)
     frame["gone"] = frame["gone"].map(lambda v: v is True or v == 1)
     return frame
 
@@ -144,42 +145,41 @@ def snapshot_day(days: list[date], as_of: pd.Series, ended: pd.Series) -> np.nda
     return np.maximum(chosen, starts)
 
 
-def spread(rows: pd.DataFrame, days: dict[str, list[date]]) -> pd.DataFrame:
-    """Change rows -> one row per account and snapshot date on which it has a snapshot.
+def spread(
+    account_ids: list, scorecards: list, as_of: list, gone: list, days: dict[str, list[date]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Change rows -> which row gives each account's snapshot on each snapshot date.
 
-    ``rows``: account_id, scorecard, as_of (date), gone and any value columns, ordered by
-    account, scorecard and date, holding for each account the latest row on or before the
-    first of ``days[scorecard]`` and every later row up to the last of them. ``days``: each
-    scorecard's snapshot dates in the range, sorted. The result keeps the accounts in their
-    order in ``rows`` and is ordered by account, date and scorecard; ``as_of`` is the snapshot
-    date and the tombstones are left out.
+    The rows (given column by column) are ordered by account, scorecard and date and hold, for
+    each account, the latest row on or before the first of ``days[scorecard]`` and every later
+    row up to the last of them; ``days``: each scorecard's snapshot dates in the range, sorted.
+    Returns (row position, snapshot date as datetime64[D]) per snapshot, ordered by account (in
+    the rows' order), date and scorecard; tombstones give none.
     """
-    if rows.empty:
-        return rows.drop(columns="gone")
+    n = len(account_ids)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype="datetime64[D]")
     cards = list(days)
     offsets = dict(zip(cards, np.cumsum([0] + [len(days[c]) for c in cards])[:-1], strict=True))
     all_days = np.array([d for c in cards for d in days[c]], dtype="datetime64[D]")
-    as_of = pd.to_datetime(rows["as_of"]).to_numpy().astype("datetime64[D]")
-    start = np.zeros(len(rows), dtype=np.int64)
-    stop = np.zeros(len(rows), dtype=np.int64)
-    card_of = rows["scorecard"].to_numpy()
+    dated = np.array(as_of, dtype="datetime64[D]")
+    card_of = np.array(scorecards, dtype=object)
+    account = np.array(account_ids, dtype=object)
+    start = np.zeros(n, dtype=np.int64)
+    stop = np.zeros(n, dtype=np.int64)
     for card in cards:
         mine = card_of == card
         first = offsets[card]
         own = all_days[first : first + len(days[card])]
-        start[mine] = first + np.searchsorted(own, as_of[mine], side="left")
+        start[mine] = first + np.searchsorted(own, dated[mine], side="left")
         stop[mine] = first + len(own)
-    account = rows["account_id"].to_numpy()
-    same_next = np.zeros(len(rows), dtype=bool)
-    same_next[:-1] = (account[:-1] == account[1:]) & (card_of[:-1] == card_of[1:])
-    stop[:-1] = np.where(same_next[:-1], start[1:], stop[:-1])
+    same_next = (account[:-1] == account[1:]) & (card_of[:-1] == card_of[1:])
+    stop[:-1] = np.where(same_next, start[1:], stop[:-1])
     counts = np.maximum(stop - start, 0)
-    counts[rows["gone"].astype(bool).to_numpy()] = 0
-    picked = np.repeat(np.arange(len(rows)), counts)
+    counts[np.array([g is True or g == 1 for g in gone], dtype=bool)] = 0
+    picked = np.repeat(np.arange(n), counts)
     first_of = np.repeat(start - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
-    day_index = first_of + np.arange(len(picked))
-    out = rows.iloc[picked].drop(columns="gone").reset_index(drop=True)
-    out["as_of"] = all_days[day_index].astype(object)  # datetime.date
+    on = all_days[first_of + np.arange(len(picked))]
     rank = np.concatenate([[0], np.cumsum(account[1:] != account[:-1])])[picked]
-    order = np.lexsort((out["scorecard"].to_numpy(), all_days[day_index], rank))
-    return out.iloc[order].reset_index(drop=True)
+    order = np.lexsort((card_of[picked].astype(str), on, rank))
+    return picked[order], on[order]

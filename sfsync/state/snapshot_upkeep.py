@@ -20,13 +20,11 @@ from sqlalchemy import (
     func,
     insert,
     literal,
-    or_,
     select,
     update,
 )
 
-from sfsync.state.snapshot_changes import VALUE_COLUMNS
-from sfsync.state.snapshots import score_snapshot_dates, score_snapshots
+from sfsync.state.snapshots import drop_repeats, score_snapshot_dates, score_snapshots
 from sfsync.state.thinning import doomed_spans
 
 DATE_CHUNK = 200  # dates per DELETE … IN (…) statement
@@ -83,36 +81,6 @@ def _carry(conn: Connection, scorecard: str, span, target: date) -> None:
     there = select(s.c.account_id).where(s.c.scorecard == scorecard, s.c.as_of == target)
     movers = select(ranked.c.id).where(ranked.c.recency == 1, ranked.c.account_id.not_in(there))
     conn.execute(update(s).where(s.c.id.in_(movers)).values(as_of=target))
-
-
-def drop_repeats(conn: Connection, scorecard: str, on_dates: list[date] | None = None) -> int:
-    """Delete the rows (dated ``on_dates``, or any) that say nothing new: a row equal to the
-    account's previous row, a tombstone after a tombstone, a tombstone with no earlier row.
-    Return how many."""
-    s = score_snapshots
-    window = {"partition_by": s.c.account_id, "order_by": s.c.as_of}
-    lagged = select(
-        s.c.id,
-        s.c.as_of,
-        s.c.gone,
-        *(s.c[c] for c in VALUE_COLUMNS),
-        func.lag(s.c.id).over(**window).label("prev_id"),
-        func.lag(s.c.gone).over(**window).label("prev_gone"),
-        *(func.lag(s.c[c]).over(**window).label(f"prev_{c}") for c in VALUE_COLUMNS),
-    ).where(s.c.scorecard == scorecard)
-    if on_dates is not None:
-        touched = select(s.c.account_id).where(s.c.scorecard == scorecard, s.c.as_of.in_(on_dates))
-        lagged = lagged.where(s.c.account_id.in_(touched))
-    row = lagged.subquery().c
-    same = and_(*(row[c].is_not_distinct_from(row[f"prev_{c}"]) for c in VALUE_COLUMNS))
-    repeat = or_(
-        and_(row.prev_id.is_(None), row.gone.is_(True)),
-        and_(row.prev_id.is_not(None), row.gone == row.prev_gone, or_(row.gone.is_(True), same)),
-    )
-    redundant = select(row.id).where(repeat)
-    if on_dates is not None:
-        redundant = redundant.where(row.as_of.in_(on_dates))
-    return int(conn.execute(delete(s).where(s.c.id.in_(redundant))).rowcount or 0)
 
 
 def migrate_to_changes(conn: Connection) -> None:

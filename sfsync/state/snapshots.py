@@ -21,6 +21,7 @@ import pandas as pd
 from sqlalchemy import (
     Boolean,
     Column,
+    Connection,
     Date,
     Float,
     ForeignKey,
@@ -30,8 +31,10 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    and_,
     delete,
     func,
+    or_,
     select,
     union_all,
 )
@@ -183,8 +186,39 @@ def save_snapshots(
         written = _insert(conn, store.dialect, scorecard, as_of, plan.on_date)
         if following is not None:
             written += _insert(conn, store.dialect, scorecard, following, plan.on_next)
+            drop_repeats(conn, scorecard, [following])  # rows there may now repeat these
         _record_date(conn, store.dialect, scorecard, as_of, plan)
     return written
+
+
+def drop_repeats(conn: Connection, scorecard: str, on_dates: list[date] | None = None) -> int:
+    """Delete the rows (dated ``on_dates``, or any) that say nothing new: a row equal to the
+    account's previous row, a tombstone after a tombstone, a tombstone with no earlier row.
+    Return how many."""
+    s = score_snapshots
+    window = {"partition_by": s.c.account_id, "order_by": s.c.as_of}
+    lagged = select(
+        s.c.id,
+        s.c.as_of,
+        s.c.gone,
+        *(s.c[c] for c in VALUE_COLUMNS),
+        func.lag(s.c.id).over(**window).label("prev_id"),
+        func.lag(s.c.gone).over(**window).label("prev_gone"),
+        *(func.lag(s.c[c]).over(**window).label(f"prev_{c}") for c in VALUE_COLUMNS),
+    ).where(s.c.scorecard == scorecard)
+    if on_dates is not None:
+        touched = select(s.c.account_id).where(s.c.scorecard == scorecard, s.c.as_of.in_(on_dates))
+        lagged = lagged.where(s.c.account_id.in_(touched))
+    row = lagged.subquery().c
+    same = and_(*(row[c].is_not_distinct_from(row[f"prev_{c}"]) for c in VALUE_COLUMNS))
+    repeat = or_(
+        and_(row.prev_id.is_(None), row.gone.is_(True)),
+        and_(row.prev_id.is_not(None), row.gone == row.prev_gone, or_(row.gone.is_(True), same)),
+    )
+    redundant = select(row.id).where(repeat)
+    if on_dates is not None:
+        redundant = redundant.where(row.as_of.in_(on_dates))
+    return int(conn.execute(delete(s).where(s.c.id.in_(redundant))).rowcount or 0)
 
 
 def _state_rows():
@@ -386,7 +420,15 @@ def history(
                 both.c.account_id, both.c.scorecard, both.c.as_of
             )
             rows = conn.execute(query).all()
-    return _frame(spread(_raw(rows, names), days))
+    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in names]
+    at = dict(zip(names, columns, strict=True))
+    picked, on = spread(at["account_id"], at["scorecard"], at["as_of"], at["gone"], days)
+    moment = names.index("as_of")
+    spread_rows = [  # built from the rows like a table read, so the frame's dtypes are the same
+        (*rows[i][:moment], day, *rows[i][moment + 1 :])
+        for i, day in zip(picked.tolist(), on.astype(object).tolist(), strict=True)
+    ]
+    return _frame(_raw(spread_rows, names).drop(columns="gone"))
 
 
 def _range_rows(scorecard: str, days: list[date], names: list[str], ids: list[str] | None):

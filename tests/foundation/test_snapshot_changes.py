@@ -41,7 +41,8 @@ CARDS = ["default", "other"]
 
 
 class FullSnapshots:
-    """The oracle: one row per account and date (the store before change rows)."""
+    """The oracle: one row per account and date (the store before change rows), and how many
+    change rows that makes."""
 
     def __init__(self) -> None:
         self.rows: dict[tuple[str, date], dict[str, tuple]] = {}
@@ -188,6 +189,7 @@ def _equivalence(store, steps, days: set[int]) -> None:
     for operation in steps:
         _apply(store, oracle, operation)
         _check_history(store, oracle, FIRST, FIRST + timedelta(days=DAYS))
+        assert _rows(store) == oracle.change_rows()  # only changes are stored, none twice
     _check_everything(store, oracle, days)
 
 
@@ -241,6 +243,7 @@ def _book(n: int, score: int = 50) -> pd.DataFrame:
             "usage_points": 20.0,
             "measure_points": '{"deliveries": 15.0}',
             "arr": 1200.0,
+            "signals": ["red_band" if i % 3 == 0 else None for i in range(n)],  # text and None
         }
     )
 
