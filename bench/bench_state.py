@@ -14,9 +14,11 @@ trends with them, 0.05 % of the accounts churn and as many start), each night sa
 snapshot, syncing the signals, recording the run and its guard figures and pruning. It prints
 the bytes per night (SQLite: the file after a WAL checkpoint; PostgreSQL: the tables after a
 plain VACUUM) and which tables grew. ``--steady`` also starts from a store that already holds
-what retention keeps after 500 nights (filled with the kept dates, then pruned once). ``--growth --real`` runs the real nightly job against
-the practice org instead (``bench/bench_nightly.py``'s runner), the usage unchanged one night
-and ``--change-share`` of the tenants changed the next, and prints the store after each run.
+what retention keeps after 500 nights (filled with the kept dates, then pruned once).
+
+``--growth --real`` runs the real nightly job against the practice org instead
+(``bench/bench_nightly.py``'s runner), the usage unchanged one night and ``--change-share`` of
+the tenants changed the next, and prints the store (SQLite) after each run.
 """
 
 from __future__ import annotations
