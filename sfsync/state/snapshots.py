@@ -261,7 +261,8 @@ def _insert(conn, dialect: str, scorecard: str, as_of: date, frame: pd.DataFrame
     rows = frame.reset_index().assign(scorecard=scorecard, as_of=as_of)
     rows["gone"] = rows["gone"].astype(bool)
     columns = ["scorecard", "account_id", "as_of", *STATE_COLUMNS]
-    records = rows[columns].astype("object").to_dict("records")
+    values = zip(*(rows[c].tolist() for c in columns), strict=True)  # Python objects
+    records = [dict(zip(columns, row, strict=True)) for row in values]
     if dialect == "postgresql" and len(records) > COPY_THRESHOLD:
         cursor = conn.connection.driver_connection.cursor()
         with cursor.copy(f"COPY score_snapshots ({', '.join(columns)}) FROM STDIN") as copy:

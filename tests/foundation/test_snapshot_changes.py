@@ -194,7 +194,7 @@ def _equivalence(store, steps, days: set[int]) -> None:
 
 
 checked_days = st.sets(st.integers(0, DAYS), min_size=1, max_size=3)
-QUICK = settings(max_examples=4, deadline=None, suppress_health_check=list(HealthCheck))
+QUICK = settings(max_examples=3, deadline=None, suppress_health_check=list(HealthCheck))
 THOROUGH = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
 
 
