@@ -317,6 +317,18 @@ def _sqlite_tables(path: Path) -> dict[str, int]:
     return {str(name): int(size) for name, size in rows}
 
 
+def _snapshot_rows(path: Path, as_of: date) -> int:
+    """The snapshot rows (changes and tombstones) stored as of ``as_of``."""
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    try:
+        query = "SELECT count(*) FROM score_snapshots WHERE as_of = ?"
+        return int(conn.execute(query, (as_of.isoformat(),)).fetchone()[0])
+    finally:
+        conn.close()
+
+
 def real_nights(n: int, nights: int, change_share: float) -> None:
     """The real nightly job (``sfsync run nightly`` in a child process, as
     ``bench/bench_nightly.py`` runs it) against the practice org, night after night: the usage
@@ -351,8 +363,10 @@ def real_nights(n: int, nights: int, change_share: float) -> None:
                 tables.append(_sqlite_tables(state))
                 totals.append(total := state.stat().st_size)
                 grown = total - (totals[-2] if i else 0)
+                stored = _snapshot_rows(state, as_of)
                 print(f"  {as_of} {label:<22} Accounts written {phase.accounts_written:>6,}  "
-                      f"state {total / 1e6:6.2f} MB ({grown / 1e6:+.3f} MB)", flush=True)  # fmt: skip
+                      f"snapshot rows {stored:>6,}  state {total / 1e6:6.2f} MB "
+                      f"({grown / 1e6:+.3f} MB)", flush=True)  # fmt: skip
     if nights:
         first, last = totals[0], totals[-1]
         print(f"  after the first run: +{(last - first) / nights / 1e6:.3f} MB per nightly run "
