@@ -24,7 +24,12 @@ from sqlalchemy import (
     update,
 )
 
-from sfsync.state.snapshots import drop_repeats, score_snapshot_dates, score_snapshots
+from sfsync.state.snapshots import (
+    drop_repeats,
+    latest_rows,
+    score_snapshot_dates,
+    score_snapshots,
+)
 from sfsync.state.thinning import doomed_spans
 
 DATE_CHUNK = 200  # dates per DELETE … IN (…) statement
@@ -67,19 +72,9 @@ def remove_dates(conn: Connection, scorecard: str, doomed: list[date]) -> int:
 def _carry(conn: Connection, scorecard: str, span, target: date) -> None:
     """Move each account's latest row in ``span`` to ``target`` when it has no row there."""
     s = score_snapshots
-    ranked = (
-        select(
-            s.c.id,
-            s.c.account_id,
-            func.row_number()
-            .over(partition_by=s.c.account_id, order_by=s.c.as_of.desc())
-            .label("recency"),
-        )
-        .where(span)
-        .subquery()
-    )
+    latest = latest_rows(["id", "account_id"], span).subquery()
     there = select(s.c.account_id).where(s.c.scorecard == scorecard, s.c.as_of == target)
-    movers = select(ranked.c.id).where(ranked.c.recency == 1, ranked.c.account_id.not_in(there))
+    movers = select(latest.c.id).where(latest.c.account_id.not_in(there))
     conn.execute(update(s).where(s.c.id.in_(movers)).values(as_of=target))
 
 

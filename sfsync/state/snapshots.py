@@ -226,22 +226,27 @@ def _state_rows():
     return select(s.c.account_id, *(s.c[c] for c in STATE_COLUMNS))
 
 
-def _states_query(scorecard: str, when: Any):
-    """Each account's latest row (value or tombstone) of ``scorecard`` satisfying ``when``."""
+def latest_rows(names: list[str], *where: Any):
+    """A select of each account's latest row (by as_of) among the snapshot rows matching
+    ``where`` (value or tombstone): the columns ``names``."""
     s = score_snapshots
     ranked = (
         select(
-            s.c.account_id,
-            *(s.c[c] for c in STATE_COLUMNS),
+            *(s.c[n] for n in names),
             func.row_number()
             .over(partition_by=s.c.account_id, order_by=s.c.as_of.desc())
             .label("recency"),
         )
-        .where(s.c.scorecard == scorecard, when)
+        .where(*where)
         .subquery()
     )
-    names = ["account_id", *STATE_COLUMNS]
     return select(*(ranked.c[n] for n in names)).where(ranked.c.recency == 1)
+
+
+def _states_query(scorecard: str, when: Any):
+    """Each account's latest row (value or tombstone) of ``scorecard`` satisfying ``when``."""
+    s = score_snapshots
+    return latest_rows(["account_id", *STATE_COLUMNS], s.c.scorecard == scorecard, when)
 
 
 def _record_date(conn, dialect: str, scorecard: str, as_of: date, plan: SavePlan) -> None:
@@ -438,17 +443,7 @@ def _range_rows(scorecard: str, days: list[date], names: list[str], ids: list[st
     chosen = [s.c.scorecard == scorecard]
     if ids is not None:
         chosen.append(s.c.account_id.in_(ids))
-    ranked = (
-        select(
-            *(s.c[n] for n in names),
-            func.row_number()
-            .over(partition_by=s.c.account_id, order_by=s.c.as_of.desc())
-            .label("recency"),
-        )
-        .where(*chosen, s.c.as_of <= days[0])
-        .subquery()
-    )
-    first = select(*(ranked.c[n] for n in names)).where(ranked.c.recency == 1)
+    first = latest_rows(names, *chosen, s.c.as_of <= days[0])
     later = select(*(s.c[n] for n in names)).where(
         *chosen, s.c.as_of > days[0], s.c.as_of <= days[-1]
     )

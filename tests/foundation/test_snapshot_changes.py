@@ -293,15 +293,15 @@ def test_thinning_keeps_a_change_that_a_later_kept_date_relies_on(store):
 
 
 def test_prune_dry_run_counts_exactly_what_prune_deletes(store):
-    today = FIRST + timedelta(days=50)
+    today = FIRST + timedelta(days=35)
     book = _book(5)
-    for i in range(51):
+    for i in range(36):
         night = book.assign(health_score=50 + (i // 3) % 4)  # moves every third night
         save_snapshots(store, None, "default", FIRST + timedelta(days=i), night.iloc[: 3 + i % 3])
-    settings_ = RetentionSettings(daily_days=10, weekly_days=30)
+    settings_ = RetentionSettings(daily_days=10, weekly_days=20)
     kept_before = history(store, today - timedelta(days=9), today)
     dry = prune_state(store, today, settings_, dry_run=True)
-    assert len(snapshot_dates(store, "default")) == 51  # nothing changed
+    assert len(snapshot_dates(store, "default")) == 36  # nothing changed
     report = prune_state(store, today, settings_)
     assert report.deleted["score_snapshots"] == dry.deleted["score_snapshots"] > 0
     pd.testing.assert_frame_equal(history(store, today - timedelta(days=9), today), kept_before)
