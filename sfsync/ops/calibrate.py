@@ -32,7 +32,6 @@ from typing import Any
 import pandas as pd
 import structlog
 import yaml
-from sqlalchemy import select
 
 from sfsync.configfile import validate_data
 from sfsync.errors import ConfigError, InputDataError
@@ -58,7 +57,7 @@ from sfsync.ops.calibrate_stats import (
 )
 from sfsync.scoring import load_scorecard
 from sfsync.scoring.scorecard import Scorecard, localized, max_points, measure_inputs
-from sfsync.state.snapshots import score_snapshots
+from sfsync.state.snapshots import history
 from sfsync.templates import DEFAULT_LANGUAGE
 
 log = structlog.get_logger(__name__)
@@ -69,24 +68,14 @@ MIN_CHURNED_WARNING = 10  # below this many churned accounts the figures are not
 def read_history(store: Any, scorecard: str, date_from: date, date_to: date) -> pd.DataFrame:
     """Snapshots of ``scorecard`` dated ``date_from..date_to``: account_id, as_of,
     health_score, health_band and one column per measure (points; NaN = did not apply)."""
-    s = score_snapshots
-    query = (
-        select(s.c.account_id, s.c.as_of, s.c.health_score, s.c.health_band, s.c.measure_points)
-        .where(s.c.scorecard == scorecard, s.c.as_of >= date_from, s.c.as_of <= date_to)
-        .order_by(s.c.account_id, s.c.as_of)
-    )
-    with store.connect() as conn:
-        rows = conn.execute(query).all()
-    frame = pd.DataFrame(
-        [tuple(r) for r in rows],
-        columns=["account_id", "as_of", "health_score", "health_band", "measure_points"],
-    )
+    frame = history(store, date_from, date_to, scorecard=scorecard, with_measure_points=True)
+    frame = frame[["account_id", "as_of", "health_score", "health_band", "measure_points"]]
     points = pd.DataFrame.from_records(
         [json.loads(p) if p else {} for p in frame["measure_points"]], index=frame.index
     ).astype("float64")
     frame = pd.concat([frame.drop(columns="measure_points"), points], axis=1)
-    frame["as_of"] = pd.to_datetime(frame["as_of"]).astype("datetime64[ns]")
-    frame["health_score"] = pd.to_numeric(frame["health_score"], errors="coerce")
+    score = frame["health_score"].astype("object")  # int64, or float64 with NaN when missing
+    frame["health_score"] = pd.to_numeric(score.where(score.notna(), None), errors="coerce")
     return frame
 
 

@@ -1,4 +1,5 @@
-"""The state store: run ledger, score snapshots, signal ledger, quarantine, run locks.
+"""The state store: run ledger, score snapshots (stored as changes), signal ledger, quarantine,
+run locks.
 
 ``open_store(url)`` returns a :class:`Store`; the functions below take it as first argument.
 Every table lives on ``sfsync.state.db.metadata``; tables defined in any ``sfsync/state/*.py``

@@ -71,10 +71,25 @@ def _noop(_conn: Connection) -> None:
     pass
 
 
+def _step(module: str, function: str) -> Callable[[Connection], None]:
+    """A migration step defined in a table module of ``sfsync.state``, imported when the step
+    runs (the table modules import this one; :func:`open_store` has loaded them all)."""
+
+    def apply(conn: Connection) -> None:
+        getattr(importlib.import_module(f"{__package__}.{module}"), function)(conn)
+
+    return apply
+
+
 # Ordered steps. Additive changes (new tables, new nullable columns) need no step: they are
 # applied automatically. Append a step for anything else and bump nothing else.
 MIGRATIONS: list[Migration] = [
     Migration(1, "initial schema (runs, snapshots, signals, quarantine, locks)", _noop),
+    Migration(
+        2,
+        "score snapshots stored as changes (score_snapshot_dates, tombstones)",
+        _step("snapshot_upkeep", "migrate_to_changes"),
+    ),
 ]
 
 _PG_MIGRATION_LOCK = 0x5F5F5C  # advisory lock key held while migrating
@@ -105,13 +120,21 @@ class Store:
         return self.engine.url.render_as_string(hide_password=True)
 
     @contextmanager
-    def begin(self) -> Iterator[Connection]:
-        """A write transaction (committed on success, rolled back on error)."""
+    def begin(self, *, rehearse: bool = False) -> Iterator[Connection]:
+        """A write transaction (committed on success, rolled back on error). ``rehearse``:
+        always rolled back (a dry run that makes the changes to count them)."""
         with self.engine.connect() as conn:
             if self.dialect == "sqlite":
                 conn = conn.execution_options(sqlite_begin="BEGIN IMMEDIATE")
-            with conn.begin():
+            if not rehearse:
+                with conn.begin():
+                    yield conn
+                return
+            transaction = conn.begin()
+            try:
                 yield conn
+            finally:
+                transaction.rollback()
 
     def connect(self) -> Connection:
         """A connection for reads (use as a context manager)."""

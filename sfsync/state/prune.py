@@ -3,7 +3,8 @@ prune``, and the automatic step at the end of a successful run).
 
 What goes (``retention:`` in ``sfsync.yaml``, :class:`sfsync.config.RetentionSettings`):
 
-* ``score_snapshots``: the dates :mod:`sfsync.state.thinning` does not keep, per scorecard;
+* ``score_snapshots``: the dates :mod:`sfsync.state.thinning` does not keep, per scorecard
+  (their changes folded forward to the next kept date, :mod:`sfsync.state.snapshot_upkeep`);
 * ``runs`` whose as-of date is older than ``ledger_days`` (never a running one, never a job's
   latest good run: the input guard compares with it), with their ``quarantine`` rows;
 * ``run_figures`` (the guards' baseline) and ``history_periods`` older than ``ledger_days``;
@@ -35,12 +36,11 @@ from sfsync.state.quarantine import quarantine
 from sfsync.state.run_figures import GOOD_STATUSES, run_figures
 from sfsync.state.runs import runs
 from sfsync.state.signals import signal_ledger
-from sfsync.state.snapshots import score_snapshots
+from sfsync.state.snapshot_upkeep import remove_dates
+from sfsync.state.snapshots import score_snapshot_dates, score_snapshots
 from sfsync.state.thinning import ThinningRule, dates_to_delete
 
 log = structlog.get_logger(__name__)
-
-DATE_CHUNK = 200  # dates per DELETE … IN (…) statement
 
 # A pruner of another module: (store, cutoff as naive UTC datetime, dry_run) -> (table, rows).
 Pruner = Callable[[Store, datetime, bool], tuple[str, int]]
@@ -134,9 +134,12 @@ def _count(conn: Any, table: Any, where: Any) -> int:
 def _thin_snapshots(
     store: Store, today: date, rule: ThinningRule, dry_run: bool, report: PruneReport
 ) -> int:
-    s = score_snapshots
+    """Remove the snapshot dates ``rule`` does not keep, per scorecard, their changes folded
+    forward (:func:`sfsync.state.snapshot_upkeep.remove_dates`); a dry run rehearses it in a
+    transaction that is rolled back, so it counts exactly the rows that would go."""
+    d = score_snapshot_dates
     with store.connect() as conn:
-        pairs = conn.execute(select(s.c.scorecard, s.c.as_of).distinct()).all()
+        pairs = conn.execute(select(d.c.scorecard, d.c.as_of)).all()
     by_card: dict[str, list[date]] = {}
     for scorecard, as_of in pairs:
         by_card.setdefault(scorecard, []).append(as_of)
@@ -144,14 +147,9 @@ def _thin_snapshots(
     for scorecard in sorted(by_card):
         doomed = dates_to_delete(by_card[scorecard], today, rule)
         report.snapshot_dates[scorecard] = doomed
-        for start in range(0, len(doomed), DATE_CHUNK):
-            chunk = doomed[start : start + DATE_CHUNK]
-            where = and_(s.c.scorecard == scorecard, s.c.as_of.in_(chunk))
-            with store.begin() as conn:
-                if dry_run:
-                    total += _count(conn, s, where)
-                else:
-                    total += conn.execute(delete(s).where(where)).rowcount
+        if doomed:
+            with store.begin(rehearse=dry_run) as conn:
+                total += remove_dates(conn, scorecard, doomed)
     return total
 
 

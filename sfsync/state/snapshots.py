@@ -1,21 +1,27 @@
 """Score snapshots: each account's score per scorecard and as-of date (trends and history).
 
-One row per (scorecard, account_id, as_of); saving again for the same key replaces the row
-(a re-run on the same day). Category points (every ``<category>_points`` column of the scores
-frame, whatever the scorecard's categories are) are kept in a JSON column and come back as
-columns.
+Stored as changes (:mod:`sfsync.state.snapshot_changes`): a save writes a row only for the
+accounts whose stored values differ from their latest row before the date, and a tombstone
+(``gone``) for an account scored before but not now; ``score_snapshot_dates`` lists the dates
+that have snapshots. The readers give what a row per account and date would: an account's
+snapshot on a date is its latest row on or before it. Saving again for the same date is an
+upsert per account (a re-run on the same day). Category points (every ``<category>_points``
+column of the scores frame, whatever the scorecard's categories are) are kept in a JSON column
+and come back as columns.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
 import pandas as pd
 from sqlalchemy import (
+    Boolean,
     Column,
+    Connection,
     Date,
     Float,
     ForeignKey,
@@ -25,12 +31,25 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    and_,
+    delete,
     func,
+    or_,
     select,
+    union_all,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
 from sfsync.state.db import Store, metadata
+from sfsync.state.snapshot_changes import (
+    STATE_COLUMNS,
+    VALUE_COLUMNS,
+    SavePlan,
+    plan_save,
+    snapshot_day,
+    spread,
+    states,
+)
 
 CHUNK_ROWS = 5000
 COPY_THRESHOLD = 2000  # rows; above this PostgreSQL loads through COPY
@@ -55,8 +74,19 @@ score_snapshots = Table(
     Column("category_points", Text),  # JSON object {"usage": 30.0, ...}
     Column("measure_points", Text),  # JSON object {"deliveries": 15.0, ...} (calibration)
     Column("arr", Float),  # the account's ARR on the as-of date (NRR from ARR snapshots)
+    Column("gone", Boolean),  # true: not scored from this date on (a tombstone, no values)
     UniqueConstraint("scorecard", "account_id", "as_of"),
     Index("ix_score_snapshots_scorecard_as_of", "scorecard", "as_of"),
+)
+
+# The dates that have snapshots, per scorecard (a date whose rows all equal the day before's
+# has no row in score_snapshots).
+score_snapshot_dates = Table(
+    "score_snapshot_dates",
+    metadata,
+    Column("scorecard", String(100), primary_key=True),
+    Column("as_of", Date, primary_key=True),
+    Column("accounts", Integer, nullable=False),  # accounts with a snapshot on the date
 )
 
 TEXT_COLUMNS = ("health_band", "segment", "lifecycle_phase", "signals", "owner_id",
@@ -99,10 +129,11 @@ def _points_json(frame: pd.DataFrame) -> list[str]:
     return points.to_json(orient="records", lines=True).splitlines()  # NaN -> null
 
 
-def _rows(run_id: int | None, scorecard: str, as_of: date, frame: pd.DataFrame) -> Iterator[dict]:
-    """One dict per row with the table's columns (vectorised per column, then zipped)."""
+def stored_values(frame: pd.DataFrame) -> pd.DataFrame:
+    """The values a snapshot row stores for each row of ``frame`` (Python ints, floats, texts,
+    the points as JSON; None for missing), indexed by account_id (the last row of an account
+    wins), columns :data:`VALUE_COLUMNS` (vectorised per column)."""
     columns = {
-        "account_id": [str(a) for a in frame["account_id"]],
         "health_score": _integers(frame, "health_score"),
         "health_trend": _integers(frame, "health_trend"),
         **{c: _texts(frame, c) for c in TEXT_COLUMNS},
@@ -110,78 +141,142 @@ def _rows(run_id: int | None, scorecard: str, as_of: date, frame: pd.DataFrame) 
         "measure_points": _texts(frame, "measure_points"),
         "arr": _floats(frame, "arr"),
     }
-    names = list(columns)
-    for values in zip(*columns.values(), strict=True):
-        row = dict(zip(names, values, strict=True))
-        row.update(run_id=run_id, scorecard=scorecard, as_of=as_of)
-        yield row
-
-
-def _chunks(rows: Iterable[dict], size: int) -> Iterator[list[dict]]:
-    chunk: list[dict] = []
-    for row in rows:
-        chunk.append(row)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
+    index = pd.Index([str(a) for a in frame["account_id"]], name="account_id", dtype="object")
+    values = pd.DataFrame(columns, index=index, dtype="object")[list(VALUE_COLUMNS)]
+    return values[~values.index.duplicated(keep="last")]
 
 
 def save_snapshots(
     store: Store, run_id: int | None, scorecard: str, as_of: date, scores: pd.DataFrame
 ) -> int:
-    """Insert or replace one snapshot per row of ``scores`` (needs ``account_id``); return rows.
+    """Store the snapshot of every row of ``scores`` (needs ``account_id``) as of ``as_of``;
+    return the rows written (only changes are: an unchanged night writes none).
 
     Used columns: ``health_score``, ``health_band``, ``health_trend``, ``segment``,
     ``lifecycle_phase``, ``signals``, ``owner_id``, ``arr``, ``main_contact_id`` (each optional) and
-    every ``*_points`` column.
-    Written in chunks with executemany in one transaction: all rows or none.
+    every ``*_points`` column. An account scored before but not in ``scores`` has no snapshot on
+    ``as_of`` (a new date) or keeps its snapshot of that date (a date saved before: a re-run).
+    A date saved before a later one (a backfill) carries the later date's states forward.
+    Everything is written in one transaction: all rows or none. An empty frame stores nothing.
     """
     if "account_id" not in scores.columns:
         raise ValueError("the scores frame needs an account_id column")
-    dialect = postgresql if store.dialect == "postgresql" else sqlite
-    stmt = dialect.insert(score_snapshots)
-    updated = {
-        c.name: stmt.excluded[c.name]
-        for c in score_snapshots.columns
-        if c.name not in ("id", "scorecard", "account_id", "as_of")
-    }
-    upsert = stmt.on_conflict_do_update(
-        index_elements=["scorecard", "account_id", "as_of"], set_=updated
-    )
-    rows = _rows(run_id, scorecard, as_of, scores)
-    total = 0
+    new = stored_values(scores)
+    if new.empty:
+        return 0
+    s, d = score_snapshots, score_snapshot_dates
+    mine = s.c.scorecard == scorecard
     with store.begin() as conn:
-        if store.dialect == "postgresql" and len(scores) > COPY_THRESHOLD:
-            return _copy_upsert(conn, rows, list(updated))
-        for chunk in _chunks(rows, CHUNK_ROWS):
-            conn.execute(upsert, chunk)
-            total += len(chunk)
-    return total
+        known = conn.execute(
+            select(d.c.as_of).where(d.c.scorecard == scorecard, d.c.as_of == as_of)
+        ).first()
+        following = conn.execute(
+            select(func.min(d.c.as_of)).where(d.c.scorecard == scorecard, d.c.as_of > as_of)
+        ).scalar()
+        before = states(conn.execute(_states_query(scorecard, s.c.as_of < as_of)).all())
+        here = states(conn.execute(_state_rows().where(mine, s.c.as_of == as_of)).all())
+        at_next = None
+        if following is not None:
+            query = select(s.c.account_id).where(mine, s.c.as_of == following)
+            at_next = set(conn.execute(query).scalars())
+        plan = plan_save(
+            new, before, here, date_known=known is not None, run_id=run_id, next_accounts=at_next
+        )
+        conn.execute(delete(s).where(mine, s.c.as_of == as_of))
+        written = _insert(conn, store.dialect, scorecard, as_of, plan.on_date)
+        if following is not None:
+            written += _insert(conn, store.dialect, scorecard, following, plan.on_next)
+            drop_repeats(conn, scorecard, [following])  # rows there may now repeat these
+        _record_date(conn, store.dialect, scorecard, as_of, plan)
+    return written
 
 
-def _copy_upsert(conn, rows: Iterable[dict], updated: list[str]) -> int:
-    """PostgreSQL: COPY into a temporary table, then one INSERT … ON CONFLICT from it."""
-    columns = ["scorecard", "account_id", "as_of", *updated]
-    cursor = conn.connection.driver_connection.cursor()
-    cursor.execute(
-        "CREATE TEMP TABLE score_snapshots_load "
-        "(LIKE score_snapshots INCLUDING DEFAULTS) ON COMMIT DROP"
+def drop_repeats(conn: Connection, scorecard: str, on_dates: list[date] | None = None) -> int:
+    """Delete the rows (dated ``on_dates``, or any) that say nothing new: a row equal to the
+    account's previous row, a tombstone after a tombstone, a tombstone with no earlier row.
+    Return how many."""
+    s = score_snapshots
+    window = {"partition_by": s.c.account_id, "order_by": s.c.as_of}
+    lagged = select(
+        s.c.id,
+        s.c.as_of,
+        s.c.gone,
+        *(s.c[c] for c in VALUE_COLUMNS),
+        func.lag(s.c.id).over(**window).label("prev_id"),
+        func.lag(s.c.gone).over(**window).label("prev_gone"),
+        *(func.lag(s.c[c]).over(**window).label(f"prev_{c}") for c in VALUE_COLUMNS),
+    ).where(s.c.scorecard == scorecard)
+    if on_dates is not None:
+        touched = select(s.c.account_id).where(s.c.scorecard == scorecard, s.c.as_of.in_(on_dates))
+        lagged = lagged.where(s.c.account_id.in_(touched))
+    row = lagged.subquery().c
+    same = and_(*(row[c].is_not_distinct_from(row[f"prev_{c}"]) for c in VALUE_COLUMNS))
+    repeat = or_(
+        and_(row.prev_id.is_(None), row.gone.is_(True)),
+        and_(row.prev_id.is_not(None), row.gone == row.prev_gone, or_(row.gone.is_(True), same)),
     )
-    total = 0
-    names = ", ".join(columns)
-    with cursor.copy(f"COPY score_snapshots_load ({names}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row([row[c] for c in columns])
-            total += 1
-    assignments = ", ".join(f"{c} = EXCLUDED.{c}" for c in updated)
-    cursor.execute(
-        f"INSERT INTO score_snapshots ({names}) SELECT {names} FROM score_snapshots_load "
-        f"ON CONFLICT (scorecard, account_id, as_of) DO UPDATE SET {assignments}"
+    redundant = select(row.id).where(repeat)
+    if on_dates is not None:
+        redundant = redundant.where(row.as_of.in_(on_dates))
+    return int(conn.execute(delete(s).where(s.c.id.in_(redundant))).rowcount or 0)
+
+
+def _state_rows():
+    s = score_snapshots
+    return select(s.c.account_id, *(s.c[c] for c in STATE_COLUMNS))
+
+
+def latest_rows(names: list[str], *where: Any):
+    """A select of each account's latest row (by as_of) among the snapshot rows matching
+    ``where`` (value or tombstone): the columns ``names``."""
+    s = score_snapshots
+    ranked = (
+        select(
+            *(s.c[n] for n in names),
+            func.row_number()
+            .over(partition_by=s.c.account_id, order_by=s.c.as_of.desc())
+            .label("recency"),
+        )
+        .where(*where)
+        .subquery()
     )
-    cursor.execute("DROP TABLE score_snapshots_load")
-    return total
+    return select(*(ranked.c[n] for n in names)).where(ranked.c.recency == 1)
+
+
+def _states_query(scorecard: str, when: Any):
+    """Each account's latest row (value or tombstone) of ``scorecard`` satisfying ``when``."""
+    s = score_snapshots
+    return latest_rows(["account_id", *STATE_COLUMNS], s.c.scorecard == scorecard, when)
+
+
+def _record_date(conn, dialect: str, scorecard: str, as_of: date, plan: SavePlan) -> None:
+    insert = (postgresql if dialect == "postgresql" else sqlite).insert(score_snapshot_dates)
+    values = {"scorecard": scorecard, "as_of": as_of, "accounts": plan.accounts}
+    conn.execute(
+        insert.values(**values).on_conflict_do_update(
+            index_elements=["scorecard", "as_of"], set_={"accounts": plan.accounts}
+        )
+    )
+
+
+def _insert(conn, dialect: str, scorecard: str, as_of: date, frame: pd.DataFrame) -> int:
+    """Insert a state frame's rows dated ``as_of`` (none of them exists yet)."""
+    if frame.empty:
+        return 0
+    rows = frame.reset_index().assign(scorecard=scorecard, as_of=as_of)
+    rows["gone"] = rows["gone"].astype(bool)
+    columns = ["scorecard", "account_id", "as_of", *STATE_COLUMNS]
+    values = zip(*(rows[c].tolist() for c in columns), strict=True)  # Python objects
+    records = [dict(zip(columns, row, strict=True)) for row in values]
+    if dialect == "postgresql" and len(records) > COPY_THRESHOLD:
+        cursor = conn.connection.driver_connection.cursor()
+        with cursor.copy(f"COPY score_snapshots ({', '.join(columns)}) FROM STDIN") as copy:
+            for record in records:
+                copy.write_row([record[c] for c in columns])
+        return len(records)
+    for start in range(0, len(records), CHUNK_ROWS):
+        conn.execute(score_snapshots.insert(), records[start : start + CHUNK_ROWS])
+    return len(records)
 
 
 save_scores = save_snapshots  # the name the pipeline uses
@@ -214,10 +309,9 @@ def with_measure_points(scores: pd.DataFrame, explanations: pd.DataFrame | None)
     return out
 
 
-def _frame(rows: list) -> pd.DataFrame:
-    frame = pd.DataFrame(
-        [tuple(r) for r in rows], columns=[*FRAME_COLUMNS, "scorecard", "category_points"]
-    )
+def _frame(raw: pd.DataFrame) -> pd.DataFrame:
+    """Stored rows (:data:`FRAME_COLUMNS`, scorecard, category_points) -> the readers' frame."""
+    frame = raw.reset_index(drop=True)
     points = [json.loads(p) if p else {} for p in frame["category_points"]]
     points_frame = pd.DataFrame.from_records(points, index=frame.index)
     points_frame = points_frame.astype("float64").add_suffix(POINTS_SUFFIX)
@@ -229,9 +323,11 @@ def _frame(rows: list) -> pd.DataFrame:
     return frame
 
 
-def _select_columns():
-    return [*(score_snapshots.c[c] for c in FRAME_COLUMNS), score_snapshots.c.scorecard,
-            score_snapshots.c.category_points]  # fmt: skip
+READ_COLUMNS = [*FRAME_COLUMNS, "scorecard", "category_points"]
+
+
+def _raw(rows: list, columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame([tuple(r) for r in rows], columns=columns)
 
 
 def previous_scores(
@@ -249,35 +345,52 @@ def previous_scores(
     """
     if isinstance(as_of, str) and isinstance(scorecard, date):
         as_of, scorecard = scorecard, as_of
-    return _latest(store, str(scorecard), score_snapshots.c.as_of < as_of)
+    return _latest(store, str(scorecard), as_of, inclusive=False)
 
 
 def scores_on_or_before(store: Store, scorecard: str, day: date) -> pd.DataFrame:
     """Each account's latest snapshot of ``scorecard`` on or before ``day`` (the trend
     baseline: ``day`` = as-of − the trend window); the columns of :func:`previous_scores`."""
-    return _latest(store, scorecard, score_snapshots.c.as_of <= day)
+    return _latest(store, scorecard, day, inclusive=True)
 
 
-def _latest(store: Store, scorecard: str, when: Any) -> pd.DataFrame:
-    s = score_snapshots
-    ranked = (
+def _latest(store: Store, scorecard: str, day: Any, *, inclusive: bool) -> pd.DataFrame:
+    """Each account's latest non-tombstone row up to ``day``, dated the last snapshot date
+    before the row that ended it (a tombstone) or, when none did, the last one up to ``day``."""
+    s, d = score_snapshots, score_snapshot_dates
+    upto = (lambda c: c <= day) if inclusive else (lambda c: c < day)
+    window = {"partition_by": s.c.account_id}
+    rows = (
         select(
-            *_select_columns(),
-            func.row_number()
-            .over(partition_by=s.c.account_id, order_by=s.c.as_of.desc())
-            .label("recency"),
+            *(s.c[c] for c in READ_COLUMNS),
+            s.c.gone,
+            func.lead(s.c.as_of).over(**window, order_by=s.c.as_of).label("ended"),
         )
-        .where(s.c.scorecard == scorecard, when)
+        .where(s.c.scorecard == scorecard, upto(s.c.as_of))
         .subquery()
     )
-    names = [*FRAME_COLUMNS, "scorecard", "category_points"]
+    ranked = (
+        select(
+            rows,
+            func.row_number()
+            .over(partition_by=rows.c.account_id, order_by=rows.c.as_of.desc())
+            .label("recency"),
+        )
+        .where(rows.c.gone.is_not(True))
+        .subquery()
+    )
+    names = [*READ_COLUMNS, "ended"]
     query = (
         select(*(ranked.c[n] for n in names))
         .where(ranked.c.recency == 1)
         .order_by(ranked.c.account_id)
     )
+    days_query = select(d.c.as_of).where(d.c.scorecard == scorecard, upto(d.c.as_of))
     with store.connect() as conn:
-        return _frame(conn.execute(query).all())
+        raw = _raw(conn.execute(query).all(), names)
+        days = list(conn.execute(days_query.order_by(d.c.as_of)).scalars())
+    raw["as_of"] = snapshot_day(days, raw["as_of"], raw["ended"])
+    return _frame(raw.drop(columns="ended"))
 
 
 def history(
@@ -287,22 +400,59 @@ def history(
     *,
     scorecard: str | None = None,
     account_ids: Iterable[str] | None = None,
+    with_measure_points: bool = False,
 ) -> pd.DataFrame:
     """Every snapshot with ``date_from <= as_of <= date_to`` (optionally one scorecard or some
-    accounts), ordered by account and date; the columns of :func:`previous_scores`."""
-    s = score_snapshots
-    query = select(*_select_columns()).where(s.c.as_of >= date_from, s.c.as_of <= date_to)
+    accounts), ordered by account and date; the columns of :func:`previous_scores`, and the
+    per-measure points as JSON text (``measure_points``) with ``with_measure_points``.
+
+    The change rows in force on the first date of the range and those after it are read, then
+    spread over the snapshot dates (:func:`sfsync.state.snapshot_changes.spread`)."""
+    d = score_snapshot_dates
+    dates = select(d.c.scorecard, d.c.as_of).where(d.c.as_of >= date_from, d.c.as_of <= date_to)
     if scorecard is not None:
-        query = query.where(s.c.scorecard == scorecard)
-    if account_ids is not None:
-        query = query.where(s.c.account_id.in_(list(account_ids)))
+        dates = dates.where(d.c.scorecard == scorecard)
+    names = [*READ_COLUMNS, "gone", *(["measure_points"] if with_measure_points else [])]
+    ids = None if account_ids is None else [str(a) for a in account_ids]
     with store.connect() as conn:
-        return _frame(conn.execute(query.order_by(s.c.account_id, s.c.as_of)).all())
+        days: dict[str, list[date]] = {}
+        for card, day in conn.execute(dates.order_by(d.c.scorecard, d.c.as_of)).all():
+            days.setdefault(card, []).append(day)
+        parts = [q for card, own in days.items() for q in _range_rows(card, own, names, ids)]
+        rows = []
+        if parts:
+            both = union_all(*parts).subquery()
+            query = select(*(both.c[n] for n in names)).order_by(
+                both.c.account_id, both.c.scorecard, both.c.as_of
+            )
+            rows = conn.execute(query).all()
+    columns = list(zip(*rows, strict=True)) if rows else [[] for _ in names]
+    at = dict(zip(names, columns, strict=True))
+    picked, on = spread(at["account_id"], at["scorecard"], at["as_of"], at["gone"], days)
+    moment = names.index("as_of")
+    spread_rows = [  # built from the rows like a table read, so the frame's dtypes are the same
+        (*rows[i][:moment], day, *rows[i][moment + 1 :])
+        for i, day in zip(picked.tolist(), on.astype(object).tolist(), strict=True)
+    ]
+    return _frame(_raw(spread_rows, names).drop(columns="gone"))
+
+
+def _range_rows(scorecard: str, days: list[date], names: list[str], ids: list[str] | None):
+    """The rows of ``scorecard`` in force on ``days[0]`` and those up to ``days[-1]``."""
+    s = score_snapshots
+    chosen = [s.c.scorecard == scorecard]
+    if ids is not None:
+        chosen.append(s.c.account_id.in_(ids))
+    first = latest_rows(names, *chosen, s.c.as_of <= days[0])
+    later = select(*(s.c[n] for n in names)).where(
+        *chosen, s.c.as_of > days[0], s.c.as_of <= days[-1]
+    )
+    return [first, later]
 
 
 def snapshot_dates(store: Store, scorecard: str) -> list[date]:
     """The as-of dates that have snapshots for ``scorecard``, oldest first."""
-    s = score_snapshots
-    query = select(s.c.as_of).where(s.c.scorecard == scorecard).distinct().order_by(s.c.as_of)
+    d = score_snapshot_dates
+    query = select(d.c.as_of).where(d.c.scorecard == scorecard).order_by(d.c.as_of)
     with store.connect() as conn:
         return list(conn.execute(query).scalars())

@@ -90,3 +90,26 @@ def dates_to_delete(dates: Iterable[date], today: date, rule: ThinningRule) -> l
     """The snapshot dates ``rule`` deletes as of ``today``, oldest first."""
     dates = set(dates)
     return sorted(dates - dates_to_keep(dates, today, rule))
+
+
+def doomed_spans(
+    dates: Iterable[date], kept: Iterable[date]
+) -> list[tuple[date | None, date | None]]:
+    """The runs of dates that are not kept, each as (the kept date before it, the kept date
+    after it); None where the run starts or ends the history. Every date strictly between the
+    two bounds of a span is one of ``dates`` that is not kept."""
+    keep = set(kept)
+    spans: list[tuple[date | None, date | None]] = []
+    previous: date | None = None
+    open_span = False
+    for day in sorted(set(dates) | keep):
+        if day in keep:
+            if open_span:
+                spans.append((previous, day))
+                open_span = False
+            previous = day
+        else:
+            open_span = True
+    if open_span:
+        spans.append((previous, None))
+    return spans

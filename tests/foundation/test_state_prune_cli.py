@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from sfsync.cli import cli
 from sfsync.errors import ConfigError
 from sfsync.state import open_store, snapshot_dates
-from sfsync.state.snapshots import score_snapshots
+from sfsync.state.snapshots import score_snapshot_dates, score_snapshots
 from tests.cli_process import add_settings, make_project
 
 
@@ -19,10 +19,16 @@ def test_prune_dry_run_then_prune(tmp_path):
     store = open_store(f"sqlite:///{config.parent / '.sfsync' / 'state.db'}")
     today = date(2025, 6, 30)
     days = [today - timedelta(days=i) for i in range(120)]
-    rows = [{"scorecard": "default", "account_id": a, "as_of": d, "health_score": 50}
-            for d in days for a in ("001A", "001B")]  # fmt: skip
+    # change rows as save_snapshots stores them (written at once: fast): 001A's score never
+    # moves, 001B's moves every other night
+    rows = [{"scorecard": "default", "account_id": "001B", "as_of": d, "health_score": i,
+             "gone": False} for i, d in enumerate(sorted(days)) if i % 2 == 0]  # fmt: skip
+    rows.append({"scorecard": "default", "account_id": "001A", "as_of": min(days),
+                 "health_score": 50, "gone": False})  # fmt: skip
     with store.begin() as conn:
         conn.execute(score_snapshots.insert(), rows)
+        conn.execute(score_snapshot_dates.insert(),
+                     [{"scorecard": "default", "as_of": d, "accounts": 2} for d in days])  # fmt: skip
     args = ["--config", str(config), "state", "prune", "--as-of", today.isoformat()]
 
     dry = CliRunner().invoke(cli, [*args, "--dry-run"], catch_exceptions=False)

@@ -33,7 +33,11 @@ from sfsync.state.history_periods import mark_period_written, period_written_on
 from sfsync.state.prune import prune_state
 from sfsync.state.run_figures import record_figures, run_figures
 from sfsync.state.runs import runs
-from sfsync.state.snapshots import score_snapshots, scores_on_or_before
+from sfsync.state.snapshots import (
+    score_snapshot_dates,
+    score_snapshots,
+    scores_on_or_before,
+)
 from sfsync.state.thinning import ThinningRule, dates_to_delete, dates_to_keep, protected_days
 
 TODAY = date(2025, 6, 30)  # a Monday
@@ -147,15 +151,21 @@ def _night(store, as_of: date, status: str = "succeeded") -> int:
 
 
 def _snapshots(store, days: list[date]) -> None:
-    """Three accounts' snapshots on each of ``days``, in one statement (fast)."""
+    """Three accounts' snapshots on each of ``days``, each date's score unlike any other's, so
+    that every date stores a row per account (written in two statements: fast)."""
     rows = [
-        {"scorecard": "default", "account_id": f"001{i:015d}", "as_of": d, "health_score": d.day,
-         "health_band": "green", "category_points": "{}"}
+        {"scorecard": "default", "account_id": f"001{i:015d}", "as_of": d,
+         "health_score": d.toordinal() % 100_000, "health_band": "green",
+         "category_points": "{}", "gone": False}
         for d in days
         for i in range(3)
     ]  # fmt: skip
     with store.begin() as conn:
         conn.execute(score_snapshots.insert(), rows)
+        conn.execute(
+            score_snapshot_dates.insert(),
+            [{"scorecard": "default", "as_of": d, "accounts": 3} for d in days],
+        )
 
 
 def _count(store, table) -> int:

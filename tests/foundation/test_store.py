@@ -102,15 +102,16 @@ def test_migration_from_an_older_version(store_url, monkeypatch):
             )
         )
 
+    latest = state_db.MIGRATIONS[-1].version + 1
     steps = [
         *state_db.MIGRATIONS,
-        state_db.Migration(2, "mark runs left running as failed", mark_stale_runs_failed),
+        state_db.Migration(latest, "mark runs left running as failed", mark_stale_runs_failed),
     ]
     monkeypatch.setattr(state_db, "MIGRATIONS", steps)
     store = open_store(store_url)
     try:
         assert applied == ["v2"]
-        assert store.schema_version() == 2
+        assert store.schema_version() == latest
         tables = set(sa.inspect(store.engine).get_table_names())
         assert {"run_locks", "runs"} <= tables  # missing tables created
         columns = {c["name"] for c in sa.inspect(store.engine).get_columns("runs")}

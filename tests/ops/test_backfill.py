@@ -9,7 +9,6 @@ from collections import Counter
 from datetime import date
 
 import pytest
-from sqlalchemy import func, select
 
 from sfsync.ops.backfill import BackfillOptions, BackfillResult, DateOutcome, backfill_dates
 from tests.ops.conftest import run_cli
@@ -56,7 +55,7 @@ def test_interrupted_backfill_resumes_with_the_remaining_dates_only(ops_project,
     from sfsync.ops.backfill import run_backfill
     from sfsync.state.backfill import progress_rows, range_key
     from sfsync.state.db import open_store
-    from sfsync.state.snapshots import score_snapshots
+    from sfsync.state.snapshots import history
 
     sb = sandbox_factory(accounts=ACCOUNTS, as_of=date(2025, 3, 15))
     tasks_before = len(sb.admin.records("Task"))
@@ -110,10 +109,9 @@ def test_interrupted_backfill_resumes_with_the_remaining_dates_only(ops_project,
         rows = progress_rows(store, "nightly", range_key(options.date_from, options.date_to,
                                                          "month"))  # fmt: skip
         assert [r["status"] for r in rows] == ["done"] * 12
-        with store.connect() as conn:
-            snapshots = conn.execute(select(func.count()).select_from(score_snapshots)).scalar()
-            points = conn.execute(select(score_snapshots.c.measure_points).limit(1)).scalar()
-        assert snapshots == sum(per_date)
+        snapshots = history(store, options.date_from, options.date_to, with_measure_points=True)
+        assert len(snapshots) == sum(per_date)  # every account on every date, read back
+        points = snapshots["measure_points"].iloc[0]
         assert set(json.loads(points)) >= {"deliveries", "login_days", "last_touch"}
     finally:
         store.dispose()
