@@ -162,17 +162,15 @@ def carry_usage_forward(sb, through: str) -> int:
     added = 0
     try:
         latest = conn.execute("SELECT MAX(month) FROM tenant_monthly_usage").fetchone()[0]
+        columns = [r[1] for r in conn.execute("PRAGMA table_info(tenant_monthly_usage)")]
+        moved = {"month": "?", "last_login_on": "date(last_login_on, '+1 month')"}
+        copied = [moved.get(name, name) for name in columns]
         while latest < through:
             year, month = map(int, latest.split("-"))
             nxt = f"{year + month // 12}-{month % 12 + 1:02d}"
             cur = conn.execute(
-                """
-                INSERT OR IGNORE INTO tenant_monthly_usage
-                SELECT tenant_id, ?, webinars_delivered, active_login_days,
-                       date(last_login_on, '+1 month'), pipeline_conversion, plan_usage_ratio,
-                       tickets_opened, video_views, email_opens, email_clicks, tutorial_done
-                FROM tenant_monthly_usage WHERE month = ?
-                """,
+                f"INSERT OR IGNORE INTO tenant_monthly_usage ({', '.join(columns)}) "
+                f"SELECT {', '.join(copied)} FROM tenant_monthly_usage WHERE month = ?",
                 (nxt, latest),
             )
             added += cur.rowcount
