@@ -1,10 +1,11 @@
 """CPU of the vectorised hot paths against the implementations they replaced (issue 14 item 6).
 
 At N accounts (default 100,000) on the sample book's 13 months of usage it times, in this
-process, the column mapping of the usage rows (as Metabase's JSON export gives them) and the
-record diff of an unchanged night (every account's desired values equal to what the org
-holds), each with the current code and with the value-by-value reference kept in
-``tests/perf/``; it prints process CPU seconds and the speed-up.
+process, the decoding of Metabase's JSON export of the usage rows (slab by slab, against
+``json.loads`` and ``from_records``: CPU and the rise of the resident peak), the column
+mapping of those rows and the record diff of an unchanged night (every account's desired
+values equal to what the org holds), each with the current code and with the reference kept
+in ``tests/perf/``; it prints process CPU seconds and the speed-up.
 
     python bench/bench_cpu.py                  # 100,000 accounts
     python bench/bench_cpu.py --accounts 20000
@@ -33,16 +34,34 @@ def _cpu(label: str, fn):
     return result, seconds
 
 
-def _as_exported(usage):
-    """The usage frame as ``pd.DataFrame.from_records`` makes it from Metabase's JSON."""
-    import pandas as pd
+def _export_body(usage) -> bytes:
+    """The usage frame as Metabase's JSON export sends it (a list of row objects)."""
+    import json
 
     records = usage.astype(object).where(usage.notna(), None).to_dict(orient="records")
     for row in records:
         for key, value in row.items():
             if hasattr(value, "isoformat"):
                 row[key] = value.isoformat()[:10]
-    return pd.DataFrame.from_records(records)
+    return json.dumps(records, ensure_ascii=False).encode()
+
+
+def _peak_rise(fn):
+    """(result, MiB the resident peak rose by while ``fn`` ran; None where Linux's
+    /proc/self/clear_refs cannot reset the peak)."""
+
+    def hwm() -> int:
+        with open("/proc/self/status") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmHWM"))
+
+    try:
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")  # the peak starts again from the current resident size
+        before = hwm()
+    except OSError:
+        return fn(), None
+    result = fn()
+    return result, (hwm() - before) / 1024
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,19 +70,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
 
+    import json
+
     import pandas as pd
     from sfsync_sandbox.sample_data import generate
 
     from sfsync.salesforce.diff import diff_records
     from sfsync.salesforce.mapping import load_mapping
     from sfsync.sources.columns import apply_mapping, load_column_mapping
+    from sfsync.sources.json_rows import records_frame
     from tests.perf import reference, reference_columns
     from tests.sync.synthetic import synthetic_result
 
     sample = generate(args.accounts, args.seed, AS_OF)
-    raw = _as_exported(sample.usage)
+    body = _export_body(sample.usage)
+    del sample
+    print(f"sfsync CPU benchmark: {args.accounts} accounts, {len(body) / 1e6:.0f} MB usage export")
+    (raw, rise), t_new = _cpu("usage JSON export decode (slab by slab)",
+                              lambda: _peak_rise(lambda: records_frame(body)))  # fmt: skip
+    (old_raw, old_rise), t_old = _cpu(
+        "usage JSON export decode (whole, from_records)",
+        lambda: _peak_rise(lambda: pd.DataFrame.from_records(json.loads(body))),
+    )
+    pd.testing.assert_frame_equal(raw, old_raw, check_exact=True)
+    del old_raw
+    if rise is not None:
+        print(f"    resident peak rose by {rise:.0f} MiB against {old_rise:.0f} MiB; same frame")
     mapping = load_column_mapping(ROOT / "mappings" / "columns" / "metabase_usage.yaml")
-    print(f"sfsync CPU benchmark: {args.accounts} accounts, {len(raw)} usage rows")
+    print(f"  {len(raw)} usage rows")
     new, t_new = _cpu(
         "usage column mapping (vectorised)", lambda: apply_mapping(raw, mapping, source="usage")
     )

@@ -12,12 +12,16 @@ own child process, against a practice org served by this process, and prints for
 
 the API calls, the records written and the rows read (counted by the practice org), the
 existing-Task rows read (sfsync's own count), sfsync's CPU time and peak memory (``wait4`` of
-its process), the state-store size; beside them a Data Loader-style full Bulk 2.0 re-upsert of
-every account and the naive loop of one call per record (computed: the formulas are printed).
-The practice org's peak memory (this process) is printed at the end.
+its process, started through a small launcher: see :data:`LAUNCHER`), the state-store size, and
+the Bulk 2.0 ingest jobs each object was written with (their number, the largest upload, and
+how many parents have rows in more than one of Salesforce's 10,000-record batches); beside
+them a Data Loader-style full Bulk 2.0 re-upsert of every account and the naive loop of one
+call per record (computed: the formulas are printed). The practice org's peak memory (this
+process) is printed at the end.
 
     python bench/bench_nightly.py                       # 10,000 accounts, 12 months
     python bench/bench_nightly.py --accounts 100000 --months 0
+    python bench/bench_nightly.py --accounts 300000 --first-only
     python bench/bench_nightly.py --accounts 2000 --months 3 --slack
 
 Slack is left out unless ``--slack`` (it is its own cost, see issue 14 item 4); the runs are
@@ -27,6 +31,8 @@ otherwise the nightly job of ``jobs/nightly.yaml`` unchanged.
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import json
 import math
 import os
@@ -49,7 +55,21 @@ FIRST = date(2025, 3, 15)
 BULK_JOB_CALLS = 5
 #: Records per Data Loader Bulk upload part (about 1 KB a row: well below 100 MB)
 BULK_PART_ROWS = 100_000
+#: Salesforce processes an ingest job in internal batches of 10,000 records, in parallel
+BULK_BATCH_ROWS = 10_000
+#: The column a written row locks its parent through (bulk_upload.PARENT_FIELDS)
+PARENT_COLUMNS = ("WhatId", "AccountId", "ParentId")
 ACCEPT_FLAGS = ("--accept-input-change", "--accept-mass-change")
+
+
+@dataclass
+class UploadFigures:
+    """The Bulk 2.0 ingest jobs that wrote one object during a run."""
+
+    jobs: int = 0
+    records: int = 0
+    largest_bytes: int = 0
+    parents_split: int = 0  # parents whose rows sit in more than one 10,000-record batch
 
 
 @dataclass
@@ -72,6 +92,7 @@ class Phase:
     accepted: bool = False  # the run needed the guard flags
     scored: int = 0
     calls: dict[str, int] = field(default_factory=dict)
+    uploads: dict[str, UploadFigures] = field(default_factory=dict)
 
     @property
     def total_read(self) -> int:
@@ -90,18 +111,37 @@ def _events(stderr: str) -> list[dict]:
     return events
 
 
+#: Runs the command in its argv[2:] and writes its exit code, CPU seconds and peak RSS to the
+#: file argv[1]. A process started straight from this benchmark would report the benchmark's
+#: own resident size as its peak: Linux keeps ``ru_maxrss`` across ``exec``, and the child
+#: starts as a copy of this process, which serves the practice org (gigabytes at 100,000
+#: accounts). Started from this small launcher, sfsync's figures are its own.
+LAUNCHER = """
+import json, os, sys
+out, args = sys.argv[1], sys.argv[2:]
+pid = os.posix_spawn(args[0], args, os.environ)
+_, status, usage = os.wait4(pid, 0)
+with open(out, "w") as f:
+    json.dump({"code": os.waitstatus_to_exitcode(status),
+               "cpu": usage.ru_utime + usage.ru_stime, "maxrss_kib": usage.ru_maxrss}, f)
+"""
+
+
 def _run_child(args: list[str], env: dict[str, str]) -> tuple[int, str, str, float, float]:
     """Run one sfsync process; (exit code, stdout, stderr, CPU seconds, peak RSS MiB)."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=err)
-        _, status, usage = os.wait4(proc.pid, 0)
-        proc.returncode = os.waitstatus_to_exitcode(status)
+    with (
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+        tempfile.NamedTemporaryFile(suffix=".json") as usage_file,
+    ):
+        launcher = [sys.executable, "-c", LAUNCHER, usage_file.name, *args]
+        subprocess.run(launcher, cwd=ROOT, env=env, stdout=out, stderr=err, check=True)
+        usage = json.loads(Path(usage_file.name).read_text(encoding="utf-8"))
         out.seek(0)
         err.seek(0)
         stdout = out.read().decode("utf-8", "replace")
         stderr = err.read().decode("utf-8", "replace")
-    cpu = usage.ru_utime + usage.ru_stime
-    return proc.returncode, stdout, stderr, cpu, usage.ru_maxrss / 1024  # Linux: KiB
+    return usage["code"], stdout, stderr, usage["cpu"], usage["maxrss_kib"] / 1024  # Linux: KiB
 
 
 def _state_mib(project: Path) -> float:
@@ -116,6 +156,7 @@ def run_night(sb, project: Path, env: dict[str, str], label: str, as_of: date) -
     phase = Phase(label, as_of)
     for flags in ((), ACCEPT_FLAGS):
         sb.admin.reset_counters()
+        jobs_before = set(sb.salesforce_app.bulk.jobs)
         started = time.monotonic()
         code, stdout, stderr, cpu, peak = _run_child(
             [*base, "run", "nightly", "--as-of", as_of.isoformat(), *flags], env
@@ -144,7 +185,33 @@ def run_night(sb, project: Path, env: dict[str, str], label: str, as_of: date) -
     phase.state_mib = _state_mib(project)
     phase.scored = int(finished[-1].get("scored", 0)) if finished else 0
     phase.calls = dict(counters["calls"])
+    jobs = sb.salesforce_app.bulk.jobs
+    phase.uploads = upload_figures([jobs[j] for j in list(jobs) if j not in jobs_before])
     return phase
+
+
+def upload_figures(jobs: list) -> dict[str, UploadFigures]:
+    """Per object: the ingest jobs of ``jobs`` (the practice org's), their records, the largest
+    upload and the parents split across Salesforce's 10,000-record batches."""
+    figures: dict[str, UploadFigures] = {}
+    for job in jobs:
+        if job.kind != "ingest" or job.data is None:
+            continue
+        rows = list(csv.reader(io.StringIO(job.data)))
+        header, data = rows[0], [r for r in rows[1:] if r]
+        fig = figures.setdefault(job.object, UploadFigures())
+        fig.jobs += 1
+        fig.records += len(data)
+        fig.largest_bytes = max(fig.largest_bytes, len(job.data.encode("utf-8")))
+        column = next((header.index(c) for c in PARENT_COLUMNS if c in header), None)
+        if column is None:
+            continue
+        batches: dict[str, set[int]] = {}
+        for number, row in enumerate(data):
+            if row[column]:
+                batches.setdefault(row[column], set()).add(number // BULK_BATCH_ROWS)
+        fig.parents_split += sum(1 for b in batches.values() if len(b) > 1)
+    return figures
 
 
 # -- usage for the months the benchmark runs ------------------------------------------------
@@ -229,11 +296,18 @@ def _print_phase(p: Phase) -> None:
     flag = " (guard flags)" if p.accepted else ""
     print(
         f"  {p.label:<24} {p.as_of}  {p.api_calls:>6} calls  {p.records_written:>7} written "
-        f"({p.accounts_written} Accounts, {p.tasks_written} Tasks)  {p.total_read:>8} rows read "
+        f"({p.accounts_written} Accounts, {p.tasks_written} Tasks, "
+        f"{p.records_written - p.accounts_written - p.tasks_written} other)  {p.total_read:>8} rows read "
         f"[{read}]  existing-Task rows {p.task_rows_read}  CPU {p.cpu_seconds:.1f} s  "
         f"peak {p.peak_mib:.0f} MiB  state {p.state_mib:.1f} MiB  wall {p.wall_seconds:.0f} s"
         f"{flag}"
     )
+    for sobject, fig in sorted(p.uploads.items()):
+        print(
+            f"      Bulk upload {sobject}: {fig.jobs} job(s), {fig.records} records, largest "
+            f"{fig.largest_bytes / 1e6:.1f} MB, {fig.parents_split} parents in more than one "
+            f"{BULK_BATCH_ROWS:,}-record batch"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -243,6 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--slack", action="store_true", help="let the runs post to Slack")
     parser.add_argument("--changed-share", type=float, default=0.01)
+    parser.add_argument("--first-only", action="store_true", help="only the first run")
     args = parser.parse_args(argv)
 
     from sfsync_sandbox import Sandbox
@@ -282,16 +357,18 @@ def main(argv: list[str] | None = None) -> int:
                 return phase
 
             first = night("first run", FIRST)
-            unchanged = night("next night, unchanged", date(2025, 3, 16))
-            changed_month = month_text(scoring_month(date(2025, 3, 17)))
-            tenants = change_usage(sb, changed_month, args.changed_share)
-            changed = night(
-                f"{args.changed_share:.0%} changed ({tenants} tenants)", date(2025, 3, 17)
-            )
-            monthly = [
-                night(f"month {i}", add_months(FIRST, i).replace(day=FIRST.day))
-                for i in range(1, args.months + 1)
-            ]
+            nights: list[Phase] = []
+            monthly: list[Phase] = []
+            if not args.first_only:
+                nights.append(night("next night, unchanged", date(2025, 3, 16)))
+                changed_month = month_text(scoring_month(date(2025, 3, 17)))
+                tenants = change_usage(sb, changed_month, args.changed_share)
+                label = f"{args.changed_share:.0%} changed ({tenants} tenants)"
+                nights.append(night(label, date(2025, 3, 17)))
+                monthly = [
+                    night(f"month {i}", add_months(FIRST, i).replace(day=FIRST.day))
+                    for i in range(1, args.months + 1)
+                ]
             org_peak = _mib(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
     accounts = first.scored or args.accounts
@@ -307,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{accounts + first_tasks:>15}  (first run: every account + {first_tasks} Tasks; "
         f"each later night at least {naive_calls(accounts, 0)})"
     )
-    for p in (first, unchanged, changed):
+    for p in (first, *nights):
         print(
             f"  sfsync {p.label:<20} {p.api_calls:>8}  {p.records_written:>15}  {p.total_read:>9}"
         )
@@ -319,7 +396,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"    {p.as_of}  {p.task_rows_read:>7}  {p.total_read:>8}  {p.records_written:>7}"
                 f"  {p.state_mib:6.1f}"
             )
-    runs = [first, unchanged, changed, *monthly]
+    runs = [first, *nights, *monthly]
     peak = max(runs, key=lambda p: p.peak_mib)
     print()
     print(
@@ -327,8 +404,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{peak.peak_mib * 1024 / accounts:.1f} KiB per account"
     )
     print(
-        f"  sfsync CPU: first run {first.cpu_seconds:.1f} s, unchanged night "
-        f"{unchanged.cpu_seconds:.1f} s, 1 % changed {changed.cpu_seconds:.1f} s"
+        "  sfsync CPU: " + ", ".join(f"{p.label} {p.cpu_seconds:.1f} s" for p in (first, *nights))
     )
     print(
         f"  practice org (this process) peak memory: {org_peak:.0f} MiB "

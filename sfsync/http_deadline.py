@@ -15,6 +15,7 @@ service and the setting that bounds it.
 
 from __future__ import annotations
 
+import io
 import socket
 import time
 from dataclasses import dataclass, field
@@ -123,7 +124,9 @@ def read_body(
         return response.content
     read = getattr(raw, "read1", None) or raw.read
     sock = _socket(raw)
-    pieces: list[bytes] = []
+    # a BytesIO grows in place and hands its buffer over: a body of hundreds of megabytes (a
+    # Metabase export) is not held twice, as a list of pieces and their join, at the end
+    pieces = io.BytesIO()
     try:
         while True:
             left = deadline.remaining()
@@ -137,7 +140,7 @@ def read_body(
             piece = read(CHUNK_BYTES, decode_content=True)
             if not piece:
                 break
-            pieces.append(piece)
+            pieces.write(piece)
     except DeadlineExceeded:
         response.close()
         raise
@@ -155,7 +158,8 @@ def read_body(
     except (urllib3.exceptions.SSLError, OSError) as exc:
         response.close()
         raise requests.exceptions.ConnectionError(exc, request=response.request) from None
-    body = b"".join(pieces)
+    body = pieces.getvalue()
+    pieces.close()
     response._content = body
     response._content_consumed = True
     release = getattr(raw, "release_conn", None)

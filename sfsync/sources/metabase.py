@@ -40,6 +40,7 @@ from tenacity.stop import stop_base
 from sfsync.errors import AuthError, ConfigError, ConfigProblem, SourceError, TransientError
 from sfsync.http_deadline import Deadline, DeadlineExceeded, send_within
 from sfsync.log import redact_text, register_secrets
+from sfsync.sources.json_rows import records_frame
 
 log = structlog.get_logger(__name__)
 
@@ -340,8 +341,8 @@ class MetabaseClient:
                 io.StringIO(response.text), dtype=str, keep_default_na=False, na_values=[""]
             )
         else:
-            try:
-                payload = response.json()
+            try:  # row by row into columns, not a dict per row for the whole export
+                payload = records_frame(response.content)
             except ValueError:
                 raise SourceError(
                     f"Metabase returned something that is not JSON for {what}"
@@ -350,7 +351,9 @@ class MetabaseClient:
                 # a failed query comes back as an object with "error" (often with HTTP 202)
                 message = payload.get("error") or payload.get("message") or str(payload)[:300]
                 raise SourceError(f"Metabase could not run {what}: {message}")
-            frame = pd.DataFrame.from_records(payload)
+            frame = (
+                payload if isinstance(payload, pd.DataFrame) else pd.DataFrame.from_records(payload)
+            )
         raise_if_truncated(len(frame), EXPORT_ROW_CAP, what)
         return frame
 

@@ -171,7 +171,7 @@ def test_an_empty_desired_frame_resolves_every_pending_account_write():
 
 
 def test_task_rows_are_the_python_values_to_dict_gives():
-    from sfsync.salesforce.diff import _records
+    from sfsync.salesforce.diff import _iter_records
 
     frame = pd.DataFrame(
         {
@@ -187,7 +187,7 @@ def test_task_rows_are_the_python_values_to_dict_gives():
         }
     )
     old = frame.to_dict(orient="records")
-    new = _records(frame)
+    new = list(_iter_records(frame))
     assert [[repr(v) for v in r.values()] for r in new] == [
         [repr(v) for v in r.values()] for r in old
     ]

@@ -21,6 +21,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sfsync_sandbox.ids import to_18
+from sfsync_sandbox.salesforce.indexes import field_key as _key
+from sfsync_sandbox.salesforce.indexes import indexed
 from sfsync_sandbox.salesforce.schema import NUMBER_TYPES, TEXT_TYPES, FieldDef, ObjectDef
 from sfsync_sandbox.salesforce.soql import (
     Aggregate,
@@ -268,6 +270,9 @@ class QueryEngine:
             if node.op == "and":
                 return lambda rec: all(p(rec) for p in parts)
             if node.op == "or":
+                likes = self._likes_on_one_field(obj, node.items)
+                if likes is not None:
+                    return likes
                 return lambda rec: any(p(rec) for p in parts)
             inner = parts[0]
             return lambda rec: not inner(rec)
@@ -316,8 +321,7 @@ class QueryEngine:
                     f"invalid operator on field {cmp.path}: LIKE needs a text field",
                     "INVALID_QUERY_FILTER_OPERATOR",
                 )
-            regex = _like_regex(str(literal))
-            return lambda rec: (v := get(rec)) is not None and regex.fullmatch(str(v)) is not None
+            return _like_predicate(get, [str(literal)])
         if isinstance(literal, DateLiteral):
             start, end = self._date_range(literal, fdef)
             checks = {
@@ -353,6 +357,21 @@ class QueryEngine:
         if op == "!=":
             return lambda rec: (v := get(rec)) is None or compare(_key(fdef, v))
         return lambda rec: (v := get(rec)) is not None and compare(_key(fdef, v))
+
+    def _likes_on_one_field(self, obj: ObjectDef, items: list[Any]) -> Callable | None:
+        """``f LIKE 'a' OR f LIKE 'b' …`` on one plain text field as one predicate (each
+        pattern still checked as a LIKE; one pass over the value instead of one per
+        pattern), or None for any other OR."""
+        if not all(isinstance(i, Comparison) and i.op == "like" for i in items):
+            return None
+        paths = {i.path.lower() for i in items}
+        if len(paths) != 1:
+            return None
+        path = self.resolve(obj, items[0].path)
+        if path.steps or path.field.type not in TEXT_TYPES:
+            return None
+        patterns = [str(self._literal(path.field, i.value, i.path, like=True)) for i in items]
+        return _like_predicate(path.getter, patterns)
 
     def _literal(self, fdef: FieldDef, value: Any, path: str, like: bool = False) -> Any:
         """Check a literal's type against the field, as Salesforce does; returns stored form."""
@@ -415,12 +434,20 @@ class QueryEngine:
     def run(self, text: str, include_deleted: bool = False) -> tuple[CompiledQuery, list[dict]]:
         """Compile and run ``text``; returns the query and the matching stored records."""
         compiled = self.compile(text)
-        with self.org.lock:
-            rows = [
-                r
-                for r in self.org.records(compiled.obj.name, include_deleted)
-                if compiled.predicate(r)
-            ]
+        name = compiled.obj.name
+        with self.org.lock:  # stored records are never changed in place: filter outside
+            table = self.org.tables[name]
+            candidates = self._candidates(compiled.obj, compiled.query.where)
+            if candidates is None:  # a full scan, as a real org's non-selective query
+                records = list(table.values())
+            else:
+                ordered = self.org.query_indexes.in_table_order(name, candidates & table.keys())
+                records = [table[i] for i in ordered]
+        rows = [
+            r
+            for r in records
+            if (include_deleted or not r.get("IsDeleted")) and compiled.predicate(r)
+        ]
         if compiled.is_aggregate or (compiled.query.count_only and compiled.group):
             return compiled, self._aggregate_rows(compiled, rows)
         for path, descending, nulls_last in reversed(compiled.order):
@@ -436,6 +463,43 @@ class QueryEngine:
         if q.limit is not None:
             rows = rows[: q.limit]
         return compiled, rows
+
+    def _candidates(self, obj: ObjectDef, node: Any) -> set[str] | None:
+        """Ids of a superset of the records ``node`` matches, found through an indexed field
+        (:mod:`~sfsync_sandbox.salesforce.indexes`), or None when the filter needs a scan."""
+        if node is None:
+            return None
+        if isinstance(node, BoolOp):
+            found = [self._candidates(obj, item) for item in node.items]
+            if node.op == "and":
+                known = [f for f in found if f is not None]
+                return min(known, key=len) if known else None
+            if node.op == "or" and all(f is not None for f in found):
+                return set().union(*found)
+            return None
+        if isinstance(node.value, SubQuery):
+            return None
+        path = self.resolve(obj, node.path)
+        fdef = path.field
+        if path.steps or not indexed(fdef):
+            return None
+        if node.op == "like":
+            prefix = _like_prefix(str(node.value))
+            if fdef.type not in TEXT_TYPES or not prefix or not prefix.isascii():
+                return None  # a leading wildcard: no index helps
+            return self.org.query_indexes.starting_with(obj.name, fdef, prefix)
+        if node.op == "=" and node.value is not None:
+            values = [node.value]
+        elif node.op == "in":
+            values = [v for v in node.value if v is not None]
+        else:
+            return None
+        keys = [_key(fdef, self._literal(fdef, v, node.path)) for v in values]
+        if any(isinstance(k, DateLiteral) for k in keys):
+            return None
+        if fdef.type == "id":  # the table's own key
+            return set(keys)
+        return self.org.query_indexes.lookup(obj.name, fdef, keys)
 
     def _aggregate_rows(self, compiled: CompiledQuery, rows: list[dict]) -> list[dict]:
         """One AggregateResult row per group (one row for the whole set without GROUP BY)."""
@@ -543,30 +607,81 @@ def _attributes(sobject: str, record_id: str, api_version: str) -> dict[str, str
     return {"type": sobject, "url": f"/services/data/v{api_version}/sobjects/{sobject}/{record_id}"}
 
 
-def _key(fdef: FieldDef, value: Any) -> Any:
-    if value is None:
-        return None
-    if fdef.type in TEXT_TYPES:
-        return str(value).lower()
-    return value
-
-
 def _sort_key(fdef: FieldDef, value: Any) -> Any:
     return str(value).lower() if isinstance(value, str) and fdef.type in TEXT_TYPES else value
 
 
 def _like_regex(pattern: str) -> re.Pattern:
-    out = []
-    i = 0
+    out = [
+        ".*" if t == "%" else "." if t == "_" else re.escape(t[-1]) for t in _like_tokens(pattern)
+    ]
+    return re.compile("".join(out), re.IGNORECASE | re.DOTALL)
+
+
+def _like_tokens(pattern: str) -> list[str]:
+    """A LIKE pattern as tokens: ``%`` (any run), ``_`` (any one) and literal characters
+    (an escaped ``\\%`` or ``\\_`` is the literal character, as ``\\%`` / ``\\_``)."""
+    tokens, i = [], 0
     while i < len(pattern):
         ch = pattern[i]
         if ch == "\\" and i + 1 < len(pattern) and pattern[i + 1] in "%_":
-            out.append(re.escape(pattern[i + 1]))
+            tokens.append("\\" + pattern[i + 1])
             i += 2
             continue
-        out.append(".*" if ch == "%" else "." if ch == "_" else re.escape(ch))
+        tokens.append(ch)
         i += 1
-    return re.compile("".join(out), re.IGNORECASE | re.DOTALL)
+    return tokens
+
+
+def _like_prefix(pattern: str) -> str:
+    """The literal text a LIKE pattern starts with (empty for a leading wildcard)."""
+    prefix = []
+    for token in _like_tokens(pattern):
+        if token in ("%", "_"):
+            break
+        prefix.append(token[-1])
+    return "".join(prefix)
+
+
+def _like_predicate(get: Callable[[dict], Any], patterns: list[str]) -> Callable[[dict], bool]:
+    """Whether a record's value matches any of the LIKE ``patterns`` (case-insensitive).
+
+    ``'%text'`` and ``'text%'`` patterns of ASCII text are checked on an ASCII value with
+    ``endswith`` / ``startswith`` of the lowered value (what the regular expression ignoring
+    case decides there); every other pattern, and any pattern for a non-ASCII value, with
+    the regular expression.
+    """
+    suffixes, prefixes, others = [], [], []
+    regexes = [_like_regex(p) for p in patterns]
+    for pattern, regex in zip(patterns, regexes, strict=True):
+        tokens = _like_tokens(pattern)
+        body = [t[-1] for t in tokens[1:-1]]
+        plain = all(t not in ("%", "_") for t in tokens[1:-1]) and "".join(body).isascii()
+        if len(tokens) >= 2 and plain and tokens[0] == "%" and tokens[-1] not in ("%", "_"):
+            suffixes.append(("".join(body) + tokens[-1][-1]).lower())
+        elif len(tokens) >= 2 and plain and tokens[-1] == "%" and tokens[0] not in ("%", "_"):
+            prefixes.append((tokens[0][-1] + "".join(body)).lower())
+        else:
+            others.append(regex)
+    if (suffixes and not "".join(suffixes).isascii()) or (
+        prefixes and not "".join(prefixes).isascii()
+    ):
+        suffixes, prefixes, others = [], [], regexes
+    ends, starts = tuple(suffixes), tuple(prefixes)
+
+    def matches(rec: dict) -> bool:
+        value = get(rec)
+        if value is None:
+            return False
+        text = str(value)
+        if not text.isascii():
+            return any(r.fullmatch(text) is not None for r in regexes)
+        lowered = text.lower()
+        if (ends and lowered.endswith(ends)) or (starts and lowered.startswith(starts)):
+            return True
+        return any(r.fullmatch(text) is not None for r in others)
+
+    return matches
 
 
 def _month_start(day: date, months: int = 0) -> date:

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from sfsync_sandbox.ids import make_id, to_18
 from sfsync_sandbox.salesforce.faults import FaultsAndCounters
+from sfsync_sandbox.salesforce.indexes import QueryIndexes
 from sfsync_sandbox.salesforce.loading import column_values, default_value, loader
 from sfsync_sandbox.salesforce.schema import ObjectDef, Schema
 from sfsync_sandbox.salesforce.transaction import Transaction
@@ -48,6 +49,8 @@ class Org:
         self.lock = threading.RLock()
         self.tables: dict[str, dict[str, dict[str, Any]]] = {n: {} for n in schema.objects}
         self.indexes: dict[tuple[str, str], dict[str, set[str]]] = {}
+        # what queries use (deleted records included; see indexes.py)
+        self.query_indexes = QueryIndexes(self.tables)
         self.org_id = make_id("Organization", 1).replace("a0Z", "00D", 1)
         self._next_number: dict[str, int] = {}
         self._journal = None
@@ -167,6 +170,7 @@ class Org:
         self._journal.flush()
 
     def _rebuild_indexes(self, only: str | None = None) -> None:
+        self.query_indexes.reset(only)
         for (sobject, fname), index in self.indexes.items():
             if only is not None and sobject != only:
                 continue
@@ -318,6 +322,7 @@ class Org:
         old = self.tables[sobject].get(rec["Id"])
         self._unindex(sobject, old)
         self.tables[sobject][rec["Id"]] = rec
+        self.query_indexes.replaced(sobject, old, rec)
         if not rec.get("IsDeleted"):
             for (obj_name, fname), index in self.indexes.items():
                 if obj_name == sobject and rec.get(fname) is not None:
@@ -328,7 +333,9 @@ class Org:
         current = self.tables[sobject].get(record_id)
         self._unindex(sobject, current)
         if old is None:
-            self.tables[sobject].pop(record_id, None)
+            removed = self.tables[sobject].pop(record_id, None)
+            if removed is not None:
+                self.query_indexes.removed(sobject, removed)
         else:
             self._put(sobject, old)
 
