@@ -3,9 +3,10 @@
 At N accounts (default 100,000) on the sample book's 13 months of usage it times, in this
 process, the decoding of Metabase's JSON export of the usage rows (slab by slab, against
 ``json.loads`` and ``from_records``: CPU and the rise of the resident peak), the column
-mapping of those rows and the record diff of an unchanged night (every account's desired
-values equal to what the org holds), each with the current code and with the reference kept
-in ``tests/perf/``; it prints process CPU seconds and the speed-up.
+mapping of those rows, the record diff of an unchanged night (every account's desired
+values equal to what the org holds) and the filter of the read Tasks by this run's keys
+(``isin``), each with the current code and with the implementation it replaced (kept in
+``tests/perf/`` or the pandas call itself); it prints process CPU seconds and the speed-up.
 
     python bench/bench_cpu.py                  # 100,000 accounts
     python bench/bench_cpu.py --accounts 20000
@@ -75,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     import pandas as pd
     from sfsync_sandbox.sample_data import generate
 
+    from sfsync.frames import isin
     from sfsync.salesforce.diff import diff_records
     from sfsync.salesforce.mapping import load_mapping
     from sfsync.sources.columns import apply_mapping, load_column_mapping
@@ -122,6 +124,15 @@ def main(argv: list[str] | None = None) -> int:
                                     lambda: reference.diff_records(desired, current, fields, tz=tz))  # fmt: skip
     assert changes == changes_old
     print(f"    speed-up {t_old / t_new:.1f}x; {len(changes)} records change (expected 0)")
+
+    # the existing-Task read's filter: this run's Task keys among the keyed Tasks read
+    keys = [f"{i}:2025-03:usage_drop" for i in ids] * 3
+    read = pd.Series(keys[::2] + [None] * (args.accounts // 10), dtype="str")
+    wanted = set(keys[::3])
+    fast, t_new = _cpu("Task keys isin (pyarrow is_in)", lambda: isin(read, wanted))
+    slow, t_old = _cpu("Task keys isin (Series.isin)", lambda: read.isin(wanted))
+    pd.testing.assert_series_equal(fast, slow, check_exact=True)
+    print(f"    speed-up {t_old / t_new:.1f}x; {int(fast.sum())} of {len(read)} rows kept by both")
     return 0
 
 

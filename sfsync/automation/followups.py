@@ -56,6 +56,7 @@ import pandas as pd
 
 from sfsync.automation.playbook import OnboardingPolicy, Playbook
 from sfsync.calendar import fiscal_quarter
+from sfsync.frames import isin
 from sfsync.salesforce.tasks import TASK_FRAME_COLUMNS
 from sfsync.templates import TemplateSet
 
@@ -261,7 +262,7 @@ def _video_note(acc: pd.DataFrame, signals: pd.DataFrame | None, templates: Temp
     unwatched = signals.loc[signals["code"] == "onboarding_videos_unwatched", "account_id"]
     note = templates.render("tasks", "followup_onboarding_video_unwatched", {})["note"]
     return pd.Series(
-        np.where(acc["account_id"].isin(set(unwatched)), note, ""), index=acc.index, dtype=object
+        np.where(isin(acc["account_id"], set(unwatched)), note, ""), index=acc.index, dtype=object
     )
 
 
@@ -324,7 +325,7 @@ def _qbr(rows, acc, segment, activities, as_of: date, pb: Playbook) -> None:
             & (d >= qstart_ts)
             & (d <= pd.Timestamp(as_of))
         ]
-        held = acc["account_id"].isin(set(qbrs["account_id"]))
+        held = isin(acc["account_id"], set(qbrs["account_id"]))
     due = qend_ts - _days(pb.qbr.due_days_before_quarter_end)
     for seg, policy in pb.qbr.segments.items():
         rows.add(
@@ -445,7 +446,7 @@ def _recovery(rows, acc, signals, as_of: date, pb: Playbook) -> None:
     month_end = as_of_ts + pd.offsets.MonthEnd(0)
     for reason, group in reasons.groupby("reason"):
         from_signal = group.set_index("account_id")["from_signal"]
-        mask = acc["account_id"].isin(group["account_id"])
+        mask = isin(acc["account_id"], group["account_id"])
         sig = _lookup(acc["account_id"], from_signal).fillna(False).astype(bool)
         for flag, code in ((False, None), (True, pb.recovery.competitor_signal)):
             rows.add(

@@ -35,6 +35,7 @@ from pydantic import Field, model_validator
 
 from sfsync.catalogue import BANDS, ENGAGEMENT_CODES, SEGMENTS, SEVERITIES, TOUCH_MODELS
 from sfsync.configfile import StrictModel
+from sfsync.frames import isin
 
 TouchModel = Literal["high", "mid", "low", "tech"]
 TOUCH_COLUMNS = ("touch_model", "cs_priority", "tech_touch_triggers")
@@ -151,7 +152,7 @@ def task_signals(
         return signals
     tasked = set(account_ids[models.isin(policy.task_models).to_numpy(dtype=bool)].astype(str))
     engagement = signals["code"].isin(ENGAGEMENT_CODES)
-    keep = ~engagement | signals["account_id"].astype(str).isin(tasked)
+    keep = ~engagement | isin(signals["account_id"].astype(str), tasked)
     return signals[keep.to_numpy(dtype=bool)].reset_index(drop=True)
 
 

@@ -25,7 +25,7 @@ The writer executes a plan and nothing else.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable
 from datetime import date
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from sfsync.config import DEFAULT_TIMEZONE
+from sfsync.frames import column_values, iter_records
 from sfsync.plan import (
     DEFAULT_TASK_STATUS,
     TASK_COLUMNS,
@@ -49,34 +50,6 @@ from sfsync.plan import (
 from sfsync.salesforce.mapping import ObjectMapping
 from sfsync.salesforce.normalise import ValueProblem, is_null, normalise, same
 from sfsync.salesforce.tasks import CLOSED_STATUS, parse_signal_key
-
-
-def _iter_records(frame: pd.DataFrame | None) -> Iterator[dict[str, Any]]:
-    """The rows as dicts of Python values (``to_dict(orient="records")``), built from whole
-    columns (several times faster on large Task frames) and one at a time: a single pass
-    holds one row's dict, not every row's (a large org's Task frames have hundreds of
-    thousands of rows)."""
-    if frame is None or frame.empty:
-        return
-    columns = [str(c) if not isinstance(c, str) else c for c in frame.columns]
-    values = [_python_values(frame.iloc[:, i]) for i in range(frame.shape[1])]
-    for row in zip(*values, strict=True):
-        yield dict(zip(columns, row, strict=True))
-
-
-def _column_values(frame: pd.DataFrame | None, name: str) -> list[Any]:
-    """One column of :func:`_iter_records`: its Python values, without a dict per row."""
-    if frame is None or frame.empty:
-        return []
-    return _python_values(frame[name])
-
-
-def _python_values(column: pd.Series) -> list[Any]:
-    """``column.tolist()`` with ``pd.NA`` as None, as ``to_dict`` gives it."""
-    values = column.tolist()
-    if isinstance(column.dtype, pd.api.extensions.ExtensionDtype) and column.hasnans:
-        values = [None if v is pd.NA else v for v in values]
-    return values
 
 
 def _pending_by_key(pending: Iterable[PendingWrite], sobject: str) -> dict[str, PendingWrite]:
@@ -314,7 +287,7 @@ def signal_task_hygiene(
     Task's description.
     """
     active: dict[tuple[str, str], str] = {}  # (code, account) -> this run's month
-    sync_keys = _column_values(desired_tasks, "sync_key")
+    sync_keys = column_values(desired_tasks, "sync_key")
     for sync_key in sync_keys:
         parsed = parse_signal_key(sync_key)
         if parsed:
@@ -323,7 +296,7 @@ def signal_task_hygiene(
     scope = {str(a) for a in scope_accounts}
     held: set[str] = set()
     closes: list[TaskChange] = []
-    for task in _iter_records(open_signal_tasks):
+    for task in iter_records(open_signal_tasks):
         key = str(task[TASK_KEY_FIELD])
         parsed = parse_signal_key(key)
         if (
@@ -364,14 +337,14 @@ def diff_tasks(
     ``held``: keys not to create (an earlier month's Task for the same signal is open)."""
     retry = _pending_by_key(pending, "Task")
     existing_by_key: dict[str, dict[str, Any]] = {}
-    for r in _iter_records(existing_tasks):  # a live Task wins over a deleted one with that key
+    for r in iter_records(existing_tasks):  # a live Task wins over a deleted one with that key
         key = str(r[TASK_KEY_FIELD])
         if key not in existing_by_key or _flag(existing_by_key[key].get("IsDeleted")):
             existing_by_key[key] = r
     out: list[TaskChange] = []
     resolved: list[PendingWrite] = []
     seen: set[str] = set()
-    for row in _iter_records(desired_tasks):
+    for row in iter_records(desired_tasks):
         key = str(row["sync_key"])
         if key in seen:
             continue

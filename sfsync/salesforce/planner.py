@@ -25,6 +25,7 @@ import structlog
 
 from sfsync.config import DEFAULT_TIMEZONE
 from sfsync.errors import ConfigError, ConfigProblem
+from sfsync.frames import isin
 from sfsync.plan import TASK_KEY_FIELD, PendingWrite, Plan
 from sfsync.salesforce.closing import FOLLOWUP_PREFIXES, followup_closes
 from sfsync.salesforce.diff import build_plan
@@ -187,7 +188,7 @@ def combine_task_frames(first: pd.DataFrame | None, extra: pd.DataFrame) -> pd.D
     """``first`` plus the rows of ``extra`` whose key it does not hold yet."""
     if first is None or first.empty:
         return extra.reset_index(drop=True)
-    new = extra[~extra["sync_key"].isin(set(first["sync_key"]))]
+    new = extra[~isin(extra["sync_key"], first["sync_key"])]
     return pd.concat([first, new.astype("object")], ignore_index=True)
 
 

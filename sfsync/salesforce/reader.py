@@ -16,6 +16,7 @@ import pandas as pd
 import structlog
 from simple_salesforce import format_soql
 
+from sfsync.frames import isin
 from sfsync.plan import TASK_KEY_FIELD
 from sfsync.salesforce.mapping import ObjectMapping
 from sfsync.salesforce.query import soql_in
@@ -134,7 +135,7 @@ def read_task_state(
     else:
         frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     rows_read = len(frame)
-    existing = frame[frame[TASK_KEY_FIELD].astype("string").isin(keys).fillna(False)]
+    existing = frame[isin(frame[TASK_KEY_FIELD].astype("string"), keys)]
     existing = existing.reset_index(drop=True)
     log.info("existing_tasks_read", tasks=len(existing), rows_read=rows_read, keys=len(keys))
     if not open_signals:

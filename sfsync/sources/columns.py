@@ -41,6 +41,7 @@ from pydantic import Field, model_validator
 
 from sfsync.configfile import StrictModel, load_model
 from sfsync.errors import InputDataError, SourceError
+from sfsync.frames import isin
 from sfsync.plausible import non_finite, plausible_range
 from sfsync.salesforce.ids import ID_PATTERN, to_18
 
@@ -500,7 +501,7 @@ def quarantine_unknown(
     """
     known_set = {k for k in known if not _is_missing(k)}
     column = mapped.frame[field]
-    keep = column.isna() | column.isin(known_set)
+    keep = column.isna() | isin(column, known_set)
     keep = keep.astype(bool)
     unknown = column.loc[~keep].astype(object)
     reasons = pd.Series("", index=column.index, dtype=object)

@@ -22,6 +22,7 @@ import structlog
 
 from sfsync.calendar import add_months, month_text, scoring_month
 from sfsync.errors import SfsyncError
+from sfsync.frames import isin
 from sfsync.guards.inputs import input_figures
 from sfsync.jobs import (
     FileSource,
@@ -250,7 +251,7 @@ def extract(
         if role == "usage" and churned_tenants:
             result = MappedFrame(
                 role,
-                result.frame.loc[~result.frame["tenant_id"].isin(churned_tenants)],
+                result.frame.loc[~isin(result.frame["tenant_id"], churned_tenants)],
                 result.quarantined,
                 result.rows_read,
                 result.key,
@@ -272,7 +273,7 @@ def extract(
             ids = sf_source.known_account_ids(mapped["accounts"].frame)
             result = MappedFrame(
                 role,
-                result.frame.loc[result.frame["account_id"].isin(ids)],
+                result.frame.loc[isin(result.frame["account_id"], ids)],
                 result.quarantined,
                 result.rows_read,
                 result.key,

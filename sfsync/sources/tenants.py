@@ -15,6 +15,8 @@ from datetime import date
 
 import pandas as pd
 
+from sfsync.frames import isin
+
 TOP = 10  # how many tenants / accounts a report names
 
 
@@ -57,7 +59,7 @@ def split_unknown_tenants(
     """The usage rows of known tenants, and what was left out (rows without a tenant stay)."""
     known_set = {str(k) for k in known if k is not None and not pd.isna(k)}
     tenants = usage["tenant_id"]
-    unknown = (tenants.notna() & ~tenants.astype("string").isin(known_set)).to_numpy(dtype=bool)
+    unknown = (tenants.notna() & ~isin(tenants.astype("string"), known_set)).to_numpy(dtype=bool)
     if not unknown.any():
         return usage, UnknownTenants()
     counts = tenants[unknown].astype(str).value_counts()

@@ -26,6 +26,7 @@ from sqlalchemy import (
     select,
 )
 
+from sfsync.frames import isin
 from sfsync.state.db import Store, metadata
 
 KEY = ["account_id", "code"]
@@ -112,7 +113,7 @@ def sync_signals(
         still = merged[merged["_merge"] == "both"].copy()
         gone = merged[merged["_merge"] == "right_only"].copy()
         if scope_set is not None:
-            gone = gone[gone["account_id"].isin(scope_set)].copy()
+            gone = gone[isin(gone["account_id"], scope_set)].copy()
         for col in ("kind", "severity"):
             gone[col] = gone[f"{col}_ledger"]
         s = signal_ledger

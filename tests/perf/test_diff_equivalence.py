@@ -171,7 +171,7 @@ def test_an_empty_desired_frame_resolves_every_pending_account_write():
 
 
 def test_task_rows_are_the_python_values_to_dict_gives():
-    from sfsync.salesforce.diff import _iter_records
+    from sfsync.frames import iter_records as _iter_records
 
     frame = pd.DataFrame(
         {
