@@ -4,8 +4,8 @@ At N accounts (default 100,000) on the sample book's 13 months of usage it times
 process, the decoding of Metabase's JSON export of the usage rows (slab by slab, against
 ``json.loads`` and ``from_records``: CPU and the rise of the resident peak), the column
 mapping of those rows, the record diff of an unchanged night (every account's desired
-values equal to what the org holds) and the filter of the read Tasks by this run's keys
-(``isin``), each with the current code and with the implementation it replaced (kept in
+values equal to what the org holds), the filter of the read Tasks by this run's keys
+(``isin``) and the walk over Task rows of the Task-building steps, each with the current code and with the implementation it replaced (kept in
 ``tests/perf/`` or the pandas call itself); it prints process CPU seconds and the speed-up.
 
     python bench/bench_cpu.py                  # 100,000 accounts
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     import pandas as pd
     from sfsync_sandbox.sample_data import generate
 
-    from sfsync.frames import isin
+    from sfsync.frames import isin, iter_records
     from sfsync.salesforce.diff import diff_records
     from sfsync.salesforce.mapping import load_mapping
     from sfsync.sources.columns import apply_mapping, load_column_mapping
@@ -133,6 +133,23 @@ def main(argv: list[str] | None = None) -> int:
     slow, t_old = _cpu("Task keys isin (Series.isin)", lambda: read.isin(wanted))
     pd.testing.assert_series_equal(fast, slow, check_exact=True)
     print(f"    speed-up {t_old / t_new:.1f}x; {int(fast.sum())} of {len(read)} rows kept by both")
+
+    # the Task-building steps walk the open Tasks read from the org (Bulk CSV: text columns)
+    tasks = pd.DataFrame(
+        {
+            "Id": pd.Series([f"00T{n:015d}" for n in range(len(read))], dtype="str"),
+            "Sync_Key__c": read,
+            "OwnerId": pd.Series([f"005{n % 300:015d}" for n in range(len(read))], dtype="str"),
+            "Subject": pd.Series(["利用が減っています"] * len(read), dtype="str"),
+            "ActivityDate": pd.Series(["2025-03-01"] * len(read), dtype="str"),
+            "IsClosed": pd.Series(["false"] * len(read), dtype="str"),
+            "Description": pd.Series([None] * len(read), dtype="str"),
+        }
+    )
+    rows, t_new = _cpu("Task rows (iter_records, column-wise)", lambda: list(iter_records(tasks)))
+    old_rows, t_old = _cpu("Task rows (to_dict records)", lambda: tasks.to_dict(orient="records"))
+    assert repr(rows) == repr(old_rows)
+    print(f"    speed-up {t_old / t_new:.1f}x; {len(rows)} Task rows")
     return 0
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from sfsync.frames import iter_records
 from sfsync.plan import AUTO_CLOSED_MARKER, TASK_KEY_FIELD, TaskChange
 from sfsync.salesforce.diff import _edited_by_someone_else, _flag, _is_closed
 from sfsync.salesforce.normalise import is_null
@@ -78,7 +79,7 @@ def followup_closes(
     wanted = {str(k) for k in desired_keys}
     scope = {str(a) for a in scope_accounts}
     out: list[TaskChange] = []
-    for task in open_tasks.to_dict(orient="records"):
+    for task in iter_records(open_tasks):
         key = str(task.get(TASK_KEY_FIELD) or "")
         if not key.startswith(FOLLOWUP_PREFIXES) or key in wanted:
             continue

@@ -21,6 +21,7 @@ from typing import Any
 import pandas as pd
 
 from sfsync.errors import ConfigError, ConfigProblem
+from sfsync.frames import iter_records
 from sfsync.labels import Labels
 from sfsync.plan import TASK_KEY_FIELD
 from sfsync.salesforce.tasks import (
@@ -181,7 +182,7 @@ def overdue_signal_tasks(open_tasks: pd.DataFrame | None, as_of: date) -> pd.Dat
     if open_tasks is None or open_tasks.empty:
         return pd.DataFrame(columns=list(open_tasks.columns) if open_tasks is not None else [])
     keep = []
-    for rec in open_tasks.to_dict(orient="records"):
+    for rec in iter_records(open_tasks):
         if parse_signal_key(text_or_empty(rec.get(TASK_KEY_FIELD))) is None:
             continue
         if text_or_empty(rec.get("IsClosed")).lower() == "true" or rec.get("IsClosed") is True:
@@ -222,7 +223,7 @@ def build_escalation_tasks(
     scope = None if scope_accounts is None else {_id15(a) for a in scope_accounts}
     due = business_days_after(as_of, settings.due_business_days)
     rows, unassigned = [], 0
-    for rec in overdue.sort_values(TASK_KEY_FIELD).to_dict(orient="records"):
+    for rec in iter_records(overdue.sort_values(TASK_KEY_FIELD)):
         key = text_or_empty(rec[TASK_KEY_FIELD])
         code, account_id, _month = parse_signal_key(key)  # type: ignore[misc]
         if scope is not None and _id15(account_id) not in scope:

@@ -23,6 +23,7 @@ import pandas as pd
 from sfsync.calendar import month_text, scoring_month
 from sfsync.catalogue import TASK_SECTION, UPSELL_CODES
 from sfsync.errors import ConfigProblem
+from sfsync.frames import iter_records
 from sfsync.jobs import OpportunitySpec
 from sfsync.plan import FieldChange, RecordChange
 from sfsync.salesforce.query import soql_in
@@ -90,7 +91,7 @@ def build_upsell_opportunities(
     info = accounts.drop_duplicates("account_id").set_index("account_id")
     close = as_of + timedelta(days=spec.close_days)
     records = []
-    for rec in chosen.sort_values("sync_key").to_dict(orient="records"):
+    for rec in iter_records(chosen.sort_values("sync_key")):
         account_id = str(rec["account_id"])
         row = info.loc[account_id] if account_id in info.index else None
         values = dict.fromkeys(TEMPLATE_PLACEHOLDERS, "")

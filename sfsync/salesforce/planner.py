@@ -25,7 +25,7 @@ import structlog
 
 from sfsync.config import DEFAULT_TIMEZONE
 from sfsync.errors import ConfigError, ConfigProblem
-from sfsync.frames import isin
+from sfsync.frames import isin, iter_records
 from sfsync.plan import TASK_KEY_FIELD, PendingWrite, Plan
 from sfsync.salesforce.closing import FOLLOWUP_PREFIXES, followup_closes
 from sfsync.salesforce.diff import build_plan
@@ -314,7 +314,7 @@ def escalation_meta(desired_tasks: pd.DataFrame) -> list[dict[str, str]]:
             "subject": str(r["subject"]),
             "due_date": str(r["activity_date"]),
         }
-        for r in rows.to_dict(orient="records")
+        for r in iter_records(rows)
     ]
 
 

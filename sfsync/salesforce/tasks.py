@@ -30,6 +30,7 @@ from sfsync.catalogue import (
 )
 from sfsync.configfile import StrictModel, load_model
 from sfsync.errors import ConfigProblem
+from sfsync.frames import iter_records
 from sfsync.labels import Labels
 from sfsync.plan import AUTO_CLOSED_MARKER
 from sfsync.templates import TemplateSet
@@ -281,7 +282,7 @@ def build_signal_tasks(
         return labels.band_label(band) if text_or_empty(band) else ""
 
     rows = []
-    for rec in frame.sort_values(["account_id", "code"]).to_dict(orient="records"):
+    for rec in iter_records(frame.sort_values(["account_id", "code"])):
         code, account_id = str(rec["code"]), str(rec["account_id"])
         owner = rec["task_owner"]
         values = {

@@ -23,6 +23,7 @@ import pandas as pd
 from sfsync.calendar import month_text, scoring_month
 from sfsync.catalogue import TASK_SECTION, UPSELL_CODES
 from sfsync.errors import ConfigProblem
+from sfsync.frames import iter_records
 from sfsync.salesforce.tasks import SUBJECT_LENGTH, TASK_FRAME_COLUMNS, resolve_owners
 from sfsync.templates import TemplateSet
 
@@ -112,7 +113,7 @@ def build_upsell_tasks(
         names = {str(u): str(n) for u, n in zip(users["user_id"], users["name"], strict=True)}
     due = as_of + timedelta(days=DUE_OFFSET_DAYS)
     rows = []
-    for rec in frame.sort_values(["account_id", "code"]).to_dict(orient="records"):
+    for rec in iter_records(frame.sort_values(["account_id", "code"])):
         code, account_id, owner = str(rec["code"]), str(rec["account_id"]), rec["task_owner"]
         values = {
             "account_name": _text(rec.get("name")),
