@@ -1,7 +1,7 @@
 """CPU of the vectorised hot paths against the implementations they replaced (issue 14 item 6).
 
 At N accounts (default 100,000) on the sample book's 13 months of usage it times, in this
-process, the decoding of Metabase's JSON export of the usage rows (slab by slab, against
+process, the parsing of the Accounts as Bulk 2.0 query result pages (CSV), the decoding of Metabase's JSON export of the usage rows (slab by slab, against
 ``json.loads`` and ``from_records``: CPU and the rise of the resident peak), the column
 mapping of those rows, the record diff of an unchanged night (every account's desired
 values equal to what the org holds), the filter of the read Tasks by this run's keys
@@ -47,6 +47,17 @@ def _export_body(usage) -> bytes:
     return json.dumps(records, ensure_ascii=False).encode()
 
 
+def _bulk_pages(frame, rows: int = 50_000) -> list[str]:
+    """The frame as Bulk API 2.0 query result pages (CSV, every value quoted, null = empty)."""
+    import csv
+
+    text = frame.astype(object).where(frame.notna(), None).astype(str).replace("None", "")
+    return [
+        text.iloc[start : start + rows].to_csv(index=False, quoting=csv.QUOTE_ALL)
+        for start in range(0, len(text), rows)
+    ]
+
+
 def _peak_rise(fn):
     """(result, MiB the resident peak rose by while ``fn`` ran; None where Linux's
     /proc/self/clear_refs cannot reset the peak)."""
@@ -79,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     from sfsync.frames import isin, iter_records
     from sfsync.salesforce.diff import diff_records
     from sfsync.salesforce.mapping import load_mapping
+    from sfsync.salesforce.query import csv_frame
     from sfsync.sources.columns import apply_mapping, load_column_mapping
     from sfsync.sources.json_rows import records_frame
     from tests.perf import reference, reference_columns
@@ -86,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
 
     sample = generate(args.accounts, args.seed, AS_OF)
     body = _export_body(sample.usage)
+    pages = _bulk_pages(sample.accounts)
     del sample
     print(f"sfsync CPU benchmark: {args.accounts} accounts, {len(body) / 1e6:.0f} MB usage export")
     (raw, rise), t_new = _cpu("usage JSON export decode (slab by slab)",
@@ -98,6 +111,14 @@ def main(argv: list[str] | None = None) -> int:
     del old_raw
     if rise is not None:
         print(f"    resident peak rose by {rise:.0f} MiB against {old_rise:.0f} MiB; same frame")
+    frames, t_new = _cpu("Bulk query CSV pages (pyarrow reader)",
+                         lambda: [csv_frame(p) for p in pages])  # fmt: skip
+    old_frames, t_old = _cpu("Bulk query CSV pages (pandas C reader)",
+                             lambda: [reference.csv_frame(p) for p in pages])  # fmt: skip
+    for got, expected in zip(frames, old_frames, strict=True):
+        pd.testing.assert_frame_equal(got, expected, check_exact=True)
+    print(f"    speed-up {t_old / t_new:.1f}x; {len(pages)} Account pages, same frames")
+    del frames, old_frames
     mapping = load_column_mapping(ROOT / "mappings" / "columns" / "metabase_usage.yaml")
     print(f"  {len(raw)} usage rows")
     new, t_new = _cpu(

@@ -6,6 +6,7 @@ Reads happen only in pages — SOQL pages of up to 2,000 records (``nextRecordsU
 
 from __future__ import annotations
 
+import csv
 import io
 import re
 from collections.abc import Iterable, Iterator
@@ -13,6 +14,8 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
 import requests
 import structlog
 from simple_salesforce import format_soql
@@ -169,9 +172,32 @@ def records_frame(records: list[dict[str, Any]], fields: list[str]) -> pd.DataFr
 
 
 def csv_frame(text: str) -> pd.DataFrame:
-    """Parse one Bulk 2.0 CSV result page: every column text, empty cell = NA."""
+    """Parse one Bulk 2.0 CSV result page: every column text, empty cell = NA.
+
+    pyarrow's CSV reader builds the Arrow text columns directly (pandas' C reader makes a
+    Python string per cell first). pandas reads the pages pyarrow would read differently:
+    a row of another width, a repeated column name, and a single column (where pandas skips a
+    line of blanks as empty).
+    """
     if not text.strip():
         return pd.DataFrame()
+    header = next(csv.reader(io.StringIO(text)), [])
+    if len(header) > 1 and len(set(header)) == len(header):
+        try:
+            table = pa_csv.read_csv(
+                io.BytesIO(text.encode()),
+                parse_options=pa_csv.ParseOptions(newlines_in_values=True),
+                convert_options=pa_csv.ConvertOptions(
+                    column_types={name: pa.string() for name in header},
+                    null_values=[""],
+                    strings_can_be_null=True,
+                    quoted_strings_can_be_null=True,
+                ),
+            )
+        except pa.ArrowInvalid:
+            pass
+        else:
+            return table.to_pandas()
     return pd.read_csv(
         io.StringIO(text), dtype="str", keep_default_na=False, na_values=[""], encoding="utf-8"
     )

@@ -3,6 +3,7 @@ verbatim as the reference the equivalence tests compare against. Not used by sfs
 
 from __future__ import annotations
 
+import io
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
@@ -88,3 +89,12 @@ def diff_records(
             resolved.append(retry[key])
     resolved.extend(p for k, p in retry.items() if k not in seen)
     return changes, problems, resolved, len(seen)
+
+
+def csv_frame(text: str) -> pd.DataFrame:
+    """The Bulk 2.0 result page reader before pyarrow's: pandas' C reader, every column text."""
+    if not text.strip():
+        return pd.DataFrame()
+    return pd.read_csv(
+        io.StringIO(text), dtype="str", keep_default_na=False, na_values=[""], encoding="utf-8"
+    )
