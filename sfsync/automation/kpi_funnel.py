@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from sfsync.sources.engagement import first_tutorial_completions
+
 MAIL_STAGES = ("delivered", "opened", "clicked")
 MAIL_COLUMNS = {"delivered": "email_delivered", "opened": "email_opens", "clicked": "email_clicks"}
 TUTORIAL_STAGES = ("new_accounts", "started", "completed")
@@ -174,12 +176,6 @@ def mail_funnel(book: pd.DataFrame, usage: pd.DataFrame, month: str) -> Funnel:
     return Funnel("mail", month, tuple(stages))
 
 
-def _completion_dates(usage: pd.DataFrame) -> pd.Series:
-    """Each tenant's earliest ``tutorial_completed_at`` (NaT when none)."""
-    dates = _dates(usage, "tutorial_completed_at")
-    return dates.groupby(usage["tenant_id"].to_numpy()).min()
-
-
 def tutorial_funnel(
     book: pd.DataFrame, usage: pd.DataFrame, month: str, *, onboarding_months: int
 ) -> Funnel:
@@ -218,7 +214,7 @@ def tutorial_funnel(
     viewed = frame[(frame["month"] >= frame["from"]) & (frame["month"] <= month)]
     viewers = set(viewed.loc[viewed["views"] > 0, "tenant_id"])
     tenants = new["tenant_id"].to_numpy()
-    completed_on = _completion_dates(usage).reindex(tenants).to_numpy()
+    completed_on = first_tutorial_completions(usage).reindex(tenants).to_numpy()
     completed = ~pd.isna(completed_on) & (completed_on <= end.to_datetime64())
     if "tutorial_completed" in rows and not pd.notna(completed_on).any():
         flags = rows.drop_duplicates("tenant_id").set_index("tenant_id")["tutorial_completed"]

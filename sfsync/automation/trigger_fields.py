@@ -39,6 +39,7 @@ import pandas as pd
 
 from sfsync.automation.followups import first_delivery_dates, onboarding_end, shift_months
 from sfsync.automation.playbook import OnboardingPolicy
+from sfsync.sources.engagement import first_tutorial_completions
 
 TRIGGER_COLUMNS = ("onboarding_step", "tutorial_completed_at", "renewal_reminder_date")
 ONBOARDED = 4
@@ -141,11 +142,9 @@ def tutorial_completed_dates(
     """Each account's first ``tutorial_completed_at`` on or before the as-of date (NaT when
     none; index aligned with ``accounts``)."""
     none = pd.Series(pd.NaT, index=accounts.index, dtype="datetime64[ns]")
-    if usage is None or "tutorial_completed_at" not in usage or "tenant_id" not in accounts:
+    if usage is None or "tenant_id" not in accounts:
         return none
-    at = pd.to_datetime(usage["tutorial_completed_at"], errors="coerce")
-    done = at.notna() & (at <= pd.Timestamp(as_of))
-    first = at[done].groupby(usage.loc[done, "tenant_id"].astype("string")).min()
+    first = first_tutorial_completions(usage, until=as_of)
     if first.empty:
         return none
     mapped = pd.to_datetime(_by_account(accounts["tenant_id"], first))

@@ -25,6 +25,7 @@ Everything here is pure: frames in, frames out.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 import pandas as pd
 
@@ -101,6 +102,18 @@ def merge_engagement(usage: pd.DataFrame, aggregated: pd.DataFrame) -> Engagemen
         filled[column] = int(gap.sum())
     unmatched = int((~by_key.index.isin(keys)).sum())
     return EngagementMerge(out, filled, unmatched)
+
+
+def first_tutorial_completions(usage: pd.DataFrame, until: date | None = None) -> pd.Series:
+    """Each tenant's earliest ``tutorial_completed_at`` (on or before ``until`` when given),
+    indexed by tenant id as text; tenants without one are left out."""
+    if "tutorial_completed_at" not in usage or "tenant_id" not in usage:
+        return pd.Series(dtype="datetime64[ns]", index=pd.Index([], dtype="string"))
+    at = pd.to_datetime(usage["tutorial_completed_at"], errors="coerce").astype("datetime64[ns]")
+    keep = at.notna()
+    if until is not None:
+        keep &= at <= pd.Timestamp(until)
+    return at[keep].groupby(usage.loc[keep, "tenant_id"].astype("string")).min()
 
 
 def derive_tutorial_completed(usage: pd.DataFrame) -> pd.DataFrame:
