@@ -60,6 +60,8 @@ BULK_BATCH_ROWS = 10_000
 #: The column a written row locks its parent through (bulk_upload.PARENT_FIELDS)
 PARENT_COLUMNS = ("WhatId", "AccountId", "ParentId")
 ACCEPT_FLAGS = ("--accept-input-change", "--accept-mass-change")
+#: py-spy (``pip install py-spy``) beside this interpreter, for ``--profile``
+PY_SPY = str(Path(sys.executable).with_name("py-spy"))
 
 
 @dataclass
@@ -149,10 +151,27 @@ def _state_mib(project: Path) -> float:
     return sum(f.stat().st_size for f in files if f.exists()) / 2**20
 
 
-def run_night(sb, project: Path, env: dict[str, str], label: str, as_of: date) -> Phase:
+def _profiled(command: list[str], profile_dir: Path | None, label: str) -> list[str]:
+    """``command`` under py-spy's sampling profiler (collapsed stacks) when ``profile_dir``."""
+    if profile_dir is None:
+        return command
+    name = "".join(c if c.isalnum() else "_" for c in label).strip("_")
+    out = profile_dir / f"{name}.txt"
+    return [PY_SPY, "record", "--format", "raw", "--rate", "50", "-o", str(out), "--", *command]
+
+
+def run_night(
+    sb,
+    project: Path,
+    env: dict[str, str],
+    label: str,
+    as_of: date,
+    profile_dir: Path | None = None,
+) -> Phase:
     """One nightly run; with the guard flags only when a guard stopped it without them."""
     config = project / "sfsync.yaml"
     base = [sys.executable, "-m", "sfsync", "--log-format", "json", "--config", str(config)]
+    base = _profiled(base, profile_dir, label)
     phase = Phase(label, as_of)
     for flags in ((), ACCEPT_FLAGS):
         sb.admin.reset_counters()
@@ -318,7 +337,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--slack", action="store_true", help="let the runs post to Slack")
     parser.add_argument("--changed-share", type=float, default=0.01)
     parser.add_argument("--first-only", action="store_true", help="only the first run")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="sample each run with py-spy into DIR/<run>.txt (collapsed stacks; CPU and peak "
+        "figures then include the profiler)",
+    )
     args = parser.parse_args(argv)
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
 
     from sfsync_sandbox import Sandbox
 
@@ -350,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
 
             def night(label: str, as_of: date) -> Phase:
                 carry_usage_forward(sb, month_text(as_of))
-                phase = run_night(sb, project, env, label, as_of)
+                phase = run_night(sb, project, env, label, as_of, args.profile)
                 phases.append(phase)
                 _print_phase(phase)
                 sys.stdout.flush()
