@@ -26,11 +26,15 @@ import json
 from typing import Any
 
 import numpy as np
+import orjson
 import pandas as pd
 
 #: Bytes of JSON text decoded at a time
 SLAB_BYTES = 8 * 1024 * 1024
 _ROW_START = b'{"'
+#: Digits as ``0``, so that a run of 19 digits is one ``find`` (a regex is 7 times slower)
+_DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
+_LONG_DIGITS = b"0" * 19
 
 
 class _Whole(ValueError):
@@ -44,7 +48,7 @@ def records_frame(body: bytes, *, slab_bytes: int = SLAB_BYTES) -> pd.DataFrame 
     try:
         return _join([pd.DataFrame.from_records(rows) for rows in _slabs(body, slab_bytes)])
     except _Whole:
-        payload = json.loads(body)
+        payload = _loads(body)
         return pd.DataFrame.from_records(payload) if isinstance(payload, list) else payload
 
 
@@ -69,13 +73,26 @@ def _slabs(body: bytes, slab_bytes: int):
                 raise _Whole("not a row boundary")
             text = text[:-1]
         try:
-            rows = json.loads(b"[" + text + b"]")
+            rows = _loads(b"[" + text + b"]")
         except json.JSONDecodeError:  # a cut inside a row (nested objects), or not JSON
             raise _Whole("not flat rows") from None
         if not all(type(row) is dict for row in rows):
             raise _Whole("not a list of objects")
         yield rows
         position = stop
+
+
+def _loads(text: bytes) -> Any:
+    """``json.loads(text)``, by orjson (about 2.5 times faster) where it gives the same: orjson
+    turns integers beyond 64 bits into floats or refuses them, and refuses the ``NaN`` and
+    ``Infinity`` words that ``json`` accepts; text with a run of 19 digits or more (every such
+    integer has one) or that orjson refuses is decoded by ``json``."""
+    if text.translate(_DIGITS_AS_ZERO).find(_LONG_DIGITS) < 0:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text)
 
 
 def _join(frames: list[pd.DataFrame]) -> pd.DataFrame:
