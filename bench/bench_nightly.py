@@ -4,6 +4,7 @@ For N accounts (default 10,000) it runs the real ``sfsync run nightly`` CLI, eac
 own child process, against a practice org served by this process, and prints for
 
 - the first run (as of 2025-03-15),
+- a re-run of the same date with unchanged inputs (what the sync benchmark calls a re-run),
 - the next night with unchanged inputs (2025-03-16),
 - a night where 1 % of the tenants' usage changed (2025-03-17),
 - 12 monthly runs (the 15th of each month from 2025-04-15), the usage of each new month
@@ -41,9 +42,10 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,6 +97,7 @@ class Phase:
     scored: int = 0
     calls: dict[str, int] = field(default_factory=dict)
     uploads: dict[str, UploadFigures] = field(default_factory=dict)
+    memory_by_event: list[tuple[str, float]] = field(default_factory=list)
 
     @property
     def total_read(self) -> int:
@@ -129,21 +132,74 @@ with open(out, "w") as f:
 """
 
 
-def _run_child(args: list[str], env: dict[str, str]) -> tuple[int, str, str, float, float]:
-    """Run one sfsync process; (exit code, stdout, stderr, CPU seconds, peak RSS MiB)."""
+def _child_rss_kib(launcher_pid: int) -> int | None:
+    """Resident KiB of the launcher's child (the sfsync process), None before it exists."""
+    try:
+        children = Path(f"/proc/{launcher_pid}/task/{launcher_pid}/children").read_text().split()
+        if not children:
+            return None
+        for line in Path(f"/proc/{children[0]}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        return None
+    return None
+
+
+def _sample_rss(process: subprocess.Popen, samples: list[tuple[float, int]]) -> None:
+    """Append (epoch seconds, resident KiB) of the sfsync process every 20 ms until it ends."""
+    while process.poll() is None:
+        rss = _child_rss_kib(process.pid)
+        if rss is not None:
+            samples.append((time.time(), rss))
+        time.sleep(0.02)
+
+
+def _run_child(
+    args: list[str], env: dict[str, str], rss_samples: list[tuple[float, int]] | None = None
+) -> tuple[int, str, str, float, float]:
+    """Run one sfsync process; (exit code, stdout, stderr, CPU seconds, peak RSS MiB).
+    With ``rss_samples``, its resident size is sampled from outside into that list."""
     with (
         tempfile.TemporaryFile() as out,
         tempfile.TemporaryFile() as err,
         tempfile.NamedTemporaryFile(suffix=".json") as usage_file,
     ):
         launcher = [sys.executable, "-c", LAUNCHER, usage_file.name, *args]
-        subprocess.run(launcher, cwd=ROOT, env=env, stdout=out, stderr=err, check=True)
+        process = subprocess.Popen(launcher, cwd=ROOT, env=env, stdout=out, stderr=err)
+        if rss_samples is not None:
+            sampler = threading.Thread(target=_sample_rss, args=(process, rss_samples))
+            sampler.start()
+        if process.wait() != 0:
+            raise subprocess.CalledProcessError(process.returncode, launcher)
+        if rss_samples is not None:
+            sampler.join()
         usage = json.loads(Path(usage_file.name).read_text(encoding="utf-8"))
         out.seek(0)
         err.seek(0)
         stdout = out.read().decode("utf-8", "replace")
         stderr = err.read().decode("utf-8", "replace")
     return usage["code"], stdout, stderr, usage["cpu"], usage["maxrss_kib"] / 1024  # Linux: KiB
+
+
+def memory_by_event(
+    events: list[dict], samples: list[tuple[float, int]]
+) -> list[tuple[str, float]]:
+    """The highest resident MiB sampled after each log event and before the next, by event
+    (a stage's peak shows under the last event logged before it), highest first."""
+    stamps = []
+    for event in events:
+        try:
+            moment = datetime.fromisoformat(str(event["timestamp"]).replace("Z", "+00:00"))
+        except (KeyError, ValueError):
+            continue
+        stamps.append((moment.timestamp(), str(event.get("event"))))
+    peaks: dict[str, float] = {}
+    for moment, rss in samples:
+        before = [name for at, name in stamps if at <= moment]
+        name = before[-1] if before else "(start-up)"
+        peaks[name] = max(peaks.get(name, 0.0), rss / 1024)
+    return sorted(peaks.items(), key=lambda item: -item[1])
 
 
 def _state_mib(project: Path) -> float:
@@ -167,6 +223,7 @@ def run_night(
     label: str,
     as_of: date,
     profile_dir: Path | None = None,
+    memory_trace: bool = False,
 ) -> Phase:
     """One nightly run; with the guard flags only when a guard stopped it without them."""
     config = project / "sfsync.yaml"
@@ -177,8 +234,9 @@ def run_night(
         sb.admin.reset_counters()
         jobs_before = set(sb.salesforce_app.bulk.jobs)
         started = time.monotonic()
+        samples: list[tuple[float, int]] | None = [] if memory_trace else None
         code, stdout, stderr, cpu, peak = _run_child(
-            [*base, "run", "nightly", "--as-of", as_of.isoformat(), *flags], env
+            [*base, "run", "nightly", "--as-of", as_of.isoformat(), *flags], env, samples
         )
         phase.wall_seconds = time.monotonic() - started
         guard_stop = code != 0 and "--accept-" in stderr
@@ -206,6 +264,8 @@ def run_night(
     phase.calls = dict(counters["calls"])
     jobs = sb.salesforce_app.bulk.jobs
     phase.uploads = upload_figures([jobs[j] for j in list(jobs) if j not in jobs_before])
+    if samples:
+        phase.memory_by_event = memory_by_event(events, samples)
     return phase
 
 
@@ -327,6 +387,9 @@ def _print_phase(p: Phase) -> None:
             f"{fig.largest_bytes / 1e6:.1f} MB, {fig.parents_split} parents in more than one "
             f"{BULK_BATCH_ROWS:,}-record batch"
         )
+    if p.memory_by_event:
+        top = ", ".join(f"{name} {mib:.0f}" for name, mib in p.memory_by_event[:6])
+        print(f"      highest resident MiB after each log event: {top}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -343,6 +406,12 @@ def main(argv: list[str] | None = None) -> int:
         metavar="DIR",
         help="sample each run with py-spy into DIR/<run>.txt (collapsed stacks; CPU and peak "
         "figures then include the profiler)",
+    )
+    parser.add_argument(
+        "--memory-trace",
+        action="store_true",
+        help="sample sfsync's resident size every 20 ms and print the highest after each log "
+        "event (where the peak is)",
     )
     args = parser.parse_args(argv)
     if args.profile:
@@ -378,7 +447,7 @@ def main(argv: list[str] | None = None) -> int:
 
             def night(label: str, as_of: date) -> Phase:
                 carry_usage_forward(sb, month_text(as_of))
-                phase = run_night(sb, project, env, label, as_of, args.profile)
+                phase = run_night(sb, project, env, label, as_of, args.profile, args.memory_trace)
                 phases.append(phase)
                 _print_phase(phase)
                 sys.stdout.flush()
@@ -388,6 +457,7 @@ def main(argv: list[str] | None = None) -> int:
             nights: list[Phase] = []
             monthly: list[Phase] = []
             if not args.first_only:
+                nights.append(night("re-run, same date", FIRST))
                 nights.append(night("next night, unchanged", date(2025, 3, 16)))
                 changed_month = month_text(scoring_month(date(2025, 3, 17)))
                 tenants = change_usage(sb, changed_month, args.changed_share)
