@@ -98,3 +98,19 @@ def csv_frame(text: str) -> pd.DataFrame:
     return pd.read_csv(
         io.StringIO(text), dtype="str", keep_default_na=False, na_values=[""], encoding="utf-8"
     )
+
+
+def find_mislinks(accounts: pd.DataFrame, usage: pd.DataFrame, *, linked_before) -> list:
+    """sfsync.sources.tenants.find_mislinks before issue 14 (a Python set of the usage
+    tenants): the rows it reported, as (account id, name, tenant id)."""
+    if usage.empty or "tenant_id" not in accounts.columns:
+        return []
+    seen = set(usage["tenant_id"].dropna().astype(str))
+    linked = accounts.loc[accounts["tenant_id"].notna()]
+    if "contract_start" in linked.columns:
+        start = pd.to_datetime(linked["contract_start"], errors="coerce")
+        linked = linked.loc[(start.isna() | (start < pd.Timestamp(linked_before))).to_numpy()]
+    missing = linked.loc[~linked["tenant_id"].astype(str).isin(seen)]
+    names = missing["name"] if "name" in missing.columns else pd.Series("", index=missing.index)
+    rows = zip(missing["account_id"], names.fillna(""), missing["tenant_id"], strict=True)
+    return [(str(a), str(n), str(t)) for a, n, t in rows]
