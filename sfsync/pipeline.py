@@ -747,7 +747,7 @@ def record_results(
     """After a real run: store the score snapshot and the signal ledger (state store).
     ``signals`` false (a job whose signals drive no Task and no Slack message, e.g. the
     seed000 job next to the nightly one): the ledger is left to the jobs that act on it."""
-    scores = with_measure_points(with_owners(result.scores, accounts), result.explanations)
+    scores = with_measure_points(with_owners(result.scores, accounts), result.measure_points)
     scores = with_arr(scores, accounts)
     save_snapshots(store, run_id, scorecard, as_of, scores)
     if not signals:

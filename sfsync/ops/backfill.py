@@ -329,7 +329,7 @@ def _write_date(
         return outcome
     store = ctx.clients.store
     if store is not None:
-        stored = with_measure_points(scores, result.explanations)
+        stored = with_measure_points(scores, result.measure_points)
         stored = with_arr(stored, inputs.frames.get("accounts"))
         save_snapshots(store, run_id, ctx.job.compute.scorecard, as_of, stored)
     if mapping is not None:

@@ -80,6 +80,19 @@ class ScoreResult:
     def explanations(self) -> pd.DataFrame:
         return explanation_frame(self._account_ids, self._totals)
 
+    @cached_property
+    def measure_points(self) -> pd.DataFrame:
+        """The points of every measure, one row per account (index ``account_id``, the first
+        row of an account seen twice) and one float column per measure name (sorted; NaN where
+        the measure did not apply): the ``points`` of :attr:`explanations`, pivoted, without
+        building the long frame."""
+        columns: dict[str, np.ndarray] = {}
+        for m in self._totals.measures:
+            columns.setdefault(m.name, np.asarray(m.points, dtype="float64"))
+        index = pd.Index(self._account_ids.to_numpy(), name="account_id")
+        wide = pd.DataFrame({name: columns[name] for name in sorted(columns)}, index=index)
+        return wide[~wide.index.duplicated(keep="first")]
+
 
 def _int_column(values: np.ndarray, integral: bool) -> pd.Series:
     series = pd.Series(values, dtype="Float64")

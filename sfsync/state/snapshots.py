@@ -291,16 +291,14 @@ def with_arr(scores: pd.DataFrame, accounts: pd.DataFrame | None) -> pd.DataFram
     return scores.merge(arr, on="account_id", how="left")
 
 
-def with_measure_points(scores: pd.DataFrame, explanations: pd.DataFrame | None) -> pd.DataFrame:
+def with_measure_points(scores: pd.DataFrame, points: pd.DataFrame | None) -> pd.DataFrame:
     """``scores`` plus a ``measure_points`` column: each account's points per measure as JSON
-    (null for a measure that did not apply), from the scoring result's long explanations."""
-    if explanations is None or explanations.empty or "measure" not in explanations.columns:
+    (null for a measure that did not apply), from the scoring result's
+    :attr:`~sfsync.scoring.result.ScoreResult.measure_points` (index ``account_id``, a float
+    column per measure)."""
+    if points is None or points.empty or not len(points.columns):
         return scores
-    wide = explanations.pivot_table(
-        index="account_id", columns="measure", values="points", aggfunc="first", dropna=False
-    )
-    wide = wide.apply(pd.to_numeric, errors="coerce").astype("float64")
-    wide = wide[sorted(wide.columns)]
+    wide = points[sorted(points.columns)].astype("float64")
     texts = pd.Series(
         wide.to_json(orient="records", lines=True).splitlines(), index=wide.index, dtype="object"
     )

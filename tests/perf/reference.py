@@ -114,3 +114,21 @@ def find_mislinks(accounts: pd.DataFrame, usage: pd.DataFrame, *, linked_before)
     names = missing["name"] if "name" in missing.columns else pd.Series("", index=missing.index)
     rows = zip(missing["account_id"], names.fillna(""), missing["tenant_id"], strict=True)
     return [(str(a), str(n), str(t)) for a, n, t in rows]
+
+
+def with_measure_points(scores: pd.DataFrame, explanations: pd.DataFrame | None) -> pd.DataFrame:
+    """sfsync.state.snapshots.with_measure_points before issue 14: the points pivoted out of
+    the long explanation frame."""
+    if explanations is None or explanations.empty or "measure" not in explanations.columns:
+        return scores
+    wide = explanations.pivot_table(
+        index="account_id", columns="measure", values="points", aggfunc="first", dropna=False
+    )
+    wide = wide.apply(pd.to_numeric, errors="coerce").astype("float64")
+    wide = wide[sorted(wide.columns)]
+    texts = pd.Series(
+        wide.to_json(orient="records", lines=True).splitlines(), index=wide.index, dtype="object"
+    )
+    out = scores.copy()
+    out["measure_points"] = out["account_id"].map(texts)
+    return out
