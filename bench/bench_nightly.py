@@ -185,8 +185,8 @@ def _run_child(
 def memory_by_event(
     events: list[dict], samples: list[tuple[float, int]]
 ) -> list[tuple[str, float]]:
-    """The highest resident MiB sampled after each log event and before the next, by event
-    (a stage's peak shows under the last event logged before it), highest first."""
+    """The highest resident MiB sampled after each log event and before the next, in the
+    order of the events (a stage's peak shows under the last event logged before it)."""
     stamps = []
     for event in events:
         try:
@@ -194,12 +194,11 @@ def memory_by_event(
         except (KeyError, ValueError):
             continue
         stamps.append((moment.timestamp(), str(event.get("event"))))
-    peaks: dict[str, float] = {}
+    peaks: dict[int, float] = {}
     for moment, rss in samples:
-        before = [name for at, name in stamps if at <= moment]
-        name = before[-1] if before else "(start-up)"
-        peaks[name] = max(peaks.get(name, 0.0), rss / 1024)
-    return sorted(peaks.items(), key=lambda item: -item[1])
+        at = sum(1 for when, _ in stamps if when <= moment) - 1  # -1: before the first event
+        peaks[at] = max(peaks.get(at, 0.0), rss / 1024)
+    return [(stamps[i][1] if i >= 0 else "(start-up)", mib) for i, mib in sorted(peaks.items())]
 
 
 def _state_mib(project: Path) -> float:
@@ -388,8 +387,11 @@ def _print_phase(p: Phase) -> None:
             f"{BULK_BATCH_ROWS:,}-record batch"
         )
     if p.memory_by_event:
-        top = ", ".join(f"{name} {mib:.0f}" for name, mib in p.memory_by_event[:6])
-        print(f"      highest resident MiB after each log event: {top}")
+        top = sorted(p.memory_by_event, key=lambda item: -item[1])[:6]
+        print("      highest resident MiB after a log event: "
+              + ", ".join(f"{name} {mib:.0f}" for name, mib in top))  # fmt: skip
+        print("      in order: "
+              + " > ".join(f"{name} {mib:.0f}" for name, mib in p.memory_by_event))  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
