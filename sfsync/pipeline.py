@@ -83,6 +83,7 @@ from sfsync.salesforce.planner import (
 )
 from sfsync.salesforce.upsell import build_upsell_tasks
 from sfsync.salesforce.writer import ApplyResult, apply_plan
+from sfsync.scoring.arrays import release_unused_memory
 from sfsync.scoring.qbr import last_qbr_dates
 from sfsync.scoring.result import ScoreResult
 from sfsync.scoring.segmented import score_by_segment
@@ -138,6 +139,10 @@ __all__ = [
 
 
 # --- extract ---------------------------------------------------------------------------------
+
+
+#: The input frames a run keeps once the scores and the desired values are computed
+FRAMES_AFTER_COMPUTE = ("accounts", "users")
 
 
 def extract_inputs(run: Run, run_id: int | None) -> Inputs:
@@ -1040,6 +1045,7 @@ def run_stages(run: Run, results: StageResults) -> RunOutcome | None:
     run_id, store = results.run_id, clients.store
     preflight(clients.salesforce)
     inputs = results.inputs = extract_inputs(run, run_id)
+    release_unused_memory()  # the decoding's freed pages (a large export: hundreds of MiB)
     results.guard_notes += guard_inputs(run, run_id, inputs)
     spec = bundle.job.compute
     if isinstance(spec, KpiCompute):  # a report: nothing to plan or apply
@@ -1071,6 +1077,9 @@ def run_stages(run: Run, results: StageResults) -> RunOutcome | None:
         previous = previous_scores(store, spec.scorecard, run.as_of)
         baseline = trend_baseline(store, spec.scorecard, run.as_of, spec.trend_days)
     computed = results.computed = compute(inputs, bundle, run.as_of, previous, baseline)
+    # planning, writing and notifying read only the accounts and users of the inputs
+    inputs = results.inputs = inputs.keeping_frames(FRAMES_AFTER_COMPUTE)
+    release_unused_memory()
 
     run.progress.stage("Comparing with Salesforce")
     meta = {"job": run.job_name, "as_of": run.as_of.isoformat(), "run_id": run_id}

@@ -12,7 +12,7 @@ mislinks). It writes nothing: the pipeline stores the quarantined rows, then cal
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
@@ -132,6 +132,20 @@ class Inputs:
         if self.mislinks.accounts:
             notes.append(self.mislinks.note())
         return notes
+
+    def keeping_frames(self, roles: Sequence[str]) -> Inputs:
+        """These inputs with only the frames of ``roles`` (figures, counts, quarantine and
+        notes kept): the usage and activity rows are read for scoring only, and a large
+        book's run need not hold them through planning and writing."""
+        keep = set(roles)
+        return replace(
+            self,
+            frames={role: f for role, f in self.frames.items() if role in keep},
+            mapped={
+                role: m if role in keep else replace(m, frame=m.frame.iloc[0:0])
+                for role, m in self.mapped.items()
+            },
+        )
 
 
 def _source_label(source: Any) -> str:

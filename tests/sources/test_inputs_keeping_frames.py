@@ -1,0 +1,43 @@
+"""After scoring, a run keeps only the input frames planning and notifying read (issue 14:
+peak memory); the summary's figures do not change."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from sfsync.pipeline import FRAMES_AFTER_COMPUTE
+from sfsync.sources.columns import MappedFrame
+from sfsync.sources.extract import Inputs
+
+
+def _mapped(source: str, rows: int, quarantined: int) -> MappedFrame:
+    frame = pd.DataFrame({"x": range(rows)})
+    bad = pd.DataFrame({"source": [source] * quarantined, "row_ref": "r", "reason": "bad"})
+    return MappedFrame(source, frame, bad, rows_read=rows + quarantined)
+
+
+def test_only_the_kept_roles_frames_stay_and_the_counts_do_not_change():
+    mapped = {r: _mapped(r, n, q) for r, n, q in (("accounts", 3, 0), ("users", 2, 0),
+                                                   ("usage", 50, 2), ("activities", 40, 1))}  # fmt: skip
+    inputs = Inputs(
+        frames={r: m.frame for r, m in mapped.items()},
+        quarantined=pd.concat([m.quarantined for m in mapped.values()], ignore_index=True),
+        figures={"usage": {"rows": 52}},
+        mapped=mapped,
+    )
+    kept = inputs.keeping_frames(FRAMES_AFTER_COMPUTE)
+    assert set(kept.frames) == {"accounts", "users"}
+    assert kept.frames["accounts"] is inputs.frames["accounts"]
+    assert kept.get("usage") is None and kept.get("activities") is None
+    assert (
+        kept.mapped["usage"].frame.empty
+        and kept.mapped["accounts"].frame is mapped["accounts"].frame
+    )
+    assert (
+        kept.rows_read
+        == inputs.rows_read
+        == {"accounts": 3, "users": 2, "usage": 52, "activities": 41}
+    )
+    assert kept.quarantined_counts == inputs.quarantined_counts
+    assert kept.figures == inputs.figures and len(kept.quarantined) == 3
+    assert set(inputs.frames) == {"accounts", "users", "usage", "activities"}  # not changed
