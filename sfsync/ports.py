@@ -28,6 +28,10 @@ class SalesforceApi(Protocol):
         """Run one SOQL query."""
         ...
 
+    def query_frame(self, soql: str) -> pd.DataFrame:
+        """A text DataFrame of a SOQL query (Bulk API 2.0 above the bulk threshold)."""
+        ...
+
     def describe(self, sobject: str) -> dict[str, Any]:
         """The describe of ``sobject``."""
         ...

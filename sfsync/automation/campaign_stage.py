@@ -6,8 +6,12 @@ The compute stage already knows which accounts each rule wants today
 (member status, contact roles, the Campaigns by Name or Id), reads the contacts of those
 accounts and the memberships of those Campaigns and contacts, and plans the inserts
 (:mod:`sfsync.salesforce.campaign_members`). Reads: two describes (cached by the client), one
-Campaign query, and the Contact and CampaignMember queries of the wanted accounts and contacts,
-chunked. A rule the org cannot serve adds nobody and is listed in :attr:`CampaignPlan.problems`.
+Campaign query, and the contacts and memberships sized like the other large reads: the
+Contact and CampaignMember queries of the wanted accounts and contacts in ``IN (...)`` chunks
+for a small scope, otherwise every Contact with an account and every membership of this run's
+Campaigns through ``query_frame`` (Bulk API 2.0 above the bulk threshold), the needed rows
+picked out by column. A rule the org cannot serve adds nobody and is listed in
+:attr:`CampaignPlan.problems`.
 """
 
 from __future__ import annotations

@@ -23,9 +23,11 @@ from typing import Any
 
 import pandas as pd
 
+from sfsync.frames import isin
 from sfsync.plan import FieldChange, PlanProblem, RecordChange
-from sfsync.salesforce.ids import to_18
+from sfsync.salesforce.ids import to_18, to_18_column
 from sfsync.salesforce.query import IN_CLAUSE_MAX_URL_CHARS, soql_in
+from sfsync.salesforce.reader import IN_LIST_MAX
 
 SOBJECT = "CampaignMember"
 CAMPAIGN = "Campaign"
@@ -158,47 +160,105 @@ def resolve_campaigns(
 
 
 def read_contacts(
-    salesforce: Any, account_ids: Iterable[str], contact_describe: dict[str, Any]
+    salesforce: Any,
+    account_ids: Iterable[str],
+    contact_describe: dict[str, Any],
+    *,
+    in_list_max: int = IN_LIST_MAX,
 ) -> pd.DataFrame:
     """The contacts of ``account_ids`` (:data:`CONTACT_COLUMNS`; ``role`` empty when the org
-    has no ``CS_Contact_Role__c``), Ids in 18 characters."""
-    fields = ["Id", "AccountId"]
+    has no ``CS_Contact_Role__c``), Ids in 18 characters.
+
+    Sized like :mod:`sfsync.salesforce.reader`: up to ``in_list_max`` accounts are read with
+    ``AccountId IN (...)`` queries; more read every Contact that has an account with
+    ``query_frame`` (one COUNT() call, then REST pages or a Bulk API 2.0 query above the
+    bulk threshold), and the contacts of ``account_ids`` are picked out by column."""
+    fields = _contact_fields(contact_describe)
+    keys = sorted(set(account_ids))
+    select = f"SELECT {', '.join(fields)} FROM {CONTACT}"
+    if len(keys) <= in_list_max:
+        records: list[dict[str, Any]] = []
+        for condition in soql_in("AccountId", keys):
+            records += salesforce.query(f"{select} WHERE {condition}")
+        return _contacts_frame(pd.DataFrame.from_records(records, columns=fields), fields)
+    frame = salesforce.query_frame(f"{select} WHERE AccountId != null").reindex(columns=fields)
+    keep = isin(to_18_column(frame["AccountId"]), to_18_column(pd.Series(keys, dtype="str")))
+    return _contacts_frame(frame[keep.to_numpy()].reset_index(drop=True), fields)
+
+
+def _contact_fields(contact_describe: dict[str, Any]) -> list[str]:
+    """The Contact fields to read: Id, AccountId, and the role and email opt-out fields when
+    the org has them."""
     has_role = _picklist(contact_describe, ROLE_FIELD) is not None
     has_opt_out = any(f.get("name") == OPT_OUT_FIELD for f in contact_describe.get("fields", []))
-    fields += [ROLE_FIELD] * has_role + [OPT_OUT_FIELD] * has_opt_out
-    rows: list[dict[str, Any]] = []
-    for condition in soql_in("AccountId", sorted(set(account_ids))):
-        rows += salesforce.query(f"SELECT {', '.join(fields)} FROM {CONTACT} WHERE {condition}")
+    return ["Id", "AccountId"] + [ROLE_FIELD] * has_role + [OPT_OUT_FIELD] * has_opt_out
+
+
+def _contacts_frame(raw: pd.DataFrame, fields: list[str]) -> pd.DataFrame:
+    """:data:`CONTACT_COLUMNS` of Contact rows as read: REST values or the text of a Bulk
+    query (``opted_out`` is True for ``True`` and for ``"true"``). Ids and roles are Python
+    strings (a missing role NaN; None throughout when the org has no role field)."""
+    if ROLE_FIELD in fields:
+        role = raw[ROLE_FIELD].astype("str").astype(object)
+    else:
+        role = pd.Series([None] * len(raw), index=raw.index, dtype=object)
+    opted = raw[OPT_OUT_FIELD] if OPT_OUT_FIELD in fields else pd.Series(None, index=raw.index)
     return pd.DataFrame(
         {
-            "contact_id": [to_18(str(r["Id"])) for r in rows],
-            "account_id": [to_18(str(r["AccountId"])) for r in rows],
-            "role": [r.get(ROLE_FIELD) for r in rows],
-            "opted_out": [bool(r.get(OPT_OUT_FIELD)) for r in rows],
+            "contact_id": to_18_column(raw["Id"]).astype(object),
+            "account_id": to_18_column(raw["AccountId"]).astype(object),
+            "role": role,
+            "opted_out": opted.astype("str").str.lower().eq("true").to_numpy(dtype=bool),
         },
         columns=list(CONTACT_COLUMNS),
-    ).astype({"contact_id": "object", "account_id": "object", "role": "object"})
+    )
 
 
 def read_memberships(
-    salesforce: Any, campaign_ids: Iterable[str], contact_ids: Iterable[str]
+    salesforce: Any,
+    campaign_ids: Iterable[str],
+    contact_ids: Iterable[str],
+    *,
+    in_list_max: int = IN_LIST_MAX,
 ) -> set[tuple[str, str]]:
     """``(Campaign Id, Contact Id)`` of the memberships Salesforce holds among these Campaigns
-    and contacts (read before planning: only missing memberships are inserted)."""
+    and contacts (read before planning: only missing memberships are inserted).
+
+    Up to ``in_list_max`` contacts are read with ``CampaignId IN (...) AND ContactId IN (...)``
+    queries; more read every membership of these Campaigns (a handful of Ids) with
+    ``query_frame`` and keep those of ``contact_ids`` by column."""
     campaigns = soql_in("CampaignId", sorted(set(campaign_ids)))
-    found: set[tuple[str, str]] = set()
-    for campaign_condition in campaigns:
-        room = IN_CLAUSE_MAX_URL_CHARS - len(campaign_condition) * 3  # URL-encoded at most x3
-        for contact_condition in soql_in(
-            "ContactId", sorted(set(contact_ids)), max_url_chars=max(room, 2_000)
-        ):
-            soql = (
-                f"SELECT CampaignId, ContactId FROM {SOBJECT} "
-                f"WHERE {campaign_condition} AND {contact_condition}"
+    contacts = sorted(set(contact_ids))
+    select = f"SELECT CampaignId, ContactId FROM {SOBJECT}"
+    if len(contacts) <= in_list_max:
+        records: list[dict[str, Any]] = []
+        for campaign_condition in campaigns:
+            room = IN_CLAUSE_MAX_URL_CHARS - len(campaign_condition) * 3  # URL-encoded at most x3
+            for contact_condition in soql_in("ContactId", contacts, max_url_chars=max(room, 2_000)):
+                records += salesforce.query(
+                    f"{select} WHERE {campaign_condition} AND {contact_condition}"
+                )
+        frame = pd.DataFrame.from_records(records, columns=["CampaignId", "ContactId"])
+    else:
+        frames = [
+            salesforce.query_frame(f"{select} WHERE {c}").reindex(
+                columns=["CampaignId", "ContactId"]
             )
-            for row in salesforce.query(soql):
-                found.add((to_18(str(row["CampaignId"])), to_18(str(row["ContactId"]))))
-    return found
+            for c in campaigns
+        ]
+        frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return _membership_pairs(frame, contacts)
+
+
+def _membership_pairs(frame: pd.DataFrame, contact_ids: list[str]) -> set[tuple[str, str]]:
+    """``(Campaign Id, Contact Id)`` in 18 characters of the CampaignMember rows ``frame``
+    whose contact is one of ``contact_ids``."""
+    if frame.empty:
+        return set()
+    campaign = to_18_column(frame["CampaignId"])
+    contact = to_18_column(frame["ContactId"])
+    keep = isin(contact, to_18_column(pd.Series(contact_ids, dtype="str")))
+    return set(zip(campaign[keep].tolist(), contact[keep].tolist(), strict=True))
 
 
 @dataclass(frozen=True)

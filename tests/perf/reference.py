@@ -12,8 +12,10 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from sfsync.plan import FieldChange, PendingWrite, PlanProblem, RecordChange
+from sfsync.salesforce.ids import to_18
 from sfsync.salesforce.mapping import ObjectMapping
 from sfsync.salesforce.normalise import ValueProblem, is_null, normalise, same
+from sfsync.salesforce.query import IN_CLAUSE_MAX_URL_CHARS, soql_in
 
 
 def _records(frame: pd.DataFrame | None) -> list[dict[str, Any]]:
@@ -132,3 +134,52 @@ def with_measure_points(scores: pd.DataFrame, explanations: pd.DataFrame | None)
     out = scores.copy()
     out["measure_points"] = out["account_id"].map(texts)
     return out
+
+
+ROLE = "CS_Contact_Role__c"
+OPT_OUT = "HasOptedOutOfEmail"
+
+
+def read_contacts(
+    salesforce: Any, account_ids: Iterable[str], contact_describe: dict[str, Any]
+) -> pd.DataFrame:
+    """The Campaign stage's Contact read before it was sized (IN lists over every account)."""
+    fields = ["Id", "AccountId"]
+    roles = [
+        f for f in contact_describe.get("fields", []) if f.get("name", "").lower() == ROLE.lower()
+    ]
+    has_role = bool(roles)
+    has_opt_out = any(f.get("name") == OPT_OUT for f in contact_describe.get("fields", []))
+    fields += [ROLE] * has_role + [OPT_OUT] * has_opt_out
+    rows: list[dict[str, Any]] = []
+    for condition in soql_in("AccountId", sorted(set(account_ids))):
+        rows += salesforce.query(f"SELECT {', '.join(fields)} FROM Contact WHERE {condition}")
+    return pd.DataFrame(
+        {
+            "contact_id": [to_18(str(r["Id"])) for r in rows],
+            "account_id": [to_18(str(r["AccountId"])) for r in rows],
+            "role": [r.get(ROLE) for r in rows],
+            "opted_out": [bool(r.get(OPT_OUT)) for r in rows],
+        },
+        columns=["contact_id", "account_id", "role", "opted_out"],
+    ).astype({"contact_id": "object", "account_id": "object", "role": "object"})
+
+
+def read_memberships(
+    salesforce: Any, campaign_ids: Iterable[str], contact_ids: Iterable[str]
+) -> set[tuple[str, str]]:
+    """The Campaign stage's CampaignMember read before it was sized (IN lists of contacts)."""
+    campaigns = soql_in("CampaignId", sorted(set(campaign_ids)))
+    found: set[tuple[str, str]] = set()
+    for campaign_condition in campaigns:
+        room = IN_CLAUSE_MAX_URL_CHARS - len(campaign_condition) * 3
+        for contact_condition in soql_in(
+            "ContactId", sorted(set(contact_ids)), max_url_chars=max(room, 2_000)
+        ):
+            soql = (
+                "SELECT CampaignId, ContactId FROM CampaignMember "
+                f"WHERE {campaign_condition} AND {contact_condition}"
+            )
+            for row in salesforce.query(soql):
+                found.add((to_18(str(row["CampaignId"])), to_18(str(row["ContactId"]))))
+    return found

@@ -1,28 +1,37 @@
 """Campaign members against the org (issue 13): the Campaigns resolved by Name or Id with a
 clear problem when the org lacks one, the org's member statuses and contact roles checked,
-memberships read before planning, inserts only for the missing ones; the writer counts a
-DUPLICATE_VALUE as "already a member" (sObject Collections, recorded response shapes)."""
+contacts and memberships read before planning (IN lists for a small scope, whole reads through
+``query_frame`` for a large one, the same results), inserts only for the missing ones; the
+writer counts a DUPLICATE_VALUE as "already a member" (sObject Collections, recorded response
+shapes)."""
 
 from __future__ import annotations
 
 import json
 
 import pandas as pd
+import pytest
 import responses
+from structlog.testing import capture_logs
 
 from sfsync.automation.campaign_rules import CampaignRules
 from sfsync.automation.campaign_stage import plan_campaign_members
+from sfsync.config import SalesforceSettings
 from sfsync.plan import FieldChange, ObjectInsert, PendingWrite, Plan, RecordChange
 from sfsync.salesforce.budget import estimate_write_calls
 from sfsync.salesforce.campaign_members import (
+    CONTACT_COLUMNS,
     CampaignTarget,
     member_inserts,
     org_problems,
+    read_contacts,
     read_memberships,
     resolve_campaigns,
 )
+from sfsync.salesforce.client import connect
 from sfsync.salesforce.ids import to_18
 from sfsync.salesforce.writer import LockRetry, WriteStatus, apply_plan
+from tests.perf import reference
 from tests.sync.helpers import BASE_URL, rest_client
 
 SOURCE = "mappings/campaigns.yaml"
@@ -64,15 +73,31 @@ class FakeOrg:
             return [{"Id": i, "Name": n} for i, n in self.campaigns if f"'{n}'" in soql
                     or f"'{i}'" in soql]  # fmt: skip
         if " FROM Contact " in soql:
-            return [
+            rows = [
                 {"Id": c, "AccountId": a, "CS_Contact_Role__c": r, "HasOptedOutOfEmail": o}
                 for c, a, r, o in self.contacts
                 if f"'{a}'" in soql
             ]
+            return [{k: v for k, v in row.items() if k in soql} for row in rows]
         if " FROM CampaignMember " in soql:
             return [{"CampaignId": c, "ContactId": p} for c, p in self.members
                     if f"'{c}'" in soql and f"'{p}'" in soql]  # fmt: skip
         raise AssertionError(soql)
+
+    def query_frame(self, soql):
+        """Whole reads, as a Bulk API 2.0 query answers them: text columns, empty = NA."""
+        self.soql.append(f"query_frame: {soql}")
+        if soql.endswith(" FROM Contact WHERE AccountId != null"):
+            rows = [(c, a, r, "true" if o else "false") for c, a, r, o in self.contacts if a]
+            columns = ["Id", "AccountId", "CS_Contact_Role__c", "HasOptedOutOfEmail"]
+            keep = [c for c in columns if c in soql]
+            return pd.DataFrame(rows, columns=columns, dtype="str")[keep]
+        elif " FROM CampaignMember WHERE CampaignId IN (" in soql:
+            rows = [(c, p) for c, p in self.members if f"'{c}'" in soql]
+            columns = ["CampaignId", "ContactId"]
+        else:
+            raise AssertionError(soql)
+        return pd.DataFrame(rows, columns=columns, dtype="str")
 
 
 def _targets(**campaigns) -> list[CampaignTarget]:
@@ -137,6 +162,81 @@ def test_memberships_are_read_for_this_runs_campaigns_and_contacts_only():
     assert org.soql == [
         f"SELECT CampaignId, ContactId FROM CampaignMember WHERE CampaignId IN ('{STEP}') "
         f"AND ContactId IN ('{c1}','{c2}')"
+    ]
+
+
+ACCOUNTS = [to_18(f"001{i:012d}") for i in range(4)]
+CONTACTS = [to_18(f"003{i:012d}") for i in range(8)]
+
+
+def _odd_org() -> FakeOrg:
+    """Contacts with and without a role, opted out or not, one without an account, one account
+    (ACCOUNTS[3]) without contacts; memberships in and out of the run's Campaigns and scope."""
+    a, c = ACCOUNTS, CONTACTS
+    return FakeOrg(
+        [],
+        [(c[0], a[0], "primary", False), (c[1], a[0], None, True), (c[2], a[1], "user", False),
+         (c[3], a[2], "admin", True), (c[4], a[2], None, False), (c[5], None, "primary", False),
+         (c[6], a[1], "decision_maker", False)],
+        members=[(STEP, c[0]), (STEP, c[3]), (TIPS, c[2]), (TIPS, c[6]), (TWIN_A, c[1]),
+                 (STEP, c[7])],
+    )  # fmt: skip
+
+
+def _by_contact(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.sort_values("contact_id").reset_index(drop=True)
+
+
+@pytest.mark.parametrize("scope", [ACCOUNTS, ACCOUNTS[:3], ACCOUNTS[1:2], ACCOUNTS[3:]])
+def test_contacts_are_read_by_account_or_whole_with_the_same_result(scope):
+    small, large = _odd_org(), _odd_org()
+    before = reference.read_contacts(_odd_org(), scope, CONTACT)
+    by_account = read_contacts(small, scope, CONTACT)
+    whole = read_contacts(large, scope, CONTACT, in_list_max=len(scope) - 1)
+    assert [q.split(" WHERE ")[1][:15] for q in small.soql] == ["AccountId IN ('"]
+    assert large.soql == [
+        "query_frame: SELECT Id, AccountId, CS_Contact_Role__c, HasOptedOutOfEmail FROM Contact "
+        "WHERE AccountId != null"
+    ]
+    if before.empty:  # the old read's empty frame had no dtypes (opted_out float64)
+        assert by_account.empty and whole.empty
+        assert list(whole.columns) == list(before.columns) == list(CONTACT_COLUMNS)
+        return
+    pd.testing.assert_frame_equal(by_account, before)
+    pd.testing.assert_frame_equal(_by_contact(whole), _by_contact(before))
+    assert whole["opted_out"].dtype == bool and whole["role"].dtype == object
+
+
+def test_the_whole_contact_read_keeps_the_scope_and_the_opt_out_text():
+    whole = read_contacts(_odd_org(), ACCOUNTS[:3], CONTACT, in_list_max=1)
+    assert sorted(whole["contact_id"]) == [CONTACTS[i] for i in (0, 1, 2, 3, 4, 6)]
+    opted = dict(zip(whole["contact_id"], whole["opted_out"], strict=True))
+    assert [opted[CONTACTS[i]] for i in (0, 1, 3, 4)] == [False, True, True, False]
+    roles = dict(zip(whole["contact_id"], whole["role"], strict=True))
+    assert pd.isna(roles[CONTACTS[1]]) and roles[CONTACTS[6]] == "decision_maker"
+    assert read_contacts(_odd_org(), ACCOUNTS[3:], CONTACT, in_list_max=0).empty
+
+
+def test_contacts_of_an_org_without_the_role_and_opt_out_fields():
+    plain = {"fields": [{"name": "Id"}, {"name": "AccountId"}]}
+    whole = read_contacts(_odd_org(), ACCOUNTS, plain, in_list_max=0)
+    assert set(whole["role"]) == {None} and not whole["opted_out"].any()
+    pd.testing.assert_frame_equal(
+        _by_contact(whole), _by_contact(reference.read_contacts(_odd_org(), ACCOUNTS, plain))
+    )
+
+
+@pytest.mark.parametrize("contacts", [CONTACTS, CONTACTS[:4], CONTACTS[5:], [CONTACTS[1]]])
+def test_memberships_are_read_by_contact_or_by_campaign_with_the_same_result(contacts):
+    small, large = _odd_org(), _odd_org()
+    before = reference.read_memberships(_odd_org(), [STEP, TIPS], contacts)
+    by_contact = read_memberships(small, [STEP, TIPS], contacts)
+    by_campaign = read_memberships(large, [TIPS, STEP], contacts, in_list_max=len(contacts) - 1)
+    assert by_contact == before == by_campaign
+    assert all(" AND ContactId IN (" in q for q in small.soql)
+    assert large.soql == [
+        f"query_frame: SELECT CampaignId, ContactId FROM CampaignMember "
+        f"WHERE CampaignId IN ('{STEP}','{TIPS}')"
     ]
 
 
@@ -240,3 +340,39 @@ def test_a_plan_with_inserts_round_trips_and_says_what_it_adds():
     assert again == plan and not plan.is_empty
     assert plan.totals()["inserts"] == {"CampaignMember": 2}
     assert "CampaignMember: insert 2 records (step_day1 2)" in plan.summary()
+
+
+def test_both_read_paths_give_the_old_reads_results_on_the_practice_org(sandbox_factory):
+    sb = sandbox_factory(accounts=40)
+    sf = sb.simple_salesforce()
+    accounts = [a["Id"] for a in sf.query_all("SELECT Id FROM Account ORDER BY Name")["records"]]
+    scope = accounts[::2]
+    contacts = sf.query_all("SELECT Id, AccountId FROM Contact ORDER BY Email")["records"]
+    inside = [c["Id"] for c in contacts if c["AccountId"] in scope]
+    outside = [c["Id"] for c in contacts if c["AccountId"] not in scope]
+    sf.Contact.create({"LastName": "No account", "CS_Contact_Role__c": "primary"})
+    sf.Contact.update(inside[0], {"HasOptedOutOfEmail": True})
+    sf.Contact.update(inside[1], {"CS_Contact_Role__c": None})
+    campaigns = [c["Id"] for c in sf.query("SELECT Id FROM Campaign ORDER BY Name")["records"]]
+    run, other = campaigns[:2], campaigns[2]
+    members = [(run[0], c) for c in inside[:5] + outside[:3]] + [(run[1], inside[3])]
+    for campaign, contact in [*members, (other, inside[4])]:
+        sf.CampaignMember.create({"CampaignId": campaign, "ContactId": contact})
+    client = connect(
+        SalesforceSettings(instance_url=sb.salesforce_url, access_token=sb.access_token)
+    )
+    describe = client.describe("Contact")
+    old_contacts = reference.read_contacts(client, scope, describe)
+    wanted = list(old_contacts["contact_id"])
+    old_members = reference.read_memberships(client, run, wanted)
+    assert len(old_contacts) == len(inside) and old_contacts["opted_out"].sum() >= 1
+    assert old_members == {(run[0], c) for c in inside[:5]} | {(run[1], inside[3])}
+    for in_list_max, bulk_threshold, bulk in ((10_000, 2000, 0), (0, 2000, 0), (0, 0, 2)):
+        client.bulk_threshold = bulk_threshold
+        with capture_logs() as logs:
+            got = read_contacts(client, scope, describe, in_list_max=in_list_max)
+            members = read_memberships(client, run, wanted, in_list_max=in_list_max)
+        chosen = [e for e in logs if e["event"] == "salesforce_bulk_query_chosen"]
+        assert len(chosen) == bulk
+        pd.testing.assert_frame_equal(_by_contact(got), _by_contact(old_contacts))
+        assert members == old_members
