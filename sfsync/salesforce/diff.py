@@ -324,6 +324,19 @@ def signal_task_hygiene(
     return held, closes
 
 
+#: The columns of an existing Task that :func:`diff_tasks` reads
+EXISTING_TASK_COLUMNS = (
+    TASK_KEY_FIELD,
+    "Id",
+    "IsDeleted",
+    "IsClosed",
+    "Status",
+    "LastModifiedById",
+    "CreatedById",
+    *TASK_MAINTAINED_FIELDS,
+)
+
+
 def diff_tasks(
     desired_tasks: pd.DataFrame | None,
     existing_tasks: pd.DataFrame | None,
@@ -337,6 +350,8 @@ def diff_tasks(
     ``held``: keys not to create (an earlier month's Task for the same signal is open)."""
     retry = _pending_by_key(pending, "Task")
     existing_by_key: dict[str, dict[str, Any]] = {}
+    if existing_tasks is not None:  # only what the comparison reads (not the long Description)
+        existing_tasks = existing_tasks[[c for c in EXISTING_TASK_COLUMNS if c in existing_tasks]]
     for r in iter_records(existing_tasks):  # a live Task wins over a deleted one with that key
         key = str(r[TASK_KEY_FIELD])
         if key not in existing_by_key or _flag(existing_by_key[key].get("IsDeleted")):
