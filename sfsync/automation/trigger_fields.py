@@ -37,7 +37,12 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from sfsync.automation.followups import first_delivery_dates, onboarding_end, shift_months
+from sfsync.automation.followups import (
+    first_delivery_dates,
+    month_starts,
+    onboarding_end,
+    shift_months,
+)
 from sfsync.automation.playbook import OnboardingPolicy
 from sfsync.sources.engagement import first_tutorial_completions
 
@@ -70,9 +75,9 @@ def _used_since_start(
     )
     if isinstance(activity, int):  # neither column: nothing to read
         return none
-    month = pd.to_datetime(usage["month"].astype("string") + "-01", format="%Y-%m-%d")
-    used = usage.loc[(activity > 0) & (month <= pd.Timestamp(as_of)), ["tenant_id"]]
-    first = month[used.index].groupby(used["tenant_id"].astype("string")).min()
+    month = month_starts(usage["month"])
+    rows = ((activity > 0) & (month <= pd.Timestamp(as_of))).to_numpy(dtype=bool)
+    first = month[rows].groupby(usage["tenant_id"][rows].astype("string")).min()
     since = pd.to_datetime(_by_account(acc["tenant_id"], first))
     month_of_start = start.dt.to_period("M").dt.start_time
     return (since.notna() & start.notna() & (since >= month_of_start)).fillna(False)

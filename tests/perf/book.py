@@ -79,9 +79,7 @@ def canonical_activities(tasks: pd.DataFrame, events: pd.DataFrame, as_of: date)
                 "account_id": events["WhatId"].astype("str"),
                 "date": _ns(events["ActivityDate"]),
                 "type": events["Type"].astype("str").str.lower(),
-                "completed": (_ns(events["ActivityDate"]) <= pd.Timestamp(as_of)).astype(
-                    "boolean"
-                ),
+                "completed": (_ns(events["ActivityDate"]) <= pd.Timestamp(as_of)).astype("boolean"),
             }
         ),
     ]
@@ -95,6 +93,7 @@ def canonical_users(raw: pd.DataFrame) -> pd.DataFrame:
             "user_id": raw["Id"].astype("str"),
             "name": raw["Name"].astype("str"),
             "email": raw["Email"].astype("str"),
+            "manager_id": raw["ManagerId"].astype("str"),
             "is_active": raw["IsActive"].astype("boolean"),
         }
     )
