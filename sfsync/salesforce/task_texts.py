@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pandas.api.types import infer_dtype, is_integer_dtype
 
+from sfsync.frames import python_values
 from sfsync.templates import TemplateSet
 
 #: A column of Task values: one text per row, or one text for every row.
@@ -53,6 +54,34 @@ def text_values(values: Any, other: Callable[[Any], str] = _text) -> np.ndarray:
 def date_values(values: pd.Series) -> np.ndarray:
     """A datetime column as ``YYYY-MM-DD`` texts (``""`` for NaT)."""
     return text_values(pd.to_datetime(values).dt.strftime("%Y-%m-%d"))
+
+
+def str_values(values: pd.Series, *, records: bool = False) -> np.ndarray:
+    """``str(value)`` of every value as iterating ``values`` gives it (``records``: as
+    ``sfsync.frames.iter_records`` gives it, ``pd.NA`` as None), so a missing value is
+    ``nan``, ``None`` or ``<NA>``. Only the missing values take a Python call each."""
+    texts = values.astype("string").to_numpy(dtype=object, na_value=None)
+    missing = values.isna().to_numpy(dtype=bool)
+    if missing.any():
+        gaps = values[missing]
+        texts[missing] = [str(v) for v in (python_values(gaps) if records else gaps)]
+    return texts
+
+
+def per_distinct(values: pd.Series, each: Callable[[Any], str], missing: str = "") -> np.ndarray:
+    """``each(value)`` for every value of a text or integer column, called once per distinct
+    value (``missing`` for a missing one); a column of other values takes one call per
+    non-missing value."""
+    kinds = infer_dtype(values, skipna=True)
+    if kinds in ("string", "integer", "empty"):
+        codes, distinct = pd.factorize(values)
+        spelled = [each(v) for v in python_values(pd.Series(distinct))] + [missing]
+        return np.array(spelled, dtype=object)[codes]  # code -1 (missing): the last
+    array = python_values(values)
+    gaps = values.isna().to_numpy(dtype=bool)
+    return np.array(
+        [missing if gap else each(v) for v, gap in zip(array, gaps, strict=True)], dtype=object
+    )
 
 
 def fit_texts(texts: np.ndarray, length: int) -> np.ndarray:
