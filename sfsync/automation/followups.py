@@ -202,6 +202,13 @@ def _pick(value, rows: np.ndarray):
     return value.iloc[rows] if isinstance(value, pd.Series) else value
 
 
+def _kept(value, rows: np.ndarray, index: pd.Index) -> pd.Series:
+    """The ``rows`` (positions) of a per-account Series, or a scalar repeated for them."""
+    if isinstance(value, pd.Series):
+        return value.iloc[rows]
+    return pd.Series(value, index=index)
+
+
 class _Rows:
     """Collects candidate rows of every rule and renders the emitted ones."""
 
@@ -241,16 +248,16 @@ class _Rows:
             return
         rows = np.flatnonzero(keep)  # only the emitted rows are built and rendered
         acc = self.accounts.iloc[rows]
-        frame = pd.DataFrame(index=acc.index)
-        frame["due"] = _pick(due, rows)
-        frame["period"] = _pick(period, rows)
-        frame["due"] = due_not_before(frame["due"], self.as_of.date(), self.grace_business_days)
+        due = due_not_before(
+            _kept(due, rows, acc.index), self.as_of.date(), self.grace_business_days
+        )
+        period = _kept(period, rows, acc.index).astype(str)
         out = pd.DataFrame(
             {
-                "sync_key": rule + ":" + acc["account_id"] + ":" + frame["period"].astype(str),
+                "sync_key": rule + ":" + acc["account_id"] + ":" + period,
                 "account_id": acc["account_id"],
                 "owner_id": (owner.iloc[rows] if owner is not None else acc["owner_id"]),
-                "activity_date": pd.to_datetime(frame["due"]).astype("datetime64[ns]"),
+                "activity_date": due.astype("datetime64[ns]"),
                 "priority": priority,
                 "rule": rule,
                 "signal_code": signal_code,
@@ -474,9 +481,9 @@ def _recovery(rows, acc, signals, as_of: date, pb: Playbook) -> None:
     as_of_ts = pd.Timestamp(as_of)
     month_end = as_of_ts + pd.offsets.MonthEnd(0)
     for reason, group in reasons.groupby("reason"):
-        from_signal = group.set_index("account_id")["from_signal"]
         mask = isin(acc["account_id"], group["account_id"])
-        sig = _lookup(acc["account_id"], from_signal).fillna(False).astype(bool)
+        # one row per account and reason (churn_reasons): the signal's rows are the True ones
+        sig = isin(acc["account_id"], group.loc[group["from_signal"], "account_id"])
         for flag, code in ((False, None), (True, pb.recovery.competitor_signal)):
             rows.add(
                 mask & (sig == flag),

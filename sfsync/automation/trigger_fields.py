@@ -96,16 +96,15 @@ def _kickoff_held(
     if activities is None or activities.empty:
         return none
     when = pd.to_datetime(activities["date"])
-    held = activities[
-        activities["type"]
-        .astype("string")
-        .str.casefold()
-        .isin({t.casefold() for t in types})
-        .fillna(False)
-        & activities["completed"].fillna(False).astype(bool)
-        & (when <= pd.Timestamp(as_of))
-    ]
-    latest = pd.to_datetime(held["date"]).groupby(held["account_id"].astype("string")).max()
+    codes, kinds = pd.factorize(activities["type"].astype("string"))
+    wanted = pd.Series(kinds, dtype="string").str.casefold().isin({t.casefold() for t in types})
+    of_type = np.append(wanted.fillna(False).to_numpy(dtype=bool), False)[codes]  # -1: missing
+    rows = (
+        of_type
+        & activities["completed"].fillna(False).astype(bool).to_numpy(dtype=bool)
+        & (when <= pd.Timestamp(as_of)).to_numpy(dtype=bool)
+    )
+    latest = when[rows].groupby(activities["account_id"][rows].astype("string")).max()
     last = pd.to_datetime(_by_account(acc["account_id"], latest))
     return (last.notna() & start.notna() & (last >= start)).fillna(False)
 

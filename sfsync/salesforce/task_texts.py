@@ -52,8 +52,15 @@ def text_values(values: Any, other: Callable[[Any], str] = _text) -> np.ndarray:
 
 
 def date_values(values: pd.Series) -> np.ndarray:
-    """A datetime column as ``YYYY-MM-DD`` texts (``""`` for NaT)."""
-    return text_values(pd.to_datetime(values).dt.strftime("%Y-%m-%d"))
+    """A datetime column as ``YYYY-MM-DD`` texts (``""`` for NaT), as
+    ``strftime("%Y-%m-%d")`` spells them (numpy's ISO dates for time-zone-naive ones)."""
+    dates = pd.to_datetime(values)
+    if dates.dt.tz is not None:
+        return text_values(dates.dt.strftime("%Y-%m-%d"))
+    days = dates.to_numpy().astype("datetime64[D]")
+    texts = np.datetime_as_string(days, unit="D").astype(object)
+    texts[np.isnat(days)] = ""
+    return texts
 
 
 def str_values(values: pd.Series, *, records: bool = False) -> np.ndarray:

@@ -17,6 +17,7 @@ from pandas.testing import assert_frame_equal, assert_series_equal
 from sfsync.errors import ConfigError
 from sfsync.salesforce import tasks, upsell
 from sfsync.salesforce.task_texts import (
+    date_values,
     fit_texts,
     per_distinct,
     render_columns,
@@ -230,3 +231,23 @@ def test_text_helpers_spell_values_as_the_row_by_row_code():
     cut = fit_texts(long, 255)
     assert [len(t) for t in cut] == [2, 255, 255, 255]
     assert cut[1].endswith("…") and cut[2] == "x" * 255 and cut[3] == "y" * 254 + "…"
+
+
+def test_date_values_spell_dates_as_strftime_does():
+    stamps = pd.Series(
+        pd.to_datetime(
+            [
+                "2025-01-02",
+                None,
+                "1700-12-31 23:59",
+                "2262-04-11 23:00",
+                "1969-12-31 23:00",
+                "2024-02-29 00:00:01",
+            ],  # fmt: skip
+            format="mixed",
+        )
+    )
+    for column in (stamps, stamps.astype("datetime64[s]"), stamps.dt.tz_localize("Asia/Tokyo")):
+        expected = [t.strftime("%Y-%m-%d") if pd.notna(t) else "" for t in column]
+        assert date_values(column).tolist() == expected
+    assert date_values(stamps.iloc[:0]).tolist() == []
