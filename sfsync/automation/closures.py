@@ -44,10 +44,11 @@ def qbr_held_keys(
         & (when >= pd.Timestamp(qstart))
         & (when <= pd.Timestamp(as_of))
     )
-    held_ids = set(activities["account_id"][held.to_numpy(dtype=bool)].astype(str))
-    account_ids = accounts["account_id"].astype(str)
-    ids = set(account_ids[isin(account_ids, held_ids).to_numpy(dtype=bool)])
-    return {f"qbr:{a}:{label}": "qbr_held" for a in sorted(ids)}
+    held_ids = activities["account_id"][held.to_numpy(dtype=bool)].astype(str)
+    account_ids = accounts["account_id"].astype(str).dropna()
+    found = account_ids[isin(account_ids, held_ids).to_numpy(dtype=bool)]
+    ids = np.sort(pd.unique(found.to_numpy(dtype=object)))  # str order, as sorted() gives
+    return dict.fromkeys(("qbr:" + ids + f":{label}").tolist(), "qbr_held")
 
 
 def _key_suffixes(account_ids: pd.Series, start: pd.Series) -> np.ndarray:
