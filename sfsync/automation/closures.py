@@ -17,11 +17,13 @@ from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
 import pandas as pd
 
 from sfsync.automation.followups import first_delivery_dates, onboarding_end
 from sfsync.automation.playbook import Playbook
 from sfsync.calendar import fiscal_quarter
+from sfsync.frames import isin
 
 ONBOARDING_STEPS = ("setup", "kickoff", "video", "pre_delivery", "review", "complete")
 BEFORE_DELIVERY = ("video", "pre_delivery")
@@ -36,21 +38,33 @@ def qbr_held_keys(
     label, qstart, _ = fiscal_quarter(as_of, playbook.qbr.fiscal_year_start_month)
     types = {t.casefold() for t in playbook.qbr.held_types}
     when = pd.to_datetime(activities["date"])
-    held = activities[
+    held = (
         activities["type"].astype("string").str.lower().isin(types).fillna(False)
         & activities["completed"].fillna(False).astype(bool)
         & (when >= pd.Timestamp(qstart))
         & (when <= pd.Timestamp(as_of))
-    ]
-    ids = set(accounts["account_id"].astype(str)) & set(held["account_id"].astype(str))
-    return {f"qbr:{a}:{label}": "qbr_held" for a in sorted(ids)}
+    )
+    held_ids = activities["account_id"][held.to_numpy(dtype=bool)].astype(str)
+    account_ids = accounts["account_id"].astype(str).dropna()
+    found = account_ids[isin(account_ids, held_ids).to_numpy(dtype=bool)]
+    ids = np.sort(pd.unique(found.to_numpy(dtype=object)))  # str order, as sorted() gives
+    return dict.fromkeys(("qbr:" + ids + f":{label}").tolist(), "qbr_held")
+
+
+def _key_suffixes(account_ids: pd.Series, start: pd.Series) -> np.ndarray:
+    """``:<account>:<contract start YYYY-MM-DD>`` per row (object array of text; a missing
+    account id spelled ``nan``, as an f-string spells it)."""
+    ids = account_ids.astype("string").fillna("nan")
+    period = start.dt.strftime("%Y-%m-%d").astype("string")
+    return (":" + ids + ":" + period).to_numpy(dtype=object)
 
 
 def onboarding_done_keys(
     accounts: pd.DataFrame, usage: pd.DataFrame | None, as_of: date, playbook: Playbook
 ) -> dict[str, str]:
     """``onboarding_<step>:<account>:<contract start>`` -> ``onboarding_done`` for steps that
-    are no longer needed (delivery happened, or the onboarding period is over)."""
+    are no longer needed (delivery happened, or the onboarding period is over); in account
+    order, each account's steps in :data:`ONBOARDING_STEPS` order."""
     if "contract_start" not in accounts:
         return {}
     acc = accounts.reset_index(drop=True)
@@ -58,20 +72,21 @@ def onboarding_done_keys(
     start = pd.to_datetime(acc["contract_start"]).astype("datetime64[ns]")
     over = onboarding_end(start, ob)
     first = first_delivery_dates(acc, usage, as_of)
-    out: dict[str, str] = {}
     as_of_ts = pd.Timestamp(as_of)
-    for account, c, end, f in zip(acc["account_id"], start, over, first, strict=True):
-        if pd.isna(c):
-            continue
-        steps: tuple[str, ...] = ()
-        if as_of_ts > end:
-            steps = ONBOARDING_STEPS
-        elif not pd.isna(f):
-            steps = BEFORE_DELIVERY
-        period = c.strftime("%Y-%m-%d")
-        for step in steps:
-            out[f"onboarding_{step}:{account}:{period}"] = "onboarding_done"
-    return out
+    started = start.notna().to_numpy(dtype=bool)
+    ended = started & (as_of_ts > over).to_numpy(dtype=bool)
+    delivered = started & ~ended & first.notna().to_numpy(dtype=bool)
+    rows = np.flatnonzero(ended | delivered)
+    if not len(rows):
+        return {}
+    steps = np.zeros((len(rows), len(ONBOARDING_STEPS)), dtype=bool)
+    steps[ended[rows]] = True
+    before = [ONBOARDING_STEPS.index(step) for step in BEFORE_DELIVERY]
+    steps[np.ix_(delivered[rows], before)] = True
+    prefixes = np.array([f"onboarding_{step}" for step in ONBOARDING_STEPS], dtype=object)
+    suffixes = _key_suffixes(acc["account_id"].iloc[rows], start.iloc[rows])
+    keys = (prefixes[np.newaxis, :] + suffixes[:, np.newaxis])[steps]  # row-major: in order
+    return dict.fromkeys(keys.tolist(), "onboarding_done")
 
 
 def closable_followups(

@@ -57,6 +57,7 @@ import pandas as pd
 from sfsync.automation.playbook import OnboardingPolicy, Playbook
 from sfsync.calendar import fiscal_quarter
 from sfsync.frames import isin
+from sfsync.salesforce.task_texts import date_values, fit_texts, render_columns, text_values
 from sfsync.salesforce.tasks import TASK_FRAME_COLUMNS
 from sfsync.templates import TemplateSet
 
@@ -118,6 +119,17 @@ def onboarding_end(contract_start: pd.Series, policy: OnboardingPolicy) -> pd.Se
     return shift_months(start, policy.complete_check_months) + _days(policy.late_grace_days)
 
 
+def month_starts(months: pd.Series) -> pd.Series:
+    """The first day of each ``YYYY-MM`` month text (NaT when missing; index kept), each
+    distinct month parsed once."""
+    codes, distinct = pd.factorize(months)
+    parsed = pd.to_datetime(
+        pd.Series(distinct, dtype=object).astype("string") + "-01", format="%Y-%m-%d"
+    )
+    lookup = np.append(parsed.to_numpy(dtype="datetime64[ns]"), np.datetime64("NaT", "ns"))
+    return pd.Series(lookup[codes], index=months.index)  # code -1 (missing): the NaT
+
+
 def first_delivery_dates(accounts: pd.DataFrame, usage: pd.DataFrame, as_of: date) -> pd.Series:
     """Per account (index aligned with ``accounts``): the actual first delivery date F or NaT.
 
@@ -127,9 +139,10 @@ def first_delivery_dates(accounts: pd.DataFrame, usage: pd.DataFrame, as_of: dat
     as_of_ts = pd.Timestamp(as_of)
     if usage is None or usage.empty or "tenant_id" not in accounts:
         return pd.Series(pd.NaT, index=accounts.index, dtype="datetime64[ns]")
-    month_start = pd.to_datetime(usage["month"].astype("string") + "-01", format="%Y-%m-%d")
-    delivered = usage[(usage["deliveries"].fillna(0) > 0) & (month_start <= as_of_ts)]
-    first = month_start[delivered.index].groupby(delivered["tenant_id"]).min()
+    month_start = month_starts(usage["month"])
+    delivered = (usage["deliveries"].fillna(0) > 0) & (month_start <= as_of_ts)
+    rows = delivered.to_numpy(dtype=bool)  # whole columns: no copy of the usage frame
+    first = month_start[rows].groupby(usage["tenant_id"][rows]).min()
     mapped = pd.to_datetime(_lookup(accounts["tenant_id"], first)).astype("datetime64[ns]")
     contract = pd.to_datetime(accounts["contract_start"]).astype("datetime64[ns]")
     return mapped.where(mapped.isna() | contract.isna() | (mapped >= contract), contract)
@@ -161,6 +174,39 @@ def _last_touch(accounts: pd.DataFrame, activities: pd.DataFrame | None, as_of: 
     ]
     latest = pd.to_datetime(done["date"]).groupby(done["account_id"]).max()
     return pd.to_datetime(_lookup(accounts["account_id"], latest)).astype("datetime64[ns]")
+
+
+def _fmt_other(value) -> str:
+    """:func:`_fmt` of a value that is neither missing nor text."""
+    if isinstance(value, pd.Timestamp):
+        return value.strftime("%Y-%m-%d")
+    return str(value)
+
+
+def _fmt_values(values: pd.Series) -> np.ndarray:
+    """:func:`_fmt` of every value of a column (dates as ``YYYY-MM-DD``, missing as ``""``)."""
+    if pd.api.types.is_datetime64_dtype(values.dtype):
+        return date_values(values)
+    return text_values(values, _fmt_other)
+
+
+def _flags(condition) -> np.ndarray | bool:
+    """A comparison's result as booleans (a Series' values, or a scalar's truth)."""
+    if isinstance(condition, pd.Series):
+        return condition.to_numpy(dtype=bool)
+    return bool(condition)
+
+
+def _pick(value, rows: np.ndarray):
+    """The ``rows`` (positions) of a per-account Series; a scalar as it is."""
+    return value.iloc[rows] if isinstance(value, pd.Series) else value
+
+
+def _kept(value, rows: np.ndarray, index: pd.Index) -> pd.Series:
+    """The ``rows`` (positions) of a per-account Series, or a scalar repeated for them."""
+    if isinstance(value, pd.Series):
+        return value.iloc[rows]
+    return pd.Series(value, index=index)
 
 
 class _Rows:
@@ -196,59 +242,44 @@ class _Rows:
         owner: pd.Series | None = None,
         signal_code: str | None = None,
     ) -> None:
-        idx = self.accounts.index
-        frame = pd.DataFrame(index=idx)
-        frame["open"] = open_
-        frame["due"] = due
-        frame["close"] = close
-        frame["period"] = period
-        keep = mask.fillna(False).astype(bool) & (frame["open"] <= self.as_of)
-        keep &= self.as_of <= frame["close"]
+        keep = mask.fillna(False).astype(bool).to_numpy(dtype=bool)
+        keep = keep & _flags(open_ <= self.as_of) & _flags(self.as_of <= close)
         if not keep.any():
             return
-        acc = self.accounts[keep]
-        frame = frame[keep].copy()
-        frame["due"] = due_not_before(frame["due"], self.as_of.date(), self.grace_business_days)
+        rows = np.flatnonzero(keep)  # only the emitted rows are built and rendered
+        acc = self.accounts.iloc[rows]
+        due = due_not_before(
+            _kept(due, rows, acc.index), self.as_of.date(), self.grace_business_days
+        )
+        period = _kept(period, rows, acc.index).astype(str)
         out = pd.DataFrame(
             {
-                "sync_key": rule + ":" + acc["account_id"] + ":" + frame["period"].astype(str),
+                "sync_key": rule + ":" + acc["account_id"] + ":" + period,
                 "account_id": acc["account_id"],
-                "owner_id": (owner[keep] if owner is not None else acc["owner_id"]),
-                "activity_date": pd.to_datetime(frame["due"]).astype("datetime64[ns]"),
+                "owner_id": (owner.iloc[rows] if owner is not None else acc["owner_id"]),
+                "activity_date": due.astype("datetime64[ns]"),
                 "priority": priority,
                 "rule": rule,
                 "signal_code": signal_code,
-                "_template": template,
             }
         )
-        extra = {k: (v[keep] if isinstance(v, pd.Series) else v) for k, v in (values or {}).items()}
-        # plain lists, not a Series per row (iterrows): rendering is the only per-Task work
-        names = acc["name"].tolist() if "name" in acc else [None] * len(out)
-        due_dates = out["activity_date"].tolist()
-        columns = {k: (v.tolist() if isinstance(v, pd.Series) else None) for k, v in extra.items()}
-        subjects, descriptions = [], []
-        for pos, (name_value, due_value) in enumerate(zip(names, due_dates, strict=True)):
-            vals = dict.fromkeys(_VALUE_NAMES, "")
-            vals["account_name"] = _fmt(name_value) if "name" in acc else ""
-            vals["due_date"] = _fmt(due_value)
-            for name, v in extra.items():
-                listed = columns[name]
-                vals[name] = _fmt(listed[pos] if listed is not None else v)
-            text = self.templates.render("tasks", f"followup_{template}", vals)
-            subject = text.get("subject", "")
-            if len(subject) > SUBJECT_LENGTH:
-                subject = subject[: SUBJECT_LENGTH - 1] + "…"
-            subjects.append(subject)
-            descriptions.append(text.get("description", ""))
-        out["subject"] = subjects
-        out["description"] = descriptions
-        self.frames.append(out.drop(columns="_template"))
+        texts: dict[str, np.ndarray | str] = dict.fromkeys(_VALUE_NAMES, "")
+        texts["account_name"] = _fmt_values(acc["name"]) if "name" in acc else ""
+        texts["due_date"] = date_values(out["activity_date"])
+        for name, value in (values or {}).items():
+            picked = _pick(value, rows)
+            texts[name] = _fmt_values(picked) if isinstance(picked, pd.Series) else _fmt(picked)
+        text = render_columns(self.templates, "tasks", f"followup_{template}", texts, len(rows))
+        blank = np.full(len(rows), "", dtype=object)
+        out["subject"] = fit_texts(text.get("subject", blank), SUBJECT_LENGTH)
+        out["description"] = text.get("description", blank)
+        self.frames.append(out)
 
     def result(self) -> pd.DataFrame:
         if not self.frames:
             return empty_tasks()
         out = pd.concat(self.frames, ignore_index=True)
-        out["activity_date"] = [ts.date() for ts in out["activity_date"]]  # like signal Tasks
+        out["activity_date"] = out["activity_date"].dt.date  # like signal Tasks
         out["status"] = self.status
         out = out[TASK_COLUMNS].astype({"signal_code": "object", "activity_date": "object"})
         return out.sort_values("sync_key", ignore_index=True)
@@ -408,10 +439,15 @@ def _handover(rows, acc, previous, users, as_of: date, pb: Playbook) -> None:
         close=as_of_ts,
         priority=pb.handover.priority,
         values={
-            "previous_owner": prev_owner.map(lambda o: names.get(o, o)),
-            "new_owner": acc["owner_id"].map(lambda o: names.get(o, o)),
+            "previous_owner": _names(prev_owner, names),
+            "new_owner": _names(acc["owner_id"], names),
         },
     )
+
+
+def _names(ids: pd.Series, names: dict) -> pd.Series:
+    """Each id's name (``names.get(id, id)``: the id itself when it has none)."""
+    return ids.map(names).where(isin(ids, names.keys()), ids)
 
 
 def churn_reasons(
@@ -445,9 +481,9 @@ def _recovery(rows, acc, signals, as_of: date, pb: Playbook) -> None:
     as_of_ts = pd.Timestamp(as_of)
     month_end = as_of_ts + pd.offsets.MonthEnd(0)
     for reason, group in reasons.groupby("reason"):
-        from_signal = group.set_index("account_id")["from_signal"]
         mask = isin(acc["account_id"], group["account_id"])
-        sig = _lookup(acc["account_id"], from_signal).fillna(False).astype(bool)
+        # one row per account and reason (churn_reasons): the signal's rows are the True ones
+        sig = isin(acc["account_id"], group.loc[group["from_signal"], "account_id"])
         for flag, code in ((False, None), (True, pb.recovery.competitor_signal)):
             rows.add(
                 mask & (sig == flag),

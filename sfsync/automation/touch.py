@@ -25,6 +25,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Literal
@@ -75,10 +76,9 @@ class TouchModelPolicy(StrictModel):
 
 def touch_models(segment: pd.Series, band: pd.Series, policy: TouchModelPolicy) -> pd.Series:
     """Touch model per account from its segment and health band (rules: module doc)."""
-    base = segment.astype("string").map(policy.segments)
-    step = np.asarray(
-        [TOUCH_MODELS.index(m) if isinstance(m, str) else -1 for m in base], dtype=np.int64
-    )
+    position = {s: TOUCH_MODELS.index(m) for s, m in policy.segments.items()}
+    step = segment.astype("string").map(position).astype("Float64").fillna(-1)
+    step = step.to_numpy(dtype=np.int64)
     up = band.astype("string").isin(policy.step_up_bands).fillna(False).to_numpy(dtype=bool)
     step = np.where(up & (step > 0), step - 1, step)
     names = np.array([*TOUCH_MODELS, None], dtype=object)
@@ -124,6 +124,15 @@ def cs_priority(frame: pd.DataFrame, signals: pd.DataFrame | None, as_of: date) 
     return pd.Series(rank.sort_index().to_numpy(dtype=np.int64), index=frame.index)
 
 
+def _joined_codes(codes: tuple[str, ...]) -> Callable[[int], str]:
+    """For a bit set over ``codes`` (bit i: ``codes[i]``), its codes ``;``-joined."""
+
+    def joined(bits: int) -> str:
+        return ";".join(code for i, code in enumerate(codes) if bits >> i & 1)
+
+    return joined
+
+
 def tech_touch_triggers(
     account_ids: pd.Series,
     models: pd.Series,
@@ -131,13 +140,21 @@ def tech_touch_triggers(
     policy: TouchModelPolicy,
 ) -> pd.Series:
     """Engagement codes (alphabetical, ``;``-joined; missing when none) of accounts whose touch
-    model gets no engagement Task."""
+    model gets no engagement Task.
+
+    Each account's distinct codes are summed as bits (code i of the alphabetical
+    :data:`ENGAGEMENT_CODES` is bit i), and each distinct bit set is spelled once."""
     out = pd.Series([None] * len(account_ids), index=account_ids.index, dtype=object)
     if signals is None or signals.empty:
         return out
     untasked = ~models.isin(policy.task_models).to_numpy(dtype=bool) & models.notna().to_numpy()
-    chosen = signals[signals["code"].isin(ENGAGEMENT_CODES)]
-    joined = chosen.groupby("account_id")["code"].agg(lambda c: ";".join(sorted(set(c))))
+    chosen = signals[signals["code"].isin(ENGAGEMENT_CODES)].drop_duplicates(["account_id", "code"])
+    order = tuple(sorted(ENGAGEMENT_CODES))
+    bit = chosen["code"].map({code: 1 << i for i, code in enumerate(order)}).astype(np.int64)
+    bits = bit.groupby(chosen["account_id"]).sum()
+    distinct = pd.unique(bits.to_numpy())
+    spelled = dict(zip(distinct, map(_joined_codes(order), distinct.tolist()), strict=True))
+    joined = pd.Series(bits.map(spelled).to_numpy(dtype=object), index=bits.index)
     values = joined.reindex(account_ids.astype(str).to_numpy()).to_numpy(dtype=object)
     out[:] = np.where(untasked & pd.notna(values), values, None)
     return out
@@ -150,7 +167,7 @@ def task_signals(
     whose touch model is not in ``task_models`` (those become triggers instead)."""
     if signals.empty:
         return signals
-    tasked = set(account_ids[models.isin(policy.task_models).to_numpy(dtype=bool)].astype(str))
+    tasked = account_ids[models.isin(policy.task_models).to_numpy(dtype=bool)].astype(str)
     engagement = signals["code"].isin(ENGAGEMENT_CODES)
     keep = ~engagement | isin(signals["account_id"].astype(str), tasked)
     return signals[keep.to_numpy(dtype=bool)].reset_index(drop=True)

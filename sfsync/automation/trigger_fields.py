@@ -37,7 +37,12 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from sfsync.automation.followups import first_delivery_dates, onboarding_end, shift_months
+from sfsync.automation.followups import (
+    first_delivery_dates,
+    month_starts,
+    onboarding_end,
+    shift_months,
+)
 from sfsync.automation.playbook import OnboardingPolicy
 from sfsync.sources.engagement import first_tutorial_completions
 
@@ -70,9 +75,9 @@ def _used_since_start(
     )
     if isinstance(activity, int):  # neither column: nothing to read
         return none
-    month = pd.to_datetime(usage["month"].astype("string") + "-01", format="%Y-%m-%d")
-    used = usage.loc[(activity > 0) & (month <= pd.Timestamp(as_of)), ["tenant_id"]]
-    first = month[used.index].groupby(used["tenant_id"].astype("string")).min()
+    month = month_starts(usage["month"])
+    rows = ((activity > 0) & (month <= pd.Timestamp(as_of))).to_numpy(dtype=bool)
+    first = month[rows].groupby(usage["tenant_id"][rows].astype("string")).min()
     since = pd.to_datetime(_by_account(acc["tenant_id"], first))
     month_of_start = start.dt.to_period("M").dt.start_time
     return (since.notna() & start.notna() & (since >= month_of_start)).fillna(False)
@@ -91,16 +96,15 @@ def _kickoff_held(
     if activities is None or activities.empty:
         return none
     when = pd.to_datetime(activities["date"])
-    held = activities[
-        activities["type"]
-        .astype("string")
-        .str.casefold()
-        .isin({t.casefold() for t in types})
-        .fillna(False)
-        & activities["completed"].fillna(False).astype(bool)
-        & (when <= pd.Timestamp(as_of))
-    ]
-    latest = pd.to_datetime(held["date"]).groupby(held["account_id"].astype("string")).max()
+    codes, kinds = pd.factorize(activities["type"].astype("string"))
+    wanted = pd.Series(kinds, dtype="string").str.casefold().isin({t.casefold() for t in types})
+    of_type = np.append(wanted.fillna(False).to_numpy(dtype=bool), False)[codes]  # -1: missing
+    rows = (
+        of_type
+        & activities["completed"].fillna(False).astype(bool).to_numpy(dtype=bool)
+        & (when <= pd.Timestamp(as_of)).to_numpy(dtype=bool)
+    )
+    latest = when[rows].groupby(activities["account_id"][rows].astype("string")).max()
     last = pd.to_datetime(_by_account(acc["account_id"], latest))
     return (last.notna() & start.notna() & (last >= start)).fillna(False)
 

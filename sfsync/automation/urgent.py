@@ -14,17 +14,21 @@ from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from sfsync.automation.playbook import Playbook
 from sfsync.calendar import month_text, scoring_month
+from sfsync.frames import isin
 from sfsync.labels import Labels
 from sfsync.salesforce.escalation import People, business_days_after
+from sfsync.salesforce.task_texts import text_values
 from sfsync.salesforce.tasks import (
     SUBJECT_LENGTH,
     TASK_FRAME_COLUMNS,
     TEMPLATE_SECTION,
-    text_or_empty,
 )
 from sfsync.templates import TemplateSet
 
@@ -37,20 +41,47 @@ def urgent_key(account_id: str, as_of: date) -> str:
     return f"{URGENT_KEY_PREFIX}{account_id}:{month_text(scoring_month(as_of))}"
 
 
+def _account_keys(values: pd.Series) -> np.ndarray:
+    """Account ids as ``str()`` spells them, for matching (a missing one too: ``None``,
+    ``nan``, ``<NA>``)."""
+    keys = values.astype("string").to_numpy(dtype=object, na_value=None)
+    missing = values.isna().to_numpy(dtype=bool)
+    if missing.any():
+        keys[missing] = [str(v) for v in values[missing]]
+    return keys
+
+
+def _codes_before(previous: pd.DataFrame) -> pd.MultiIndex:
+    """(account, code) of every code in ``previous``'s ``signals`` (``;``-joined, each code
+    stripped, empty ones left out; an account listed twice: its last row)."""
+    before = pd.DataFrame(
+        {
+            "account": _account_keys(previous["account_id"]),
+            "codes": previous["signals"].astype("string").fillna("").to_numpy(dtype=object),
+        }
+    ).drop_duplicates("account", keep="last")
+    lists = pc.split_pattern(pa.array(before["codes"].to_numpy(), pa.large_string()), ";")
+    pieces, distinct = pd.factorize(np.asarray(pc.list_flatten(lists), dtype=object))
+    stripped = np.array([p.strip() for p in distinct], dtype=object)  # each distinct piece once
+    codes = stripped[pieces] if len(pieces) else np.array([], dtype=object)
+    owners = before["account"].to_numpy()[np.asarray(pc.list_parent_indices(lists), dtype=np.int64)]
+    named = codes != ""
+    return pd.MultiIndex.from_arrays([owners[named], codes[named]])
+
+
 def new_signals(signals: pd.DataFrame, previous: pd.DataFrame | None) -> pd.DataFrame:
     """The rows of ``signals`` whose code was not among the account's ``signals`` (``;``-joined)
-    in ``previous`` (all of them without a previous snapshot)."""
+    in ``previous`` (all of them without a previous snapshot; an account listed twice: its
+    last row)."""
     if previous is None or previous.empty or "signals" not in previous:
         return signals
-    before = {
-        str(a): {c.strip() for c in text_or_empty(s).split(";") if c.strip()}
-        for a, s in zip(previous["account_id"], previous["signals"], strict=True)
-    }
-    keep = [
-        code not in before.get(str(account), set())
-        for account, code in zip(signals["account_id"], signals["code"], strict=True)
-    ]
-    return signals[keep]
+    asked = pd.MultiIndex.from_arrays(
+        [
+            _account_keys(signals["account_id"]),
+            signals["code"].to_numpy(dtype=object),
+        ]
+    )
+    return signals[~asked.isin(_codes_before(previous))]
 
 
 def build_urgent_tasks(
@@ -77,41 +108,51 @@ def build_urgent_tasks(
         return empty
     info = scores.set_index("account_id")
     acc = accounts.drop_duplicates("account_id").set_index("account_id")
+    ids = chosen.groupby("account_id", sort=True).size().index  # accounts with a new signal
+    segment = text_values(info["segment"].reindex(ids))
+    band = text_values(info["health_band"].reindex(ids))
+    by_segment = isin(pd.Series(segment), alerts.escalate_segments).to_numpy(dtype=bool)
+    by_band = isin(pd.Series(band), alerts.escalate_bands).to_numpy(dtype=bool)
+    asked = (by_segment & (segment != "")) | (by_band & (band != ""))
+    if not asked.any():
+        return empty
+    ids, segment, band = ids[asked], segment[asked], band[asked]
+    by_segment, by_band = by_segment[asked] & (segment != ""), by_band[asked] & (band != "")
+    owner = text_values(acc["owner_id"].reindex(ids))
+    name = text_values(acc["name"].reindex(ids)) if "name" in acc else np.full(len(ids), "")
+    score = (
+        text_values(info["health_score"].reindex(ids))
+        if "health_score" in info
+        else np.full(len(ids), "")
+    )
+    codes: dict[object, list[str]] = {}
+    picked = chosen[isin(chosen["account_id"], ids).to_numpy(dtype=bool)]
+    for account_id, code in zip(picked["account_id"], picked["code"], strict=True):
+        codes.setdefault(account_id, []).append(code)
     people = People(users)
     labels = Labels(templates)
     due = business_days_after(as_of, policy.due_business_days)
     rows = []
-    for account_id, group in chosen.groupby("account_id", sort=True):
-        segment = text_or_empty(info.at[account_id, "segment"]) if account_id in info.index else ""
-        band = text_or_empty(info.at[account_id, "health_band"]) if account_id in info.index else ""
+    for i, account_id in enumerate(ids):  # the accounts an urgent Task is asked for
         reasons = []
-        if segment and segment in alerts.escalate_segments:
+        if by_segment[i]:
             reasons.append(("segment", {}))
-        if band and band in alerts.escalate_bands:
-            reasons.append(("band", {"health_band": labels.band_label(band)}))
-        if not reasons:
-            continue
-        owner = text_or_empty(acc.at[account_id, "owner_id"]) if account_id in acc.index else ""
-        manager = people.manager(owner, fallback_manager)
+        if by_band[i]:
+            reasons.append(("band", {"health_band": labels.band_label(band[i])}))
+        manager = people.manager(owner[i], fallback_manager)
         if manager is None:
             continue
-        name = (
-            text_or_empty(acc.at[account_id, "name"])
-            if "name" in acc and account_id in acc.index
-            else ""
-        )
-        score = info.at[account_id, "health_score"] if "health_score" in info else None
         values = {
-            "account_name": name or str(account_id),
-            "signal_labels": labels.signals_text(sorted(group["code"])),
+            "account_name": name[i] or str(account_id),
+            "signal_labels": labels.signals_text(sorted(codes[account_id])),
             "reasons": " / ".join(
                 templates.render(TEMPLATE_SECTION, f"urgent_reason_{r}", v)["text"]
                 for r, v in reasons
             ),
-            "owner_name": people.name(owner) or owner,
-            "health_score": text_or_empty(score),
-            "health_band": labels.band_label(band) if band else "",
-            "segment": segment,
+            "owner_name": people.name(owner[i]) or owner[i],
+            "health_score": score[i],
+            "health_band": labels.band_label(band[i]) if band[i] else "",
+            "segment": segment[i],
             "due_date": due.isoformat(),
         }
         text = templates.render(TEMPLATE_SECTION, "urgent_meeting", values)

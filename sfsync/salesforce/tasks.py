@@ -15,7 +15,9 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+from pandas.api.types import infer_dtype
 from pydantic import Field
 
 from sfsync.calendar import month_text, scoring_month
@@ -30,9 +32,16 @@ from sfsync.catalogue import (
 )
 from sfsync.configfile import StrictModel, load_model
 from sfsync.errors import ConfigProblem
-from sfsync.frames import iter_records
+from sfsync.frames import isin
 from sfsync.labels import Labels
 from sfsync.plan import AUTO_CLOSED_MARKER
+from sfsync.salesforce.task_texts import (
+    fit_texts,
+    per_distinct,
+    render_columns,
+    str_values,
+    text_values,
+)
 from sfsync.templates import TemplateSet
 
 TASK_FRAME_COLUMNS = [
@@ -213,6 +222,13 @@ def task_key_problems(describe: dict[str, Any], *, file: str = "org") -> list[Co
     return problems
 
 
+def _is_text(values: pd.Series) -> np.ndarray:
+    """Per value: it is a ``str`` (one check per value only in a column of mixed values)."""
+    if isinstance(values.dtype, pd.StringDtype) or infer_dtype(values, skipna=True) == "string":
+        return values.notna().to_numpy(dtype=bool)
+    return np.array([isinstance(v, str) for v in values.array], dtype=bool)
+
+
 def resolve_owners(
     owner_ids: pd.Series, users: pd.DataFrame | None, fallback: str | None
 ) -> pd.Series:
@@ -237,13 +253,10 @@ def resolve_owners(
     fallback_id: str | None = None
     if fallback:
         fallback_id = fallback if fallback in active else emails.get(fallback.casefold())
-
-    def pick(owner: Any) -> str | None:
-        if isinstance(owner, str) and owner in active:
-            return owner
-        return fallback_id
-
-    return owner_ids.map(pick).astype("object")
+    keep = _is_text(owner_ids) & isin(owner_ids, active).to_numpy(dtype=bool)
+    picked = np.where(keep, owner_ids.to_numpy(dtype=object), fallback_id)
+    # inferred as Series.map infers its results (no owner: NaN when the others are text)
+    return pd.Series(picked, index=owner_ids.index, name=owner_ids.name).astype("object")
 
 
 def build_signal_tasks(
@@ -271,9 +284,7 @@ def build_signal_tasks(
         extra = [c for c in ("health_score", "health_band", "segment") if c in scores]
         frame = frame.merge(scores[["account_id", *extra]], on="account_id", how="left")
     frame["task_owner"] = resolve_owners(frame["owner_id"], users, settings.fallback_owner)
-    names: dict[str, str] = {}
-    if users is not None and not users.empty and "name" in users:
-        names = {str(u): str(n) for u, n in zip(users["user_id"], users["name"], strict=True)}
+    names = user_names(users)
     month = month_text(scoring_month(as_of))
     due = as_of + timedelta(days=settings.due_offset_days)
     labels = Labels(templates)  # a band is shown by its label (危険), never its code (red)
@@ -281,42 +292,96 @@ def build_signal_tasks(
     def band_label(band: Any) -> str:
         return labels.band_label(band) if text_or_empty(band) else ""
 
-    rows = []
-    for rec in iter_records(frame.sort_values(["account_id", "code"])):
-        code, account_id = str(rec["code"]), str(rec["account_id"])
-        owner = rec["task_owner"]
-        values = {
-            "account_name": text_or_empty(rec.get("name")),
-            "account_id": account_id,
-            "signal_code": code,
-            "severity": text_or_empty(rec.get("severity")),
-            "scoring_month": month,
-            "due_date": due.isoformat(),
-            "owner_name": names.get(str(owner), "") if owner else "",
-            "health_score": text_or_empty(rec.get("health_score")),
-            "health_band": band_label(rec.get("health_band")),
-            "segment": labels.segment_label(rec.get("segment")),
+    frame = frame.sort_values(["account_id", "code"])
+    if frame.empty:
+        return pd.DataFrame([], columns=TASK_FRAME_COLUMNS)
+    codes = str_values(frame["code"], records=True)
+    account_ids = str_values(frame["account_id"], records=True)
+    owners = frame["task_owner"]
+    values = {
+        "account_name": text_values(frame["name"]),
+        "account_id": account_ids,
+        "signal_code": codes,
+        "severity": text_values(frame["severity"]) if "severity" in frame else "",
+        "scoring_month": month,
+        "due_date": due.isoformat(),
+        "owner_name": owner_names(owners, names),
+        "health_score": text_values(frame["health_score"]) if "health_score" in frame else "",
+        "health_band": (
+            per_distinct(frame["health_band"], band_label) if "health_band" in frame else ""
+        ),
+        "segment": (
+            per_distinct(frame["segment"], labels.segment_label) if "segment" in frame else ""
+        ),
+    }
+    subjects, descriptions = render_by_key(
+        templates, TEMPLATE_SECTION, [task_template_key(c) for c in codes], values
+    )
+    return task_frame(
+        {
+            "sync_key": "signal:" + codes + ":" + account_ids + ":" + month,
+            "account_id": account_ids,
+            "owner_id": owners.to_numpy(dtype=object),
+            "subject": fit_texts(subjects, SUBJECT_LENGTH),
+            "description": descriptions,
+            "activity_date": due,
+            "priority": settings.priority,
+            "status": settings.status,
+            "rule": "signal",
+            "signal_code": codes,
         }
-        text = templates.render(TEMPLATE_SECTION, task_template_key(code), values)
-        rows.append(
-            {
-                "sync_key": _task_key(code, account_id, month),
-                "account_id": account_id,
-                "owner_id": owner,
-                "subject": _fit(text["subject"], SUBJECT_LENGTH),
-                "description": text.get("description", ""),
-                "activity_date": due,
-                "priority": settings.priority,
-                "status": settings.status,
-                "rule": "signal",
-                "signal_code": code,
-            }
-        )
-    return pd.DataFrame(rows, columns=TASK_FRAME_COLUMNS)
+    )
 
 
-def _fit(text: str, length: int) -> str:
-    return text if len(text) <= length else text[: length - 1] + "…"
+def user_names(users: pd.DataFrame | None) -> dict[str, str]:
+    """``str(user_id)`` -> ``str(name)`` of the users frame (empty without names)."""
+    if users is None or users.empty or "name" not in users:
+        return {}
+    return dict(
+        zip(str_values(users["user_id"]).tolist(), str_values(users["name"]).tolist(), strict=True)
+    )
+
+
+def owner_names(owners: pd.Series, names: dict[str, str]) -> np.ndarray:
+    """The name of each Task owner (``""`` for no owner or an unknown one)."""
+    present = _is_text(owners) & (owners.to_numpy(dtype=object) != "")
+    found = owners.map(names).to_numpy(dtype=object, na_value=None)
+    return np.where(present & pd.notna(found), found, "").astype(object)
+
+
+def render_by_key(
+    templates: TemplateSet,
+    section: str,
+    keys: list[str],
+    values: dict[str, Any],
+) -> tuple[np.ndarray, np.ndarray]:
+    """Subjects and descriptions of rows whose template key differs from row to row
+    (``keys``, one per row; ``values``: per placeholder a column or one text): each key's
+    rows rendered together, keys in the order the rows first use them. A template without a
+    subject raises KeyError, as ``render(...)["subject"]`` does."""
+    rows = len(keys)
+    subjects = np.empty(rows, dtype=object)
+    descriptions = np.full(rows, "", dtype=object)
+    codes, distinct = pd.factorize(np.asarray(keys, dtype=object))
+    for i, key in enumerate(distinct):
+        where = np.flatnonzero(codes == i)
+        picked = {k: (v if isinstance(v, str) else v[where]) for k, v in values.items()}
+        text = render_columns(templates, section, key, picked, len(where))
+        subjects[where] = text["subject"]
+        if "description" in text:
+            descriptions[where] = text["description"]
+    return subjects, descriptions
+
+
+def task_frame(columns: dict[str, Any]) -> pd.DataFrame:
+    """The desired-Task frame of ``columns`` (one value: every row), with the dtypes the
+    frame of one dict per Task had (``pd.DataFrame(rows, columns=TASK_FRAME_COLUMNS)``)."""
+    rows = max(len(v) for v in columns.values() if isinstance(v, np.ndarray))
+    data = {
+        c: (v if isinstance(v, np.ndarray) else np.full(rows, v, dtype=object))
+        for c, v in columns.items()
+    }
+    return pd.DataFrame(data, columns=TASK_FRAME_COLUMNS)
 
 
 def text_or_empty(value: Any) -> str:

@@ -18,13 +18,22 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from sfsync.calendar import month_text, scoring_month
 from sfsync.catalogue import TASK_SECTION, UPSELL_CODES
 from sfsync.errors import ConfigProblem
-from sfsync.frames import iter_records
-from sfsync.salesforce.tasks import SUBJECT_LENGTH, TASK_FRAME_COLUMNS, resolve_owners
+from sfsync.salesforce.task_texts import fit_texts, per_distinct, str_values, text_values
+from sfsync.salesforce.tasks import (
+    SUBJECT_LENGTH,
+    TASK_FRAME_COLUMNS,
+    owner_names,
+    render_by_key,
+    resolve_owners,
+    task_frame,
+    user_names,
+)
 from sfsync.templates import TemplateSet
 
 UPSELL_KEY_PREFIX = "upsell:"
@@ -108,47 +117,45 @@ def build_upsell_tasks(
     if scores is not None and "health_score" in scores:
         frame = frame.merge(scores[["account_id", "health_score"]], on="account_id", how="left")
     frame["task_owner"] = resolve_owners(frame["owner_id"], users, fallback_owner)
-    names: dict[str, str] = {}
-    if users is not None and not users.empty and "name" in users:
-        names = {str(u): str(n) for u, n in zip(users["user_id"], users["name"], strict=True)}
+    names = user_names(users)
     due = as_of + timedelta(days=DUE_OFFSET_DAYS)
-    rows = []
-    for rec in iter_records(frame.sort_values(["account_id", "code"])):
-        code, account_id, owner = str(rec["code"]), str(rec["account_id"]), rec["task_owner"]
-        values = {
-            "account_name": _text(rec.get("name")),
-            "account_id": account_id,
-            "scoring_month": month_text(scoring_month(as_of)),
-            "due_date": due.isoformat(),
-            "owner_name": names.get(str(owner), "") if owner else "",
-            "health_score": _score(rec.get("health_score")),
+    month = month_text(scoring_month(as_of))
+    frame = frame.sort_values(["account_id", "code"])
+    if frame.empty:
+        return pd.DataFrame([], columns=TASK_FRAME_COLUMNS)
+    codes = str_values(frame["code"], records=True)
+    account_ids = str_values(frame["account_id"], records=True)
+    owners = frame["task_owner"]
+    values = {
+        "account_name": text_values(frame["name"]),
+        "account_id": account_ids,
+        "scoring_month": month,
+        "due_date": due.isoformat(),
+        "owner_name": owner_names(owners, names),
+        "health_score": _scores(frame["health_score"]) if "health_score" in frame else "",
+    }
+    subjects, descriptions = render_by_key(
+        templates, TASK_SECTION, [upsell_template_key(c) for c in codes], values
+    )
+    return task_frame(
+        {
+            "sync_key": UPSELL_KEY_PREFIX + codes + ":" + account_ids + ":" + month,
+            "account_id": account_ids,
+            "owner_id": owners.to_numpy(dtype=object),
+            "subject": fit_texts(subjects, SUBJECT_LENGTH),
+            "description": descriptions,
+            "activity_date": due,
+            "priority": PRIORITY,
+            "status": status,
+            "rule": RULE,
+            "signal_code": codes,
         }
-        text = templates.render(TASK_SECTION, upsell_template_key(code), values)
-        rows.append(
-            {
-                "sync_key": upsell_task_key(code, account_id, as_of),
-                "account_id": account_id,
-                "owner_id": owner,
-                "subject": _fit(text["subject"], SUBJECT_LENGTH),
-                "description": text.get("description", ""),
-                "activity_date": due,
-                "priority": PRIORITY,
-                "status": status,
-                "rule": RULE,
-                "signal_code": code,
-            }
-        )
-    return pd.DataFrame(rows, columns=TASK_FRAME_COLUMNS)
+    )
 
 
-def _fit(text: str, length: int) -> str:
-    return text if len(text) <= length else text[: length - 1] + "…"
-
-
-def _text(value: Any) -> str:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return ""
-    return str(value)
+def _scores(values: pd.Series) -> np.ndarray:
+    """:func:`_score` of every value (once per distinct whole-number score)."""
+    return per_distinct(values, _score)
 
 
 def _score(value: Any) -> str:
