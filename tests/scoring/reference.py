@@ -248,6 +248,8 @@ def _score_one(acc, by_tenant, by_account, as_of, month, prev_month, benchmarks,
         codes.append("competitor")
     if band == "red":
         codes.append("red_band")
+    if band == "green" and phase == "expansion":  # SPEC §3.4 upsell: expansion proposal
+        codes.append("expansion_proposal")
     before = previous.get(account_id)
     if before is not None and score is not None and before - score >= 15:
         codes.append("score_drop")
