@@ -17,6 +17,7 @@ A *state* frame is indexed by account_id with the columns ``gone``, ``run_id`` a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -47,6 +48,27 @@ def states(rows: list | pd.DataFrame) -> pd.DataFrame:
     frame = frame.astype("object")
     frame = frame.where(frame.notna(), None).set_index("account_id")  # NaN -> None (as stored)
     frame["gone"] = frame["gone"].map(lambda v: v is True or v == 1)
+    return frame
+
+
+def state_columns(columns: dict[str, Sequence]) -> pd.DataFrame:
+    """A state frame from columns of driver values (``account_id`` and :data:`STATE_COLUMNS`,
+    e.g. :func:`sfsync.state.reads.fetch_columns`): the frame :func:`states` builds from the
+    same rows (object columns, NaN as None, ``gone`` true for True or 1), built per column."""
+    if not len(columns["account_id"]):
+        return empty_states()
+    data = {}
+    for name in STATE_COLUMNS:
+        values = np.empty(len(columns[name]), dtype=object)
+        values[:] = columns[name]
+        values[pd.isna(values)] = None  # NaN -> None (as stored)
+        data[name] = values
+    gone = np.asarray(data["gone"] == 1, dtype=bool)
+    index = np.empty(len(columns["account_id"]), dtype=object)
+    index[:] = columns["account_id"]
+    index = pd.Index(index, name="account_id", dtype="object")
+    frame = pd.DataFrame(data, index=index, dtype="object")  # no inference of text columns
+    frame["gone"] = gone
     return frame
 
 

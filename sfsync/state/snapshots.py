@@ -17,6 +17,8 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
+import numpy as np
+import orjson
 import pandas as pd
 from sqlalchemy import (
     Boolean,
@@ -41,6 +43,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from sfsync.state.db import Store, metadata
+from sfsync.state.reads import days as day_values
+from sfsync.state.reads import fetch_columns
 from sfsync.state.snapshot_changes import (
     STATE_COLUMNS,
     VALUE_COLUMNS,
@@ -48,7 +52,7 @@ from sfsync.state.snapshot_changes import (
     plan_save,
     snapshot_day,
     spread,
-    states,
+    state_columns,
 )
 
 CHUNK_ROWS = 5000
@@ -96,37 +100,64 @@ FRAME_COLUMNS = ["account_id", "as_of", "health_score", "health_band", "health_t
                  "main_contact_id"]  # fmt: skip
 
 
-def _integers(frame: pd.DataFrame, column: str) -> list:
+def _nones(n: int) -> np.ndarray:
+    return np.full(n, None, dtype=object)
+
+
+def _with_nones(values: list, missing: np.ndarray) -> np.ndarray:
+    """``values`` (Python objects) as an object array, None where ``missing``."""
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    out[missing] = None
+    return out
+
+
+def _integers(frame: pd.DataFrame, column: str) -> np.ndarray:
     if column not in frame.columns:
-        return [None] * len(frame)
+        return _nones(len(frame))
     values = pd.to_numeric(frame[column], errors="coerce").round().astype("Int64")
-    return [None if v is pd.NA else int(v) for v in values]
+    missing = values.isna().to_numpy(dtype=bool)
+    return _with_nones(values.to_numpy(dtype="int64", na_value=0).tolist(), missing)  # ints
 
 
-def _floats(frame: pd.DataFrame, column: str) -> list:
+def _floats(frame: pd.DataFrame, column: str) -> np.ndarray:
     if column not in frame.columns:
-        return [None] * len(frame)
-    values = pd.to_numeric(frame[column], errors="coerce").astype("float64")
-    return [None if pd.isna(v) else float(v) for v in values]
+        return _nones(len(frame))
+    values = pd.to_numeric(frame[column], errors="coerce").astype("float64").to_numpy()
+    return _with_nones(values.tolist(), np.isnan(values))  # Python floats
 
 
-def _texts(frame: pd.DataFrame, column: str) -> list:
+def _texts(frame: pd.DataFrame, column: str) -> np.ndarray:
     if column not in frame.columns:
-        return [None] * len(frame)
-    values = frame[column].astype("object")
-    return [None if pd.isna(v) else str(v) for v in values]
+        return _nones(len(frame))
+    return _strings(frame[column])
 
 
-def _points_json(frame: pd.DataFrame) -> list[str]:
+def _strings(column: pd.Series) -> np.ndarray:
+    """Each value as ``str`` (None where missing), converting only values that are not
+    ``str`` already."""
+    values = column.astype("object").to_numpy()
+    missing = pd.isna(values)
+    out = values.copy()
+    out[missing] = None
+    present = out[~missing]
+    if set(map(type, present)) - {str}:
+        out[~missing] = [str(v) for v in present]
+    return out
+
+
+def _points_json(frame: pd.DataFrame) -> np.ndarray:
     points = frame[
         [c for c in frame.columns if c.endswith(POINTS_SUFFIX) and c != "measure_points"]
     ]
     if points.columns.empty:
-        return ["{}"] * len(frame)
+        return np.full(len(frame), "{}", dtype=object)
     points = points.apply(pd.to_numeric, errors="coerce").astype("float64")
     points.columns = [c.removesuffix(POINTS_SUFFIX) for c in points.columns]
     points = points[sorted(points.columns)].reset_index(drop=True)
-    return points.to_json(orient="records", lines=True).splitlines()  # NaN -> null
+    return _with_nones(  # NaN -> null
+        points.to_json(orient="records", lines=True).splitlines(), np.zeros(len(frame), bool)
+    )
 
 
 def stored_values(frame: pd.DataFrame) -> pd.DataFrame:
@@ -141,7 +172,10 @@ def stored_values(frame: pd.DataFrame) -> pd.DataFrame:
         "measure_points": _texts(frame, "measure_points"),
         "arr": _floats(frame, "arr"),
     }
-    index = pd.Index([str(a) for a in frame["account_id"]], name="account_id", dtype="object")
+    ids = frame["account_id"].astype("object").to_numpy()
+    if set(map(type, ids)) - {str}:
+        ids = np.array([str(a) for a in ids] or [], dtype=object)
+    index = pd.Index(ids, name="account_id", dtype="object")
     values = pd.DataFrame(columns, index=index, dtype="object")[list(VALUE_COLUMNS)]
     return values[~values.index.duplicated(keep="last")]
 
@@ -173,8 +207,8 @@ def save_snapshots(
         following = conn.execute(
             select(func.min(d.c.as_of)).where(d.c.scorecard == scorecard, d.c.as_of > as_of)
         ).scalar()
-        before = states(conn.execute(_states_query(scorecard, s.c.as_of < as_of)).all())
-        here = states(conn.execute(_state_rows().where(mine, s.c.as_of == as_of)).all())
+        before = state_columns(fetch_columns(conn, _states_query(scorecard, s.c.as_of < as_of)))
+        here = state_columns(fetch_columns(conn, _state_rows().where(mine, s.c.as_of == as_of)))
         at_next = None
         if following is not None:
             query = select(s.c.account_id).where(mine, s.c.as_of == following)
@@ -263,20 +297,30 @@ def _insert(conn, dialect: str, scorecard: str, as_of: date, frame: pd.DataFrame
     """Insert a state frame's rows dated ``as_of`` (none of them exists yet)."""
     if frame.empty:
         return 0
-    rows = frame.reset_index().assign(scorecard=scorecard, as_of=as_of)
-    rows["gone"] = rows["gone"].astype(bool)
+    n = len(frame)
     columns = ["scorecard", "account_id", "as_of", *STATE_COLUMNS]
-    values = zip(*(rows[c].tolist() for c in columns), strict=True)  # Python objects
-    records = [dict(zip(columns, row, strict=True)) for row in values]
-    if dialect == "postgresql" and len(records) > COPY_THRESHOLD:
+    day: Any = as_of.isoformat() if dialect == "sqlite" else as_of  # SQLite: as SQLAlchemy stores
+    values = {
+        "scorecard": [scorecard] * n,
+        "account_id": frame.index.tolist(),
+        "as_of": [day] * n,
+        "gone": frame["gone"].astype(bool).tolist(),
+        **{c: frame[c].tolist() for c in ("run_id", *VALUE_COLUMNS)},  # Python objects
+    }
+    rows = list(zip(*(values[c] for c in columns), strict=True))
+    names = ", ".join(columns)
+    if dialect == "postgresql" and n > COPY_THRESHOLD:
         cursor = conn.connection.driver_connection.cursor()
-        with cursor.copy(f"COPY score_snapshots ({', '.join(columns)}) FROM STDIN") as copy:
-            for record in records:
-                copy.write_row([record[c] for c in columns])
-        return len(records)
-    for start in range(0, len(records), CHUNK_ROWS):
-        conn.execute(score_snapshots.insert(), records[start : start + CHUNK_ROWS])
-    return len(records)
+        with cursor.copy(f"COPY score_snapshots ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return n
+    cursor = conn.connection.driver_connection.cursor()
+    marks = ", ".join(["?" if dialect == "sqlite" else "%s"] * len(columns))
+    sql = f"INSERT INTO score_snapshots ({names}) VALUES ({marks})"
+    for start in range(0, n, CHUNK_ROWS):
+        cursor.executemany(sql, rows[start : start + CHUNK_ROWS])
+    return n
 
 
 save_scores = save_snapshots  # the name the pipeline uses
@@ -310,8 +354,7 @@ def with_measure_points(scores: pd.DataFrame, points: pd.DataFrame | None) -> pd
 def _frame(raw: pd.DataFrame) -> pd.DataFrame:
     """Stored rows (:data:`FRAME_COLUMNS`, scorecard, category_points) -> the readers' frame."""
     frame = raw.reset_index(drop=True)
-    points = [json.loads(p) if p else {} for p in frame["category_points"]]
-    points_frame = pd.DataFrame.from_records(points, index=frame.index)
+    points_frame = pd.DataFrame.from_records(_points(frame["category_points"]), index=frame.index)
     points_frame = points_frame.astype("float64").add_suffix(POINTS_SUFFIX)
     frame = pd.concat([frame.drop(columns=["category_points"]), points_frame], axis=1)
     frame["as_of"] = pd.to_datetime(frame["as_of"]).astype("datetime64[ns]")
@@ -319,6 +362,21 @@ def _frame(raw: pd.DataFrame) -> pd.DataFrame:
     frame["health_trend"] = frame["health_trend"].astype("Int64")
     frame["arr"] = pd.to_numeric(frame["arr"], errors="coerce").astype("float64")
     return frame
+
+
+def _points(texts: pd.Series) -> list[dict]:
+    """The category points JSON of each row as a dict (``{}`` for none), decoded in one go
+    (one JSON array); row by row with :mod:`json` when that fails (e.g. ``NaN`` written by an
+    old version), which reads what orjson rejects."""
+    values = texts.astype("object").tolist()
+    parts = [p if p else "{}" for p in values]
+    try:
+        decoded = orjson.loads("[" + ",".join(parts) + "]")
+    except (orjson.JSONDecodeError, TypeError):
+        return [json.loads(p) if p else {} for p in values]
+    if len(decoded) != len(parts):  # a text holding more than one value
+        return [json.loads(p) if p else {} for p in values]
+    return decoded
 
 
 READ_COLUMNS = [*FRAME_COLUMNS, "scorecard", "category_points"]
@@ -385,10 +443,14 @@ def _latest(store: Store, scorecard: str, day: Any, *, inclusive: bool) -> pd.Da
     )
     days_query = select(d.c.as_of).where(d.c.scorecard == scorecard, upto(d.c.as_of))
     with store.connect() as conn:
-        raw = _raw(conn.execute(query).all(), names)
+        columns = fetch_columns(conn, query)
         days = list(conn.execute(days_query.order_by(d.c.as_of)).scalars())
-    raw["as_of"] = snapshot_day(days, raw["as_of"], raw["ended"])
-    return _frame(raw.drop(columns="ended"))
+    if columns["account_id"]:  # per column: the dtypes _raw infers from rows
+        raw = pd.DataFrame({n: list(columns[n]) for n in READ_COLUMNS})
+    else:
+        raw = _raw([], READ_COLUMNS)
+    raw["as_of"] = snapshot_day(days, day_values(columns["as_of"]), day_values(columns["ended"]))
+    return _frame(raw)
 
 
 def history(
