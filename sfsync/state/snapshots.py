@@ -207,7 +207,8 @@ def save_snapshots(
         following = conn.execute(
             select(func.min(d.c.as_of)).where(d.c.scorecard == scorecard, d.c.as_of > as_of)
         ).scalar()
-        before = state_columns(fetch_columns(conn, _states_query(scorecard, s.c.as_of < as_of)))
+        query = _states_query(scorecard, as_of, store.dialect)
+        before = state_columns(fetch_columns(conn, query))
         here = state_columns(fetch_columns(conn, _state_rows().where(mine, s.c.as_of == as_of)))
         at_next = None
         if following is not None:
@@ -277,10 +278,36 @@ def latest_rows(names: list[str], *where: Any):
     return select(*(ranked.c[n] for n in names)).where(ranked.c.recency == 1)
 
 
-def _states_query(scorecard: str, when: Any):
-    """Each account's latest row (value or tombstone) of ``scorecard`` satisfying ``when``."""
+def _newest(table, scorecard: str, upto: Any, *also: Any):
+    """The conditions of a row of ``table`` (score_snapshots or an alias) that is its
+    account's latest row of ``scorecard`` with ``upto(as_of)`` and ``also(table)``:
+    no later such row exists (an anti-join on the unique (scorecard, account_id, as_of) index,
+    cheaper than ranking every row with a window function, on SQLite and PostgreSQL)."""
+    later = score_snapshots.alias("later")
+    newer = select(later.c.id).where(
+        later.c.scorecard == table.c.scorecard,
+        later.c.account_id == table.c.account_id,
+        later.c.as_of > table.c.as_of,
+        upto(later.c.as_of),
+        *(condition(later) for condition in also),
+    )
+    return [
+        table.c.scorecard == scorecard,
+        upto(table.c.as_of),
+        *(condition(table) for condition in also),
+        ~newer.exists(),
+    ]
+
+
+def _states_query(scorecard: str, as_of: date, dialect: str):
+    """Each account's latest row (value or tombstone) of ``scorecard`` before ``as_of``
+    (SQLite: an anti-join; PostgreSQL, whose planner may pick a nested loop for it on
+    unanalysed tables: ranked by a window function, on the server)."""
     s = score_snapshots
-    return latest_rows(["account_id", *STATE_COLUMNS], s.c.scorecard == scorecard, when)
+    names = ["account_id", *STATE_COLUMNS]
+    if dialect == "postgresql":
+        return latest_rows(names, s.c.scorecard == scorecard, s.c.as_of < as_of)
+    return select(*(s.c[n] for n in names)).where(*_newest(s, scorecard, lambda c: c < as_of))
 
 
 def _record_date(conn, dialect: str, scorecard: str, as_of: date, plan: SavePlan) -> None:
@@ -415,6 +442,41 @@ def _latest(store: Store, scorecard: str, day: Any, *, inclusive: bool) -> pd.Da
     before the row that ended it (a tombstone) or, when none did, the last one up to ``day``."""
     s, d = score_snapshots, score_snapshot_dates
     upto = (lambda c: c <= day) if inclusive else (lambda c: c < day)
+    nxt = score_snapshots.alias("next")
+    ended = (  # the date of the row after it (a tombstone), if any
+        select(func.min(nxt.c.as_of))
+        .where(
+            nxt.c.scorecard == s.c.scorecard,
+            nxt.c.account_id == s.c.account_id,
+            nxt.c.as_of > s.c.as_of,
+            upto(nxt.c.as_of),
+        )
+        .scalar_subquery()
+        .label("ended")
+    )
+    alive = (lambda table: table.c.gone.is_not(True),)
+    query = (
+        select(*(s.c[c] for c in READ_COLUMNS), ended)
+        .where(*_newest(s, scorecard, upto, *alive))
+        .order_by(s.c.account_id)
+    )
+    if store.dialect == "postgresql":
+        query = _ranked_latest(scorecard, upto)
+    days_query = select(d.c.as_of).where(d.c.scorecard == scorecard, upto(d.c.as_of))
+    with store.connect() as conn:
+        columns = fetch_columns(conn, query)
+        days = list(conn.execute(days_query.order_by(d.c.as_of)).scalars())
+    if columns["account_id"]:  # per column: the dtypes _raw infers from rows
+        raw = pd.DataFrame({n: list(columns[n]) for n in READ_COLUMNS})
+    else:
+        raw = _raw([], READ_COLUMNS)
+    raw["as_of"] = snapshot_day(days, day_values(columns["as_of"]), day_values(columns["ended"]))
+    return _frame(raw)
+
+
+def _ranked_latest(scorecard: str, upto: Any):
+    """The query of :func:`_latest` with window functions (PostgreSQL, on the server)."""
+    s = score_snapshots
     window = {"partition_by": s.c.account_id}
     rows = (
         select(
@@ -436,21 +498,11 @@ def _latest(store: Store, scorecard: str, day: Any, *, inclusive: bool) -> pd.Da
         .subquery()
     )
     names = [*READ_COLUMNS, "ended"]
-    query = (
+    return (
         select(*(ranked.c[n] for n in names))
         .where(ranked.c.recency == 1)
         .order_by(ranked.c.account_id)
     )
-    days_query = select(d.c.as_of).where(d.c.scorecard == scorecard, upto(d.c.as_of))
-    with store.connect() as conn:
-        columns = fetch_columns(conn, query)
-        days = list(conn.execute(days_query.order_by(d.c.as_of)).scalars())
-    if columns["account_id"]:  # per column: the dtypes _raw infers from rows
-        raw = pd.DataFrame({n: list(columns[n]) for n in READ_COLUMNS})
-    else:
-        raw = _raw([], READ_COLUMNS)
-    raw["as_of"] = snapshot_day(days, day_values(columns["as_of"]), day_values(columns["ended"]))
-    return _frame(raw)
 
 
 def history(
