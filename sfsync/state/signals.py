@@ -28,6 +28,7 @@ from sqlalchemy import (
 
 from sfsync.frames import isin
 from sfsync.state.db import Store, metadata
+from sfsync.state.reads import days, fetch_columns
 
 KEY = ["account_id", "code"]
 SIGNAL_COLUMNS = ["account_id", "code", "kind", "severity"]
@@ -67,8 +68,13 @@ class SignalChanges(NamedTuple):
 def _active(conn) -> pd.DataFrame:
     s = signal_ledger
     query = select(s.c.id, s.c.account_id, s.c.code, s.c.kind, s.c.severity, s.c.first_seen)
-    rows = conn.execute(query.where(s.c.active)).all()
-    frame = pd.DataFrame([tuple(r) for r in rows], columns=["id", *SIGNAL_COLUMNS, "first_seen"])
+    columns = fetch_columns(conn, query.where(s.c.active))
+    names = ["id", *SIGNAL_COLUMNS, "first_seen"]
+    if not columns["id"]:
+        frame = pd.DataFrame([], columns=names)
+    else:  # per column: the dtypes a frame of the rows would get
+        frame = pd.DataFrame({n: list(columns[n]) for n in names})
+        frame["first_seen"] = days(columns["first_seen"])  # ISO text (SQLite) or date
     frame["id"] = frame["id"].astype("int64")
     return frame
 
@@ -125,15 +131,11 @@ def sync_signals(
                 [{"row_id": int(i)} for i in gone["id"]],
             )
         if len(still):
-            conn.execute(
-                s.update()
-                .where(s.c.id == bindparam("row_id"))
-                .values(last_seen=as_of, kind=bindparam("new_kind"), severity=bindparam("new_sev")),
-                [
-                    {"row_id": int(i), "new_kind": k, "new_sev": _none(v)}
-                    for i, k, v in zip(still["id"], still["kind"], still["severity"], strict=True)
-                ],
-            )
+            _reclassify(conn, still)
+            untouched = active["id"][
+                ~isin(active["id"], still["id"]) & ~isin(active["id"], gone["id"])
+            ]
+            _mark_seen(conn, as_of, still["id"], untouched)
         if len(new):
             conn.execute(
                 s.insert(),
@@ -156,6 +158,49 @@ def sync_signals(
     gone["cleared_at"] = as_of
     base = [*SIGNAL_COLUMNS, "first_seen"]
     return SignalChanges(_out(new, base), _out(still, base), _out(gone, [*base, "cleared_at"]))
+
+
+UPDATE_CHUNK = 10_000  # ids per statement (SQLite allows 32,766 parameters)
+
+
+def _reclassify(conn, still: pd.DataFrame) -> None:
+    """Store the kind and severity of the still-active signals whose kind or severity changed
+    (one parameter set per changed signal; an unchanged night has none)."""
+    old_kind = still["kind_ledger"].astype("object").to_numpy()
+    new_kind = still["kind"].astype("object").to_numpy()
+    old_sev = still["severity_ledger"].astype("object").to_numpy()
+    new_sev = still["severity"].astype("object").to_numpy()
+    kind_same = (old_kind == new_kind) | (pd.isna(old_kind) & pd.isna(new_kind))
+    sev_same = (old_sev == new_sev) | (pd.isna(old_sev) & pd.isna(new_sev))
+    changed = still[~(kind_same & sev_same)]
+    if not len(changed):
+        return
+    s = signal_ledger
+    conn.execute(
+        s.update()
+        .where(s.c.id == bindparam("row_id"))
+        .values(kind=bindparam("new_kind"), severity=bindparam("new_sev")),
+        [
+            {"row_id": int(i), "new_kind": k, "new_sev": _none(v)}
+            for i, k, v in zip(changed["id"], changed["kind"], changed["severity"], strict=True)
+        ],
+    )
+
+
+def _mark_seen(conn, as_of: date, seen: pd.Series, untouched: pd.Series) -> None:
+    """Set ``last_seen`` to ``as_of`` on the ledger rows ``seen`` (the still-active signals),
+    as set-based statements run on the server: every active row except ``untouched`` (the
+    active rows this run neither saw nor cleared) when those are fewer, else ``seen`` by id in
+    chunks; rows already at ``as_of`` (a re-run) are left alone."""
+    s = signal_ledger
+    update = s.update().values(last_seen=as_of).where(s.c.active, s.c.last_seen != as_of)
+    if len(untouched) <= min(len(seen), UPDATE_CHUNK):
+        others = [int(i) for i in untouched]
+        conn.execute(update.where(s.c.id.not_in(others)) if others else update)
+        return
+    ids = [int(i) for i in seen]
+    for start in range(0, len(ids), UPDATE_CHUNK):
+        conn.execute(update.where(s.c.id.in_(ids[start : start + UPDATE_CHUNK])))
 
 
 def _none(value):
