@@ -497,9 +497,11 @@ def _ranked_latest(scorecard: str, upto: Any):
         .where(rows.c.gone.is_not(True))
         .subquery()
     )
-    names = [*READ_COLUMNS, "ended"]
+    dated = {  # as ISO text: parsed per column, not into a date object per row
+        n: func.to_char(ranked.c[n], "YYYY-MM-DD").label(n) for n in ("as_of", "ended")
+    }
     return (
-        select(*(ranked.c[n] for n in names))
+        select(*(dated.get(n, ranked.c.get(n)) for n in [*READ_COLUMNS, "ended"]))
         .where(ranked.c.recency == 1)
         .order_by(ranked.c.account_id)
     )
