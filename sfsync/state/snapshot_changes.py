@@ -78,7 +78,9 @@ def overlay(base: pd.DataFrame, top: pd.DataFrame) -> pd.DataFrame:
         return base
     if base.empty:
         return top
-    return pd.concat([base.drop(index=top.index, errors="ignore"), top])
+    out = pd.concat([base.drop(index=top.index, errors="ignore"), top])
+    out.index = out.index.astype("object")  # concat infers a str index; lookups stay hashed
+    return out
 
 
 def present(frame: pd.DataFrame) -> pd.DataFrame:
@@ -91,11 +93,14 @@ def differs(frame: pd.DataFrame, reference: pd.DataFrame) -> np.ndarray:
     values differ (None equals None; run_id and gone are not compared)."""
     if frame.empty:
         return np.zeros(0, dtype=bool)
-    known = frame.index.isin(reference.index)
+    ids = frame.index.astype("object")  # an Arrow-backed index would test one id at a time
+    reference_ids = reference.index.astype("object")
+    known = ids.isin(reference_ids)
     out = ~known
     if known.any():
         mine = frame.loc[known, list(VALUE_COLUMNS)].to_numpy(dtype=object)
-        theirs = reference.loc[frame.index[known], list(VALUE_COLUMNS)].to_numpy(dtype=object)
+        rows = reference_ids.get_indexer(ids[known])
+        theirs = reference[list(VALUE_COLUMNS)].to_numpy(dtype=object)[rows]
         out[known] = ~(mine == theirs).all(axis=1)  # element-wise Python ==: None == None
     return out
 
