@@ -6,7 +6,7 @@ ids, tombstones, re-runs of a date and backfills to an earlier date."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 import numpy as np
 import pandas as pd
@@ -77,6 +77,7 @@ def _book(ids, score, *, points=True, extra=False, text_dtype="str") -> pd.DataF
     return frame
 
 
+ONE = timedelta(days=1)
 IDS = [f"001{i:015d}" for i in range(12)]
 STEPS = [  # (as_of, scores): nights, a re-run, missing columns, backfills
     (date(2025, 3, 2), _book(IDS, 50)),
@@ -99,7 +100,8 @@ def test_snapshots_store_and_read_the_same_as_the_row_by_row_reference(stores):
         assert save_snapshots(new, None, "default", as_of, scores) == written, (run, as_of)
         for table in (score_snapshots, score_snapshot_dates):
             assert _table(new, table) == _table(old, table), (run, as_of, table.name)
-        for day in [date(2025, 3, d) for d in range(1, 8)]:
+        last = run == len(STEPS) - 1
+        for day in [date(2025, 3, d) for d in range(1, 8)] if last else [as_of, as_of + ONE]:
             assert_frame_equal(previous_scores(new, day), reference.previous_scores(old, day))
             assert_frame_equal(
                 scores_on_or_before(new, "default", day),
@@ -149,12 +151,12 @@ def test_many_still_active_signals_get_last_seen_by_id_chunks(sqlite_store, tmp_
     """More still-active signals than one statement's ids, with as many left untouched (out of
     scope): last_seen moves for exactly the seen ones."""
     old = open_store(f"sqlite:///{tmp_path / 'old.db'}")
-    ids = [f"A{i:05d}" for i in range(25_000)]
+    ids = [f"A{i:05d}" for i in range(20_002)]
     signals = _signals([(a, "red_band", "churn", "high") for a in ids])
     for store, sync in ((old, reference.sync_signals), (sqlite_store, sync_signals)):
         sync(store, date(2025, 3, 1), signals)
         sync(store, date(2025, 3, 2), signals.iloc[::2], scope=ids[::2])
     assert _table(sqlite_store, signal_ledger) == _table(old, signal_ledger)
     seen = active_signals(sqlite_store).set_index("account_id")["last_seen"]
-    assert seen.value_counts().to_dict() == {date(2025, 3, 2): 12_500, date(2025, 3, 1): 12_500}
+    assert seen.value_counts().to_dict() == {date(2025, 3, 2): 10_001, date(2025, 3, 1): 10_001}
     old.dispose()
