@@ -55,16 +55,17 @@ def csv_frame(body: bytes) -> pd.DataFrame:
     Raises :class:`ExportError` when the body is (or ends with) a Metabase error object, and
     ``ValueError`` when it is empty or not CSV at all."""
     start = len(_BOM) if body.startswith(_BOM) else 0
-    head = body[start : start + _HEADER_BYTES].lstrip()
+    first = body[start : start + _HEADER_BYTES]
+    head = first.lstrip()
     if head.startswith(b"{") or head.startswith(b"["):
         _raise_if_json(body[start:])
     _raise_if_error_after_rows(body)
-    if not body[start:].strip():
+    if not head and len(body) <= start + _HEADER_BYTES:  # (no copy of a long body)
         raise ValueError("the CSV export is empty (not even a header)")
     data = pa.py_buffer(body)  # no copy: Arrow reads the bytes object itself
     if start:
         data = data.slice(start)
-    names = _header(head)
+    names = _header(first)
     if names is not None and len(names) > 1 and len(set(names)) == len(names):
         try:
             table = pa_csv.read_csv(
@@ -80,9 +81,11 @@ def csv_frame(body: bytes) -> pd.DataFrame:
             )
         except pa.ArrowInvalid:
             pass  # rows of another width, or bytes that are not UTF-8: pandas decides below
-        else:
-            del data
-            return _text_frame(table)
+        else:  # every column as named and typed (a header Arrow splits otherwise: pandas)
+            if table.column_names == names and all(
+                t == pa.large_string() for t in table.schema.types
+            ):
+                return _text_frame(table)
     return pd.read_csv(
         io.BytesIO(body),
         dtype="str",
@@ -131,7 +134,9 @@ def _raise_if_error_after_rows(body: bytes) -> None:
     """Metabase writes the error object of a query that fails mid-export after the rows sent
     so far, on the line after them. A CSV line cannot start with ``{"`` (a field holding a
     quote is quoted), so such a last line is that object."""
-    end = len(body.rstrip())
+    end = len(body)
+    while end and body[end - 1 : end].isspace():  # not body.rstrip(): that copies the body
+        end -= 1
     cut = body.rfind(b"\n", 0, end) + 1
     if not body.startswith(b'{"', cut) or cut == 0:
         return
