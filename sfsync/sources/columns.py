@@ -298,6 +298,9 @@ def _coerce_fast(series: pd.Series, kind: ColumnType) -> tuple[pd.Series, pd.Ser
     if _text_kind(series):
         return _coerce_text(series, kind)
     dtype = series.dtype
+    if kind == "bool" and dtype == np.dtype(bool):  # a JSON export's true/false, none missing
+        values = pd.array(series.to_numpy(), dtype="boolean")
+        return pd.Series(values, index=series.index), pd.Series(False, index=series.index)
     numeric = pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
     if (
         numeric
@@ -549,11 +552,17 @@ def _bool_value(value: object) -> object:
 
 def _allowed(values: pd.Series, allowed: list[str]) -> tuple[pd.Series, pd.Series]:
     """``values`` in the spelling of ``allowed`` (matched ignoring case), and the mask of the
-    present values that are none of them."""
+    present values that are none of them. Each distinct value is looked up once (a column
+    with allowed values holds few)."""
     spelling = {a.strip().casefold(): a for a in allowed}
-    folded = values.map(lambda v: spelling.get(str(v).strip().casefold()), na_action="ignore")
-    unknown = values.notna() & folded.isna()
-    return folded.astype("str").where(folded.notna(), pd.NA), unknown
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    found = [spelling.get(str(v).strip().casefold()) for v in uniques]
+    table = pa.array(found, type=pa.large_string())
+    taken = table.take(pa.array(codes, mask=codes < 0)) if len(table) else None
+    if taken is None:
+        taken = pa.nulls(len(values), pa.large_string())
+    folded = _text_series(pa.chunked_array([taken]), values.index)
+    return folded, values.notna() & folded.isna()
 
 
 def _describe(kind: ColumnType) -> str:
@@ -580,9 +589,13 @@ class _Shown:
         return _Shown(self.column, self.prefix, self.suffix + suffix, self.cache)
 
     def at(self, index: object) -> str:
-        if "values" not in self.cache:  # Python objects, as the values were read
-            self.cache["values"] = self.column.astype(object)
-        return f"{self.prefix}{self.cache['values'].at[index]!r}{self.suffix}"
+        if isinstance(self.column.dtype, pd.StringDtype) or _is_arrow_text(self.column.dtype):
+            value = self.column.at[index]  # a str, or the dtype's missing value, as astype gives
+        else:
+            if "values" not in self.cache:  # Python objects, as the values were read
+                self.cache["values"] = self.column.astype(object)
+            value = self.cache["values"].at[index]
+        return f"{self.prefix}{value!r}{self.suffix}"
 
 
 def apply_mapping(raw: pd.DataFrame, mapping: ColumnMapping, *, source: str) -> MappedFrame:

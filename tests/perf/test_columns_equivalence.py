@@ -16,7 +16,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pandas.testing import assert_frame_equal, assert_series_equal
 
-from sfsync.sources.columns import ColumnMapping, _coerce, _coerce_fast, apply_mapping
+from sfsync.sources.columns import (
+    ColumnMapping,
+    _allowed,
+    _coerce,
+    _coerce_fast,
+    apply_mapping,
+)
 from tests.perf import reference_columns as reference
 
 TEXT = [
@@ -119,7 +125,7 @@ _CELL = st.one_of(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(st.lists(_CELL, max_size=20), st.sampled_from(KINDS), st.sampled_from(TEXT_DTYPES))
 def test_any_text_coerces_as_value_by_value(values, kind, dtype):
     _same_coercion(pd.Series(values, dtype=dtype), kind)
@@ -143,6 +149,43 @@ def test_numeric_columns_coerce_as_value_by_value(kind, values):
     old_values, old_bad = reference._coerce(series, kind)
     assert_series_equal(new_values, old_values)
     assert_series_equal(new_bad, old_bad)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_boolean_columns_coerce_as_value_by_value(kind):
+    """A JSON export's true/false column (numpy bool): quick for kind bool, as before else."""
+    series = pd.Series([True, False, True])
+    assert (_coerce_fast(series, kind) is None) == (kind != "bool")
+    new_values, new_bad = _coerce(series, kind)
+    old_values, old_bad = reference._coerce(series, kind)
+    assert_series_equal(new_values, old_values, check_exact=True)
+    assert_series_equal(new_bad, old_bad, check_exact=True)
+
+
+def _allowed_value_by_value(values, allowed):
+    """``_allowed`` as it was: a Python call per value."""
+    spelling = {a.strip().casefold(): a for a in allowed}
+    folded = values.map(lambda v: spelling.get(str(v).strip().casefold()), na_action="ignore")
+    unknown = values.notna() & folded.isna()
+    return folded.astype("str").where(folded.notna(), pd.NA), unknown
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["video", "Video ", "MAIL", None, "podcast", "document", "ß", "mail"],
+        [None, None],
+        [],
+        ["x", "y"],
+    ],
+)
+def test_allowed_values_are_matched_as_value_by_value(values):
+    allowed = ["video", "document", "mail", "SS"]
+    series = _coerce(pd.Series(values, dtype=object), "str")[0]
+    new_values, new_unknown = _allowed(series, allowed)
+    old_values, old_unknown = _allowed_value_by_value(series, allowed)
+    assert_series_equal(new_values, old_values, check_exact=True)
+    assert_series_equal(new_unknown, old_unknown, check_exact=True)
 
 
 @pytest.mark.parametrize("kind", KINDS)
