@@ -193,3 +193,21 @@ class _BytesOnly:
 def test_the_csv_body_is_read_as_bytes_never_as_text():
     frame = client()._export_frame(_BytesOnly(), "csv", "card 1")
     assert frame.values.tolist() == [["t-1", "2025-02"]]
+
+
+def test_ordinary_exports_are_read_by_arrow_not_pandas(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("pandas' reader was used")
+
+    monkeypatch.setattr(pd, "read_csv", refuse)
+    body = _body(
+        ["tenant_id", "month", "note"],
+        [["t-1", "2025-02", 'a "b"\nc'], ["", "2025-03", ""]],
+        csv.QUOTE_MINIMAL,
+        bom=True,
+    )
+    frame = csv_frame(body)
+    assert frame["note"].tolist()[0] == 'a "b"\nc' and frame["tenant_id"].isna().tolist() == [
+        False,
+        True,
+    ]
