@@ -350,7 +350,8 @@ def _coerce_text(series: pd.Series, kind: ColumnType) -> tuple[pd.Series, pd.Ser
     index = series.index
     text = pc.utf8_trim_whitespace(_arrow_text(series))
     blank = pc.equal(pc.binary_length(text), 0)
-    text = pc.if_else(blank, pa.scalar(None, text.type), text)
+    if pc.any(blank).as_py():  # (a CSV export's empty cells are null already: no copy then)
+        text = pc.if_else(blank, pa.scalar(None, text.type), text)
     present = _mask(pc.is_valid(text), index)
     none = pd.Series(False, index=index)
     if kind == "str":
@@ -663,7 +664,8 @@ def apply_mapping(raw: pd.DataFrame, mapping: ColumnMapping, *, source: str) -> 
                 shown + f" is outside the plausible range {plausible.text()}",
             )
         out[field] = values
-    frame = pd.DataFrame(out, index=raw.index)
+    # the coerced columns as they are (not copied into 2-D blocks: a million rows' worth)
+    frame = pd.DataFrame(out, index=raw.index, copy=False)
     if mapping.keep_extra:
         extra = [c for c in raw.columns if c not in set(mapping.source_columns) | set(frame)]
         frame = pd.concat([frame, raw[extra]], axis=1)
@@ -690,7 +692,7 @@ def apply_mapping(raw: pd.DataFrame, mapping: ColumnMapping, *, source: str) -> 
     )
     return MappedFrame(
         source=source,
-        frame=frame.loc[~bad_rows],
+        frame=frame.loc[~bad_rows] if bad_rows.any() else frame,
         quarantined=quarantined if len(quarantined) else empty_quarantine(),
         rows_read=len(raw),
         key=tuple(mapping.key),
