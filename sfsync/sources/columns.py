@@ -438,8 +438,8 @@ def _dates(
     ASCII dates are checked and converted by Arrow; the rare prefix written with other
     decimal digits (``２０２５-03-15``, which pandas reads as a date) goes to pandas, and so does
     a column holding a date outside datetime64[ns] (which fails there as it always did)."""
-    try:  # a column of plain dates only (Arrow's cast takes exactly the real YYYY-MM-DD)
-        days = pc.cast(pc.cast(text, pa.date32()), pa.int32())
+    try:  # every value starts with a real YYYY-MM-DD (Arrow's cast takes exactly those)
+        days = pc.cast(pc.cast(pc.utf8_slice_codeunits(text, 0, 10), pa.date32()), pa.int32())
     except pa.ArrowInvalid:
         pass
     else:
