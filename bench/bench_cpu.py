@@ -3,7 +3,9 @@
 At N accounts (default 100,000) on the sample book's 13 months of usage it times, in this
 process, the parsing of the Accounts as Bulk 2.0 query result pages (CSV), the decoding of Metabase's JSON export of the usage rows (slab by slab, against
 ``json.loads`` and ``from_records``: CPU and the rise of the resident peak), the column
-mapping of those rows, the record diff of an unchanged night (every account's desired
+mapping of those rows, the whole usage extract (export decode + column mapping) from the JSON
+export against the CSV export (Arrow's reader, and pandas' reader on the decoded text as the
+CSV path did before; CPU and the rise of the resident peak, mapped frames asserted equal), the record diff of an unchanged night (every account's desired
 values equal to what the org holds), the filter of the read Tasks by this run's keys
 (``isin``) and the walk over Task rows of the Task-building steps, each with the current code and with the implementation it replaced (kept in
 ``tests/perf/`` or the pandas call itself); it prints process CPU seconds and the speed-up.
@@ -47,6 +49,32 @@ def _export_body(usage) -> bytes:
     return json.dumps(records, ensure_ascii=False).encode()
 
 
+def _export_csv_body(usage) -> bytes:
+    """The usage frame as Metabase's CSV export sends it (``format_rows=false``: a header of
+    column names, raw values, null = empty cell, booleans as true/false, UTF-8, ``\\n``)."""
+    import csv
+    import io
+
+    records = usage.astype(object).where(usage.notna(), None)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(list(records.columns))
+    for row in records.itertuples(index=False):
+        writer.writerow(
+            [
+                ""
+                if value is None
+                else ("true" if value else "false")
+                if isinstance(value, bool)
+                else value.isoformat()[:10]
+                if hasattr(value, "isoformat")
+                else value
+                for value in row
+            ]
+        )
+    return buffer.getvalue().encode()
+
+
 def _bulk_pages(frame, rows: int = 50_000) -> list[str]:
     """The frame as Bulk API 2.0 query result pages (CSV, every value quoted, null = empty)."""
     import csv
@@ -82,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args(argv)
 
+    import io
     import json
 
     import pandas as pd
@@ -92,15 +121,20 @@ def main(argv: list[str] | None = None) -> int:
     from sfsync.salesforce.mapping import load_mapping
     from sfsync.salesforce.query import csv_frame
     from sfsync.sources.columns import apply_mapping, load_column_mapping
+    from sfsync.sources.csv_rows import csv_frame as csv_export_frame
     from sfsync.sources.json_rows import records_frame
     from tests.perf import reference, reference_columns
     from tests.sync.synthetic import synthetic_result
 
     sample = generate(args.accounts, args.seed, AS_OF)
     body = _export_body(sample.usage)
+    csv_body = _export_csv_body(sample.usage)
     pages = _bulk_pages(sample.accounts)
     del sample
-    print(f"sfsync CPU benchmark: {args.accounts} accounts, {len(body) / 1e6:.0f} MB usage export")
+    print(
+        f"sfsync CPU benchmark: {args.accounts} accounts, usage export of "
+        f"{len(body) / 1e6:.0f} MB as JSON, {len(csv_body) / 1e6:.0f} MB as CSV"
+    )
     (raw, rise), t_new = _cpu("usage JSON export decode (slab by slab)",
                               lambda: _peak_rise(lambda: records_frame(body)))  # fmt: skip
     (old_raw, old_rise), t_old = _cpu(
@@ -128,6 +162,38 @@ def main(argv: list[str] | None = None) -> int:
                       lambda: reference_columns.apply_mapping(raw, mapping, source="usage"))  # fmt: skip
     assert new.frame.equals(old.frame) and new.quarantined.equals(old.quarantined)
     print(f"    speed-up {t_old / t_new:.1f}x; {new.quarantined_count} rows quarantined by both")
+    del old
+
+    # the whole usage extract, export body to mapped frame: JSON (the old default format)
+    # against CSV (the default now), and the CSV path as it was (pandas on response.text)
+    def extract(decode):
+        return lambda: _peak_rise(lambda: apply_mapping(decode(), mapping, source="usage"))
+
+    def pandas_csv():
+        text = csv_body.decode("utf-8")  # what response.text did
+        return pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""])
+
+    print(f"  usage extract (export decode + column mapping), {len(new.frame)} rows mapped")
+    (from_json, json_rise), t_json = _cpu("JSON export: slab decode + mapping (old default)",
+                                          extract(lambda: records_frame(body)))  # fmt: skip
+    (from_csv, csv_rise), t_csv = _cpu("CSV export: pyarrow.csv + mapping (new default)",
+                                       extract(lambda: csv_export_frame(csv_body)))  # fmt: skip
+    (from_pandas, pandas_rise), t_pandas = _cpu("CSV export: pandas on the text + mapping (old)",
+                                                extract(pandas_csv))  # fmt: skip
+    for other in (from_csv, from_pandas):
+        pd.testing.assert_frame_equal(other.frame, new.frame, check_exact=True)
+        pd.testing.assert_frame_equal(other.quarantined, new.quarantined, check_exact=True)
+    pd.testing.assert_frame_equal(from_json.frame, new.frame, check_exact=True)
+    print(
+        f"    CSV {t_json / t_csv:.1f}x faster than JSON, {t_pandas / t_csv:.1f}x than the old "
+        "CSV path; same mapped frame and quarantine from all three"
+    )
+    if json_rise is not None:
+        print(
+            f"    resident peak rose by {csv_rise:.0f} MiB (CSV, Arrow) against "
+            f"{json_rise:.0f} MiB (JSON) and {pandas_rise:.0f} MiB (CSV, pandas)"
+        )
+    del from_json, from_csv, from_pandas, new
 
     ids = [f"001{n:015d}" for n in range(args.accounts)]
     scores, _ = synthetic_result(ids)

@@ -29,13 +29,18 @@ reason it failed. A required *column* that the source does not return is a :clas
 
 from __future__ import annotations
 
+import functools
 import re
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import structlog
 from pydantic import Field, model_validator
 
@@ -43,7 +48,7 @@ from sfsync.configfile import StrictModel, load_model
 from sfsync.errors import InputDataError, SourceError
 from sfsync.frames import isin
 from sfsync.plausible import non_finite, plausible_range
-from sfsync.salesforce.ids import ID_PATTERN, to_18
+from sfsync.salesforce.ids import ID_PATTERN, to_18, to_18_column
 
 log = structlog.get_logger(__name__)
 
@@ -257,10 +262,31 @@ def _coerce_values(series: pd.Series, kind: ColumnType) -> tuple[pd.Series, pd.S
 _THOUSANDS = r"-?\d{1,3}(,\d{3})+(\.\d+)?"
 _BOOL_TEXT = {**dict.fromkeys(_TRUE, True), **dict.fromkeys(_FALSE, False)}
 
+#: pandas' text dtype (``str``): Arrow storage, NaN for missing. Mapped text columns have it.
+TEXT_DTYPE = pd.StringDtype("pyarrow", na_value=np.nan)
+# What ``pd.to_numeric`` reads as a number (ASCII digits only, as its parser), and the words
+# it reads as a non-finite one (any case, either sign)
+_DECIMAL = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
+_NON_FINITE = r"^[+-]?(inf|infinity|nan)$"
+_ASCII_ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
+# datetime64[ns] holds 1677-09-21 … 2262-04-11; dates outside take pandas' path (and its error)
+_NS_DAYS = (-106_751, 106_750)
+_MONTH_DAYS = pa.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], pa.int32())
+
+
+def _is_arrow_text(dtype: object) -> bool:
+    if isinstance(dtype, pd.StringDtype):
+        return dtype.storage == "pyarrow"
+    if isinstance(dtype, pd.ArrowDtype):
+        return pa.types.is_string(dtype.pyarrow_dtype) or pa.types.is_large_string(
+            dtype.pyarrow_dtype
+        )
+    return False
+
 
 def _text_kind(series: pd.Series) -> bool:
     """Whether every present value of ``series`` is a Python/Arrow string (or none is present)."""
-    if isinstance(series.dtype, pd.StringDtype):
+    if isinstance(series.dtype, pd.StringDtype) or _is_arrow_text(series.dtype):
         return True
     if series.dtype != object:
         return False
@@ -272,6 +298,9 @@ def _coerce_fast(series: pd.Series, kind: ColumnType) -> tuple[pd.Series, pd.Ser
     if _text_kind(series):
         return _coerce_text(series, kind)
     dtype = series.dtype
+    if kind == "bool" and dtype == np.dtype(bool):  # a JSON export's true/false, none missing
+        values = pd.array(series.to_numpy(), dtype="boolean")
+        return pd.Series(values, index=series.index), pd.Series(False, index=series.index)
     numeric = pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
     if (
         numeric
@@ -286,43 +315,210 @@ def _coerce_fast(series: pd.Series, kind: ColumnType) -> tuple[pd.Series, pd.Ser
     return None
 
 
+def _arrow_text(series: pd.Series) -> pa.ChunkedArray:
+    """The values of a text column as Arrow text (no copy when it is Arrow-backed already)."""
+    if _is_arrow_text(series.dtype):
+        return pa.chunked_array(series.array.__arrow_array__())
+    if isinstance(series.dtype, pd.StringDtype):  # python storage
+        series = series.astype(TEXT_DTYPE)
+        return pa.chunked_array(series.array.__arrow_array__())
+    values = series.to_numpy(dtype=object)  # strings and missing values only (_text_kind)
+    return pa.chunked_array([pa.array(values, type=pa.large_string(), from_pandas=True)])
+
+
+def _mask(values: pa.ChunkedArray | pa.Array, index: pd.Index) -> pd.Series:
+    """A boolean Arrow result (null = False) as a bool Series on ``index``."""
+    filled = pc.fill_null(values, False)
+    return pd.Series(np.asarray(filled, dtype=bool), index=index, copy=False)
+
+
+def _matches(text: pa.ChunkedArray, pattern: str, *, ignore_case: bool = False) -> pa.ChunkedArray:
+    return pc.match_substring_regex(text, pattern, ignore_case=ignore_case)
+
+
+def _text_series(values: pa.ChunkedArray, index: pd.Index) -> pd.Series:
+    """Arrow text as a ``str`` Series on ``index`` (null = NaN)."""
+    if not pa.types.is_large_string(values.type):
+        values = values.cast(pa.large_string())
+    return pd.Series(pd.array(values, dtype=TEXT_DTYPE), index=index, copy=False)
+
+
 def _coerce_text(series: pd.Series, kind: ColumnType) -> tuple[pd.Series, pd.Series]:
-    """:func:`_coerce_values` for a column of strings, with pandas string operations."""
-    text = series.astype("str").str.strip()
-    text = text.mask(text.isna() | (text == ""))
-    present = text.notna()
-    none = pd.Series(False, index=series.index)
+    """:func:`_coerce_values` for a column of strings, with ``pyarrow.compute`` kernels only
+    (no Python call per value): trimmed (the whitespace :meth:`str.strip` removes), blanks
+    missing, then parsed as ``kind`` with the rules of the value-by-value path."""
+    index = series.index
+    text = pc.utf8_trim_whitespace(_arrow_text(series))
+    blank = pc.equal(pc.binary_length(text), 0)
+    if pc.any(blank).as_py():  # (a CSV export's empty cells are null already: no copy then)
+        text = pc.if_else(blank, pa.scalar(None, text.type), text)
+    present = _mask(pc.is_valid(text), index)
+    none = pd.Series(False, index=index)
     if kind == "str":
-        return text.astype("str").where(present, pd.NA), none
+        return _text_series(text, index), none
     if kind == "id":
-        ok = text.str.fullmatch(ID_PATTERN.pattern).fillna(False).astype(bool)
-        valid = text.where(ok)
-        uniques = valid.dropna().unique()
-        to18 = dict(zip(uniques, (to_18(v) for v in uniques), strict=True))
-        ids = valid.map(to18).astype("str").where(ok & present, pd.NA)
+        ok = _mask(_matches(text, f"^(?:{ID_PATTERN.pattern})$"), index)
+        ids = to_18_column(_text_series(text, index).where(ok))
         return ids, present & ~ok
     if kind in ("int", "float"):
-        grouped = text.str.fullmatch(_THOUSANDS).fillna(False).astype(bool)
-        plain = text.where(~grouped, text.str.replace(",", "", regex=False))
-        numbers = pd.to_numeric(plain.astype(object), errors="coerce").astype("float64")
+        numbers = _numbers(text, index)
         bad = present & numbers.isna()
         if kind == "int":
             bad |= present & numbers.notna() & (numbers % 1 != 0)
         return numbers, bad
     if kind == "date":
-        iso = text.str.match(_ISO_DATE_PREFIX.pattern).fillna(False).astype(bool)
-        prefix = text.str.slice(0, 10).where(iso, "invalid").where(present)
-        dates = pd.to_datetime(prefix, format="%Y-%m-%d", errors="coerce").astype("datetime64[ns]")
-        return dates, present & dates.isna()
+        return _dates(text, index, present)
     if kind == "month":
-        iso = text.str.match(_ISO_DATE_PREFIX.pattern).fillna(False).astype(bool)
-        month = text.str.slice(0, 7).where(iso, text)
-        ok = month.str.match(_MONTH.pattern).fillna(False).astype(bool)
-        return month.where(ok).astype("str").where(ok, pd.NA), present & ~ok
+        iso = pc.fill_null(_matches(text, _re2(_ISO_DATE_PREFIX.pattern, text)), False)
+        month = pc.if_else(iso, pc.utf8_slice_codeunits(text, 0, 7), text)
+        ok = pc.fill_null(_matches(month, _re2(_MONTH.pattern, month)), False)
+        months = pc.if_else(ok, month, pa.scalar(None, month.type))
+        return _text_series(months, index), present & ~_mask(ok, index)
     if kind == "bool":
-        parsed = text.str.lower().map(_BOOL_TEXT).astype("boolean")
-        return parsed, present & parsed.isna()
+        lower = pc.utf8_lower(text)
+        true = _mask(pc.is_in(lower, value_set=pa.array(sorted(_TRUE))), index)
+        false = _mask(pc.is_in(lower, value_set=pa.array(sorted(_FALSE))), index)
+        parsed = pd.arrays.BooleanArray(true.to_numpy(), ~(true | false).to_numpy())
+        return pd.Series(parsed, index=index), present & ~(true | false)
     raise AssertionError(kind)  # pragma: no cover - Literal exhausts the cases
+
+
+def _numbers(text: pa.ChunkedArray, index: pd.Index) -> pd.Series:
+    """``pd.to_numeric`` of the text (thousands separators dropped) as float64, NaN where it
+    is not a number: decimal notation cast by Arrow (correctly rounded, as pandas' parser),
+    ``inf``/``infinity``/``nan`` in any case and with either sign as pandas reads them."""
+    try:  # Arrow reads a subset of what pandas reads, the same way: most columns stop here
+        numbers = pc.cast(text, pa.float64())
+    except pa.ArrowInvalid:
+        pass
+    else:
+        values = np.asarray(pc.fill_null(numbers, np.nan), dtype="float64")
+        return pd.Series(_integer_zeros(values, text), index=index, copy=False)
+    plain = text
+    if pc.any(pc.match_substring(text, ",")).as_py():
+        grouped = pc.fill_null(_matches(text, _re2(f"^{_THOUSANDS}$", text)), False)
+        plain = pc.if_else(grouped, pc.replace_substring(text, ",", ""), text)
+    decimal = pc.fill_null(_matches(plain, _DECIMAL), False)
+    try:
+        numbers = pc.cast(pc.if_else(decimal, plain, pa.scalar(None, plain.type)), pa.float64())
+    except pa.ArrowInvalid:  # a number Arrow's parser refuses (an exponent of 20 digits…)
+        parsed = pd.to_numeric(_text_series(plain, index).astype(object), errors="coerce")
+        return parsed.astype("float64")
+    values = np.asarray(pc.fill_null(numbers, np.nan), dtype="float64").copy()
+    words = pc.fill_null(_matches(plain, _NON_FINITE, ignore_case=True), False)
+    if pc.any(words).as_py():
+        word = np.asarray(words, dtype=bool)
+        negative = np.asarray(pc.fill_null(pc.starts_with(plain, "-"), False), dtype=bool)
+        infinite = np.asarray(
+            pc.fill_null(_matches(plain, "inf", ignore_case=True), False), dtype=bool
+        )
+        values[word & infinite] = np.inf
+        values[word & infinite & negative] = -np.inf
+    return pd.Series(_integer_zeros(values, plain), index=index, copy=False)
+
+
+def _integer_zeros(values: np.ndarray, plain: pa.ChunkedArray) -> np.ndarray:
+    """``pd.to_numeric`` reads a column of whole numbers only (none missing) as integers, so
+    ``-0`` there is 0 (elsewhere -0.0): the one value whose float64 differs."""
+    negative_zero = (values == 0) & np.signbit(values)
+    if not negative_zero.any() or plain.null_count:
+        return values
+    if pc.all(pc.match_substring_regex(plain, "^[+-]?[0-9]+$")).as_py():
+        values = values.copy()
+        values[negative_zero] = 0.0
+    return values
+
+
+def _dates(
+    text: pa.ChunkedArray, index: pd.Index, present: pd.Series
+) -> tuple[pd.Series, pd.Series]:
+    """Calendar dates of ISO text (``YYYY-MM-DD`` and anything after it, as a timestamp's
+    time and offset): the first 10 characters when they are a real date, else NaT.
+
+    ASCII dates are checked and converted by Arrow; the rare prefix written with other
+    decimal digits (``２０２５-03-15``, which pandas reads as a date) goes to pandas, and so does
+    a column holding a date outside datetime64[ns] (which fails there as it always did)."""
+    try:  # every value starts with a real YYYY-MM-DD (Arrow's cast takes exactly those)
+        days = pc.cast(pc.cast(pc.utf8_slice_codeunits(text, 0, 10), pa.date32()), pa.int32())
+    except pa.ArrowInvalid:
+        pass
+    else:
+        low, high = (v.as_py() for v in pc.min_max(days).values())
+        if low is None or (_NS_DAYS[0] <= low and high <= _NS_DAYS[1]):
+            dates = pd.Series(_datetimes(days), index=index, copy=False)
+            return dates, present & dates.isna()
+    iso = np.asarray(
+        pc.fill_null(_matches(text, _re2(_ISO_DATE_PREFIX.pattern, text)), False), bool
+    )
+    ascii_iso = pc.fill_null(_matches(text, _ASCII_ISO_DATE), False)
+    nothing = pa.scalar(None, text.type)
+    prefix = pc.if_else(ascii_iso, pc.utf8_slice_codeunits(text, 0, 10), nothing)
+    year = pc.cast(pc.utf8_slice_codeunits(prefix, 0, 4), pa.int32())
+    month = pc.cast(pc.utf8_slice_codeunits(prefix, 5, 7), pa.int32())
+    day = pc.cast(pc.utf8_slice_codeunits(prefix, 8, 10), pa.int32())
+    leap = pc.and_(
+        pc.equal(pc.bit_wise_and(year, 3), 0),
+        pc.or_(pc.not_equal(pc.remainder(year, 100), 0), pc.equal(pc.remainder(year, 400), 0)),
+    )
+    in_month = pc.add(
+        pc.take(_MONTH_DAYS, pc.min_element_wise(pc.max_element_wise(month, 0), 12)),
+        pc.cast(pc.and_(leap, pc.equal(month, 2)), pa.int32()),
+    )
+    real = pc.and_(
+        pc.and_(pc.greater_equal(month, 1), pc.less_equal(month, 12)),
+        pc.and_(pc.greater_equal(day, 1), pc.less_equal(day, in_month)),
+    )
+    real = pc.fill_null(real, False)
+    try:
+        days = pc.cast(pc.if_else(real, prefix, pa.scalar(None, prefix.type)), pa.date32())
+        days = pc.cast(days, pa.int32())
+        low, high = (v.as_py() for v in pc.min_max(days).values())
+    except pa.ArrowInvalid:  # a year Arrow's calendar lacks (0000): pandas' path decides
+        low, high = _NS_DAYS[0] - 1, None
+    if low is not None and (low < _NS_DAYS[0] or high > _NS_DAYS[1]):
+        whole = _text_series(text, index).str.slice(0, 10).where(iso, "invalid").where(present)
+        dates = pd.to_datetime(whole, format="%Y-%m-%d", errors="coerce")
+        dates = dates.astype("datetime64[ns]")  # out of range: fails as it always did
+        return dates, present & dates.isna()
+    stamps = _datetimes(days)
+    odd = iso & ~np.asarray(ascii_iso, dtype=bool)
+    if odd.any():  # other decimal digits: pandas reads them (one value at a time, rare)
+        few = _text_series(text, index)[odd].str.slice(0, 10)
+        parsed = pd.to_datetime(few, format="%Y-%m-%d", errors="coerce")
+        stamps[odd] = parsed.astype("datetime64[ns]").to_numpy()
+    dates = pd.Series(stamps, index=index, copy=False)
+    return dates, present & dates.isna()
+
+
+def _datetimes(days: pa.ChunkedArray) -> np.ndarray:
+    """Days since 1970 (int32, null = missing) as datetime64[ns] (NaT = missing)."""
+    stamps = np.asarray(pc.fill_null(days, 0), dtype="int64").astype("datetime64[D]")
+    stamps = stamps.astype("datetime64[ns]")
+    stamps[~np.asarray(pc.is_valid(days), dtype=bool)] = np.datetime64("NaT")
+    return stamps
+
+
+@functools.cache
+def _python_digits() -> str:
+    """An RE2 class of the characters that ``\\d`` matches in a Python ``str`` pattern (every
+    Unicode decimal digit, by Python's Unicode tables: RE2's ``\\d`` is ASCII only and its
+    ``\\p{Nd}`` follows a newer Unicode)."""
+    ranges: list[list[int]] = []
+    for code in range(sys.maxunicode + 1):
+        if chr(code).isdecimal():
+            if ranges and ranges[-1][1] == code - 1:
+                ranges[-1][1] = code
+            else:
+                ranges.append([code, code])
+    return "[" + "".join(f"\\x{{{a:x}}}-\\x{{{b:x}}}" for a, b in ranges) + "]"
+
+
+def _re2(pattern: str, text: pa.ChunkedArray) -> str:
+    """A Python regex of this module for ``pyarrow.compute`` (RE2) on ``text``: ``\\d`` as
+    Python means it (``[0-9]`` when the text is ASCII, a quicker class for RE2)."""
+    if pc.all(pc.string_is_ascii(text)).as_py() is not False:
+        return pattern.replace(r"\d", "[0-9]")
+    return pattern.replace(r"\d", _python_digits())
 
 
 def _numeric_text(value: object) -> object:
@@ -357,11 +553,17 @@ def _bool_value(value: object) -> object:
 
 def _allowed(values: pd.Series, allowed: list[str]) -> tuple[pd.Series, pd.Series]:
     """``values`` in the spelling of ``allowed`` (matched ignoring case), and the mask of the
-    present values that are none of them."""
+    present values that are none of them. Each distinct value is looked up once (a column
+    with allowed values holds few)."""
     spelling = {a.strip().casefold(): a for a in allowed}
-    folded = values.map(lambda v: spelling.get(str(v).strip().casefold()), na_action="ignore")
-    unknown = values.notna() & folded.isna()
-    return folded.astype("str").where(folded.notna(), pd.NA), unknown
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    found = [spelling.get(str(v).strip().casefold()) for v in uniques]
+    table = pa.array(found, type=pa.large_string())
+    taken = table.take(pa.array(codes, mask=codes < 0)) if len(table) else None
+    if taken is None:
+        taken = pa.nulls(len(values), pa.large_string())
+    folded = _text_series(pa.chunked_array([taken]), values.index)
+    return folded, values.notna() & folded.isna()
 
 
 def _describe(kind: ColumnType) -> str:
@@ -388,9 +590,13 @@ class _Shown:
         return _Shown(self.column, self.prefix, self.suffix + suffix, self.cache)
 
     def at(self, index: object) -> str:
-        if "values" not in self.cache:  # Python objects, as the values were read
-            self.cache["values"] = self.column.astype(object)
-        return f"{self.prefix}{self.cache['values'].at[index]!r}{self.suffix}"
+        if isinstance(self.column.dtype, pd.StringDtype) or _is_arrow_text(self.column.dtype):
+            value = self.column.at[index]  # a str, or the dtype's missing value, as astype gives
+        else:
+            if "values" not in self.cache:  # Python objects, as the values were read
+                self.cache["values"] = self.column.astype(object)
+            value = self.cache["values"].at[index]
+        return f"{self.prefix}{value!r}{self.suffix}"
 
 
 def apply_mapping(raw: pd.DataFrame, mapping: ColumnMapping, *, source: str) -> MappedFrame:
@@ -458,7 +664,8 @@ def apply_mapping(raw: pd.DataFrame, mapping: ColumnMapping, *, source: str) -> 
                 shown + f" is outside the plausible range {plausible.text()}",
             )
         out[field] = values
-    frame = pd.DataFrame(out, index=raw.index)
+    # the coerced columns as they are (not copied into 2-D blocks: a million rows' worth)
+    frame = pd.DataFrame(out, index=raw.index, copy=False)
     if mapping.keep_extra:
         extra = [c for c in raw.columns if c not in set(mapping.source_columns) | set(frame)]
         frame = pd.concat([frame, raw[extra]], axis=1)
@@ -485,7 +692,7 @@ def apply_mapping(raw: pd.DataFrame, mapping: ColumnMapping, *, source: str) -> 
     )
     return MappedFrame(
         source=source,
-        frame=frame.loc[~bad_rows],
+        frame=frame.loc[~bad_rows] if bad_rows.any() else frame,
         quarantined=quarantined if len(quarantined) else empty_quarantine(),
         rows_read=len(raw),
         key=tuple(mapping.key),

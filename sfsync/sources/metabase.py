@@ -4,7 +4,12 @@ Why the export endpoints: ``POST /api/card/:id/query`` (what the Metabase UI use
 stops at 2,000 rows; ``POST /api/card/:id/query/json`` and ``POST /api/dataset/json`` return the
 whole result (up to the download limit, 1,048,575 rows by default). Those endpoints take their
 arguments form-encoded, each value a JSON string (``parameters=[...]``, ``query={...}``), and
-answer with a JSON list of row objects (or CSV).
+answer with CSV (``/query/csv``, what jobs use by default: a third of the JSON's bytes, decoded by Arrow
+into text columns, :mod:`sfsync.sources.csv_rows`) or a JSON list of row objects
+(``/query/json``, :mod:`sfsync.sources.json_rows`). With ``format_rows=false`` both carry the
+database's column names and unformatted values. A query that fails can still answer 200/202
+with a JSON error object, even when CSV was asked for; that is a SourceError with Metabase's
+message.
 
 Authentication: an API key (``x-api-key`` header) or a username/password session
 (``POST /api/session`` → ``X-Metabase-Session``); a session that expires mid-run (401) logs in
@@ -19,7 +24,6 @@ drips data or stalls fails with a TransientError naming ``metabase.deadline_seco
 
 from __future__ import annotations
 
-import io
 import json
 import time
 from collections.abc import Callable, Mapping
@@ -40,6 +44,7 @@ from tenacity.stop import stop_base
 from sfsync.errors import AuthError, ConfigError, ConfigProblem, SourceError, TransientError
 from sfsync.http_deadline import Deadline, DeadlineExceeded, send_within
 from sfsync.log import redact_text, register_secrets
+from sfsync.sources.csv_rows import ExportError, csv_frame
 from sfsync.sources.json_rows import records_frame
 
 log = structlog.get_logger(__name__)
@@ -291,7 +296,8 @@ class MetabaseClient:
     def card_rows(
         self, card_id: int, parameters: Mapping[str, Any] | None = None, *, fmt: str = "json"
     ) -> pd.DataFrame:
-        """Run a saved question with template-tag ``parameters`` through the export endpoint."""
+        """Run a saved question with template-tag ``parameters`` through the export endpoint
+        (``fmt``: ``csv``, decoded by Arrow into text columns, or ``json``)."""
         card = self.card(card_id)
         params = self.card_parameters(card, parameters or {})
         path = f"/api/card/{card_id}/query/{fmt}"
@@ -337,9 +343,21 @@ class MetabaseClient:
     def _export_frame(self, response: requests.Response, fmt: str, what: str) -> pd.DataFrame:
         self._raise_for_status(response, what)
         if fmt == "csv":
-            frame = pd.read_csv(
-                io.StringIO(response.text), dtype=str, keep_default_na=False, na_values=[""]
-            )
+            try:  # Arrow reads the body's bytes as they are (no str copy of the whole export)
+                frame = csv_frame(response.content)
+            except ExportError as exc:
+                if exc.rows_before is None:
+                    raise SourceError(f"Metabase could not run {what}: {exc.message}") from None
+                raise SourceError(
+                    f"Metabase failed while exporting {what}, after about {exc.rows_before:,} "
+                    f"rows: {exc.message}",
+                    hint="the query failed mid-export (a timeout or an error in the database); "
+                    "nothing was used — try again, or narrow the question",
+                ) from None
+            except ValueError as exc:
+                raise SourceError(
+                    f"Metabase returned something that is not CSV for {what} ({exc})"
+                ) from None
         else:
             try:  # row by row into columns, not a dict per row for the whole export
                 payload = records_frame(response.content)

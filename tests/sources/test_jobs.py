@@ -138,3 +138,12 @@ def test_validate_collects_every_problem_across_jobs(tmp_path):
     assert "b.yaml: sources.accounts.columns" in text
     assert "b.yaml: sources.usage.path" in text
     assert "b.yaml: compute.scorecard" in text
+
+
+def test_metabase_sources_export_csv_unless_json_is_asked_for():
+    """CSV is a third of the JSON's bytes and decodes in C; json stays for older Metabase."""
+    nightly = load_job(ROOT / "jobs", "nightly")
+    assert nightly.sources["usage"].format == "csv"
+    assert MetabaseSource.model_validate({"kind": "metabase", "card": 1}).format == "csv"
+    chosen = MetabaseSource.model_validate({"kind": "metabase", "card": 1, "format": "json"})
+    assert chosen.format == "json"
