@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sfsync.catalogue import SEGMENTS, default_severity
+from sfsync.frames import isin
 from sfsync.plan import Plan, TaskChange, gc_paused
 
 DEFERRED_REASON = "deferred_daily_limit"
@@ -158,13 +159,17 @@ def apply_limit(
     """
     if limit is None or ranked.empty:
         return LimitResult(ranked, ranked.iloc[0:0])
-    owners = pd.Series(
-        ["" if o is None or o != o else str(o) for o in ranked["owner_id"].tolist()], dtype=object
-    )
+    owner_ids = ranked["owner_id"]
+    if isinstance(owner_ids.dtype, pd.StringDtype):  # text: missing is the one owner-less group
+        owners = pd.Series(owner_ids.fillna("").to_numpy(dtype=object), dtype=object)
+    else:
+        owners = pd.Series(
+            ["" if o is None or o != o else str(o) for o in owner_ids.tolist()], dtype=object
+        )
     known = (
-        ranked["sync_key"].isin(list(counted)).to_numpy()
+        isin(ranked["sync_key"], list(counted)).to_numpy(dtype=bool)
         if counted
-        else np.zeros(len(ranked), bool)
+        else np.zeros(len(ranked), dtype=bool)
     )
     exempt = ranked["exempt"].to_numpy().astype(bool) & ~known
     other = ~exempt & ~known

@@ -383,7 +383,7 @@ def _column(
     return column if rows is None else column.iloc[rows]
 
 
-def _texts(frame: pd.DataFrame | None, name: str) -> np.ndarray:
+def column_texts(frame: pd.DataFrame | None, name: str) -> np.ndarray:
     """``str`` of each value of ``frame[name]`` (as :func:`iter_records` gives it)."""
     n = 0 if frame is None else len(frame)
     if frame is None or not n:
@@ -428,22 +428,30 @@ def _flags(frame: pd.DataFrame, name: str, rows: np.ndarray) -> np.ndarray:
     return _value_map(_column(frame, name, rows), len(rows), _flag).astype(bool)
 
 
-def _signal_parts(keys: np.ndarray) -> pd.DataFrame:
-    """:func:`parse_signal_key` of each key (text): ``code``, ``account``, ``month`` (None
-    where a key is no signal key) and ``pair`` (``code:account``), from one regular
-    expression over the whole column (``signal:`` and three non-empty parts without ``:``)."""
-    array = pa.array(keys.tolist() if len(keys) else [], type=pa.string())
-    parts = pc.extract_regex(array, r"^signal:(?P<code>[^:]+):(?P<account>[^:]+):(?P<month>[^:]+)$")
-    out = {}
-    for name in ("code", "account", "month"):
-        out[name] = pc.struct_field(parts, name)
+_SIGNAL_KEY = r"^signal:(?P<code>[^:]+):(?P<account>[^:]+):(?P<month>[^:]+)$"
+
+
+def signal_key_columns(keys: np.ndarray) -> dict[str, pa.Array]:
+    """:func:`sfsync.salesforce.tasks.parse_signal_key` of each key (text) as Arrow columns:
+    ``code``, ``account``, ``month`` (null where a key is no signal key), ``pair``
+    (``code:account``) and ``key`` (the keys), from one regular expression over the whole
+    column: ``signal:`` and three non-empty parts without ``:``."""
+    array = pa.array(keys.tolist(), type=pa.string())
+    parts = pc.extract_regex(array, _SIGNAL_KEY)
+    out = {name: pc.struct_field(parts, name) for name in ("code", "account", "month")}
     out["pair"] = pc.binary_join_element_wise(out["code"], out["account"], ":")
-    return pd.DataFrame(
-        {
-            name: np.asarray(column.to_numpy(zero_copy_only=False), dtype=object)
-            for name, column in out.items()
-        }
-    )
+    out["key"] = array
+    return out
+
+
+def among(values: pa.Array, candidates: pa.Array) -> np.ndarray:
+    """Whether each value (text, null never) is one of ``candidates``."""
+    found = pc.is_in(values, value_set=candidates.drop_null(), skip_nulls=True)
+    return np.asarray(pc.fill_null(found, False), dtype=bool)
+
+
+def _objects(column: pa.Array) -> np.ndarray:
+    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=object)
 
 
 def signal_task_hygiene(
@@ -468,47 +476,36 @@ def signal_task_hygiene(
     matched to this run's signals by index lookups; a row is turned into a dict only for the
     Tasks closed.
     """
-    desired_keys = _texts(desired_tasks, "sync_key")
-    wanted = _signal_parts(desired_keys)
-    parsed = wanted["code"].notna().to_numpy()
-    # this run's month of each (code, account): the last desired key of the pair wins
-    active = wanted[parsed].drop_duplicates("pair", keep="last")
-    active_month = pd.Series(
-        active["month"].to_numpy(), index=pd.Index(active["pair"], dtype=object)
-    )
     n = 0 if open_signal_tasks is None else len(open_signal_tasks)
     if not n:
         return set(), []
     assert open_signal_tasks is not None
-    keys = _texts(open_signal_tasks, TASK_KEY_FIELD)
-    parts = _signal_parts(keys)
+    wanted = signal_key_columns(column_texts(desired_tasks, "sync_key"))
+    keys = column_texts(open_signal_tasks, TASK_KEY_FIELD)
+    columns = signal_key_columns(keys)
+    parts = {name: _objects(columns[name]) for name in ("code", "account", "month", "pair")}
     rows = np.arange(n)
     candidate = (
-        parts["code"].notna().to_numpy()
-        & ~pd.Index(keys, dtype=object).isin(pd.Index(desired_keys, dtype=object))
+        (parts["code"] != None)  # noqa: E711
+        & ~among(columns["key"], wanted["key"])
         & ~_was_closed(open_signal_tasks, rows)
         & ~_flags(open_signal_tasks, "IsDeleted", rows)
     )
-    at = (
-        active_month.index.get_indexer(pd.Index(parts["pair"], dtype=object))
-        if len(active_month)
-        else np.full(n, -1)
-    )
-    this_month = np.empty(n, dtype=object)
-    this_month[:] = None
-    found = at >= 0
-    this_month[found] = active_month.to_numpy()[at[found]]
+    # this run's month of each (code, account) of the candidates: the last desired key wins
+    pairs = pa.array(parts["pair"][candidate].tolist(), type=pa.string())
+    mine = pc.filter(wanted["pair"], pa.array(among(wanted["pair"], pairs)))
+    months = pc.filter(wanted["month"], pa.array(among(wanted["pair"], pairs)))
+    active = dict(zip(mine.to_pylist(), months.to_pylist(), strict=True))
+    this_month = np.array([active.get(p) for p in parts["pair"].tolist()], dtype=object)
+    found = this_month != None  # noqa: E711
     held: set[str] = set()
     earlier = candidate & found
     if earlier.any():
-        month = parts["month"].to_numpy()
+        month = parts["month"]
         older = np.zeros(n, dtype=bool)
         older[earlier] = month[earlier] < this_month[earlier]
         for code, account, this in zip(
-            parts["code"].to_numpy()[older],
-            parts["account"].to_numpy()[older],
-            this_month[older],
-            strict=True,
+            parts["code"][older], parts["account"][older], this_month[older], strict=True
         ):
             held.add(f"signal:{code}:{account}:{this}")
     scope = pd.Index({str(a) for a in scope_accounts}, dtype=object)
@@ -519,8 +516,8 @@ def signal_task_hygiene(
     for task, key, code, account in zip(
         iter_records(open_signal_tasks.iloc[chosen]),
         keys[chosen],
-        parts["code"].to_numpy()[chosen],
-        parts["account"].to_numpy()[chosen],
+        parts["code"][chosen],
+        parts["account"][chosen],
         strict=True,
     ):
         task_id = None if is_null(task.get("Id")) else str(task["Id"])
@@ -609,7 +606,7 @@ def diff_tasks(
     compared as whole columns; field dicts are built only for the Tasks created or updated.
     """
     retry = _pending_by_key(pending, "Task")
-    all_keys = _texts(desired_tasks, "sync_key")
+    all_keys = column_texts(desired_tasks, "sync_key")
     unique = np.flatnonzero(~pd.Index(all_keys, dtype=object).duplicated(keep="first"))
     keys = all_keys[unique]
     n = len(keys)
@@ -620,7 +617,7 @@ def diff_tasks(
     if existing_tasks is not None and len(existing_tasks) and n:
         # only what the comparison reads (not the long Description)
         existing = existing_tasks[[c for c in EXISTING_TASK_COLUMNS if c in existing_tasks]]
-        existing_keys = _texts(existing, TASK_KEY_FIELD)
+        existing_keys = column_texts(existing, TASK_KEY_FIELD)
         rows = _existing_rows(existing, existing_keys)
         at = pd.Index(existing_keys[rows], dtype=object).get_indexer(pd.Index(keys, dtype=object))
         found = np.flatnonzero(at >= 0)
