@@ -630,7 +630,7 @@ def limit_new_tasks(
         info = info.merge(scores[["account_id", "segment"]], on="account_id", how="left")
     ranked = rank_new_tasks(created, info, exempt_urgent=policy.exempt_urgent)
     split = apply_limit(ranked, created_today, limit, counted or ())
-    deferred_keys = set(split.deferred["sync_key"])
+    deferred_keys = set(split.deferred["sync_key"].tolist())
     if deferred_keys:
         log.info("tasks_deferred", deferred=len(deferred_keys), limit=limit)
     return Limited(defer_in_plan(the_plan, deferred_keys), split.kept, split.deferred, limit)

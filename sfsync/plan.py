@@ -13,8 +13,11 @@ written. :func:`sfsync.salesforce.diff.build_plan` builds it (pure), the writer
 
 from __future__ import annotations
 
+import gc
 import json
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -41,6 +44,24 @@ DEFAULT_TASK_STATUS = "Not Started"
 # A signal Task sfsync closed because its signal cleared (SPEC §10) ends its description with
 # this line: ``sfsync.sources.salesforce.read_activities`` never counts such a Task as a touch.
 AUTO_CLOSED_MARKER = "#sfsync-auto-closed"
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a plan's many change objects are built.
+
+    A large plan holds a TaskChange (and a field dict) per desired Task key: building
+    150,000 of them next to the run's frames triggers collections that walk every object
+    the run holds, for objects that form no cycles (reference counting frees them). The
+    collector is enabled again on leaving, as it was.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def is_auto_closed(description: Any) -> bool:

@@ -17,10 +17,14 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, replace
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from sfsync.catalogue import SEGMENTS, default_severity
-from sfsync.plan import Plan
+from sfsync.frames import isin
+from sfsync.plan import Plan, TaskChange, gc_paused
 
 DEFERRED_REASON = "deferred_daily_limit"
 SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
@@ -43,6 +47,22 @@ def _signal_code(sync_key: str) -> str | None:
     return parts[1] if len(parts) >= 3 and parts[0] == "signal" else None
 
 
+def _signal_codes(sync_keys: list[str]) -> np.ndarray:
+    """:func:`_signal_code` of each key (text), from one split of the whole column: the
+    second part of a key of three parts or more whose first part is ``signal``; else None."""
+    if not sync_keys:
+        return np.empty(0, dtype=object)
+    parts = pc.split_pattern(pa.array(sync_keys, type=pa.string()), ":", max_splits=2)
+    signal = pc.and_(
+        pc.equal(pc.list_value_length(parts), 3),
+        pc.equal(pc.list_element(parts, 0), "signal"),
+    )
+    out = np.empty(len(sync_keys), dtype=object)
+    chosen = np.asarray(signal, dtype=bool)
+    out[chosen] = pc.list_element(parts.filter(signal), 1).to_pylist()
+    return out
+
+
 def task_severity(sync_key: str, priority: str | None) -> str:
     """A signal Task's signal severity, else the severity its priority stands for."""
     code = _signal_code(sync_key)
@@ -51,20 +71,35 @@ def task_severity(sync_key: str, priority: str | None) -> str:
     return PRIORITY_SEVERITY.get(str(priority), "low")
 
 
+def _severities(codes: np.ndarray, priorities: pd.Series) -> np.ndarray:
+    """:func:`task_severity` of each Task from its signal code (or None) and priority, once
+    per distinct code and priority."""
+    by_code = {c: str(default_severity(c)) for c in set(codes.tolist()) if c is not None}
+    texts = [str(p) for p in priorities.tolist()]
+    by_priority = {p: PRIORITY_SEVERITY.get(p, "low") for p in set(texts)}
+    return np.array(
+        [
+            by_priority[p] if c is None else by_code[c]
+            for c, p in zip(codes.tolist(), texts, strict=True)
+        ],
+        dtype=object,
+    )
+
+
+@gc_paused()
 def new_tasks(plan: Plan) -> pd.DataFrame:
     """The Tasks ``plan`` creates (NEW_TASK_COLUMNS), in plan order."""
-    rows = [
-        {
-            "sync_key": t.sync_key,
-            "account_id": t.account_id or t.fields.get("WhatId"),
-            "owner_id": t.fields.get("OwnerId"),
-            "subject": t.fields.get("Subject"),
-            "priority": t.fields.get("Priority"),
-        }
-        for t in plan.tasks
-        if t.action == "create"
-    ]
-    return pd.DataFrame(rows, columns=NEW_TASK_COLUMNS)
+    created = [t for t in plan.tasks if t.action == "create"]
+    columns = {
+        "sync_key": [t.sync_key for t in created],
+        "account_id": [t.account_id or t.fields.get("WhatId") for t in created],
+        "owner_id": [t.fields.get("OwnerId") for t in created],
+        "subject": [t.fields.get("Subject") for t in created],
+        "priority": [t.fields.get("Priority") for t in created],
+    }
+    if not created:
+        return pd.DataFrame(columns=NEW_TASK_COLUMNS)
+    return pd.DataFrame(columns)
 
 
 def rank_new_tasks(
@@ -73,6 +108,8 @@ def rank_new_tasks(
     """``tasks`` with severity, segment, arr and exempt, most important first.
 
     ``accounts``: account_id with segment and arr (either may be missing: unknown ranks last).
+    Column operations: the signal codes from one split of the key column, each severity
+    looked up once per distinct code and priority.
     """
     out = tasks.copy()
     info = pd.DataFrame(columns=["account_id", "segment", "arr"])
@@ -83,10 +120,10 @@ def rank_new_tasks(
     for column in ("segment", "arr"):
         if column not in out:
             out[column] = None
-    out["severity"] = [
-        task_severity(k, p) for k, p in zip(out["sync_key"], out["priority"], strict=True)
-    ]
-    is_signal = out["sync_key"].map(lambda k: _signal_code(k) is not None)
+    keys = [str(k) for k in out["sync_key"].tolist()]
+    codes = _signal_codes(keys)
+    out["severity"] = _severities(codes, out["priority"])
+    is_signal = pd.Series(codes != None, index=out.index)  # noqa: E711
     out["exempt"] = (
         bool(exempt_urgent) & is_signal & (out["priority"] == "High") & (out["segment"] == "S")
     )
@@ -97,7 +134,7 @@ def rank_new_tasks(
             "severity": out["severity"].map(SEVERITY_RANK).fillna(9),
             "segment": out["segment"].map(SEGMENT_RANK).fillna(9),
             "arr": -arr,
-            "key": out["sync_key"].astype(str),
+            "key": pd.Series(keys, index=out.index, dtype=object),
         }
     )
     ranked = order.sort_values(["exempt", "severity", "segment", "arr", "key"], kind="stable")
@@ -114,39 +151,49 @@ def apply_limit(
     then the others while the owner's count of the day (``created_today`` plus the kept ones)
     stays within ``limit``; None keeps everything. Tasks without an owner are one group.
     ``counted``: keys already in ``created_today`` (an earlier attempt of this day that did not
-    finish): kept, and not counted twice."""
+    finish): kept, and not counted twice.
+
+    By columns: an owner's count only grows, so the Tasks kept under the limit are the first
+    ones of the owner's ranked others; the k-th of them (from 0) is kept while the owner's
+    count of the day, the exempt Tasks ranked above it and ``k`` stay below ``limit``.
+    """
     if limit is None or ranked.empty:
         return LimitResult(ranked, ranked.iloc[0:0])
-    counted = set(counted)
-    used: dict[str, int] = {}
-    keep = []
-    for sync_key, owner, exempt in zip(
-        ranked["sync_key"], ranked["owner_id"], ranked["exempt"], strict=True
-    ):
-        key = "" if owner is None or owner != owner else str(owner)
-        count = used.get(key, int(created_today.get(key, 0)))
-        if sync_key in counted:
-            keep.append(True)
-            used[key] = count
-        elif exempt or count < limit:
-            keep.append(True)
-            used[key] = count + 1
-        else:
-            keep.append(False)
-            used[key] = count
+    owner_ids = ranked["owner_id"]
+    if isinstance(owner_ids.dtype, pd.StringDtype):  # text: missing is the one owner-less group
+        owners = pd.Series(owner_ids.fillna("").to_numpy(dtype=object), dtype=object)
+    else:
+        owners = pd.Series(
+            ["" if o is None or o != o else str(o) for o in owner_ids.tolist()], dtype=object
+        )
+    known = (
+        isin(ranked["sync_key"], list(counted)).to_numpy(dtype=bool)
+        if counted
+        else np.zeros(len(ranked), dtype=bool)
+    )
+    exempt = ranked["exempt"].to_numpy().astype(bool) & ~known
+    other = ~exempt & ~known
+    frame = pd.DataFrame({"owner": owners.to_numpy(), "exempt": exempt, "other": other})
+    by_owner = frame.groupby("owner", sort=False)
+    exempt_above = by_owner["exempt"].cumsum().to_numpy() - exempt
+    others_above = by_owner["other"].cumsum().to_numpy() - other
+    start = owners.map({o: int(created_today.get(o, 0)) for o in set(owners)}).to_numpy()
+    keep = known | exempt | (other & (start + exempt_above + others_above < limit))
     mask = pd.Series(keep, index=ranked.index, dtype=bool)
     return LimitResult(ranked[mask].reset_index(drop=True), ranked[~mask].reset_index(drop=True))
 
 
+@gc_paused()
 def defer_in_plan(plan: Plan, deferred_keys: set[str]) -> Plan:
     """``plan`` with the creation of ``deferred_keys`` turned into skips (reason
-    :data:`DEFERRED_REASON`)."""
+    :data:`DEFERRED_REASON`); ``plan`` itself when nothing is deferred. Only the deferred
+    Tasks are rebuilt."""
     if not deferred_keys:
         return plan
-    tasks = tuple(
-        replace(t, action="skip", reason=DEFERRED_REASON)
+    tasks = [
+        TaskChange(t.sync_key, "skip", DEFERRED_REASON, t.account_id, t.task_id, t.fields, t.retry)
         if t.action == "create" and t.sync_key in deferred_keys
         else t
         for t in plan.tasks
-    )
-    return replace(plan, tasks=tasks)
+    ]
+    return replace(plan, tasks=tuple(tasks))

@@ -32,9 +32,11 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from sfsync.config import DEFAULT_TIMEZONE
-from sfsync.frames import column_values, iter_records
+from sfsync.frames import iter_records, python_values
 from sfsync.plan import (
     DEFAULT_TASK_STATUS,
     TASK_COLUMNS,
@@ -46,10 +48,11 @@ from sfsync.plan import (
     PlanProblem,
     RecordChange,
     TaskChange,
+    gc_paused,
 )
 from sfsync.salesforce.mapping import ObjectMapping
 from sfsync.salesforce.normalise import ValueProblem, is_null, normalise, same
-from sfsync.salesforce.tasks import CLOSED_STATUS, parse_signal_key
+from sfsync.salesforce.tasks import CLOSED_STATUS
 
 
 def _pending_by_key(pending: Iterable[PendingWrite], sobject: str) -> dict[str, PendingWrite]:
@@ -228,19 +231,26 @@ def _hashable_codes(values: np.ndarray) -> tuple[np.ndarray, list[Any]]:
     return np.where(codes < 0, len(listed) - 1, codes), listed
 
 
+def _task_text(value: Any, name: str) -> str | None:
+    """The text :func:`_task_fields` writes for one value of the Task field ``name``; None
+    when the field is left out (an empty value; an empty Status is the default status)."""
+    if name == "Status" and is_null(value):
+        value = DEFAULT_TASK_STATUS
+    if is_null(value):
+        return None
+    if isinstance(value, (pd.Timestamp, date)):
+        value = value.strftime("%Y-%m-%d")
+    return str(value)
+
+
 def _task_fields(row: dict[str, Any], *, create: bool) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     for column, name in TASK_COLUMNS.items():
         if name in ("ActivityDate", "Status") and not create:
             continue
-        value = row.get(column)
-        if name == "Status" and is_null(value):
-            value = DEFAULT_TASK_STATUS
-        if is_null(value):
-            continue
-        if isinstance(value, (pd.Timestamp, date)):
-            value = value.strftime("%Y-%m-%d")
-        fields[name] = str(value)
+        text = _task_text(row.get(column), name)
+        if text is not None:
+            fields[name] = text
     return fields
 
 
@@ -268,6 +278,182 @@ def _edited_by_someone_else(existing: dict[str, Any], integration_user_id: str |
     return bool(ours) and str(editor)[:15] not in ours
 
 
+# -- whole columns ------------------------------------------------------------------------------
+# The Task diff and the signal hygiene below decide on whole columns with the rules of the
+# per-row helpers above: each rule is applied once per distinct value of a column
+# (:func:`_value_map`), rows are aligned by key with index lookups, and Python objects are
+# built only for the Tasks the plan lists (a TaskChange per desired key, the few closes).
+
+
+def _alike_values(values: pd.Series) -> bool:
+    """True when values of ``values`` that hash alike are alike for every rule here (text,
+    dates, booleans); not for numbers (``1``, ``1.0`` and ``True`` hash alike, ``-0.0`` and
+    ``0.0`` too, and print differently)."""
+    dtype = values.dtype
+    if pd.api.types.is_object_dtype(dtype):
+        kind = pd.api.types.infer_dtype(values, skipna=True)
+        return kind in ("string", "empty", "date", "datetime", "boolean")
+    if isinstance(dtype, pd.StringDtype) or pd.api.types.is_bool_dtype(dtype):
+        return True
+    return pd.api.types.is_datetime64_any_dtype(dtype)
+
+
+def _blank(texts: np.ndarray) -> np.ndarray:
+    """``text.strip() == ""`` of each text (``str.isspace`` stops at the first other
+    character: no copy of a long text)."""
+    return np.array([not text or text.isspace() for text in texts.tolist()], dtype=bool)
+
+
+def _strings(values: pd.Series) -> np.ndarray | None:
+    """The values as an object array when every value present is a ``str``; else None."""
+    dtype = values.dtype
+    if isinstance(dtype, pd.StringDtype) or (
+        pd.api.types.is_object_dtype(dtype)
+        and pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty")
+    ):
+        return values.to_numpy(dtype=object)
+    return None
+
+
+def _value_map(
+    values: pd.Series | None,
+    n: int,
+    rule: Callable[[Any], Any],
+    on_text: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> np.ndarray:
+    """``rule`` of each value of a column as :func:`sfsync.frames.python_values` gives it (a
+    missing column: None), as an object array. ``on_text``: ``rule`` of an object array of
+    ``str`` at once, used when every value present is text. Otherwise ``rule`` is called
+    once per distinct value where values that hash alike are alike (:func:`_alike_values`),
+    and for the missing values one by one (None and NaN can give different results).
+    ``rule`` returns scalars."""
+    out = np.empty(n, dtype=object)
+    if values is None:
+        out.fill(rule(None))
+        return out
+    if not n:
+        return out
+    texts = _strings(values) if on_text is not None else None
+    if texts is not None:
+        assert on_text is not None
+        missing = np.flatnonzero(values.isna().to_numpy())
+        present = np.ones(n, dtype=bool)
+        present[missing] = False
+        out[present] = on_text(texts[present])
+    elif not _alike_values(values):
+        out[:] = [rule(v) for v in python_values(values)]
+        return out
+    else:
+        try:
+            codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        except TypeError:  # unhashable values (lists)
+            out[:] = [rule(v) for v in python_values(values)]
+            return out
+        done = np.empty(len(uniques) + 1, dtype=object)
+        done[: len(uniques)] = [rule(u) for u in uniques.tolist()]
+        out = done[np.asarray(codes)]
+        missing = np.flatnonzero(np.asarray(codes) < 0)
+    if len(missing):
+        out[missing] = [rule(v) for v in python_values(values.iloc[missing])]
+    return out
+
+
+def _same_text(texts: np.ndarray) -> np.ndarray:
+    return texts
+
+
+def _text_or_none(texts: np.ndarray) -> np.ndarray:
+    """``None if is_null(text) else str(text)`` of each text (a blank one: None)."""
+    out = texts.copy()
+    out[_blank(texts)] = None
+    return out
+
+
+def _nonblank(value: Any) -> str | None:
+    return None if is_null(value) else str(value)
+
+
+def _column(
+    frame: pd.DataFrame | None, name: str, rows: np.ndarray | None = None
+) -> pd.Series | None:
+    """``frame[name]`` (the ``rows`` positions), None when the column is missing."""
+    if frame is None or name not in frame.columns:
+        return None
+    column = frame[name]
+    return column if rows is None else column.iloc[rows]
+
+
+def column_texts(frame: pd.DataFrame | None, name: str) -> np.ndarray:
+    """``str`` of each value of ``frame[name]`` (as :func:`iter_records` gives it)."""
+    n = 0 if frame is None else len(frame)
+    if frame is None or not n:
+        return np.empty(0, dtype=object)
+    return _value_map(frame[name], n, str, _same_text)
+
+
+def _was_closed(frame: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+    """:func:`_is_closed` of the ``rows`` of an existing-Task frame."""
+    n = len(rows)
+    flag = _value_map(
+        _column(frame, "IsClosed", rows), n, lambda v: None if is_null(v) else _flag(v)
+    )
+    status = _value_map(
+        _column(frame, "Status", rows), n, lambda v: str(v or "").casefold() == "completed"
+    )
+    return np.where(flag == None, status, flag).astype(bool)  # noqa: E711
+
+
+def _short_id(value: Any) -> str | None:
+    return None if is_null(value) else str(value)[:15]
+
+
+def _was_edited(
+    frame: pd.DataFrame, rows: np.ndarray, integration_user_id: str | None
+) -> np.ndarray:
+    """:func:`_edited_by_someone_else` of the ``rows`` of an existing-Task frame."""
+    n = len(rows)
+    editor = _value_map(_column(frame, "LastModifiedById", rows), n, _short_id)
+    creator = _value_map(_column(frame, "CreatedById", rows), n, _short_id)
+    ours = _short_id(integration_user_id)
+    has_editor = editor != None  # noqa: E711
+    has_creator = creator != None  # noqa: E711
+    edited = has_editor & (has_creator | (ours is not None)) & (editor != creator)
+    if ours is not None:
+        edited &= editor != ours
+    return edited.astype(bool)
+
+
+def _flags(frame: pd.DataFrame, name: str, rows: np.ndarray) -> np.ndarray:
+    """:func:`_flag` of the ``rows`` of ``frame[name]`` (a missing column: False)."""
+    return _value_map(_column(frame, name, rows), len(rows), _flag).astype(bool)
+
+
+_SIGNAL_KEY = r"^signal:(?P<code>[^:]+):(?P<account>[^:]+):(?P<month>[^:]+)$"
+
+
+def signal_key_columns(keys: np.ndarray) -> dict[str, pa.Array]:
+    """:func:`sfsync.salesforce.tasks.parse_signal_key` of each key (text) as Arrow columns:
+    ``code``, ``account``, ``month`` (null where a key is no signal key), ``pair``
+    (``code:account``) and ``key`` (the keys), from one regular expression over the whole
+    column: ``signal:`` and three non-empty parts without ``:``."""
+    array = pa.array(keys.tolist(), type=pa.string())
+    parts = pc.extract_regex(array, _SIGNAL_KEY)
+    out = {name: pc.struct_field(parts, name) for name in ("code", "account", "month")}
+    out["pair"] = pc.binary_join_element_wise(out["code"], out["account"], ":")
+    out["key"] = array
+    return out
+
+
+def among(values: pa.Array, candidates: pa.Array) -> np.ndarray:
+    """Whether each value (text, null never) is one of ``candidates``."""
+    found = pc.is_in(values, value_set=candidates.drop_null(), skip_nulls=True)
+    return np.asarray(pc.fill_null(found, False), dtype=bool)
+
+
+def _objects(column: pa.Array) -> np.ndarray:
+    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=object)
+
+
 def signal_task_hygiene(
     desired_tasks: pd.DataFrame | None,
     open_signal_tasks: pd.DataFrame | None,
@@ -285,35 +471,55 @@ def signal_task_hygiene(
     in ``scope_accounts`` (the accounts this run scored) only. A Task last modified by someone
     other than sfsync is never changed. ``close_description(task, code)`` gives the closed
     Task's description.
+
+    Decided on whole columns: the keys are parsed by one regular expression, the open Tasks
+    matched to this run's signals by index lookups; a row is turned into a dict only for the
+    Tasks closed.
     """
-    active: dict[tuple[str, str], str] = {}  # (code, account) -> this run's month
-    sync_keys = column_values(desired_tasks, "sync_key")
-    for sync_key in sync_keys:
-        parsed = parse_signal_key(sync_key)
-        if parsed:
-            active[(parsed[0], parsed[1])] = parsed[2]
-    desired_keys = {str(k) for k in sync_keys}
-    scope = {str(a) for a in scope_accounts}
+    n = 0 if open_signal_tasks is None else len(open_signal_tasks)
+    if not n:
+        return set(), []
+    assert open_signal_tasks is not None
+    wanted = signal_key_columns(column_texts(desired_tasks, "sync_key"))
+    keys = column_texts(open_signal_tasks, TASK_KEY_FIELD)
+    columns = signal_key_columns(keys)
+    parts = {name: _objects(columns[name]) for name in ("code", "account", "month", "pair")}
+    rows = np.arange(n)
+    candidate = (
+        (parts["code"] != None)  # noqa: E711
+        & ~among(columns["key"], wanted["key"])
+        & ~_was_closed(open_signal_tasks, rows)
+        & ~_flags(open_signal_tasks, "IsDeleted", rows)
+    )
+    # this run's month of each (code, account) of the candidates: the last desired key wins
+    pairs = pa.array(parts["pair"][candidate].tolist(), type=pa.string())
+    mine = pc.filter(wanted["pair"], pa.array(among(wanted["pair"], pairs)))
+    months = pc.filter(wanted["month"], pa.array(among(wanted["pair"], pairs)))
+    active = dict(zip(mine.to_pylist(), months.to_pylist(), strict=True))
+    this_month = np.array([active.get(p) for p in parts["pair"].tolist()], dtype=object)
+    found = this_month != None  # noqa: E711
     held: set[str] = set()
-    closes: list[TaskChange] = []
-    for task in iter_records(open_signal_tasks):
-        key = str(task[TASK_KEY_FIELD])
-        parsed = parse_signal_key(key)
-        if (
-            parsed is None
-            or key in desired_keys
-            or _is_closed(task)
-            or _flag(task.get("IsDeleted"))
+    earlier = candidate & found
+    if earlier.any():
+        month = parts["month"]
+        older = np.zeros(n, dtype=bool)
+        older[earlier] = month[earlier] < this_month[earlier]
+        for code, account, this in zip(
+            parts["code"][older], parts["account"][older], this_month[older], strict=True
         ):
-            continue
-        code, account, month = parsed
-        this_month = active.get((code, account))
-        if this_month is not None:
-            if month < this_month:
-                held.add(f"signal:{code}:{account}:{this_month}")
-            continue
-        if account not in scope or _edited_by_someone_else(task, integration_user_id):
-            continue
+            held.add(f"signal:{code}:{account}:{this}")
+    scope = pd.Index({str(a) for a in scope_accounts}, dtype=object)
+    closing = candidate & ~found & pd.Index(parts["account"], dtype=object).isin(scope)
+    closing[closing] = ~_was_edited(open_signal_tasks, np.flatnonzero(closing), integration_user_id)
+    closes: list[TaskChange] = []
+    chosen = np.flatnonzero(closing)
+    for task, key, code, account in zip(
+        iter_records(open_signal_tasks.iloc[chosen]),
+        keys[chosen],
+        parts["code"][chosen],
+        parts["account"][chosen],
+        strict=True,
+    ):
         task_id = None if is_null(task.get("Id")) else str(task["Id"])
         fields = {
             "Status": CLOSED_STATUS,
@@ -336,7 +542,52 @@ EXISTING_TASK_COLUMNS = (
     *TASK_MAINTAINED_FIELDS,
 )
 
+# what diff_tasks decides per desired key
+_CREATE, _UPDATE, _HELD, _DELETED, _COMPLETED, _EDITED, _UNCHANGED = range(7)
+_SKIP_REASONS = {
+    _HELD: "open_earlier_month",
+    _DELETED: "deleted_by_csm",
+    _COMPLETED: "completed_by_csm",
+    _EDITED: "edited_by_csm",
+    _UNCHANGED: "unchanged",
+}
 
+
+def _existing_rows(existing: pd.DataFrame, keys: np.ndarray) -> np.ndarray:
+    """Per key, the row of ``existing`` that counts: its first live row (not deleted), else
+    its last deleted one (a live Task wins over a deleted one with that key)."""
+    n = len(existing)
+    deleted = _flags(existing, "IsDeleted", np.arange(n))
+    position = np.arange(n)
+    preference = np.where(deleted, 2 * n - position, position)  # live first, then last deleted
+    order = np.argsort(preference, kind="stable")
+    first = ~pd.Index(keys[order], dtype=object).duplicated(keep="first")
+    return order[first]
+
+
+def _status_texts(texts: np.ndarray) -> np.ndarray:
+    out = texts.copy()
+    out[_blank(texts)] = DEFAULT_TASK_STATUS
+    return out
+
+
+def _task_texts(
+    desired: pd.DataFrame, rows: np.ndarray, names: Iterable[str]
+) -> dict[str, np.ndarray]:
+    """:func:`_task_text` of the ``rows`` of the desired-Task columns behind ``names``."""
+    columns = {name: column for column, name in TASK_COLUMNS.items()}
+    return {
+        name: _value_map(
+            _column(desired, columns[name], rows),
+            len(rows),
+            lambda v, name=name: _task_text(v, name),
+            _status_texts if name == "Status" else _text_or_none,
+        )
+        for name in names
+    }
+
+
+@gc_paused()
 def diff_tasks(
     desired_tasks: pd.DataFrame | None,
     existing_tasks: pd.DataFrame | None,
@@ -347,64 +598,131 @@ def diff_tasks(
 ) -> tuple[list[TaskChange], list[PendingWrite]]:
     """One TaskChange per desired Task key; pending Task failures that need no write.
 
-    ``held``: keys not to create (an earlier month's Task for the same signal is open)."""
+    ``held``: keys not to create (an earlier month's Task for the same signal is open).
+
+    Decided on whole columns: desired and existing Tasks are aligned by key with an index
+    lookup, each rule (closed, deleted, edited by someone else, the maintained fields'
+    texts) applied to a column at once or once per distinct value, and the maintained fields
+    compared as whole columns; field dicts are built only for the Tasks created or updated.
+    """
     retry = _pending_by_key(pending, "Task")
-    existing_by_key: dict[str, dict[str, Any]] = {}
-    if existing_tasks is not None:  # only what the comparison reads (not the long Description)
-        existing_tasks = existing_tasks[[c for c in EXISTING_TASK_COLUMNS if c in existing_tasks]]
-    for r in iter_records(existing_tasks):  # a live Task wins over a deleted one with that key
-        key = str(r[TASK_KEY_FIELD])
-        if key not in existing_by_key or _flag(existing_by_key[key].get("IsDeleted")):
-            existing_by_key[key] = r
-    out: list[TaskChange] = []
-    resolved: list[PendingWrite] = []
-    seen: set[str] = set()
-    for row in iter_records(desired_tasks):
-        key = str(row["sync_key"])
-        if key in seen:
-            continue
-        seen.add(key)
-        account_id = None if is_null(row.get("account_id")) else str(row["account_id"])
-        is_retry = key in retry
-        existing = existing_by_key.get(key)
-        if existing is None and key in held:
-            out.append(TaskChange(key, "skip", "open_earlier_month", account_id))
-            if is_retry:
-                resolved.append(retry[key])
-            continue
-        if existing is None:
-            fields = _task_fields(row, create=True)
-            fields[TASK_KEY_FIELD] = key
-            out.append(TaskChange(key, "create", "new", account_id, None, fields, is_retry))
-            continue
-        task_id = str(existing.get("Id")) if not is_null(existing.get("Id")) else None
-        if _flag(existing.get("IsDeleted")):
-            reason = "deleted_by_csm"
-        elif _is_closed(existing):
-            reason = "completed_by_csm"
-        elif _edited_by_someone_else(existing, integration_user_id):
-            reason = "edited_by_csm"
-        else:
-            wanted = _task_fields(row, create=False)
-            changed = {
-                name: value
-                for name, value in wanted.items()
-                if name in TASK_MAINTAINED_FIELDS and str(existing.get(name) or "") != value
-            }
-            if changed:
-                changed[TASK_KEY_FIELD] = key
-                out.append(
-                    TaskChange(key, "update", "changed", account_id, task_id, changed, is_retry)
-                )
-                continue
-            reason = "unchanged"
-        out.append(TaskChange(key, "skip", reason, account_id, task_id))
-        if is_retry:
-            resolved.append(retry[key])
+    all_keys = column_texts(desired_tasks, "sync_key")
+    unique = np.flatnonzero(~pd.Index(all_keys, dtype=object).duplicated(keep="first"))
+    keys = all_keys[unique]
+    n = len(keys)
+    kind = np.full(n, _CREATE, dtype=np.int8)
+    match = np.full(n, -1, dtype=np.intp)
+    task_ids = np.empty(n, dtype=object)
+    update_fields: list[dict[str, Any]] = []
+    if existing_tasks is not None and len(existing_tasks) and n:
+        # only what the comparison reads (not the long Description)
+        existing = existing_tasks[[c for c in EXISTING_TASK_COLUMNS if c in existing_tasks]]
+        existing_keys = column_texts(existing, TASK_KEY_FIELD)
+        rows = _existing_rows(existing, existing_keys)
+        at = pd.Index(existing_keys[rows], dtype=object).get_indexer(pd.Index(keys, dtype=object))
+        found = np.flatnonzero(at >= 0)
+        match[found] = rows[at[found]]
+        theirs = match[found]
+        task_ids[found] = _value_map(
+            _column(existing, "Id", theirs), len(found), _nonblank, _text_or_none
+        )
+        decided = np.where(
+            _flags(existing, "IsDeleted", theirs),
+            _DELETED,
+            np.where(
+                _was_closed(existing, theirs),
+                _COMPLETED,
+                np.where(_was_edited(existing, theirs, integration_user_id), _EDITED, _UNCHANGED),
+            ),
+        )
+        live = found[decided == _UNCHANGED]
+        maintained = [name for name in TASK_COLUMNS.values() if name in TASK_MAINTAINED_FIELDS]
+        wanted = _task_texts(desired_tasks, unique[live], maintained)  # type: ignore[arg-type]
+        changed = []
+        for name in maintained:
+            have = _value_map(
+                _column(existing, name, match[live]),
+                len(live),
+                lambda v: str(v or ""),
+                _same_text,
+            )
+            want = wanted[name]
+            changed.append((want != None) & (want != have))  # noqa: E711
+        differs = np.logical_or.reduce(changed) if changed else np.zeros(len(live), bool)
+        decided[decided == _UNCHANGED] = np.where(differs, _UPDATE, _UNCHANGED)
+        kind[found] = decided
+        if differs.any():
+            columns = [np.where(c[differs], wanted[name][differs], None)
+                       for name, c in zip(maintained, changed, strict=True)]  # fmt: skip
+            update_fields = _field_dicts(maintained, columns, keys[live[differs]])
+    if held:
+        wait = pd.Index(keys, dtype=object).isin(pd.Index(list(held), dtype=object))
+        kind[(match < 0) & wait] = _HELD
+    accounts = _value_map(_column(desired_tasks, "account_id", unique), n, _nonblank, _text_or_none)
+    retried = pd.Index(keys, dtype=object).isin(pd.Index(list(retry), dtype=object))
+    out = np.empty(n, dtype=object)
+    created = np.flatnonzero(kind == _CREATE)
+    if len(created):
+        names = list(TASK_COLUMNS.values())
+        texts = _task_texts(desired_tasks, unique[created], names)  # type: ignore[arg-type]
+        fields = _field_dicts(names, [texts[name] for name in names], keys[created])
+        out[created] = _task_changes(
+            "create", "new", keys[created], accounts[created], None, retried[created], fields
+        )
+    updated = np.flatnonzero(kind == _UPDATE)
+    if len(updated):
+        out[updated] = _task_changes("update", "changed", keys[updated], accounts[updated],
+                                     task_ids[updated], retried[updated], update_fields)  # fmt: skip
+    for what, reason in _SKIP_REASONS.items():
+        skipped = np.flatnonzero(kind == what)
+        if len(skipped):
+            ids = None if what == _HELD else task_ids[skipped]
+            out[skipped] = _task_changes("skip", reason, keys[skipped], accounts[skipped], ids)
+    again = np.flatnonzero(retried & (kind != _CREATE) & (kind != _UPDATE))
+    resolved = [retry[key] for key in keys[again].tolist()]
+    seen = set(keys.tolist())
     resolved.extend(p for k, p in retry.items() if k not in seen)
-    return out, resolved
+    return out.tolist(), resolved
 
 
+def _task_changes(
+    action: str,
+    reason: str,
+    keys: np.ndarray,
+    accounts: np.ndarray,
+    task_ids: np.ndarray | None,
+    retry: np.ndarray | None = None,
+    fields: list[dict[str, Any]] | None = None,
+) -> list[TaskChange]:
+    """The TaskChange of each key (one action and reason), as a list."""
+    n = len(keys)
+    ids = task_ids.tolist() if task_ids is not None else [None] * n
+    if fields is None:
+        return [TaskChange(k, action, reason, a, i)
+                for k, a, i in zip(keys.tolist(), accounts.tolist(), ids, strict=True)]  # fmt: skip
+    flags = retry.tolist() if retry is not None else [False] * n
+    return [
+        TaskChange(k, action, reason, a, i, f, r)
+        for k, a, i, f, r in zip(keys.tolist(), accounts.tolist(), ids, fields, flags, strict=True)
+    ]
+
+
+def _field_dicts(
+    names: list[str], columns: list[np.ndarray], keys: np.ndarray
+) -> list[dict[str, Any]]:
+    """One dict per row: ``names`` -> the row's value of each column when not None, then the
+    row's key under ``Sync_Key__c``."""
+    out = []
+    for row, key in zip(
+        zip(*(c.tolist() for c in columns), strict=True), keys.tolist(), strict=True
+    ):
+        fields = {name: value for name, value in zip(names, row, strict=True) if value is not None}
+        fields[TASK_KEY_FIELD] = key
+        out.append(fields)
+    return out
+
+
+@gc_paused()
 def build_plan(
     desired_fields: pd.DataFrame,
     current: pd.DataFrame,

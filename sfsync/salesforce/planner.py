@@ -28,7 +28,7 @@ from sfsync.errors import ConfigError, ConfigProblem
 from sfsync.frames import isin, iter_records
 from sfsync.plan import TASK_KEY_FIELD, PendingWrite, Plan
 from sfsync.salesforce.closing import FOLLOWUP_PREFIXES, followup_closes
-from sfsync.salesforce.diff import build_plan
+from sfsync.salesforce.diff import among, build_plan, column_texts, signal_key_columns
 from sfsync.salesforce.escalation import (
     ESCALATION_KEY_PREFIX,
     build_escalation_tasks,
@@ -52,7 +52,6 @@ from sfsync.salesforce.tasks import (
     build_signal_tasks,
     cleared_description,
     load_task_settings,
-    parse_signal_key,
     task_key_problems,
     task_problems,
 )
@@ -158,17 +157,12 @@ def loop_escalations(
 ) -> pd.DataFrame:
     """Escalation Tasks for the overdue open signal Tasks whose signal this run still sees."""
     assert config.templates is not None
-    active = set()
-    if desired_tasks is not None and not desired_tasks.empty:
-        for key in desired_tasks["sync_key"]:
-            parsed = parse_signal_key(str(key))
-            if parsed:
-                active.add((parsed[0], parsed[1]))
     still = open_signal
     if open_signal is not None and not open_signal.empty:
-        pairs = [parse_signal_key(str(k)) for k in open_signal[TASK_KEY_FIELD]]
-        mask = [bool(p) and (p[0], p[1]) in active for p in pairs]
-        still = open_signal[mask]
+        # (code, account) pairs of this run's signal keys, parsed as whole columns
+        wanted = signal_key_columns(column_texts(desired_tasks, "sync_key"))["pair"]
+        pairs = signal_key_columns(column_texts(open_signal, TASK_KEY_FIELD))["pair"]
+        still = open_signal[among(pairs, wanted)]
     frame, unassigned = build_escalation_tasks(
         still,
         loop.users,

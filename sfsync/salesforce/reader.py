@@ -12,7 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import structlog
 from simple_salesforce import format_soql
 
@@ -115,7 +118,8 @@ def read_task_state(
     keys = list(dict.fromkeys(str(k) for k in sync_keys))
     fields = list(TASK_READ_FIELDS)
     select = f"SELECT {', '.join(fields)} FROM Task"
-    periods = _wide_periods(keys, in_list_max)
+    key_periods = _periods(keys)
+    periods = _wide_periods(keys, in_list_max, key_periods)
     frames: list[pd.DataFrame] = []
     whole = None  # every Task of the wide periods, deleted ones included
     if periods:
@@ -123,7 +127,8 @@ def read_task_state(
         whole = client.query_frame(f"{select} WHERE {_period_scope(periods)}", include_deleted=True)
         whole = whole.reindex(columns=fields)
         frames.append(whole)
-    narrow = [k for k in keys if _period(k) not in periods]
+    wide = key_periods.isin(list(periods)).to_numpy()
+    narrow = [k for k, w in zip(keys, wide.tolist(), strict=True) if not w]
     if narrow:
         records: list[dict[str, Any]] = []
         for condition in soql_in(TASK_KEY_FIELD, narrow):
@@ -150,9 +155,9 @@ def _open_signal_rows(frame: pd.DataFrame) -> pd.DataFrame:
     """The rows of a Task read that the open-signal query would return (open, not deleted)."""
     key = frame[TASK_KEY_FIELD].astype("string").str.lower()  # SOQL LIKE ignores case
     signal = key.str.startswith("signal:").fillna(False).astype(bool)
-    closed = frame["IsClosed"].map(_true)
-    deleted = frame["IsDeleted"].map(_true)
-    return frame.loc[signal & ~closed & ~deleted].reset_index(drop=True)
+    closed = _trues(frame["IsClosed"])
+    deleted = _trues(frame["IsDeleted"])
+    return frame.loc[signal.to_numpy() & ~closed & ~deleted].reset_index(drop=True)
 
 
 def _true(value: Any) -> bool:
@@ -160,6 +165,17 @@ def _true(value: Any) -> bool:
     if isinstance(value, str):
         return value.strip().lower() == "true"
     return False if value is None or pd.isna(value) else bool(value)
+
+
+def _trues(column: pd.Series) -> np.ndarray:
+    """:func:`_true` of each value, computed once per distinct value (values that hash alike,
+    ``1``, ``1.0`` and ``True``, are alike here)."""
+    try:
+        codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    except TypeError:  # unhashable values
+        return np.array([_true(v) for v in column.tolist()], dtype=bool)
+    flags = np.array([_true(u) for u in uniques.tolist()] + [False], dtype=bool)
+    return flags[np.asarray(codes)]
 
 
 def read_open_signal_tasks(client: Any, *, except_periods: Iterable[str] = ()) -> pd.DataFrame:
@@ -200,14 +216,23 @@ def _period(key: str) -> str | None:
     return key.rsplit(":", 1)[-1] if ":" in key else None
 
 
-def _wide_periods(keys: list[str], in_list_max: int) -> set[str]:
-    """Periods shared by more than ``in_list_max`` keys: cheaper read by period than by key."""
-    counts: dict[str, int] = {}
-    for key in keys:
-        period = _period(key)
-        if period is not None:
-            counts[period] = counts.get(period, 0) + 1
-    return {p for p, n in counts.items() if n > in_list_max}
+def _periods(keys: list[str]) -> pd.Series:
+    """:func:`_period` of each key (text), from one split of the whole column (None: a key
+    without ``:``)."""
+    if not keys:
+        return pd.Series([], dtype=object)
+    parts = pc.split_pattern(pa.array(keys, type=pa.string()), ":", max_splits=1, reverse=True)
+    has = np.asarray(pc.equal(pc.list_value_length(parts), 2), dtype=bool)
+    out = np.empty(len(keys), dtype=object)
+    out[has] = pc.list_element(parts.filter(pa.array(has)), 1).to_pylist()
+    return pd.Series(out, dtype=object)
+
+
+def _wide_periods(keys: list[str], in_list_max: int, periods: pd.Series | None = None) -> set[str]:
+    """Periods shared by more than ``in_list_max`` keys: cheaper read by period than by key.
+    ``periods``: :func:`_periods` of ``keys`` when known."""
+    counts = (_periods(keys) if periods is None else periods).value_counts(dropna=True)
+    return set(counts.index[counts.to_numpy() > in_list_max].tolist())
 
 
 def _period_scope(periods: Iterable[str]) -> str:
