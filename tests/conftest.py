@@ -60,6 +60,8 @@ E2E = (
     "tests/sandbox_services/test_sample_data.py::test_hundred_thousand_accounts",
     "tests/sandbox/test_faults.py::test_http_503_rate_is_seeded_and_reproducible",
     "tests/sandbox/test_query.py::test_query_pages_with_path_only_next_records_url",
+    # old against new state store on SQLite and PostgreSQL, several nights each
+    "tests/perf/test_state_equivalence.py",
 )
 
 #: The longest end-to-end tests (``--durations``), started first so that the lane does not end
