@@ -69,9 +69,10 @@ def soql_in(
     chunk: list[str] = []
     prefix = f"{field} IN ("
     size = len(quote(prefix)) + len(quote(")"))
+    comma = len(quote(","))
     for value in seen:
-        literal = format_soql("{}", value)
-        cost = len(quote(literal)) + len(quote(","))
+        literal, cost = _literal_and_cost(value)
+        cost += comma
         if chunk and size + cost > max_url_chars:
             conditions.append(prefix + ",".join(chunk) + ")")
             chunk, size = [], len(quote(prefix)) + len(quote(")"))
@@ -80,6 +81,21 @@ def soql_in(
     if chunk:
         conditions.append(prefix + ",".join(chunk) + ")")
     return conditions
+
+
+#: Text that ``format_soql`` quotes without escaping and ``quote`` keeps, ``:`` aside
+_PLAIN_TEXT = re.compile(r"[A-Za-z0-9_.~:-]*")
+_QUOTED_APOSTROPHES = len(quote("''"))
+
+
+def _literal_and_cost(value: Any) -> tuple[str, int]:
+    """``format_soql("{}", value)`` and the length of that literal URL-encoded; sync keys and
+    Ids (letters, digits, ``_.~-`` and ``:``) without calling either per value."""
+    if type(value) is str and _PLAIN_TEXT.fullmatch(value):
+        # ':' is the one character of that set that quote() encodes (as %3A)
+        return f"'{value}'", len(value) + 2 * value.count(":") + _QUOTED_APOSTROPHES
+    literal = format_soql("{}", value)
+    return literal, len(quote(literal))
 
 
 def _is_na(value: Any) -> bool:
