@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 
 
 def isin(column: pd.Series, values: Iterable[Any]) -> pd.Series:
@@ -67,3 +68,30 @@ def python_values(column: pd.Series) -> list[Any]:
     if isinstance(column.dtype, pd.api.extensions.ExtensionDtype) and column.hasnans:
         values = [None if v is pd.NA else v for v in values]
     return values
+
+
+def text_csv_table(
+    source: Any,
+    names: list[str],
+    *,
+    text_type: pa.DataType | None = None,
+    use_threads: bool = True,
+) -> pa.Table | None:
+    """A UTF-8 CSV (a file-like object or buffer) whose header is ``names`` as an Arrow table
+    with every column ``text_type`` (default ``string``), an empty cell (quoted or not) null and quoted newlines
+    kept; None when pyarrow refuses it (a row of another width, bytes that are not UTF-8), for
+    the caller to read another way."""
+    try:
+        return pa_csv.read_csv(
+            source,
+            read_options=pa_csv.ReadOptions(encoding="utf8", use_threads=use_threads),
+            parse_options=pa_csv.ParseOptions(newlines_in_values=True),
+            convert_options=pa_csv.ConvertOptions(
+                column_types=dict.fromkeys(names, text_type or pa.string()),
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+            ),
+        )
+    except pa.ArrowInvalid:
+        return None

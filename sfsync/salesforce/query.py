@@ -14,13 +14,12 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.csv as pa_csv
 import requests
 import structlog
 from simple_salesforce import format_soql
 
 from sfsync.errors import SourceError, TransientError
+from sfsync.frames import text_csv_table
 from sfsync.salesforce import bulk2
 from sfsync.salesforce.retry import RetryPolicy
 
@@ -199,20 +198,8 @@ def csv_frame(text: str) -> pd.DataFrame:
         return pd.DataFrame()
     header = next(csv.reader(io.StringIO(text)), [])
     if len(header) > 1 and len(set(header)) == len(header):
-        try:
-            table = pa_csv.read_csv(
-                io.BytesIO(text.encode()),
-                parse_options=pa_csv.ParseOptions(newlines_in_values=True),
-                convert_options=pa_csv.ConvertOptions(
-                    column_types={name: pa.string() for name in header},
-                    null_values=[""],
-                    strings_can_be_null=True,
-                    quoted_strings_can_be_null=True,
-                ),
-            )
-        except pa.ArrowInvalid:
-            pass
-        else:
+        table = text_csv_table(io.BytesIO(text.encode()), header)
+        if table is not None:
             return table.to_pandas()
     return pd.read_csv(
         io.StringIO(text), dtype="str", keep_default_na=False, na_values=[""], encoding="utf-8"

@@ -29,8 +29,8 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
-import pyarrow.csv as pa_csv
 
+from sfsync.frames import text_csv_table
 from sfsync.sources.columns import TEXT_DTYPE
 
 _BOM = b"\xef\xbb\xbf"
@@ -67,26 +67,17 @@ def csv_frame(body: bytes) -> pd.DataFrame:
         data = data.slice(start)
     names = _header(first)
     if names is not None and len(names) > 1 and len(set(names)) == len(names):
-        try:
-            table = pa_csv.read_csv(
-                pa.BufferReader(data),
-                # one thread: less CPU and memory in all than parallel blocks
-                read_options=pa_csv.ReadOptions(encoding="utf8", use_threads=False),
-                parse_options=pa_csv.ParseOptions(newlines_in_values=True),
-                convert_options=pa_csv.ConvertOptions(
-                    column_types={name: pa.large_string() for name in names},
-                    null_values=[""],
-                    strings_can_be_null=True,
-                    quoted_strings_can_be_null=True,
-                ),
-            )
-        except pa.ArrowInvalid:
-            pass  # rows of another width, or bytes that are not UTF-8: pandas decides below
-        else:  # every column as named and typed (a header Arrow splits otherwise: pandas)
-            if table.column_names == names and all(
-                t == pa.large_string() for t in table.schema.types
-            ):
-                return _text_frame(table)
+        # one thread: less CPU and memory in all than parallel blocks
+        table = text_csv_table(
+            pa.BufferReader(data), names, text_type=pa.large_string(), use_threads=False
+        )
+        # every column as named and typed (a header Arrow splits otherwise: pandas)
+        if (
+            table is not None
+            and table.column_names == names
+            and all(t == pa.large_string() for t in table.schema.types)
+        ):
+            return _text_frame(table)
     return pd.read_csv(
         io.BytesIO(body),
         dtype="str",
