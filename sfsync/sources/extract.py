@@ -21,7 +21,7 @@ import pandas as pd
 import structlog
 
 from sfsync.calendar import add_months, month_text, scoring_month
-from sfsync.errors import SfsyncError
+from sfsync.errors import SfsyncError, SourceError
 from sfsync.frames import isin
 from sfsync.guards.inputs import input_figures
 from sfsync.jobs import (
@@ -220,7 +220,17 @@ def map_source(
         return MappedFrame(role, raw, empty_quarantine(), len(raw))
     if mapping is None:
         raise SfsyncError(f"sources.{role} has no column mapping")
-    return apply_mapping(raw, mapping, source=role)
+    try:
+        return apply_mapping(raw, mapping, source=role)
+    except SourceError as exc:
+        if isinstance(source, MetabaseSource) and source.format == "csv" and exc.hint:
+            # Metabase before 49 writes display names ("Tenant ID") in CSV headers even with
+            # format_rows=false (metabase/metabase#42500); its JSON export keeps column names
+            exc.hint += (
+                f"; a Metabase older than 49 names CSV columns by their display names: set "
+                f"format: json on sources.{role} in the job"
+            )
+        raise
 
 
 def extract(
