@@ -198,6 +198,13 @@ class Computed:
     # rule, account_id: the accounts each Campaign rule wants today (``write.campaigns``)
     campaign_targets: pd.DataFrame | None = None
 
+    def without_desired_tasks(self) -> Computed:
+        """This result without the desired Task frame, once the plan holds what it needs of
+        it (a create or update carries its own fields): at 100,000 accounts the frame is some
+        160 MiB, mostly rendered descriptions of Tasks that exist already or wait for a later
+        night under the daily limit."""
+        return replace(self, desired_tasks=None)
+
 
 def usage_import_frame(accounts: pd.DataFrame, usage: pd.DataFrame, month: str) -> pd.DataFrame:
     """Each linked account with its tenant's usage in ``month`` (pure).
@@ -1098,6 +1105,8 @@ def run_stages(run: Run, results: StageResults) -> RunOutcome | None:
         planned, computed, inputs.frames["accounts"], bundle.playbook, today, counted
     )
     opportunities = plan_opportunities(run, computed, inputs.frames["accounts"], clients.salesforce)
+    computed = results.computed = computed.without_desired_tasks()
+    release_unused_memory()
     campaigns = results.campaigns = plan_campaigns(run, computed, clients.salesforce, pending)
     the_plan = with_upsert(with_history(limited.plan, history), opportunities)
     the_plan = results.plan = with_campaigns(the_plan, campaigns)

@@ -41,3 +41,15 @@ def test_only_the_kept_roles_frames_stay_and_the_counts_do_not_change():
     assert kept.quarantined_counts == inputs.quarantined_counts
     assert kept.figures == inputs.figures and len(kept.quarantined) == 3
     assert set(inputs.frames) == {"accounts", "users", "usage", "activities"}  # not changed
+
+
+def test_the_computed_result_drops_only_the_desired_tasks_once_planned():
+    from sfsync.pipeline import Computed
+
+    fields = pd.DataFrame({"account_id": ["001"]})
+    tasks = pd.DataFrame({"sync_key": ["k"], "description": ["長い説明"]})
+    touch = pd.DataFrame({"account_id": ["001"], "touch_model": ["tech"]})
+    computed = Computed(fields, sync_config=None, desired_tasks=tasks, touch=touch)  # type: ignore[arg-type]
+    planned = computed.without_desired_tasks()
+    assert planned.desired_tasks is None and computed.desired_tasks is tasks
+    assert planned.desired_fields is fields and planned.touch is touch
