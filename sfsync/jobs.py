@@ -134,7 +134,7 @@ class MetabaseSource(_SourceBase):
     query_file: str | None = None
     format: Literal["json", "csv"] = Field(
         default="csv",
-        description="export format: csv (default: a third of the JSON's bytes, decoded by "
+        description="export format: csv (default: a quarter of the JSON's bytes, decoded by "
         "Arrow into text columns; the column mapping types them) or json (for a Metabase "
         "older than 49.x, whose CSV export ignores format_rows=false and writes display "
         "names or formatted values)",

@@ -4,7 +4,7 @@ Why the export endpoints: ``POST /api/card/:id/query`` (what the Metabase UI use
 stops at 2,000 rows; ``POST /api/card/:id/query/json`` and ``POST /api/dataset/json`` return the
 whole result (up to the download limit, 1,048,575 rows by default). Those endpoints take their
 arguments form-encoded, each value a JSON string (``parameters=[...]``, ``query={...}``), and
-answer with CSV (``/query/csv``, what jobs use by default: a third of the JSON's bytes, decoded by Arrow
+answer with CSV (``/query/csv``, what jobs use by default: a quarter of the JSON's bytes, decoded by Arrow
 into text columns, :mod:`sfsync.sources.csv_rows`) or a JSON list of row objects
 (``/query/json``, :mod:`sfsync.sources.json_rows`). With ``format_rows=false`` both carry the
 database's column names and unformatted values. A query that fails can still answer 200/202
