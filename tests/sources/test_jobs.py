@@ -141,7 +141,7 @@ def test_validate_collects_every_problem_across_jobs(tmp_path):
 
 
 def test_metabase_sources_export_csv_unless_json_is_asked_for():
-    """CSV is a third of the JSON's bytes and decodes in C; json stays for older Metabase."""
+    """CSV is a quarter of the JSON's bytes and decodes in C; json stays for older Metabase."""
     nightly = load_job(ROOT / "jobs", "nightly")
     assert nightly.sources["usage"].format == "csv"
     assert MetabaseSource.model_validate({"kind": "metabase", "card": 1}).format == "csv"
