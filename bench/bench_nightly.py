@@ -120,12 +120,21 @@ def _events(stderr: str) -> list[dict]:
 #: file argv[1]. A process started straight from this benchmark would report the benchmark's
 #: own resident size as its peak: Linux keeps ``ru_maxrss`` across ``exec``, and the child
 #: starts as a copy of this process, which serves the practice org (gigabytes at 100,000
-#: accounts). Started from this small launcher, sfsync's figures are its own.
+#: accounts). Started from this small launcher, sfsync's figures are its own. The launcher is a
+#: child subreaper: a process its child leaves behind unreaped (sfsync under py-spy, which may
+#: exit without waiting for it) is reparented to it and waited for, so that its CPU counts.
 LAUNCHER = """
-import json, os, sys
+import ctypes, json, os, resource, sys
 out, args = sys.argv[1], sys.argv[2:]
+ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
 pid = os.posix_spawn(args[0], args, os.environ)
-_, status, usage = os.wait4(pid, 0)
+_, status, _ = os.wait4(pid, 0)
+while True:
+    try:
+        os.wait()
+    except ChildProcessError:
+        break
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # every descendant, all reaped
 with open(out, "w") as f:
     json.dump({"code": os.waitstatus_to_exitcode(status),
                "cpu": usage.ru_utime + usage.ru_stime, "maxrss_kib": usage.ru_maxrss}, f)

@@ -40,3 +40,18 @@ def test_a_run_is_profiled_only_when_asked(tmp_path):
     wrapped = bench_nightly._profiled(command, tmp_path, "next night, unchanged")
     assert wrapped[-len(command) :] == command and wrapped[-len(command) - 1] == "--"
     assert str(tmp_path / "next_night__unchanged.txt") in wrapped
+
+
+def test_cpu_of_a_process_its_wrapper_leaves_behind_is_counted():
+    # the wrapper (as py-spy may) exits without waiting for the process doing the work
+    worker = "sum(range(10_000_000))"
+    wrapper = (
+        "import subprocess, sys; "
+        f"subprocess.Popen([sys.executable, '-c', {worker!r}]); "
+        "subprocess.Popen.__del__ = lambda self: None"
+    )
+    code, _, _, cpu, peak = bench_nightly._run_child([sys.executable, "-c", wrapper], env={})
+    alone = bench_nightly._run_child([sys.executable, "-c", worker], env={})[3]
+    assert code == 0
+    assert cpu >= 0.8 * alone  # the worker's CPU, not only the wrapper's
+    assert peak > 5  # MiB: a Python process
