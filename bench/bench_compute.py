@@ -22,25 +22,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-
-def _best(fn, repeat: int):
-    best, result = float("inf"), None
-    for _ in range(repeat):
-        started = time.process_time()
-        result = fn()
-        best = min(best, time.process_time() - started)
-    return result, best
+from old_vs_new import best_cpu, same_frames  # noqa: E402  (bench/, beside this script)
 
 
 def _same(a, b) -> bool:
     import pandas as pd
 
     if isinstance(a, pd.DataFrame):
-        try:
-            pd.testing.assert_frame_equal(a, b)
-        except AssertionError:
-            return False
-        return True
+        return same_frames(a, b)
     if hasattr(a, "columns") and hasattr(a, "task_signals"):  # TouchResult
         return _same(a.columns, b.columns) and _same(a.task_signals, b.task_signals)
     return a == b and list(a) == list(b)
@@ -159,8 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     for label, current, reference in cases(book):
         if args.only and args.only not in label:
             continue
-        new, new_s = _best(current, args.repeat)
-        old, old_s = _best(reference, args.repeat)
+        new, new_s = best_cpu(current, args.repeat)
+        old, old_s = best_cpu(reference, args.repeat)
         total_new, total_old = total_new + new_s, total_old + old_s
         same = _same(new, old)
         print(

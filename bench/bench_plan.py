@@ -34,25 +34,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-
-def _best(fn, repeat: int):
-    best, result = float("inf"), None
-    for _ in range(repeat):
-        started = time.process_time()
-        result = fn()
-        best = min(best, time.process_time() - started)
-    return result, best
+from old_vs_new import best_cpu, same_frames  # noqa: E402  (bench/, beside this script)
 
 
 def _same(a, b) -> bool:
     import pandas as pd
 
     if isinstance(a, pd.DataFrame):
-        try:
-            pd.testing.assert_frame_equal(a, b)
-        except AssertionError:
-            return False
-        return True
+        return same_frames(a, b)
     if isinstance(a, tuple) and isinstance(b, tuple):
         return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
     if hasattr(a, "deferred") and hasattr(a, "plan"):  # pipeline.Limited
@@ -197,8 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     for label, current, reference in cases(pb):
         if args.only and args.only not in label:
             continue
-        new, new_s = _best(current, args.repeat)
-        old, old_s = _best(reference, args.repeat)
+        new, new_s = best_cpu(current, args.repeat)
+        old, old_s = best_cpu(reference, args.repeat)
         same = _same(new, old)
         if not same:
             failed.append(label.strip())
