@@ -239,12 +239,13 @@ def _coerce_values(series: pd.Series, kind: ColumnType) -> tuple[pd.Series, pd.S
     if kind == "date":
         if pd.api.types.is_datetime64_any_dtype(series.dtype):
             values = series.dt.tz_localize(None) if series.dt.tz is not None else series
-            return values.dt.normalize().astype("datetime64[ns]"), pd.Series(False, index=raw.index)
+            dates = _ns_dates(values.dt.normalize())
+            return dates, series.notna() & dates.isna()
         text = raw.map(_to_text, na_action="ignore").astype(object)
         prefix = text.map(
             lambda t: t[:10] if _ISO_DATE_PREFIX.match(t) else "invalid", na_action="ignore"
         )
-        dates = pd.to_datetime(prefix, format="%Y-%m-%d", errors="coerce").astype("datetime64[ns]")
+        dates = _ns_dates(pd.to_datetime(prefix, format="%Y-%m-%d", errors="coerce"))
         return dates, present & dates.isna()
     if kind == "month":
         text = raw.map(_month_text, na_action="ignore")
@@ -269,9 +270,20 @@ TEXT_DTYPE = pd.StringDtype("pyarrow", na_value=np.nan)
 _DECIMAL = r"^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$"
 _NON_FINITE = r"^[+-]?(inf|infinity|nan)$"
 _ASCII_ISO_DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
-# datetime64[ns] holds 1677-09-21 … 2262-04-11; dates outside take pandas' path (and its error)
+# datetime64[ns] holds 1677-09-21 … 2262-04-11; dates outside take pandas' path (bad cells)
 _NS_DAYS = (-106_751, 106_750)
 _MONTH_DAYS = pa.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], pa.int32())
+
+
+#: The calendar dates datetime64[ns] holds whole (Timestamp.min is 1677-09-21 00:12:43)
+_NS_FIRST, _NS_LAST = pd.Timestamp("1677-09-22"), pd.Timestamp("2262-04-11")
+
+
+def _ns_dates(dates: pd.Series) -> pd.Series:
+    """Parsed dates (any datetime64 unit) as datetime64[ns], a date it cannot hold as NaT: a
+    database's sentinel such as 0001-01-01 or 9999-12-31 becomes a bad cell, not a crash."""
+    held = dates.isna() | ((dates >= _NS_FIRST) & (dates <= _NS_LAST))
+    return dates.where(held).astype("datetime64[ns]")
 
 
 def _is_arrow_text(dtype: object) -> bool:
@@ -437,7 +449,7 @@ def _dates(
 
     ASCII dates are checked and converted by Arrow; the rare prefix written with other
     decimal digits (``２０２５-03-15``, which pandas reads as a date) goes to pandas, and so does
-    a column holding a date outside datetime64[ns] (which fails there as it always did)."""
+    a column holding a date outside datetime64[ns] (where that date becomes a bad cell)."""
     try:  # every value starts with a real YYYY-MM-DD (Arrow's cast takes exactly those)
         days = pc.cast(pc.cast(pc.utf8_slice_codeunits(text, 0, 10), pa.date32()), pa.int32())
     except pa.ArrowInvalid:
@@ -477,8 +489,7 @@ def _dates(
         low, high = _NS_DAYS[0] - 1, None
     if low is not None and (low < _NS_DAYS[0] or high > _NS_DAYS[1]):
         whole = _text_series(text, index).str.slice(0, 10).where(iso, "invalid").where(present)
-        dates = pd.to_datetime(whole, format="%Y-%m-%d", errors="coerce")
-        dates = dates.astype("datetime64[ns]")  # out of range: fails as it always did
+        dates = _ns_dates(pd.to_datetime(whole, format="%Y-%m-%d", errors="coerce"))
         return dates, present & dates.isna()
     stamps = _datetimes(days)
     odd = iso & ~np.asarray(ascii_iso, dtype=bool)

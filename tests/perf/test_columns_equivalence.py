@@ -98,14 +98,39 @@ def test_columns_of_one_kind_of_value_coerce_as_value_by_value(kind, dtype):
         _same_coercion(pd.Series(values, dtype=dtype), kind)
 
 
-@pytest.mark.parametrize("dtype", TEXT_DTYPES, ids=TEXT_DTYPE_IDS)
-@pytest.mark.parametrize("value", ["1600-01-01", "2262-04-12", "0000-01-01", "9999-12-31"])
-def test_dates_outside_datetime64_ns_fail_as_they_did(dtype, value):
-    series = pd.Series(["2025-03-15", value, None], dtype=dtype)
-    with pytest.raises(Exception) as old:
-        reference._coerce(series, "date")
-    with pytest.raises(type(old.value)):
-        _coerce(series, "date")
+@pytest.mark.parametrize("dtype", [*TEXT_DTYPES, object], ids=[*TEXT_DTYPE_IDS, "mixed"])
+@pytest.mark.parametrize("value", ["1600-01-01", "2262-04-12", "0000-01-01", "0001-01-01",
+                                   "9999-12-31"])  # fmt: skip
+def test_dates_outside_datetime64_ns_are_bad_cells_not_a_crash(dtype, value):
+    # the value-by-value reference raised OutOfBoundsDatetime on a database sentinel date
+    cells = ["2025-03-15", value, None]
+    series = pd.Series(cells if dtype is not object else [*cells, 5], dtype=dtype)
+    values, bad = _coerce(series, "date")
+    assert values.dtype == "datetime64[ns]"
+    assert values.iloc[0] == pd.Timestamp("2025-03-15") and pd.isna(values.iloc[1])
+    assert bad.tolist()[:3] == [False, True, False]
+
+
+def test_a_datetime_column_outside_datetime64_ns_gives_bad_cells():
+    series = pd.Series(pd.to_datetime(["2025-03-15", "0001-01-01", None]).astype("datetime64[us]"))
+    values, bad = _coerce(series, "date")
+    assert values.dtype == "datetime64[ns]" and bad.tolist() == [False, True, False]
+
+
+def test_a_sentinel_date_quarantines_its_row_with_the_value_shown():
+    mapping = ColumnMapping.model_validate(
+        {
+            "key": ["tenant_id"],
+            "columns": {
+                "tenant_id": {"type": "str", "required": True},
+                "last_login_date": {"type": "date"},
+            },
+        }  # fmt: skip
+    )
+    raw = pd.DataFrame({"tenant_id": ["a", "b"], "last_login_date": ["2025-03-01", "0001-01-01"]})
+    mapped = apply_mapping(raw, mapping, source="usage")
+    assert mapped.frame["tenant_id"].tolist() == ["a"]
+    assert "0001-01-01" in mapped.quarantined["reason"].iloc[0]
 
 
 # text made of the characters that matter to numbers, dates and months
