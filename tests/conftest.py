@@ -56,6 +56,7 @@ E2E = (
     "tests/sandbox/test_strict_http.py::test_bulk_query_jobs_stay_in_progress_before_complete",
     # large data and property tests (hypothesis)
     "tests/scoring/test_properties.py",
+    "tests/perf/test_json_rows_equivalence.py::test_any_export_decodes_to_the_same_frame",
     "tests/scoring/test_usage_features.py::test_usage_by_tenant_matches_a_computation_over_",
     "tests/sandbox_services/test_sample_data.py::test_hundred_thousand_accounts",
     "tests/sandbox/test_faults.py::test_http_503_rate_is_seeded_and_reproducible",

@@ -35,6 +35,7 @@ _ROW_START = b'{"'
 #: Digits as ``0``, so that a run of 19 digits is one ``find`` (a regex is 7 times slower)
 _DIGITS_AS_ZERO = bytes.maketrans(b"123456789", b"000000000")
 _LONG_DIGITS = b"0" * 19
+_INT64_END = 2.0**63
 
 
 class _Whole(ValueError):
@@ -112,6 +113,10 @@ def _join(frames: list[pd.DataFrame]) -> pd.DataFrame:
 
 def _join_column(parts: list[pd.Series]) -> pd.Series:
     kinds = [_kind(p) for p in parts]
+    if any(k == "float64" and bool((p.abs() >= _INT64_END).any()) for p, k in zip(parts, kinds, strict=True)):  # fmt: skip
+        # an integer beyond int64 beside a negative one makes the whole list's column object,
+        # whichever slabs they fall in (a float this large may have been such an integer)
+        raise _Whole("a number beyond 64-bit integers")
     present = {k for k in kinds if k != "nulls"}
     if len({str(p.dtype) for p in parts}) == 1 and (present or kinds.count("nulls") == len(kinds)):
         return pd.concat(parts, ignore_index=True)
