@@ -232,7 +232,7 @@ def _hashable_codes(values: np.ndarray) -> tuple[np.ndarray, list[Any]]:
 
 
 def _task_text(value: Any, name: str) -> str | None:
-    """The text :func:`_task_fields` writes for one value of the Task field ``name``; None
+    """The text a Task write carries for one value of the Task field ``name``; None
     when the field is left out (an empty value; an empty Status is the default status)."""
     if name == "Status" and is_null(value):
         value = DEFAULT_TASK_STATUS
@@ -241,17 +241,6 @@ def _task_text(value: Any, name: str) -> str | None:
     if isinstance(value, (pd.Timestamp, date)):
         value = value.strftime("%Y-%m-%d")
     return str(value)
-
-
-def _task_fields(row: dict[str, Any], *, create: bool) -> dict[str, Any]:
-    fields: dict[str, Any] = {}
-    for column, name in TASK_COLUMNS.items():
-        if name in ("ActivityDate", "Status") and not create:
-            continue
-        text = _task_text(row.get(column), name)
-        if text is not None:
-            fields[name] = text
-    return fields
 
 
 def _flag(value: Any) -> bool:
