@@ -31,6 +31,7 @@ import structlog
 from sfsync.automation.campaign_rules import campaign_facts, eligible_accounts
 from sfsync.automation.campaign_stage import CampaignPlan, plan_campaign_members
 from sfsync.automation.closures import closable_followups
+from sfsync.automation.followups import first_deliveries
 from sfsync.automation.history_schedule import history_due, period_of
 from sfsync.automation.kpi_job import KpiOutcome, KpiStageResult, kpi_stage
 from sfsync.automation.nightly import (
@@ -299,6 +300,7 @@ def compute_scores(
     playbook = bundle.playbook
     policy = playbook.touch_model if playbook is not None else TouchModelPolicy()
     touch = touch_columns(scores, result.signals, accounts, as_of=as_of, policy=policy)
+    deliveries = first_deliveries(usage, as_of)  # used by three rules: computed once
     triggers = trigger_columns(
         scores["account_id"],
         accounts,
@@ -309,6 +311,7 @@ def compute_scores(
         ).lead_months,
         usage=usage,
         activities=activities,
+        deliveries=deliveries,
     )
     desired = desired_account_fields(
         scores.assign(
@@ -356,6 +359,7 @@ def compute_scores(
             users=inputs.get("users"),
             status=config.task_settings.status,
             fallback_owner=config.task_settings.fallback_owner,
+            deliveries=deliveries,
         )
     urgent = None
     if signal is not None and bundle.playbook is not None and config.templates is not None:
@@ -379,7 +383,12 @@ def compute_scores(
         closable = None
         if followup is not None and bundle.playbook is not None:
             closable = closable_followups(
-                accounts, as_of=as_of, playbook=bundle.playbook, activities=activities, usage=usage
+                accounts,
+                as_of=as_of,
+                playbook=bundle.playbook,
+                activities=activities,
+                usage=usage,
+                deliveries=deliveries,
             )
         loop = LoopContext(
             users=inputs.get("users"),

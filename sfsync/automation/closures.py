@@ -60,7 +60,11 @@ def _key_suffixes(account_ids: pd.Series, start: pd.Series) -> np.ndarray:
 
 
 def onboarding_done_keys(
-    accounts: pd.DataFrame, usage: pd.DataFrame | None, as_of: date, playbook: Playbook
+    accounts: pd.DataFrame,
+    usage: pd.DataFrame | None,
+    as_of: date,
+    playbook: Playbook,
+    deliveries: pd.Series | None = None,
 ) -> dict[str, str]:
     """``onboarding_<step>:<account>:<contract start>`` -> ``onboarding_done`` for steps that
     are no longer needed (delivery happened, or the onboarding period is over); in account
@@ -71,7 +75,7 @@ def onboarding_done_keys(
     ob = playbook.onboarding
     start = pd.to_datetime(acc["contract_start"]).astype("datetime64[ns]")
     over = onboarding_end(start, ob)
-    first = first_delivery_dates(acc, usage, as_of)
+    first = first_delivery_dates(acc, usage, as_of, deliveries)
     as_of_ts = pd.Timestamp(as_of)
     started = start.notna().to_numpy(dtype=bool)
     ended = started & (as_of_ts > over).to_numpy(dtype=bool)
@@ -96,8 +100,10 @@ def closable_followups(
     playbook: Playbook,
     activities: pd.DataFrame | None = None,
     usage: pd.DataFrame | None = None,
+    deliveries: pd.Series | None = None,
 ) -> dict[str, str]:
-    """Every follow-up key this run knows the reason of has gone away, with the reason."""
+    """Every follow-up key this run knows the reason of has gone away, with the reason
+    (``deliveries``: :func:`~sfsync.automation.followups.first_deliveries` of ``usage``)."""
     out = qbr_held_keys(accounts, activities, as_of, playbook)
-    out.update(onboarding_done_keys(accounts, usage, as_of, playbook))
+    out.update(onboarding_done_keys(accounts, usage, as_of, playbook, deliveries))
     return out

@@ -130,19 +130,33 @@ def month_starts(months: pd.Series) -> pd.Series:
     return pd.Series(lookup[codes], index=months.index)  # code -1 (missing): the NaT
 
 
-def first_delivery_dates(accounts: pd.DataFrame, usage: pd.DataFrame, as_of: date) -> pd.Series:
+def first_deliveries(usage: pd.DataFrame | None, as_of: date) -> pd.Series:
+    """Per tenant (indexed by ``tenant_id``): the first day of its first usage month starting
+    on or before ``as_of`` with deliveries > 0; tenants without one are left out. Computed once
+    a run and handed to :func:`first_delivery_dates` (``deliveries``) by every rule using it."""
+    if usage is None or usage.empty:
+        return pd.Series(dtype="datetime64[ns]")
+    month_start = month_starts(usage["month"])
+    delivered = (usage["deliveries"].fillna(0) > 0) & (month_start <= pd.Timestamp(as_of))
+    rows = delivered.to_numpy(dtype=bool)  # whole columns: no copy of the usage frame
+    return month_start[rows].groupby(usage["tenant_id"][rows]).min()
+
+
+def first_delivery_dates(
+    accounts: pd.DataFrame,
+    usage: pd.DataFrame | None,
+    as_of: date,
+    deliveries: pd.Series | None = None,
+) -> pd.Series:
     """Per account (index aligned with ``accounts``): the actual first delivery date F or NaT.
 
     F is the first day of the first usage month starting on or before ``as_of`` with
-    deliveries > 0, but not before the contract start.
+    deliveries > 0, but not before the contract start. ``deliveries``: the run's
+    :func:`first_deliveries` of ``usage`` (computed here when not given).
     """
-    as_of_ts = pd.Timestamp(as_of)
     if usage is None or usage.empty or "tenant_id" not in accounts:
         return pd.Series(pd.NaT, index=accounts.index, dtype="datetime64[ns]")
-    month_start = month_starts(usage["month"])
-    delivered = (usage["deliveries"].fillna(0) > 0) & (month_start <= as_of_ts)
-    rows = delivered.to_numpy(dtype=bool)  # whole columns: no copy of the usage frame
-    first = month_start[rows].groupby(usage["tenant_id"][rows]).min()
+    first = first_deliveries(usage, as_of) if deliveries is None else deliveries
     mapped = pd.to_datetime(_lookup(accounts["tenant_id"], first)).astype("datetime64[ns]")
     contract = pd.to_datetime(accounts["contract_start"]).astype("datetime64[ns]")
     return mapped.where(mapped.isna() | contract.isna() | (mapped >= contract), contract)
@@ -511,6 +525,7 @@ def build_followups(
     previous: pd.DataFrame | None = None,
     users: pd.DataFrame | None = None,
     status: str = DEFAULT_STATUS,
+    deliveries: pd.Series | None = None,
 ) -> pd.DataFrame:
     """Desired follow-up Tasks as of ``as_of`` (columns :data:`TASK_COLUMNS`; ``activity_date``
     holds ``datetime.date`` values, ``status`` the Task status of new Tasks).
@@ -520,6 +535,7 @@ def build_followups(
     ``signals``: ``result.signals`` (active signals of this run).
     ``previous``: the previous snapshot (``account_id``, ``owner_id``) for hand-over detection.
     ``users``: canonical users frame, for owner names in hand-over Tasks.
+    ``deliveries``: :func:`first_deliveries` of ``usage`` (computed when not given).
     """
     acc = accounts.reset_index(drop=True)
     for col in ("contract_start", "renewal_date"):
@@ -528,7 +544,8 @@ def build_followups(
     rows = _Rows(acc, templates, as_of, status, playbook.task_due.grace_business_days)
     segment = _segments(acc, scores)
     note = _video_note(acc, signals, templates)
-    _onboarding(rows, acc, first_delivery_dates(acc, usage, as_of), playbook, note)
+    first = first_delivery_dates(acc, usage, as_of, deliveries)
+    _onboarding(rows, acc, first, playbook, note)
     _qbr(rows, acc, segment, activities, as_of, playbook)
     _renewal(rows, acc, playbook)
     _overdue_touch(rows, acc, segment, _last_touch(acc, activities, as_of), as_of, playbook)

@@ -44,13 +44,15 @@ def scheduled_followups(
     users: pd.DataFrame | None = None,
     status: str = "Not Started",
     fallback_owner: str | None = None,
+    deliveries: pd.Series | None = None,
 ) -> pd.DataFrame:
     """The follow-up Tasks due as of ``as_of`` (desired-Task frame of docs/ARCHITECTURE.md).
 
     Owners are resolved like signal Tasks (``sfsync.salesforce.tasks.resolve_owners``): an
     inactive or missing owner gives the configured fallback user, else no owner (Salesforce
     then assigns the integration user). ``previous`` needs ``account_id`` and ``owner_id`` for
-    the hand-over rule.
+    the hand-over rule; ``deliveries``: the run's first deliveries per tenant
+    (``sfsync.automation.followups.first_deliveries``, computed when not given).
     """
     tasks = build_followups(
         accounts,
@@ -64,6 +66,7 @@ def scheduled_followups(
         previous=previous,
         users=users,
         status=status,
+        deliveries=deliveries,
     )
     if tasks.empty:
         return empty_tasks()

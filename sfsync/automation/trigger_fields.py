@@ -116,6 +116,7 @@ def onboarding_steps(
     policy: OnboardingPolicy,
     usage: pd.DataFrame | None = None,
     activities: pd.DataFrame | None = None,
+    deliveries: pd.Series | None = None,
 ) -> pd.Series:
     """The onboarding step 0–4 of each account (``Int64``, NA when not started; index aligned
     with ``accounts``; the rule: module doc). ``accounts``: ``account_id``, ``tenant_id``,
@@ -124,7 +125,7 @@ def onboarding_steps(
     as_of_ts = pd.Timestamp(as_of)
     start = pd.to_datetime(acc["contract_start"]).astype("datetime64[ns]")
     started = start.notna() & (start <= as_of_ts)
-    first = first_delivery_dates(acc, usage, as_of)
+    first = first_delivery_dates(acc, usage, as_of, deliveries)
     planned = start + _days(policy.planned_first_delivery_days)
     conditions = [
         first.notna() | (as_of_ts > onboarding_end(start, policy)),
@@ -170,6 +171,7 @@ def trigger_columns(
     renewal_lead_months: int,
     usage: pd.DataFrame | None = None,
     activities: pd.DataFrame | None = None,
+    deliveries: pd.Series | None = None,
 ) -> pd.DataFrame:
     """:data:`TRIGGER_COLUMNS` for ``account_ids`` (one row each, in their order), from the
     canonical ``accounts`` (matched by ``account_id``), ``usage`` and ``activities``."""
@@ -187,7 +189,12 @@ def trigger_columns(
         {
             "account_id": ids,
             "onboarding_step": onboarding_steps(
-                acc, as_of=as_of, policy=onboarding, usage=usage, activities=activities
+                acc,
+                as_of=as_of,
+                policy=onboarding,
+                usage=usage,
+                activities=activities,
+                deliveries=deliveries,
             ).array,
             "tutorial_completed_at": tutorial_completed_dates(acc, usage, as_of).to_numpy(),
             "renewal_reminder_date": renewal_reminder_dates(

@@ -86,7 +86,7 @@ def merge_engagement(usage: pd.DataFrame, aggregated: pd.DataFrame) -> Engagemen
     by_key = aggregated.assign(**{k: aggregated[k].astype(str) for k in KEY}).set_index(KEY)
     first, last = str(aggregated["month"].min()), str(aggregated["month"].max())
     covered = usage["month"].astype(str).between(first, last).to_numpy()
-    out = usage.copy()
+    out = usage.copy(deep=False)  # copy-on-write: the columns set below are the copy's own
     filled = {}
     for column in columns:
         logged = by_key[column].reindex(keys).to_numpy()
@@ -139,7 +139,7 @@ def derive_tutorial_completed(usage: pd.DataFrame) -> pd.DataFrame:
         index=usage.index,
         dtype="boolean",
     )
-    out = usage.copy()
+    out = usage.copy(deep=False)  # copy-on-write: the columns set below are the copy's own
     given = (
         out["tutorial_completed"].astype("boolean")
         if "tutorial_completed" in out.columns

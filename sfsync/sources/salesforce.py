@@ -17,13 +17,14 @@ from collections.abc import Collection, Sequence
 from datetime import date, timedelta
 from typing import Any, Protocol
 
+import numpy as np
 import pandas as pd
 import structlog
 from simple_salesforce import format_soql
 
 from sfsync.config import DEFAULT_BULK_THRESHOLD
 from sfsync.errors import SourceError
-from sfsync.plan import is_auto_closed
+from sfsync.plan import AUTO_CLOSED_MARKER
 from sfsync.scope import FIELD_NAME, ScopeCondition, scope_clause
 from sfsync.sources.columns import ColumnMapping
 
@@ -172,20 +173,22 @@ def _activity_type(values: pd.Series) -> pd.Series:
         text = value.strip().lower() if isinstance(value, str) else ""
         return _TYPES.get(text, text) or "other"
 
-    return values.astype(object).map(canonical).astype("str")
+    # a handful of picklist values: each distinct one mapped once
+    codes, distinct = pd.factorize(values.astype(object))
+    names = np.array([canonical(v) for v in distinct] + ["other"], dtype=object)
+    return pd.Series(names[codes], index=values.index).astype("str")  # code -1: missing
 
 
 def canonical_activities(raw: pd.DataFrame, source_object: str) -> pd.DataFrame:
     """Task or Event records on Accounts as canonical activities (all completed: the queries
     select completed Tasks and past Events only)."""
-    what = raw["WhatId"].astype(object)
-    on_account = what.map(lambda v: isinstance(v, str) and v.startswith(ACCOUNT_KEY_PREFIX))
-    raw = raw.loc[on_account.astype(bool)]
-    dates = pd.to_datetime(
-        raw["ActivityDate"].astype(object).map(lambda v: str(v)[:10] if v else None),
-        format="%Y-%m-%d",
-        errors="coerce",
-    )
+    what = raw["WhatId"].astype("str")  # (Ids are text: no value is stringified)
+    on_account = what.str.startswith(ACCOUNT_KEY_PREFIX).fillna(False)
+    raw = raw.loc[on_account.to_numpy(dtype=bool)]
+    day = raw["ActivityDate"]
+    if not pd.api.types.is_datetime64_any_dtype(day.dtype):
+        day = day.astype("str").str.slice(0, 10)  # a dateTime's date; "" and missing: NaT
+    dates = pd.to_datetime(day, format="%Y-%m-%d", errors="coerce")
     return pd.DataFrame(
         {
             "activity_id": raw["Id"].astype("str"),
@@ -218,7 +221,8 @@ def read_activities(
         client, tasks_soql(start, as_of, completed_statuses), TASK_FIELDS, bulk_threshold
     )
     if "Description" in tasks.columns:  # closed by sfsync when its signal cleared: no touch
-        tasks = tasks.loc[~tasks["Description"].map(is_auto_closed).astype(bool)]
+        closed = tasks["Description"].astype("str").str.contains(AUTO_CLOSED_MARKER, regex=False)
+        tasks = tasks.loc[~closed.fillna(False).to_numpy(dtype=bool)]
     events = _frame(client, events_soql(start, as_of), EVENT_FIELDS, bulk_threshold)
     frames = [canonical_activities(tasks, "Task"), canonical_activities(events, "Event")]
     activities = pd.concat(frames, ignore_index=True)

@@ -105,6 +105,20 @@ def differs(frame: pd.DataFrame, reference: pd.DataFrame) -> np.ndarray:
     return out
 
 
+def kept_rows(rows: pd.DataFrame, stored: pd.DataFrame) -> pd.Index:
+    """The accounts whose row in the state frame ``rows`` is already in ``stored`` (the rows
+    on the same date) as it is: same ``gone`` and values (the run that stored it may differ)."""
+    if rows.empty or stored.empty:
+        return pd.Index([], name="account_id", dtype="object")
+    ids = rows.index.astype("object")
+    known = ids.isin(stored.index.astype("object"))
+    same = known & ~differs(rows, stored)
+    if same.any():
+        theirs = stored["gone"].reindex(ids[same]).to_numpy(dtype=bool)
+        same[same] = rows["gone"].to_numpy(dtype=bool)[same] == theirs
+    return ids[same]
+
+
 @dataclass(frozen=True)
 class SavePlan:
     """The rows a save stores: on its date (replacing every row there) and, when a later

@@ -49,6 +49,7 @@ from sfsync.state.snapshot_changes import (
     STATE_COLUMNS,
     VALUE_COLUMNS,
     SavePlan,
+    kept_rows,
     plan_save,
     snapshot_day,
     spread,
@@ -191,7 +192,9 @@ def save_snapshots(
     every ``*_points`` column. An account scored before but not in ``scores`` has no snapshot on
     ``as_of`` (a new date) or keeps its snapshot of that date (a date saved before: a re-run).
     A date saved before a later one (a backfill) carries the later date's states forward.
-    Everything is written in one transaction: all rows or none. An empty frame stores nothing.
+    A row already on ``as_of`` with the values to store is kept as it is (with the run that
+    stored it): a re-run of an unchanged date rewrites nothing. Everything is written in one
+    transaction: all rows or none. An empty frame stores nothing.
     """
     if "account_id" not in scores.columns:
         raise ValueError("the scores frame needs an account_id column")
@@ -217,8 +220,16 @@ def save_snapshots(
         plan = plan_save(
             new, before, here, date_known=known is not None, run_id=run_id, next_accounts=at_next
         )
-        conn.execute(delete(s).where(mine, s.c.as_of == as_of))
-        written = _insert(conn, store.dialect, scorecard, as_of, plan.on_date)
+        kept = kept_rows(plan.on_date, here)  # a re-run: rows it would write again as they are
+        stale = here.index.difference(kept)
+        on_date = s.c.as_of == as_of
+        if len(stale) == len(here):
+            conn.execute(delete(s).where(mine, on_date))
+        for start in range(0, len(stale), CHUNK_ROWS):
+            chunk = stale[start : start + CHUNK_ROWS].tolist()
+            conn.execute(delete(s).where(mine, on_date, s.c.account_id.in_(chunk)))
+        fresh = plan.on_date.loc[~plan.on_date.index.isin(kept)]
+        written = _insert(conn, store.dialect, scorecard, as_of, fresh)
         if following is not None:
             written += _insert(conn, store.dialect, scorecard, following, plan.on_next)
             drop_repeats(conn, scorecard, [following])  # rows there may now repeat these

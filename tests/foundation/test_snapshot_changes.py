@@ -264,7 +264,14 @@ def test_an_unchanged_night_writes_no_row_and_a_change_writes_one(store):
     churned = moved.drop(index=[9])  # account 9 is no longer scored: one tombstone
     assert save_snapshots(store, None, "default", FIRST + timedelta(days=4), churned) == 3
     assert _rows(store) == 3003
-    assert save_snapshots(store, None, "default", FIRST + timedelta(days=4), churned) == 3  # re-run
+    # a re-run of the date rewrites nothing; one that changes an account replaces its row only
+    assert save_snapshots(store, None, "default", FIRST + timedelta(days=4), churned) == 0
+    assert _rows(store) == 3003
+    again = churned.copy()
+    again.loc[7, "health_score"] = 30
+    assert save_snapshots(store, None, "default", FIRST + timedelta(days=4), again) == 1
+    assert _rows(store) == 3003
+    assert save_snapshots(store, None, "default", FIRST + timedelta(days=4), churned) == 1
     assert _rows(store) == 3003
     assert len(snapshot_dates(store, "default")) == 5
     five_nights = history(store, FIRST, FIRST + timedelta(days=4), scorecard="default")
