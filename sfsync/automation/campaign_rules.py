@@ -245,6 +245,15 @@ def eligible_accounts(
     return pd.concat(parts, ignore_index=True).astype("object")
 
 
+def _rule_order(column: pd.Series, rules: CampaignRules) -> pd.Series:
+    """A sort key: a rule's position in the rules file for the ``rule`` column (other columns
+    as they are)."""
+    if column.name != "rule":
+        return column
+    codes = pd.Categorical(column, categories=list(rules.rules)).codes
+    return pd.Series(codes, index=column.index)
+
+
 def member_rows(
     eligible: pd.DataFrame, contacts: pd.DataFrame, rules: CampaignRules
 ) -> pd.DataFrame:
@@ -262,11 +271,8 @@ def member_rows(
             keep &= ~mine | joined["role"].isin(rule.roles).fillna(False).astype(bool)
         if rule.skip_opted_out:
             keep &= ~mine | ~joined["opted_out"].fillna(False).astype(bool)
-    order = {name: i for i, name in enumerate(rules.rules)}
     out = joined.loc[keep.to_numpy(), list(MEMBER_COLUMNS)]
-    out = out.sort_values(
-        ["rule", "contact_id"], key=lambda c: c.map(order) if c.name == "rule" else c
-    )
+    out = out.sort_values(["rule", "contact_id"], key=lambda c: _rule_order(c, rules))
     return out.reset_index(drop=True).astype("object") if len(out) else empty
 
 

@@ -15,6 +15,8 @@ as-of date) needs no frame: the plan reads it from the key.
 
 from __future__ import annotations
 
+from collections import ChainMap
+from collections.abc import Iterator, Mapping
 from datetime import date
 
 import numpy as np
@@ -59,16 +61,47 @@ def _key_suffixes(account_ids: pd.Series, start: pd.Series) -> np.ndarray:
     return (":" + ids + ":" + period).to_numpy(dtype=object)
 
 
+class OnboardingDone(Mapping[str, str]):
+    """``onboarding_<step>:<account>:<contract start>`` -> ``onboarding_done`` without a key
+    per step and account (half a million at 100,000 accounts, of which the plan looks up the
+    few open onboarding Tasks): per ``:<account>:<contract start>`` whether every step is done
+    (the onboarding period is over) or only the steps before the first delivery."""
+
+    def __init__(self, suffixes: list[str], every: list[bool]) -> None:
+        self._every: dict[str, bool] = {}
+        for suffix, all_steps in zip(suffixes, every, strict=True):
+            self._every[suffix] = self._every.get(suffix, False) or all_steps
+        self._prefixes = {f"onboarding_{step}": step for step in ONBOARDING_STEPS}
+
+    def __getitem__(self, key: str) -> str:
+        cut = key.find(":") if isinstance(key, str) else -1
+        step = self._prefixes.get(key[:cut]) if cut > 0 else None
+        every = self._every.get(key[cut:]) if step is not None else None
+        if every is None or not (every or step in BEFORE_DELIVERY):
+            raise KeyError(key)
+        return "onboarding_done"
+
+    def __iter__(self) -> Iterator[str]:
+        for suffix, every in self._every.items():
+            steps = ONBOARDING_STEPS if every else (s for s in ONBOARDING_STEPS
+                                                    if s in BEFORE_DELIVERY)  # fmt: skip
+            yield from (f"onboarding_{step}{suffix}" for step in steps)
+
+    def __len__(self) -> int:
+        return sum(len(ONBOARDING_STEPS) if every else len(BEFORE_DELIVERY)
+                   for every in self._every.values())  # fmt: skip
+
+
 def onboarding_done_keys(
     accounts: pd.DataFrame,
     usage: pd.DataFrame | None,
     as_of: date,
     playbook: Playbook,
     deliveries: pd.Series | None = None,
-) -> dict[str, str]:
+) -> Mapping[str, str]:
     """``onboarding_<step>:<account>:<contract start>`` -> ``onboarding_done`` for steps that
     are no longer needed (delivery happened, or the onboarding period is over); in account
-    order, each account's steps in :data:`ONBOARDING_STEPS` order."""
+    order, each account's steps in :data:`ONBOARDING_STEPS` order (an :class:`OnboardingDone`)."""
     if "contract_start" not in accounts:
         return {}
     acc = accounts.reset_index(drop=True)
@@ -83,14 +116,8 @@ def onboarding_done_keys(
     rows = np.flatnonzero(ended | delivered)
     if not len(rows):
         return {}
-    steps = np.zeros((len(rows), len(ONBOARDING_STEPS)), dtype=bool)
-    steps[ended[rows]] = True
-    before = [ONBOARDING_STEPS.index(step) for step in BEFORE_DELIVERY]
-    steps[np.ix_(delivered[rows], before)] = True
-    prefixes = np.array([f"onboarding_{step}" for step in ONBOARDING_STEPS], dtype=object)
     suffixes = _key_suffixes(acc["account_id"].iloc[rows], start.iloc[rows])
-    keys = (prefixes[np.newaxis, :] + suffixes[:, np.newaxis])[steps]  # row-major: in order
-    return dict.fromkeys(keys.tolist(), "onboarding_done")
+    return OnboardingDone(suffixes.tolist(), ended[rows].tolist())
 
 
 def closable_followups(
@@ -101,9 +128,8 @@ def closable_followups(
     activities: pd.DataFrame | None = None,
     usage: pd.DataFrame | None = None,
     deliveries: pd.Series | None = None,
-) -> dict[str, str]:
+) -> Mapping[str, str]:
     """Every follow-up key this run knows the reason of has gone away, with the reason
     (``deliveries``: :func:`~sfsync.automation.followups.first_deliveries` of ``usage``)."""
-    out = qbr_held_keys(accounts, activities, as_of, playbook)
-    out.update(onboarding_done_keys(accounts, usage, as_of, playbook, deliveries))
-    return out
+    held = qbr_held_keys(accounts, activities, as_of, playbook)
+    return ChainMap(held, onboarding_done_keys(accounts, usage, as_of, playbook, deliveries))  # type: ignore[arg-type]

@@ -228,9 +228,10 @@ def read_memberships(
     queries; more read every membership of these Campaigns (a handful of Ids) with
     ``query_frame`` and keep those of ``contact_ids`` by column."""
     campaigns = soql_in("CampaignId", sorted(set(campaign_ids)))
-    contacts = sorted(set(contact_ids))
+    contacts = pd.unique(pd.Series(contact_ids, dtype="str"))
     select = f"SELECT CampaignId, ContactId FROM {SOBJECT}"
     if len(contacts) <= in_list_max:
+        contacts = sorted(contacts)
         records: list[dict[str, Any]] = []
         for campaign_condition in campaigns:
             room = IN_CLAUSE_MAX_URL_CHARS - len(campaign_condition) * 3  # URL-encoded at most x3
@@ -250,7 +251,7 @@ def read_memberships(
     return _membership_pairs(frame, contacts)
 
 
-def _membership_pairs(frame: pd.DataFrame, contact_ids: list[str]) -> set[tuple[str, str]]:
+def _membership_pairs(frame: pd.DataFrame, contact_ids: Any) -> set[tuple[str, str]]:
     """``(Campaign Id, Contact Id)`` in 18 characters of the CampaignMember rows ``frame``
     whose contact is one of ``contact_ids``."""
     if frame.empty:

@@ -14,7 +14,7 @@ ConfigError before anything is read or written. Reads are paged (see ``reader``)
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
@@ -143,7 +143,7 @@ class LoopContext:
     escalate: bool = True  # escalate overdue signal Tasks (needs signal hygiene)
     # follow-up keys whose reason went away (``sfsync.automation.closures``); None: the run
     # writes no follow-ups and closes none
-    closable: dict[str, str] | None = None
+    closable: Mapping[str, str] | None = None
 
 
 def loop_escalations(

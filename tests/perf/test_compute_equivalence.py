@@ -201,7 +201,10 @@ def test_closable_followups_are_the_same_keys_in_the_same_order(book, kind, as_o
     new = closures.closable_followups(b.accounts, **args)
     old = reference_closures.closable_followups(b.accounts, **args)
     assert new
-    assert list(new.items()) == list(old.items())
+    assert len(new) == len(old) and dict(new.items()) == old
+    assert all(new[key] == reason for key, reason in old.items())  # each key looked up
+    onboarding = closures.onboarding_done_keys(b.accounts, b.usage, as_of, PLAYBOOK)
+    assert list(onboarding.items()) == [(k, v) for k, v in old.items() if k.startswith("onb")]
 
 
 @pytest.mark.parametrize(

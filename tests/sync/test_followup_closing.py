@@ -104,6 +104,12 @@ def test_onboarding_steps_before_the_first_delivery_are_done_once_it_happened():
     }
     no_delivery = onboarding_done_keys(accounts(), usage(("t1", "2025-03", 0)), AS_OF, PLAYBOOK)
     assert not any(A1 in k for k in no_delivery)
+    # looked up key by key (the plan's use), without a stored key per step
+    assert keys.get(f"onboarding_setup:{A1}:2025-02-01") is None  # before the delivery: open
+    assert keys.get(f"onboarding_video:{A1}:2025-01-01") is None  # another contract start
+    assert keys.get(f"onboarding_review:{A2}:2024-06-01") == "onboarding_done"
+    for other in (f"qbr:{A2}:2025Q1", f"onboarding_later:{A2}:2024-06-01", "onboarding_video", ""):
+        assert other not in keys
 
 
 def test_renewal_passed_is_read_from_the_key():
