@@ -1101,18 +1101,13 @@ def run_stages(run: Run, results: StageResults) -> RunOutcome | None:
     meta = {"job": run.job_name, "as_of": run.as_of.isoformat(), "run_id": run_id}
     history = plan_history(run, computed, clients.salesforce, store)
     pending = pending_writes(store)
-    planned = plan(
-        computed,
-        clients.salesforce,
-        pending=pending,
-        meta=meta,
-        current=inputs.current_accounts,
-    )
     results.history = history
     today, counted = tasks_created_today(store, run.as_of)
-    limited = results.limited = limit_new_tasks(
-        planned, computed, inputs.frames["accounts"], bundle.playbook, today, counted
-    )
+    limited = results.limited = limit_new_tasks(  # (the plan before the limit is not kept)
+        plan(computed, clients.salesforce, pending=pending, meta=meta,
+             current=inputs.current_accounts),
+        computed, inputs.frames["accounts"], bundle.playbook, today, counted,
+    )  # fmt: skip
     opportunities = plan_opportunities(run, computed, inputs.frames["accounts"], clients.salesforce)
     computed = results.computed = computed.without_desired_tasks()
     release_unused_memory()

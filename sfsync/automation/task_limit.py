@@ -183,17 +183,26 @@ def apply_limit(
     return LimitResult(ranked[mask].reset_index(drop=True), ranked[~mask].reset_index(drop=True))
 
 
+def _without_description(fields: dict | None) -> dict | None:
+    if not fields or "Description" not in fields:
+        return fields
+    return {name: value for name, value in fields.items() if name != "Description"}
+
+
 @gc_paused()
 def defer_in_plan(plan: Plan, deferred_keys: set[str]) -> Plan:
     """``plan`` with the creation of ``deferred_keys`` turned into skips (reason
     :data:`DEFERRED_REASON`); ``plan`` itself when nothing is deferred. Only the deferred
-    Tasks are rebuilt."""
+    Tasks are rebuilt; they keep their fields but the description (rendered again on the
+    night that creates them: a first run defers most of its Tasks, and their descriptions
+    would be most of the plan's size)."""
     if not deferred_keys:
         return plan
     tasks = [
-        TaskChange(t.sync_key, "skip", DEFERRED_REASON, t.account_id, t.task_id, t.fields, t.retry)
+        TaskChange(t.sync_key, "skip", DEFERRED_REASON, t.account_id, t.task_id,
+                   _without_description(t.fields), t.retry)
         if t.action == "create" and t.sync_key in deferred_keys
         else t
         for t in plan.tasks
-    ]
+    ]  # fmt: skip
     return replace(plan, tasks=tuple(tasks))

@@ -95,7 +95,8 @@ def test_deferred_creates_become_skips_in_the_plan():
         "Id",
         tasks=(
             TaskChange("k1", "create", "new", "a1", fields={"OwnerId": "u1", "Subject": "s1"}),
-            TaskChange("k2", "create", "new", "a1", fields={"OwnerId": "u1", "Subject": "s2"}),
+            TaskChange("k2", "create", "new", "a1",
+                       fields={"OwnerId": "u1", "Subject": "s2", "Description": "long"}),
             TaskChange("k3", "update", "changed", "a1", "00T1", {"Subject": "s3"}),
         ),
     )
@@ -107,6 +108,8 @@ def test_deferred_creates_become_skips_in_the_plan():
         ("k3", "update"),  # only creations are deferred
     ]
     assert after.tasks[1].reason == DEFERRED_REASON
+    assert after.tasks[1].fields == {"OwnerId": "u1", "Subject": "s2"}  # rendered when created
+    assert plan.tasks[1].fields["Description"] == "long"  # the plan given is left as it was
     assert after.totals()["tasks_skipped"] == {DEFERRED_REASON: 1}
 
 

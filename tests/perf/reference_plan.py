@@ -511,11 +511,12 @@ def apply_limit(
 
 def defer_in_plan(plan: Plan, deferred_keys: set[str]) -> Plan:
     """``plan`` with the creation of ``deferred_keys`` turned into skips (reason
-    :data:`DEFERRED_REASON`)."""
+    :data:`DEFERRED_REASON`), their fields without the description."""
     if not deferred_keys:
         return plan
     tasks = tuple(
-        replace(t, action="skip", reason=DEFERRED_REASON)
+        replace(t, action="skip", reason=DEFERRED_REASON,
+                fields={k: v for k, v in t.fields.items() if k != "Description"})
         if t.action == "create" and t.sync_key in deferred_keys
         else t
         for t in plan.tasks
