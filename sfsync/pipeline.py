@@ -42,7 +42,7 @@ from sfsync.automation.nightly import (
     scheduled_followups,
 )
 from sfsync.automation.playbook import OnboardingPolicy, Playbook, RenewalPolicy
-from sfsync.automation.task_limit import apply_limit, defer_in_plan, new_tasks, rank_new_tasks
+from sfsync.automation.task_limit import DailyLimit, defer_in_plan, new_tasks
 from sfsync.automation.touch import TOUCH_COLUMNS, TouchModelPolicy, task_signals, touch_columns
 from sfsync.automation.trigger_fields import TRIGGER_COLUMNS, trigger_columns
 from sfsync.automation.urgent import build_urgent_tasks
@@ -442,11 +442,13 @@ def plan(
     pending: list[PendingWrite] | None = None,
     meta: dict | None = None,
     current: pd.DataFrame | None = None,
+    defer: DailyLimit | None = None,
 ) -> Plan:
     """Read what Salesforce holds and compare it with the desired state: the Plan (data).
     ``pending``: the failure ledger's writes to retry (``sfsync.state.failures``);
     ``current``: the written fields' values as the extract stage read them with the accounts
-    (:attr:`Inputs.current_accounts`), so that the Accounts are not read again."""
+    (:attr:`Inputs.current_accounts`), so that the Accounts are not read again; ``defer``:
+    the daily limit of new Tasks (:func:`daily_limit`)."""
     return plan_sync(
         salesforce,
         computed.sync_config,
@@ -458,6 +460,7 @@ def plan(
         as_of=computed.as_of,
         loop=computed.loop,
         current=current,
+        defer=defer,
     )
 
 
@@ -624,6 +627,40 @@ class Limited:
     limit: int | None = None
 
 
+def daily_limit(
+    computed: Computed,
+    accounts: pd.DataFrame,
+    playbook: Playbook | None,
+    created_today: dict[str, int],
+    counted: set[str] | None = None,
+) -> DailyLimit | None:
+    """The playbook's per-owner daily limit of new Tasks for this run (None: no limit): ranked
+    by severity, segment and ARR, after ``created_today`` (owner -> Tasks counted earlier on
+    this as-of day; ``counted``: their keys). Given to :func:`plan` (``defer``), it defers
+    the Tasks beyond the limit while the plan is built."""
+    policy = playbook.task_limit if playbook is not None else None
+    limit = policy.per_owner_per_day if policy is not None else None
+    if policy is None or limit is None:
+        return None
+    info = accounts[[c for c in ("account_id", "arr") if c in accounts]]
+    scores = computed.scores.scores if computed.scores is not None else None
+    if scores is not None and "segment" in scores:
+        info = info.merge(scores[["account_id", "segment"]], on="account_id", how="left")
+    return DailyLimit(info, limit, policy.exempt_urgent, created_today, counted or ())
+
+
+def limited_plan(the_plan: Plan, limit: DailyLimit | None) -> Limited:
+    """A plan built under ``limit`` (or without one) with the new Tasks it creates and the
+    ones the limit deferred."""
+    if limit is None or limit.split is None:
+        created = new_tasks(the_plan)
+        return Limited(the_plan, created, created.iloc[0:0], limit.limit if limit else None)
+    split = limit.split
+    if len(split.deferred):
+        log.info("tasks_deferred", deferred=len(split.deferred), limit=limit.limit)
+    return Limited(the_plan, split.kept, split.deferred, limit.limit)
+
+
 def limit_new_tasks(
     the_plan: Plan,
     computed: Computed,
@@ -632,24 +669,14 @@ def limit_new_tasks(
     created_today: dict[str, int],
     counted: set[str] | None = None,
 ) -> Limited:
-    """Defer the new Tasks beyond the playbook's per-owner daily limit (pure): ranked by
-    severity, segment and ARR, after ``created_today`` (owner -> Tasks counted earlier on
-    this as-of day; ``counted``: their keys)."""
+    """:func:`daily_limit` applied to a plan built without it (pure): the deferred creations
+    turned into skips afterwards (``sfsync plan`` files of earlier versions, the benchmarks)."""
+    limit = daily_limit(computed, accounts, playbook, created_today, counted)
     created = new_tasks(the_plan)
-    policy = playbook.task_limit if playbook is not None else None
-    limit = policy.per_owner_per_day if policy is not None else None
     if limit is None or created.empty:
-        return Limited(the_plan, created, created.iloc[0:0], limit)
-    info = accounts[[c for c in ("account_id", "arr") if c in accounts]]
-    scores = computed.scores.scores if computed.scores is not None else None
-    if scores is not None and "segment" in scores:
-        info = info.merge(scores[["account_id", "segment"]], on="account_id", how="left")
-    ranked = rank_new_tasks(created, info, exempt_urgent=policy.exempt_urgent)
-    split = apply_limit(ranked, created_today, limit, counted or ())
-    deferred_keys = set(split.deferred["sync_key"].tolist())
-    if deferred_keys:
-        log.info("tasks_deferred", deferred=len(deferred_keys), limit=limit)
-    return Limited(defer_in_plan(the_plan, deferred_keys), split.kept, split.deferred, limit)
+        return limited_plan(the_plan, limit)
+    deferred_keys = limit(created)
+    return limited_plan(defer_in_plan(the_plan, deferred_keys), limit)
 
 
 def tasks_created_today(store: Store | None, as_of: date) -> tuple[dict[str, int], set[str]]:
@@ -1103,11 +1130,10 @@ def run_stages(run: Run, results: StageResults) -> RunOutcome | None:
     pending = pending_writes(store)
     results.history = history
     today, counted = tasks_created_today(store, run.as_of)
-    limited = results.limited = limit_new_tasks(  # (the plan before the limit is not kept)
-        plan(computed, clients.salesforce, pending=pending, meta=meta,
-             current=inputs.current_accounts),
-        computed, inputs.frames["accounts"], bundle.playbook, today, counted,
-    )  # fmt: skip
+    limit = daily_limit(computed, inputs.frames["accounts"], bundle.playbook, today, counted)
+    planned = plan(computed, clients.salesforce, pending=pending, meta=meta,
+                   current=inputs.current_accounts, defer=limit)  # fmt: skip
+    limited = results.limited = limited_plan(planned, limit)
     opportunities = plan_opportunities(run, computed, inputs.frames["accounts"], clients.salesforce)
     computed = results.computed = computed.without_desired_tasks()
     release_unused_memory()

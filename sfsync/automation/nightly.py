@@ -86,10 +86,7 @@ def combine_tasks(*frames: pd.DataFrame | None) -> pd.DataFrame | None:
         return None
     parts = []
     for frame in present:
-        part = frame.copy()
-        for column in TASK_COLUMNS:
-            if column not in part:
-                part[column] = None
+        part = frame.assign(**{column: None for column in TASK_COLUMNS if column not in frame})
         parts.append(part[TASK_COLUMNS].astype("object"))
     combined = pd.concat(parts, ignore_index=True) if parts else empty_tasks()
     return combined.drop_duplicates("sync_key", keep="first").reset_index(drop=True)

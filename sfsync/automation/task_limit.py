@@ -24,9 +24,8 @@ import pyarrow.compute as pc
 
 from sfsync.catalogue import SEGMENTS, default_severity
 from sfsync.frames import isin
-from sfsync.plan import Plan, TaskChange, gc_paused
+from sfsync.plan import DEFERRED_REASON, Plan, TaskChange, gc_paused
 
-DEFERRED_REASON = "deferred_daily_limit"
 SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
 PRIORITY_SEVERITY = {"High": "high", "Normal": "medium", "Low": "low"}
 SEGMENT_RANK = {s: i for i, s in enumerate(SEGMENTS)}
@@ -183,24 +182,36 @@ def apply_limit(
     return LimitResult(ranked[mask].reset_index(drop=True), ranked[~mask].reset_index(drop=True))
 
 
-def _without_description(fields: dict | None) -> dict | None:
-    if not fields or "Description" not in fields:
-        return fields
-    return {name: value for name, value in fields.items() if name != "Description"}
+@dataclass
+class DailyLimit:
+    """The daily limit as the plan applies it while it is built
+    (``sfsync.salesforce.diff.diff_tasks``'s ``defer``): called with the Tasks the plan would
+    create, it ranks and splits them and returns the keys to defer, so that the deferred Tasks'
+    fields are never rendered (a first run defers most of its Tasks). The split it made stays
+    in :attr:`split` (None until the plan had Tasks to create)."""
+
+    accounts: pd.DataFrame | None  # account_id, segment, arr
+    limit: int
+    exempt_urgent: bool
+    created_today: Mapping[str, int]
+    counted: Collection[str] = ()
+    split: LimitResult | None = None
+
+    def __call__(self, created: pd.DataFrame) -> set[str]:
+        ranked = rank_new_tasks(created, self.accounts, exempt_urgent=self.exempt_urgent)
+        self.split = apply_limit(ranked, self.created_today, self.limit, self.counted)
+        return set(self.split.deferred["sync_key"].tolist())
 
 
 @gc_paused()
 def defer_in_plan(plan: Plan, deferred_keys: set[str]) -> Plan:
     """``plan`` with the creation of ``deferred_keys`` turned into skips (reason
-    :data:`DEFERRED_REASON`); ``plan`` itself when nothing is deferred. Only the deferred
-    Tasks are rebuilt; they keep their fields but the description (rendered again on the
-    night that creates them: a first run defers most of its Tasks, and their descriptions
-    would be most of the plan's size)."""
+    :data:`DEFERRED_REASON`, without fields, as :class:`DailyLimit` leaves them while a plan
+    is built); ``plan`` itself when nothing is deferred. Only the deferred Tasks are rebuilt."""
     if not deferred_keys:
         return plan
     tasks = [
-        TaskChange(t.sync_key, "skip", DEFERRED_REASON, t.account_id, t.task_id,
-                   _without_description(t.fields), t.retry)
+        TaskChange(t.sync_key, "skip", DEFERRED_REASON, t.account_id, t.task_id)
         if t.action == "create" and t.sync_key in deferred_keys
         else t
         for t in plan.tasks

@@ -39,6 +39,7 @@ from sfsync.config import DEFAULT_TIMEZONE
 from sfsync.frames import iter_records, python_values
 from sfsync.plan import (
     DEFAULT_TASK_STATUS,
+    DEFERRED_REASON,
     TASK_COLUMNS,
     TASK_KEY_FIELD,
     TASK_MAINTAINED_FIELDS,
@@ -532,8 +533,9 @@ EXISTING_TASK_COLUMNS = (
 )
 
 # what diff_tasks decides per desired key
-_CREATE, _UPDATE, _HELD, _DELETED, _COMPLETED, _EDITED, _UNCHANGED = range(7)
+_CREATE, _UPDATE, _HELD, _DELETED, _COMPLETED, _EDITED, _UNCHANGED, _DEFERRED = range(8)
 _SKIP_REASONS = {
+    _DEFERRED: DEFERRED_REASON,
     _HELD: "open_earlier_month",
     _DELETED: "deleted_by_csm",
     _COMPLETED: "completed_by_csm",
@@ -584,10 +586,14 @@ def diff_tasks(
     integration_user_id: str | None = None,
     pending: Iterable[PendingWrite] = (),
     held: Collection[str] = (),
+    defer: Callable[[pd.DataFrame], Collection[str]] | None = None,
 ) -> tuple[list[TaskChange], list[PendingWrite]]:
     """One TaskChange per desired Task key; pending Task failures that need no write.
 
     ``held``: keys not to create (an earlier month's Task for the same signal is open).
+    ``defer``: given the Tasks to create (:data:`NEW_TASK_COLUMNS`, in plan order), the keys
+    to leave for a later night (the daily limit): skipped with :data:`DEFERRED_REASON`,
+    without fields (their texts are not rendered into the plan).
 
     Decided on whole columns: desired and existing Tasks are aligned by key with an index
     lookup, each rule (closed, deleted, edited by someone else, the maintained fields'
@@ -651,6 +657,10 @@ def diff_tasks(
     retried = pd.Index(keys, dtype=object).isin(pd.Index(list(retry), dtype=object))
     out = np.empty(n, dtype=object)
     created = np.flatnonzero(kind == _CREATE)
+    if len(created) and defer is not None:
+        wait = _deferred(defer, desired_tasks, unique[created], keys[created], accounts[created])
+        kind[created[wait]] = _DEFERRED
+        created = created[~wait]
     if len(created):
         names = list(TASK_COLUMNS.values())
         texts = _task_texts(desired_tasks, unique[created], names)  # type: ignore[arg-type]
@@ -667,11 +677,43 @@ def diff_tasks(
         if len(skipped):
             ids = None if what == _HELD else task_ids[skipped]
             out[skipped] = _task_changes("skip", reason, keys[skipped], accounts[skipped], ids)
-    again = np.flatnonzero(retried & (kind != _CREATE) & (kind != _UPDATE))
+    # a deferred retry stays in the ledger: the night that creates the Task resolves it
+    again = np.flatnonzero(retried & (kind != _CREATE) & (kind != _UPDATE) & (kind != _DEFERRED))
     resolved = [retry[key] for key in keys[again].tolist()]
     seen = set(keys.tolist())
     resolved.extend(p for k, p in retry.items() if k not in seen)
     return out.tolist(), resolved
+
+
+#: The columns the daily limit ranks and splits the new Tasks by
+NEW_TASK_COLUMNS = ["sync_key", "account_id", "owner_id", "subject", "priority"]
+
+
+def _deferred(
+    defer: Callable[[pd.DataFrame], Collection[str]],
+    desired: pd.DataFrame,
+    rows: np.ndarray,
+    keys: np.ndarray,
+    accounts: np.ndarray,
+) -> np.ndarray:
+    """Per new Task (the desired ``rows``): whether ``defer`` leaves it for a later night.
+    It sees the Tasks as the plan would create them: the Task fields' texts."""
+    texts = _task_texts(desired, rows, ["WhatId", "OwnerId", "Subject", "Priority"])
+    what = texts["WhatId"]
+    new = pd.DataFrame(
+        {
+            "sync_key": keys,
+            "account_id": np.where(_blank(accounts), what, accounts),
+            "owner_id": texts["OwnerId"],
+            "subject": texts["Subject"],
+            "priority": texts["Priority"],
+        },
+        columns=NEW_TASK_COLUMNS,
+    )
+    later = defer(new)
+    if not later:
+        return np.zeros(len(keys), dtype=bool)
+    return pd.Index(keys, dtype=object).isin(pd.Index(list(later), dtype=object))
 
 
 def _task_changes(
@@ -725,6 +767,7 @@ def build_plan(
     meta: dict[str, Any] | None = None,
     open_signal_tasks: pd.DataFrame | None = None,
     close_description: Callable[[dict[str, Any], str], str] | None = None,
+    defer: Callable[[pd.DataFrame], Collection[str]] | None = None,
 ) -> Plan:
     """Compare desired with current values and Tasks; return the Plan (pure, no I/O).
 
@@ -759,6 +802,7 @@ def build_plan(
         integration_user_id=integration_user_id,
         pending=pending,
         held=held,
+        defer=defer,
     )
     tasks.extend(closes)
     return Plan(

@@ -14,7 +14,7 @@ ConfigError before anything is read or written. Reads are paged (see ``reader``)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
@@ -209,6 +209,7 @@ def plan_sync(
     as_of: date | None = None,
     loop: LoopContext | None = None,
     current: pd.DataFrame | None = None,
+    defer: Callable[[pd.DataFrame], Collection[str]] | None = None,
 ) -> Plan:
     """Check the mapping against the org, read current values and Tasks, build the Plan.
 
@@ -220,6 +221,7 @@ def plan_sync(
 
     ``current``: the mapped fields' values already read this run (the match field and every
     mapped field, Salesforce names); without it (or with a field missing) they are read here.
+    ``defer``: the daily limit of new Tasks (:func:`sfsync.salesforce.diff.diff_tasks`).
     """
     signal_hygiene = signal_hygiene and as_of is not None
     close_followups = loop is not None and loop.closable is not None and as_of is not None
@@ -275,6 +277,7 @@ def plan_sync(
         meta=meta,
         open_signal_tasks=open_signal,
         close_description=close_description,
+        defer=defer,
     )
     if close_followups:
         assert loop is not None and loop.closable is not None and as_of is not None

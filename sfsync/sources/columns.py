@@ -360,6 +360,10 @@ def _coerce_text(series: pd.Series, kind: ColumnType) -> tuple[pd.Series, pd.Ser
     (no Python call per value): trimmed (the whitespace :meth:`str.strip` removes), blanks
     missing, then parsed as ``kind`` with the rules of the value-by-value path."""
     index = series.index
+    if kind in ("int", "float"):
+        plain = _plain_numbers(_arrow_text(series), index, kind)
+        if plain is not None:  # most columns of an export: nothing to trim, nothing blank
+            return plain
     text = pc.utf8_trim_whitespace(_arrow_text(series))
     blank = pc.equal(pc.binary_length(text), 0)
     if pc.any(blank).as_py():  # (a CSV export's empty cells are null already: no copy then)
@@ -373,11 +377,7 @@ def _coerce_text(series: pd.Series, kind: ColumnType) -> tuple[pd.Series, pd.Ser
         ids = to_18_column(_text_series(text, index).where(ok))
         return ids, present & ~ok
     if kind in ("int", "float"):
-        numbers = _numbers(text, index)
-        bad = present & numbers.isna()
-        if kind == "int":
-            bad |= present & numbers.notna() & (numbers % 1 != 0)
-        return numbers, bad
+        return _checked_numbers(_numbers(text, index), present, kind)
     if kind == "date":
         return _dates(text, index, present)
     if kind == "month":
@@ -393,6 +393,34 @@ def _coerce_text(series: pd.Series, kind: ColumnType) -> tuple[pd.Series, pd.Ser
         parsed = pd.arrays.BooleanArray(true.to_numpy(), ~(true | false).to_numpy())
         return pd.Series(parsed, index=index), present & ~(true | false)
     raise AssertionError(kind)  # pragma: no cover - Literal exhausts the cases
+
+
+def _checked_numbers(
+    numbers: pd.Series, present: pd.Series, kind: ColumnType
+) -> tuple[pd.Series, pd.Series]:
+    """``numbers`` and its bad cells: present but not a number (or, for ``int``, a fraction)."""
+    values = numbers.to_numpy()
+    bad = present.to_numpy() & np.isnan(values)
+    if kind == "int":
+        with np.errstate(invalid="ignore"):  # inf % 1 is NaN: not a whole number either
+            bad |= present.to_numpy() & ~np.isnan(values) & (np.mod(values, 1) != 0)
+    return numbers, pd.Series(bad, index=numbers.index, copy=False)
+
+
+def _plain_numbers(
+    raw: pa.ChunkedArray, index: pd.Index, kind: ColumnType
+) -> tuple[pd.Series, pd.Series] | None:
+    """:func:`_coerce_text` of a number column whose every value Arrow reads as it stands; None
+    when one does not (surrounding whitespace, a blank, a thousands separator…: those take the
+    full path). Arrow refuses exactly what trimming, blanking and those rules would change, so
+    the result is the full path's, without copying the column to trim it."""
+    try:
+        numbers = pc.cast(raw, pa.float64())
+    except pa.ArrowInvalid:
+        return None
+    values = np.asarray(pc.fill_null(numbers, np.nan), dtype="float64")
+    series = pd.Series(_integer_zeros(values, raw), index=index, copy=False)
+    return _checked_numbers(series, _mask(pc.is_valid(raw), index), kind)
 
 
 def _numbers(text: pa.ChunkedArray, index: pd.Index) -> pd.Series:

@@ -511,12 +511,11 @@ def apply_limit(
 
 def defer_in_plan(plan: Plan, deferred_keys: set[str]) -> Plan:
     """``plan`` with the creation of ``deferred_keys`` turned into skips (reason
-    :data:`DEFERRED_REASON`), their fields without the description."""
+    :data:`DEFERRED_REASON`), without fields."""
     if not deferred_keys:
         return plan
     tasks = tuple(
-        replace(t, action="skip", reason=DEFERRED_REASON,
-                fields={k: v for k, v in t.fields.items() if k != "Description"})
+        replace(t, action="skip", reason=DEFERRED_REASON, fields={}, retry=False)
         if t.action == "create" and t.sync_key in deferred_keys
         else t
         for t in plan.tasks

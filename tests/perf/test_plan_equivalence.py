@@ -495,6 +495,12 @@ def test_the_task_limit_defers_as_the_row_by_row_limit(book, shift):
     old = _limited(ref, plan, book, today, counted)
     _same_limited(new, old)
     assert len(new.deferred) and (shift >= 0 or len(new.new))
+    # the limit applied while the plan is built: the same plan and split, with no field of a
+    # deferred Task rendered
+    computed = SimpleNamespace(scores=SimpleNamespace(scores=book.book.scores))
+    limit = pipeline.daily_limit(computed, book.book.accounts, PLAYBOOK, today, counted)
+    during = pipeline.limited_plan(diff.build_plan(*args, **kwargs, defer=limit), limit)
+    _same_limited(during, old)
 
 
 def test_limit_edges_rank_and_split_as_the_row_by_row_limit():
