@@ -83,8 +83,8 @@ def diff_records(
     counts = Counter(str(k) for k in raw_keys.tolist())
     first = pd.Series(keys, dtype=object).duplicated(keep="first").to_numpy() == 0
     doubled = np.array([k is not None and counts[k] > 1 for k in keys], dtype=bool)
-    now = _current_by_key(current, key_field)
-    found = np.asarray(pd.Index(now.index).get_indexer(pd.Index(keys, dtype=object)) >= 0)
+    now, now_rows = _current_by_key(current, key_field)
+    found = np.asarray(now.get_indexer(pd.Index(keys, dtype=object)) >= 0)
     candidate = ~null_key & ~doubled & found
     rows = np.flatnonzero(candidate)
     in_retry = np.array([keys[i] in retry for i in rows], dtype=bool)
@@ -92,14 +92,16 @@ def diff_records(
     has_error = np.zeros(len(rows), dtype=bool)
     visible = np.zeros(len(rows), dtype=bool)
     changed_by_field: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]] = []
-    current_rows = now.reindex([keys[i] for i in rows])
+    # the rows of ``current`` (positions) to compare with: one column at a time is taken, not
+    # a reindexed copy of the whole frame
+    current_at = now_rows[now.get_indexer(pd.Index([keys[i] for i in rows], dtype=object))]
     for column, spec in mapping.fields.items():
         forced = np.zeros(len(rows), dtype=bool)
         for j in np.flatnonzero(in_retry):
             forced[j] = spec.field in retry[keys[rows[j]]].fields
         values = desired[column].iloc[rows] if column in desired.columns else None
         new, new_err, new_null = _normalised_column(values, len(rows), spec, tz, desired=True)
-        olds = current_rows[spec.field] if spec.field in current_rows.columns else None
+        olds = current[spec.field].iloc[current_at] if len(now) and spec.field in current else None
         old, old_err, _ = _normalised_column(olds, len(rows), spec, tz, desired=False)
         skip = (new_null & ~forced) if spec.null_policy == "leave" else np.zeros(len(rows), bool)
         for at in np.flatnonzero(~skip & ~has_error & ((new_err != None) | (old_err != None))):  # noqa: E711
@@ -108,13 +110,19 @@ def diff_records(
             has_error[at] = True
         differs = (_differs(old, new, spec) | forced) & ~skip
         visible |= differs & ((spec.write == "always") | forced)
-        changed_by_field.append((spec.field, differs, old, new))
+        # only the values that differ are kept: every field's values of every account (long
+        # explanation texts among them) would otherwise be held until the loop ends
+        changed_by_field.append((spec.field, differs, old[differs], new[differs]))
     notable = set(np.flatnonzero(~candidate).tolist())
     position = {int(i): j for j, i in enumerate(rows)}
     notable.update(int(rows[j]) for j in np.flatnonzero(has_error | visible | in_retry))
     changes: list[RecordChange] = []
     problems: list[PlanProblem] = []
     resolved: list[PendingWrite] = []
+    # per field, each row's place among the field's differing rows (their kept values)
+    places = (
+        [np.cumsum(differs) - 1 for _, differs, _, _ in changed_by_field] if visible.any() else []
+    )
     for i in sorted(notable):
         key = keys[i]
         if key is None:
@@ -137,8 +145,10 @@ def diff_records(
                 problems.append(PlanProblem(key, field, f"{column}: {exc}"))
             elif visible[j]:
                 record_changes = tuple(
-                    FieldChange(field, old[j], new[j])
-                    for field, differs, old, new in changed_by_field
+                    FieldChange(field, old[place[j]], new[place[j]])
+                    for (field, differs, old, new), place in zip(
+                        changed_by_field, places, strict=True
+                    )
                     if differs[j]
                 )
                 changes.append(RecordChange(key, record_changes, retry=key in retry))
@@ -156,12 +166,14 @@ def _null_mask(values: pd.Series) -> np.ndarray:
     return flags[codes]
 
 
-def _current_by_key(current: pd.DataFrame, key_field: str) -> pd.DataFrame:
-    """``current`` indexed by the text of its key (the last row of a key read twice wins)."""
+def _current_by_key(current: pd.DataFrame, key_field: str) -> tuple[pd.Index, np.ndarray]:
+    """The keys of ``current`` as text, each once, and the position in ``current`` of each
+    key's row (the last row of a key read twice wins)."""
     if current is None or current.empty or key_field not in current.columns:
-        return pd.DataFrame(index=pd.Index([], dtype=object))
-    frame = current.set_axis(pd.Index([str(k) for k in current[key_field].tolist()]), axis=0)
-    return frame[~frame.index.duplicated(keep="last")]
+        return pd.Index([], dtype=object), np.zeros(0, dtype=np.intp)
+    keys = pd.Index([str(k) for k in current[key_field].tolist()], dtype=object)
+    last = ~keys.duplicated(keep="last")
+    return keys[last], np.flatnonzero(last)
 
 
 def _distinct(values: pd.Series) -> tuple[np.ndarray, list[Any]] | None:

@@ -95,8 +95,13 @@ def test_deferred_creates_become_skips_in_the_plan():
         "Id",
         tasks=(
             TaskChange("k1", "create", "new", "a1", fields={"OwnerId": "u1", "Subject": "s1"}),
-            TaskChange("k2", "create", "new", "a1",
-                       fields={"OwnerId": "u1", "Subject": "s2", "Description": "long"}),
+            TaskChange(
+                "k2",
+                "create",
+                "new",
+                "a1",
+                fields={"OwnerId": "u1", "Subject": "s2", "Description": "long"},
+            ),
             TaskChange("k3", "update", "changed", "a1", "00T1", {"Subject": "s3"}),
         ),
     )

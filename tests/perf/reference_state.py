@@ -573,6 +573,7 @@ def snapshot_dates(store: Store, scorecard: str) -> list[date]:
 
 # ---- sfsync/state/signals.py
 
+
 class SignalChanges(NamedTuple):
     """Result of :func:`sync_signals`; each frame has account_id, code, kind, severity,
     first_seen (and cleared_at for ``cleared``), sorted by account and code."""

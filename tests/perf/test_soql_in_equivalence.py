@@ -42,8 +42,9 @@ def test_odd_values_quote_and_cost_as_format_soql_and_quote():
 
 @settings(max_examples=60, deadline=None)
 @given(
-    st.lists(st.one_of(st.text(alphabet="ab:-_.~'\\\\ ,%顧Z9", max_size=12), st.integers()),
-             max_size=60),
+    st.lists(
+        st.one_of(st.text(alphabet="ab:-_.~'\\\\ ,%顧Z9", max_size=12), st.integers()), max_size=60
+    ),
     st.integers(min_value=40, max_value=400),
 )
 def test_chunks_are_those_of_quoting_every_value(values, max_url_chars):
