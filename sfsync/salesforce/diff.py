@@ -101,8 +101,10 @@ def diff_records(
             forced[j] = spec.field in retry[keys[rows[j]]].fields
         values = desired[column].iloc[rows] if column in desired.columns else None
         new, new_err, new_null = _normalised_column(values, len(rows), spec, tz, desired=True)
-        olds = current[spec.field].iloc[current_at] if len(now) and spec.field in current else None
-        old, old_err, _ = _normalised_column(olds, len(rows), spec, tz, desired=False)
+        olds = current[spec.field] if len(now) and spec.field in current else None
+        old, old_err, _ = _normalised_column(
+            olds, len(rows), spec, tz, desired=False, rows=current_at
+        )
         skip = (new_null & ~forced) if spec.null_policy == "leave" else np.zeros(len(rows), bool)
         for at in np.flatnonzero(~skip & ~has_error & ((new_err != None) | (old_err != None))):  # noqa: E711
             problem = new_err[at] if new_err[at] is not None else old_err[at]
@@ -191,10 +193,18 @@ def _distinct(values: pd.Series) -> tuple[np.ndarray, list[Any]] | None:
 
 
 def _normalised_column(
-    values: pd.Series | None, n: int, spec: Any, tz: ZoneInfo, *, desired: bool
+    values: pd.Series | None,
+    n: int,
+    spec: Any,
+    tz: ZoneInfo,
+    *,
+    desired: bool,
+    rows: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`normalise` of a column: (normalised values, the ValueProblem of each value or
-    None, whether each value is null), each distinct value normalised once."""
+    None, whether each value is null), each distinct value normalised once. With ``rows``
+    (positions), of those rows of ``values`` only: picked by code, without a copy of the
+    column (an Account's explanation text is long)."""
 
     def one(value: Any) -> tuple[Any, ValueProblem | None, bool]:
         try:
@@ -208,10 +218,13 @@ def _normalised_column(
     else:
         distinct = _distinct(values)
         if distinct is None:
-            done = [one(v) for v in values.tolist()]
+            picked = values if rows is None else values.iloc[rows]
+            done = [one(v) for v in picked.tolist()]
             codes = np.arange(n, dtype=np.intp)
         else:
             codes, uniques = distinct
+            if rows is not None:
+                codes = codes[rows]
             done = [one(u) for u in uniques] + [one(None)]  # code -1: the missing value
     out = np.empty(len(done), dtype=object)
     errors = np.empty(len(done), dtype=object)
