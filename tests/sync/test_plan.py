@@ -259,3 +259,20 @@ def test_an_open_task_is_not_rewritten_when_only_its_description_would_change():
         integration_user_id=ME,
     )
     assert (plan.tasks[0].action, plan.tasks[0].reason) == ("skip", "unchanged")
+
+
+def test_current_rows_are_matched_by_key_in_any_order_the_last_read_winning():
+    """Salesforce's rows in another order than the desired ones, one read twice (the later
+    row counts), a third account not scored, and a column of mixed Python values (a REST
+    read): each desired row is compared with its own account's values."""
+    current = current_matching()
+    stale = current.iloc[[1]].assign(Health_Score__c=99.0)
+    other = current.iloc[[0]].assign(Id=A3, Health_Score__c=1.0)
+    current = pd.concat([stale, other, current.iloc[::-1]], ignore_index=True)
+    current["Health_Score__c"] = pd.Series([99, 1.0, "35", 72], dtype=object)
+    assert build_plan(desired(), current, None, None, mapping()).records == ()
+    changed = desired(health_score=pd.array([72, 36], dtype="Int64"))
+    plan = build_plan(changed, current, None, None, mapping())
+    assert [(r.key, c.field, c.old, c.new) for r in plan.records for c in r.changes] == [
+        (A2, "Health_Score__c", 35, 36)
+    ]
