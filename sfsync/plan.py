@@ -72,7 +72,7 @@ def is_auto_closed(description: Any) -> bool:
     return isinstance(description, str) and AUTO_CLOSED_MARKER in description
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FieldChange:
     """One field of one record: the value in Salesforce now and the value to write."""
 
@@ -81,7 +81,7 @@ class FieldChange:
     new: Any
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RecordChange:
     """The changed fields of one record, keyed by the mapping's match field."""
 
@@ -94,7 +94,7 @@ class RecordChange:
         return {c.field: c.new for c in self.changes}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TaskChange:
     """What happens to one Task key: create, update (changed fields only) or skip (reason)."""
 
@@ -112,7 +112,7 @@ class TaskChange:
         return self.sync_key
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PlanProblem:
     """A value that cannot be written; the record is left out of the plan."""
 
@@ -121,7 +121,7 @@ class PlanProblem:
     message: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PendingWrite:
     """A write that failed in an earlier run (from the failure ledger) and must be retried."""
 
