@@ -24,7 +24,7 @@ from sfsync.calendar import month_text, scoring_month
 from sfsync.frames import isin
 from sfsync.labels import Labels
 from sfsync.salesforce.escalation import People, business_days_after
-from sfsync.salesforce.task_texts import text_values
+from sfsync.salesforce.task_texts import fit_texts, render_columns, text_values
 from sfsync.salesforce.tasks import (
     SUBJECT_LENGTH,
     TASK_FRAME_COLUMNS,
@@ -132,45 +132,54 @@ def build_urgent_tasks(
     people = People(users)
     labels = Labels(templates)
     due = business_days_after(as_of, policy.due_business_days)
-    rows = []
-    for i, account_id in enumerate(ids):  # the accounts an urgent Task is asked for
-        reasons = []
-        if by_segment[i]:
-            reasons.append(("segment", {}))
-        if by_band[i]:
-            reasons.append(("band", {"health_band": labels.band_label(band[i])}))
-        manager = people.manager(owner[i], fallback_manager)
-        if manager is None:
-            continue
-        values = {
-            "account_name": name[i] or str(account_id),
-            "signal_labels": labels.signals_text(sorted(codes[account_id])),
-            "reasons": " / ".join(
-                templates.render(TEMPLATE_SECTION, f"urgent_reason_{r}", v)["text"]
-                for r, v in reasons
-            ),
-            "owner_name": people.name(owner[i]) or owner[i],
-            "health_score": score[i],
-            "health_band": labels.band_label(band[i]) if band[i] else "",
-            "segment": segment[i],
-            "due_date": due.isoformat(),
-        }
-        text = templates.render(TEMPLATE_SECTION, "urgent_meeting", values)
-        subject = text["subject"]
-        if len(subject) > SUBJECT_LENGTH:
-            subject = subject[: SUBJECT_LENGTH - 1] + "…"
-        rows.append(
-            {
-                "sync_key": urgent_key(str(account_id), as_of),
-                "account_id": str(account_id),
-                "owner_id": manager,
-                "subject": subject,
-                "description": text.get("description", ""),
-                "activity_date": due,
-                "priority": policy.priority,
-                "status": status,
-                "rule": URGENT_RULE,
-                "signal_code": None,
-            }
-        )
-    return pd.DataFrame(rows, columns=TASK_FRAME_COLUMNS) if rows else empty
+    # the accounts whose owner has a manager (or the fallback): one Task each, rendered by column
+    managers = np.array([people.manager(o, fallback_manager) for o in owner], dtype=object)
+    kept = np.flatnonzero(managers != None)  # noqa: E711
+    if not len(kept):
+        return empty
+    ids, owner, name, score = ids[kept], owner[kept], name[kept], score[kept]
+    segment, band, managers = segment[kept], band[kept], managers[kept]
+    by_segment, by_band = by_segment[kept], by_band[kept]
+    segment_reason = templates.render(TEMPLATE_SECTION, "urgent_reason_segment", {})["text"]
+    band_labels = {b: labels.band_label(b) for b in set(band.tolist()) if b}
+    band_reasons = {
+        b: templates.render(TEMPLATE_SECTION, "urgent_reason_band", {"health_band": label})["text"]
+        for b, label in band_labels.items()
+    }
+    reasons = [
+        " / ".join([segment_reason] * bool(s) + [band_reasons[b]] * bool(bb))
+        for s, bb, b in zip(by_segment.tolist(), by_band.tolist(), band.tolist(), strict=True)
+    ]
+    signal_texts: dict[tuple[str, ...], str] = {}
+    signal_labels = []
+    for account_id in ids:
+        combination = tuple(sorted(codes[account_id]))
+        if combination not in signal_texts:
+            signal_texts[combination] = labels.signals_text(list(combination))
+        signal_labels.append(signal_texts[combination])
+    values = {
+        "account_name": [n or str(a) for n, a in zip(name.tolist(), ids, strict=True)],
+        "signal_labels": signal_labels,
+        "reasons": reasons,
+        "owner_name": [people.name(o) or o for o in owner.tolist()],
+        "health_score": score,
+        "health_band": [band_labels.get(b, "") for b in band.tolist()],
+        "segment": segment,
+        "due_date": due.isoformat(),
+    }
+    text = render_columns(templates, TEMPLATE_SECTION, "urgent_meeting", values, len(ids))
+    blank = np.full(len(ids), "", dtype=object)
+    keys = [str(a) for a in ids]
+    rows = {
+        "sync_key": [urgent_key(a, as_of) for a in keys],
+        "account_id": keys,
+        "owner_id": managers,
+        "subject": fit_texts(text["subject"], SUBJECT_LENGTH),
+        "description": text.get("description", blank),
+        "activity_date": [due] * len(ids),
+        "priority": policy.priority,
+        "status": status,
+        "rule": URGENT_RULE,
+        "signal_code": None,
+    }
+    return pd.DataFrame(rows, columns=TASK_FRAME_COLUMNS)

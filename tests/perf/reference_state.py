@@ -299,11 +299,25 @@ def save_snapshots(
         )
         conn.execute(delete(s).where(mine, s.c.as_of == as_of))
         written = _insert(conn, store.dialect, scorecard, as_of, plan.on_date)
+        written -= _rows_already_there(plan.on_date, here)  # a re-run does not count them
         if following is not None:
             written += _insert(conn, store.dialect, scorecard, following, plan.on_next)
             drop_repeats(conn, scorecard, [following])  # rows there may now repeat these
         _record_date(conn, store.dialect, scorecard, as_of, plan)
     return written
+
+
+def _rows_already_there(rows: pd.DataFrame, here: pd.DataFrame) -> int:
+    """How many of ``rows`` the date held already with the same gone flag and values."""
+    same = 0
+    for account, row in rows.iterrows():
+        if account in here.index:
+            there = here.loc[account]
+            if bool(there["gone"]) == bool(row["gone"]) and all(
+                there[c] == row[c] for c in VALUE_COLUMNS
+            ):
+                same += 1
+    return same
 
 
 def drop_repeats(conn: Connection, scorecard: str, on_dates: list[date] | None = None) -> int:
