@@ -10,7 +10,10 @@ with the month before (inside the same data) and with the last successful run:
 - ``scoring_month_coverage``: the linked tenants with a scoring-month row fell below
   ``min_coverage_ratio`` of those with a previous-month row, or of the last successful run's;
 - ``measure_empty``: a measure is filled in fewer than ``min_measure_ratio`` of the
-  scoring-month rows compared with the previous month (all empty is the extreme case).
+  scoring-month rows compared with the previous month (all empty is the extreme case), or
+  compared with the scoring-month rows of the last successful run — a measure the query
+  stopped returning (a renamed column, a mapping's misspelt ``source``) is empty in every
+  month of tonight's data, so only the last run shows it.
 
 :func:`input_figures` measures a source; :func:`check_inputs` judges the figures. Both are pure,
 so ``sfsync score`` (offline, no history) uses the same checks as a scheduled run.
@@ -169,10 +172,13 @@ def check_inputs(
                 "min_coverage_ratio)",
             )
         )
-    for measure, (filled_now, filled_before) in figures.get("filled", {}).items():
+    filled = figures.get("filled", {})
+    reported: set[str] = set()
+    for measure, (filled_now, filled_before) in filled.items():
         if filled_now is None or not filled_before:
             continue
         if filled_now < min_measure_ratio * filled_before:
+            reported.add(measure)
             state = "empty in every row" if filled_now == 0 else f"filled in {filled_now:.0%}"
             findings.append(
                 GuardFinding(
@@ -180,6 +186,29 @@ def check_inputs(
                     role,
                     f"{measure} is {state} of {month}, against {filled_before:.0%} of the rows "
                     f"of {previous} (at least {min_measure_ratio:.0%} of that required, setting "
+                    "min_measure_ratio)",
+                )
+            )
+    for measure, last_fills in ((last or {}).get("filled") or {}).items():
+        was = last_fills[0] if last_fills else None  # the last run's scoring month
+        now_fill = (filled.get(measure) or [0.0])[0]
+        if not was or now_fill is None or measure in reported:
+            continue
+        if now_fill < min_measure_ratio * was:
+            state = (
+                "missing from the source"
+                if measure not in filled
+                else "empty in every row"
+                if now_fill == 0
+                else f"filled in {now_fill:.0%}"
+            )
+            findings.append(
+                GuardFinding(
+                    "measure_empty",
+                    role,
+                    f"{measure} is {state} of {month}, against {was:.0%} of the rows of "
+                    f"{last.get('scoring_month')} in {last_label} (a renamed or dropped column? "
+                    f"at least {min_measure_ratio:.0%} of that required, setting "
                     "min_measure_ratio)",
                 )
             )

@@ -113,3 +113,31 @@ def test_thresholds_are_settings():
     frame = usage({"2025-01": 90, "2025-02": 30})
     relaxed = dict(LIMITS, min_coverage_ratio=0.2)
     assert check_inputs(figures(frame), None, **relaxed) == []
+
+
+@pytest.mark.parametrize("lost", ["dropped", "emptied"])
+def test_a_measure_the_feed_stopped_returning_is_caught_against_the_last_run(lost):
+    """A renamed column in the query (or a misspelt ``source:``) empties a measure in every
+    month of tonight's data: the months agree with each other, only the last run shows it."""
+    last = figures(usage({"2025-01": 90, "2025-02": 88}))
+    frame = usage({"2025-01": 90, "2025-02": 85})
+    if lost == "dropped":
+        frame = frame.drop(columns="deliveries")
+    else:
+        frame["deliveries"] = None
+    found = check_inputs(figures(frame), last, **LIMITS)
+    assert [f.check for f in found] == ["measure_empty"]
+    state = "missing from the source" if lost == "dropped" else "empty in every row"
+    assert found[0].message.startswith(f"deliveries is {state} of 2025-02, against 100%")
+    assert "the last successful run" in found[0].message
+    assert checks(usage({"2025-01": 90, "2025-02": 85}), last) == []  # both runs filled
+    assert checks(frame) == []  # a first run has nothing to compare with
+
+
+def test_a_measure_emptied_within_the_data_is_reported_once():
+    last = figures(usage({"2025-01": 90, "2025-02": 88}))
+    frame = usage({"2025-01": 90, "2025-02": 85})
+    frame.loc[frame["month"] == "2025-02", "deliveries"] = None
+    found = check_inputs(figures(frame), last, **LIMITS)
+    assert [f.check for f in found] == ["measure_empty"]
+    assert "of 2025-01" in found[0].message  # the within-data finding, not a second one
