@@ -670,7 +670,8 @@ def limit_new_tasks(
     counted: set[str] | None = None,
 ) -> Limited:
     """:func:`daily_limit` applied to a plan built without it (pure): the deferred creations
-    turned into skips afterwards (``sfsync plan`` files of earlier versions, the benchmarks)."""
+    turned into skips afterwards (bench/bench_plan.py; tests/perf checks it gives what the
+    limit applied while the plan is built gives)."""
     limit = daily_limit(computed, accounts, playbook, created_today, counted)
     created = new_tasks(the_plan)
     if limit is None or created.empty:

@@ -44,6 +44,8 @@ DEFAULT_TASK_STATUS = "Not Started"
 # The skip reason of a new Task the per-owner daily limit left for a later night
 # (sfsync.automation.task_limit); such a skip carries no fields.
 DEFERRED_REASON = "deferred_daily_limit"
+# The columns the daily limit ranks and splits the new Tasks by
+NEW_TASK_COLUMNS = ["sync_key", "account_id", "owner_id", "subject", "priority"]
 # A signal Task sfsync closed because its signal cleared (SPEC §10) ends its description with
 # this line: ``sfsync.sources.salesforce.read_activities`` never counts such a Task as a touch.
 AUTO_CLOSED_MARKER = "#sfsync-auto-closed"

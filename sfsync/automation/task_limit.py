@@ -24,12 +24,11 @@ import pyarrow.compute as pc
 
 from sfsync.catalogue import SEGMENTS, default_severity
 from sfsync.frames import isin
-from sfsync.plan import DEFERRED_REASON, Plan, TaskChange, gc_paused
+from sfsync.plan import DEFERRED_REASON, NEW_TASK_COLUMNS, Plan, TaskChange, gc_paused
 
 SEVERITY_RANK = {"high": 0, "medium": 1, "low": 2}
 PRIORITY_SEVERITY = {"High": "high", "Normal": "medium", "Low": "low"}
 SEGMENT_RANK = {s: i for i, s in enumerate(SEGMENTS)}
-NEW_TASK_COLUMNS = ["sync_key", "account_id", "owner_id", "subject", "priority"]
 
 
 @dataclass(frozen=True)

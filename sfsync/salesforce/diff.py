@@ -40,6 +40,7 @@ from sfsync.frames import iter_records, python_values
 from sfsync.plan import (
     DEFAULT_TASK_STATUS,
     DEFERRED_REASON,
+    NEW_TASK_COLUMNS,
     TASK_COLUMNS,
     TASK_KEY_FIELD,
     TASK_MAINTAINED_FIELDS,
@@ -708,10 +709,6 @@ def diff_tasks(
     seen = set(keys.tolist())
     resolved.extend(p for k, p in retry.items() if k not in seen)
     return out.tolist(), resolved
-
-
-#: The columns the daily limit ranks and splits the new Tasks by
-NEW_TASK_COLUMNS = ["sync_key", "account_id", "owner_id", "subject", "priority"]
 
 
 def _deferred(

@@ -225,9 +225,10 @@ def save_snapshots(
         on_date = s.c.as_of == as_of
         if len(stale) == len(here):
             conn.execute(delete(s).where(mine, on_date))
-        for start in range(0, len(stale), CHUNK_ROWS):
-            chunk = stale[start : start + CHUNK_ROWS].tolist()
-            conn.execute(delete(s).where(mine, on_date, s.c.account_id.in_(chunk)))
+        else:
+            for start in range(0, len(stale), CHUNK_ROWS):
+                chunk = stale[start : start + CHUNK_ROWS].tolist()
+                conn.execute(delete(s).where(mine, on_date, s.c.account_id.in_(chunk)))
         fresh = plan.on_date.loc[~plan.on_date.index.isin(kept)]
         written = _insert(conn, store.dialect, scorecard, as_of, fresh)
         if following is not None:
